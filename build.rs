@@ -1,0 +1,9 @@
+//! Gives the shared library its SONAME, so programs linked with `-lmcast` record `libmcast.so.0`.
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    if target_os == "linux" {
+        let major = std::env::var("CARGO_PKG_VERSION_MAJOR").unwrap_or_else(|_| "0".into());
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmcast.so.{major}");
+    }
+}

@@ -1,0 +1,385 @@
+//! [`Sender`] and [`Receiver`]: a correct multicast socket in one call.
+//!
+//! Receivers are correct by default: they bind the port on the wildcard address (binding the group address
+//! works on Linux but not elsewhere, and binding a unicast address loses the multicast), join on each
+//! interface asked for, and turn `IP_MULTICAST_ALL`/`IPV6_MULTICAST_ALL` off, without which Linux hands a
+//! wildcard-bound socket the datagrams of every group any socket on the host has joined on that port.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::group::Group;
+use crate::iface::{IfaceSpec, Interface};
+use crate::socket::{Family, McastSocket, RecvMeta};
+
+/// Builds a [`Sender`].
+#[derive(Clone, Debug)]
+pub struct SenderBuilder {
+    group: Group,
+    ttl: Option<u32>,
+    multicast_loop: Option<bool>,
+    iface: Option<IfaceSpec>,
+    bind: Option<SocketAddr>,
+}
+
+/// A socket that sends to one group.
+#[derive(Debug)]
+pub struct Sender {
+    socket: McastSocket,
+    group: Group,
+    iface: Option<Interface>,
+}
+
+impl Sender {
+    /// Starts a sender to `group` (which must carry a port).
+    pub fn builder(group: Group) -> SenderBuilder {
+        SenderBuilder { group, ttl: None, multicast_loop: None, iface: None, bind: None }
+    }
+
+    /// Sends one datagram to the group.
+    pub fn send(&self, buf: &[u8]) -> Result<usize> {
+        self.socket.send_to(buf, self.group.socket_addr()).map_err(|e| e.within(format!("send to {}", self.group)))
+    }
+
+    /// Sends several datagrams with `sendmmsg`; returns how many went.
+    pub fn send_batch(&self, bufs: &[&[u8]]) -> Result<usize> {
+        self.socket.send_batch(bufs, self.group.socket_addr())
+    }
+
+    /// The group.
+    pub fn group(&self) -> Group {
+        self.group
+    }
+
+    /// The interface it sends from, if one was named.
+    pub fn interface(&self) -> Option<&Interface> {
+        self.iface.as_ref()
+    }
+
+    /// The socket, for further options.
+    pub fn socket(&self) -> &McastSocket {
+        &self.socket
+    }
+
+    /// Gives up the wrapper, keeping the socket.
+    pub fn into_socket(self) -> McastSocket {
+        self.socket
+    }
+}
+
+impl SenderBuilder {
+    /// TTL (IPv4) or hop limit (IPv6), 0..=255. 0 keeps datagrams on this host; the kernel's default is 1.
+    pub fn ttl(mut self, ttl: u32) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Whether this host's own members get a copy (the kernel's default is on).
+    pub fn multicast_loop(mut self, on: bool) -> Self {
+        self.multicast_loop = Some(on);
+        self
+    }
+
+    /// The interface to send from (`IP_MULTICAST_IF`/`IPV6_MULTICAST_IF`).
+    pub fn interface(mut self, iface: IfaceSpec) -> Self {
+        self.iface = Some(iface);
+        self
+    }
+
+    /// A local address to bind before sending (default: none, the kernel picks an ephemeral port).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = Some(addr);
+        self
+    }
+
+    /// Opens and configures the socket.
+    pub fn build(self) -> Result<Sender> {
+        let g = self.group;
+        if g.port() == 0 {
+            return Err(Error::new(ErrorKind::Parse, format!("{g}: a sender needs GROUP:PORT")));
+        }
+        let family = Family::of(g.ip());
+        let socket = McastSocket::udp(family)?;
+        let iface = self.iface.as_ref().map(IfaceSpec::resolve).transpose()?;
+        if let Some(addr) = self.bind {
+            socket.bind(addr)?;
+        }
+        match family {
+            Family::V4 => {
+                if let Some(ttl) = self.ttl {
+                    socket.set_multicast_ttl_v4(ttl)?;
+                }
+                if let Some(on) = self.multicast_loop {
+                    socket.set_multicast_loop_v4(on)?;
+                }
+                if let Some(i) = &iface {
+                    // By address when the interface has one (the seed's way, readable back with getsockopt),
+                    // by index otherwise.
+                    match i.first_ipv4() {
+                        Some(a) => socket.set_multicast_if_v4(a)?,
+                        None => socket.set_multicast_if_v4_index(i.index)?,
+                    }
+                }
+            }
+            Family::V6 => {
+                if let Some(ttl) = self.ttl {
+                    let hops = i32::try_from(ttl).unwrap_or(i32::MAX);
+                    socket.set_multicast_hops_v6(hops)?;
+                }
+                if let Some(on) = self.multicast_loop {
+                    socket.set_multicast_loop_v6(on)?;
+                }
+                let index = iface.as_ref().map(|i| i.index).unwrap_or(g.scope_id());
+                if index != 0 {
+                    socket.set_multicast_if_v6(index)?;
+                } else if g.needs_interface() {
+                    return Err(Error::new(
+                        ErrorKind::UnknownInterface,
+                        format!("{g} is {}-scoped: name the interface (--iface, or {}%IFACE)", g.scope(), g.ip()),
+                    ));
+                }
+            }
+        }
+        Ok(Sender { socket, group: g, iface })
+    }
+}
+
+/// One membership of a [`Receiver`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    /// The group.
+    pub group: Group,
+    /// The source, for a source-specific join.
+    pub source: Option<IpAddr>,
+    /// The interface, or `None` for the kernel's choice by route.
+    pub iface: Option<Interface>,
+}
+
+/// Builds a [`Receiver`].
+#[derive(Clone, Debug)]
+pub struct ReceiverBuilder {
+    groups: Vec<Group>,
+    sources: Vec<IpAddr>,
+    ifaces: Vec<IfaceSpec>,
+    reuse: bool,
+    recv_buffer: Option<u32>,
+    multicast_all: bool,
+}
+
+/// A socket bound to a group's port and joined to it on each interface asked for.
+#[derive(Debug)]
+pub struct Receiver {
+    socket: McastSocket,
+    memberships: Vec<Membership>,
+}
+
+impl Receiver {
+    /// Starts a receiver for `group` (which must carry a port).
+    pub fn builder(group: Group) -> ReceiverBuilder {
+        ReceiverBuilder {
+            groups: vec![group],
+            sources: Vec::new(),
+            ifaces: Vec::new(),
+            reuse: true,
+            recv_buffer: None,
+            multicast_all: false,
+        }
+    }
+
+    /// Receives one datagram (blocking).
+    pub fn recv(&self, buf: &mut [u8]) -> Result<RecvMeta> {
+        self.socket.recv(buf)
+    }
+
+    /// Receives one datagram, waiting at most `timeout`.
+    pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<RecvMeta>> {
+        self.socket.recv_timeout(buf, timeout)
+    }
+
+    /// Receives a batch with `recvmmsg`.
+    pub fn recv_batch(&self, bufs: &mut [&mut [u8]], metas: &mut Vec<RecvMeta>) -> Result<usize> {
+        self.socket.recv_batch(bufs, metas)
+    }
+
+    /// What this receiver joined.
+    pub fn memberships(&self) -> &[Membership] {
+        &self.memberships
+    }
+
+    /// Leaves one membership (the others stay).
+    pub fn leave(&mut self, group: &Group, source: Option<IpAddr>) -> Result<()> {
+        let mut kept = Vec::with_capacity(self.memberships.len());
+        for m in std::mem::take(&mut self.memberships) {
+            if m.group.ip() == group.ip() && m.source == source {
+                membership(&self.socket, &m, false)?;
+            } else {
+                kept.push(m);
+            }
+        }
+        self.memberships = kept;
+        Ok(())
+    }
+
+    /// The socket, for further options.
+    pub fn socket(&self) -> &McastSocket {
+        &self.socket
+    }
+
+    /// Gives up the wrapper, keeping the socket (and its memberships, which end when it closes).
+    pub fn into_socket(self) -> McastSocket {
+        self.socket
+    }
+}
+
+impl ReceiverBuilder {
+    /// Also join `group` (same port and family as the first).
+    pub fn group(mut self, group: Group) -> Self {
+        self.groups.push(group);
+        self
+    }
+
+    /// Receive only from `source` (source-specific multicast); may be given several times.
+    pub fn source(mut self, source: IpAddr) -> Self {
+        self.sources.push(source);
+        self
+    }
+
+    /// Join on this interface; may be given several times. None: the kernel picks by route.
+    pub fn interface(mut self, iface: IfaceSpec) -> Self {
+        self.ifaces.push(iface);
+        self
+    }
+
+    /// `SO_REUSEADDR` before bind, so other receivers can share the port (default on).
+    pub fn reuse(mut self, on: bool) -> Self {
+        self.reuse = on;
+        self
+    }
+
+    /// Receive buffer in bytes: `SO_RCVBUFFORCE` when privileged, else `SO_RCVBUF` (capped by `rmem_max`).
+    pub fn recv_buffer(mut self, bytes: u32) -> Self {
+        self.recv_buffer = Some(bytes);
+        self
+    }
+
+    /// Keep Linux's `IP_MULTICAST_ALL` default (deliver every group joined on the host). Off by default.
+    pub fn multicast_all(mut self, on: bool) -> Self {
+        self.multicast_all = on;
+        self
+    }
+
+    /// Opens, binds, joins.
+    pub fn build(self) -> Result<Receiver> {
+        let first = self.groups[0];
+        if first.port() == 0 {
+            return Err(Error::new(ErrorKind::Parse, format!("{first}: a receiver needs GROUP:PORT")));
+        }
+        let family = Family::of(first.ip());
+        for g in &self.groups {
+            if Family::of(g.ip()) != family || g.port() != first.port() {
+                return Err(Error::new(
+                    ErrorKind::Mismatch,
+                    format!("{g}: one receiver socket takes groups of one family and one port ({first})"),
+                ));
+            }
+        }
+        for s in &self.sources {
+            if Family::of(*s) != family {
+                return Err(Error::new(ErrorKind::Mismatch, format!("source {s} is not of the group's family")));
+            }
+        }
+        let ifaces: Vec<Interface> = self.ifaces.iter().map(IfaceSpec::resolve).collect::<Result<_>>()?;
+        let socket = McastSocket::udp(family)?;
+        socket.set_reuse_address(self.reuse)?;
+        if let Some(bytes) = self.recv_buffer {
+            if socket.set_recv_buffer_size_force(bytes).is_err() {
+                socket.set_recv_buffer_size(bytes)?;
+            }
+        }
+        match family {
+            Family::V4 => {
+                socket.set_multicast_all_v4(self.multicast_all)?;
+                socket.set_pktinfo_v4(true)?;
+                socket.set_recv_ttl_v4(true)?;
+            }
+            Family::V6 => {
+                socket.set_only_v6(true)?;
+                socket.set_multicast_all_v6(self.multicast_all)?;
+                socket.set_recv_pktinfo_v6(true)?;
+                socket.set_recv_hoplimit_v6(true)?;
+            }
+        }
+        socket.set_timestamp_ns(true)?;
+        socket.set_rxq_overflow(true)?;
+        socket.bind(SocketAddr::new(family.unspecified(), first.port()))?;
+
+        let mut memberships = Vec::new();
+        for g in &self.groups {
+            let mut targets: Vec<Option<Interface>> = ifaces.iter().cloned().map(Some).collect();
+            if targets.is_empty() {
+                let zone = g.scope_id();
+                targets.push(if zone != 0 { Some(Interface::by_index(zone)?) } else { None });
+            }
+            if g.needs_interface() && targets.iter().any(Option::is_none) {
+                return Err(Error::new(
+                    ErrorKind::UnknownInterface,
+                    format!("{g} is {}-scoped: name the interface (--iface, or {}%IFACE)", g.scope(), g.ip()),
+                ));
+            }
+            let sources: Vec<Option<IpAddr>> =
+                if self.sources.is_empty() { vec![None] } else { self.sources.iter().copied().map(Some).collect() };
+            for iface in targets {
+                for source in &sources {
+                    let m = Membership { group: *g, source: *source, iface: iface.clone() };
+                    membership(&socket, &m, true)?;
+                    memberships.push(m);
+                }
+            }
+        }
+        Ok(Receiver { socket, memberships })
+    }
+}
+
+/// Joins (or leaves) one membership with the option the seed teaches for its family.
+fn membership(socket: &McastSocket, m: &Membership, join: bool) -> Result<()> {
+    let index = m.iface.as_ref().map(|i| i.index).unwrap_or(0);
+    match (m.group.ip(), m.source) {
+        (IpAddr::V4(g), None) => match (join, m.iface.as_ref().and_then(Interface::first_ipv4)) {
+            // ip_mreq by address when the interface has one, ip_mreqn by index when it has none.
+            (true, Some(a)) => socket.join_v4(g, a),
+            (false, Some(a)) => socket.leave_v4(g, a),
+            (true, None) => socket.join_v4_index(g, index),
+            (false, None) => socket.leave_v4_index(g, index),
+        },
+        (IpAddr::V4(g), Some(IpAddr::V4(s))) => match m.iface.as_ref() {
+            None => {
+                if join {
+                    socket.join_source_v4(g, s, Ipv4Addr::UNSPECIFIED)
+                } else {
+                    socket.leave_source_v4(g, s, Ipv4Addr::UNSPECIFIED)
+                }
+            }
+            Some(i) => match (join, i.first_ipv4()) {
+                (true, Some(a)) => socket.join_source_v4(g, s, a),
+                (false, Some(a)) => socket.leave_source_v4(g, s, a),
+                (true, None) => socket.join_source_group(m.group.ip(), IpAddr::V4(s), index),
+                (false, None) => socket.leave_source_group(m.group.ip(), IpAddr::V4(s), index),
+            },
+        },
+        (IpAddr::V6(g), None) => {
+            if join {
+                socket.join_v6(g, index)
+            } else {
+                socket.leave_v6(g, index)
+            }
+        }
+        (_, Some(s)) => {
+            if join {
+                socket.join_source_group(m.group.ip(), s, index)
+            } else {
+                socket.leave_source_group(m.group.ip(), s, index)
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! One error type for the whole crate: it says which call or option failed, on which group and interface,
+//! and why.
+
+use std::fmt;
+use std::io;
+
+/// What kind of failure an [`Error`] is; also decides the `errno` the C ABI reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A system call failed; [`Error::raw_os_error`] has the `errno`.
+    Os,
+    /// An address that is not multicast where a group was needed.
+    NotMulticast,
+    /// No interface by that name, index or address.
+    UnknownInterface,
+    /// A value outside the range an option accepts (a TTL of 300, a hop limit of -2).
+    OutOfRange,
+    /// Text that does not parse (`GROUP:PORT`, an address, a number).
+    Parse,
+    /// Arguments that do not fit together (an IPv6 group on an IPv4 socket).
+    Mismatch,
+}
+
+/// An error with its context: "IP_ADD_MEMBERSHIP 239.1.2.3 on eth1: No such device (os error 19)".
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    context: String,
+    source: Option<io::Error>,
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error of `kind` whose whole text is `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, context: message.into(), source: None }
+    }
+
+    /// A failed system call or option: `context` names it (and the group and interface), `err` says why.
+    pub fn os(context: impl Into<String>, err: io::Error) -> Self {
+        Error { kind: ErrorKind::Os, context: context.into(), source: Some(err) }
+    }
+
+    /// What kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The `errno` of a failed system call, if that is what this is.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.source.as_ref().and_then(io::Error::raw_os_error)
+    }
+
+    /// The `errno` value that best describes this error, for the C ABI.
+    pub fn errno(&self) -> i32 {
+        match self.kind {
+            ErrorKind::Os => self.raw_os_error().unwrap_or(libc::EIO),
+            ErrorKind::UnknownInterface => libc::ENODEV,
+            ErrorKind::Mismatch => libc::EAFNOSUPPORT,
+            ErrorKind::NotMulticast | ErrorKind::OutOfRange | ErrorKind::Parse => libc::EINVAL,
+        }
+    }
+
+    /// Prefixes the context with more of it ("join 239.1.2.3 on eth1: " + ...).
+    pub fn within(mut self, outer: impl fmt::Display) -> Self {
+        self.context = format!("{outer}: {}", self.context);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Some(e) => write!(f, "{}: {}", self.context, e),
+            None => f.write_str(&self.context),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        let kind = match e.kind {
+            ErrorKind::Os => e.source.as_ref().map(io::Error::kind).unwrap_or(io::ErrorKind::Other),
+            ErrorKind::UnknownInterface => io::ErrorKind::NotFound,
+            _ => io::ErrorKind::InvalidInput,
+        };
+        io::Error::new(kind, e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_errors_name_the_call_and_keep_errno() {
+        let e = Error::os("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1", io::Error::from_raw_os_error(libc::ENODEV));
+        assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
+        assert_eq!(e.errno(), libc::ENODEV);
+        let text = e.to_string();
+        assert!(text.starts_with("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1: "), "{text}");
+        assert!(text.contains("No such device"), "{text}");
+    }
+
+    #[test]
+    fn input_errors_map_to_einval() {
+        assert_eq!(Error::new(ErrorKind::OutOfRange, "ttl 300").errno(), libc::EINVAL);
+        assert_eq!(Error::new(ErrorKind::UnknownInterface, "x").errno(), libc::ENODEV);
+    }
+}

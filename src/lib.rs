@@ -1,0 +1,38 @@
+//! IP multicast over UDP, correct by default.
+//!
+//! ```no_run
+//! use mcast::{Group, Receiver, Sender};
+//! let group: Group = "239.1.2.3:5000".parse()?;
+//! let rx = Receiver::builder(group).build()?;
+//! Sender::builder(group).ttl(1).build()?.send(b"hello")?;
+//! let mut buf = [0u8; 1500];
+//! let meta = rx.recv(&mut buf)?;
+//! println!("{} bytes from {} to {:?}", meta.len, meta.source, meta.group);
+//! # Ok::<(), mcast::Error>(())
+//! ```
+//!
+//! Layers, top to bottom: [`Sender`]/[`Receiver`] build a correct socket in one call; [`McastSocket`] has
+//! every multicast socket option of ip(7) and ipv6(7) as a method; `sys` (private) is the only place that
+//! talks to the kernel. [`Group`] and [`Interface`] validate and describe addresses and interfaces.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod endpoint;
+mod error;
+mod group;
+mod iface;
+pub mod options;
+mod socket;
+#[allow(unsafe_code)]
+pub mod sys;
+
+pub use endpoint::{Membership, Receiver, ReceiverBuilder, Sender, SenderBuilder};
+pub use error::{Error, ErrorKind, Result};
+pub use group::{Group, Scope, V4Block, V6Flags, MULTICAST_RANGES};
+pub use iface::{IfaceSpec, Interface};
+pub use socket::{Family, McastSocket, RecvMeta};
+
+/// The crate version, as in `Cargo.toml`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,208 @@
+//! Socket lifecycle and datagram I/O: `socket`, `bind`, `connect`, `sendto`, `recvmsg`, `poll`.
+
+use std::io;
+use std::mem::size_of;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use super::cmsg::{self, Ancillary, CmsgBuf};
+use super::mreq::{from_sockaddr, sockaddr};
+use super::{cvt, retry_eintr};
+
+/// `socket(domain, type | SOCK_CLOEXEC, protocol)`.
+pub fn socket(domain: libc::c_int, ty: libc::c_int, protocol: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = cvt(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC, protocol) })?;
+    // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `bind(fd, addr)`.
+pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
+    let (st, len) = sockaddr(addr);
+    // SAFETY: st is a valid sockaddr of `len` bytes, alive for the call.
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&st as *const libc::sockaddr_storage).cast(), len) }).map(drop)
+}
+
+/// `connect(fd, addr)`.
+pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
+    let (st, len) = sockaddr(addr);
+    retry_eintr(|| {
+        // SAFETY: st is a valid sockaddr of `len` bytes, alive for the call.
+        cvt(unsafe { libc::connect(fd.as_raw_fd(), (&st as *const libc::sockaddr_storage).cast(), len) })
+    })
+    .map(drop)
+}
+
+/// `getsockname(fd)`.
+pub fn local_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut st: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: st is writable for len bytes; len is updated by the kernel.
+    cvt(unsafe { libc::getsockname(fd.as_raw_fd(), (&mut st as *mut libc::sockaddr_storage).cast(), &mut len) })?;
+    from_sockaddr(&st, len).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket"))
+}
+
+/// `sendto(fd, buf, flags, addr)`, retried on `EINTR`.
+pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], addr: &SocketAddr, flags: libc::c_int) -> io::Result<usize> {
+    let (st, len) = sockaddr(addr);
+    retry_eintr(|| {
+        // SAFETY: buf is readable for buf.len() bytes; st is a valid sockaddr of len bytes.
+        let n = unsafe {
+            libc::sendto(
+                fd.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                flags | libc::MSG_NOSIGNAL,
+                (&st as *const libc::sockaddr_storage).cast(),
+                len,
+            )
+        };
+        cvt(n).map(|n| n as usize)
+    })
+}
+
+/// `send(fd, buf, flags)` on a connected socket, retried on `EINTR`.
+pub fn send(fd: BorrowedFd<'_>, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
+    retry_eintr(|| {
+        // SAFETY: buf is readable for buf.len() bytes.
+        let n = unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags | libc::MSG_NOSIGNAL) };
+        cvt(n).map(|n| n as usize)
+    })
+}
+
+/// Sends `buf` to `addr` as segments of `segment` bytes with one `sendmsg` carrying `UDP_SEGMENT` (UDP GSO).
+pub fn send_segments(fd: BorrowedFd<'_>, buf: &[u8], addr: &SocketAddr, segment: u16) -> io::Result<usize> {
+    let (mut st, len) = sockaddr(addr);
+    let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut libc::c_void, iov_len: buf.len() };
+    let mut control = CmsgBuf::default();
+    let control_len = cmsg::encode_udp_segment(&mut control, segment);
+    // SAFETY: all-zero is a valid msghdr (null pointers, zero lengths).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut st as *mut libc::sockaddr_storage).cast();
+    msg.msg_namelen = len;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control_len as _;
+    retry_eintr(|| {
+        // SAFETY: msg points at st, iov (which points at buf) and control, all alive for the call; the kernel
+        // only reads them (iov_base is cast to *mut only because iovec is shared with recvmsg).
+        cvt(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) }).map(|n| n as usize)
+    })
+}
+
+/// One datagram received: how much arrived, from whom, and what the control messages said.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Received {
+    /// Bytes copied into the buffer.
+    pub len: usize,
+    /// The datagram's full length on the wire (larger than `len` when truncated).
+    pub full_len: usize,
+    /// `MSG_TRUNC`: the datagram did not fit the buffer.
+    pub truncated: bool,
+    /// `MSG_CTRUNC`: some control messages did not fit.
+    pub control_truncated: bool,
+    /// The sender.
+    pub source: Option<SocketAddr>,
+    /// Destination, interface, TTL, timestamp, drops.
+    pub ancillary: Ancillary,
+}
+
+/// Fills in `msg` to receive into `iov` with `name` and `control` as the address and control buffers.
+pub(crate) fn prepare_msghdr(
+    msg: &mut libc::msghdr,
+    name: &mut libc::sockaddr_storage,
+    iov: &mut libc::iovec,
+    control: &mut CmsgBuf,
+) {
+    msg.msg_name = (name as *mut libc::sockaddr_storage).cast();
+    msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len() as _;
+    msg.msg_flags = 0;
+}
+
+/// Reads what the kernel wrote into a prepared `msghdr` after it returned `n` (the full datagram length,
+/// since `MSG_TRUNC` is always passed) for a buffer of `cap` bytes.
+///
+/// # Safety
+/// `msg` must have been prepared by [`prepare_msghdr`] and filled by a successful `recvmsg`/`recvmmsg`, with
+/// its name and control buffers still alive.
+pub(crate) unsafe fn finish_msghdr(msg: &libc::msghdr, n: usize, cap: usize) -> Received {
+    // SAFETY: msg_name points at a sockaddr_storage that the kernel filled for msg_namelen bytes.
+    let source = unsafe { from_sockaddr(&*(msg.msg_name as *const libc::sockaddr_storage), msg.msg_namelen) };
+    Received {
+        len: n.min(cap),
+        full_len: n,
+        truncated: msg.msg_flags & libc::MSG_TRUNC != 0 || n > cap,
+        control_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+        source,
+        // SAFETY: forwarded from this function's contract.
+        ancillary: unsafe { cmsg::parse(msg) },
+    }
+}
+
+/// `recvmsg(fd, ..., flags | MSG_TRUNC)`: one datagram into `buf`, with its source and control messages.
+///
+/// `MSG_TRUNC` makes the kernel return the datagram's real length, so truncation is reported, not hidden.
+pub fn recv_msg(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
+    // SAFETY: all-zero sockaddr_storage and msghdr are valid values.
+    let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut control = CmsgBuf::default();
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: as above.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    let n = retry_eintr(|| {
+        prepare_msghdr(&mut msg, &mut name, &mut iov, &mut control);
+        // SAFETY: msg points at name, iov (-> buf) and control, all writable and alive for the call.
+        cvt(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags | libc::MSG_TRUNC) }).map(|n| n as usize)
+    })?;
+    // SAFETY: msg was prepared and filled by the successful recvmsg above; its buffers are still alive.
+    Ok(unsafe { finish_msghdr(&msg, n, buf.len()) })
+}
+
+/// Waits until `fd` is readable, up to `timeout` (`None`: forever). Returns `false` on timeout.
+pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    poll_many(&[fd], timeout).map(|ready| ready.first().copied().unwrap_or(false))
+}
+
+/// `poll` on several descriptors for `POLLIN`; returns which are readable (all `false` on timeout).
+pub fn poll_many(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+    let mut pfds: Vec<libc::pollfd> =
+        fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+    let ms = match timeout {
+        None => -1,
+        Some(t) => t.as_millis().min(i32::MAX as u128) as libc::c_int,
+    };
+    // SAFETY: pfds is a writable array of pfds.len() pollfd structs, alive for the call.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+    match cvt(n) {
+        Ok(_) => Ok(pfds.iter().map(|p| p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0).collect()),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(vec![false; fds.len()]),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets or clears `O_NONBLOCK`.
+pub fn set_nonblocking(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Result<()> {
+    // SAFETY: fcntl F_GETFL/F_SETFL with integer arguments on a valid descriptor.
+    let flags = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    let new = if nonblocking { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK };
+    if new != flags {
+        // SAFETY: as above.
+        cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, new) })?;
+    }
+    Ok(())
+}
+
+/// `getsockopt(SO_TYPE)` and `SO_DOMAIN`: what kind of socket a descriptor is.
+pub fn socket_kind(fd: BorrowedFd<'_>) -> io::Result<(libc::c_int, libc::c_int)> {
+    let domain = super::sockopt::getsockopt::<libc::c_int>(fd, libc::SOL_SOCKET, libc::SO_DOMAIN)?;
+    let ty = super::sockopt::getsockopt::<libc::c_int>(fd, libc::SOL_SOCKET, libc::SO_TYPE)?;
+    Ok((domain, ty))
+}
