@@ -34,20 +34,12 @@ pub struct Sender {
 impl Sender {
     /// Starts a sender to `group` (which must carry a port).
     pub fn builder(group: Group) -> SenderBuilder {
-        SenderBuilder {
-            group,
-            ttl: None,
-            multicast_loop: None,
-            iface: None,
-            bind: None,
-        }
+        SenderBuilder { group, ttl: None, multicast_loop: None, iface: None, bind: None }
     }
 
     /// Sends one datagram to the group.
     pub fn send(&self, buf: &[u8]) -> Result<usize> {
-        self.socket
-            .send_to(buf, self.group.socket_addr())
-            .map_err(|e| e.within(format!("send to {}", self.group)))
+        self.socket.send_to(buf, self.group.socket_addr()).map_err(|e| e.within(format!("send to {}", self.group)))
     }
 
     /// Sends several datagrams with `sendmmsg`; returns how many went.
@@ -105,10 +97,7 @@ impl SenderBuilder {
     pub fn build(self) -> Result<Sender> {
         let g = self.group;
         if g.port() == 0 {
-            return Err(Error::new(
-                ErrorKind::Parse,
-                format!("{g}: a sender needs GROUP:PORT"),
-            ));
+            return Err(Error::new(ErrorKind::Parse, format!("{g}: a sender needs GROUP:PORT")));
         }
         let family = Family::of(g.ip());
         let socket = McastSocket::udp(family)?;
@@ -147,20 +136,12 @@ impl SenderBuilder {
                 } else if g.needs_interface() {
                     return Err(Error::new(
                         ErrorKind::UnknownInterface,
-                        format!(
-                            "{g} is {}-scoped: name the interface (--iface, or {}%IFACE)",
-                            g.scope(),
-                            g.ip()
-                        ),
+                        format!("{g} is {}-scoped: name the interface (--iface, or {}%IFACE)", g.scope(), g.ip()),
                     ));
                 }
             }
         }
-        Ok(Sender {
-            socket,
-            group: g,
-            iface,
-        })
+        Ok(Sender { socket, group: g, iface })
     }
 }
 
@@ -292,10 +273,7 @@ impl ReceiverBuilder {
     pub fn build(self) -> Result<Receiver> {
         let first = self.groups[0];
         if first.port() == 0 {
-            return Err(Error::new(
-                ErrorKind::Parse,
-                format!("{first}: a receiver needs GROUP:PORT"),
-            ));
+            return Err(Error::new(ErrorKind::Parse, format!("{first}: a receiver needs GROUP:PORT")));
         }
         let family = Family::of(first.ip());
         for g in &self.groups {
@@ -308,17 +286,10 @@ impl ReceiverBuilder {
         }
         for s in &self.sources {
             if Family::of(*s) != family {
-                return Err(Error::new(
-                    ErrorKind::Mismatch,
-                    format!("source {s} is not of the group's family"),
-                ));
+                return Err(Error::new(ErrorKind::Mismatch, format!("source {s} is not of the group's family")));
             }
         }
-        let ifaces: Vec<Interface> = self
-            .ifaces
-            .iter()
-            .map(IfaceSpec::resolve)
-            .collect::<Result<_>>()?;
+        let ifaces: Vec<Interface> = self.ifaces.iter().map(IfaceSpec::resolve).collect::<Result<_>>()?;
         let socket = McastSocket::udp(family)?;
         socket.set_reuse_address(self.reuse)?;
         if let Some(bytes) = self.recv_buffer {
@@ -348,43 +319,25 @@ impl ReceiverBuilder {
             let mut targets: Vec<Option<Interface>> = ifaces.iter().cloned().map(Some).collect();
             if targets.is_empty() {
                 let zone = g.scope_id();
-                targets.push(if zone != 0 {
-                    Some(Interface::by_index(zone)?)
-                } else {
-                    None
-                });
+                targets.push(if zone != 0 { Some(Interface::by_index(zone)?) } else { None });
             }
             if g.needs_interface() && targets.iter().any(Option::is_none) {
                 return Err(Error::new(
                     ErrorKind::UnknownInterface,
-                    format!(
-                        "{g} is {}-scoped: name the interface (--iface, or {}%IFACE)",
-                        g.scope(),
-                        g.ip()
-                    ),
+                    format!("{g} is {}-scoped: name the interface (--iface, or {}%IFACE)", g.scope(), g.ip()),
                 ));
             }
-            let sources: Vec<Option<IpAddr>> = if self.sources.is_empty() {
-                vec![None]
-            } else {
-                self.sources.iter().copied().map(Some).collect()
-            };
+            let sources: Vec<Option<IpAddr>> =
+                if self.sources.is_empty() { vec![None] } else { self.sources.iter().copied().map(Some).collect() };
             for iface in targets {
                 for source in &sources {
-                    let m = Membership {
-                        group: *g,
-                        source: *source,
-                        iface: iface.clone(),
-                    };
+                    let m = Membership { group: *g, source: *source, iface: iface.clone() };
                     membership(&socket, &m, true)?;
                     memberships.push(m);
                 }
             }
         }
-        Ok(Receiver {
-            socket,
-            memberships,
-        })
+        Ok(Receiver { socket, memberships })
     }
 }
 

@@ -36,20 +36,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An error of `kind` whose whole text is `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            context: message.into(),
-            source: None,
-        }
+        Error { kind, context: message.into(), source: None }
     }
 
     /// A failed system call or option: `context` names it (and the group and interface), `err` says why.
     pub fn os(context: impl Into<String>, err: io::Error) -> Self {
-        Error {
-            kind: ErrorKind::Os,
-            context: context.into(),
-            source: Some(err),
-        }
+        Error { kind: ErrorKind::Os, context: context.into(), source: Some(err) }
     }
 
     /// What kind of failure this is.
@@ -97,11 +89,7 @@ impl std::error::Error for Error {
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         let kind = match e.kind {
-            ErrorKind::Os => e
-                .source
-                .as_ref()
-                .map(io::Error::kind)
-                .unwrap_or(io::ErrorKind::Other),
+            ErrorKind::Os => e.source.as_ref().map(io::Error::kind).unwrap_or(io::ErrorKind::Other),
             ErrorKind::UnknownInterface => io::ErrorKind::NotFound,
             _ => io::ErrorKind::InvalidInput,
         };
@@ -115,29 +103,17 @@ mod tests {
 
     #[test]
     fn os_errors_name_the_call_and_keep_errno() {
-        let e = Error::os(
-            "IP_ADD_MEMBERSHIP 239.1.2.3 on eth1",
-            io::Error::from_raw_os_error(libc::ENODEV),
-        );
+        let e = Error::os("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1", io::Error::from_raw_os_error(libc::ENODEV));
         assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
         assert_eq!(e.errno(), libc::ENODEV);
         let text = e.to_string();
-        assert!(
-            text.starts_with("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1: "),
-            "{text}"
-        );
+        assert!(text.starts_with("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1: "), "{text}");
         assert!(text.contains("No such device"), "{text}");
     }
 
     #[test]
     fn input_errors_map_to_einval() {
-        assert_eq!(
-            Error::new(ErrorKind::OutOfRange, "ttl 300").errno(),
-            libc::EINVAL
-        );
-        assert_eq!(
-            Error::new(ErrorKind::UnknownInterface, "x").errno(),
-            libc::ENODEV
-        );
+        assert_eq!(Error::new(ErrorKind::OutOfRange, "ttl 300").errno(), libc::EINVAL);
+        assert_eq!(Error::new(ErrorKind::UnknownInterface, "x").errno(), libc::ENODEV);
     }
 }

@@ -7,8 +7,7 @@ use std::str::FromStr;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The multicast ranges, for error messages that teach.
-pub const MULTICAST_RANGES: &str =
-    "IPv4 groups are 224.0.0.0/4 (224.0.0.0-239.255.255.255), IPv6 groups ff00::/8";
+pub const MULTICAST_RANGES: &str = "IPv4 groups are 224.0.0.0/4 (224.0.0.0-239.255.255.255), IPv6 groups ff00::/8";
 
 /// A validated multicast group, with the UDP port and (IPv6) the zone it was given with.
 ///
@@ -88,9 +87,7 @@ impl Group {
         if g.port == 0 {
             return Err(Error::new(
                 ErrorKind::Parse,
-                format!(
-                    "'{s}' has no port: write GROUP:PORT, e.g. 239.1.2.3:5000 or [ff15::1]:5000"
-                ),
+                format!("'{s}' has no port: write GROUP:PORT, e.g. 239.1.2.3:5000 or [ff15::1]:5000"),
             ));
         }
         Ok(g)
@@ -177,11 +174,7 @@ impl Group {
     pub fn v6_flags(&self) -> Option<V6Flags> {
         let IpAddr::V6(v6) = self.ip else { return None };
         let f = v6.octets()[1] >> 4;
-        Some(V6Flags {
-            rendezvous_point: f & 0x4 != 0,
-            prefix_based: f & 0x2 != 0,
-            transient: f & 0x1 != 0,
-        })
+        Some(V6Flags { rendezvous_point: f & 0x4 != 0, prefix_based: f & 0x2 != 0, transient: f & 0x1 != 0 })
     }
 
     /// Source-specific multicast range: 232.0.0.0/8, or ff3x::/96 (RFC 4607).
@@ -242,20 +235,14 @@ impl Group {
     /// The well-known name of this group, if it has one (224.0.0.1 all-hosts, ff02::fb mDNS, ...).
     pub fn well_known(&self) -> Option<&'static str> {
         match self.ip {
-            IpAddr::V4(v4) => WELL_KNOWN_V4
-                .iter()
-                .find(|(a, _)| *a == u32::from(v4))
-                .map(|(_, n)| *n),
+            IpAddr::V4(v4) => WELL_KNOWN_V4.iter().find(|(a, _)| *a == u32::from(v4)).map(|(_, n)| *n),
             IpAddr::V6(v6) => {
                 let o = v6.octets();
                 if o[1] == 0x02 && o[2..11] == [0; 9] && o[11] == 1 && o[12] == 0xff {
                     return Some("solicited-node (neighbour discovery)");
                 }
                 // Well-known IPv6 groups are defined per scope: match the group ID with the scope nibble kept.
-                WELL_KNOWN_V6
-                    .iter()
-                    .find(|(a, _)| *a == u128::from(v6))
-                    .map(|(_, n)| *n)
+                WELL_KNOWN_V6.iter().find(|(a, _)| *a == u128::from(v6)).map(|(_, n)| *n)
             }
         }
     }
@@ -289,37 +276,19 @@ const WELL_KNOWN_V4: &[(u32, &str)] = &[
 ];
 
 const WELL_KNOWN_V6: &[(u128, &str)] = &[
-    (
-        0xff01_0000_0000_0000_0000_0000_0000_0001,
-        "all-nodes (interface-local)",
-    ),
+    (0xff01_0000_0000_0000_0000_0000_0000_0001, "all-nodes (interface-local)"),
     (0xff02_0000_0000_0000_0000_0000_0000_0001, "all-nodes"),
-    (
-        0xff01_0000_0000_0000_0000_0000_0000_0002,
-        "all-routers (interface-local)",
-    ),
+    (0xff01_0000_0000_0000_0000_0000_0000_0002, "all-routers (interface-local)"),
     (0xff02_0000_0000_0000_0000_0000_0000_0002, "all-routers"),
-    (
-        0xff05_0000_0000_0000_0000_0000_0000_0002,
-        "all-routers (site-local)",
-    ),
-    (
-        0xff02_0000_0000_0000_0000_0000_0000_0005,
-        "OSPFv3 all routers",
-    ),
-    (
-        0xff02_0000_0000_0000_0000_0000_0000_0006,
-        "OSPFv3 designated routers",
-    ),
+    (0xff05_0000_0000_0000_0000_0000_0000_0002, "all-routers (site-local)"),
+    (0xff02_0000_0000_0000_0000_0000_0000_0005, "OSPFv3 all routers"),
+    (0xff02_0000_0000_0000_0000_0000_0000_0006, "OSPFv3 designated routers"),
     (0xff02_0000_0000_0000_0000_0000_0000_0009, "RIPng routers"),
     (0xff02_0000_0000_0000_0000_0000_0000_000c, "SSDP (UPnP)"),
     (0xff02_0000_0000_0000_0000_0000_0000_000d, "all PIM routers"),
     (0xff02_0000_0000_0000_0000_0000_0000_0016, "MLDv2 reports"),
     (0xff02_0000_0000_0000_0000_0000_0000_00fb, "mDNS"),
-    (
-        0xff02_0000_0000_0000_0000_0000_0001_0002,
-        "DHCPv6 relay agents and servers",
-    ),
+    (0xff02_0000_0000_0000_0000_0000_0001_0002, "DHCPv6 relay agents and servers"),
     (0xff05_0000_0000_0000_0000_0000_0001_0003, "DHCPv6 servers"),
 ];
 
@@ -377,10 +346,7 @@ fn parse_zone(zone: &str, whole: &str) -> Result<u32> {
         return Ok(n);
     }
     crate::sys::ifconf::name_to_index(zone).map_err(|_| {
-        Error::new(
-            ErrorKind::UnknownInterface,
-            format!("'{whole}': no interface named '{zone}' for the zone"),
-        )
+        Error::new(ErrorKind::UnknownInterface, format!("'{whole}': no interface named '{zone}' for the zone"))
     })
 }
 
@@ -398,18 +364,12 @@ impl FromStr for Group {
         if s_trim.is_empty() {
             return Err(bad("empty"));
         }
-        let parse_port = |p: &str| {
-            p.parse::<u16>()
-                .map_err(|_| bad(&format!("port '{p}' is not 0-65535")))
-        };
+        let parse_port = |p: &str| p.parse::<u16>().map_err(|_| bad(&format!("port '{p}' is not 0-65535")));
         let (host, port) = if let Some(rest) = s_trim.strip_prefix('[') {
             let (host, after) = rest.split_once(']').ok_or_else(|| bad("missing ']'"))?;
             let port = match after {
                 "" => 0,
-                p => parse_port(
-                    p.strip_prefix(':')
-                        .ok_or_else(|| bad("expected ':PORT' after ']'"))?,
-                )?,
+                p => parse_port(p.strip_prefix(':').ok_or_else(|| bad("expected ':PORT' after ']'"))?)?,
             };
             (host, port)
         } else if s_trim.matches(':').count() == 1 {
@@ -422,9 +382,7 @@ impl FromStr for Group {
             Some((a, z)) => (a, Some(z)),
             None => (host, None),
         };
-        let ip: IpAddr = addr
-            .parse()
-            .map_err(|_| bad(&format!("'{addr}' is not an IP address")))?;
+        let ip: IpAddr = addr.parse().map_err(|_| bad(&format!("'{addr}' is not an IP address")))?;
         let scope_id = match (ip, zone) {
             (IpAddr::V4(_), Some(_)) => return Err(bad("a %zone applies to IPv6 only")),
             (_, Some(z)) => parse_zone(z, s)?,
@@ -444,43 +402,22 @@ mod tests {
 
     #[test]
     fn parses_the_documented_forms() {
-        assert_eq!(
-            g("239.1.2.3:5000").socket_addr(),
-            "239.1.2.3:5000".parse().unwrap()
-        );
+        assert_eq!(g("239.1.2.3:5000").socket_addr(), "239.1.2.3:5000".parse().unwrap());
         assert_eq!(g("239.1.2.3").port(), 0);
         let v6 = g("[ff15::1%1]:5000");
-        assert_eq!(
-            (v6.ip(), v6.port(), v6.scope_id()),
-            ("ff15::1".parse().unwrap(), 5000, 1)
-        );
+        assert_eq!((v6.ip(), v6.port(), v6.scope_id()), ("ff15::1".parse().unwrap(), 5000, 1));
         assert_eq!(g("ff02::1%2").scope_id(), 2);
         assert_eq!(g("[ff02::1]").port(), 0);
-        assert_eq!(
-            g("ff02::1:5000").port(),
-            0,
-            "a bare IPv6 address keeps its last group"
-        );
-        assert_eq!(
-            g("[ff15::1%lo]:9").scope_id(),
-            crate::sys::ifconf::name_to_index("lo").unwrap()
-        );
+        assert_eq!(g("ff02::1:5000").port(), 0, "a bare IPv6 address keeps its last group");
+        assert_eq!(g("[ff15::1%lo]:9").scope_id(), crate::sys::ifconf::name_to_index("lo").unwrap());
     }
 
     #[test]
     fn refuses_non_multicast_naming_the_ranges() {
-        for s in [
-            "10.0.0.1:5000",
-            "[2001:db8::1]:5000",
-            "255.255.255.255:1",
-            "127.0.0.1",
-        ] {
+        for s in ["10.0.0.1:5000", "[2001:db8::1]:5000", "255.255.255.255:1", "127.0.0.1"] {
             let e = s.parse::<Group>().unwrap_err();
             assert_eq!(e.kind(), ErrorKind::NotMulticast, "{s}");
-            assert!(
-                e.to_string().contains("224.0.0.0/4") && e.to_string().contains("ff00::/8"),
-                "{e}"
-            );
+            assert!(e.to_string().contains("224.0.0.0/4") && e.to_string().contains("ff00::/8"), "{e}");
         }
     }
 
@@ -498,39 +435,24 @@ mod tests {
             "ff02::1%no-such-if0",
         ] {
             let e = s.parse::<Group>().unwrap_err();
-            assert!(
-                matches!(e.kind(), ErrorKind::Parse | ErrorKind::UnknownInterface),
-                "{s}: {e:?}"
-            );
+            assert!(matches!(e.kind(), ErrorKind::Parse | ErrorKind::UnknownInterface), "{s}: {e:?}");
         }
-        assert!(Group::parse_with_port("239.1.2.3")
-            .unwrap_err()
-            .to_string()
-            .contains("no port"));
+        assert!(Group::parse_with_port("239.1.2.3").unwrap_err().to_string().contains("no port"));
     }
 
     #[test]
     fn classifies_ipv4_blocks_and_scopes() {
-        assert_eq!(
-            g("224.0.0.251").v4_block(),
-            Some(V4Block::LocalNetworkControl)
-        );
+        assert_eq!(g("224.0.0.251").v4_block(), Some(V4Block::LocalNetworkControl));
         assert!(g("224.0.0.1").is_never_forwarded());
         assert!(!g("224.0.1.1").is_never_forwarded());
         assert_eq!(g("232.1.1.1").v4_block(), Some(V4Block::SourceSpecific));
         assert!(g("232.1.1.1").is_source_specific());
         assert_eq!(g("233.1.2.3").v4_block(), Some(V4Block::Glop));
-        assert_eq!(
-            g("239.1.2.3").v4_block(),
-            Some(V4Block::AdministrativelyScoped)
-        );
+        assert_eq!(g("239.1.2.3").v4_block(), Some(V4Block::AdministrativelyScoped));
         assert_eq!(g("239.255.0.1").scope(), Scope::SiteLocal);
         assert_eq!(g("239.192.0.1").scope(), Scope::OrganizationLocal);
         assert_eq!(g("225.1.1.1").v4_block(), Some(V4Block::Reserved));
-        assert_eq!(
-            g("224.0.0.1").well_known(),
-            Some("all-hosts (every multicast host joins it)")
-        );
+        assert_eq!(g("224.0.0.1").well_known(), Some("all-hosts (every multicast host joins it)"));
     }
 
     #[test]
@@ -544,10 +466,7 @@ mod tests {
         assert!(g("ff3e::8000:1").is_source_specific());
         assert!(!g("ff1e::1").is_source_specific());
         assert!(g("ff02::1").needs_interface() && !g("ff05::1").needs_interface());
-        assert_eq!(
-            g("ff02::1:ff00:1234").well_known(),
-            Some("solicited-node (neighbour discovery)")
-        );
+        assert_eq!(g("ff02::1:ff00:1234").well_known(), Some("solicited-node (neighbour discovery)"));
     }
 
     #[test]
@@ -558,24 +477,13 @@ mod tests {
         assert_eq!(aliases.len(), 31);
         assert!(aliases.contains(&Ipv4Addr::new(224, 1, 2, 3)));
         assert!(aliases.contains(&Ipv4Addr::new(238, 129, 2, 3)));
-        assert!(aliases
-            .iter()
-            .all(|a| Group::new(IpAddr::V4(*a), 0).unwrap().mac() == g("239.1.2.3").mac()));
-        assert_eq!(
-            g("ff02::1:ff00:1234").mac(),
-            [0x33, 0x33, 0xff, 0x00, 0x12, 0x34]
-        );
+        assert!(aliases.iter().all(|a| Group::new(IpAddr::V4(*a), 0).unwrap().mac() == g("239.1.2.3").mac()));
+        assert_eq!(g("ff02::1:ff00:1234").mac(), [0x33, 0x33, 0xff, 0x00, 0x12, 0x34]);
     }
 
     #[test]
     fn displays_in_the_form_it_parses() {
-        for s in [
-            "239.1.2.3:5000",
-            "239.1.2.3",
-            "[ff15::1]:5000",
-            "ff02::1",
-            "[ff02::1%lo]:7",
-        ] {
+        for s in ["239.1.2.3:5000", "239.1.2.3", "[ff15::1]:5000", "ff02::1", "[ff02::1%lo]:7"] {
             assert_eq!(g(s).to_string(), s);
         }
     }

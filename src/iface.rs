@@ -59,11 +59,7 @@ impl Interface {
             (libc::IFF_ALLMULTI, "ALLMULTI"),
             (libc::IFF_MULTICAST, "MULTICAST"),
         ];
-        NAMES
-            .iter()
-            .filter(|(bit, _)| self.flags & *bit as u32 != 0)
-            .map(|(_, n)| *n)
-            .collect()
+        NAMES.iter().filter(|(bit, _)| self.flags & *bit as u32 != 0).map(|(_, n)| *n).collect()
     }
 
     /// The first IPv4 address, used where an option wants an interface by address (`ip_mreq`).
@@ -80,8 +76,7 @@ impl Interface {
         let fd = sys::socket::socket(libc::AF_INET, libc::SOCK_DGRAM, 0)
             .map_err(|e| Error::os("socket(AF_INET, SOCK_DGRAM) for interface ioctls", e))?;
         let names = sys::ifconf::name_index().map_err(|e| Error::os("if_nameindex", e))?;
-        let v4 = sys::ifconf::ifconf_ipv4(std::os::fd::AsFd::as_fd(&fd))
-            .map_err(|e| Error::os("SIOCGIFCONF", e))?;
+        let v4 = sys::ifconf::ifconf_ipv4(std::os::fd::AsFd::as_fd(&fd)).map_err(|e| Error::os("SIOCGIFCONF", e))?;
         let v6 = read_if_inet6();
         let mut out = Vec::with_capacity(names.len());
         for (index, name) in names {
@@ -91,24 +86,9 @@ impl Interface {
             };
             let mtu = sys::ifconf::if_mtu(std::os::fd::AsFd::as_fd(&fd), &name).unwrap_or(0);
             // SIOCGIFCONF names aliases "eth0:1"; they belong to eth0.
-            let ipv4 = v4
-                .iter()
-                .filter(|(n, _)| n.split(':').next() == Some(&name))
-                .map(|(_, a)| *a)
-                .collect();
-            let ipv6 = v6
-                .iter()
-                .filter(|(i, _)| *i == index)
-                .map(|(_, a)| *a)
-                .collect();
-            out.push(Interface {
-                name,
-                index,
-                flags,
-                mtu,
-                ipv4,
-                ipv6,
-            });
+            let ipv4 = v4.iter().filter(|(n, _)| n.split(':').next() == Some(&name)).map(|(_, a)| *a).collect();
+            let ipv6 = v6.iter().filter(|(i, _)| *i == index).map(|(_, a)| *a).collect();
+            out.push(Interface { name, index, flags, mtu, ipv4, ipv6 });
         }
         out.sort_by_key(|i| i.index);
         Ok(out)
@@ -116,18 +96,12 @@ impl Interface {
 
     /// The interface with this name.
     pub fn by_name(name: &str) -> Result<Interface> {
-        Self::list()?
-            .into_iter()
-            .find(|i| i.name == name)
-            .ok_or_else(|| unknown(name))
+        Self::list()?.into_iter().find(|i| i.name == name).ok_or_else(|| unknown(name))
     }
 
     /// The interface with this index.
     pub fn by_index(index: u32) -> Result<Interface> {
-        Self::list()?
-            .into_iter()
-            .find(|i| i.index == index)
-            .ok_or_else(|| unknown(&index.to_string()))
+        Self::list()?.into_iter().find(|i| i.index == index).ok_or_else(|| unknown(&index.to_string()))
     }
 
     /// The interface that has this address.
@@ -143,18 +117,9 @@ impl Interface {
 }
 
 fn unknown(what: &str) -> Error {
-    let known = Interface::list()
-        .map(|l| {
-            l.iter()
-                .map(|i| i.name.clone())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default();
-    Error::new(
-        ErrorKind::UnknownInterface,
-        format!("unknown interface '{what}' (this host has: {known})"),
-    )
+    let known =
+        Interface::list().map(|l| l.iter().map(|i| i.name.clone()).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+    Error::new(ErrorKind::UnknownInterface, format!("unknown interface '{what}' (this host has: {known})"))
 }
 
 /// `/proc/net/if_inet6`: one line per address, `ADDR32HEX IFINDEX PLEN SCOPE FLAGS NAME`.
@@ -171,9 +136,7 @@ fn parse_if_inet6(text: &str) -> Vec<(u32, Ipv6Addr)> {
             let mut f = line.split_whitespace();
             let hex = f.next()?;
             let index = u32::from_str_radix(f.next()?, 16).ok()?;
-            let bits = u128::from_str_radix(hex, 16)
-                .ok()
-                .filter(|_| hex.len() == 32)?;
+            let bits = u128::from_str_radix(hex, 16).ok().filter(|_| hex.len() == 32)?;
             Some((index, Ipv6Addr::from(bits)))
         })
         .collect()
@@ -206,10 +169,7 @@ impl FromStr for IfaceSpec {
 
     fn from_str(s: &str) -> Result<Self> {
         if s.is_empty() {
-            return Err(Error::new(
-                ErrorKind::Parse,
-                "empty interface: give a name, index or address",
-            ));
+            return Err(Error::new(ErrorKind::Parse, "empty interface: give a name, index or address"));
         }
         if let Ok(i) = s.parse::<u32>() {
             return Ok(IfaceSpec::Index(i));
@@ -246,33 +206,20 @@ mod tests {
         let text = "00000000000000000000000000000001 01 80 10 80       lo\n\
                     fe800000000000000000000000000001 02 40 20 80     eth0\nbroken line\n";
         let v = parse_if_inet6(text);
-        assert_eq!(
-            v,
-            vec![(1, Ipv6Addr::LOCALHOST), (2, "fe80::1".parse().unwrap())]
-        );
+        assert_eq!(v, vec![(1, Ipv6Addr::LOCALHOST), (2, "fe80::1".parse().unwrap())]);
     }
 
     #[test]
     fn specs_parse_by_kind() {
-        assert_eq!(
-            "lo".parse::<IfaceSpec>().unwrap(),
-            IfaceSpec::Name("lo".into())
-        );
+        assert_eq!("lo".parse::<IfaceSpec>().unwrap(), IfaceSpec::Name("lo".into()));
         assert_eq!("3".parse::<IfaceSpec>().unwrap(), IfaceSpec::Index(3));
-        assert_eq!(
-            "127.0.0.1".parse::<IfaceSpec>().unwrap(),
-            IfaceSpec::Addr("127.0.0.1".parse().unwrap())
-        );
+        assert_eq!("127.0.0.1".parse::<IfaceSpec>().unwrap(), IfaceSpec::Addr("127.0.0.1".parse().unwrap()));
         assert!("x".repeat(16).parse::<IfaceSpec>().is_err());
     }
 
     #[test]
     fn lists_loopback_with_its_flags() {
-        let lo = Interface::list()
-            .unwrap()
-            .into_iter()
-            .find(|i| i.is_loopback())
-            .expect("a loopback interface");
+        let lo = Interface::list().unwrap().into_iter().find(|i| i.is_loopback()).expect("a loopback interface");
         assert_eq!(lo.index, sys::ifconf::name_to_index(&lo.name).unwrap());
         assert!(lo.flag_names().contains(&"LOOPBACK"));
         assert_eq!(Interface::by_index(lo.index).unwrap().name, lo.name);

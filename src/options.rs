@@ -56,22 +56,14 @@ impl McastSocket {
     ) -> Result<()> {
         let v = value.to_c();
         if v < lo || v > hi {
-            return Err(Error::new(
-                ErrorKind::OutOfRange,
-                format!("{cname} {value} is out of range {lo}..={hi}"),
-            ));
+            return Err(Error::new(ErrorKind::OutOfRange, format!("{cname} {value} is out of range {lo}..={hi}")));
         }
         sockopt::setsockopt(self.fd(), level, name, &(v as libc::c_int))
             .map_err(|e| Error::os(format!("setsockopt {cname} {value}"), e))
     }
 
     /// Reads an `int` option.
-    pub(crate) fn get_int<T: IntValue>(
-        &self,
-        level: libc::c_int,
-        name: libc::c_int,
-        cname: &str,
-    ) -> Result<T> {
+    pub(crate) fn get_int<T: IntValue>(&self, level: libc::c_int, name: libc::c_int, cname: &str) -> Result<T> {
         sockopt::getsockopt::<libc::c_int>(self.fd(), level, name)
             .map(T::from_c)
             .map_err(|e| Error::os(format!("getsockopt {cname}"), e))
@@ -164,25 +156,11 @@ impl McastSocket {
     /// `SO_RCVBUFFORCE` (socket(7)): like `SO_RCVBUF` but past `rmem_max`; needs `CAP_NET_ADMIN`.
     /// Inside a network namespace `rmem_max` is read-only, so this is how root gets a large buffer there.
     pub fn set_recv_buffer_size_force(&self, bytes: u32) -> Result<()> {
-        self.set_int(
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            "SO_RCVBUFFORCE",
-            bytes,
-            0,
-            INT_MAX,
-        )
+        self.set_int(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, "SO_RCVBUFFORCE", bytes, 0, INT_MAX)
     }
 
     /// `SO_SNDBUFFORCE` (socket(7)): like `SO_SNDBUF` past `wmem_max`; needs `CAP_NET_ADMIN`.
     pub fn set_send_buffer_size_force(&self, bytes: u32) -> Result<()> {
-        self.set_int(
-            libc::SOL_SOCKET,
-            libc::SO_SNDBUFFORCE,
-            "SO_SNDBUFFORCE",
-            bytes,
-            0,
-            INT_MAX,
-        )
+        self.set_int(libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, "SO_SNDBUFFORCE", bytes, 0, INT_MAX)
     }
 }

@@ -71,9 +71,7 @@ pub struct RecvMeta {
 
 impl RecvMeta {
     fn from_raw(r: &sys::socket::Received) -> Result<RecvMeta> {
-        let source = r
-            .source
-            .ok_or_else(|| Error::new(ErrorKind::Mismatch, "datagram without an IP source"))?;
+        let source = r.source.ok_or_else(|| Error::new(ErrorKind::Mismatch, "datagram without an IP source"))?;
         let a = &r.ancillary;
         Ok(RecvMeta {
             len: r.len,
@@ -83,13 +81,15 @@ impl RecvMeta {
             group: a.dst,
             ifindex: a.ifindex,
             ttl: a.ttl,
-            timestamp: a.timestamp.map(|(s, ns)| {
-                if s >= 0 {
-                    UNIX_EPOCH + Duration::new(s as u64, ns)
-                } else {
-                    UNIX_EPOCH
-                }
-            }),
+            timestamp: a.timestamp.map(
+                |(s, ns)| {
+                    if s >= 0 {
+                        UNIX_EPOCH + Duration::new(s as u64, ns)
+                    } else {
+                        UNIX_EPOCH
+                    }
+                },
+            ),
             drops: a.drops,
             gro_segment: a.gro_segment,
         })
@@ -147,23 +147,14 @@ impl McastSocket {
 
     /// Adopts a descriptor, checking that it is an IPv4/IPv6 datagram or raw socket.
     pub fn from_fd(fd: OwnedFd) -> Result<Self> {
-        let (domain, ty) = sys::socket::socket_kind(fd.as_fd())
-            .map_err(os("getsockopt SO_DOMAIN/SO_TYPE".into()))?;
+        let (domain, ty) = sys::socket::socket_kind(fd.as_fd()).map_err(os("getsockopt SO_DOMAIN/SO_TYPE".into()))?;
         let family = match domain {
             libc::AF_INET => Family::V4,
             libc::AF_INET6 => Family::V6,
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::Mismatch,
-                    "not an AF_INET or AF_INET6 socket",
-                ))
-            }
+            _ => return Err(Error::new(ErrorKind::Mismatch, "not an AF_INET or AF_INET6 socket")),
         };
         if ty != libc::SOCK_DGRAM && ty != libc::SOCK_RAW {
-            return Err(Error::new(
-                ErrorKind::Mismatch,
-                "not a SOCK_DGRAM or SOCK_RAW socket",
-            ));
+            return Err(Error::new(ErrorKind::Mismatch, "not a SOCK_DGRAM or SOCK_RAW socket"));
         }
         Ok(McastSocket { fd, family })
     }
@@ -217,10 +208,7 @@ impl McastSocket {
     /// `sendmsg` carrying `UDP_SEGMENT`. At most 64 segments, and each must fit the path MTU (no IP fragments).
     pub fn send_segments(&self, buf: &[u8], addr: SocketAddr, segment: u16) -> Result<usize> {
         if segment == 0 {
-            return Err(Error::new(
-                ErrorKind::OutOfRange,
-                "UDP_SEGMENT size 0: give the datagram size",
-            ));
+            return Err(Error::new(ErrorKind::OutOfRange, "UDP_SEGMENT size 0: give the datagram size"));
         }
         sys::socket::send_segments(self.fd(), buf, &addr, segment)
             .map_err(os(format!("sendmsg UDP_SEGMENT {segment} to {addr}")))
@@ -249,8 +237,8 @@ impl McastSocket {
     /// queued), filling `metas`; returns how many arrived.
     pub fn recv_batch(&self, bufs: &mut [&mut [u8]], metas: &mut Vec<RecvMeta>) -> Result<usize> {
         let mut raw = [sys::socket::Received::default(); sys::mmsg::MAX_BATCH];
-        let n = sys::mmsg::recv_batch(self.fd(), bufs, &mut raw, libc::MSG_WAITFORONE)
-            .map_err(os("recvmmsg".into()))?;
+        let n =
+            sys::mmsg::recv_batch(self.fd(), bufs, &mut raw, libc::MSG_WAITFORONE).map_err(os("recvmmsg".into()))?;
         metas.clear();
         for r in &raw[..n] {
             metas.push(RecvMeta::from_raw(r)?);
@@ -269,169 +257,72 @@ fn type_name(ty: libc::c_int) -> &'static str {
 
 /// Request-struct options: joins, source filters and the outgoing interface (ip(7), ipv6(7), RFC 3678).
 impl McastSocket {
-    fn set_req<T: sockopt::Plain>(
-        &self,
-        level: libc::c_int,
-        name: libc::c_int,
-        req: &T,
-        ctx: String,
-    ) -> Result<()> {
+    fn set_req<T: sockopt::Plain>(&self, level: libc::c_int, name: libc::c_int, req: &T, ctx: String) -> Result<()> {
         sockopt::setsockopt(self.fd(), level, name, req).map_err(os(ctx))
     }
 
     /// `IP_ADD_MEMBERSHIP` with `ip_mreq`: join `group` on the interface that has address `iface`
     /// (`0.0.0.0`: the kernel picks one by route).
     pub fn join_v4(&self, group: Ipv4Addr, iface: Ipv4Addr) -> Result<()> {
-        let req = IpMreq {
-            imr_multiaddr: group.into(),
-            imr_interface: iface.into(),
-        };
-        self.set_req(
-            libc::IPPROTO_IP,
-            libc::IP_ADD_MEMBERSHIP,
-            &req,
-            ctx4("IP_ADD_MEMBERSHIP", group, iface),
-        )
+        let req = IpMreq { imr_multiaddr: group.into(), imr_interface: iface.into() };
+        self.set_req(libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &req, ctx4("IP_ADD_MEMBERSHIP", group, iface))
     }
 
     /// `IP_DROP_MEMBERSHIP` with `ip_mreq`: the same values the join used.
     pub fn leave_v4(&self, group: Ipv4Addr, iface: Ipv4Addr) -> Result<()> {
-        let req = IpMreq {
-            imr_multiaddr: group.into(),
-            imr_interface: iface.into(),
-        };
-        self.set_req(
-            libc::IPPROTO_IP,
-            libc::IP_DROP_MEMBERSHIP,
-            &req,
-            ctx4("IP_DROP_MEMBERSHIP", group, iface),
-        )
+        let req = IpMreq { imr_multiaddr: group.into(), imr_interface: iface.into() };
+        self.set_req(libc::IPPROTO_IP, libc::IP_DROP_MEMBERSHIP, &req, ctx4("IP_DROP_MEMBERSHIP", group, iface))
     }
 
     /// `IP_ADD_MEMBERSHIP` with `ip_mreqn`: join on interface `index` (works for interfaces without an IPv4
     /// address; 0 lets the kernel choose).
     pub fn join_v4_index(&self, group: Ipv4Addr, index: u32) -> Result<()> {
         let req = mreqn(group, index)?;
-        self.set_req(
-            libc::IPPROTO_IP,
-            libc::IP_ADD_MEMBERSHIP,
-            &req,
-            ctxi("IP_ADD_MEMBERSHIP", group, index),
-        )
+        self.set_req(libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &req, ctxi("IP_ADD_MEMBERSHIP", group, index))
     }
 
     /// `IP_DROP_MEMBERSHIP` with `ip_mreqn`.
     pub fn leave_v4_index(&self, group: Ipv4Addr, index: u32) -> Result<()> {
         let req = mreqn(group, index)?;
-        self.set_req(
-            libc::IPPROTO_IP,
-            libc::IP_DROP_MEMBERSHIP,
-            &req,
-            ctxi("IP_DROP_MEMBERSHIP", group, index),
-        )
+        self.set_req(libc::IPPROTO_IP, libc::IP_DROP_MEMBERSHIP, &req, ctxi("IP_DROP_MEMBERSHIP", group, index))
     }
 
     /// `IP_ADD_SOURCE_MEMBERSHIP` (`ip_mreq_source`): receive `group` only from `source` (SSM, RFC 4607).
     pub fn join_source_v4(&self, group: Ipv4Addr, source: Ipv4Addr, iface: Ipv4Addr) -> Result<()> {
-        self.source_v4(
-            libc::IP_ADD_SOURCE_MEMBERSHIP,
-            "IP_ADD_SOURCE_MEMBERSHIP",
-            group,
-            source,
-            iface,
-        )
+        self.source_v4(libc::IP_ADD_SOURCE_MEMBERSHIP, "IP_ADD_SOURCE_MEMBERSHIP", group, source, iface)
     }
 
     /// `IP_DROP_SOURCE_MEMBERSHIP`.
-    pub fn leave_source_v4(
-        &self,
-        group: Ipv4Addr,
-        source: Ipv4Addr,
-        iface: Ipv4Addr,
-    ) -> Result<()> {
-        self.source_v4(
-            libc::IP_DROP_SOURCE_MEMBERSHIP,
-            "IP_DROP_SOURCE_MEMBERSHIP",
-            group,
-            source,
-            iface,
-        )
+    pub fn leave_source_v4(&self, group: Ipv4Addr, source: Ipv4Addr, iface: Ipv4Addr) -> Result<()> {
+        self.source_v4(libc::IP_DROP_SOURCE_MEMBERSHIP, "IP_DROP_SOURCE_MEMBERSHIP", group, source, iface)
     }
 
     /// `IP_BLOCK_SOURCE`: in an any-source join, stop receiving from `source`.
-    pub fn block_source_v4(
-        &self,
-        group: Ipv4Addr,
-        source: Ipv4Addr,
-        iface: Ipv4Addr,
-    ) -> Result<()> {
-        self.source_v4(
-            libc::IP_BLOCK_SOURCE,
-            "IP_BLOCK_SOURCE",
-            group,
-            source,
-            iface,
-        )
+    pub fn block_source_v4(&self, group: Ipv4Addr, source: Ipv4Addr, iface: Ipv4Addr) -> Result<()> {
+        self.source_v4(libc::IP_BLOCK_SOURCE, "IP_BLOCK_SOURCE", group, source, iface)
     }
 
     /// `IP_UNBLOCK_SOURCE`.
-    pub fn unblock_source_v4(
-        &self,
-        group: Ipv4Addr,
-        source: Ipv4Addr,
-        iface: Ipv4Addr,
-    ) -> Result<()> {
-        self.source_v4(
-            libc::IP_UNBLOCK_SOURCE,
-            "IP_UNBLOCK_SOURCE",
-            group,
-            source,
-            iface,
-        )
+    pub fn unblock_source_v4(&self, group: Ipv4Addr, source: Ipv4Addr, iface: Ipv4Addr) -> Result<()> {
+        self.source_v4(libc::IP_UNBLOCK_SOURCE, "IP_UNBLOCK_SOURCE", group, source, iface)
     }
 
-    fn source_v4(
-        &self,
-        name: libc::c_int,
-        cname: &str,
-        g: Ipv4Addr,
-        s: Ipv4Addr,
-        i: Ipv4Addr,
-    ) -> Result<()> {
-        let req = IpMreqSource {
-            imr_multiaddr: g.into(),
-            imr_interface: i.into(),
-            imr_sourceaddr: s.into(),
-        };
-        self.set_req(
-            libc::IPPROTO_IP,
-            name,
-            &req,
-            format!("{cname} ({s}, {g}) on {}", iface_addr(i)),
-        )
+    fn source_v4(&self, name: libc::c_int, cname: &str, g: Ipv4Addr, s: Ipv4Addr, i: Ipv4Addr) -> Result<()> {
+        let req = IpMreqSource { imr_multiaddr: g.into(), imr_interface: i.into(), imr_sourceaddr: s.into() };
+        self.set_req(libc::IPPROTO_IP, name, &req, format!("{cname} ({s}, {g}) on {}", iface_addr(i)))
     }
 
     /// `IP_MULTICAST_IF` with an `in_addr`: send from the interface with this address; `0.0.0.0` reverts to
     /// the route's choice.
     pub fn set_multicast_if_v4(&self, iface: Ipv4Addr) -> Result<()> {
         let a: InAddr = iface.into();
-        self.set_req(
-            libc::IPPROTO_IP,
-            libc::IP_MULTICAST_IF,
-            &a,
-            format!("IP_MULTICAST_IF {iface}"),
-        )
+        self.set_req(libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &a, format!("IP_MULTICAST_IF {iface}"))
     }
 
     /// `IP_MULTICAST_IF` with an `ip_mreqn`: send from interface `index` (0 reverts).
     pub fn set_multicast_if_v4_index(&self, index: u32) -> Result<()> {
         let req = mreqn(Ipv4Addr::UNSPECIFIED, index)?;
-        self.set_req(
-            libc::IPPROTO_IP,
-            libc::IP_MULTICAST_IF,
-            &req,
-            format!("IP_MULTICAST_IF index {index}"),
-        )
+        self.set_req(libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &req, format!("IP_MULTICAST_IF index {index}"))
     }
 
     /// Reads `IP_MULTICAST_IF`. Linux answers with the address only: after setting by index it reads `0.0.0.0`
@@ -444,119 +335,54 @@ impl McastSocket {
 
     /// `IPV6_JOIN_GROUP` (`ipv6_mreq`): join `group` on interface `index` (0: the kernel chooses).
     pub fn join_v6(&self, group: Ipv6Addr, index: u32) -> Result<()> {
-        let req = Ipv6Mreq {
-            ipv6mr_multiaddr: group.into(),
-            ipv6mr_interface: index,
-        };
-        self.set_req(
-            libc::IPPROTO_IPV6,
-            libc::IPV6_ADD_MEMBERSHIP,
-            &req,
-            ctxi("IPV6_JOIN_GROUP", group, index),
-        )
+        let req = Ipv6Mreq { ipv6mr_multiaddr: group.into(), ipv6mr_interface: index };
+        self.set_req(libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &req, ctxi("IPV6_JOIN_GROUP", group, index))
     }
 
     /// `IPV6_LEAVE_GROUP`.
     pub fn leave_v6(&self, group: Ipv6Addr, index: u32) -> Result<()> {
-        let req = Ipv6Mreq {
-            ipv6mr_multiaddr: group.into(),
-            ipv6mr_interface: index,
-        };
-        self.set_req(
-            libc::IPPROTO_IPV6,
-            libc::IPV6_DROP_MEMBERSHIP,
-            &req,
-            ctxi("IPV6_LEAVE_GROUP", group, index),
-        )
+        let req = Ipv6Mreq { ipv6mr_multiaddr: group.into(), ipv6mr_interface: index };
+        self.set_req(libc::IPPROTO_IPV6, libc::IPV6_DROP_MEMBERSHIP, &req, ctxi("IPV6_LEAVE_GROUP", group, index))
     }
 
     /// `MCAST_JOIN_GROUP` (RFC 3678, `group_req`): either family, interface by index.
     pub fn join_group(&self, group: IpAddr, index: u32) -> Result<()> {
         let req = GroupReq::new(group, index);
-        self.set_req(
-            self.level(),
-            libc::MCAST_JOIN_GROUP,
-            &req,
-            ctxi("MCAST_JOIN_GROUP", group, index),
-        )
+        self.set_req(self.level(), libc::MCAST_JOIN_GROUP, &req, ctxi("MCAST_JOIN_GROUP", group, index))
     }
 
     /// `MCAST_LEAVE_GROUP`.
     pub fn leave_group(&self, group: IpAddr, index: u32) -> Result<()> {
         let req = GroupReq::new(group, index);
-        self.set_req(
-            self.level(),
-            libc::MCAST_LEAVE_GROUP,
-            &req,
-            ctxi("MCAST_LEAVE_GROUP", group, index),
-        )
+        self.set_req(self.level(), libc::MCAST_LEAVE_GROUP, &req, ctxi("MCAST_LEAVE_GROUP", group, index))
     }
 
     /// `MCAST_JOIN_SOURCE_GROUP` (`group_source_req`): receive `group` only from `source`, either family.
     pub fn join_source_group(&self, group: IpAddr, source: IpAddr, index: u32) -> Result<()> {
-        self.source_req(
-            libc::MCAST_JOIN_SOURCE_GROUP,
-            "MCAST_JOIN_SOURCE_GROUP",
-            group,
-            source,
-            index,
-        )
+        self.source_req(libc::MCAST_JOIN_SOURCE_GROUP, "MCAST_JOIN_SOURCE_GROUP", group, source, index)
     }
 
     /// `MCAST_LEAVE_SOURCE_GROUP`.
     pub fn leave_source_group(&self, group: IpAddr, source: IpAddr, index: u32) -> Result<()> {
-        self.source_req(
-            libc::MCAST_LEAVE_SOURCE_GROUP,
-            "MCAST_LEAVE_SOURCE_GROUP",
-            group,
-            source,
-            index,
-        )
+        self.source_req(libc::MCAST_LEAVE_SOURCE_GROUP, "MCAST_LEAVE_SOURCE_GROUP", group, source, index)
     }
 
     /// `MCAST_BLOCK_SOURCE`: in an any-source join, stop receiving from `source`.
     pub fn block_source(&self, group: IpAddr, source: IpAddr, index: u32) -> Result<()> {
-        self.source_req(
-            libc::MCAST_BLOCK_SOURCE,
-            "MCAST_BLOCK_SOURCE",
-            group,
-            source,
-            index,
-        )
+        self.source_req(libc::MCAST_BLOCK_SOURCE, "MCAST_BLOCK_SOURCE", group, source, index)
     }
 
     /// `MCAST_UNBLOCK_SOURCE`.
     pub fn unblock_source(&self, group: IpAddr, source: IpAddr, index: u32) -> Result<()> {
-        self.source_req(
-            libc::MCAST_UNBLOCK_SOURCE,
-            "MCAST_UNBLOCK_SOURCE",
-            group,
-            source,
-            index,
-        )
+        self.source_req(libc::MCAST_UNBLOCK_SOURCE, "MCAST_UNBLOCK_SOURCE", group, source, index)
     }
 
-    fn source_req(
-        &self,
-        name: libc::c_int,
-        cname: &str,
-        g: IpAddr,
-        s: IpAddr,
-        index: u32,
-    ) -> Result<()> {
+    fn source_req(&self, name: libc::c_int, cname: &str, g: IpAddr, s: IpAddr, index: u32) -> Result<()> {
         if g.is_ipv4() != s.is_ipv4() {
-            return Err(Error::new(
-                ErrorKind::Mismatch,
-                format!("{cname}: source {s} and group {g} differ in family"),
-            ));
+            return Err(Error::new(ErrorKind::Mismatch, format!("{cname}: source {s} and group {g} differ in family")));
         }
         let req = GroupSourceReq::new(g, s, index);
-        self.set_req(
-            self.level(),
-            name,
-            &req,
-            format!("{cname} ({s}, {g}) on {}", iface_index(index)),
-        )
+        self.set_req(self.level(), name, &req, format!("{cname} ({s}, {g}) on {}", iface_index(index)))
     }
 
     /// The protocol level for RFC 3678 options: `IPPROTO_IP` or `IPPROTO_IPV6` by the socket's family.
@@ -569,17 +395,9 @@ impl McastSocket {
 }
 
 fn mreqn(group: Ipv4Addr, index: u32) -> Result<IpMreqn> {
-    let idx = libc::c_int::try_from(index).map_err(|_| {
-        Error::new(
-            ErrorKind::OutOfRange,
-            format!("interface index {index} is out of range"),
-        )
-    })?;
-    Ok(IpMreqn {
-        imr_multiaddr: group.into(),
-        imr_address: InAddr::default(),
-        imr_ifindex: idx,
-    })
+    let idx = libc::c_int::try_from(index)
+        .map_err(|_| Error::new(ErrorKind::OutOfRange, format!("interface index {index} is out of range")))?;
+    Ok(IpMreqn { imr_multiaddr: group.into(), imr_address: InAddr::default(), imr_ifindex: idx })
 }
 
 fn iface_addr(a: Ipv4Addr) -> String {

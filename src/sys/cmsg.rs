@@ -125,11 +125,7 @@ pub unsafe fn parse(msg: &libc::msghdr) -> Ancillary {
 pub fn encode_udp_segment(buf: &mut CmsgBuf, segment: u16) -> usize {
     let space = cmsg_space(size_of::<u16>());
     let len = cmsg_len(size_of::<u16>());
-    let hdr = libc::cmsghdr {
-        cmsg_len: len as _,
-        cmsg_level: libc::SOL_UDP,
-        cmsg_type: libc::UDP_SEGMENT,
-    };
+    let hdr = libc::cmsghdr { cmsg_len: len as _, cmsg_level: libc::SOL_UDP, cmsg_type: libc::UDP_SEGMENT };
     // SAFETY: the buffer is 8-byte aligned and at least `space` long; cmsghdr fits at its start.
     unsafe { std::ptr::write(buf.0.as_mut_ptr().cast::<libc::cmsghdr>(), hdr) };
     let off = cmsg_len(0);
@@ -148,11 +144,7 @@ mod tests {
         assert_eq!(a.ttl, None);
         a.absorb(libc::IPPROTO_IP, libc::IP_TTL, &7i32.to_ne_bytes());
         assert_eq!(a.ttl, Some(7));
-        a.absorb(
-            libc::IPPROTO_IPV6,
-            libc::IPV6_HOPLIMIT,
-            &300i32.to_ne_bytes(),
-        );
+        a.absorb(libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT, &300i32.to_ne_bytes());
         assert_eq!(a.ttl, None, "out of range is dropped, not wrapped");
     }
 }

@@ -23,11 +23,7 @@ fn name_field(name: &str) -> io::Result<[libc::c_char; IFNAMSIZ]> {
 }
 
 fn name_from_field(field: &[libc::c_char; IFNAMSIZ]) -> String {
-    let bytes: Vec<u8> = field
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
+    let bytes: Vec<u8> = field.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -100,11 +96,7 @@ pub fn name_to_index(name: &str) -> io::Result<u32> {
     if idx == 0 {
         let e = io::Error::last_os_error();
         // glibc leaves errno ENODEV for an unknown name; anything else is passed on as it is.
-        return Err(if e.raw_os_error().unwrap_or(0) == 0 {
-            io::Error::from_raw_os_error(libc::ENODEV)
-        } else {
-            e
-        });
+        return Err(if e.raw_os_error().unwrap_or(0) == 0 { io::Error::from_raw_os_error(libc::ENODEV) } else { e });
     }
     Ok(idx)
 }
@@ -136,9 +128,7 @@ pub fn name_index() -> io::Result<Vec<(u32, String)>> {
             break;
         }
         // SAFETY: if_name is a NUL-terminated string owned by the array.
-        let name = unsafe { CStr::from_ptr(entry.if_name) }
-            .to_string_lossy()
-            .into_owned();
+        let name = unsafe { CStr::from_ptr(entry.if_name) }.to_string_lossy().into_owned();
         out.push((entry.if_index, name));
         // SAFETY: the terminating entry has not been reached, so the next one exists.
         p = unsafe { p.add(1) };

@@ -20,17 +20,11 @@ pub fn send_batch(fd: BorrowedFd<'_>, bufs: &[&[u8]], addr: &SocketAddr) -> io::
         return Ok(0);
     }
     let (mut st, len) = sockaddr(addr);
-    let mut iovs = [libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
-    }; MAX_BATCH];
+    let mut iovs = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_BATCH];
     // SAFETY: all-zero mmsghdr is valid (null pointers, zero lengths).
     let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
     for i in 0..n {
-        iovs[i] = libc::iovec {
-            iov_base: bufs[i].as_ptr() as *mut libc::c_void,
-            iov_len: bufs[i].len(),
-        };
+        iovs[i] = libc::iovec { iov_base: bufs[i].as_ptr() as *mut libc::c_void, iov_len: bufs[i].len() };
         msgs[i].msg_hdr.msg_name = (&mut st as *mut libc::sockaddr_storage).cast();
         msgs[i].msg_hdr.msg_namelen = len;
         msgs[i].msg_hdr.msg_iov = &mut iovs[i];
@@ -39,15 +33,8 @@ pub fn send_batch(fd: BorrowedFd<'_>, bufs: &[&[u8]], addr: &SocketAddr) -> io::
     retry_eintr(|| {
         // SAFETY: msgs[..n] point at st and iovs[..n], which point at the caller's buffers; all are alive for the
         // call and the kernel only reads them (and writes msg_len).
-        cvt(unsafe {
-            libc::sendmmsg(
-                fd.as_raw_fd(),
-                msgs.as_mut_ptr(),
-                n as libc::c_uint,
-                libc::MSG_NOSIGNAL,
-            )
-        })
-        .map(|k| k as usize)
+        cvt(unsafe { libc::sendmmsg(fd.as_raw_fd(), msgs.as_mut_ptr(), n as libc::c_uint, libc::MSG_NOSIGNAL) })
+            .map(|k| k as usize)
     })
 }
 
@@ -66,24 +53,13 @@ pub fn recv_batch(
     // SAFETY: all-zero sockaddr_storage and mmsghdr are valid values.
     let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { std::mem::zeroed() };
     let mut controls = [CmsgBuf::default(); MAX_BATCH];
-    let mut iovs = [libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
-    }; MAX_BATCH];
+    let mut iovs = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_BATCH];
     // SAFETY: as above.
     let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
     let got = retry_eintr(|| {
         for i in 0..n {
-            iovs[i] = libc::iovec {
-                iov_base: bufs[i].as_mut_ptr().cast(),
-                iov_len: bufs[i].len(),
-            };
-            prepare_msghdr(
-                &mut msgs[i].msg_hdr,
-                &mut names[i],
-                &mut iovs[i],
-                &mut controls[i],
-            );
+            iovs[i] = libc::iovec { iov_base: bufs[i].as_mut_ptr().cast(), iov_len: bufs[i].len() };
+            prepare_msghdr(&mut msgs[i].msg_hdr, &mut names[i], &mut iovs[i], &mut controls[i]);
             msgs[i].msg_len = 0;
         }
         // SAFETY: msgs[..n] point at names, iovs (-> the caller's buffers) and controls, all writable and
@@ -102,8 +78,7 @@ pub fn recv_batch(
     for i in 0..got {
         // SAFETY: the kernel filled msgs[i] (i < got) and its buffers are still alive. With MSG_TRUNC,
         // msg_len is the datagram's full length.
-        out[i] =
-            unsafe { finish_msghdr(&msgs[i].msg_hdr, msgs[i].msg_len as usize, bufs[i].len()) };
+        out[i] = unsafe { finish_msghdr(&msgs[i].msg_hdr, msgs[i].msg_len as usize, bufs[i].len()) };
     }
     Ok(got)
 }

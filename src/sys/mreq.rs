@@ -19,9 +19,7 @@ pub struct InAddr {
 impl From<Ipv4Addr> for InAddr {
     fn from(ip: Ipv4Addr) -> Self {
         // The octets are already in network order; from_ne_bytes keeps them in that order in memory.
-        InAddr {
-            s_addr: u32::from_ne_bytes(ip.octets()),
-        }
+        InAddr { s_addr: u32::from_ne_bytes(ip.octets()) }
     }
 }
 
@@ -41,9 +39,7 @@ pub struct In6Addr {
 
 impl From<Ipv6Addr> for In6Addr {
     fn from(ip: Ipv6Addr) -> Self {
-        In6Addr {
-            s6_addr: ip.octets(),
-        }
+        In6Addr { s6_addr: ip.octets() }
     }
 }
 
@@ -124,10 +120,7 @@ pub struct GroupSourceReq {
 impl GroupReq {
     /// A request for `group` on interface `index`.
     pub fn new(group: std::net::IpAddr, index: u32) -> Self {
-        GroupReq {
-            gr_interface: index,
-            gr_group: sockaddr_storage(&SocketAddr::new(group, 0)),
-        }
+        GroupReq { gr_interface: index, gr_group: sockaddr_storage(&SocketAddr::new(group, 0)) }
     }
 }
 
@@ -156,9 +149,7 @@ pub fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) 
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from_ne_bytes(a.ip().octets()),
-                },
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
                 sin_zero: [0; 8],
             };
             storage.put(&sin);
@@ -169,9 +160,7 @@ pub fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) 
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: a.port().to_be(),
                 sin6_flowinfo: a.flowinfo().to_be(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
                 sin6_scope_id: a.scope_id(),
             };
             storage.put(&sin6);
@@ -188,10 +177,7 @@ pub fn from_sockaddr(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> 
         libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {
             let sin: libc::sockaddr_in = SockaddrStorage(*storage).get();
             let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-            Some(SocketAddr::V4(SocketAddrV4::new(
-                ip,
-                u16::from_be(sin.sin_port),
-            )))
+            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
         }
         libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => {
             let sin6: libc::sockaddr_in6 = SockaddrStorage(*storage).get();
@@ -243,12 +229,7 @@ macro_rules! assert_layout {
 
 assert_layout!(InAddr, libc::in_addr, s_addr = s_addr);
 assert_layout!(In6Addr, libc::in6_addr, s6_addr = s6_addr);
-assert_layout!(
-    IpMreq,
-    libc::ip_mreq,
-    imr_multiaddr = imr_multiaddr,
-    imr_interface = imr_interface
-);
+assert_layout!(IpMreq, libc::ip_mreq, imr_multiaddr = imr_multiaddr, imr_interface = imr_interface);
 assert_layout!(
     IpMreqn,
     libc::ip_mreqn,
@@ -263,18 +244,8 @@ assert_layout!(
     imr_interface = imr_interface,
     imr_sourceaddr = imr_sourceaddr
 );
-assert_layout!(
-    Ipv6Mreq,
-    libc::ipv6_mreq,
-    ipv6mr_multiaddr = ipv6mr_multiaddr,
-    ipv6mr_interface = ipv6mr_interface
-);
-assert_layout!(
-    GroupReq,
-    libc::group_req,
-    gr_interface = gr_interface,
-    gr_group = gr_group
-);
+assert_layout!(Ipv6Mreq, libc::ipv6_mreq, ipv6mr_multiaddr = ipv6mr_multiaddr, ipv6mr_interface = ipv6mr_interface);
+assert_layout!(GroupReq, libc::group_req, gr_interface = gr_interface, gr_group = gr_group);
 assert_layout!(
     GroupSourceReq,
     libc::group_source_req,
@@ -314,9 +285,6 @@ mod tests {
         let r = GroupSourceReq::new(g, s, 3);
         assert_eq!(r.gsr_interface, 3);
         assert_eq!(from_sockaddr(&r.gsr_group, 16), Some(SocketAddr::new(g, 0)));
-        assert_eq!(
-            from_sockaddr(&r.gsr_source, 16),
-            Some(SocketAddr::new(s, 0))
-        );
+        assert_eq!(from_sockaddr(&r.gsr_source, 16), Some(SocketAddr::new(s, 0)));
     }
 }

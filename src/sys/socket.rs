@@ -22,14 +22,7 @@ pub fn socket(domain: libc::c_int, ty: libc::c_int, protocol: libc::c_int) -> io
 pub fn bind(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
     let (st, len) = sockaddr(addr);
     // SAFETY: st is a valid sockaddr of `len` bytes, alive for the call.
-    cvt(unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&st as *const libc::sockaddr_storage).cast(),
-            len,
-        )
-    })
-    .map(drop)
+    cvt(unsafe { libc::bind(fd.as_raw_fd(), (&st as *const libc::sockaddr_storage).cast(), len) }).map(drop)
 }
 
 /// `connect(fd, addr)`.
@@ -37,13 +30,7 @@ pub fn connect(fd: BorrowedFd<'_>, addr: &SocketAddr) -> io::Result<()> {
     let (st, len) = sockaddr(addr);
     retry_eintr(|| {
         // SAFETY: st is a valid sockaddr of `len` bytes, alive for the call.
-        cvt(unsafe {
-            libc::connect(
-                fd.as_raw_fd(),
-                (&st as *const libc::sockaddr_storage).cast(),
-                len,
-            )
-        })
+        cvt(unsafe { libc::connect(fd.as_raw_fd(), (&st as *const libc::sockaddr_storage).cast(), len) })
     })
     .map(drop)
 }
@@ -54,24 +41,12 @@ pub fn local_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
     let mut st: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: st is writable for len bytes; len is updated by the kernel.
-    cvt(unsafe {
-        libc::getsockname(
-            fd.as_raw_fd(),
-            (&mut st as *mut libc::sockaddr_storage).cast(),
-            &mut len,
-        )
-    })?;
-    from_sockaddr(&st, len)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket"))
+    cvt(unsafe { libc::getsockname(fd.as_raw_fd(), (&mut st as *mut libc::sockaddr_storage).cast(), &mut len) })?;
+    from_sockaddr(&st, len).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP socket"))
 }
 
 /// `sendto(fd, buf, flags, addr)`, retried on `EINTR`.
-pub fn send_to(
-    fd: BorrowedFd<'_>,
-    buf: &[u8],
-    addr: &SocketAddr,
-    flags: libc::c_int,
-) -> io::Result<usize> {
+pub fn send_to(fd: BorrowedFd<'_>, buf: &[u8], addr: &SocketAddr, flags: libc::c_int) -> io::Result<usize> {
     let (st, len) = sockaddr(addr);
     retry_eintr(|| {
         // SAFETY: buf is readable for buf.len() bytes; st is a valid sockaddr of len bytes.
@@ -93,30 +68,15 @@ pub fn send_to(
 pub fn send(fd: BorrowedFd<'_>, buf: &[u8], flags: libc::c_int) -> io::Result<usize> {
     retry_eintr(|| {
         // SAFETY: buf is readable for buf.len() bytes.
-        let n = unsafe {
-            libc::send(
-                fd.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                flags | libc::MSG_NOSIGNAL,
-            )
-        };
+        let n = unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), flags | libc::MSG_NOSIGNAL) };
         cvt(n).map(|n| n as usize)
     })
 }
 
 /// Sends `buf` to `addr` as segments of `segment` bytes with one `sendmsg` carrying `UDP_SEGMENT` (UDP GSO).
-pub fn send_segments(
-    fd: BorrowedFd<'_>,
-    buf: &[u8],
-    addr: &SocketAddr,
-    segment: u16,
-) -> io::Result<usize> {
+pub fn send_segments(fd: BorrowedFd<'_>, buf: &[u8], addr: &SocketAddr, segment: u16) -> io::Result<usize> {
     let (mut st, len) = sockaddr(addr);
-    let mut iov = libc::iovec {
-        iov_base: buf.as_ptr() as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
+    let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut libc::c_void, iov_len: buf.len() };
     let mut control = CmsgBuf::default();
     let control_len = cmsg::encode_udp_segment(&mut control, segment);
     // SAFETY: all-zero is a valid msghdr (null pointers, zero lengths).
@@ -175,12 +135,7 @@ pub(crate) fn prepare_msghdr(
 /// its name and control buffers still alive.
 pub(crate) unsafe fn finish_msghdr(msg: &libc::msghdr, n: usize, cap: usize) -> Received {
     // SAFETY: msg_name points at a sockaddr_storage that the kernel filled for msg_namelen bytes.
-    let source = unsafe {
-        from_sockaddr(
-            &*(msg.msg_name as *const libc::sockaddr_storage),
-            msg.msg_namelen,
-        )
-    };
+    let source = unsafe { from_sockaddr(&*(msg.msg_name as *const libc::sockaddr_storage), msg.msg_namelen) };
     Received {
         len: n.min(cap),
         full_len: n,
@@ -199,17 +154,13 @@ pub fn recv_msg(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io::R
     // SAFETY: all-zero sockaddr_storage and msghdr are valid values.
     let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut control = CmsgBuf::default();
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
     // SAFETY: as above.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     let n = retry_eintr(|| {
         prepare_msghdr(&mut msg, &mut name, &mut iov, &mut control);
         // SAFETY: msg points at name, iov (-> buf) and control, all writable and alive for the call.
-        cvt(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags | libc::MSG_TRUNC) })
-            .map(|n| n as usize)
+        cvt(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags | libc::MSG_TRUNC) }).map(|n| n as usize)
     })?;
     // SAFETY: msg was prepared and filled by the successful recvmsg above; its buffers are still alive.
     Ok(unsafe { finish_msghdr(&msg, n, buf.len()) })
@@ -222,14 +173,8 @@ pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Resul
 
 /// `poll` on several descriptors for `POLLIN`; returns which are readable (all `false` on timeout).
 pub fn poll_many(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let mut pfds: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
+    let mut pfds: Vec<libc::pollfd> =
+        fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
     let ms = match timeout {
         None => -1,
         Some(t) => t.as_millis().min(i32::MAX as u128) as libc::c_int,
@@ -237,10 +182,7 @@ pub fn poll_many(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Resul
     // SAFETY: pfds is a writable array of pfds.len() pollfd structs, alive for the call.
     let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
     match cvt(n) {
-        Ok(_) => Ok(pfds
-            .iter()
-            .map(|p| p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0)
-            .collect()),
+        Ok(_) => Ok(pfds.iter().map(|p| p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0).collect()),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(vec![false; fds.len()]),
         Err(e) => Err(e),
     }
@@ -250,11 +192,7 @@ pub fn poll_many(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Resul
 pub fn set_nonblocking(fd: BorrowedFd<'_>, nonblocking: bool) -> io::Result<()> {
     // SAFETY: fcntl F_GETFL/F_SETFL with integer arguments on a valid descriptor.
     let flags = cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
-    let new = if nonblocking {
-        flags | libc::O_NONBLOCK
-    } else {
-        flags & !libc::O_NONBLOCK
-    };
+    let new = if nonblocking { flags | libc::O_NONBLOCK } else { flags & !libc::O_NONBLOCK };
     if new != flags {
         // SAFETY: as above.
         cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, new) })?;

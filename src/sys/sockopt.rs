@@ -5,9 +5,7 @@ use std::mem::size_of;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use super::cvt;
-use super::mreq::{
-    GroupReq, GroupSourceReq, In6Addr, InAddr, IpMreq, IpMreqSource, IpMreqn, Ipv6Mreq,
-};
+use super::mreq::{GroupReq, GroupSourceReq, In6Addr, InAddr, IpMreq, IpMreqSource, IpMreqn, Ipv6Mreq};
 
 /// Values that can be passed to and read from the kernel as raw bytes.
 ///
@@ -40,53 +38,27 @@ unsafe impl Plain for GroupReq {}
 unsafe impl Plain for GroupSourceReq {}
 
 /// `setsockopt(fd, level, name, &value, sizeof value)`.
-pub fn setsockopt<T: Plain>(
-    fd: BorrowedFd<'_>,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: &T,
-) -> io::Result<()> {
+pub fn setsockopt<T: Plain>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
     // SAFETY: `value` points to a live, initialised T of exactly the length passed; the kernel only reads it.
     let ret = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (value as *const T).cast(),
-            size_of::<T>() as libc::socklen_t,
-        )
+        libc::setsockopt(fd.as_raw_fd(), level, name, (value as *const T).cast(), size_of::<T>() as libc::socklen_t)
     };
     cvt(ret).map(drop)
 }
 
 /// `getsockopt(fd, level, name, &value, &len)`, refusing an answer of another length than `T`'s.
-pub fn getsockopt<T: Plain>(
-    fd: BorrowedFd<'_>,
-    level: libc::c_int,
-    name: libc::c_int,
-) -> io::Result<T> {
+pub fn getsockopt<T: Plain>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int) -> io::Result<T> {
     // SAFETY: T is Plain, so all-zero is a valid T.
     let mut value: T = unsafe { std::mem::zeroed() };
     let mut len = size_of::<T>() as libc::socklen_t;
     // SAFETY: `value` is a writable T and `len` says its exact size; the kernel writes at most `len` bytes
     // and updates `len`; both outlive the call.
-    let ret = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&mut value as *mut T).cast(),
-            &mut len,
-        )
-    };
+    let ret = unsafe { libc::getsockopt(fd.as_raw_fd(), level, name, (&mut value as *mut T).cast(), &mut len) };
     cvt(ret)?;
     if len as usize != size_of::<T>() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            format!(
-                "getsockopt returned {len} bytes, expected {}",
-                size_of::<T>()
-            ),
+            format!("getsockopt returned {len} bytes, expected {}", size_of::<T>()),
         ));
     }
     Ok(value)
@@ -101,15 +73,7 @@ pub fn getsockopt_bytes(
 ) -> io::Result<usize> {
     let mut len = buf.len() as libc::socklen_t;
     // SAFETY: buf is writable for `len` bytes and outlives the call.
-    let ret = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            buf.as_mut_ptr().cast(),
-            &mut len,
-        )
-    };
+    let ret = unsafe { libc::getsockopt(fd.as_raw_fd(), level, name, buf.as_mut_ptr().cast(), &mut len) };
     cvt(ret)?;
     Ok((len as usize).min(buf.len()))
 }

@@ -25,9 +25,7 @@ pub struct Netns {
 }
 
 fn run_checked(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}): {}{}",
@@ -56,18 +54,8 @@ impl Netns {
         }
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up", "multicast", "on"]);
-        ns.ip(&[
-            "route",
-            "add",
-            "224.0.0.0/4",
-            "dev",
-            "lo",
-            "src",
-            "127.0.0.1",
-        ]);
-        ns.ip(&[
-            "-6", "route", "add", "ff00::/8", "dev", "lo", "table", "local",
-        ]);
+        ns.ip(&["route", "add", "224.0.0.0/4", "dev", "lo", "src", "127.0.0.1"]);
+        ns.ip(&["-6", "route", "add", "ff00::/8", "dev", "lo", "table", "local"]);
         ns
     }
 
@@ -78,10 +66,7 @@ impl Netns {
 
     /// `sysctl -w KEY=VALUE` inside the namespace.
     pub fn sysctl(&self, key: &str, value: &str) {
-        run_checked(
-            self.command("sysctl")
-                .args(["-qw", &format!("{key}={value}")]),
-        );
+        run_checked(self.command("sysctl").args(["-qw", &format!("{key}={value}")]));
     }
 
     /// A command that runs inside the namespace (`ip netns exec NAME PROG`).
@@ -98,8 +83,7 @@ impl Netns {
 
     /// Moves the calling thread into the namespace (only this thread: network namespaces are per thread).
     pub fn enter(&self) {
-        let f = File::open(self.path())
-            .unwrap_or_else(|e| panic!("open {}: {e}", self.path().display()));
+        let f = File::open(self.path()).unwrap_or_else(|e| panic!("open {}: {e}", self.path().display()));
         setns(f, CloneFlags::CLONE_NEWNET).unwrap_or_else(|e| panic!("setns {}: {e}", self.name));
     }
 
@@ -116,10 +100,7 @@ impl Netns {
     }
 
     /// Starts `f` on a thread inside the namespace.
-    pub fn spawn<R: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> R + Send + 'static,
-    ) -> std::thread::JoinHandle<R> {
+    pub fn spawn<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> std::thread::JoinHandle<R> {
         let path = self.path();
         let name = self.name.clone();
         std::thread::spawn(move || {
@@ -132,38 +113,22 @@ impl Netns {
     /// The index of interface `name` in this namespace.
     pub fn ifindex(&self, name: &str) -> u32 {
         let name = name.to_string();
-        self.run(move || {
-            mcast::Interface::by_name(&name)
-                .expect("interface in namespace")
-                .index
-        })
+        self.run(move || mcast::Interface::by_name(&name).expect("interface in namespace").index)
     }
 }
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .output();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
     }
 }
 
 /// Joins `a` and `b` with a veth pair `a_if`<->`b_if`, addresses given as CIDR (`10.0.0.1/24`), both up, with
 /// the MULTICAST flag, and IPv4 and IPv6 multicast routed out of the veth instead of loopback.
 pub fn veth(a: &Netns, a_if: &str, a_cidr: &str, b: &Netns, b_if: &str, b_cidr: &str) {
-    let tmp_a = format!(
-        "t{}a{}",
-        std::process::id() % 100000,
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    let tmp_b = format!(
-        "t{}b{}",
-        std::process::id() % 100000,
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    run_checked(Command::new("ip").args([
-        "link", "add", &tmp_a, "type", "veth", "peer", "name", &tmp_b,
-    ]));
+    let tmp_a = format!("t{}a{}", std::process::id() % 100000, COUNTER.fetch_add(1, Ordering::SeqCst));
+    let tmp_b = format!("t{}b{}", std::process::id() % 100000, COUNTER.fetch_add(1, Ordering::SeqCst));
+    run_checked(Command::new("ip").args(["link", "add", &tmp_a, "type", "veth", "peer", "name", &tmp_b]));
     run_checked(Command::new("ip").args(["link", "set", &tmp_a, "netns", &a.name, "name", a_if]));
     run_checked(Command::new("ip").args(["link", "set", &tmp_b, "netns", &b.name, "name", b_if]));
     for (ns, ifname, cidr) in [(a, a_if, a_cidr), (b, b_if, b_cidr)] {
