@@ -34,5 +34,10 @@ pub use group::{Group, Scope, V4Block, V6Flags, MULTICAST_RANGES};
 pub use iface::{IfaceSpec, Interface};
 pub use socket::{Family, McastSocket, RecvMeta};
 
+/// The Multicast HOWTO's socket options, IPv4 then IPv6, with mcast beside each C snippet
+/// (`docs/tutorial.md`; its Rust blocks are compiled as doc tests).
+#[doc = include_str!("../docs/tutorial.md")]
+pub mod tutorial {}
+
 /// The crate version, as in `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
