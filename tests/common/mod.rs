@@ -9,6 +9,9 @@
 //! Creating a namespace needs root. Without it every traffic test fails with that reason: it never skips.
 #![allow(dead_code)]
 
+pub mod procnet;
+pub mod traffic;
+
 use std::fs::File;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -124,7 +127,8 @@ impl Drop for Netns {
 }
 
 /// Joins `a` and `b` with a veth pair `a_if`<->`b_if`, addresses given as CIDR (`10.0.0.1/24`), both up, with
-/// the MULTICAST flag, and IPv4 and IPv6 multicast routed out of the veth instead of loopback.
+/// the MULTICAST flag. The multicast routes stay on `lo`: a socket names the veth (`IP_MULTICAST_IF`, a join
+/// on the veth) to use it.
 pub fn veth(a: &Netns, a_if: &str, a_cidr: &str, b: &Netns, b_if: &str, b_cidr: &str) {
     let tmp_a = format!("t{}a{}", std::process::id() % 100000, COUNTER.fetch_add(1, Ordering::SeqCst));
     let tmp_b = format!("t{}b{}", std::process::id() % 100000, COUNTER.fetch_add(1, Ordering::SeqCst));
