@@ -24,6 +24,7 @@ mod error;
 mod group;
 mod iface;
 pub mod options;
+pub mod procnet;
 mod socket;
 #[allow(unsafe_code)]
 pub mod sys;
