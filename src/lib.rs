@@ -22,10 +22,15 @@
 mod endpoint;
 mod error;
 mod group;
+pub mod gso;
 mod iface;
 pub mod options;
+pub mod pace;
 pub mod procnet;
+pub mod proto;
+pub mod relay;
 mod socket;
+pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;
 

@@ -1,0 +1,212 @@
+//! Sending and receiving many datagrams per system call, past the kernel's per-datagram cost.
+//!
+//! On Linux the per-datagram work in the kernel, not the system call, bounds a UDP sender: a `sendto` loop and
+//! `sendmmsg` deliver about the same rate. UDP segmentation offload (`UDP_SEGMENT`, Linux 4.18) does better: one
+//! `sendmsg` carries a buffer that the stack cuts into datagrams of one size as late as possible, and a receiver
+//! with `UDP_GRO` (Linux 5.0) may get several of them back in one read, with the segment size in a control
+//! message. Multicast works with both: every member gets each segment as its own datagram (or, with GRO, as
+//! one coalesced read it splits here).
+//!
+//! Constraints of `UDP_SEGMENT`: all segments have one size except the last, which may be shorter; at most 64
+//! segments per call and at most 65,507 bytes of payload (IPv4) in all; each segment must fit the path MTU,
+//! since segments are never IP-fragmented (the kernel answers `EINVAL` or `EMSGSIZE`). [`BatchSender`] probes
+//! for it and falls back to `sendmmsg`, then to `sendto`, when the kernel or the path refuses.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::socket::{McastSocket, RecvMeta};
+use crate::sys;
+
+/// The most segments one `UDP_SEGMENT` send carries (the kernel's `UDP_MAX_SEGMENTS` on every version).
+pub const MAX_SEGMENTS: usize = 64;
+/// The most payload bytes one UDP datagram (or one segmented send) carries over IPv4.
+pub const MAX_UDP_PAYLOAD: usize = 65_507;
+
+/// How a [`BatchSender`] hands datagrams to the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendPath {
+    /// One `sendmsg` with `UDP_SEGMENT` per up to [`MAX_SEGMENTS`] datagrams.
+    Segments,
+    /// One `sendmmsg` per up to 64 datagrams.
+    Batch,
+    /// One `sendto` per datagram.
+    Single,
+}
+
+impl SendPath {
+    /// Its name as reports print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SendPath::Segments => "gso",
+            SendPath::Batch => "sendmmsg",
+            SendPath::Single => "sendto",
+        }
+    }
+}
+
+/// Whether this socket accepts `UDP_SEGMENT` at all (the kernel knows the option). A path may still refuse
+/// a segmented send; [`BatchSender`] handles that.
+pub fn gso_supported(socket: &McastSocket) -> bool {
+    socket.udp_segment().is_ok()
+}
+
+/// Sends runs of equal-sized datagrams to one address by the fastest path the kernel and route allow.
+#[derive(Debug)]
+pub struct BatchSender<'a> {
+    socket: &'a McastSocket,
+    dest: SocketAddr,
+    path: SendPath,
+    fallback: Option<String>,
+}
+
+fn refuses_gso(e: &Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL | libc::EIO | libc::EOPNOTSUPP | libc::ENOPROTOOPT | libc::EMSGSIZE | libc::EPROTONOSUPPORT)
+    )
+}
+
+impl<'a> BatchSender<'a> {
+    /// A sender preferring `path`; `Segments` is taken only if [`gso_supported`] says the kernel has it.
+    pub fn new(socket: &'a McastSocket, dest: SocketAddr, path: SendPath) -> BatchSender<'a> {
+        let mut s = BatchSender { socket, dest, path, fallback: None };
+        if path == SendPath::Segments && !gso_supported(socket) {
+            s.path = SendPath::Batch;
+            s.fallback = Some("UDP_SEGMENT is not supported by this kernel".into());
+        }
+        s
+    }
+
+    /// The path in use now.
+    pub fn path(&self) -> SendPath {
+        self.path
+    }
+
+    /// Why the sender left the path it was asked for, if it did.
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.fallback.as_deref()
+    }
+
+    /// How many datagrams of `size` bytes one call may carry on the current path.
+    pub fn max_per_call(&self, size: usize) -> usize {
+        match self.path {
+            SendPath::Segments => (MAX_UDP_PAYLOAD / size.max(1)).clamp(1, MAX_SEGMENTS),
+            SendPath::Batch => sys::mmsg::MAX_BATCH,
+            SendPath::Single => 1,
+        }
+    }
+
+    /// Sends the datagrams laid end to end in `buf`, each `size` bytes (the last may be shorter), in as few
+    /// calls as the path allows. Returns how many datagrams went; fewer than all only when the kernel stopped
+    /// early (a full buffer on a non-blocking socket), and then the first ones are the ones that went.
+    pub fn send(&mut self, buf: &[u8], size: usize) -> Result<usize> {
+        if size == 0 || size > MAX_UDP_PAYLOAD {
+            return Err(Error::new(
+                ErrorKind::OutOfRange,
+                format!("datagram size {size} is out of range 1..={MAX_UDP_PAYLOAD}"),
+            ));
+        }
+        let total = buf.len().div_ceil(size);
+        let mut done = 0;
+        while done < total {
+            let per_call = self.max_per_call(size);
+            let start = done * size;
+            let end = ((done + per_call) * size).min(buf.len());
+            let chunk = buf.get(start..end).unwrap_or(&[]);
+            let n = chunk.len().div_ceil(size);
+            let sent = match self.path {
+                SendPath::Segments => match self.socket.send_segments(chunk, self.dest, size as u16) {
+                    Ok(_) => n,
+                    Err(e) if refuses_gso(&e) => {
+                        // A refused segmented send sent nothing: fall back and send the same chunk again.
+                        self.fallback = Some(e.to_string());
+                        self.path = SendPath::Batch;
+                        continue;
+                    }
+                    Err(e) => return if done > 0 && would_block(&e) { Ok(done) } else { Err(e) },
+                },
+                SendPath::Batch => {
+                    let slices: Vec<&[u8]> = chunk.chunks(size).collect();
+                    match self.socket.send_batch(&slices, self.dest) {
+                        Ok(k) => k,
+                        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                            self.fallback = Some(e.to_string());
+                            self.path = SendPath::Single;
+                            continue;
+                        }
+                        Err(e) => return if done > 0 && would_block(&e) { Ok(done) } else { Err(e) },
+                    }
+                }
+                SendPath::Single => match self.socket.send_to(chunk, self.dest) {
+                    Ok(_) => 1,
+                    Err(e) => return if done > 0 && would_block(&e) { Ok(done) } else { Err(e) },
+                },
+            };
+            done += sent;
+            if sent < n {
+                break;
+            }
+        }
+        Ok(done)
+    }
+}
+
+fn would_block(e: &Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::ENOBUFS))
+}
+
+/// Receives datagrams in batches with `recvmmsg`, and splits `UDP_GRO` reads back into their datagrams.
+#[derive(Debug)]
+pub struct BatchReceiver {
+    bufs: Vec<Vec<u8>>,
+    metas: Vec<RecvMeta>,
+}
+
+impl BatchReceiver {
+    /// Buffers for `batch` datagrams (at most 64) of up to `buf_size` bytes each. With `UDP_GRO` on, give
+    /// 65,535-byte buffers: one read may carry many segments.
+    pub fn new(batch: usize, buf_size: usize) -> BatchReceiver {
+        let batch = batch.clamp(1, sys::mmsg::MAX_BATCH);
+        BatchReceiver { bufs: vec![vec![0u8; buf_size.max(1)]; batch], metas: Vec::with_capacity(batch) }
+    }
+
+    /// Waits up to `timeout` (`None`: forever) for datagrams, then hands each one, with the metadata of the read
+    /// it came in, to `each`. Returns how many datagrams were handed over (0 on timeout). A GRO read is split
+    /// into its segments, each handed over on its own with `len` set to its size.
+    pub fn recv(
+        &mut self,
+        socket: &McastSocket,
+        timeout: Option<Duration>,
+        mut each: impl FnMut(&[u8], &RecvMeta),
+    ) -> Result<usize> {
+        if !sys::socket::wait_readable(socket.fd(), timeout).map_err(|e| Error::os("poll", e))? {
+            return Ok(0);
+        }
+        let mut slices: Vec<&mut [u8]> = self.bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+        let n = match socket.recv_batch(&mut slices, &mut self.metas) {
+            Ok(n) => n,
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut handed = 0;
+        for (buf, meta) in self.bufs.iter().zip(&self.metas).take(n) {
+            let data = buf.get(..meta.len).unwrap_or(&[]);
+            match meta.gro_segment.map(usize::from) {
+                Some(seg) if seg > 0 && data.len() > seg => {
+                    for part in data.chunks(seg) {
+                        let m = RecvMeta { len: part.len(), full_len: part.len(), ..*meta };
+                        each(part, &m);
+                        handed += 1;
+                    }
+                }
+                _ => {
+                    each(data, meta);
+                    handed += 1;
+                }
+            }
+        }
+        Ok(handed)
+    }
+}

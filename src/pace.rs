@@ -1,0 +1,176 @@
+//! Rate pacing for senders: a [`Rate`] parsed from the command line (`5000`, `2kpps`, `100M`, `max`) and a
+//! [`Pacer`] that says how many datagrams are due now, so a sender can batch what is due and sleep otherwise.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// How fast to send.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Rate {
+    /// As fast as the socket takes them.
+    Unlimited,
+    /// Datagrams per second.
+    Packets(f64),
+    /// Bits per second of UDP payload (as iperf counts them).
+    Bits(f64),
+}
+
+impl Rate {
+    /// Datagrams per second for datagrams of `size` bytes; `None` for [`Rate::Unlimited`].
+    pub fn packets_per_sec(&self, size: usize) -> Option<f64> {
+        match *self {
+            Rate::Unlimited => None,
+            Rate::Packets(p) => Some(p),
+            Rate::Bits(b) => Some(b / (8.0 * size.max(1) as f64)),
+        }
+    }
+}
+
+const RATE_HELP: &str =
+    "a rate is datagrams/s (5000, 2kpps, 1.5Mpps), bits/s with a unit (100M, 2.5G, 64kbit, 800bps), \
+                         or max";
+
+impl FromStr for Rate {
+    type Err = Error;
+
+    /// A plain number is datagrams per second; `pps` with an optional k/M/G prefix is too; a k/M/G suffix alone,
+    /// or `bps`/`bit`, is bits per second (`100M` is 100 Mbit/s, as iperf reads it); `max` or `0` is unlimited.
+    fn from_str(s: &str) -> Result<Rate> {
+        let bad = || Error::new(ErrorKind::Parse, format!("rate '{s}': {RATE_HELP}"));
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("max") || t == "0" {
+            return Ok(Rate::Unlimited);
+        }
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let v: f64 = num.parse().map_err(|_| bad())?;
+        if !v.is_finite() || v <= 0.0 {
+            return Err(bad());
+        }
+        let (mult, rest) = match unit.chars().next() {
+            Some('k' | 'K') => (1e3, &unit[1..]),
+            Some('M') => (1e6, &unit[1..]),
+            Some('G') => (1e9, &unit[1..]),
+            _ => (1.0, unit),
+        };
+        let rate = match rest.to_ascii_lowercase().as_str() {
+            "pps" => Rate::Packets(v * mult),
+            "" if mult == 1.0 => Rate::Packets(v),
+            "" | "bps" | "bit" | "b" | "bit/s" => Rate::Bits(v * mult),
+            _ => return Err(bad()),
+        };
+        Ok(rate)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Rate::Unlimited => f.write_str("max"),
+            Rate::Packets(p) => write!(f, "{p} datagrams/s"),
+            Rate::Bits(b) => write!(f, "{b} bit/s"),
+        }
+    }
+}
+
+/// Paces a sender: datagram `n` is due `n / rate` seconds after the start. Falling behind is made up in
+/// bursts of at most `burst`, so a sender stalled for a moment neither floods nor loses its average.
+#[derive(Clone, Debug)]
+pub struct Pacer {
+    start: Instant,
+    per_sec: Option<f64>,
+    sent: u64,
+    burst: u64,
+}
+
+impl Pacer {
+    /// A pacer at `per_sec` datagrams per second (`None`: unlimited), releasing at most `burst` at once.
+    pub fn new(per_sec: Option<f64>, burst: u64, start: Instant) -> Pacer {
+        Pacer { start, per_sec: per_sec.filter(|r| *r > 0.0 && r.is_finite()), sent: 0, burst: burst.max(1) }
+    }
+
+    /// How many datagrams may go at `now` (0: wait for [`Pacer::next_due`]).
+    pub fn due(&self, now: Instant) -> u64 {
+        match self.per_sec {
+            None => self.burst,
+            Some(r) => {
+                let elapsed = now.saturating_duration_since(self.start).as_secs_f64();
+                let allowed = (elapsed * r).floor() as u64 + 1;
+                allowed.saturating_sub(self.sent).min(self.burst)
+            }
+        }
+    }
+
+    /// Notes that `n` went.
+    pub fn sent(&mut self, n: u64) {
+        self.sent += n;
+    }
+
+    /// Datagrams sent so far.
+    pub fn total(&self) -> u64 {
+        self.sent
+    }
+
+    /// When the next datagram is due (`start` for an unlimited pacer).
+    pub fn next_due(&self) -> Instant {
+        match self.per_sec {
+            None => self.start,
+            Some(r) => self.start + Duration::from_secs_f64(self.sent as f64 / r),
+        }
+    }
+
+    /// Waits until the next datagram is due: sleeps when that is far off, spins the last stretch so short
+    /// intervals are kept (`thread::sleep` overshoots by tens of microseconds).
+    pub fn wait(&self) {
+        let due = self.next_due();
+        loop {
+            let now = Instant::now();
+            if now >= due {
+                return;
+            }
+            let left = due - now;
+            if left > Duration::from_micros(200) {
+                std::thread::sleep(left - Duration::from_micros(100));
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_as_documented() {
+        assert_eq!("5000".parse::<Rate>().unwrap(), Rate::Packets(5000.0));
+        assert_eq!("2kpps".parse::<Rate>().unwrap(), Rate::Packets(2000.0));
+        assert_eq!("1.5Mpps".parse::<Rate>().unwrap(), Rate::Packets(1.5e6));
+        assert_eq!("100M".parse::<Rate>().unwrap(), Rate::Bits(1e8));
+        assert_eq!("64kbit".parse::<Rate>().unwrap(), Rate::Bits(64e3));
+        assert_eq!("800bps".parse::<Rate>().unwrap(), Rate::Bits(800.0));
+        assert_eq!("max".parse::<Rate>().unwrap(), Rate::Unlimited);
+        for bad in ["", "x", "-5", "5 furlongs", "1.2.3", "M", "nan", "10Tpps"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+        assert_eq!(Rate::Bits(8000.0).packets_per_sec(100), Some(10.0));
+    }
+
+    #[test]
+    fn pacer_releases_by_the_clock() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(Some(1000.0), 8, t0);
+        assert_eq!(p.due(t0), 1);
+        p.sent(1);
+        assert_eq!(p.due(t0), 0);
+        assert_eq!(p.due(t0 + Duration::from_millis(3)), 3);
+        assert_eq!(p.due(t0 + Duration::from_secs(1)), 8, "bursts are capped");
+        p.sent(3);
+        assert_eq!(p.next_due(), t0 + Duration::from_millis(4));
+        assert_eq!(Pacer::new(None, 16, t0).due(t0), 16);
+    }
+}

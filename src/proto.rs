@@ -1,0 +1,491 @@
+//! The tools' datagram header: every datagram `mcast ping`, `perf`, `discover` and `responder` send starts
+//! with these 28 bytes, all integers in network byte order (`docs/protocol.md` has the table).
+//!
+//! ```text
+//!  0      4        5      6          8            12               20               28
+//!  +------+--------+------+----------+------------+----------------+----------------+---------
+//!  | MCST | version| type | payload  | session id | sequence (u64) | send time (ns) | payload
+//!  |      |   1    |      | len u16  |    u32     |                |  since epoch   |
+//!  +------+--------+------+----------+------------+----------------+----------------+---------
+//! ```
+//!
+//! Parsing follows smoltcp's `wire` modules: [`Packet`] is a view over bytes whose [`Packet::new_checked`]
+//! proves the length, [`Repr`] is the parsed meaning with [`Repr::parse`], [`Repr::emit`] and
+//! [`Repr::buffer_len`]. The decoder is total: any bytes give a value or a [`ProtoError`], never a panic.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::error::{Error, ErrorKind};
+
+/// The four bytes every datagram starts with: ASCII `MCST`.
+pub const MAGIC: [u8; 4] = *b"MCST";
+/// The header version this code writes and reads.
+pub const VERSION: u8 = 1;
+/// Header length in bytes.
+pub const HEADER_LEN: usize = field::SEND_TIME.end;
+/// The largest payload a header can declare (and the most a UDP/IPv4 datagram can carry after the header).
+pub const MAX_PAYLOAD: usize = 65_507 - HEADER_LEN;
+
+/// Byte ranges of the header fields.
+mod field {
+    use std::ops::Range;
+    pub const MAGIC: Range<usize> = 0..4;
+    pub const VERSION: usize = 4;
+    pub const KIND: usize = 5;
+    pub const PAYLOAD_LEN: Range<usize> = 6..8;
+    pub const SESSION: Range<usize> = 8..12;
+    pub const SEQ: Range<usize> = 12..20;
+    pub const SEND_TIME: Range<usize> = 20..28;
+}
+
+/// What a datagram is (the header's type byte).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    /// `mcast ping` probe, sent to the group.
+    PingRequest = 1,
+    /// A responder's answer to a probe, sent to the group.
+    PingReplyMulticast = 2,
+    /// A responder's answer to a probe, sent by unicast to the prober.
+    PingReplyUnicast = 3,
+    /// `mcast perf` load.
+    PerfData = 4,
+    /// `mcast perf` end of a run; its sequence number is the count of data datagrams sent.
+    PerfEnd = 5,
+    /// `mcast discover` query; its sequence number is the TTL (hop limit) it was sent with.
+    DiscoverQuery = 6,
+    /// `mcast responder` answer, by unicast; the payload is an [`Answer`].
+    DiscoverAnswer = 7,
+}
+
+impl Kind {
+    /// Every kind, in type-byte order.
+    pub const ALL: [Kind; 7] = [
+        Kind::PingRequest,
+        Kind::PingReplyMulticast,
+        Kind::PingReplyUnicast,
+        Kind::PerfData,
+        Kind::PerfEnd,
+        Kind::DiscoverQuery,
+        Kind::DiscoverAnswer,
+    ];
+
+    /// The kind for a type byte.
+    pub fn from_u8(v: u8) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| *k as u8 == v)
+    }
+}
+
+/// Why bytes are not a datagram of this protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtoError {
+    /// Fewer bytes than a header.
+    Truncated {
+        /// Bytes present.
+        len: usize,
+    },
+    /// The first four bytes are not `MCST`: some other protocol's datagram.
+    BadMagic,
+    /// A header version this code does not read.
+    Version(u8),
+    /// A type byte this version does not define.
+    UnknownKind(u8),
+    /// The header's payload length disagrees with the bytes that follow it.
+    Length {
+        /// Payload length the header declares.
+        declared: usize,
+        /// Payload bytes present.
+        actual: usize,
+    },
+    /// A buffer too small to write into, or a payload too large for a header.
+    NoRoom {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes available.
+        available: usize,
+    },
+    /// A discover answer's body is malformed.
+    BadAnswer(&'static str),
+}
+
+impl fmt::Display for ProtoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ProtoError::Truncated { len } => {
+                write!(f, "{len} bytes is shorter than the {HEADER_LEN}-byte mcast header")
+            }
+            ProtoError::BadMagic => f.write_str("not an mcast datagram (magic is not MCST)"),
+            ProtoError::Version(v) => {
+                write!(f, "mcast header version {v} is not supported (this is version {VERSION})")
+            }
+            ProtoError::UnknownKind(k) => write!(f, "unknown mcast datagram type {k}"),
+            ProtoError::Length { declared, actual } => {
+                write!(f, "header declares {declared} payload bytes but {actual} follow it")
+            }
+            ProtoError::NoRoom { needed, available } => write!(f, "need {needed} bytes, have room for {available}"),
+            ProtoError::BadAnswer(why) => write!(f, "malformed discover answer: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ProtoError {}
+
+impl From<ProtoError> for Error {
+    fn from(e: ProtoError) -> Error {
+        Error::new(ErrorKind::Parse, e.to_string())
+    }
+}
+
+/// A view of a buffer as an mcast datagram. Accessors never panic, even on a buffer that is too short
+/// (they read missing bytes as zero); [`Packet::new_checked`] is how to know the fields are real.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    /// Wraps a buffer without looking at it.
+    pub fn new_unchecked(buffer: T) -> Packet<T> {
+        Packet { buffer }
+    }
+
+    /// Wraps a buffer after checking that it holds a whole header and exactly the payload it declares.
+    pub fn new_checked(buffer: T) -> Result<Packet<T>, ProtoError> {
+        let p = Packet::new_unchecked(buffer);
+        p.check_len()?;
+        Ok(p)
+    }
+
+    /// Checks the length alone: a header, then exactly `payload_len` bytes.
+    pub fn check_len(&self) -> Result<(), ProtoError> {
+        let len = self.buffer.as_ref().len();
+        if len < HEADER_LEN {
+            return Err(ProtoError::Truncated { len });
+        }
+        let declared = self.payload_len() as usize;
+        let actual = len - HEADER_LEN;
+        if declared != actual {
+            return Err(ProtoError::Length { declared, actual });
+        }
+        Ok(())
+    }
+
+    /// Gives the buffer back.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    fn bytes<const N: usize>(&self, at: usize) -> [u8; N] {
+        let mut out = [0u8; N];
+        if let Some(src) = self.buffer.as_ref().get(at..at + N) {
+            out.copy_from_slice(src);
+        }
+        out
+    }
+
+    /// The magic bytes.
+    pub fn magic(&self) -> [u8; 4] {
+        self.bytes::<4>(field::MAGIC.start)
+    }
+
+    /// The version byte.
+    pub fn version(&self) -> u8 {
+        self.bytes::<1>(field::VERSION)[0]
+    }
+
+    /// The raw type byte.
+    pub fn kind_byte(&self) -> u8 {
+        self.bytes::<1>(field::KIND)[0]
+    }
+
+    /// The declared payload length.
+    pub fn payload_len(&self) -> u16 {
+        u16::from_be_bytes(self.bytes(field::PAYLOAD_LEN.start))
+    }
+
+    /// The session id.
+    pub fn session(&self) -> u32 {
+        u32::from_be_bytes(self.bytes(field::SESSION.start))
+    }
+
+    /// The sequence number.
+    pub fn seq(&self) -> u64 {
+        u64::from_be_bytes(self.bytes(field::SEQ.start))
+    }
+
+    /// The send time, nanoseconds since the Unix epoch (`CLOCK_REALTIME`, the clock of `SO_TIMESTAMPNS`).
+    pub fn send_time_ns(&self) -> u64 {
+        u64::from_be_bytes(self.bytes(field::SEND_TIME.start))
+    }
+
+    /// The bytes after the header (empty if there are none).
+    pub fn payload(&self) -> &[u8] {
+        self.buffer.as_ref().get(HEADER_LEN..).unwrap_or(&[])
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    fn put(&mut self, at: usize, src: &[u8]) {
+        if let Some(dst) = self.buffer.as_mut().get_mut(at..at + src.len()) {
+            dst.copy_from_slice(src);
+        }
+    }
+
+    /// Writes magic and version.
+    pub fn set_magic_version(&mut self) {
+        self.put(field::MAGIC.start, &MAGIC);
+        self.put(field::VERSION, &[VERSION]);
+    }
+
+    /// Writes the type byte.
+    pub fn set_kind(&mut self, kind: Kind) {
+        self.put(field::KIND, &[kind as u8]);
+    }
+
+    /// Writes the payload length.
+    pub fn set_payload_len(&mut self, len: u16) {
+        self.put(field::PAYLOAD_LEN.start, &len.to_be_bytes());
+    }
+
+    /// Writes the session id.
+    pub fn set_session(&mut self, session: u32) {
+        self.put(field::SESSION.start, &session.to_be_bytes());
+    }
+
+    /// Writes the sequence number.
+    pub fn set_seq(&mut self, seq: u64) {
+        self.put(field::SEQ.start, &seq.to_be_bytes());
+    }
+
+    /// Writes the send time.
+    pub fn set_send_time_ns(&mut self, ns: u64) {
+        self.put(field::SEND_TIME.start, &ns.to_be_bytes());
+    }
+
+    /// The bytes after the header, writable.
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        self.buffer.as_mut().get_mut(HEADER_LEN..).unwrap_or(&mut [])
+    }
+}
+
+/// A parsed header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Repr {
+    /// What the datagram is.
+    pub kind: Kind,
+    /// Which run of which sender it belongs to (chosen at random per run).
+    pub session: u32,
+    /// Sequence number, from 0 within a session (for discover queries: the TTL).
+    pub seq: u64,
+    /// Send time in nanoseconds since the Unix epoch; replies echo the probe's.
+    pub send_time_ns: u64,
+    /// Payload bytes after the header.
+    pub payload_len: u16,
+}
+
+impl Repr {
+    /// Reads a checked packet: magic, version and type must be known.
+    pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Repr, ProtoError> {
+        packet.check_len()?;
+        if packet.magic() != MAGIC {
+            return Err(ProtoError::BadMagic);
+        }
+        if packet.version() != VERSION {
+            return Err(ProtoError::Version(packet.version()));
+        }
+        let kind = Kind::from_u8(packet.kind_byte()).ok_or(ProtoError::UnknownKind(packet.kind_byte()))?;
+        Ok(Repr {
+            kind,
+            session: packet.session(),
+            seq: packet.seq(),
+            send_time_ns: packet.send_time_ns(),
+            payload_len: packet.payload_len(),
+        })
+    }
+
+    /// Bytes a datagram with this header takes: header plus payload.
+    pub fn buffer_len(&self) -> usize {
+        HEADER_LEN + self.payload_len as usize
+    }
+
+    /// Writes the header into a packet (the payload is the caller's).
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut Packet<T>) {
+        packet.set_magic_version();
+        packet.set_kind(self.kind);
+        packet.set_payload_len(self.payload_len);
+        packet.set_session(self.session);
+        packet.set_seq(self.seq);
+        packet.set_send_time_ns(self.send_time_ns);
+    }
+}
+
+/// Decodes one datagram: its header and payload, or why it is not one.
+pub fn decode(buf: &[u8]) -> Result<(Repr, &[u8]), ProtoError> {
+    let p = Packet::new_checked(buf)?;
+    let repr = Repr::parse(&p)?;
+    Ok((repr, buf.get(HEADER_LEN..).unwrap_or(&[])))
+}
+
+/// Writes a datagram (header and `payload`) at the start of `out`; returns its length.
+pub fn encode(
+    kind: Kind,
+    session: u32,
+    seq: u64,
+    send_time_ns: u64,
+    payload: &[u8],
+    out: &mut [u8],
+) -> Result<usize, ProtoError> {
+    let payload_len = u16::try_from(payload.len())
+        .ok()
+        .filter(|&n| n as usize <= MAX_PAYLOAD)
+        .ok_or(ProtoError::NoRoom { needed: payload.len(), available: MAX_PAYLOAD })?;
+    let repr = Repr { kind, session, seq, send_time_ns, payload_len };
+    let len = repr.buffer_len();
+    let available = out.len();
+    let dst = out.get_mut(..len).ok_or(ProtoError::NoRoom { needed: len, available })?;
+    let mut p = Packet::new_unchecked(dst);
+    repr.emit(&mut p);
+    p.payload_mut().copy_from_slice(payload);
+    Ok(len)
+}
+
+/// The payload of a [`Kind::DiscoverAnswer`]: the responder's name and the address it answers for.
+///
+/// Layout: name length (1 byte, 0..=255), the name in UTF-8, then the address family byte (0 none, 4 IPv4,
+/// 6 IPv6) and 0, 4 or 16 address bytes. Nothing may follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The responder's `--name`.
+    pub name: String,
+    /// The address of the interface the query arrived on, if the responder knows it.
+    pub addr: Option<IpAddr>,
+}
+
+/// The longest name an [`Answer`] carries.
+pub const MAX_NAME: usize = 255;
+
+impl Answer {
+    /// Reads an answer body.
+    pub fn parse(body: &[u8]) -> Result<Answer, ProtoError> {
+        let (&n, rest) = body.split_first().ok_or(ProtoError::BadAnswer("empty"))?;
+        let n = n as usize;
+        let name = rest.get(..n).ok_or(ProtoError::BadAnswer("name runs past the end"))?;
+        let name = std::str::from_utf8(name).map_err(|_| ProtoError::BadAnswer("name is not UTF-8"))?;
+        let rest = rest.get(n..).unwrap_or(&[]);
+        let (&family, rest) = rest.split_first().ok_or(ProtoError::BadAnswer("no address family byte"))?;
+        let addr = match (family, rest.len()) {
+            (0, 0) => None,
+            (4, 4) => {
+                let mut o = [0u8; 4];
+                o.copy_from_slice(rest);
+                Some(IpAddr::V4(Ipv4Addr::from(o)))
+            }
+            (6, 16) => {
+                let mut o = [0u8; 16];
+                o.copy_from_slice(rest);
+                Some(IpAddr::V6(Ipv6Addr::from(o)))
+            }
+            (0 | 4 | 6, _) => return Err(ProtoError::BadAnswer("address length does not match its family")),
+            _ => return Err(ProtoError::BadAnswer("unknown address family")),
+        };
+        Ok(Answer { name: name.to_string(), addr })
+    }
+
+    /// The body as bytes. Names longer than [`MAX_NAME`] bytes are refused.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ProtoError> {
+        if self.name.len() > MAX_NAME {
+            return Err(ProtoError::NoRoom { needed: self.name.len(), available: MAX_NAME });
+        }
+        let mut out = Vec::with_capacity(2 + self.name.len() + 16);
+        out.push(self.name.len() as u8);
+        out.extend_from_slice(self.name.as_bytes());
+        match self.addr {
+            None => out.push(0),
+            Some(IpAddr::V4(a)) => {
+                out.push(4);
+                out.extend_from_slice(&a.octets());
+            }
+            Some(IpAddr::V6(a)) => {
+                out.push(6);
+                out.extend_from_slice(&a.octets());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Nanoseconds since the Unix epoch now (`CLOCK_REALTIME`, the clock `SO_TIMESTAMPNS` stamps arrivals with).
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A ping request, session 0x01020304, sequence 5, sent at 0x1122334455667788 ns, payload "hi".
+    static PING: [u8; 30] = [
+        b'M', b'C', b'S', b'T', 0x01, 0x01, 0x00, 0x02, 0x01, 0x02, 0x03, 0x04, 0, 0, 0, 0, 0, 0, 0, 5, 0x11, 0x22,
+        0x33, 0x44, 0x55, 0x66, 0x77, 0x88, b'h', b'i',
+    ];
+
+    #[test]
+    fn ping_deconstruct() {
+        let (r, payload) = decode(&PING).unwrap();
+        assert_eq!(r.kind, Kind::PingRequest);
+        assert_eq!(r.session, 0x0102_0304);
+        assert_eq!(r.seq, 5);
+        assert_eq!(r.send_time_ns, 0x1122_3344_5566_7788);
+        assert_eq!(r.payload_len, 2);
+        assert_eq!(payload, b"hi");
+    }
+
+    #[test]
+    fn ping_construct() {
+        let mut out = [0xffu8; 40];
+        let n = encode(Kind::PingRequest, 0x0102_0304, 5, 0x1122_3344_5566_7788, b"hi", &mut out).unwrap();
+        assert_eq!(&out[..n], &PING[..]);
+    }
+
+    #[test]
+    fn errors_are_specific() {
+        assert_eq!(decode(&PING[..10]).unwrap_err(), ProtoError::Truncated { len: 10 });
+        assert_eq!(decode(&PING[..29]).unwrap_err(), ProtoError::Length { declared: 2, actual: 1 });
+        let mut b = PING;
+        b[0] = b'X';
+        assert_eq!(decode(&b).unwrap_err(), ProtoError::BadMagic);
+        let mut b = PING;
+        b[4] = 9;
+        assert_eq!(decode(&b).unwrap_err(), ProtoError::Version(9));
+        let mut b = PING;
+        b[5] = 0;
+        assert_eq!(decode(&b).unwrap_err(), ProtoError::UnknownKind(0));
+        assert!(encode(Kind::PerfData, 0, 0, 0, b"abc", &mut [0u8; 30]).is_err());
+    }
+
+    #[test]
+    fn short_buffers_read_as_zero_without_panic() {
+        let p = Packet::new_unchecked(&[1u8, 2, 3][..]);
+        assert_eq!(p.seq(), 0);
+        assert_eq!(p.payload(), &[] as &[u8]);
+        let mut small = [0u8; 3];
+        let mut q = Packet::new_unchecked(&mut small[..]);
+        q.set_seq(7);
+        assert!(q.payload_mut().is_empty());
+    }
+
+    #[test]
+    fn answers_round_trip_and_refuse_garbage() {
+        for addr in [None, Some("10.0.0.1".parse().unwrap()), Some("fe80::1".parse().unwrap())] {
+            let a = Answer { name: "büro".into(), addr };
+            assert_eq!(Answer::parse(&a.to_bytes().unwrap()).unwrap(), a);
+        }
+        assert!(Answer::parse(&[]).is_err());
+        assert!(Answer::parse(&[5, b'a']).is_err());
+        assert!(Answer::parse(&[1, 0xff, 0]).is_err());
+        assert!(Answer::parse(&[0, 4, 1, 2, 3]).is_err());
+        assert!(Answer::parse(&[0, 7]).is_err());
+        assert!(Answer { name: "x".repeat(256), addr: None }.to_bytes().is_err());
+    }
+}

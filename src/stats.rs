@@ -1,0 +1,308 @@
+//! Statistics for the tools, pure and I/O-free: a sequence tracker (loss, duplicates, reordering), the RFC 3550
+//! interarrival jitter, and round-trip times (min/avg/max/p50/p99/mdev, as ping prints them).
+
+/// How many sequence numbers behind the highest one the tracker remembers exactly (for duplicate detection).
+pub const WINDOW: u64 = 1 << 16;
+
+/// What one arrival was, relative to those before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// The highest sequence number so far (in order, possibly after a gap).
+    InOrder,
+    /// New, but lower than one already seen: it was overtaken (RFC 4737's "reordered").
+    Reordered,
+    /// A sequence number already seen.
+    Duplicate,
+    /// Older than [`WINDOW`] behind the highest: cannot tell new from duplicate, so not counted as received.
+    TooOld,
+}
+
+/// Tracks the sequence numbers of one stream (one sender's session), which start at 0.
+///
+/// Loss is what was expected minus the distinct numbers that arrived; expected is the sender's own count
+/// when known (its end marker, or `--count`), else the highest number seen plus one.
+#[derive(Clone, Debug)]
+pub struct SeqTracker {
+    seen: Vec<u64>,
+    highest: Option<u64>,
+    /// Distinct sequence numbers received.
+    pub unique: u64,
+    /// Arrivals of a number already received.
+    pub duplicates: u64,
+    /// New arrivals lower than the highest at the time.
+    pub reordered: u64,
+    /// Arrivals too far behind to classify.
+    pub too_old: u64,
+}
+
+impl Default for SeqTracker {
+    fn default() -> Self {
+        SeqTracker::new()
+    }
+}
+
+impl SeqTracker {
+    /// An empty tracker.
+    pub fn new() -> SeqTracker {
+        SeqTracker {
+            seen: vec![0; (WINDOW / 64) as usize],
+            highest: None,
+            unique: 0,
+            duplicates: 0,
+            reordered: 0,
+            too_old: 0,
+        }
+    }
+
+    fn bit(seq: u64) -> (usize, u64) {
+        let slot = seq % WINDOW;
+        ((slot / 64) as usize, 1u64 << (slot % 64))
+    }
+
+    fn test_and_set(&mut self, seq: u64) -> bool {
+        let (w, m) = Self::bit(seq);
+        match self.seen.get_mut(w) {
+            Some(word) => {
+                let was = *word & m != 0;
+                *word |= m;
+                was
+            }
+            None => false,
+        }
+    }
+
+    fn clear(&mut self, seq: u64) {
+        let (w, m) = Self::bit(seq);
+        if let Some(word) = self.seen.get_mut(w) {
+            *word &= !m;
+        }
+    }
+
+    /// Records one arrival and says what it was.
+    pub fn record(&mut self, seq: u64) -> Arrival {
+        let arrival = match self.highest {
+            None => {
+                self.highest = Some(seq);
+                self.test_and_set(seq);
+                Arrival::InOrder
+            }
+            Some(h) if seq > h => {
+                // Forget the slots the window slides over, so they can hold the new numbers.
+                if seq - h >= WINDOW {
+                    self.seen.iter_mut().for_each(|w| *w = 0);
+                } else {
+                    for s in h + 1..seq {
+                        self.clear(s);
+                    }
+                    self.clear(seq);
+                }
+                self.highest = Some(seq);
+                self.test_and_set(seq);
+                Arrival::InOrder
+            }
+            Some(h) if h - seq >= WINDOW => Arrival::TooOld,
+            Some(_) => {
+                if self.test_and_set(seq) {
+                    Arrival::Duplicate
+                } else {
+                    Arrival::Reordered
+                }
+            }
+        };
+        match arrival {
+            Arrival::InOrder => self.unique += 1,
+            Arrival::Reordered => {
+                self.unique += 1;
+                self.reordered += 1
+            }
+            Arrival::Duplicate => self.duplicates += 1,
+            Arrival::TooOld => self.too_old += 1,
+        }
+        arrival
+    }
+
+    /// The highest sequence number seen.
+    pub fn highest(&self) -> Option<u64> {
+        self.highest
+    }
+
+    /// Expected count when the sender's own is unknown: highest + 1.
+    pub fn expected_by_highest(&self) -> u64 {
+        self.highest.map(|h| h.saturating_add(1)).unwrap_or(0)
+    }
+
+    /// Datagrams lost out of `expected`.
+    pub fn lost(&self, expected: u64) -> u64 {
+        expected.saturating_sub(self.unique)
+    }
+}
+
+/// Interarrival jitter as RFC 3550 section 6.4.1 defines it: the smoothed mean deviation of the difference in
+/// transit time between consecutive arrivals, `J += (|D| - J) / 16`, in nanoseconds.
+///
+/// Sender and receiver clocks need not agree: only differences of transit times enter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Jitter {
+    last_transit: Option<i128>,
+    jitter: f64,
+}
+
+impl Jitter {
+    /// Adds one arrival: when it was sent and when it arrived (nanoseconds, any common epoch per clock).
+    pub fn record(&mut self, send_ns: u64, arrival_ns: u64) {
+        let transit = arrival_ns as i128 - send_ns as i128;
+        if let Some(prev) = self.last_transit {
+            let d = (transit - prev).unsigned_abs() as f64;
+            self.jitter += (d - self.jitter) / 16.0;
+        }
+        self.last_transit = Some(transit);
+    }
+
+    /// The current estimate in nanoseconds.
+    pub fn nanos(&self) -> f64 {
+        self.jitter
+    }
+}
+
+/// Round-trip time samples and their summary.
+#[derive(Clone, Debug, Default)]
+pub struct Rtt {
+    samples: Vec<u64>,
+}
+
+/// What [`Rtt::summary`] reports, in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RttSummary {
+    /// Samples.
+    pub count: usize,
+    /// Smallest.
+    pub min: u64,
+    /// Mean.
+    pub avg: f64,
+    /// Largest.
+    pub max: u64,
+    /// Median (nearest rank).
+    pub p50: u64,
+    /// 99th percentile (nearest rank).
+    pub p99: u64,
+    /// Mean deviation as ping(8) prints it: the standard deviation, `sqrt(mean(x^2) - mean(x)^2)`.
+    pub mdev: f64,
+}
+
+impl Rtt {
+    /// No samples yet.
+    pub fn new() -> Rtt {
+        Rtt::default()
+    }
+
+    /// Adds one round trip.
+    pub fn record(&mut self, ns: u64) {
+        self.samples.push(ns);
+    }
+
+    /// The samples, in arrival order.
+    pub fn samples(&self) -> &[u64] {
+        &self.samples
+    }
+
+    /// The summary, or `None` without samples.
+    pub fn summary(&self) -> Option<RttSummary> {
+        summarize(&self.samples)
+    }
+}
+
+/// Nearest-rank percentile `p` (0..=100) of sorted values; `None` if empty.
+pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p.clamp(0.0, 100.0) / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted.get(rank.saturating_sub(1).min(sorted.len() - 1)).copied()
+}
+
+/// Summarizes samples (nanoseconds).
+pub fn summarize(samples: &[u64]) -> Option<RttSummary> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort_unstable();
+    let n = sorted.len() as f64;
+    let mean = sorted.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let mean_sq = sorted.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>() / n;
+    Some(RttSummary {
+        count: sorted.len(),
+        min: sorted[0],
+        avg: mean,
+        max: sorted[sorted.len() - 1],
+        p50: percentile(&sorted, 50.0).unwrap_or(0),
+        p99: percentile(&sorted, 99.0).unwrap_or(0),
+        mdev: (mean_sq - mean * mean).max(0.0).sqrt(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_order_stream_counts_nothing_odd() {
+        let mut t = SeqTracker::new();
+        for s in 0..1000 {
+            assert_eq!(t.record(s), Arrival::InOrder);
+        }
+        assert_eq!((t.unique, t.duplicates, t.reordered, t.lost(1000)), (1000, 0, 0, 0));
+    }
+
+    #[test]
+    fn loss_duplicates_and_reordering() {
+        let mut t = SeqTracker::new();
+        // 0 1 3 2 2 5 (4 lost), 6 expected => lost 1 of 7.
+        let kinds: Vec<_> = [0, 1, 3, 2, 2, 5, 6].iter().map(|&s| t.record(s)).collect();
+        use Arrival::*;
+        assert_eq!(kinds, [InOrder, InOrder, InOrder, Reordered, Duplicate, InOrder, InOrder]);
+        assert_eq!((t.unique, t.duplicates, t.reordered), (6, 1, 1));
+        assert_eq!(t.lost(7), 1);
+        assert_eq!(t.expected_by_highest(), 7);
+    }
+
+    #[test]
+    fn window_slides_and_forgets() {
+        let mut t = SeqTracker::new();
+        t.record(0);
+        t.record(WINDOW + 5);
+        assert_eq!(t.record(0), Arrival::TooOld);
+        assert_eq!(t.record(WINDOW + 5), Arrival::Duplicate);
+        assert_eq!(t.record(WINDOW + 4), Arrival::Reordered);
+        // A slot reused after the slide reads as new, not as a duplicate of its old occupant.
+        let mut u = SeqTracker::new();
+        u.record(3);
+        u.record(3 + WINDOW - 1);
+        assert_eq!(u.record(3 + WINDOW), Arrival::InOrder);
+        assert_eq!(u.record(u64::MAX), Arrival::InOrder);
+        assert_eq!(u.expected_by_highest(), u64::MAX);
+    }
+
+    #[test]
+    fn jitter_follows_rfc3550() {
+        let mut j = Jitter::default();
+        j.record(0, 100);
+        assert_eq!(j.nanos(), 0.0);
+        j.record(1000, 1116); // transit 116 vs 100: D = 16 -> J = 1
+        assert_eq!(j.nanos(), 1.0);
+        j.record(2000, 2100); // D = 16 -> J = 1 + 15/16
+        assert!((j.nanos() - 1.9375).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rtt_summary_like_ping() {
+        assert!(summarize(&[]).is_none());
+        let s = summarize(&[10, 20, 30, 40]).unwrap();
+        assert_eq!((s.min, s.max, s.p50, s.p99, s.count), (10, 40, 20, 40, 4));
+        assert_eq!(s.avg, 25.0);
+        assert!((s.mdev - 125f64.sqrt()).abs() < 1e-9);
+        let many: Vec<u64> = (1..=1000).collect();
+        let s = summarize(&many).unwrap();
+        assert_eq!((s.p50, s.p99), (500, 990));
+    }
+}
