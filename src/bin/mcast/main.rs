@@ -1,1 +1,115 @@
-fn main() {}
+//! `mcast`: send, receive and explain IP multicast from the command line.
+//!
+//! Thin on purpose: each subcommand parses its words ([`args`]), calls the library, and prints text or
+//! JSON ([`output`]). A new subcommand is one file here and one line in [`COMMANDS`].
+//!
+//! Exit status: 0 success, 1 runtime error, 2 usage error (bad option, value, group or interface). Every
+//! error is one line on standard error: `mcast send: --ttl 300: out of range 0..=255`.
+#![deny(unsafe_code)]
+
+mod args;
+mod demo;
+mod ifaces;
+mod info;
+mod output;
+mod recv;
+mod send;
+
+use std::io::Write;
+
+use args::Fail;
+
+/// A subcommand: its name, what it does in a few words, and its entry point (which gets the words after
+/// its name).
+struct Command {
+    name: &'static str,
+    summary: &'static str,
+    run: fn(&[String]) -> Result<(), Fail>,
+    help: &'static str,
+}
+
+const COMMANDS: &[Command] = &[
+    Command { name: "send", summary: send::SUMMARY, run: send::run, help: send::HELP },
+    Command { name: "recv", summary: recv::SUMMARY, run: recv::run, help: recv::HELP },
+    Command { name: "ifaces", summary: ifaces::SUMMARY, run: ifaces::run, help: ifaces::HELP },
+    Command { name: "info", summary: info::SUMMARY, run: info::run, help: info::HELP },
+    Command { name: "demo", summary: demo::SUMMARY, run: demo::run, help: demo::HELP },
+];
+
+fn usage() -> String {
+    let mut s = String::from(
+        "mcast: send, receive and explain IP multicast (IPv4 and IPv6 over UDP)\n\n\
+         Usage: mcast COMMAND [ARGS...] [OPTIONS]\n\nCommands:\n",
+    );
+    for c in COMMANDS {
+        s.push_str(&format!("  {:<8} {}\n", c.name, c.summary));
+    }
+    s.push_str(
+        "  help     help on a command (mcast help recv; or mcast recv --help)\n\n\
+         Options: -h, --help (this text), -V, --version\n\
+         Exit status: 0 success, 1 runtime error, 2 usage error (one line on standard error says which).\n\n\
+         Examples:\n  \
+           mcast demo                                   sender and receiver on this host, IPv4 and IPv6\n  \
+           mcast recv 239.1.2.3:5000 --iface eth0       print each datagram sent to the group\n  \
+           mcast send 239.1.2.3:5000 --iface eth0 hi    send one\n  \
+           mcast info 224.0.0.251                       what this address is\n",
+    );
+    s
+}
+
+/// Runs the command line; returns the subcommand's name (for error messages) and the outcome.
+fn dispatch(argv: &[String]) -> (&'static str, Result<(), Fail>) {
+    let Some((first, rest)) = argv.split_first() else {
+        return ("", Err(Fail::usage("missing command (try mcast --help)")));
+    };
+    let print = |text: &str| output::Out::new().text(text);
+    match first.as_str() {
+        "-h" | "--help" => ("", print(&usage())),
+        "-V" | "--version" => ("", print(&format!("mcast {}", mcast::VERSION))),
+        "help" => match rest.first() {
+            None => ("", print(&usage())),
+            Some(name) => match COMMANDS.iter().find(|c| c.name == name) {
+                Some(c) => (c.name, print(c.help)),
+                None => ("", Err(unknown_command(name))),
+            },
+        },
+        name => match COMMANDS.iter().find(|c| c.name == name) {
+            Some(c) => (c.name, (c.run)(rest)),
+            None => ("", Err(unknown_command(name))),
+        },
+    }
+}
+
+fn unknown_command(name: &str) -> Fail {
+    let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+    Fail::usage(format!("unknown command '{name}' (commands: {}, help)", names.join(", ")))
+}
+
+fn main() {
+    // A word that is not UTF-8 can be neither an option, a group nor an interface name.
+    let argv: Result<Vec<String>, Fail> = std::env::args_os()
+        .skip(1)
+        .enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|a| Fail::usage(format!("argument {} ({a:?}) is not valid UTF-8", i + 1)))
+        })
+        .collect();
+    let (name, result) = match argv {
+        Ok(argv) => dispatch(&argv),
+        Err(e) => ("", Err(e)),
+    };
+    let prefix = if name.is_empty() { "mcast".to_string() } else { format!("mcast {name}") };
+    let code = match result {
+        Ok(()) | Err(Fail::BrokenPipe) => 0,
+        Err(Fail::Quiet) => 1,
+        Err(Fail::Runtime(msg)) => {
+            let _ = writeln!(std::io::stderr(), "{prefix}: {msg}");
+            1
+        }
+        Err(Fail::Usage(msg)) => {
+            let _ = writeln!(std::io::stderr(), "{prefix}: {msg}");
+            2
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,222 @@
+//! `mcast send GROUP:PORT [MESSAGE...]`: datagrams to a group, from the arguments or standard input.
+
+use std::io::{self, BufRead};
+
+use mcast::{Group, IfaceSpec, Sender};
+
+use crate::args::{self, Fail, Opt};
+use crate::output::{preview, Json, Out};
+
+pub const SUMMARY: &str = "send datagrams to a group (message from arguments or stdin lines)";
+
+pub const HELP: &str = r#"mcast send: send UDP datagrams to a multicast group
+
+Usage: mcast send GROUP:PORT [MESSAGE...] [OPTIONS]
+
+Sends MESSAGE (its words joined by spaces) --count times. With no MESSAGE (and no --size), sends one
+datagram per line of standard input, without the line's end. Prints a line per datagram and a summary.
+
+GROUP:PORT is 239.1.2.3:5000, [ff15::1]:5000 or [ff02::1%eth0]:5000. A link- or interface-local IPv6
+group (ff02::/16, ff01::/16) needs an interface: the %zone or --iface.
+
+Options, with the C socket option each one sets:
+  --ttl N, --hops N    TTL (IPv4) or hop limit (IPv6) of each datagram, 0..=255. The seed's thresholds:
+                       0 this host only, 1 this link (the kernel's default), 32 site, 64 region,
+                       128 continent, 255 unrestricted.
+                       setsockopt IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS
+  --loop, --no-loop    whether members on this host get a copy (default: on). The last one given wins.
+                       setsockopt IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP
+  --iface IFACE, -i    send from this interface: a name (eth0), an index (2) or an address (192.168.1.10).
+                       Default: the interface the routing table picks for the group.
+                       setsockopt IP_MULTICAST_IF (struct in_addr, or ip_mreqn by index) / IPV6_MULTICAST_IF
+  --count N, -c N      send N datagrams (default 1); with standard input, at most N lines
+  --interval SECS      pause between two datagrams, fractions allowed (default 0)
+  --size BYTES         make every datagram exactly BYTES long: a message is padded with '.' or cut. With
+                       no message, each datagram is generated: "mcast #SEQ " and filler. At most 65507
+                       (IPv4) or 65527 (IPv6), the largest UDP payload.
+  --quiet, -q          no line per datagram, only the summary
+  --json               one JSON object per line: {"type":"sent",...} per datagram, then
+                       {"type":"summary",...}
+  -h, --help           this help
+
+Exit status: 0 all sent, 1 a send failed (e.g. no route to the group), 2 bad arguments.
+
+Examples:
+  mcast send 239.1.2.3:5000 hello                  one datagram, TTL 1, the routing table's interface
+  mcast send 239.1.2.3:5000 --iface lo --ttl 0 --count 3 --interval 0.5 ping
+                                                   three datagrams that never leave this host
+  tail -f app.log | mcast send '[ff15::1]:5000' --iface eth0 --quiet
+                                                   one datagram per line
+"#;
+
+const OPTS: &[Opt] = &[
+    Opt::value(&["--ttl", "--hops"], "N"),
+    Opt::flag(&["--loop"]),
+    Opt::flag(&["--no-loop"]),
+    Opt::value(&["--iface", "-i"], "IFACE"),
+    Opt::value(&["--count", "-c"], "N"),
+    Opt::value(&["--interval"], "SECS"),
+    Opt::value(&["--size"], "BYTES"),
+    Opt::flag(&["--quiet", "-q"]),
+    Opt::flag(&["--json"]),
+];
+
+const USAGE: &str = "mcast send GROUP:PORT [MESSAGE...] [OPTIONS]";
+
+/// The largest UDP payload: 65535 less the IPv4 (20) and UDP (8) headers, or less UDP only for IPv6, whose
+/// payload length excludes its own header.
+const MAX_V4: u64 = 65_507;
+const MAX_V6: u64 = 65_527;
+
+/// What a sender's socket reports back: the kernel's values, not the ones we asked for.
+pub struct Settings {
+    /// `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS`.
+    pub ttl: i64,
+    /// `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`.
+    pub multicast_loop: bool,
+}
+
+/// Reads TTL and loop back from the socket (getsockopt), so what is shown is what the kernel will do.
+pub fn settings(sender: &Sender) -> Result<Settings, Fail> {
+    let s = sender.socket();
+    Ok(if sender.group().is_ipv6() {
+        Settings { ttl: s.multicast_hops_v6()?.into(), multicast_loop: s.multicast_loop_v6()? }
+    } else {
+        Settings { ttl: s.multicast_ttl_v4()?.into(), multicast_loop: s.multicast_loop_v4()? }
+    })
+}
+
+pub fn run(words: &[String]) -> Result<(), Fail> {
+    let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
+    let pos = m.positionals(1, usize::MAX, "GROUP:PORT", USAGE)?;
+    let group = Group::parse_with_port(&pos[0])?;
+    let ttl = m.int_in("--ttl", 0, 255)?;
+    let multicast_loop = m.last_of("--loop", "--no-loop");
+    let iface: Option<IfaceSpec> = m.parsed("--iface")?;
+    let count = m.int_in("--count", 1, u64::MAX)?;
+    let interval = m.seconds("--interval")?.unwrap_or_default();
+    let size = m.int_in("--size", 0, if group.is_ipv6() { MAX_V6 } else { MAX_V4 })?.map(|n| n as usize);
+    let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
+
+    let mut builder = Sender::builder(group);
+    if let Some(t) = ttl {
+        builder = builder.ttl(t as u32);
+    }
+    if let Some(on) = multicast_loop {
+        builder = builder.multicast_loop(on);
+    }
+    if let Some(i) = iface {
+        builder = builder.interface(i);
+    }
+    let sender = builder.build()?;
+    let set = settings(&sender)?;
+
+    let message: Option<Vec<u8>> = (pos.len() > 1).then(|| pos[1..].join(" ").into_bytes());
+    let payloads: Box<dyn Iterator<Item = Result<Vec<u8>, Fail>>> = match (message, size) {
+        (Some(msg), _) => Box::new((0..count.unwrap_or(1)).map(move |_| Ok(msg.clone()))),
+        (None, Some(n)) => Box::new((1..=count.unwrap_or(1)).map(move |seq| Ok(generated(seq, n)))),
+        (None, None) => Box::new(stdin_lines().take(count.map_or(usize::MAX, |c| c.min(usize::MAX as u64) as usize))),
+    };
+    // Ctrl-C ends a long --count early with the summary; while reading stdin it keeps its usual meaning,
+    // since a read blocked on a terminal would not notice the flag.
+    let reads_stdin = pos.len() == 1 && size.is_none();
+    if !reads_stdin {
+        mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
+    }
+
+    let mut out = Out::new();
+    let (mut sent, mut bytes) = (0u64, 0u64);
+    for payload in payloads {
+        if sent > 0 && !interval.is_zero() {
+            std::thread::sleep(interval);
+        }
+        if mcast::sys::signal::interrupted() {
+            break;
+        }
+        let mut payload = payload?;
+        if let Some(n) = size {
+            payload.resize(n, b'.');
+        }
+        let n = sender.send(&payload)?;
+        sent += 1;
+        bytes += n as u64;
+        if quiet {
+            continue;
+        }
+        let line = if json {
+            Json::new()
+                .str("type", "sent")
+                .int("seq", sent)
+                .str("group", &group.ip().to_string())
+                .int("port", group.port())
+                .int("len", n as u64)
+                .finish()
+        } else {
+            format!("#{sent} {n} bytes to {group}: \"{}\"", preview(&payload, 64))
+        };
+        out.line(&line)?;
+    }
+
+    let iface_name = sender.interface().map(|i| i.name.clone());
+    let line = if json {
+        Json::new()
+            .str("type", "summary")
+            .int("datagrams", sent)
+            .int("bytes", bytes)
+            .str("group", &group.ip().to_string())
+            .int("port", group.port())
+            .int("ttl", set.ttl)
+            .bool("loop", set.multicast_loop)
+            .opt_str("iface", iface_name.as_deref())
+            .bool("interrupted", mcast::sys::signal::interrupted())
+            .finish()
+    } else {
+        format!(
+            "sent {sent} datagram{} ({bytes} bytes) to {group} via {}: {} {}, loop {}",
+            if sent == 1 { "" } else { "s" },
+            iface_name.as_deref().unwrap_or("the routing table's interface"),
+            if group.is_ipv6() { "hop limit" } else { "TTL" },
+            set.ttl,
+            if set.multicast_loop { "on" } else { "off" },
+        )
+    };
+    out.line(&line)
+}
+
+/// A generated payload of exactly `size` bytes: "mcast #SEQ " then a repeating alphabet, so a receiver
+/// can tell datagrams apart and see where one was cut.
+fn generated(seq: u64, size: usize) -> Vec<u8> {
+    let mut p = format!("mcast #{seq} ").into_bytes();
+    let filler = b"abcdefghijklmnopqrstuvwxyz";
+    let mut i = 0;
+    while p.len() < size {
+        p.push(filler[i % filler.len()]);
+        i += 1;
+    }
+    p.truncate(size);
+    p
+}
+
+/// Standard input, one payload per line; the `\n` (and a `\r` before it) is not sent.
+fn stdin_lines() -> impl Iterator<Item = Result<Vec<u8>, Fail>> {
+    io::stdin().lock().split(b'\n').map(|line| {
+        let mut line = line.map_err(|e| Fail::runtime(format!("reading standard input: {e}")))?;
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Ok(line)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_payloads_have_the_exact_size_and_sequence() {
+        assert_eq!(generated(7, 12), b"mcast #7 abc");
+        assert_eq!(generated(123, 4), b"mcas");
+        assert_eq!(generated(1, 0), b"");
+        assert_eq!(generated(2, 1000).len(), 1000);
+    }
+}
