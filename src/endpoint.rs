@@ -342,7 +342,7 @@ impl ReceiverBuilder {
 }
 
 /// Joins (or leaves) one membership with the option the seed teaches for its family.
-fn membership(socket: &McastSocket, m: &Membership, join: bool) -> Result<()> {
+pub(crate) fn membership(socket: &McastSocket, m: &Membership, join: bool) -> Result<()> {
     let index = m.iface.as_ref().map(|i| i.index).unwrap_or(0);
     match (m.group.ip(), m.source) {
         (IpAddr::V4(g), None) => match (join, m.iface.as_ref().and_then(Interface::first_ipv4)) {

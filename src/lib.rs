@@ -19,6 +19,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+#[allow(unsafe_code)]
+mod capi;
 mod endpoint;
 mod error;
 mod group;

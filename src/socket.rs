@@ -147,7 +147,14 @@ impl McastSocket {
 
     /// Adopts a descriptor, checking that it is an IPv4/IPv6 datagram or raw socket.
     pub fn from_fd(fd: OwnedFd) -> Result<Self> {
-        let (domain, ty) = sys::socket::socket_kind(fd.as_fd()).map_err(os("getsockopt SO_DOMAIN/SO_TYPE".into()))?;
+        let family = Self::family_of(fd.as_fd())?;
+        Ok(McastSocket { fd, family })
+    }
+
+    /// What [`McastSocket::from_fd`] checks, on a descriptor it does not take: the family of an IPv4/IPv6
+    /// datagram or raw socket.
+    pub(crate) fn family_of(fd: BorrowedFd<'_>) -> Result<Family> {
+        let (domain, ty) = sys::socket::socket_kind(fd).map_err(os("getsockopt SO_DOMAIN/SO_TYPE".into()))?;
         let family = match domain {
             libc::AF_INET => Family::V4,
             libc::AF_INET6 => Family::V6,
@@ -156,7 +163,12 @@ impl McastSocket {
         if ty != libc::SOCK_DGRAM && ty != libc::SOCK_RAW {
             return Err(Error::new(ErrorKind::Mismatch, "not a SOCK_DGRAM or SOCK_RAW socket"));
         }
-        Ok(McastSocket { fd, family })
+        Ok(family)
+    }
+
+    /// A socket over a descriptor already checked by [`McastSocket::family_of`].
+    pub(crate) fn from_checked(fd: OwnedFd, family: Family) -> Self {
+        McastSocket { fd, family }
     }
 
     /// The address family.
@@ -181,6 +193,11 @@ impl McastSocket {
     /// `getsockname(2)`.
     pub fn local_addr(&self) -> Result<SocketAddr> {
         sys::socket::local_addr(self.fd()).map_err(os("getsockname".into()))
+    }
+
+    /// `getpeername(2)`: the address a connected socket sends to.
+    pub fn peer_addr(&self) -> Result<SocketAddr> {
+        sys::socket::peer_addr(self.fd()).map_err(os("getpeername".into()))
     }
 
     /// `O_NONBLOCK` on or off.

@@ -1,0 +1,113 @@
+//! `mcast_sender` and `mcast_receiver`: a correct socket in one call, built by the Rust `Sender`/`Receiver`.
+
+use std::ffi::{c_char, c_int};
+use std::net::IpAddr;
+use std::os::fd::IntoRawFd;
+
+use super::types::McastOpts;
+use super::{c_str, ffi_fn, CResult, Failure, Out};
+use crate::socket::McastSocket;
+use crate::{Error, ErrorKind, Group, IfaceSpec, Receiver, Sender};
+
+/// The caller's options, or the defaults for NULL.
+///
+/// # Safety
+/// `opts` is NULL or points at a valid `struct mcast_opts`.
+unsafe fn options(opts: *const McastOpts) -> McastOpts {
+    if opts.is_null() {
+        McastOpts::default()
+    } else {
+        // SAFETY: non-NULL and valid by this function's contract; McastOpts is Copy.
+        unsafe { *opts }
+    }
+}
+
+/// An optional string field of `struct mcast_opts`.
+///
+/// # Safety
+/// `ptr` is NULL or a NUL-terminated string valid for the call.
+unsafe fn field<'a>(ptr: *const c_char, name: &str) -> CResult<Option<&'a str>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL; NUL-terminated and valid by this function's contract.
+    let text = unsafe { std::ffi::CStr::from_ptr(ptr) };
+    text.to_str().map(Some).map_err(|_| Failure::invalid(format!("opts->{name} is not UTF-8 text")))
+}
+
+/// Hands the socket to C, non-blocking if asked.
+fn finish(socket: McastSocket, opts: &McastOpts) -> CResult<c_int> {
+    if opts.nonblock != 0 {
+        socket.set_nonblocking(true)?;
+    }
+    Ok(socket.into_raw_fd())
+}
+
+fn sender(group: &str, opts: &McastOpts) -> CResult<c_int> {
+    let group = Group::parse_with_port(group)?;
+    let mut b = Sender::builder(group);
+    match opts.ttl {
+        -1 => {}
+        ttl => {
+            let ttl = u32::try_from(ttl).map_err(|_| {
+                Error::new(ErrorKind::OutOfRange, format!("TTL {ttl}: give 0..=255, or -1 for the default"))
+            })?;
+            b = b.ttl(ttl);
+        }
+    }
+    if opts.loop_ >= 0 {
+        b = b.multicast_loop(opts.loop_ != 0);
+    }
+    // SAFETY: the opts contract makes iface NULL or a valid string.
+    if let Some(text) = unsafe { field(opts.iface, "iface") }? {
+        b = b.interface(text.parse::<IfaceSpec>()?);
+    }
+    let socket = b.build()?.into_socket();
+    // Connected to its group, the socket sends with plain send(2), mcast_send and mcast_send_batch.
+    socket.connect(group.socket_addr())?;
+    finish(socket, opts)
+}
+
+fn receiver(group: &str, opts: &McastOpts) -> CResult<c_int> {
+    let group = Group::parse_with_port(group)?;
+    let mut b = Receiver::builder(group).reuse(opts.reuse != 0);
+    // SAFETY: the opts contract makes iface NULL or a valid string.
+    if let Some(text) = unsafe { field(opts.iface, "iface") }? {
+        b = b.interface(text.parse::<IfaceSpec>()?);
+    }
+    // SAFETY: the opts contract makes source NULL or a valid string.
+    if let Some(text) = unsafe { field(opts.source, "source") }? {
+        let ip: IpAddr =
+            text.parse().map_err(|_| Failure::invalid(format!("opts->source '{text}' is not an IP address")))?;
+        b = b.source(ip);
+    }
+    if opts.rcvbuf != 0 {
+        b = b.recv_buffer(opts.rcvbuf);
+    }
+    finish(b.build()?.into_socket(), opts)
+}
+
+ffi_fn! {
+    /// `mcast_opts_init`: fills `*opts` with the defaults (`MCAST_OPTS_INIT`). NULL is ignored.
+    fn mcast_opts_init(opts: *mut McastOpts) -> (), on failure (); {
+        if !opts.is_null() {
+            Out(opts).write(McastOpts::default());
+        }
+        Ok(())
+    }
+
+    /// `mcast_sender`: a socket connected to `group_port`, configured by `opts` (NULL: defaults).
+    fn mcast_sender(group_port: *const c_char, opts: *const McastOpts) -> c_int, on failure -1; {
+        let group = c_str!(group_port);
+        // SAFETY: the contract makes opts NULL or valid.
+        sender(group, &unsafe { options(opts) })
+    }
+
+    /// `mcast_receiver`: a socket bound to the port of `group_port` and joined to the group, configured by
+    /// `opts` (NULL: defaults).
+    fn mcast_receiver(group_port: *const c_char, opts: *const McastOpts) -> c_int, on failure -1; {
+        let group = c_str!(group_port);
+        // SAFETY: the contract makes opts NULL or valid.
+        receiver(group, &unsafe { options(opts) })
+    }
+}

@@ -1,0 +1,246 @@
+//! The C ABI: `extern "C"` functions over the safe API, declared for C in `ffi/mcast.h`.
+//!
+//! The layer converts and checks C arguments, calls the safe API, and reports the outcome the C way: `0` or a
+//! count on success, `-1` with `errno` on failure, with the whole message kept for [`error::mcast_last_error`].
+//! It adds no behaviour of its own. The rules, as in rustls-ffi and regex's rure:
+//!
+//! - every function body runs inside [`boundary`], which catches panics (they become `-1`/`EIO`), sets `errno`
+//!   from [`crate::Error::errno`] and records the message, so no panic ever unwinds into C;
+//! - pointer arguments go through [`c_str!`], [`c_ref!`] and [`c_out!`] first: a NULL is `-1`/`EINVAL`;
+//! - output parameters are written only once the call has succeeded;
+//! - descriptors belong to the caller: [`borrow`] lends one to the safe API for the duration of a call, wrapped
+//!   in `ManuallyDrop` so that only `mcast_close` ever closes it;
+//! - memory handed to C is freed only by the matching `mcast_*_free`, and `mcast_*_free(NULL)` does nothing.
+
+use std::cell::RefCell;
+use std::ffi::{c_int, CString};
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::socket::McastSocket;
+
+pub mod endpoint;
+pub mod error;
+pub mod iface;
+pub mod io;
+pub mod layout;
+pub mod socket;
+pub mod types;
+
+#[cfg(test)]
+mod tests;
+
+/// Why a C call failed: the `errno` it reports and the message `mcast_last_error` returns.
+#[derive(Debug)]
+pub struct Failure {
+    errno: c_int,
+    message: String,
+}
+
+/// The result of a C function's body.
+pub type CResult<T> = Result<T, Failure>;
+
+impl Failure {
+    /// A failure with this `errno`.
+    pub fn new(errno: c_int, message: impl Into<String>) -> Self {
+        Failure { errno, message: message.into() }
+    }
+
+    /// An invalid argument (`EINVAL`).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Failure::new(libc::EINVAL, message)
+    }
+}
+
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Self {
+        Failure { errno: e.errno(), message: e.to_string() }
+    }
+}
+
+thread_local! {
+    /// The message of the last failed call on this thread, NUL-terminated for C.
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Stores `message` as this thread's last error. Never panics: an inner NUL is replaced, and a thread that is
+/// being torn down (its thread-locals gone) simply keeps no message.
+fn record(message: String) {
+    let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
+    let _ = LAST_ERROR.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = text;
+        }
+    });
+}
+
+/// Calls `f` with this thread's last error message.
+pub(crate) fn with_last_error<R>(f: impl FnOnce(&CString) -> R) -> Option<R> {
+    LAST_ERROR.try_with(|slot| slot.try_borrow().ok().map(|s| f(&s))).ok().flatten()
+}
+
+fn set_errno(value: c_int) {
+    // SAFETY: __errno_location returns a valid pointer to this thread's errno, writable for its lifetime.
+    unsafe { *libc::__errno_location() = value };
+}
+
+/// Runs the body of the C function `name`: a success is returned as it is; a failure records its message,
+/// sets `errno` and returns `fail`; a panic is caught and reported as `EIO`, so it never reaches C.
+///
+/// `errno` is set last, after everything that could allocate or write, so nothing can clobber it.
+pub fn boundary<T>(name: &str, fail: T, body: impl FnOnce() -> CResult<T>) -> T {
+    let failure = match panic::catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(value)) => return value,
+        Ok(Err(f)) => f,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown cause".into());
+            // The payload may itself panic when dropped; keep that inside the boundary too.
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+            Failure::new(libc::EIO, format!("internal error (panic caught at the C boundary): {what}"))
+        }
+    };
+    let Failure { errno, message } = failure;
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| record(format!("{name}: {message}"))));
+    set_errno(errno);
+    fail
+}
+
+/// Declares C functions: each becomes `#[no_mangle] pub unsafe extern "C"`, its body runs inside [`boundary`]
+/// with its own name for the error message, and its documentation gains the `# Safety` section every one of
+/// them shares.
+macro_rules! ffi_fn {
+    ($(
+        $(#[$doc:meta])*
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty, on failure $fail:expr; $body:block
+    )*) => {$(
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// Every pointer argument is NULL or valid as `ffi/mcast.h` describes for this function: strings
+        /// NUL-terminated, buffers readable or writable for the lengths given, and nothing else writing to
+        /// them during the call.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
+            $crate::capi::boundary(stringify!($name), $fail, move || -> $crate::capi::CResult<$ret> { $body })
+        }
+    )*};
+}
+pub(crate) use ffi_fn;
+
+/// `c_str!(ptr)`: a C string argument as `&str`; NULL or text that is not UTF-8 is `EINVAL`, naming the
+/// argument.
+macro_rules! c_str {
+    ($ptr:expr) => {{
+        let ptr: *const std::ffi::c_char = $ptr;
+        if ptr.is_null() {
+            return Err($crate::capi::Failure::invalid(concat!(stringify!($ptr), " is NULL")));
+        }
+        // SAFETY: not NULL, and the function's contract (its `# Safety`) makes it a NUL-terminated string
+        // that stays valid and unchanged for the call.
+        let text = unsafe { std::ffi::CStr::from_ptr(ptr) };
+        text.to_str().map_err(|_| $crate::capi::Failure::invalid(concat!(stringify!($ptr), " is not UTF-8 text")))?
+    }};
+}
+pub(crate) use c_str;
+
+/// `c_ref!(ptr)`: a pointer argument read as `&T`; NULL is `EINVAL`, naming the argument.
+macro_rules! c_ref {
+    ($ptr:expr) => {{
+        let ptr = $ptr;
+        if ptr.is_null() {
+            return Err($crate::capi::Failure::invalid(concat!(stringify!($ptr), " is NULL")));
+        }
+        // SAFETY: not NULL, and the function's contract makes it point at a valid, aligned value that nothing
+        // writes during the call.
+        unsafe { &*ptr }
+    }};
+}
+pub(crate) use c_ref;
+
+/// `c_out!(ptr)`: an output parameter, checked for NULL (`EINVAL`) before the call does anything, and written
+/// only at the end with [`Out::write`].
+macro_rules! c_out {
+    ($ptr:expr) => {{
+        let ptr = $ptr;
+        if ptr.is_null() {
+            return Err($crate::capi::Failure::invalid(concat!(stringify!($ptr), " is NULL")));
+        }
+        $crate::capi::Out(ptr)
+    }};
+}
+pub(crate) use c_out;
+
+/// A checked, non-NULL output parameter.
+pub struct Out<T>(pub *mut T);
+
+impl<T> Out<T> {
+    /// Writes the result: only ever done once the call has succeeded.
+    pub fn write(self, value: T) {
+        // SAFETY: the pointer was checked non-NULL by `c_out!`, and the function's contract makes it valid,
+        // aligned and writable for a `T`. `write` does not read or drop the old (possibly uninitialised) value.
+        unsafe { self.0.write(value) }
+    }
+}
+
+/// A caller's descriptor, lent to the safe API for one call. It is never closed here: the `McastSocket` sits in
+/// `ManuallyDrop` and is forgotten at the end.
+pub struct Borrowed(ManuallyDrop<McastSocket>);
+
+impl Deref for Borrowed {
+    type Target = McastSocket;
+    fn deref(&self) -> &McastSocket {
+        &self.0
+    }
+}
+
+/// Lends `fd` to the safe API after checking it is an IPv4/IPv6 datagram or raw socket. A negative number is
+/// `EBADF`; a closed descriptor fails the check with `EBADF`, another kind of socket with `EAFNOSUPPORT`.
+pub fn borrow(fd: c_int) -> CResult<Borrowed> {
+    if fd < 0 {
+        return Err(Failure::new(libc::EBADF, format!("{fd} is not a file descriptor")));
+    }
+    // SAFETY: fd is not -1, borrow_raw's one hard requirement. The number is only passed to system calls for
+    // the duration of this call; if the caller gave a closed or foreign number those calls fail with EBADF or
+    // ENOTSOCK, and no memory is reached through it.
+    let family = McastSocket::family_of(unsafe { BorrowedFd::borrow_raw(fd) })?;
+    // SAFETY: as above; the OwnedFd goes straight into ManuallyDrop (nothing between can panic), so it is never
+    // dropped and never closes the caller's descriptor.
+    let fd = ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok(Borrowed(ManuallyDrop::new(McastSocket::from_checked(ManuallyDrop::into_inner(fd), family))))
+}
+
+/// A C buffer as a byte slice; NULL is `EINVAL` even for length 0, so a missing buffer is always noticed.
+///
+/// # Safety
+/// `ptr` is NULL or readable for `len` bytes that nothing writes during the returned slice's life.
+pub unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> CResult<&'a [u8]> {
+    if ptr.is_null() {
+        return Err(Failure::invalid(format!("{what} is NULL")));
+    }
+    if len > isize::MAX as usize {
+        return Err(Failure::invalid(format!("{what} length {len} is too large")));
+    }
+    // SAFETY: non-NULL, length checked against isize::MAX, readability from this function's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A C buffer as a mutable byte slice; NULL is `EINVAL`.
+///
+/// # Safety
+/// `ptr` is NULL or writable for `len` bytes that nothing else reads or writes during the returned slice's life.
+pub unsafe fn bytes_mut<'a>(ptr: *mut u8, len: usize, what: &str) -> CResult<&'a mut [u8]> {
+    if ptr.is_null() {
+        return Err(Failure::invalid(format!("{what} is NULL")));
+    }
+    if len > isize::MAX as usize {
+        return Err(Failure::invalid(format!("{what} length {len} is too large")));
+    }
+    // SAFETY: non-NULL, length checked against isize::MAX, exclusivity from this function's contract.
+    Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })
+}
