@@ -26,6 +26,7 @@ mod error;
 mod group;
 pub mod gso;
 mod iface;
+pub mod multi;
 pub mod options;
 pub mod pace;
 pub mod procnet;
@@ -35,6 +36,7 @@ mod socket;
 pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod wire;
 
 pub use endpoint::{Membership, Receiver, ReceiverBuilder, Sender, SenderBuilder};
 pub use error::{Error, ErrorKind, Result};

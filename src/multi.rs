@@ -1,0 +1,530 @@
+//! [`MultiReceiver`]: one receiver for many groups (hundreds, IPv4 and IPv6 mixed, any-source or
+//! source-specific), with datagram and byte counters per group.
+//!
+//! Linux limits the memberships one socket may hold: `net.ipv4.igmp_max_memberships` (20 by default) for
+//! IPv4, after which a join fails with `ENOBUFS`; IPv6 has no count, but each membership is charged to the
+//! socket's option memory, `net.core.optmem_max` (a join past it fails with `ENOMEM`, after about 2000
+//! groups at the default); source lists are capped by `net.ipv4.igmp_max_msf` and `net.ipv6.mld_max_msf`.
+//! The receiver spreads its joins over as many sockets as it needs, all bound to the same port with
+//! `SO_REUSEADDR`: when the kernel refuses a join for lack of room it opens the next socket and joins
+//! there. Each socket has `IP_MULTICAST_ALL` off, so the kernel hands it only the groups it joined itself,
+//! and the destination address of each datagram (`IP_PKTINFO`) says which group it was for.
+//!
+//! The sockets are ordinary descriptors: [`MultiReceiver::fds`] lists them for an event loop,
+//! [`MultiReceiver::poll`] waits on all of them, [`MultiReceiver::try_recv`] reads one that is ready, and
+//! [`MultiReceiver::recv_timeout`] does both.
+//!
+//! ```no_run
+//! use mcast::multi::{parse_group_list, MultiReceiver};
+//! use std::time::Duration;
+//! let groups = parse_group_list("239.1.1.1-239.1.1.100:5000", None)?;
+//! let mut rx = MultiReceiver::builder().groups(groups).build()?;
+//! println!("{} groups on {} sockets", rx.members().len(), rx.fds().len());
+//! let mut buf = [0u8; 2048];
+//! while let Some(arrival) = rx.recv_timeout(&mut buf, Duration::from_secs(1))? {
+//!     println!("{} bytes for {:?}", arrival.meta.len, arrival.member.map(|m| rx.members()[m].group()));
+//! }
+//! # Ok::<(), mcast::Error>(())
+//! ```
+
+mod list;
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::group::Group;
+use crate::iface::{IfaceSpec, Interface};
+use crate::procnet::sysctl_u32;
+use crate::socket::{Family, McastSocket, RecvMeta};
+
+pub use list::{parse_group_list, parse_item, MAX_RANGE};
+
+/// One stream to receive: a group with its port, from any source or (source-specific multicast) from one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Subscription {
+    /// The group and port.
+    pub group: Group,
+    /// Receive only from this sender (SSM, RFC 4607); `None`: any source.
+    pub source: Option<IpAddr>,
+}
+
+impl From<Group> for Subscription {
+    fn from(group: Group) -> Self {
+        Subscription { group, source: None }
+    }
+}
+
+/// Datagrams and bytes received for one membership.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Datagrams.
+    pub datagrams: u64,
+    /// Payload bytes (the datagrams' full sizes, even when a buffer was too small for them).
+    pub bytes: u64,
+    /// Datagrams that did not fit the buffer they were read into.
+    pub truncated: u64,
+    /// When the first one arrived.
+    pub first: Option<Instant>,
+    /// When the last one arrived.
+    pub last: Option<Instant>,
+}
+
+impl Counters {
+    /// Datagrams and bits per second since `earlier` (a copy of these counters taken `elapsed` ago).
+    pub fn rate_since(&self, earlier: &Counters, elapsed: Duration) -> Rate {
+        let secs = elapsed.as_secs_f64();
+        if secs <= 0.0 {
+            return Rate::default();
+        }
+        Rate {
+            datagrams_per_sec: self.datagrams.saturating_sub(earlier.datagrams) as f64 / secs,
+            bits_per_sec: self.bytes.saturating_sub(earlier.bytes) as f64 * 8.0 / secs,
+        }
+    }
+}
+
+/// A receive rate.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rate {
+    /// Datagrams per second.
+    pub datagrams_per_sec: f64,
+    /// Payload bits per second.
+    pub bits_per_sec: f64,
+}
+
+/// A membership of the receiver: a subscription on one interface, the socket that holds it, its counters.
+#[derive(Clone, Debug)]
+pub struct Member {
+    /// What is received.
+    pub subscription: Subscription,
+    /// The interface joined on; `None`: the one the kernel chose by route.
+    pub iface: Option<Interface>,
+    /// Index into [`MultiReceiver::fds`] of the socket holding the membership.
+    pub socket: usize,
+    /// What arrived so far.
+    pub counters: Counters,
+}
+
+impl Member {
+    /// The group.
+    pub fn group(&self) -> Group {
+        self.subscription.group
+    }
+}
+
+/// One received datagram: which membership it counted for, on which socket, and its metadata.
+#[derive(Clone, Copy, Debug)]
+pub struct Arrival {
+    /// Index into [`MultiReceiver::members`]; `None` for a stray (see [`MultiReceiver::strays`]).
+    pub member: Option<usize>,
+    /// Index of the socket it was read from.
+    pub socket: usize,
+    /// Size, sender, destination group, interface, TTL, time.
+    pub meta: RecvMeta,
+}
+
+#[derive(Debug)]
+struct Slot {
+    socket: McastSocket,
+    port: u16,
+    members: usize,
+    drops: u32,
+}
+
+/// Builds a [`MultiReceiver`].
+#[derive(Clone, Debug, Default)]
+pub struct MultiReceiverBuilder {
+    subscriptions: Vec<Subscription>,
+    ifaces: Vec<IfaceSpec>,
+    recv_buffer: Option<u32>,
+    per_socket: Option<usize>,
+}
+
+/// Receives many groups over as many sockets as the kernel's per-socket limits require.
+#[derive(Debug)]
+pub struct MultiReceiver {
+    slots: Vec<Slot>,
+    members: Vec<Member>,
+    by_dest: HashMap<(usize, IpAddr), Vec<usize>>,
+    strays: u64,
+    next: usize,
+}
+
+impl MultiReceiver {
+    /// Starts an empty receiver; add groups with [`MultiReceiverBuilder::group`] and friends.
+    pub fn builder() -> MultiReceiverBuilder {
+        MultiReceiverBuilder::default()
+    }
+
+    /// Every membership, in the order they were given (duplicates dropped).
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// The sockets, in index order.
+    pub fn sockets(&self) -> impl Iterator<Item = &McastSocket> {
+        self.slots.iter().map(|s| &s.socket)
+    }
+
+    /// The sockets' descriptors, for `poll`/`epoll`/an event loop; [`Arrival::socket`] and
+    /// [`MultiReceiver::try_recv`] use the same indices. The descriptors are non-blocking.
+    pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        self.slots.iter().map(|s| s.socket.as_fd()).collect()
+    }
+
+    /// The descriptors as integers (for the C ABI and `select`-style loops).
+    pub fn raw_fds(&self) -> Vec<RawFd> {
+        self.slots.iter().map(|s| s.socket.as_raw_fd()).collect()
+    }
+
+    /// Memberships held by each socket.
+    pub fn members_per_socket(&self) -> Vec<usize> {
+        self.slots.iter().map(|s| s.members).collect()
+    }
+
+    /// Datagrams that arrived on the port but for no membership of the socket that read them: unicast to the
+    /// port, or (IPv6, whose delivery ignores the interface) a group joined on another interface by another
+    /// socket, which counts it there.
+    pub fn strays(&self) -> u64 {
+        self.strays
+    }
+
+    /// Datagrams the kernel dropped for lack of receive buffer, over all sockets (`SO_RXQ_OVFL`, as last
+    /// reported with a datagram).
+    pub fn kernel_drops(&self) -> u64 {
+        self.slots.iter().map(|s| u64::from(s.drops)).sum()
+    }
+
+    /// A copy of every member's counters, for computing rates later with [`Counters::rate_since`].
+    pub fn snapshot(&self) -> Vec<Counters> {
+        self.members.iter().map(|m| m.counters).collect()
+    }
+
+    /// Waits until one of the sockets is readable or `timeout` passes (`None`: forever); returns the
+    /// indices of those that are readable (empty on timeout).
+    pub fn poll(&self, timeout: Option<Duration>) -> Result<Vec<usize>> {
+        let ready = crate::sys::socket::poll_many(&self.fds(), timeout)
+            .map_err(|e| Error::os("poll (multi-group receiver)", e))?;
+        Ok(ready.iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| i).collect())
+    }
+
+    /// Reads one datagram from socket `socket` if one is queued (never blocks), counts it for its
+    /// membership, and says which that was. `Ok(None)`: nothing queued.
+    pub fn try_recv(&mut self, socket: usize, buf: &mut [u8]) -> Result<Option<Arrival>> {
+        let Some(slot) = self.slots.get_mut(socket) else {
+            return Err(Error::new(
+                ErrorKind::OutOfRange,
+                format!("socket {socket} does not exist (this receiver has {})", self.slots.len()),
+            ));
+        };
+        let meta = match slot.socket.recv(buf) {
+            Ok(m) => m,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN)) => return Ok(None),
+            Err(e) => return Err(e.within(format!("receive on socket {socket} (port {})", slot.port))),
+        };
+        if let Some(d) = meta.drops {
+            slot.drops = slot.drops.max(d);
+        }
+        let member = self.attribute(socket, &meta);
+        match member {
+            Some(i) => {
+                let c = &mut self.members[i].counters;
+                let now = Instant::now();
+                c.datagrams += 1;
+                c.bytes += meta.full_len as u64;
+                c.truncated += u64::from(meta.truncated);
+                c.first.get_or_insert(now);
+                c.last = Some(now);
+            }
+            None => self.strays += 1,
+        }
+        Ok(Some(Arrival { member, socket, meta }))
+    }
+
+    /// Receives the next datagram from any socket, waiting at most `timeout`; `Ok(None)` when none came.
+    /// Sockets are served in turn, so a busy group cannot starve the others.
+    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Option<Arrival>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let n = self.slots.len();
+            for k in 0..n {
+                let i = (self.next + k) % n;
+                if let Some(a) = self.try_recv(i, buf)? {
+                    self.next = (i + 1) % n;
+                    return Ok(Some(a));
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || n == 0 || self.poll(Some(left))?.is_empty() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Which membership of socket `socket` a datagram belongs to: same group, and the interface and source
+    /// the membership names (if it names them).
+    fn attribute(&self, socket: usize, meta: &RecvMeta) -> Option<usize> {
+        let dst = meta.group?;
+        let candidates = self.by_dest.get(&(socket, dst))?;
+        candidates.iter().copied().find(|&i| {
+            let m = &self.members[i];
+            let iface_ok = match (&m.iface, meta.ifindex) {
+                (None, _) => true,
+                (Some(want), Some(got)) => want.index == got,
+                (Some(_), None) => true,
+            };
+            let source_ok = m.subscription.source.map_or(true, |s| s == meta.source.ip());
+            iface_ok && source_ok
+        })
+    }
+}
+
+impl MultiReceiverBuilder {
+    /// Adds one group, any source.
+    pub fn group(mut self, group: Group) -> Self {
+        self.subscriptions.push(group.into());
+        self
+    }
+
+    /// Adds many groups, any source (e.g. from [`parse_group_list`]).
+    pub fn groups(mut self, groups: impl IntoIterator<Item = Group>) -> Self {
+        self.subscriptions.extend(groups.into_iter().map(Subscription::from));
+        self
+    }
+
+    /// Adds a group received only from `source` (source-specific multicast).
+    pub fn source_group(mut self, group: Group, source: IpAddr) -> Self {
+        self.subscriptions.push(Subscription { group, source: Some(source) });
+        self
+    }
+
+    /// Adds subscriptions as they are.
+    pub fn subscriptions(mut self, subs: impl IntoIterator<Item = Subscription>) -> Self {
+        self.subscriptions.extend(subs);
+        self
+    }
+
+    /// Joins every group on this interface; may be given several times. None: the kernel picks by route (or
+    /// an IPv6 group's zone).
+    pub fn interface(mut self, iface: IfaceSpec) -> Self {
+        self.ifaces.push(iface);
+        self
+    }
+
+    /// Receive buffer of each socket in bytes: `SO_RCVBUFFORCE` when privileged, else `SO_RCVBUF`.
+    pub fn recv_buffer(mut self, bytes: u32) -> Self {
+        self.recv_buffer = Some(bytes);
+        self
+    }
+
+    /// Puts at most `n` memberships on one socket (at least 1), even where the kernel would take more.
+    pub fn per_socket(mut self, n: usize) -> Self {
+        self.per_socket = Some(n.max(1));
+        self
+    }
+
+    /// Opens the sockets and joins every group.
+    pub fn build(self) -> Result<MultiReceiver> {
+        if self.subscriptions.is_empty() {
+            return Err(Error::new(ErrorKind::Parse, "no groups to receive: give at least one GROUP:PORT"));
+        }
+        let ifaces: Vec<Interface> = self.ifaces.iter().map(IfaceSpec::resolve).collect::<Result<_>>()?;
+        let planned = plan(&self.subscriptions, &ifaces)?;
+        let mut rx =
+            MultiReceiver { slots: Vec::new(), members: Vec::new(), by_dest: HashMap::new(), strays: 0, next: 0 };
+        // The socket currently being filled for each (family, port).
+        let mut open: HashMap<(bool, u16), usize> = HashMap::new();
+        for (sub, iface) in planned {
+            let family = Family::of(sub.group.ip());
+            let key = (sub.group.is_ipv6(), sub.group.port());
+            let full = |rx: &MultiReceiver, i: usize| self.per_socket.is_some_and(|cap| rx.slots[i].members >= cap);
+            let mut slot = match open.get(&key) {
+                Some(&i) if !full(&rx, i) => i,
+                _ => rx.open_slot(family, key.1, self.recv_buffer)?,
+            };
+            open.insert(key, slot);
+            if let Err(e) = join(&rx.slots[slot].socket, &sub, iface.as_ref()) {
+                if !is_out_of_room(&e) {
+                    return Err(e);
+                }
+                if rx.slots[slot].members == 0 {
+                    return Err(no_room(e, &sub));
+                }
+                // The kernel's per-socket limit: carry on in a fresh socket.
+                slot = rx.open_slot(family, key.1, self.recv_buffer)?;
+                open.insert(key, slot);
+                join(&rx.slots[slot].socket, &sub, iface.as_ref()).map_err(|e| no_room(e, &sub))?;
+            }
+            rx.slots[slot].members += 1;
+            let index = rx.members.len();
+            rx.by_dest.entry((slot, sub.group.ip())).or_default().push(index);
+            rx.members.push(Member { subscription: sub, iface, socket: slot, counters: Counters::default() });
+        }
+        Ok(rx)
+    }
+}
+
+/// Validates the subscriptions and pairs each with the interfaces to join it on, dropping repeats.
+fn plan(subs: &[Subscription], ifaces: &[Interface]) -> Result<Vec<(Subscription, Option<Interface>)>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for sub in subs {
+        let g = sub.group;
+        if g.port() == 0 {
+            return Err(Error::new(ErrorKind::Parse, format!("{g}: a receiver needs GROUP:PORT")));
+        }
+        if let Some(s) = sub.source {
+            if s.is_ipv4() != g.ip().is_ipv4() {
+                return Err(Error::new(ErrorKind::Mismatch, format!("source {s} is not of the family of group {g}")));
+            }
+        }
+        let targets: Vec<Option<Interface>> = if !ifaces.is_empty() {
+            ifaces.iter().cloned().map(Some).collect()
+        } else if g.scope_id() != 0 {
+            vec![Some(Interface::by_index(g.scope_id())?)]
+        } else {
+            vec![None]
+        };
+        if g.needs_interface() && targets.iter().any(Option::is_none) {
+            return Err(Error::new(
+                ErrorKind::UnknownInterface,
+                format!("{g} is {}-scoped: name the interface (--iface, or {}%IFACE)", g.scope(), g.ip()),
+            ));
+        }
+        for iface in targets {
+            let key = (g.ip(), g.port(), sub.source, iface.as_ref().map(|i| i.index));
+            if seen.insert(key) {
+                out.push((*sub, iface));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl MultiReceiver {
+    /// Opens, configures and binds one more socket for `family` and `port`; returns its index.
+    fn open_slot(&mut self, family: Family, port: u16, recv_buffer: Option<u32>) -> Result<usize> {
+        let socket = McastSocket::udp(family).map_err(|e| {
+            if e.raw_os_error() == Some(libc::EMFILE) || e.raw_os_error() == Some(libc::ENFILE) {
+                e.within(format!(
+                    "opening socket {} of the receiver: out of descriptors; fit more groups in each socket \
+                     (sysctl -w net.ipv4.igmp_max_memberships=N) or raise the open-file limit (ulimit -n)",
+                    self.slots.len() + 1
+                ))
+            } else {
+                e
+            }
+        })?;
+        // Every socket binds the same port: each must allow the others.
+        socket.set_reuse_address(true)?;
+        if let Some(bytes) = recv_buffer {
+            if socket.set_recv_buffer_size_force(bytes).is_err() {
+                socket.set_recv_buffer_size(bytes)?;
+            }
+        }
+        match family {
+            Family::V4 => {
+                socket.set_multicast_all_v4(false)?;
+                socket.set_pktinfo_v4(true)?;
+                socket.set_recv_ttl_v4(true)?;
+            }
+            Family::V6 => {
+                socket.set_only_v6(true)?;
+                socket.set_multicast_all_v6(false)?;
+                socket.set_recv_pktinfo_v6(true)?;
+                socket.set_recv_hoplimit_v6(true)?;
+            }
+        }
+        socket.set_timestamp_ns(true)?;
+        socket.set_rxq_overflow(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(SocketAddr::new(family.unspecified(), port))?;
+        self.slots.push(Slot { socket, port, members: 0, drops: 0 });
+        Ok(self.slots.len() - 1)
+    }
+}
+
+/// Joins one subscription with the RFC 3678 options, which take either family and an interface index.
+fn join(socket: &McastSocket, sub: &Subscription, iface: Option<&Interface>) -> Result<()> {
+    let index = iface.map_or(0, |i| i.index);
+    match sub.source {
+        None => socket.join_group(sub.group.ip(), index),
+        Some(s) => socket.join_source_group(sub.group.ip(), s, index),
+    }
+}
+
+/// `ENOBUFS` (IPv4 count, source lists, option memory) or `ENOMEM` (IPv6 option memory): the socket is full.
+fn is_out_of_room(e: &Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOBUFS) | Some(libc::ENOMEM))
+}
+
+/// The error for a join that even an empty socket refuses: it names the sysctl to raise and by how much.
+fn no_room(e: Error, sub: &Subscription) -> Error {
+    if !is_out_of_room(&e) {
+        return e;
+    }
+    let optmem = sysctl_u32("net.core.optmem_max").unwrap_or(0);
+    let advice = match (sub.group.ip(), sub.source) {
+        (IpAddr::V4(_), _) if sysctl_u32("net.ipv4.igmp_max_memberships") == Some(0) => {
+            "net.ipv4.igmp_max_memberships is 0, so no socket may join any group: \
+             sysctl -w net.ipv4.igmp_max_memberships=20"
+                .to_string()
+        }
+        (IpAddr::V4(_), Some(_)) if sysctl_u32("net.ipv4.igmp_max_msf") == Some(0) => {
+            "net.ipv4.igmp_max_msf is 0, so no socket may name a source: sysctl -w net.ipv4.igmp_max_msf=10".to_string()
+        }
+        (IpAddr::V6(_), Some(_)) if sysctl_u32("net.ipv6.mld_max_msf") == Some(0) => {
+            "net.ipv6.mld_max_msf is 0, so no socket may name a source: sysctl -w net.ipv6.mld_max_msf=64".to_string()
+        }
+        _ => format!(
+            "a socket's option memory (net.core.optmem_max = {optmem}) cannot hold one membership: \
+             sysctl -w net.core.optmem_max={}",
+            optmem.max(10240).saturating_mul(2).max(131072)
+        ),
+    };
+    e.within(format!("join {} even on a fresh socket: {advice}", sub.group))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_come_from_counter_differences() {
+        let a = Counters { datagrams: 10, bytes: 1000, ..Counters::default() };
+        let b = Counters { datagrams: 30, bytes: 3000, ..Counters::default() };
+        let r = b.rate_since(&a, Duration::from_secs(2));
+        assert_eq!((r.datagrams_per_sec, r.bits_per_sec), (10.0, 8000.0));
+        assert_eq!(a.rate_since(&b, Duration::ZERO), Rate::default());
+        assert_eq!(a.rate_since(&b, Duration::from_secs(1)).datagrams_per_sec, 0.0, "never negative");
+    }
+
+    #[test]
+    fn plans_validate_and_drop_repeats() {
+        let g: Group = "239.1.1.1:5000".parse().unwrap();
+        let subs = [Subscription::from(g), Subscription::from(g), Subscription::from(g.with_port(5001))];
+        assert_eq!(plan(&subs, &[]).unwrap().len(), 2);
+        let e = plan(&[Subscription::from(g.with_port(0))], &[]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Parse);
+        let e = plan(&[Subscription { group: g, source: Some("::1".parse().unwrap()) }], &[]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Mismatch);
+        let e = plan(&["[ff02::1]:5000".parse::<Group>().unwrap().into()], &[]).unwrap_err();
+        assert!(e.to_string().contains("name the interface"), "{e}");
+        assert!(MultiReceiver::builder().build().is_err());
+    }
+
+    #[test]
+    fn out_of_room_errors_name_a_sysctl() {
+        let e = Error::os("MCAST_JOIN_GROUP 239.1.1.1", std::io::Error::from_raw_os_error(libc::ENOBUFS));
+        let text = no_room(e, &"239.1.1.1:5000".parse::<Group>().unwrap().into()).to_string();
+        assert!(text.contains("sysctl -w net."), "{text}");
+        let other = Error::os("x", std::io::Error::from_raw_os_error(libc::ENODEV));
+        assert_eq!(
+            no_room(other, &"239.1.1.1:5000".parse::<Group>().unwrap().into()).to_string(),
+            "x: No such device (os error 19)"
+        );
+    }
+}
