@@ -36,6 +36,7 @@ mod socket;
 pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod wire;
 
 pub use endpoint::{Membership, Receiver, ReceiverBuilder, Sender, SenderBuilder};
 pub use error::{Error, ErrorKind, Result};
