@@ -123,8 +123,13 @@ fn unknown(what: &str) -> Error {
 }
 
 /// `/proc/net/if_inet6`: one line per address, `ADDR32HEX IFINDEX PLEN SCOPE FLAGS NAME`.
+///
+/// `/proc/net` is the main thread's namespace; `/proc/thread-self/net` is the calling thread's, which is the
+/// one the ioctls above see when a thread has `setns`-ed into another namespace.
 fn read_if_inet6() -> Vec<(u32, Ipv6Addr)> {
-    let Ok(text) = fs::read_to_string("/proc/net/if_inet6") else {
+    let Ok(text) =
+        fs::read_to_string("/proc/thread-self/net/if_inet6").or_else(|_| fs::read_to_string("/proc/net/if_inet6"))
+    else {
         return Vec::new();
     };
     parse_if_inet6(&text)

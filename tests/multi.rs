@@ -1,0 +1,246 @@
+//! The multi-group receiver: many groups over several sockets, every datagram counted for its own group.
+//!
+//! Topologies: one namespace; IPv4 on `lo` (its 224.0.0.0/4 route), IPv6 on a veth pair `va`/`vb` inside it
+//! (hop limit 0 loops back on `va`). Each test sends a known number of datagrams to each group, each naming
+//! its group and sequence number, and checks every group's count, bytes, sender and destination.
+
+mod common;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use common::*;
+use mcast::multi::{parse_group_list, MultiReceiver, Subscription};
+use mcast::{ErrorKind, Family, Group, McastSocket};
+
+/// Receive buffer per socket: room for every datagram a test sends, so nothing depends on reading fast.
+const RCVBUF: u32 = 8 << 20;
+
+/// A sending socket on interface `ifname` that loops its datagrams back to this host (TTL/hop limit 0).
+fn sender(family: Family, ifname: &str, bind: Option<SocketAddr>) -> McastSocket {
+    let s = McastSocket::udp(family).unwrap();
+    if let Some(a) = bind {
+        s.bind(a).unwrap();
+    }
+    let index = mcast::Interface::by_name(ifname).unwrap().index;
+    match family {
+        Family::V4 => {
+            s.set_multicast_if_v4_index(index).unwrap();
+            s.set_multicast_ttl_v4(0).unwrap();
+            s.set_multicast_loop_v4(true).unwrap();
+        }
+        Family::V6 => {
+            s.set_multicast_if_v6(index).unwrap();
+            s.set_multicast_hops_v6(0).unwrap();
+            s.set_multicast_loop_v6(true).unwrap();
+        }
+    }
+    s
+}
+
+fn payload(group: &Group, n: usize) -> Vec<u8> {
+    format!("{group} #{n}").into_bytes()
+}
+
+/// Sends `count` datagrams to each group, round-robin over the groups; returns the bytes sent per group.
+fn send_each(tx: &McastSocket, groups: &[Group], count: usize) -> HashMap<Group, u64> {
+    let mut bytes = HashMap::new();
+    for n in 0..count {
+        for g in groups {
+            let p = payload(g, n);
+            assert_eq!(tx.send_to(&p, g.socket_addr()).unwrap(), p.len());
+            *bytes.entry(*g).or_insert(0) += p.len() as u64;
+        }
+    }
+    bytes
+}
+
+/// Reads until `total` datagrams arrived (or a generous deadline passes), checking each one: it counts for a
+/// member whose group is the datagram's destination, its payload names that group, it came from `source`.
+fn receive_checked(rx: &mut MultiReceiver, total: u64, source: SocketAddr) {
+    let mut buf = [0u8; 2048];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got = 0;
+    while got < total && Instant::now() < deadline {
+        let Some(a) = rx.recv_timeout(&mut buf, Duration::from_secs(1)).unwrap() else { continue };
+        let member = a.member.unwrap_or_else(|| panic!("a stray datagram: {:?}", a.meta));
+        let group = rx.members()[member].group();
+        assert_eq!(a.meta.group, Some(group.ip()), "counted for the group it was sent to");
+        assert_eq!(a.socket, rx.members()[member].socket, "read from the socket that holds the membership");
+        let text = String::from_utf8_lossy(&buf[..a.meta.len]).to_string();
+        assert!(text.starts_with(&format!("{group} #")), "payload {text:?} for {group}");
+        assert_eq!((a.meta.source.ip(), a.meta.source.port()), (source.ip(), source.port()), "sender");
+        got += 1;
+    }
+    assert_eq!(got, total, "datagrams received in 20 s");
+    // Nothing more may come: every group's count is exact, not at least.
+    assert!(rx.recv_timeout(&mut buf, Duration::from_millis(300)).unwrap().is_none(), "an extra datagram");
+    assert_eq!(rx.strays(), 0);
+    assert_eq!(rx.kernel_drops(), 0);
+}
+
+fn assert_counts(rx: &MultiReceiver, count: u64, bytes: &HashMap<Group, u64>) {
+    assert_eq!(rx.members().len(), bytes.len());
+    for m in rx.members() {
+        assert_eq!(m.counters.datagrams, count, "datagrams for {}", m.group());
+        assert_eq!(m.counters.bytes, bytes[&m.group()], "bytes for {}", m.group());
+        assert_eq!(m.counters.truncated, 0);
+    }
+}
+
+/// 100 IPv4 groups on `lo`; the namespace keeps the default igmp_max_memberships (20), so the receiver needs
+/// exactly 5 sockets of 20 memberships each.
+#[test]
+fn hundred_ipv4_groups_each_counted_exactly() {
+    let ns = Netns::new("multi100");
+    ns.run(|| {
+        let groups = parse_group_list("239.10.0.1-239.10.0.100:5000", None).unwrap();
+        assert_eq!(groups.len(), 100);
+        let mut rx = MultiReceiver::builder()
+            .groups(groups.clone())
+            .interface("lo".parse().unwrap())
+            .recv_buffer(RCVBUF)
+            .build()
+            .unwrap();
+        assert_eq!(rx.members_per_socket(), vec![20; 5], "the kernel's default limit of 20 per socket");
+        assert_eq!(rx.fds().len(), 5);
+        let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
+        let bytes = send_each(&tx, &groups, 20);
+        receive_checked(&mut rx, 100 * 20, tx.local_addr().unwrap());
+        assert_counts(&rx, 20, &bytes);
+        let lo = ns_ifindex("lo");
+        assert!(rx.members().iter().all(|m| m.iface.as_ref().map(|i| i.index) == Some(lo)));
+    });
+}
+
+/// The same with `net.ipv4.igmp_max_memberships` lowered to 3 inside the namespace: 34 sockets, still exact.
+#[test]
+fn hundred_ipv4_groups_with_a_lowered_membership_limit() {
+    let ns = Netns::new("multilim");
+    ns.sysctl("net.ipv4.igmp_max_memberships", "3");
+    ns.run(|| {
+        let groups = parse_group_list("239.11.0.1-239.11.0.100:5001", None).unwrap();
+        let mut rx = MultiReceiver::builder().groups(groups.clone()).recv_buffer(RCVBUF).build().unwrap();
+        let per = rx.members_per_socket();
+        assert_eq!(per.len(), 34, "{per:?}");
+        assert!(per.iter().all(|&n| n <= 3) && per.iter().sum::<usize>() == 100, "{per:?}");
+        let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
+        let bytes = send_each(&tx, &groups, 10);
+        receive_checked(&mut rx, 100 * 10, tx.local_addr().unwrap());
+        assert_counts(&rx, 10, &bytes);
+    });
+}
+
+/// IPv6 has no membership count, but each join is charged to the socket's option memory: with
+/// `net.core.optmem_max` lowered in the namespace, 100 IPv6 groups need several sockets. IPv4 groups come in
+/// the same receiver, mixed in the same list.
+#[test]
+fn mixed_ipv4_and_ipv6_groups_with_lowered_option_memory() {
+    let ns = Netns::new("multi6");
+    veth_pair_in(&ns, "va", "vb");
+    ns.sysctl("net.core.optmem_max", "2048");
+    ns.run(|| {
+        let groups = parse_group_list("[ff15::100-ff15::163%va]:5002,239.12.0.1-239.12.0.30:5002", None).unwrap();
+        assert_eq!(groups.len(), 130);
+        let mut rx = MultiReceiver::builder().groups(groups.clone()).recv_buffer(RCVBUF).build().unwrap();
+        let v6_sockets = rx.sockets().filter(|s| s.family() == Family::V6).count();
+        assert!(v6_sockets >= 2, "optmem_max 2048 cannot hold 100 IPv6 memberships in one socket");
+        let (v6, v4): (Vec<Group>, Vec<Group>) = groups.iter().partition(|g| g.is_ipv6());
+        let tx6 = sender(Family::V6, "va", None);
+        let tx4 = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
+        let mut bytes = send_each(&tx6, &v6, 5);
+        receive_checked(&mut rx, 100 * 5, SocketAddr::new(link_local("va"), tx6.local_addr().unwrap().port()));
+        bytes.extend(send_each(&tx4, &v4, 5));
+        receive_checked(&mut rx, 30 * 5, tx4.local_addr().unwrap());
+        assert_counts(&rx, 5, &bytes);
+    });
+}
+
+/// Source-specific subscriptions: two sources of one group, with `igmp_max_msf` (sources per group per
+/// socket) lowered to 1 so they need two sockets; a third source is not subscribed and must not be counted.
+#[test]
+fn source_specific_subscriptions_are_counted_per_source() {
+    let ns = Netns::new("multissm");
+    ns.sysctl("net.ipv4.igmp_max_msf", "1");
+    ns.run(|| {
+        let g: Group = "232.1.1.1:5003".parse().unwrap();
+        let (s1, s2, s3): (IpAddr, IpAddr, IpAddr) =
+            ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap());
+        let mut rx = MultiReceiver::builder()
+            .subscriptions([Subscription { group: g, source: Some(s1) }, Subscription { group: g, source: Some(s2) }])
+            .interface("lo".parse().unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(rx.members_per_socket(), vec![1, 1], "one source per socket under igmp_max_msf=1");
+        let tx3 = sender(Family::V4, "lo", Some(SocketAddr::new(s3, 0)));
+        for n in 0..4 {
+            tx3.send_to(&payload(&g, n), g.socket_addr()).unwrap();
+        }
+        for (source, count) in [(s1, 5), (s2, 7)] {
+            let tx = sender(Family::V4, "lo", Some(SocketAddr::new(source, 0)));
+            for n in 0..count {
+                tx.send_to(&payload(&g, n), g.socket_addr()).unwrap();
+            }
+            receive_checked(&mut rx, count as u64, tx.local_addr().unwrap());
+        }
+        let counts: Vec<(Option<IpAddr>, u64)> =
+            rx.members().iter().map(|m| (m.subscription.source, m.counters.datagrams)).collect();
+        assert_eq!(counts, vec![(Some(s1), 5), (Some(s2), 7)]);
+    });
+}
+
+/// Where no socket can hold even one membership, the error names the sysctl and the value to set.
+#[test]
+fn a_zero_limit_is_an_error_that_names_the_sysctl() {
+    let ns = Netns::new("multizero");
+    ns.sysctl("net.ipv4.igmp_max_memberships", "0");
+    ns.run(|| {
+        let groups = parse_group_list("239.13.0.1-239.13.0.2:5004", None).unwrap();
+        let e = MultiReceiver::builder().groups(groups).build().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Os);
+        assert_eq!(e.raw_os_error(), Some(libc::ENOBUFS));
+        let text = e.to_string();
+        assert!(text.contains("239.13.0.1:5004"), "{text}");
+        assert!(text.contains("sysctl -w net.ipv4.igmp_max_memberships=20"), "{text}");
+    });
+}
+
+/// The sockets are ordinary descriptors: `poll` says which one holds a datagram and `try_recv` reads it
+/// there without blocking.
+#[test]
+fn poll_names_the_socket_that_holds_the_datagram() {
+    let ns = Netns::new("multipoll");
+    ns.run(|| {
+        let groups = parse_group_list("239.14.0.1-239.14.0.3:5005", None).unwrap();
+        let mut rx = MultiReceiver::builder().groups(groups.clone()).per_socket(1).build().unwrap();
+        assert_eq!(rx.raw_fds().len(), 3);
+        let mut buf = [0u8; 256];
+        assert!(rx.poll(Some(Duration::from_millis(100))).unwrap().is_empty());
+        assert!(rx.try_recv(1, &mut buf).unwrap().is_none(), "an empty socket does not block");
+        let tx = sender(Family::V4, "lo", None);
+        tx.send_to(&payload(&groups[2], 0), groups[2].socket_addr()).unwrap();
+        let mut ready = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ready.is_empty() && Instant::now() < deadline {
+            ready = rx.poll(Some(Duration::from_secs(1))).unwrap();
+        }
+        assert_eq!(ready, vec![2]);
+        let a = rx.try_recv(2, &mut buf).unwrap().expect("the datagram poll announced");
+        assert_eq!(a.member, Some(2));
+        assert_eq!(&buf[..a.meta.len], payload(&groups[2], 0).as_slice());
+        assert_eq!(rx.members()[2].counters.datagrams, 1);
+        assert!(rx.members()[..2].iter().all(|m| m.counters.datagrams == 0));
+        assert_eq!(rx.try_recv(9, &mut buf).unwrap_err().kind(), ErrorKind::OutOfRange);
+    });
+}
+
+fn ns_ifindex(name: &str) -> u32 {
+    mcast::Interface::by_name(name).unwrap().index
+}
+
+fn link_local(ifname: &str) -> IpAddr {
+    let i = mcast::Interface::by_name(ifname).unwrap();
+    let a = i.ipv6.iter().find(|a| a.segments()[0] == 0xfe80).unwrap_or_else(|| panic!("no fe80:: on {ifname}"));
+    IpAddr::V6(*a)
+}
