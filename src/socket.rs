@@ -5,6 +5,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::group::MULTICAST_RANGES;
 use crate::sys::mreq::{GroupReq, GroupSourceReq, InAddr, IpMreq, IpMreqSource, IpMreqn, Ipv6Mreq};
 use crate::sys::{self, sockopt};
 
@@ -281,12 +282,14 @@ impl McastSocket {
     /// `IP_ADD_MEMBERSHIP` with `ip_mreq`: join `group` on the interface that has address `iface`
     /// (`0.0.0.0`: the kernel picks one by route).
     pub fn join_v4(&self, group: Ipv4Addr, iface: Ipv4Addr) -> Result<()> {
+        multicast_only("IP_ADD_MEMBERSHIP", group)?;
         let req = IpMreq { imr_multiaddr: group.into(), imr_interface: iface.into() };
         self.set_req(libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &req, ctx4("IP_ADD_MEMBERSHIP", group, iface))
     }
 
     /// `IP_DROP_MEMBERSHIP` with `ip_mreq`: the same values the join used.
     pub fn leave_v4(&self, group: Ipv4Addr, iface: Ipv4Addr) -> Result<()> {
+        multicast_only("IP_DROP_MEMBERSHIP", group)?;
         let req = IpMreq { imr_multiaddr: group.into(), imr_interface: iface.into() };
         self.set_req(libc::IPPROTO_IP, libc::IP_DROP_MEMBERSHIP, &req, ctx4("IP_DROP_MEMBERSHIP", group, iface))
     }
@@ -294,12 +297,14 @@ impl McastSocket {
     /// `IP_ADD_MEMBERSHIP` with `ip_mreqn`: join on interface `index` (works for interfaces without an IPv4
     /// address; 0 lets the kernel choose).
     pub fn join_v4_index(&self, group: Ipv4Addr, index: u32) -> Result<()> {
+        multicast_only("IP_ADD_MEMBERSHIP", group)?;
         let req = mreqn(group, index)?;
         self.set_req(libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &req, ctxi("IP_ADD_MEMBERSHIP", group, index))
     }
 
     /// `IP_DROP_MEMBERSHIP` with `ip_mreqn`.
     pub fn leave_v4_index(&self, group: Ipv4Addr, index: u32) -> Result<()> {
+        multicast_only("IP_DROP_MEMBERSHIP", group)?;
         let req = mreqn(group, index)?;
         self.set_req(libc::IPPROTO_IP, libc::IP_DROP_MEMBERSHIP, &req, ctxi("IP_DROP_MEMBERSHIP", group, index))
     }
@@ -325,6 +330,7 @@ impl McastSocket {
     }
 
     fn source_v4(&self, name: libc::c_int, cname: &str, g: Ipv4Addr, s: Ipv4Addr, i: Ipv4Addr) -> Result<()> {
+        multicast_only(cname, g)?;
         let req = IpMreqSource { imr_multiaddr: g.into(), imr_interface: i.into(), imr_sourceaddr: s.into() };
         self.set_req(libc::IPPROTO_IP, name, &req, format!("{cname} ({s}, {g}) on {}", iface_addr(i)))
     }
@@ -352,24 +358,28 @@ impl McastSocket {
 
     /// `IPV6_JOIN_GROUP` (`ipv6_mreq`): join `group` on interface `index` (0: the kernel chooses).
     pub fn join_v6(&self, group: Ipv6Addr, index: u32) -> Result<()> {
+        multicast_only("IPV6_JOIN_GROUP", group)?;
         let req = Ipv6Mreq { ipv6mr_multiaddr: group.into(), ipv6mr_interface: index };
         self.set_req(libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &req, ctxi("IPV6_JOIN_GROUP", group, index))
     }
 
     /// `IPV6_LEAVE_GROUP`.
     pub fn leave_v6(&self, group: Ipv6Addr, index: u32) -> Result<()> {
+        multicast_only("IPV6_LEAVE_GROUP", group)?;
         let req = Ipv6Mreq { ipv6mr_multiaddr: group.into(), ipv6mr_interface: index };
         self.set_req(libc::IPPROTO_IPV6, libc::IPV6_DROP_MEMBERSHIP, &req, ctxi("IPV6_LEAVE_GROUP", group, index))
     }
 
     /// `MCAST_JOIN_GROUP` (RFC 3678, `group_req`): either family, interface by index.
     pub fn join_group(&self, group: IpAddr, index: u32) -> Result<()> {
+        multicast_only("MCAST_JOIN_GROUP", group)?;
         let req = GroupReq::new(group, index);
         self.set_req(self.level(), libc::MCAST_JOIN_GROUP, &req, ctxi("MCAST_JOIN_GROUP", group, index))
     }
 
     /// `MCAST_LEAVE_GROUP`.
     pub fn leave_group(&self, group: IpAddr, index: u32) -> Result<()> {
+        multicast_only("MCAST_LEAVE_GROUP", group)?;
         let req = GroupReq::new(group, index);
         self.set_req(self.level(), libc::MCAST_LEAVE_GROUP, &req, ctxi("MCAST_LEAVE_GROUP", group, index))
     }
@@ -395,6 +405,7 @@ impl McastSocket {
     }
 
     fn source_req(&self, name: libc::c_int, cname: &str, g: IpAddr, s: IpAddr, index: u32) -> Result<()> {
+        multicast_only(cname, g)?;
         if g.is_ipv4() != s.is_ipv4() {
             return Err(Error::new(ErrorKind::Mismatch, format!("{cname}: source {s} and group {g} differ in family")));
         }
@@ -409,6 +420,19 @@ impl McastSocket {
             Family::V6 => libc::IPPROTO_IPV6,
         }
     }
+}
+
+/// Refuses a unicast `group` before the kernel does, naming the multicast ranges: the kernel's answer would
+/// be a bare `EINVAL`.
+fn multicast_only(cname: &str, group: impl Into<IpAddr>) -> Result<()> {
+    let group = group.into();
+    if group.is_multicast() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::NotMulticast,
+        format!("{cname}: {group} is not a multicast address ({MULTICAST_RANGES})"),
+    ))
 }
 
 fn mreqn(group: Ipv4Addr, index: u32) -> Result<IpMreqn> {
