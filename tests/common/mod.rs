@@ -136,10 +136,11 @@ pub fn veth(a: &Netns, a_if: &str, a_cidr: &str, b: &Netns, b_if: &str, b_cidr: 
     run_checked(Command::new("ip").args(["link", "set", &tmp_a, "netns", &a.name, "name", a_if]));
     run_checked(Command::new("ip").args(["link", "set", &tmp_b, "netns", &b.name, "name", b_if]));
     for (ns, ifname, cidr) in [(a, a_if, a_cidr), (b, b_if, b_cidr)] {
+        // IPv6 addresses wait for duplicate address detection; turn it off before the link comes up, when
+        // the link-local address is made, so the link works at once.
+        ns.sysctl(&format!("net.ipv6.conf.{ifname}.accept_dad"), "0");
         ns.ip(&["addr", "add", cidr, "dev", ifname]);
         ns.ip(&["link", "set", ifname, "up", "multicast", "on"]);
-        // IPv6 addresses wait for duplicate address detection; turn it off so the link works at once.
-        ns.sysctl(&format!("net.ipv6.conf.{ifname}.accept_dad"), "0");
     }
 }
 
