@@ -68,12 +68,20 @@ impl Opt {
     }
 }
 
-/// What the parser found: each option under its canonical name, in order, and the positional words.
+/// What the parser found: each option under its canonical name (with the name as typed, for messages), in
+/// order, and the positional words.
 #[derive(Debug, Default)]
 pub struct Matches {
-    found: Vec<(&'static str, Option<String>)>,
+    found: Vec<Found>,
     /// Words that are not options, in order (everything after `--` is one).
     pub positionals: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Found {
+    canonical: &'static str,
+    typed: String,
+    value: Option<String>,
 }
 
 /// What a command line asks for.
@@ -87,15 +95,16 @@ pub enum Parsed {
 
 /// Parses `words` (the arguments after the subcommand's name) against `opts`.
 pub fn parse(words: &[String], opts: &[Opt]) -> Result<Parsed, Fail> {
+    // Help wins wherever it stands before `--`: `mcast send --ttl 999 --help` shows the help.
+    if words.iter().take_while(|w| *w != "--").any(|w| w == "--help" || w == "-h") {
+        return Ok(Parsed::Help);
+    }
     let mut m = Matches::default();
     let mut words = words.iter();
     while let Some(word) = words.next() {
         if word == "--" {
             m.positionals.extend(words.by_ref().cloned());
             break;
-        }
-        if word == "--help" || word == "-h" {
-            return Ok(Parsed::Help);
         }
         if !is_option(word) {
             m.positionals.push(word.clone());
@@ -117,7 +126,7 @@ pub fn parse(words: &[String], opts: &[Opt]) -> Result<Parsed, Fail> {
                 Some(words.next().cloned().ok_or_else(|| Fail::usage(format!("{name}: missing value ({name} {ph})")))?)
             }
         };
-        m.found.push((opt.canonical(), value));
+        m.found.push(Found { canonical: opt.canonical(), typed: name.to_string(), value });
     }
     Ok(Parsed::Run(m))
 }
@@ -141,22 +150,27 @@ fn is_option(word: &str) -> bool {
 impl Matches {
     /// Whether the flag was given.
     pub fn flag(&self, name: &str) -> bool {
-        self.found.iter().any(|(n, _)| *n == name)
+        self.found.iter().any(|f| f.canonical == name)
     }
 
     /// Which of two opposite flags came last (`--loop`/`--no-loop`): `Some(true)` for `yes`, `None` if neither.
     pub fn last_of(&self, yes: &str, no: &str) -> Option<bool> {
-        self.found.iter().rev().find(|(n, _)| *n == yes || *n == no).map(|(n, _)| *n == yes)
+        self.found.iter().rev().find(|f| f.canonical == yes || f.canonical == no).map(|f| f.canonical == yes)
     }
 
     /// Every value given for a repeatable option, in order.
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.found.iter().filter(move |(n, _)| *n == name).filter_map(|(_, v)| v.as_deref())
+        self.found.iter().filter(move |f| f.canonical == name).filter_map(|f| f.value.as_deref())
     }
 
     /// The last value given for an option (a later one overrides an earlier one).
     pub fn value(&self, name: &str) -> Option<&str> {
-        self.found.iter().rev().find(|(n, _)| *n == name).and_then(|(_, v)| v.as_deref())
+        self.found.iter().rev().find(|f| f.canonical == name).and_then(|f| f.value.as_deref())
+    }
+
+    /// The name the user typed for the last occurrence of an option (`--hops` for `--ttl`), for messages.
+    fn typed<'a>(&'a self, name: &'a str) -> &'a str {
+        self.found.iter().rev().find(|f| f.canonical == name).map_or(name, |f| f.typed.as_str())
     }
 
     /// The positional words, at least `min` and at most `max` of them; `usage` is the command's one-line
@@ -177,21 +191,23 @@ impl Matches {
     where
         T::Err: fmt::Display,
     {
-        self.value(name).map(|v| v.parse::<T>().map_err(|e| Fail::usage(format!("{name} {v}: {e}")))).transpose()
+        let Some(v) = self.value(name) else { return Ok(None) };
+        v.parse().map(Some).map_err(|e| Fail::usage(format!("{} {v}: {e}", self.typed(name))))
     }
 
     /// An integer in `lo..=hi`.
     pub fn int_in(&self, name: &str, lo: u64, hi: u64) -> Result<Option<u64>, Fail> {
         let Some(v) = self.value(name) else { return Ok(None) };
+        let name = self.typed(name);
         let n: u64 = v.parse().map_err(|_| {
             if v.starts_with('-') || v.parse::<i128>().is_ok() {
-                Fail::usage(format!("{name} {v}: out of range {lo}..={hi}"))
+                Fail::usage(range_error(name, v, lo, hi))
             } else {
                 Fail::usage(format!("{name} {v}: not a whole number"))
             }
         })?;
         if n < lo || n > hi {
-            return Err(Fail::usage(format!("{name} {v}: out of range {lo}..={hi}")));
+            return Err(Fail::usage(range_error(name, v, lo, hi)));
         }
         Ok(Some(n))
     }
@@ -200,11 +216,20 @@ impl Matches {
     pub fn seconds(&self, name: &str) -> Result<Option<Duration>, Fail> {
         const DAY: f64 = 86_400.0;
         let Some(v) = self.value(name) else { return Ok(None) };
+        let name = self.typed(name);
         let s: f64 = v.parse().map_err(|_| Fail::usage(format!("{name} {v}: not a number of seconds")))?;
         if !s.is_finite() || !(0.0..=DAY).contains(&s) {
             return Err(Fail::usage(format!("{name} {v}: out of range 0..={DAY} seconds")));
         }
         Ok(Some(Duration::from_secs_f64(s)))
+    }
+}
+
+fn range_error(name: &str, v: &str, lo: u64, hi: u64) -> String {
+    if hi == u64::MAX {
+        format!("{name} {v}: must be at least {lo}")
+    } else {
+        format!("{name} {v}: out of range {lo}..={hi}")
     }
 }
 
@@ -261,8 +286,10 @@ mod tests {
 
     #[test]
     fn help_wins_anywhere() {
-        let words: Vec<String> = ["--ttl", "300", "-h"].iter().map(|w| w.to_string()).collect();
+        let words: Vec<String> = ["--bogus", "--ttl", "300", "-h"].iter().map(|w| w.to_string()).collect();
         assert!(matches!(parse(&words, OPTS), Ok(Parsed::Help)));
+        let words: Vec<String> = ["--", "-h"].iter().map(|w| w.to_string()).collect();
+        assert!(matches!(parse(&words, OPTS), Ok(Parsed::Run(m)) if m.positionals == ["-h"]));
     }
 
     #[test]
@@ -274,6 +301,8 @@ mod tests {
         assert!(matches!(m.int_in("--ttl", 0, 255), Err(Fail::Usage(s)) if s == "--ttl 300: out of range 0..=255"));
         let m = run(&["--ttl", "-1"]).unwrap();
         assert!(matches!(m.int_in("--ttl", 0, 255), Err(Fail::Usage(s)) if s == "--ttl -1: out of range 0..=255"));
+        let m = run(&["--hops", "256"]).unwrap();
+        assert!(matches!(m.int_in("--ttl", 0, 255), Err(Fail::Usage(s)) if s == "--hops 256: out of range 0..=255"));
         let m = run(&["--ttl", "x"]).unwrap();
         assert!(matches!(m.int_in("--ttl", 0, 255), Err(Fail::Usage(s)) if s == "--ttl x: not a whole number"));
         let m = run(&["--interval", "nan"]).unwrap();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use mcast::{Group, IfaceSpec, Interface, Receiver, RecvMeta, Sender};
 
 use crate::args::{self, Fail, Opt};
-use crate::output::{preview, Out};
+use crate::output::{self, preview, Out};
 
 pub const SUMMARY: &str = "a sender and a receiver in one process, IPv4 then IPv6, never leaving this host";
 
@@ -273,18 +273,5 @@ fn loop_off(out: &mut Out, rx: &Receiver, tx: &Sender, setting: String) -> Resul
 
 /// A long explanation, wrapped under the rows' middle column.
 fn wrapped(out: &mut Out, text: &str) -> Result<(), Fail> {
-    const INDENT: &str = "            ";
-    const WIDTH: usize = 104;
-    let mut line = String::from(INDENT);
-    for word in text.split_whitespace() {
-        if line.len() > INDENT.len() && line.len() + 1 + word.len() > WIDTH {
-            out.line(&line)?;
-            line = String::from(INDENT);
-        }
-        if line.len() > INDENT.len() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    out.line(&line)
+    out.line(&format!("{:12}{}", "", output::wrap(text, 12, 104)))
 }

@@ -119,7 +119,7 @@ mod tests {
             ipv4: vec!["127.0.0.1".parse().unwrap()],
             ipv6: vec![],
         };
-        let t = table(&[lo.clone()]);
+        let t = table(std::slice::from_ref(&lo));
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("INDEX  NAME  MTU    MULTICAST  FLAGS"), "{t}");

@@ -165,7 +165,7 @@ impl Facts {
         rows.push(("thresholds", "0 host, 1 link, 32 site, 64 region, 128 continent, 255 unrestricted".into()));
         let mut s = String::new();
         for (k, v) in rows {
-            s.push_str(&format!("{k:<16} {v}\n"));
+            s.push_str(&format!("{k:<16} {}\n", output::wrap(&v, 17, 104)));
         }
         s
     }

@@ -182,6 +182,26 @@ pub fn preview(bytes: &[u8], max: usize) -> String {
     s
 }
 
+/// `text` wrapped to `width` columns, every line after the first indented by `indent` spaces (the first is
+/// placed by the caller). Words longer than a line are kept whole.
+pub fn wrap(text: &str, indent: usize, width: usize) -> String {
+    let mut out = String::new();
+    let mut col = indent;
+    for word in text.split_whitespace() {
+        if col > indent && col + 1 + word.len() > width {
+            out.push('\n');
+            out.push_str(&" ".repeat(indent));
+            col = indent;
+        } else if col > indent {
+            out.push(' ');
+            col += 1;
+        }
+        out.push_str(word);
+        col += word.len();
+    }
+    out
+}
+
 /// Bytes as lowercase hex, two digits each.
 pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -234,5 +254,6 @@ mod tests {
         assert_eq!(time_of_day(t), "01:02:03.456");
         assert_eq!(mac([1, 0, 0x5e, 1, 2, 3]), "01:00:5e:01:02:03");
         assert_eq!(hex(b"\x00\xffA"), "00ff41");
+        assert_eq!(wrap("aa bb cc dd", 2, 7), "aa bb\n  cc dd");
     }
 }
