@@ -146,7 +146,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         if quiet {
             continue;
         }
-        let payload = &buf[..meta.len];
+        let payload = buf.get(..meta.len).unwrap_or(&buf);
         let iface = meta.ifindex.map(|i| names.name(i));
         let line = if json {
             datagram_json(tally.datagrams, group, &meta, iface.as_deref(), payload)
