@@ -11,40 +11,17 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Instant;
+use std::net::{IpAddr, Ipv4Addr};
 
-use common::traffic::{assert_silent, expect_exact, Link, A4, A4_ALT, B4, WAIT};
-use common::Netns;
-use mcast::{Group, IfaceSpec, McastSocket, Receiver, RecvMeta, Sender};
+use common::traffic::{
+    assert_silent, expect_exact, iface, receiver, recv_batches, sender, sender_from, Got, Link, A4, A4_ALT, B4, WAIT,
+};
+use mcast::{Group, McastSocket, Receiver};
 
 const G: Ipv4Addr = Ipv4Addr::new(239, 1, 2, 3);
 
 fn group(ip: Ipv4Addr, port: u16) -> Group {
     Group::new(IpAddr::V4(ip), port).expect("a multicast group")
-}
-
-fn iface(name: &str) -> IfaceSpec {
-    IfaceSpec::Name(name.into())
-}
-
-/// A sender in `ns` out of `ifname` (`IP_MULTICAST_IF` by address) with this TTL and loop setting.
-fn sender(ns: &Netns, g: Group, ifname: &str, ttl: u32, multicast_loop: bool) -> Sender {
-    let ifname = ifname.to_string();
-    ns.run(move || Sender::builder(g).interface(iface(&ifname)).ttl(ttl).multicast_loop(multicast_loop).build())
-        .expect("sender")
-}
-
-/// A sender in `a` out of `va`, TTL 1, bound to a source address of its own.
-fn sender_from(link: &Link, g: Group, source: Ipv4Addr) -> Sender {
-    let bind = SocketAddr::new(IpAddr::V4(source), 0);
-    link.a.run(|| Sender::builder(g).interface(iface("va")).ttl(1).bind(bind).build()).expect("bound sender")
-}
-
-/// A receiver in `ns` for `g` joined on `ifname`, with the library's defaults.
-fn receiver(ns: &Netns, g: Group, ifname: &str) -> Receiver {
-    let ifname = ifname.to_string();
-    ns.run(move || Receiver::builder(g).interface(iface(&ifname)).build()).expect("receiver")
 }
 
 fn v4(ip: Ipv4Addr) -> IpAddr {
@@ -219,27 +196,6 @@ fn a_datagram_larger_than_the_buffer_is_reported_truncated() {
     assert_eq!(meta.group, Some(v4(G)));
 }
 
-/// Receives exactly `n` datagrams with `recvmmsg` batches, waiting at most [`WAIT`] in all.
-fn recv_batches(sock: &McastSocket, n: usize) -> Vec<(RecvMeta, Vec<u8>)> {
-    sock.set_nonblocking(true).unwrap();
-    let deadline = Instant::now() + WAIT;
-    let mut out = Vec::new();
-    let mut storage = vec![vec![0u8; 2048]; 64];
-    let mut metas = Vec::new();
-    while out.len() < n {
-        let mut bufs: Vec<&mut [u8]> = storage.iter_mut().map(|b| b.as_mut_slice()).collect();
-        match sock.recv_batch(&mut bufs, &mut metas) {
-            Ok(k) => out.extend(metas[..k].iter().zip(&storage).map(|(m, b)| (*m, b[..m.len].to_vec()))),
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
-                assert!(Instant::now() < deadline, "only {} of {n} datagrams arrived", out.len());
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            Err(e) => panic!("recv_batch: {e}"),
-        }
-    }
-    out
-}
-
 /// `sendmmsg` of 50 datagrams and `recvmmsg` on the other side: all 50 arrive, in order, each with its bytes
 /// and metadata; nothing more.
 #[test]
@@ -256,13 +212,12 @@ fn batch_of_50_arrives_complete_and_in_order() {
     }
     let got = recv_batches(rx.socket(), 50);
     let vb = link.b.ifindex("vb");
-    for (i, (meta, bytes)) in got.iter().enumerate() {
+    for (i, Got { meta, bytes }) in got.iter().enumerate() {
         assert_eq!(bytes, &payloads[i], "datagram {i}");
         assert_eq!((meta.len, meta.truncated), (payloads[i].len(), false), "datagram {i}");
         assert_eq!(meta.source.ip(), v4(A4), "datagram {i}");
         assert_eq!((meta.group, meta.ifindex, meta.ttl), (Some(v4(G)), Some(vb), Some(3)), "datagram {i}");
     }
-    rx.socket().set_nonblocking(false).unwrap();
     assert_silent(rx.socket(), "b after 50");
 }
 
@@ -292,8 +247,8 @@ fn ssm_receiver_gets_its_source_only() {
     let link = Link::new("v4ssm");
     let g = group(SSM, 5012);
     let rx = link.b.run(|| Receiver::builder(g).source(v4(A4)).interface(iface("vb")).build()).unwrap();
-    sender_from(&link, g, A4_ALT).send(b"from S2").unwrap();
-    sender_from(&link, g, A4).send(b"from S1").unwrap();
+    sender_from(&link.a, g, "va", v4(A4_ALT)).send(b"from S2").unwrap();
+    sender_from(&link.a, g, "va", v4(A4)).send(b"from S1").unwrap();
     expect_exact(rx.socket(), "SSM receiver", b"from S1", v4(A4), v4(SSM), link.b.ifindex("vb"));
     assert_silent(rx.socket(), "SSM receiver after S1");
 }
@@ -305,11 +260,11 @@ fn a_blocked_source_is_dropped_and_others_pass() {
     let g = group(G, 5013);
     let rx = receiver(&link.b, g, "vb");
     rx.socket().block_source_v4(G, A4_ALT, B4).unwrap();
-    sender_from(&link, g, A4_ALT).send(b"from S2").unwrap();
-    sender_from(&link, g, A4).send(b"from S1").unwrap();
+    sender_from(&link.a, g, "va", v4(A4_ALT)).send(b"from S2").unwrap();
+    sender_from(&link.a, g, "va", v4(A4)).send(b"from S1").unwrap();
     expect_exact(rx.socket(), "receiver", b"from S1", v4(A4), v4(G), link.b.ifindex("vb"));
     assert_silent(rx.socket(), "receiver after S1");
     rx.socket().unblock_source_v4(G, A4_ALT, B4).unwrap();
-    sender_from(&link, g, A4_ALT).send(b"from S2 again").unwrap();
+    sender_from(&link.a, g, "va", v4(A4_ALT)).send(b"from S2 again").unwrap();
     expect_exact(rx.socket(), "receiver", b"from S2 again", v4(A4_ALT), v4(G), link.b.ifindex("vb"));
 }

@@ -3,10 +3,10 @@
 //! A negative check ("nothing arrives") is only meaningful after a positive one on the same socket: tests
 //! first prove the path delivers, then [`assert_silent`] waits [`QUIET`] for anything more.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::Duration;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
 
-use mcast::{McastSocket, RecvMeta};
+use mcast::{Group, IfaceSpec, McastSocket, Receiver, RecvMeta, Sender};
 
 use super::{veth, wait_ipv6, Netns};
 
@@ -33,6 +33,9 @@ pub const B6: Ipv6Addr = Ipv6Addr::new(0xfd00, 1, 0, 0, 0, 0, 0, 2);
 ///
 /// ```text
 ///   a: va 10.0.0.1/24 10.0.0.11/24 fd00:1::1/64 fd00:1::11/64  <-- veth -->  b: vb 10.0.0.2/24 fd00:1::2/64
+///
+/// The second addresses of `va` are sources a socket binds to on purpose: 10.0.0.11 is secondary and
+/// fd00:1::11 deprecated, so the kernel's own choice of source is always 10.0.0.1 or fd00:1::1.
 /// ```
 ///
 /// Both keep the multicast route on `lo` that [`Netns::new`] adds, so a socket names its interface.
@@ -51,7 +54,8 @@ impl Link {
         veth(&a, "va", "10.0.0.1/24", &b, "vb", "10.0.0.2/24");
         a.add_addr("va", "10.0.0.11/24");
         a.add_addr("va", "fd00:1::1/64");
-        a.add_addr("va", "fd00:1::11/64");
+        // Deprecated, so source selection (RFC 6724 rule 3) picks fd00:1::1 unless a socket binds this one.
+        a.ip(&["-6", "addr", "add", "fd00:1::11/64", "dev", "va", "nodad", "preferred_lft", "0"]);
         b.add_addr("vb", "fd00:1::2/64");
         wait_ipv6(&a, "va");
         wait_ipv6(&b, "vb");
@@ -120,4 +124,54 @@ pub fn expect_exact(
     assert_eq!(got.meta.group, Some(group), "{what}: group (pktinfo)");
     assert_eq!(got.meta.ifindex, Some(ifindex), "{what}: arrival interface");
     got
+}
+
+/// An interface by name.
+pub fn iface(name: &str) -> IfaceSpec {
+    IfaceSpec::Name(name.into())
+}
+
+/// A sender in `ns` out of `ifname` (`IP_MULTICAST_IF`/`IPV6_MULTICAST_IF`) with this TTL or hop limit and
+/// loop setting.
+pub fn sender(ns: &Netns, g: Group, ifname: &str, ttl: u32, multicast_loop: bool) -> Sender {
+    let ifname = ifname.to_string();
+    ns.run(move || Sender::builder(g).interface(iface(&ifname)).ttl(ttl).multicast_loop(multicast_loop).build())
+        .expect("sender")
+}
+
+/// A sender in `ns` out of `ifname`, TTL or hop limit 1, bound to `source` (one of the interface's addresses).
+pub fn sender_from(ns: &Netns, g: Group, ifname: &str, source: IpAddr) -> Sender {
+    let (ifname, bind) = (ifname.to_string(), SocketAddr::new(source, 0));
+    ns.run(move || Sender::builder(g).interface(iface(&ifname)).ttl(1).bind(bind).build()).expect("bound sender")
+}
+
+/// A receiver in `ns` for `g` joined on `ifname`, with the library's defaults.
+pub fn receiver(ns: &Netns, g: Group, ifname: &str) -> Receiver {
+    let ifname = ifname.to_string();
+    ns.run(move || Receiver::builder(g).interface(iface(&ifname)).build()).expect("receiver")
+}
+
+/// Receives exactly `n` datagrams with `recvmmsg` batches, waiting at most [`WAIT`] in all; leaves the socket
+/// blocking again.
+pub fn recv_batches(sock: &McastSocket, n: usize) -> Vec<Got> {
+    sock.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut out = Vec::new();
+    let mut storage = vec![vec![0u8; 2048]; 64];
+    let mut metas = Vec::new();
+    while out.len() < n {
+        let mut bufs: Vec<&mut [u8]> = storage.iter_mut().map(|b| b.as_mut_slice()).collect();
+        match sock.recv_batch(&mut bufs, &mut metas) {
+            Ok(k) => {
+                out.extend(metas[..k].iter().zip(&storage).map(|(m, b)| Got { meta: *m, bytes: b[..m.len].to_vec() }))
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                assert!(Instant::now() < deadline, "only {} of {n} datagrams arrived", out.len());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("recv_batch: {e}"),
+        }
+    }
+    sock.set_nonblocking(false).unwrap();
+    out
 }
