@@ -23,7 +23,9 @@ use std::time::Duration;
 
 use super::bytes::{need, range, set_u16, set_u8, tail, u16_at, u8_at, v4_at};
 use super::code::{decode_float8, encode_float8};
-use super::record::{check_records, emit_records, parse_records, parse_sources, GroupRecord, Records, WireAddr};
+use super::record::{
+    check_records, emit_records, parse_records, parse_sources, sources_at, GroupRecord, Records, WireAddr,
+};
 use super::{checksum, Error, Result};
 
 /// Message types (RFC 3376 §4 and the IANA IGMP type registry).
@@ -187,10 +189,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
         u16_at(self.buffer.as_ref(), field::NUM_SOURCES)
     }
 
-    /// v3 query: the sources.
+    /// v3 query: the sources (on an unchecked view, only those inside the buffer).
     pub fn sources(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
-        let buf = self.buffer.as_ref();
-        (0..usize::from(self.num_sources())).map(move |i| Ipv4Addr::read(buf, field::SOURCES + 4 * i))
+        sources_at(self.buffer.as_ref(), field::SOURCES, self.num_sources())
     }
 
     /// v3 report: the Number of Group Records field.

@@ -27,7 +27,9 @@ use std::time::Duration;
 
 use super::bytes::{need, range, set_u16, set_u8, tail, u16_at, u8_at, v6_at};
 use super::code::{decode_float16, decode_float8, encode_float16, encode_float8};
-use super::record::{check_records, emit_records, parse_records, parse_sources, GroupRecord, Records, WireAddr};
+use super::record::{
+    check_records, emit_records, parse_records, parse_sources, sources_at, GroupRecord, Records, WireAddr,
+};
 use super::{checksum, Error, Result};
 
 /// ICMPv6 message types of MLD.
@@ -196,10 +198,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
         u16_at(self.buffer.as_ref(), field::NUM_SOURCES)
     }
 
-    /// v2 query: the sources.
+    /// v2 query: the sources (on an unchecked view, only those inside the buffer).
     pub fn sources(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
-        let buf = self.buffer.as_ref();
-        (0..usize::from(self.num_sources())).map(move |i| Ipv6Addr::read(buf, field::SOURCES + 16 * i))
+        sources_at(self.buffer.as_ref(), field::SOURCES, self.num_sources())
     }
 
     /// v2 report: the Nr of Mcast Address Records field.

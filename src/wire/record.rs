@@ -215,10 +215,9 @@ impl<T: AsRef<[u8]>, A: WireAddr> RecordPacket<T, A> {
         A::read(self.buffer.as_ref(), field::GROUP)
     }
 
-    /// The sources, in order.
+    /// The sources, in order (on an unchecked view, only those inside the buffer).
     pub fn sources(&self) -> impl Iterator<Item = A> + '_ {
-        let buf = self.buffer.as_ref();
-        (0..usize::from(self.num_sources())).map(move |i| A::read(buf, Self::header_len() + A::LEN * i))
+        sources_at(self.buffer.as_ref(), Self::header_len(), self.num_sources())
     }
 
     /// The auxiliary data (clipped to the buffer).
@@ -367,6 +366,12 @@ pub(crate) fn emit_records<A: WireAddr>(records: &[GroupRecord<A>], buf: &mut [u
         offset += record.buffer_len();
     }
     Ok(offset)
+}
+
+/// The first `count` addresses from `at` in `buf`, as many as lie inside it.
+pub(crate) fn sources_at<A: WireAddr>(buf: &[u8], at: usize, count: u16) -> impl Iterator<Item = A> + '_ {
+    let fit = tail(buf, at).len() / A::LEN;
+    (0..usize::from(count).min(fit)).map(move |i| A::read(buf, at + A::LEN * i))
 }
 
 /// `count` source addresses at the start of `buf`.
