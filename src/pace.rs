@@ -125,7 +125,15 @@ impl Pacer {
     /// Waits until the next datagram is due: sleeps when that is far off, spins the last stretch so short
     /// intervals are kept (`thread::sleep` overshoots by tens of microseconds).
     pub fn wait(&self) {
-        let due = self.next_due();
+        self.wait_until(None)
+    }
+
+    /// Like [`Pacer::wait`], but returns at `limit` if that comes first (the end of a timed run).
+    pub fn wait_until(&self, limit: Option<Instant>) {
+        let due = match limit {
+            Some(l) => self.next_due().min(l),
+            None => self.next_due(),
+        };
         loop {
             let now = Instant::now();
             if now >= due {

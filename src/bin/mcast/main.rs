@@ -9,11 +9,17 @@
 
 mod args;
 mod demo;
+mod discover;
 mod ifaces;
 mod info;
 mod output;
+mod perf;
+mod ping;
 mod recv;
+mod relay;
+mod responder;
 mod send;
+mod tools;
 
 use std::io::Write;
 
@@ -34,6 +40,11 @@ const COMMANDS: &[Command] = &[
     Command { name: "ifaces", summary: ifaces::SUMMARY, run: ifaces::run, help: ifaces::HELP },
     Command { name: "info", summary: info::SUMMARY, run: info::run, help: info::HELP },
     Command { name: "demo", summary: demo::SUMMARY, run: demo::run, help: demo::HELP },
+    Command { name: "ping", summary: ping::SUMMARY, run: ping::run, help: ping::HELP },
+    Command { name: "perf", summary: perf::SUMMARY, run: perf::run, help: perf::HELP },
+    Command { name: "discover", summary: discover::SUMMARY, run: discover::run, help: discover::HELP },
+    Command { name: "responder", summary: responder::SUMMARY, run: responder::run, help: responder::HELP },
+    Command { name: "relay", summary: relay::SUMMARY, run: relay::run, help: relay::HELP },
 ];
 
 fn usage() -> String {

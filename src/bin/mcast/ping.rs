@@ -1,0 +1,392 @@
+//! `mcast ping GROUP:PORT`: probe a group and measure, per responder, the multicast and the unicast round trip;
+//! `mcast ping --serve GROUP:PORT` answers each probe twice, to the group and to the prober.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::{Duration, Instant};
+
+use mcast::proto::{self, Kind, Packet};
+use mcast::stats::{Arrival, Rtt, SeqTracker};
+use mcast::{Group, McastSocket, RecvMeta};
+
+use crate::args::{self, Fail, Opt};
+use crate::output::{Json, Out};
+use crate::tools::{self, fmt_ms, pct};
+
+pub const SUMMARY: &str = "round-trip time and loss to every responder of a group, multicast and unicast";
+
+pub const HELP: &str = r#"mcast ping: round-trip time and loss to every responder of a multicast group
+
+Usage: mcast ping GROUP:PORT [OPTIONS]          probe the group and report per responder
+       mcast ping --serve GROUP:PORT [OPTIONS]  answer probes
+
+The prober joins GROUP on PORT and sends a probe there every --interval. Each responder (--serve)
+answers every probe twice: once to the group, once by unicast to the prober. So each responder gets two
+rows, "multicast" and "unicast", each with loss, duplicates, reordering and round-trip time
+(min/avg/max/p50/p99/mdev). Probe and answers carry the mcast header (docs/protocol.md); times are the
+kernel's arrival stamps (SO_TIMESTAMPNS) minus the send time carried in the probe.
+
+Options (both sides):
+  --iface IFACE        join on and send from this interface (name, index or address)
+                       IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP, IP_MULTICAST_IF / IPV6_MULTICAST_IF
+  --source ADDR        source-specific join: accept multicast only from ADDR (repeatable)
+  --ttl N              TTL / hop limit of what this side sends to the group, 0..=255 (default 1)
+  --busy-poll          spin on a non-blocking socket instead of sleeping in poll(): lower, steadier
+                       round trips for one busy core
+  --json               one JSON object per line instead of text
+  --quiet, -q          no line per answer (or per probe, with --serve): only the summary
+Prober options:
+  --count N, -c N      send N probes, then wait --wait for the last answers (default: until Ctrl-C)
+  --interval SECS      time between probes (default 1; at least 0.001)
+  --wait SECS          how long to wait for answers after the last probe (default 1)
+  --size N             payload bytes in each probe, echoed back (default 0)
+Responder options:
+  --serve              answer probes instead of sending them
+  --count N, -c N      exit after answering N probes
+  --timeout SECS       exit after SECS seconds
+
+Output: a line per answer ("10.0.0.2 multicast seq=3 ttl=64 time=0.123 ms"), then a row per responder
+and kind. --json: {"type":"reply",...} per answer, {"type":"responder",...} per row, {"type":"summary",...}.
+
+Exit status: 0 when an answer arrived (prober) or at the end (responder); 1 when no answer arrived or on
+a runtime error; 2 bad arguments.
+
+Examples:
+  mcast ping --serve 239.1.2.3:4321 --iface eth0
+  mcast ping 239.1.2.3:4321 --iface eth0 --count 10 --interval 0.2
+"#;
+
+const OPTS: &[Opt] = &[
+    Opt::flag(&["--serve"]),
+    Opt::value(&["--iface"], "IFACE"),
+    Opt::value(&["--source"], "ADDR"),
+    Opt::value(&["--ttl", "--hops"], "N"),
+    Opt::flag(&["--busy-poll"]),
+    Opt::flag(&["--json"]),
+    Opt::flag(&["--quiet", "-q"]),
+    Opt::value(&["--count", "-c"], "N"),
+    Opt::value(&["--interval"], "SECS"),
+    Opt::value(&["--wait"], "SECS"),
+    Opt::value(&["--size"], "N"),
+    Opt::value(&["--timeout"], "SECS"),
+];
+
+const USAGE: &str = "mcast ping [--serve] GROUP:PORT [OPTIONS]";
+
+/// Room for any datagram.
+const BUFFER: usize = 65_536;
+
+/// The answers a prober handles: a group's two reply kinds.
+fn kind_name(k: Kind) -> &'static str {
+    if k == Kind::PingReplyMulticast {
+        "multicast"
+    } else {
+        "unicast"
+    }
+}
+
+struct Common {
+    group: Group,
+    /// Bound to the group's port and joined: probes arrive here, and multicast answers.
+    socket_rx: mcast::Receiver,
+    /// The prober's own socket on an ephemeral port: probes leave from it, so unicast answers come back to
+    /// it and to no other process on this host that listens on the group's port.
+    socket_tx: Option<McastSocket>,
+    busy: bool,
+    json: bool,
+    quiet: bool,
+}
+
+pub fn run(words: &[String]) -> Result<(), Fail> {
+    let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
+    let pos = m.positionals(1, 1, "GROUP:PORT", USAGE)?;
+    let group = tools::group(&pos[0])?;
+    let serve = m.flag("--serve");
+    if serve {
+        tools::refuse(&m, &["--interval", "--wait", "--size"], "is for the prober, not --serve")?;
+    } else {
+        tools::refuse(&m, &["--timeout"], "is for --serve (the prober ends after --count and --wait)")?;
+    }
+    let ifaces = tools::ifaces(&m, "--iface")?;
+    let sources = tools::sources(&m)?;
+    let ttl = tools::ttl(&m)?;
+    let count = m.int_in("--count", 1, u64::MAX)?;
+    let interval = m.seconds("--interval")?.unwrap_or(Duration::from_secs(1));
+    if interval < Duration::from_millis(1) {
+        return Err(Fail::usage(format!("--interval {}: at least 0.001 seconds", interval.as_secs_f64())));
+    }
+    let wait = m.seconds("--wait")?.unwrap_or(Duration::from_secs(1));
+    let size = m.int_in("--size", 0, proto::MAX_PAYLOAD as u64)?.unwrap_or(0) as usize;
+    let timeout = m.seconds("--timeout")?;
+
+    let rx = tools::member(group, &ifaces, &sources, None)?;
+    tools::set_send(rx.socket(), group, ifaces.first(), ttl, None)?;
+    let tx = if serve { None } else { Some(tools::unicast_sender(group, ifaces.first(), ttl)?) };
+    let c = Common {
+        group,
+        socket_rx: rx,
+        socket_tx: tx,
+        busy: m.flag("--busy-poll"),
+        json: m.flag("--json"),
+        quiet: m.flag("--quiet"),
+    };
+    if c.busy {
+        c.socket_rx.socket().set_nonblocking(true)?;
+        if let Some(t) = &c.socket_tx {
+            t.set_nonblocking(true)?;
+        }
+    }
+    tools::catch_interrupts()?;
+    if serve {
+        serve_probes(&c, count, timeout)
+    } else {
+        probe(&c, count, interval, wait, size)
+    }
+}
+
+/// Receives one datagram from either socket before `deadline` (or within one slice): by `poll`, or by
+/// spinning on non-blocking reads with `--busy-poll`.
+fn recv_until(c: &Common, buf: &mut [u8], deadline: Option<Instant>) -> Result<Option<RecvMeta>, Fail> {
+    let mut socks: Vec<&McastSocket> = vec![c.socket_rx.socket()];
+    socks.extend(c.socket_tx.as_ref());
+    let Some(wait) = tools::until(deadline, Instant::now()) else { return Ok(None) };
+    if c.busy {
+        let end = Instant::now() + wait;
+        loop {
+            for s in &socks {
+                match s.recv(buf) {
+                    Ok(m) => return Ok(Some(m)),
+                    Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if Instant::now() >= end || tools::interrupted() {
+                return Ok(None);
+            }
+            std::hint::spin_loop();
+        }
+    }
+    let fds: Vec<BorrowedFd<'_>> = socks.iter().map(|s| s.as_fd()).collect();
+    let ready = mcast::sys::socket::poll_many(&fds, Some(wait)).map_err(|e| Fail::runtime(format!("poll: {e}")))?;
+    for (s, r) in socks.iter().zip(ready) {
+        if r {
+            if let Some(m) = s.recv_timeout(buf, Duration::ZERO)? {
+                return Ok(Some(m));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn serve_probes(c: &Common, count: Option<u64>, timeout: Option<Duration>) -> Result<(), Fail> {
+    let s = c.socket_rx.socket();
+    let group_addr = c.group.socket_addr();
+    let deadline = timeout.map(|t| Instant::now() + t);
+    if !c.quiet {
+        tools::note(&format!("mcast ping: answering probes to {} (Ctrl-C stops)", c.group));
+    }
+    let mut out = Out::new();
+    let mut buf = vec![0u8; BUFFER];
+    let mut answered = 0u64;
+    while !count.is_some_and(|n| answered >= n) && !tools::interrupted() {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let Some(meta) = recv_until(c, &mut buf, deadline)? else { continue };
+        let data = &mut buf[..meta.len];
+        let Ok((repr, _)) = proto::decode(data) else { continue };
+        if repr.kind != Kind::PingRequest || meta.truncated {
+            continue;
+        }
+        // The answer is the probe with its type changed: session, sequence, send time and payload echoed.
+        let mut p = Packet::new_unchecked(&mut *data);
+        p.set_kind(Kind::PingReplyUnicast);
+        s.send_to(p.into_inner(), meta.source)?;
+        let mut p = Packet::new_unchecked(&mut *data);
+        p.set_kind(Kind::PingReplyMulticast);
+        s.send_to(p.into_inner(), group_addr)?;
+        answered += 1;
+        if c.quiet {
+            continue;
+        }
+        let line = if c.json {
+            Json::new()
+                .str("type", "probe")
+                .str("from", &meta.source.to_string())
+                .int("session", repr.session)
+                .int("seq", repr.seq)
+                .opt_int("ttl", meta.ttl)
+                .finish()
+        } else {
+            format!(
+                "probe from {} session {:08x} seq={} ttl={}",
+                meta.source,
+                repr.session,
+                repr.seq,
+                meta.ttl.map_or("-".into(), |t| t.to_string())
+            )
+        };
+        out.line(&line)?;
+    }
+    let line = if c.json {
+        Json::new().str("type", "summary").int("answered", answered).finish()
+    } else {
+        format!("answered {answered} probe{}", if answered == 1 { "" } else { "s" })
+    };
+    out.line(&line)
+}
+
+/// One responder's answers of one kind.
+#[derive(Default)]
+struct Row {
+    seqs: SeqTracker,
+    rtt: Rtt,
+    ttl: Option<u8>,
+}
+
+fn probe(c: &Common, count: Option<u64>, interval: Duration, wait: Duration, size: usize) -> Result<(), Fail> {
+    let s = c.socket_tx.as_ref().unwrap_or(c.socket_rx.socket());
+    let session = tools::session_id();
+    let dest = c.group.socket_addr();
+    let payload = vec![0u8; size];
+    let mut probe_buf = vec![0u8; proto::HEADER_LEN + size];
+    let mut buf = vec![0u8; BUFFER];
+    let mut rows: BTreeMap<(IpAddr, u8), Row> = BTreeMap::new();
+    let mut out = Out::new();
+    let mut sent = 0u64;
+    let start = Instant::now();
+    let mut next_send = start;
+    let mut last_send = start;
+    if !c.quiet && !c.json {
+        out.line(&format!("PING {} session {session:08x}: probes of {} bytes", c.group, probe_buf.len()))?;
+    }
+    loop {
+        if tools::interrupted() {
+            break;
+        }
+        let now = Instant::now();
+        let more = count.map_or(true, |n| sent < n);
+        if more && now >= next_send {
+            let len = proto::encode(Kind::PingRequest, session, sent, proto::now_ns(), &payload, &mut probe_buf)
+                .map_err(Fail::runtime)?;
+            s.send_to(&probe_buf[..len], dest)?;
+            sent += 1;
+            last_send = now;
+            next_send += interval;
+            continue;
+        }
+        let deadline = if more { next_send } else { last_send + wait };
+        if !more && now >= deadline {
+            break;
+        }
+        let Some(meta) = recv_until(c, &mut buf, Some(deadline))? else { continue };
+        let Ok((repr, _)) = proto::decode(&buf[..meta.len]) else { continue };
+        if !matches!(repr.kind, Kind::PingReplyMulticast | Kind::PingReplyUnicast)
+            || repr.session != session
+            || repr.seq >= sent
+        {
+            continue;
+        }
+        let rtt = tools::arrival_ns(&meta).saturating_sub(repr.send_time_ns);
+        let row = rows.entry((meta.source.ip(), repr.kind as u8)).or_default();
+        let arrival = row.seqs.record(repr.seq);
+        if matches!(arrival, Arrival::InOrder | Arrival::Reordered) {
+            row.rtt.record(rtt);
+        }
+        row.ttl = meta.ttl.or(row.ttl);
+        if c.quiet {
+            continue;
+        }
+        let line = if c.json {
+            Json::new()
+                .str("type", "reply")
+                .str("responder", &meta.source.ip().to_string())
+                .str("kind", kind_name(repr.kind))
+                .int("seq", repr.seq)
+                .opt_int("ttl", meta.ttl)
+                .float("rtt_ms", tools::ms(rtt as f64))
+                .bool("duplicate", arrival == Arrival::Duplicate)
+                .bool("reordered", arrival == Arrival::Reordered)
+                .finish()
+        } else {
+            let mark = match arrival {
+                Arrival::Duplicate => " (DUP!)",
+                Arrival::Reordered => " (reordered)",
+                _ => "",
+            };
+            format!(
+                "{:<15} {:>9} seq={} ttl={} time={} ms{mark}",
+                meta.source.ip(),
+                kind_name(repr.kind),
+                repr.seq,
+                meta.ttl.map_or("-".into(), |t| t.to_string()),
+                fmt_ms(rtt as f64)
+            )
+        };
+        out.line(&line)?;
+    }
+    report(c, &mut out, sent, &rows)?;
+    if rows.is_empty() {
+        return Err(Fail::runtime(format!("no answer to {sent} probe{}", if sent == 1 { "" } else { "s" })));
+    }
+    Ok(())
+}
+
+fn report(c: &Common, out: &mut Out, sent: u64, rows: &BTreeMap<(IpAddr, u8), Row>) -> Result<(), Fail> {
+    if !c.json {
+        out.line(&format!("--- {} ping statistics: {sent} probes ---", c.group))?;
+    }
+    for ((ip, kind), row) in rows {
+        let kind = kind_name(Kind::from_u8(*kind).unwrap_or(Kind::PingReplyUnicast));
+        let received = row.seqs.unique;
+        let lost = row.seqs.lost(sent);
+        let sum = row.rtt.summary();
+        let line = if c.json {
+            let mut j = Json::new()
+                .str("type", "responder")
+                .str("responder", &ip.to_string())
+                .str("kind", kind)
+                .int("sent", sent)
+                .int("received", received)
+                .int("lost", lost)
+                .float("loss_pct", pct(lost, sent))
+                .int("duplicates", row.seqs.duplicates)
+                .int("reordered", row.seqs.reordered)
+                .opt_int("ttl", row.ttl);
+            if let Some(s) = sum {
+                j = j
+                    .float("rtt_min_ms", tools::ms(s.min as f64))
+                    .float("rtt_avg_ms", tools::ms(s.avg))
+                    .float("rtt_max_ms", tools::ms(s.max as f64))
+                    .float("rtt_p50_ms", tools::ms(s.p50 as f64))
+                    .float("rtt_p99_ms", tools::ms(s.p99 as f64))
+                    .float("rtt_mdev_ms", tools::ms(s.mdev));
+            }
+            j.finish()
+        } else {
+            let rtt = sum.map_or(String::new(), |s| {
+                format!(
+                    "  rtt min/avg/max/p50/p99/mdev = {}/{}/{}/{}/{}/{} ms",
+                    fmt_ms(s.min as f64),
+                    fmt_ms(s.avg),
+                    fmt_ms(s.max as f64),
+                    fmt_ms(s.p50 as f64),
+                    fmt_ms(s.p99 as f64),
+                    fmt_ms(s.mdev)
+                )
+            });
+            format!(
+                "{ip:<15} {kind:>9}: {received} received, {:.1}% loss ({lost}), {} duplicates, {} reordered{rtt}",
+                pct(lost, sent),
+                row.seqs.duplicates,
+                row.seqs.reordered
+            )
+        };
+        out.line(&line)?;
+    }
+    if c.json {
+        out.line(&Json::new().str("type", "summary").int("sent", sent).int("rows", rows.len() as u64).finish())?;
+    }
+    Ok(())
+}
