@@ -393,3 +393,54 @@ fn codes_are_monotonic_and_round_down() {
         assert!(code::decode_float16(code::encode_float16(hi)) <= hi.min(code::FLOAT16_MAX));
     }
 }
+
+#[test]
+fn membership_table_stays_consistent() {
+    use mcast::wire::{Event, FilterMode, MembershipTable, MEMBERSHIP_INTERVAL};
+    use std::time::{Duration, Instant};
+
+    let mut rng = Rng::new(10);
+    let mut table = MembershipTable::new();
+    let start = Instant::now();
+    let groups: Vec<Ipv4Addr> = (0..6).map(|_| rng.v4_group()).collect();
+    let sources: Vec<Ipv4Addr> = (0..5).map(|_| rng.v4()).collect();
+    let mut members: i64 = 0;
+    for step in 0..CASES as u64 {
+        let now = start + Duration::from_secs(step);
+        let group = groups[rng.below(groups.len())];
+        let message = match rng.below(5) {
+            0 => IgmpRepr::ReportV2 { group },
+            1 => IgmpRepr::Leave { group },
+            2 => IgmpRepr::ReportV1 { group },
+            _ => IgmpRepr::ReportV3(
+                (0..1 + rng.below(3))
+                    .map(|_| GroupRecord {
+                        record_type: RecordType::from(1 + rng.below(7) as u8),
+                        group: groups[rng.below(groups.len())],
+                        sources: (0..rng.below(4)).map(|_| sources[rng.below(sources.len())]).collect(),
+                    })
+                    .collect(),
+            ),
+        };
+        let iface = 1 + rng.below(2) as u32;
+        let mut events = table.observe_igmp(iface, rng.v4(), &message, now);
+        if step % 97 == 0 {
+            events.extend(table.expire(now, MEMBERSHIP_INTERVAL / 4));
+        }
+        for event in &events {
+            assert!(event.key().iface == iface || matches!(event, Event::Expired { .. }), "{event}");
+            match event {
+                Event::Joined { .. } => members += 1,
+                Event::Left { .. } | Event::Expired { .. } => members -= 1,
+                Event::Changed { old, new, .. } => {
+                    assert_ne!((old.protocol, old.mode, &old.sources), (new.protocol, new.mode, &new.sources))
+                }
+            }
+        }
+        assert_eq!(members, table.len() as i64, "step {step}");
+        for (_, entry) in table.iter() {
+            assert!(entry.mode == FilterMode::Exclude || !entry.sources.is_empty(), "INCLUDE {{}} kept at step {step}");
+            assert!(entry.since <= entry.last_seen);
+        }
+    }
+}

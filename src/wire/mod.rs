@@ -7,6 +7,9 @@
 //! - a *representation* (`Ipv4Repr`, `IgmpRepr`, `MldRepr`) with `parse` from a checked view, `buffer_len`, and
 //!   `emit` into a buffer (checksums computed on the way out).
 //!
+//! [`MembershipTable`] turns parsed reports and leaves into per-interface group state and change events, for a
+//! watcher or a querier.
+//!
 //! Every parser is total over arbitrary bytes: it returns a value or an [`Error`] that says exactly what is wrong
 //! (how many bytes were needed, which checksum was expected, which type was unknown); none of them panics. This
 //! module forbids `unsafe` and indexing that could panic: all reads go through `get`, and a read past the end of
@@ -45,6 +48,7 @@ pub mod code;
 mod error;
 pub mod igmp;
 pub mod ipv4;
+pub mod membership;
 pub mod mld;
 pub mod record;
 
@@ -53,6 +57,7 @@ use std::net::Ipv4Addr;
 pub use error::{Error, Result};
 pub use igmp::{Packet as IgmpPacket, Repr as IgmpRepr, Version as IgmpVersion};
 pub use ipv4::{Ipv4Option, Packet as Ipv4Packet, Repr as Ipv4Repr};
+pub use membership::{Entry, Event, FilterMode, Key, MembershipTable, Protocol, MEMBERSHIP_INTERVAL};
 pub use mld::{Packet as MldPacket, Repr as MldRepr, Version as MldVersion};
 pub use record::{GroupRecord, RecordPacket, RecordType, WireAddr};
 
