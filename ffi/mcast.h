@@ -77,7 +77,8 @@ const char *mcast_strerror(int errnum);
  * if wanted; SOCK_CLOEXEC is always set), protocol as for socket(2) (IPPROTO_IGMP, IPPROTO_ICMPV6, ... for raw
  * sockets, which need CAP_NET_RAW). It also turns on IP_PKTINFO and IP_RECVTTL (IPv6: IPV6_RECVPKTINFO,
  * IPV6_RECVHOPLIMIT), so mcast_recv() can report the group, interface and TTL. Bind it with bind(2).
- * Returns the descriptor. Errors: EAFNOSUPPORT for another family or type, EPERM for a raw socket without
+ * IP_MULTICAST_ALL keeps Linux's default (on): a socket bound to the wildcard address also gets the groups other
+ * sockets of the host joined on its port; mcast_receiver() turns it off. Returns the descriptor. Errors: EAFNOSUPPORT for another family or type, EPERM for a raw socket without
  * CAP_NET_RAW, or socket(2)'s. */
 int mcast_open(int family, int type, int protocol);
 
@@ -91,7 +92,10 @@ int mcast_close(int fd);
 
 /* IP_MULTICAST_TTL (0..255) or IPV6_MULTICAST_HOPS (0..255, or -1 for the route's default). The default is 1:
  * this subnet. 0 keeps datagrams on this host; 32 site, 64 region, 128 continent, 255 unrestricted.
- * EINVAL, before any system call, for a value out of range. */
+ * EINVAL, before any system call, for a value out of range.
+ * Linux's exceptions: sent by lo itself, a datagram is looped back whatever the TTL and loop setting; and an
+ * IPv6 datagram with hop limit 0 is discarded only where a member on the outgoing interface gets a looped copy
+ * (without one it goes on the link). */
 int mcast_set_ttl(int fd, int ttl);
 int mcast_get_ttl(int fd, int *ttl);
 
@@ -132,7 +136,9 @@ int mcast_join(int fd, const char *group, const char *iface);
 int mcast_leave(int fd, const char *group, const char *iface);
 
 /* Source-specific multicast (RFC 4607; groups 232.0.0.0/8 and ff3x::/96): receive group only from source.
- * IP_ADD_SOURCE_MEMBERSHIP, or MCAST_JOIN_SOURCE_GROUP for IPv6 and interfaces without an IPv4 address. */
+ * IP_ADD_SOURCE_MEMBERSHIP, or MCAST_JOIN_SOURCE_GROUP for IPv6 and interfaces without an IPv4 address.
+ * Joining several sources of one group adds them to its filter. Dropping the last source leaves the group;
+ * dropping a source from a group not joined is EINVAL. */
 int mcast_join_source(int fd, const char *group, const char *source, const char *iface);
 int mcast_leave_source(int fd, const char *group, const char *source, const char *iface);
 
