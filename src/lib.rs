@@ -21,6 +21,7 @@
 
 #[allow(unsafe_code)]
 mod capi;
+pub mod doctor;
 mod endpoint;
 mod error;
 mod group;
