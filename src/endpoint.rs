@@ -69,7 +69,9 @@ impl Sender {
 }
 
 impl SenderBuilder {
-    /// TTL (IPv4) or hop limit (IPv6), 0..=255. 0 keeps datagrams on this host; the kernel's default is 1.
+    /// TTL (IPv4) or hop limit (IPv6), 0..=255; the kernel's default is 1. 0 is meant for this host only, but
+    /// Linux transmits it unless this host is a member of the group on the outgoing interface (for IPv6, with
+    /// loop on as well); sent on `lo`, or to an interface-local IPv6 group, it stays on the host.
     pub fn ttl(mut self, ttl: u32) -> Self {
         self.ttl = Some(ttl);
         self

@@ -101,9 +101,10 @@ const B: i64 = 1; // booleans: 0 or 1
 const INT_MAX: i64 = i32::MAX as i64;
 
 int_options! {
-    /// `IP_MULTICAST_TTL` (ip(7)): TTL of outgoing multicast datagrams, 0..=255 (default 1: this subnet).
-    /// 0 keeps them on this host (delivered locally if loop is on); 32 site, 64 region, 128 continent,
-    /// 255 unrestricted. Refused before the syscall when out of range.
+    /// `IP_MULTICAST_TTL` (ip(7)): TTL of outgoing multicast datagrams, 0..=255 (default 1: this subnet);
+    /// 32 site, 64 region, 128 continent, 255 unrestricted. Refused before the syscall when out of range.
+    /// 0 is meant for this host only (delivered locally if loop is on), but Linux drops a TTL-0 datagram only
+    /// when this host is a member of the group on the outgoing interface: otherwise it goes out with TTL 0.
     multicast_ttl_v4 / set_multicast_ttl_v4: u32 = libc::IPPROTO_IP, IP_MULTICAST_TTL, [0, 255];
     /// `IP_MULTICAST_LOOP` (ip(7)): whether this host's own members get a copy of what this socket sends
     /// (default on). Has no effect on delivery to this host through another interface.
