@@ -17,7 +17,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use common::traffic::{
     assert_silent, expect_exact, iface, receiver, recv_batches, sender, sender_from, Got, Link, A6, A6_ALT, WAIT,
 };
-use mcast::{Group, McastSocket, Receiver};
+use mcast::{Group, Receiver};
 
 const G: Ipv6Addr = Ipv6Addr::new(0xff1e, 0, 0, 0, 0, 0, 0, 0x1234);
 
@@ -249,25 +249,4 @@ fn a_blocked_source_is_dropped_and_others_pass() {
     rx.socket().unblock_source(v6(G), v6(A6_ALT), vb).unwrap();
     sender_from(&link.a, g, "va", v6(A6_ALT)).send(b"from S2 again").unwrap();
     expect_exact(rx.socket(), "receiver", b"from S2 again", v6(A6_ALT), v6(G), vb);
-}
-
-/// `IPV6_MULTICAST_IF` by index picks the interface; 0 reverts to the route's choice. Naming `lo` keeps the
-/// datagram off the link; after 0, the route (which `ip -6 route get` shows is va) carries the next one, and
-/// it is the first the peer sees.
-#[test]
-fn multicast_if_chooses_the_interface_and_0_reverts() {
-    let link = Link::new("v6if");
-    let g = group(G, 6013);
-    let route = link.a.ip(&["-6", "route", "get", "ff1e::1234"]);
-    assert!(String::from_utf8_lossy(&route.stdout).contains("dev va"), "{route:?}");
-    let rx = receiver(&link.b, g, "vb");
-    let lo = link.a.ifindex("lo");
-    let tx = link.a.run(|| McastSocket::udp(mcast::Family::V6)).unwrap();
-    tx.set_multicast_if_v6(lo).unwrap();
-    tx.send_to(b"out of lo", g.socket_addr()).unwrap();
-    tx.set_multicast_if_v6(0).unwrap();
-    assert_eq!(tx.multicast_if_v6().unwrap(), 0);
-    tx.send_to(b"by route", g.socket_addr()).unwrap();
-    expect_exact(rx.socket(), "b", b"by route", v6(A6), v6(G), link.b.ifindex("vb"));
-    assert_silent(rx.socket(), "b after the route's datagram");
 }

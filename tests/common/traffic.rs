@@ -175,3 +175,16 @@ pub fn recv_batches(sock: &McastSocket, n: usize) -> Vec<Got> {
     sock.set_nonblocking(false).unwrap();
     out
 }
+
+/// Waits up to [`WAIT`] for `done` to hold, failing the test with `what` if it never does.
+///
+/// For what follows a `close`: while another thread of the test process forks a helper (`ip`), the child
+/// holds a copy of every descriptor until it execs, so the socket's release - and the end of its memberships
+/// - can lag the `close` by a moment.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: still not so after {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,516 @@
+//! "Receiving IPv4 Multicast Datagrams" and "Receiving IPv6 Multicast Datagrams": memberships per interface,
+//! their lifetime, ports, shared ports and raw sockets.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::Stdio;
+use std::time::Instant;
+
+use super::{Fam, Star, V4, V6};
+use crate::common::traffic::{
+    assert_silent, expect, expect_exact, iface, receiver, sender, wait_until, Link, QUIET, WAIT,
+};
+use crate::common::Netns;
+use mcast::{McastSocket, Receiver};
+
+/// Star: a joins on va only. c sends first, then b: a's first datagram is b's, and c's never comes.
+fn per_interface(f: &Fam, tag: &str) {
+    let star = Star::new(tag);
+    let g = f.g(7100);
+    let ra = receiver(&star.a, g, "va");
+    assert_eq!((f.claims(&star.a, "va", f.group), f.claims(&star.a, "vc", f.group)), (1, 0));
+    sender(&star.c, g, "vd", 1, true).send(b"from c").unwrap();
+    sender(&star.b, g, "vb", 1, true).send(b"from b").unwrap();
+    expect_exact(ra.socket(), "a on va", b"from b", f.b, f.group, star.a.ifindex("va"));
+    assert_silent(ra.socket(), "a after b's datagram");
+}
+
+/// "Each membership is associated with a single interface."
+#[test]
+fn a_membership_belongs_to_one_interface() {
+    per_interface(&V4, "per");
+}
+
+/// (IPv6) "Each membership is associated with a single interface."
+#[test]
+fn ipv6_a_membership_belongs_to_one_interface() {
+    per_interface(&V6, "per6");
+}
+
+/// Star: on a, X joins the group on va and Y on vc, so a accepts it on both. c sends (arriving on vc): Y gets
+/// it; an IPv4 X does not (its first datagram is b's, arriving on va), but an IPv6 X does, with vc as the
+/// arrival interface: Linux checks an IPv6 socket's memberships by group only, not by interface.
+fn socket_membership_and_arrival_interface(f: &Fam, tag: &str) -> bool {
+    let star = Star::new(tag);
+    let g = f.g(7112);
+    let (x, y) = (receiver(&star.a, g, "va"), receiver(&star.a, g, "vc"));
+    let (va, vc) = (star.a.ifindex("va"), star.a.ifindex("vc"));
+    sender(&star.c, g, "vd", 1, true).send(b"from c").unwrap();
+    expect_exact(y.socket(), "Y", b"from c", f.c, f.group, vc);
+    sender(&star.b, g, "vb", 1, true).send(b"from b").unwrap();
+    let first = expect(x.socket(), "X");
+    let took_c = first.bytes == b"from c";
+    if took_c {
+        assert_eq!((first.meta.source.ip(), first.meta.ifindex), (f.c, Some(vc)));
+        expect_exact(x.socket(), "X", b"from b", f.b, f.group, va);
+    } else {
+        assert_eq!((first.bytes.as_slice(), first.meta.ifindex), (&b"from b"[..], Some(va)));
+    }
+    assert_silent(x.socket(), "X after b's datagram");
+    took_c
+}
+
+/// IPv4 keeps "each membership is associated with a single interface" per socket too: a socket joined on va
+/// gets nothing that arrives on vc, even when another socket made the host a member there.
+#[test]
+fn an_ipv4_socket_gets_the_group_only_from_its_interface() {
+    assert!(!socket_membership_and_arrival_interface(&V4, "sif"));
+}
+
+/// Where Linux's IPv6 differs: a socket joined on va also gets the group arriving on vc once any socket made
+/// the host a member there. The membership decides where the host listens, not which arrivals the socket
+/// takes; use the arrival interface (`IPV6_PKTINFO`) to tell them apart.
+#[test]
+fn linux_gives_an_ipv6_socket_its_group_from_every_interface_the_host_joined() {
+    assert!(socket_membership_and_arrival_interface(&V6, "sif6"));
+}
+
+/// Star: one socket joins on va and on vc; both are members, and it gets b's datagram on va and c's on vc.
+fn two_interfaces(f: &Fam, tag: &str) {
+    let star = Star::new(tag);
+    let g = f.g(7101);
+    let rx = star.a.run(|| Receiver::builder(g).interface(iface("va")).interface(iface("vc")).build()).unwrap();
+    assert_eq!(rx.memberships().len(), 2);
+    assert_eq!((f.claims(&star.a, "va", f.group), f.claims(&star.a, "vc", f.group)), (1, 1));
+    sender(&star.b, g, "vb", 1, true).send(b"from b").unwrap();
+    expect_exact(rx.socket(), "a", b"from b", f.b, f.group, star.a.ifindex("va"));
+    sender(&star.c, g, "vd", 1, true).send(b"from c").unwrap();
+    expect_exact(rx.socket(), "a", b"from c", f.c, f.group, star.a.ifindex("vc"));
+}
+
+/// "You can join the same group on more than one interface."
+#[test]
+fn same_group_can_be_joined_on_two_interfaces() {
+    two_interfaces(&V4, "two");
+}
+
+/// (IPv6) "You can join the same group on more than one interface."
+#[test]
+fn ipv6_same_group_can_be_joined_on_two_interfaces() {
+    two_interfaces(&V6, "two6");
+}
+
+/// "Specify the imr_interface address as INADDR_ANY to choose the default multicast interface."
+///
+/// Link: with the namespace's multicast route on lo, a join with INADDR_ANY lands on lo; after the route
+/// moves to va, the next one lands on va.
+#[test]
+fn inaddr_any_joins_on_the_default_multicast_interface() {
+    let link = Link::new("any");
+    let (g, g2) = (Ipv4Addr::new(239, 1, 2, 3), Ipv4Addr::new(239, 1, 2, 4));
+    let s1 = link.a.run(|| McastSocket::udp(mcast::Family::V4)).unwrap();
+    s1.join_v4(g, Ipv4Addr::UNSPECIFIED).unwrap();
+    assert_eq!((link.a.igmp_users("lo", g), link.a.igmp_users("va", g)), (1, 0), "{:?}", link.a.igmp());
+    link.a.ip(&["route", "replace", "224.0.0.0/4", "dev", "va"]);
+    let s2 = link.a.run(|| McastSocket::udp(mcast::Family::V4)).unwrap();
+    s2.join_v4(g2, Ipv4Addr::UNSPECIFIED).unwrap();
+    assert_eq!((link.a.igmp_users("lo", g2), link.a.igmp_users("va", g2)), (0, 1), "{:?}", link.a.igmp());
+}
+
+/// (IPv6) "Specify ipv6_interface to be 0 to choose the default multicast interface."
+///
+/// Link: a join with index 0 lands on the interface `ip -6 route get` names for the group.
+#[test]
+fn ipv6_index_0_joins_on_the_default_multicast_interface() {
+    let link = Link::new("any6");
+    let IpAddr::V6(g) = V6.group else { unreachable!() };
+    let route = String::from_utf8_lossy(&link.a.ip(&["-6", "route", "get", &g.to_string()]).stdout).to_string();
+    let dev = route.split_whitespace().skip_while(|w| *w != "dev").nth(1).expect("dev in the route").to_string();
+    let s = link.a.run(|| McastSocket::udp(mcast::Family::V6)).unwrap();
+    s.join_v6(g, 0).unwrap();
+    assert_eq!(link.a.igmp6_users(&dev, g), 1, "{route}: {:?}", link.a.igmp6());
+    assert_eq!(link.a.igmp6().iter().filter(|m| m.group == g).count(), 1, "one interface only");
+}
+
+/// "You can also specify one of the host's local addresses to choose a particular multicast-capable
+/// interface."
+///
+/// Star: joins by vc's address and by va's address land on vc and va.
+#[test]
+fn a_local_address_chooses_the_interface() {
+    let star = Star::new("addr");
+    let IpAddr::V4(g) = V4.group else { unreachable!() };
+    let (s1, s2) = star.a.run(|| (McastSocket::udp(mcast::Family::V4), McastSocket::udp(mcast::Family::V4)));
+    let (s1, s2) = (s1.unwrap(), s2.unwrap());
+    s1.join_v4(g, Ipv4Addr::new(10, 0, 2, 1)).unwrap();
+    assert_eq!((star.a.igmp_users("va", g), star.a.igmp_users("vc", g)), (0, 1));
+    s2.join_v4(g, Ipv4Addr::new(10, 0, 0, 1)).unwrap();
+    assert_eq!((star.a.igmp_users("va", g), star.a.igmp_users("vc", g)), (1, 1));
+}
+
+/// (IPv6) "Specify an interface index for one of the host's interfaces to choose that multicast-capable
+/// interface."
+#[test]
+fn ipv6_an_index_chooses_the_interface() {
+    let star = Star::new("idx6");
+    let IpAddr::V6(g) = V6.group else { unreachable!() };
+    let s = star.a.run(|| McastSocket::udp(mcast::Family::V6)).unwrap();
+    s.join_v6(g, star.a.ifindex("vc")).unwrap();
+    assert_eq!((star.a.igmp6_users("va", g), star.a.igmp6_users("vc", g)), (0, 1));
+}
+
+/// "To drop a membership, use: [...] IP_DROP_MEMBERSHIP [...] where mreq contains the same values used to add
+/// the membership."
+///
+/// Link: joined by va's address, a drop naming lo's address is EADDRNOTAVAIL and va stays a member; the
+/// drop with va's address ends it.
+#[test]
+fn drop_needs_the_values_used_to_add() {
+    let link = Link::new("drop");
+    let (g, va) = (Ipv4Addr::new(239, 1, 2, 3), Ipv4Addr::new(10, 0, 0, 1));
+    let s = link.a.run(|| McastSocket::udp(mcast::Family::V4)).unwrap();
+    s.join_v4(g, va).unwrap();
+    let e = s.leave_v4(g, Ipv4Addr::LOCALHOST).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EADDRNOTAVAIL), "{e}");
+    assert_eq!(link.a.igmp_users("va", g), 1);
+    s.leave_v4(g, va).unwrap();
+    assert_eq!(link.a.igmp_users("va", g), 0);
+}
+
+/// (IPv6) "To leave a group, use: [...] where mreq contains the same values used to add the membership."
+#[test]
+fn ipv6_leave_needs_the_values_used_to_join() {
+    let link = Link::new("drop6");
+    let IpAddr::V6(g) = V6.group else { unreachable!() };
+    let (va, lo) = (link.a.ifindex("va"), link.a.ifindex("lo"));
+    let s = link.a.run(|| McastSocket::udp(mcast::Family::V6)).unwrap();
+    s.join_v6(g, va).unwrap();
+    let e = s.leave_v6(g, lo).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EADDRNOTAVAIL), "{e}");
+    assert_eq!(link.a.igmp6_users("va", g), 1);
+    s.leave_v6(g, va).unwrap();
+    assert_eq!(link.a.igmp6_users("va", g), 0);
+}
+
+/// Link: b's receiver makes vb a member; closing it ends the membership.
+fn ends_on_close(f: &Fam, tag: &str) {
+    let link = Link::new(tag);
+    let rx = receiver(&link.b, f.g(7102), "vb");
+    assert_eq!(f.claims(&link.b, "vb", f.group), 1);
+    drop(rx);
+    wait_until("vb left the group", || f.claims(&link.b, "vb", f.group) == 0);
+}
+
+/// "Closing a socket [...] drops the memberships associated with that socket."
+#[test]
+fn memberships_end_when_socket_closes() {
+    ends_on_close(&V4, "close");
+}
+
+/// (IPv6) "The socket drops associated memberships when the socket is closed"
+#[test]
+fn ipv6_memberships_end_when_socket_closes() {
+    ends_on_close(&V6, "close6");
+}
+
+/// "[...] or killing the process that holds the socket drops the memberships associated with that socket."
+///
+/// One namespace: `mcast recv` joins on lo in a child process; once `/proc/net/igmp` lists it, the child is
+/// killed (SIGKILL: no chance to leave), and the membership is gone.
+#[test]
+fn memberships_end_when_the_process_is_killed() {
+    let ns = Netns::new("kill");
+    let g = Ipv4Addr::new(239, 1, 2, 3);
+    let mut child = ns
+        .command(env!("CARGO_BIN_EXE_mcast"))
+        .args(["recv", "239.1.2.3:7103", "--iface", "lo", "--quiet", "--timeout", "30"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start mcast recv");
+    let deadline = Instant::now() + WAIT;
+    while ns.igmp_users("lo", g) == 0 {
+        if Instant::now() > deadline || child.try_wait().expect("child status").is_some() {
+            let _ = child.kill();
+            panic!("mcast recv never joined: {:?}", ns.igmp());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("kill mcast recv");
+    child.wait().expect("reap mcast recv");
+    assert_eq!(ns.igmp_users("lo", g), 0, "{:?}", ns.igmp());
+}
+
+/// Link: two receivers on b make two claims; after the first closes, vb is still a member and the second
+/// still receives; after the second, vb is not a member.
+fn claims_until_last(f: &Fam, tag: &str) {
+    let link = Link::new(tag);
+    let g = f.g(7104);
+    let (r1, r2) = (receiver(&link.b, g, "vb"), receiver(&link.b, g, "vb"));
+    assert_eq!(f.claims(&link.b, "vb", f.group), 2);
+    drop(r1);
+    wait_until("one claim left", || f.claims(&link.b, "vb", f.group) == 1);
+    sender(&link.a, g, "va", 1, true).send(b"still a member").unwrap();
+    expect_exact(r2.socket(), "the second", b"still a member", f.a, f.group, link.b.ifindex("vb"));
+    drop(r2);
+    wait_until("vb left the group", || f.claims(&link.b, "vb", f.group) == 0);
+}
+
+/// "More than one socket can claim a membership in a particular group, and the host remains a member of that
+/// group until the last claim is dropped."
+#[test]
+fn several_sockets_claim_one_membership_until_last_drop() {
+    claims_until_last(&V4, "claims");
+}
+
+/// (IPv6) "More than one socket can claim a membership in a particular group. The host remains a member of
+/// that group until the last claim is dropped."
+#[test]
+fn ipv6_several_sockets_claim_one_membership_until_last_drop() {
+    claims_until_last(&V6, "claims6");
+}
+
+/// Link: on b, socket X is bound to the port but joins nothing. Before any socket joins, a's datagram is
+/// refused by b's IP layer: X's first datagram is the one sent after Y joined. With `IP_MULTICAST_ALL` on
+/// (Linux's default) X gets it without a membership; turned off, X gets the next one no more.
+fn any_claim_lets_the_group_in(f: &Fam, tag: &str) {
+    let link = Link::new(tag);
+    let g = f.g(7105);
+    let x = link.b.run(|| {
+        let x = f.udp();
+        x.set_reuse_address(true).unwrap();
+        x.bind(f.any(7105)).unwrap();
+        x
+    });
+    let tx = sender(&link.a, g, "va", 1, true);
+    tx.send(b"before any join").unwrap();
+    let y = receiver(&link.b, g, "vb");
+    tx.send(b"after a join").unwrap();
+    expect_exact(y.socket(), "Y", b"after a join", f.a, f.group, link.b.ifindex("vb"));
+    let got = expect(&x, "X");
+    assert_eq!((got.bytes.as_slice(), got.meta.source.ip()), (&b"after a join"[..], f.a));
+    match f.family {
+        mcast::Family::V4 => x.set_multicast_all_v4(false),
+        mcast::Family::V6 => x.set_multicast_all_v6(false),
+    }
+    .unwrap();
+    tx.send(b"multicast_all off").unwrap();
+    expect_exact(y.socket(), "Y", b"multicast_all off", f.a, f.group, link.b.ifindex("vb"));
+    assert_silent(&x, "X after IP_MULTICAST_ALL off");
+}
+
+/// "If any socket claims membership in the destination group of the datagram, the kernel IP layer accepts
+/// incoming multicast packets." Linux goes further than the guide's next sentence: with `IP_MULTICAST_ALL`
+/// on, its default, a socket bound to the port gets the group without a membership of its own.
+#[test]
+fn a_membership_of_any_socket_lets_the_group_in() {
+    any_claim_lets_the_group_in(&V4, "claim");
+}
+
+/// (IPv6) "The kernel IP layer accepts incoming multicast packets if any socket has claimed a membership in
+/// the destination group of the datagram." Likewise with `IPV6_MULTICAST_ALL`.
+#[test]
+fn ipv6_a_membership_of_any_socket_lets_the_group_in() {
+    any_claim_lets_the_group_in(&V6, "claim6");
+}
+
+/// Link: P and Q join the same group on ports 7106 and 7107. A datagram to port 7106 reaches P; Q's first
+/// datagram is the one sent to 7107.
+fn port_decides(f: &Fam, tag: &str) {
+    let link = Link::new(tag);
+    let (gp, gq) = (f.g(7106), f.g(7107));
+    let (p, q) = (receiver(&link.b, gp, "vb"), receiver(&link.b, gq, "vb"));
+    let vb = link.b.ifindex("vb");
+    sender(&link.a, gp, "va", 1, true).send(b"to 7106").unwrap();
+    expect_exact(p.socket(), "P", b"to 7106", f.a, f.group, vb);
+    sender(&link.a, gq, "va", 1, true).send(b"to 7107").unwrap();
+    expect_exact(q.socket(), "Q", b"to 7107", f.a, f.group, vb);
+    assert_silent(q.socket(), "Q after its own port's datagram");
+    assert_silent(p.socket(), "P after its own port's datagram");
+}
+
+/// "A given socket's receipt of a multicast datagram depends on the socket's associated destination port and
+/// memberships"
+#[test]
+fn the_destination_port_decides_which_socket_gets_it() {
+    port_decides(&V4, "port");
+}
+
+/// (IPv6) "Delivery of a multicast datagram to a particular socket is determined by the destination port and
+/// the memberships associated with the socket"
+#[test]
+fn ipv6_the_destination_port_decides_which_socket_gets_it() {
+    port_decides(&V6, "port6");
+}
+
+/// Link: on b, W binds the wildcard address and U b's own address, both on port 7108 and joined on vb. The
+/// group's datagram reaches W; U's first datagram is a unicast one sent to its address afterwards.
+fn bind_wildcard(f: &Fam, tag: &str) {
+    let link = Link::new(tag);
+    let g = f.g(7108);
+    let w = receiver(&link.b, g, "vb");
+    let vb = link.b.ifindex("vb");
+    let u = link.b.run(|| {
+        let u = f.udp();
+        u.set_reuse_address(true).unwrap();
+        u.bind(SocketAddr::new(f.b, 7108)).unwrap();
+        u.join_group(f.group, vb).unwrap();
+        u
+    });
+    sender(&link.a, g, "va", 1, true).send(b"to the group").unwrap();
+    expect_exact(w.socket(), "W", b"to the group", f.a, f.group, vb);
+    let tx = link.a.run(|| f.udp());
+    tx.send_to(b"unicast control", SocketAddr::new(f.b, 7108)).unwrap();
+    let got = expect(&u, "U");
+    assert_eq!((got.bytes.as_slice(), got.meta.source.ip()), (&b"unicast control"[..], f.a));
+    assert_silent(&u, "U after the unicast control");
+}
+
+/// "To receive multicast datagrams sent to a particular port, bind to the local port, leaving the local
+/// address unspecified, such as INADDR_ANY." A socket bound to a unicast address gets none.
+#[test]
+fn bind_the_port_with_the_local_address_unspecified() {
+    bind_wildcard(&V4, "bind");
+}
+
+/// (IPv6) "To receive multicast datagrams sent to a particular port, bind to the local port, leaving the
+/// local address unspecified"
+#[test]
+fn ipv6_bind_the_port_with_the_local_address_unspecified() {
+    bind_wildcard(&V6, "bind6");
+}
+
+/// One namespace: two sockets without `SO_REUSEADDR` cannot bind one port (`EADDRINUSE`); two with it can.
+fn reuse_needed(f: &Fam, tag: &str) {
+    Netns::new(tag).run(|| {
+        let (s1, s2) = (f.udp(), f.udp());
+        s1.bind(f.any(7109)).unwrap();
+        let e = s2.bind(f.any(7109)).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EADDRINUSE), "{e}");
+        assert!(e.to_string().contains("bind"), "{e}");
+        let (t1, t2) = (f.udp(), f.udp());
+        for t in [&t1, &t2] {
+            t.set_reuse_address(true).unwrap();
+            t.bind(f.any(7110)).unwrap();
+        }
+    });
+}
+
+/// "More than one process can bind to the same SOCK_DGRAM UDP port if the bind(3SOCKET) is preceded by:
+/// setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))"
+#[test]
+fn binding_a_shared_port_needs_so_reuseaddr() {
+    reuse_needed(&V4, "reuse");
+}
+
+/// (IPv6) "More than one process can bind to the same SOCK_DGRAM UDP port if the bind is preceded by [...]
+/// SO_REUSEADDR"
+#[test]
+fn ipv6_binding_a_shared_port_needs_so_reuseaddr() {
+    reuse_needed(&V6, "reuse6");
+}
+
+/// Every datagram that arrives at `sock` until it has been quiet for [`QUIET`].
+fn drain(sock: &McastSocket) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 2048];
+    while let Some(meta) = sock.recv_timeout(&mut buf, QUIET).expect("recv") {
+        out.push(buf[..meta.len].to_vec());
+    }
+    out
+}
+
+/// Link: two receivers share port 7111 on b. Three datagrams to the group reach both; ten unicast datagrams
+/// to b's address reach one socket or the other, each exactly once.
+fn reuse_delivery(f: &Fam, tag: &str) {
+    let link = Link::new(tag);
+    let g = f.g(7111);
+    let (r1, r2) = (receiver(&link.b, g, "vb"), receiver(&link.b, g, "vb"));
+    let tx = sender(&link.a, g, "va", 1, true);
+    for i in 0..3 {
+        tx.send(format!("multicast {i}").as_bytes()).unwrap();
+    }
+    let vb = link.b.ifindex("vb");
+    for r in [&r1, &r2] {
+        for i in 0..3 {
+            expect_exact(r.socket(), "b", format!("multicast {i}").as_bytes(), f.a, f.group, vb);
+        }
+    }
+    let u = link.a.run(|| f.udp());
+    for i in 0..10 {
+        u.send_to(format!("unicast {i}").as_bytes(), SocketAddr::new(f.b, 7111)).unwrap();
+    }
+    let mut seen: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    for d in drain(r1.socket()).into_iter().chain(drain(r2.socket())) {
+        *seen.entry(d).or_default() += 1;
+    }
+    let expected: BTreeMap<Vec<u8>, usize> = (0..10).map(|i| (format!("unicast {i}").into_bytes(), 1)).collect();
+    assert_eq!(seen, expected, "each unicast datagram once, to one socket");
+}
+
+/// "every incoming multicast or broadcast UDP datagram destined for the shared port is delivered to all
+/// sockets bound to the port. For backwards compatibility reasons, this delivery does not apply to incoming
+/// unicast datagrams. Unicast datagrams are never delivered to more than one socket, regardless of how many
+/// sockets are bound to the datagram's destination port."
+#[test]
+fn reuseaddr_delivers_multicast_to_all_but_unicast_to_one() {
+    reuse_delivery(&V4, "share");
+}
+
+/// (IPv6) "all sockets that are bound to the port receive every incoming multicast UDP datagram destined to
+/// the shared port. For backward compatibility reasons, this delivery does not apply to incoming unicast
+/// datagrams."
+#[test]
+fn ipv6_reuseaddr_delivers_multicast_to_all_but_unicast_to_one() {
+    reuse_delivery(&V6, "share6");
+}
+
+/// Link: on b, two raw sockets of protocol 253 (RFC 3692, experimental) join the group on vb; a raw socket on
+/// a sends one datagram of that protocol: both get it. Linux turns `SO_REUSEADDR` on for every raw socket;
+/// the test turns it off to show it is not what lets them share. IPv4 raw sockets read the IP header too
+/// (protocol 253, destination the group), IPv6 ones only the payload.
+fn raw_share(f: &Fam, tag: &str) {
+    let link = Link::new(tag);
+    let (vb, va) = (link.b.ifindex("vb"), link.a.ifindex("va"));
+    let (r1, r2) = link.b.run(|| {
+        let open = || McastSocket::raw(f.family, 253).expect("raw socket (needs CAP_NET_RAW)");
+        let (r1, r2) = (open(), open());
+        for r in [&r1, &r2] {
+            assert!(r.reuse_address().unwrap(), "Linux's default for raw sockets");
+            r.set_reuse_address(false).unwrap();
+            r.join_group(f.group, vb).unwrap();
+        }
+        (r1, r2)
+    });
+    let tx = link.a.run(|| McastSocket::raw(f.family, 253)).unwrap();
+    match f.group {
+        IpAddr::V4(_) => tx.set_multicast_if_v4(Ipv4Addr::new(10, 0, 0, 1)).unwrap(),
+        IpAddr::V6(_) => tx.set_multicast_if_v6(va).unwrap(),
+    }
+    tx.send_to(b"raw payload", SocketAddr::new(f.group, 0)).unwrap();
+    for (name, r) in [("first", &r1), ("second", &r2)] {
+        let got = expect(r, name);
+        assert_eq!(got.meta.source.ip(), f.a, "{name}");
+        let payload = match f.group {
+            IpAddr::V4(g) => {
+                let ihl = usize::from(got.bytes[0] & 0x0f) * 4;
+                assert_eq!((got.bytes[9], &got.bytes[16..20]), (253, &g.octets()[..]), "{name}: IPv4 header");
+                &got.bytes[ihl..]
+            }
+            IpAddr::V6(_) => &got.bytes[..],
+        };
+        assert_eq!(payload, b"raw payload", "{name}");
+    }
+}
+
+/// "SOCK_RAW sockets do not require the SO_REUSEADDR option to share a single IP protocol type."
+#[test]
+fn raw_sockets_share_a_protocol_without_reuseaddr() {
+    raw_share(&V4, "raw");
+}
+
+/// (IPv6) "SOCK_RAW sockets do not require the SO_REUSEADDR option to share a single IP protocol type."
+#[test]
+fn ipv6_raw_sockets_share_a_protocol_without_reuseaddr() {
+    raw_share(&V6, "raw6");
+}
