@@ -17,6 +17,8 @@ mod common;
 
 #[path = "howto/basics.rs"]
 mod basics;
+#[path = "howto/delivery.rs"]
+mod delivery;
 #[path = "howto/receiving.rs"]
 mod receiving;
 #[path = "howto/sending.rs"]
