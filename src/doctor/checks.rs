@@ -24,7 +24,8 @@ pub fn interface(i: &Interface, group: &Group) -> Vec<Finding> {
                 "interface",
                 Status::Fail,
                 format!(
-                    "{name} lacks the MULTICAST flag: joins on it fail and the kernel will not send groups out of it"
+                    "{name} lacks the MULTICAST flag: its driver does not offer multicast, so programs and routing \
+                     daemons skip it and what is sent there may go nowhere"
                 ),
             )
             .fix(format!("ip link set {name} multicast on")),

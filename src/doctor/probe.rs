@@ -59,6 +59,13 @@ pub fn mld_query_version(message: &[u8]) -> Option<u8> {
 /// the check is skipped, saying so.
 pub fn querier(iface: &Interface, family: Family, wait: Duration) -> Finding {
     let proto = if family == Family::V4 { "IGMP" } else { "MLD" };
+    if iface.is_loopback() {
+        return Finding::new(
+            "querier",
+            Status::Skip,
+            format!("{} is loopback: no querier there, none needed", iface.name),
+        );
+    }
     if wait.is_zero() {
         return Finding::new("querier", Status::Skip, "not listened for (a wait of 0 s was asked)");
     }
@@ -109,11 +116,12 @@ pub fn querier(iface: &Interface, family: Family, wait: Duration) -> Finding {
         }
     }
     let secs = wait.as_secs_f64();
+    let secs = if secs.fract() == 0.0 { format!("{secs:.0}") } else { format!("{secs:.1}") };
     Finding::new(
         "querier",
         Status::Warn,
         format!(
-            "no {proto} query heard on {} in {secs:.0} s (queriers ask every 125 s, so this is a hint, not proof): \
+            "no {proto} query heard on {} in {secs} s (queriers ask every 125 s, so this is a hint, not proof): \
              without a querier, switches that snoop {proto} stop forwarding groups a few minutes after the join",
             iface.name
         ),

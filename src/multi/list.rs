@@ -10,7 +10,8 @@ use crate::group::Group;
 /// million joins.
 pub const MAX_RANGE: u64 = 65_536;
 
-/// Parses a comma-separated list of groups and ranges; each item carries its port, or takes `default_port`.
+/// Parses a comma-separated list of groups and ranges; each item carries its port, or takes `default_port`
+/// (which may be 0, for callers that need no port).
 ///
 /// ```
 /// let groups = mcast::multi::parse_group_list("239.1.1.1-239.1.1.3:5000,[ff15::1]:6000", None)?;
@@ -34,6 +35,7 @@ pub fn parse_group_list(text: &str, default_port: Option<u16>) -> Result<Vec<Gro
 pub fn parse_item(item: &str, default_port: Option<u16>) -> Result<Vec<Group>> {
     let (host, port) = split_port(item)?;
     let port = match (port, default_port) {
+        (Some(0), _) => return Err(parse_error(item, "port 0: a receiver needs a port 1-65535")),
         (Some(p), _) => p,
         (None, Some(p)) => p,
         (None, None) => {
@@ -43,9 +45,6 @@ pub fn parse_item(item: &str, default_port: Option<u16>) -> Result<Vec<Group>> {
             ))
         }
     };
-    if port == 0 {
-        return Err(parse_error(item, "port 0: a receiver needs a port 1-65535"));
-    }
     match split_range(host) {
         Some((first, last)) => expand(item, first, last, port),
         None => Ok(vec![group_at(item, host, port)?]),
@@ -163,6 +162,7 @@ mod tests {
         let g = parse_group_list("ff15::1-ff15::3,239.1.1.1", Some(4000)).unwrap();
         assert_eq!(g.len(), 4);
         assert!(g.iter().all(|g| g.port() == 4000));
+        assert_eq!(parse_group_list("239.1.1.1", Some(0)).unwrap()[0].port(), 0);
     }
 
     #[test]

@@ -10,6 +10,8 @@
 mod args;
 mod demo;
 mod discover;
+mod doctor;
+mod groups;
 mod ifaces;
 mod info;
 mod output;
@@ -45,6 +47,8 @@ const COMMANDS: &[Command] = &[
     Command { name: "discover", summary: discover::SUMMARY, run: discover::run, help: discover::HELP },
     Command { name: "responder", summary: responder::SUMMARY, run: responder::run, help: responder::HELP },
     Command { name: "relay", summary: relay::SUMMARY, run: relay::run, help: relay::HELP },
+    Command { name: "groups", summary: groups::SUMMARY, run: groups::run, help: groups::HELP },
+    Command { name: "doctor", summary: doctor::SUMMARY, run: doctor::run, help: doctor::HELP },
 ];
 
 fn usage() -> String {

@@ -345,7 +345,11 @@ mod tests {
         assert_eq!(verdict_of(&packet(17, Some(5000), "239.1.1.1", true)), None);
         assert_eq!(verdict_of(&packet(17, Some(5000), "239.9.9.9", true)), Some(("sub".into(), 3)));
         assert_eq!(verdict_of(&packet(2, None, "224.0.0.1", true)), Some(("input".into(), 8)));
-        assert_eq!(verdict_of(&packet(2, None, "224.0.0.22", false)), Some(("OUTPUT".into(), 1)), "iptables numbers rules in the chain");
+        assert_eq!(
+            verdict_of(&packet(2, None, "224.0.0.22", false)),
+            Some(("OUTPUT".into(), 1)),
+            "iptables numbers rules in the chain"
+        );
         assert_eq!(verdict_of(&packet(58, None, "ff02::1", true)), Some(("input".into(), 15)));
     }
 
