@@ -8,6 +8,7 @@ pub mod cmsg;
 pub mod ifconf;
 pub mod mmsg;
 pub mod mreq;
+pub mod netlink;
 pub mod signal;
 pub mod socket;
 pub mod sockopt;
