@@ -21,18 +21,23 @@
 
 #[allow(unsafe_code)]
 mod capi;
+pub mod buffers;
 pub mod doctor;
 mod endpoint;
 mod error;
 mod group;
 pub mod gso;
 mod iface;
+pub mod linkwatch;
 pub mod multi;
 pub mod options;
 pub mod pace;
 pub mod procnet;
 pub mod proto;
 pub mod relay;
+pub mod resilient;
+pub mod senders;
+pub mod sendretry;
 mod socket;
 pub mod stats;
 #[allow(unsafe_code)]

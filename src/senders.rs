@@ -1,0 +1,195 @@
+//! [`SenderTable`]: per-sender state that stays bounded however long a receiver runs and however many
+//! senders it hears.
+//!
+//! A receiver left running for days may hear thousands of distinct senders (every restart of a sender is a
+//! new port, every `perf` run a new session). The table keeps at most `cap` of them: when it is full the one
+//! idle the longest is forgotten, and any idle for longer than `max_age` is forgotten as well. Totals kept
+//! elsewhere stay exact; only the per-sender breakdown loses its oldest rows, and the table counts how many
+//! it forgot so a summary can say so.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+use std::time::{Duration, Instant};
+
+/// The default cap: senders remembered at once.
+pub const DEFAULT_CAP: usize = 4096;
+
+/// The default age: a sender silent for this long is forgotten.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+
+#[derive(Clone, Debug)]
+struct Entry<V> {
+    value: V,
+    last_seen: Instant,
+    stamp: u64,
+}
+
+/// A map from sender (an address, or an address and session) to `V`, capped and aged.
+///
+/// Every operation is `O(log n)`: entries are ordered by last use, so the longest idle is always first.
+#[derive(Clone, Debug)]
+pub struct SenderTable<K, V> {
+    entries: HashMap<K, Entry<V>>,
+    by_use: BTreeMap<u64, K>,
+    clock: u64,
+    cap: usize,
+    max_age: Duration,
+    evicted: u64,
+    expired: u64,
+}
+
+impl<K: Clone + Eq + Hash, V: Default> Default for SenderTable<K, V> {
+    fn default() -> Self {
+        SenderTable::new(DEFAULT_CAP, DEFAULT_MAX_AGE)
+    }
+}
+
+impl<K: Clone + Eq + Hash, V: Default> SenderTable<K, V> {
+    /// A table of at most `cap` senders (at least 1), each forgotten after `max_age` of silence.
+    pub fn new(cap: usize, max_age: Duration) -> Self {
+        SenderTable {
+            entries: HashMap::new(),
+            by_use: BTreeMap::new(),
+            clock: 0,
+            cap: cap.max(1),
+            max_age,
+            evicted: 0,
+            expired: 0,
+        }
+    }
+
+    /// The state of `key`, seen at `now`: created (as `V::default()`) if new, which may forget the sender
+    /// idle the longest when the table is full. Senders idle past the age limit are forgotten first.
+    pub fn entry(&mut self, key: K, now: Instant) -> &mut V {
+        self.expire(now);
+        self.clock += 1;
+        let stamp = self.clock;
+        if let Some(e) = self.entries.get(&key) {
+            self.by_use.remove(&e.stamp);
+        } else if self.entries.len() >= self.cap {
+            if let Some((_, oldest)) = self.by_use.pop_first() {
+                self.entries.remove(&oldest);
+                self.evicted += 1;
+            }
+        }
+        self.by_use.insert(stamp, key.clone());
+        let e = self.entries.entry(key).or_insert_with(|| Entry { value: V::default(), last_seen: now, stamp });
+        e.stamp = stamp;
+        e.last_seen = e.last_seen.max(now);
+        &mut e.value
+    }
+
+    /// Forgets every sender silent for longer than the age limit at `now`; returns how many.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let mut n = 0;
+        while let Some((&stamp, key)) = self.by_use.first_key_value() {
+            let idle = self.entries.get(key).map_or(Duration::MAX, |e| now.saturating_duration_since(e.last_seen));
+            if idle <= self.max_age {
+                break;
+            }
+            if let Some(key) = self.by_use.remove(&stamp) {
+                self.entries.remove(&key);
+            }
+            n += 1;
+        }
+        self.expired += n as u64;
+        n
+    }
+}
+
+impl<K: Eq + Hash, V> SenderTable<K, V> {
+    /// The state of `key`, if remembered.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.entries.get(key).map(|e| &e.value)
+    }
+
+    /// Every remembered sender and its state, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.entries.iter().map(|(k, e)| (k, &e.value))
+    }
+
+    /// Senders remembered now.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The most senders remembered at once.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// How long a silent sender is remembered.
+    pub fn max_age(&self) -> Duration {
+        self.max_age
+    }
+
+    /// Senders forgotten to make room for new ones.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Senders forgotten for being silent too long.
+    pub fn expired(&self) -> u64 {
+        self.expired
+    }
+
+    /// Senders forgotten, for either reason.
+    pub fn forgotten(&self) -> u64 {
+        self.evicted + self.expired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_table_forgets_the_longest_idle() {
+        let t0 = Instant::now();
+        let mut t: SenderTable<u32, u64> = SenderTable::new(3, Duration::from_secs(60));
+        for k in 0..3 {
+            *t.entry(k, t0) += 1;
+        }
+        // Touch 0 again, so 1 is now the longest idle.
+        *t.entry(0, t0) += 1;
+        *t.entry(9, t0) += 1;
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.get(&1), None);
+        assert_eq!((t.get(&0), t.get(&2), t.get(&9)), (Some(&2), Some(&1), Some(&1)));
+        assert_eq!((t.evicted(), t.expired(), t.forgotten()), (1, 0, 1));
+    }
+
+    #[test]
+    fn silent_senders_age_out() {
+        let t0 = Instant::now();
+        let mut t: SenderTable<&str, u8> = SenderTable::new(10, Duration::from_secs(5));
+        t.entry("old", t0);
+        t.entry("new", t0 + Duration::from_secs(4));
+        assert_eq!(t.expire(t0 + Duration::from_secs(5)), 0, "exactly the age is still remembered");
+        assert_eq!(t.expire(t0 + Duration::from_secs(6)), 1);
+        assert_eq!(t.iter().map(|(k, _)| *k).collect::<Vec<_>>(), ["new"]);
+        // A new entry expires the stale ones first.
+        t.entry("later", t0 + Duration::from_secs(20));
+        assert_eq!(t.iter().map(|(k, _)| *k).collect::<Vec<_>>(), ["later"]);
+        assert_eq!(t.expired(), 2);
+    }
+
+    /// Memory stays flat: a million distinct senders leave at most `cap` entries behind.
+    #[test]
+    fn stays_bounded_under_many_senders() {
+        let t0 = Instant::now();
+        let mut t: SenderTable<u64, u64> = SenderTable::new(1000, Duration::from_secs(3600));
+        for k in 0..1_000_000u64 {
+            *t.entry(k, t0 + Duration::from_micros(k)) += 1;
+        }
+        assert_eq!(t.len(), 1000);
+        assert_eq!(t.by_use.len(), 1000);
+        assert_eq!(t.evicted(), 999_000);
+        assert!(t.get(&999_999).is_some() && t.get(&998_999).is_none());
+    }
+}
