@@ -23,7 +23,7 @@ forced (an MLDv1 querier's effect is not shown by the kernel).
 
 Options:
   --iface IFACE   only this interface (name or index)
-  -4, -6          only IPv4 (IGMP) or only IPv6 (MLD)
+  -4, -6          only IPv4 (IGMP) or only IPv6 (MLD) (also --ipv4, --ipv6)
   --json          one JSON object per interface and family per line: index, name, family, protocol,
                   version, forced, groups [{group, mac, users, timer_running, last_reporter, sources, name}]
   -h, --help      this help
@@ -36,21 +36,25 @@ Examples:
   mcast groups --json
 "#;
 
-const OPTS: &[Opt] = &[
-    Opt::value(&["--iface"], "IFACE"),
-    Opt::flag(&["-4", "--ipv4"]),
-    Opt::flag(&["-6", "--ipv6"]),
-    Opt::flag(&["--json"]),
-];
+const OPTS: &[Opt] =
+    &[Opt::value(&["--iface"], "IFACE"), Opt::flag(&["--ipv4"]), Opt::flag(&["--ipv6"]), Opt::flag(&["--json"])];
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
-    m.positionals(0, 0, "", "mcast groups [--iface IFACE] [-4|-6] [--json]")?;
+    // "-4" and "-6" read like negative numbers to the shared parser, so they arrive as positionals.
+    let pos = m.positionals(0, 2, "", "mcast groups [--iface IFACE] [-4|-6] [--json]")?;
+    if let Some(w) = pos.iter().find(|w| *w != "-4" && *w != "-6") {
+        return Err(Fail::usage(format!(
+            "unexpected argument '{w}' (usage: mcast groups [--iface IFACE] [-4|-6] [--json])"
+        )));
+    }
+    let four = m.flag("--ipv4") || pos.iter().any(|w| w == "-4");
+    let six = m.flag("--ipv6") || pos.iter().any(|w| w == "-6");
     let iface = match m.value("--iface") {
         Some(spec) => Some(spec.parse::<mcast::IfaceSpec>()?.resolve()?),
         None => None,
     };
-    let (v4, v6) = match (m.flag("-4"), m.flag("-6")) {
+    let (v4, v6) = match (four, six) {
         (true, false) => (true, false),
         (false, true) => (false, true),
         _ => (true, true),
