@@ -1,15 +1,18 @@
 //! Ctrl-C as a flag: a command that receives or sends until interrupted catches `SIGINT`/`SIGTERM`, stops
-//! its loop when [`interrupted`] turns true, and still prints its summary.
+//! its loop when [`interrupted`] turns true, still prints its summary, and then exits with the status a
+//! shell expects of a process the signal ended ([`exit_status`]: 130 for `SIGINT`, 143 for `SIGTERM`).
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use super::cvt;
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn on_interrupt(_signal: libc::c_int) {
-    // An atomic store is async-signal-safe; nothing else happens in the handler.
+extern "C" fn on_interrupt(signal: libc::c_int) {
+    // Atomic stores are async-signal-safe; nothing else happens in the handler.
+    SIGNAL.store(signal, Ordering::SeqCst);
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
@@ -35,4 +38,39 @@ pub fn catch_interrupts() -> io::Result<()> {
 /// Whether `SIGINT` or `SIGTERM` arrived since [`catch_interrupts`].
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// The signal that interrupted, if one did.
+pub fn caught() -> Option<libc::c_int> {
+    interrupted().then(|| SIGNAL.load(Ordering::SeqCst))
+}
+
+/// The exit status for a process that stopped on a signal and ended on its own: 128 + the signal's number
+/// (130 for `SIGINT`, 143 for `SIGTERM`), as shells report a process the signal killed; `None` if no signal
+/// arrived.
+pub fn exit_status() -> Option<i32> {
+    caught().map(|s| 128 + s)
+}
+
+/// Runs `f` with `SIGINT` and `SIGTERM` held back on the calling thread, so a second Ctrl-C (whose default
+/// action ends the process) lands after `f` rather than in the middle of it: a line of output is written
+/// whole or not at all. A signal that arrives meanwhile is delivered as soon as `f` returns.
+pub fn deferred<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: sigset_t is a plain bit set; all-zero is a valid (empty) value, and sigemptyset initialises it.
+    let mut held: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, for the previous mask that pthread_sigmask writes.
+    let mut previous: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: held is a valid, writable sigset_t owned by this frame; the signal numbers are valid.
+    let blocked = unsafe {
+        libc::sigemptyset(&mut held) == 0
+            && libc::sigaddset(&mut held, libc::SIGINT) == 0
+            && libc::sigaddset(&mut held, libc::SIGTERM) == 0
+            && libc::pthread_sigmask(libc::SIG_BLOCK, &held, &mut previous) == 0
+    };
+    let out = f();
+    if blocked {
+        // SAFETY: previous was filled by the successful pthread_sigmask above; restoring it is always valid.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut()) };
+    }
+    out
 }

@@ -3,8 +3,9 @@
 //! Thin on purpose: each subcommand parses its words ([`args`]), calls the library, and prints text or
 //! JSON ([`output`]). A new subcommand is one file here and one line in [`COMMANDS`].
 //!
-//! Exit status: 0 success, 1 runtime error, 2 usage error (bad option, value, group or interface). Every
-//! error is one line on standard error: `mcast send: --ttl 300: out of range 0..=255`.
+//! Exit status: 0 success, 1 runtime error, 2 usage error (bad option, value, group or interface), 130 or 143
+//! when SIGINT or SIGTERM stopped a command (after its summary). Every error is one line on standard error:
+//! `mcast send: --ttl 300: out of range 0..=255`.
 #![deny(unsafe_code)]
 
 mod args;
@@ -62,7 +63,8 @@ fn usage() -> String {
     s.push_str(
         "  help     help on a command (mcast help recv; or mcast recv --help)\n\n\
          Options: -h, --help (this text), -V, --version\n\
-         Exit status: 0 success, 1 runtime error, 2 usage error (one line on standard error says which).\n\n\
+         Exit status: 0 success, 1 runtime error, 2 usage error (one line on standard error says which);\n\
+         130 (SIGINT, Ctrl-C) or 143 (SIGTERM) when a signal stopped the command, after its summary.\n\n\
          Examples:\n  \
            mcast demo                                   sender and receiver on this host, IPv4 and IPv6\n  \
            mcast recv 239.1.2.3:5000 --iface eth0       print each datagram sent to the group\n  \
@@ -114,7 +116,7 @@ fn main() {
         Err(e) => ("", Err(e)),
     };
     let prefix = if name.is_empty() { "mcast".to_string() } else { format!("mcast {name}") };
-    let code = match result {
+    let mut code = match result {
         Ok(()) | Err(Fail::BrokenPipe) => 0,
         Err(Fail::Quiet) => 1,
         Err(Fail::Runtime(msg)) => {
@@ -126,5 +128,10 @@ fn main() {
             2
         }
     };
+    // A command that caught SIGINT/SIGTERM stopped early and printed its summary; it ends with the status a
+    // shell gives a process the signal ended, so a script can tell an interruption from a run to completion.
+    if code != 2 {
+        code = mcast::sys::signal::exit_status().unwrap_or(code);
+    }
     std::process::exit(code);
 }

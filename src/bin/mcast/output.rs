@@ -19,10 +19,15 @@ impl Out {
         Out { stdout: io::stdout() }
     }
 
-    /// Writes `line` and a newline, and flushes.
+    /// Writes `line` and a newline, and flushes: one `write` for both (continued only if the kernel takes
+    /// part of it), with Ctrl-C held back meanwhile, so a reader never sees half a line (`--json` stays
+    /// parseable to its last line).
     pub fn line(&mut self, line: &str) -> Result<(), Fail> {
+        let mut whole = String::with_capacity(line.len() + 1);
+        whole.push_str(line);
+        whole.push('\n');
         let mut lock = self.stdout.lock();
-        lock.write_all(line.as_bytes()).and_then(|()| lock.write_all(b"\n")).and_then(|()| lock.flush()).map_err(|e| {
+        mcast::sys::signal::deferred(|| lock.write_all(whole.as_bytes()).and_then(|()| lock.flush())).map_err(|e| {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 Fail::BrokenPipe
             } else {
@@ -93,6 +98,14 @@ impl Json {
             self
         } else {
             self.raw(k, "null")
+        }
+    }
+
+    /// A number with a fraction, or `null`.
+    pub fn opt_float(self, k: &str, v: Option<f64>) -> Json {
+        match v {
+            Some(f) => self.float(k, f),
+            None => self.raw(k, "null"),
         }
     }
 
