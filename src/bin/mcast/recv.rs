@@ -1,9 +1,12 @@
 //! `mcast recv GROUP:PORT`: join a group and print each datagram with what the kernel says about it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
+use mcast::buffers::BufferSize;
+use mcast::resilient::{Outage, ResilientReceiver};
+use mcast::senders::SenderTable;
 use mcast::{Group, IfaceSpec, Interface, Receiver, RecvMeta};
 
 use crate::args::{self, Fail, Opt};
@@ -19,8 +22,17 @@ Binds PORT on the wildcard address (SO_REUSEADDR, so other receivers can share i
 --iface, and prints one line per datagram: arrival time (UTC), source address:port, the group it was
 sent to, the interface it came in on, its TTL or hop limit, its length and a preview of the payload
 (control and non-ASCII bytes escaped as \xNN). A summary follows at the end (--count, --timeout or
-Ctrl-C): datagrams, bytes, and each source. A datagram too big for the 65535-byte buffer is marked
-"truncated". A line "listening ..." on standard error says when the group is joined.
+Ctrl-C): datagrams, bytes, each source, the datagrams the kernel dropped for want of buffer space, and
+any outage. A datagram too big for the 65535-byte buffer is marked "truncated". A line "listening ..."
+on standard error says when the group is joined.
+
+The receiver outlives its interfaces: when one it joined on goes down, loses its carrier, or is deleted
+and made again under the same name (a new index), it hears of it from the kernel (a NETLINK_ROUTE
+socket), joins again once the interface is back, and says so on standard error. The summary lists each
+outage: the interface, what happened, when, how long, and the datagrams missed where the sender numbers
+them (mcast perf and ping do; see docs/protocol.md). Per-source counts are kept for at most 4096 sources;
+one silent for 10 minutes, or the longest silent when the table is full, is dropped from the list (the
+totals still count it, and the summary says how many were dropped).
 
 Options, with the C socket option each one sets:
   --iface IFACE, -i    join on this interface (name, index or address); repeat it for several.
@@ -33,6 +45,9 @@ Options, with the C socket option each one sets:
   --count N, -c N      exit after N datagrams
   --timeout SECS       an overall deadline, counted from the start (not an idle timer): stop listening
                        SECS seconds after the join, whatever has arrived
+  --rcvbuf BYTES       receive buffer size: setsockopt SO_RCVBUFFORCE (past net.core.rmem_max, when
+                       privileged), else SO_RCVBUF. The kernel doubles the value for its bookkeeping; a
+                       note on standard error says when it granted less than asked (clamped).
   --quiet, -q          no line per datagram and no "listening" line: only the summary
   --json               one JSON object per line: {"type":"datagram",...} per datagram (with "payload" as
                        text when it is UTF-8, else null, and "payload_hex" always), then
@@ -42,8 +57,10 @@ Always set: IP_MULTICAST_ALL / IPV6_MULTICAST_ALL off (only this socket's groups
 sockets joined on the port), IP_PKTINFO / IPV6_RECVPKTINFO (group and interface), IP_RECVTTL /
 IPV6_RECVHOPLIMIT (TTL), SO_TIMESTAMPNS (arrival time), SO_RXQ_OVFL (drops, shown in the summary).
 
-Exit status: 0 when --count datagrams arrived, or at Ctrl-C; 1 when --timeout passed with fewer than
---count datagrams (or with none, without --count), or on a runtime error; 2 bad arguments.
+Exit status: 0 when --count datagrams arrived; 1 when --timeout passed with fewer than --count
+datagrams (or with none, without --count), or on a runtime error; 2 bad arguments; 130 at Ctrl-C
+(SIGINT), 143 at SIGTERM, after the summary. A closed standard output (mcast recv ... | head -1) ends
+it quietly with 0.
 
 Examples:
   mcast recv 239.1.2.3:5000                        every datagram, until Ctrl-C
@@ -58,6 +75,7 @@ const OPTS: &[Opt] = &[
     Opt::value(&["--source"], "ADDR"),
     Opt::value(&["--count", "-c"], "N"),
     Opt::value(&["--timeout"], "SECS"),
+    Opt::value(&["--rcvbuf"], "BYTES"),
     Opt::flag(&["--quiet", "-q"]),
     Opt::flag(&["--json"]),
 ];
@@ -88,8 +106,12 @@ struct Tally {
     bytes: u64,
     truncated: u64,
     drops: u32,
-    /// Per source address and port: datagrams, bytes.
-    sources: BTreeMap<SocketAddr, (u64, u64)>,
+    /// Per source address and port: datagrams, bytes (bounded: the longest silent are dropped).
+    sources: SenderTable<SocketAddr, (u64, u64)>,
+    /// Interface outages, from the resilient receiver.
+    outages: Vec<Outage>,
+    /// The receive buffer, when --rcvbuf set it.
+    rcvbuf: Option<BufferSize>,
 }
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
@@ -106,6 +128,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         .collect::<Result<_, _>>()?;
     let count = m.int_in("--count", 1, u64::MAX)?;
     let timeout = m.seconds("--timeout")?;
+    let rcvbuf = m.int_in("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
     let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
 
     let mut builder = Receiver::builder(group);
@@ -116,6 +139,15 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         builder = builder.source(s);
     }
     let rx = builder.build()?;
+    let mut tally = Tally::default();
+    if let Some(bytes) = rcvbuf {
+        let b = rx.socket().request_recv_buffer(bytes)?;
+        if b.clamped() {
+            eprintln_note(&format!("mcast recv: {b}"));
+        }
+        tally.rcvbuf = Some(b);
+    }
+    let mut rx = ResilientReceiver::new(rx)?;
     mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     if !quiet {
         eprintln_note(&listening(&rx, group));
@@ -125,7 +157,6 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let deadline = timeout.map(|t| start + t);
     let mut names = IfaceNames::default();
     let mut out = Out::new();
-    let mut tally = Tally::default();
     let mut buf = vec![0u8; BUFFER];
     let end = loop {
         if count.is_some_and(|c| tally.datagrams >= c) {
@@ -141,7 +172,13 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
             },
             None => SLICE,
         };
-        let Some(meta) = rx.recv_timeout(&mut buf, wait)? else { continue };
+        let got = rx.recv_timeout(&mut buf, wait)?;
+        for notice in rx.take_notices() {
+            if !quiet {
+                eprintln_note(&format!("mcast recv: {notice}"));
+            }
+        }
+        let Some(meta) = got else { continue };
         tally.add(&meta);
         if quiet {
             continue;
@@ -157,6 +194,9 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     };
 
     let elapsed = start.elapsed();
+    // SO_MEMINFO counts every drop up to now; the last datagram's SO_RXQ_OVFL misses those after it.
+    tally.drops = tally.drops.max(rx.socket().kernel_drops().unwrap_or(0));
+    tally.outages = rx.outages().cloned().collect();
     if json {
         out.line(&tally.json(group, elapsed, end))?;
     } else {
@@ -182,7 +222,7 @@ fn eprintln_note(text: &str) {
 }
 
 /// "mcast recv: listening on 239.1.2.3:5000, joined on eth0": what the receiver did, once it is ready.
-fn listening(rx: &Receiver, group: Group) -> String {
+fn listening(rx: &ResilientReceiver, group: Group) -> String {
     let joins: Vec<String> = rx
         .memberships()
         .iter()
@@ -251,7 +291,7 @@ impl Tally {
         if let Some(d) = meta.drops {
             self.drops = d;
         }
-        let e = self.sources.entry(meta.source).or_default();
+        let e = self.sources.entry(meta.source, Instant::now());
         e.0 += 1;
         e.1 += meta.full_len as u64;
     }
@@ -272,21 +312,43 @@ impl Tally {
         if self.drops > 0 {
             s.push_str(&format!(", {} dropped by the kernel (receive buffer full)", self.drops));
         }
-        for (src, (d, b)) in &self.sources {
-            s.push_str(&format!("\n    {src}  {d} datagram{}, {b} bytes", plural(*d)));
+        if let Some(b) = &self.rcvbuf {
+            s.push_str(&format!(", receive buffer {} bytes", b.effective));
+        }
+        for (src, (d, b)) in self.sorted_sources() {
+            s.push_str(&format!("\n    {src}  {d} datagram{}, {b} bytes", plural(d)));
+        }
+        if self.sources.forgotten() > 0 {
+            s.push_str(&format!(
+                "\n    ({} more source{} dropped from this list: at most {} kept, each for {} s of silence)",
+                self.sources.forgotten(),
+                plural(self.sources.forgotten()),
+                self.sources.cap(),
+                self.sources.max_age().as_secs()
+            ));
+        }
+        for o in &self.outages {
+            s.push_str(&format!("\n    outage: {}", outage_text(o)));
         }
         s
     }
 
+    fn sorted_sources(&self) -> Vec<(SocketAddr, (u64, u64))> {
+        let mut v: Vec<_> = self.sources.iter().map(|(a, c)| (*a, *c)).collect();
+        v.sort_unstable();
+        v
+    }
+
     fn json(&self, group: Group, elapsed: Duration, end: End) -> String {
-        let sources = output::array(self.sources.iter().map(|(src, (d, b))| {
+        let sources = output::array(self.sorted_sources().into_iter().map(|(src, (d, b))| {
             Json::new()
                 .str("address", &src.ip().to_string())
                 .int("port", src.port())
-                .int("datagrams", *d)
-                .int("bytes", *b)
+                .int("datagrams", d)
+                .int("bytes", b)
                 .finish()
         }));
+        let outages = output::array(self.outages.iter().map(outage_json));
         let end = match end {
             End::Count => "count",
             End::Timeout => "timeout",
@@ -300,11 +362,46 @@ impl Tally {
             .int("bytes", self.bytes)
             .int("truncated", self.truncated)
             .int("drops", self.drops)
+            .opt_int("rcvbuf", self.rcvbuf.map(|b| b.effective))
             .float("elapsed", elapsed.as_secs_f64())
             .str("end", end)
             .raw("sources", &sources)
+            .int("sources_dropped", self.sources.forgotten())
+            .raw("outages", &outages)
             .finish()
     }
+}
+
+/// "vb deleted at 12:00:01.234, back as index 9 (was 4) after 1.250 s, 61 datagrams missed".
+fn outage_text(o: &Outage) -> String {
+    let mut s = format!("{} {} at {}", o.iface, o.cause, output::time_of_day(o.start));
+    match (o.duration, o.new_index) {
+        (Some(d), Some(i)) if i != o.old_index => {
+            s.push_str(&format!(", back as index {i} (was {}) after {} s", o.old_index, secs(d)))
+        }
+        (Some(d), _) => s.push_str(&format!(", back after {} s", secs(d))),
+        (None, _) => s.push_str(", not back yet"),
+    }
+    if let Some(n) = o.missed {
+        s.push_str(&format!(", {n} datagram{} missed", plural(n)));
+    }
+    if let Some(e) = &o.rejoin_error {
+        s.push_str(&format!(" (rejoining failed: {e})"));
+    }
+    s
+}
+
+fn outage_json(o: &Outage) -> String {
+    Json::new()
+        .str("iface", &o.iface)
+        .str("cause", &o.cause.to_string())
+        .float("start", output::unix_seconds(o.start))
+        .opt_float("duration", o.duration.map(|d| d.as_secs_f64()))
+        .int("old_index", o.old_index)
+        .opt_int("new_index", o.new_index)
+        .opt_int("missed", o.missed)
+        .opt_str("rejoin_error", o.rejoin_error.as_deref())
+        .finish()
 }
 
 fn plural(n: u64) -> &'static str {
@@ -325,6 +422,10 @@ impl IfaceNames {
     fn name(&mut self, index: u32) -> String {
         if !self.known.contains_key(&index) {
             if let Ok(list) = Interface::list() {
+                // Re-created interfaces take new indices: start afresh rather than grow for ever.
+                if self.known.len() > 1024 {
+                    self.known.clear();
+                }
                 self.known.extend(list.into_iter().map(|i| (i.index, i.name)));
             }
         }

@@ -2,6 +2,7 @@
 
 use std::io::{self, BufRead};
 
+use mcast::sendretry::{Outcome, ResilientSender, SendStats};
 use mcast::{Group, IfaceSpec, Sender};
 
 use crate::args::{self, Fail, Opt};
@@ -15,6 +16,11 @@ Usage: mcast send GROUP:PORT [MESSAGE...] [OPTIONS]
 
 Sends MESSAGE (its words joined by spaces) --count times. With no MESSAGE (and no --size), sends one
 datagram per line of standard input, without the line's end. Prints a line per datagram and a summary.
+
+A send that fails because the interface or route is gone (ENETUNREACH, ENODEV, EADDRNOTAVAIL: a link
+down, an interface deleted) is counted, reported, and the sender carries on at its pace, looking the
+interface up again by name (a re-created interface has a new index). A full queue (ENOBUFS, EAGAIN) is
+retried a few times, pausing 0.5 ms and doubling up to 50 ms, before the datagram counts as failed.
 
 GROUP:PORT is 239.1.2.3:5000, [ff15::1]:5000 or [ff02::1%eth0]:5000. A link- or interface-local IPv6
 group (ff02::/16, ff01::/16) needs an interface: the %zone or --iface.
@@ -34,12 +40,17 @@ Options, with the C socket option each one sets:
   --size BYTES         make every datagram exactly BYTES long: a message is padded with '.' or cut. With
                        no message, each datagram is generated: "mcast #SEQ " and filler. At most 65507
                        (IPv4) or 65527 (IPv6), the largest UDP payload.
+  --sndbuf BYTES       send buffer size: setsockopt SO_SNDBUFFORCE (past net.core.wmem_max, when
+                       privileged), else SO_SNDBUF; a note on standard error says when the kernel
+                       granted less than asked (clamped)
   --quiet, -q          no line per datagram, only the summary
-  --json               one JSON object per line: {"type":"sent",...} per datagram, then
-                       {"type":"summary",...}
+  --json               one JSON object per line: {"type":"sent",...} or {"type":"failed",...} per
+                       datagram, then {"type":"summary",...}
   -h, --help           this help
 
-Exit status: 0 all sent, 1 a send failed (e.g. no route to the group), 2 bad arguments.
+Exit status: 0 all sent; 1 some failed (after the others were sent and the summary printed), or an
+error no retry can help (e.g. a datagram too large); 2 bad arguments; 130 at Ctrl-C (SIGINT), 143 at
+SIGTERM, after the summary.
 
 Examples:
   mcast send 239.1.2.3:5000 hello                  one datagram, TTL 1, the routing table's interface
@@ -57,6 +68,7 @@ const OPTS: &[Opt] = &[
     Opt::value(&["--count", "-c"], "N"),
     Opt::value(&["--interval"], "SECS"),
     Opt::value(&["--size"], "BYTES"),
+    Opt::value(&["--sndbuf"], "BYTES"),
     Opt::flag(&["--quiet", "-q"]),
     Opt::flag(&["--json"]),
 ];
@@ -96,6 +108,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let count = m.int_in("--count", 1, u64::MAX)?;
     let interval = m.seconds("--interval")?.unwrap_or_default();
     let size = m.int_in("--size", 0, if group.is_ipv6() { MAX_V6 } else { MAX_V4 })?.map(|n| n as usize);
+    let sndbuf = m.int_in("--sndbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
     let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
 
     let mut builder = Sender::builder(group);
@@ -110,6 +123,14 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     }
     let sender = builder.build()?;
     let set = settings(&sender)?;
+    if let Some(bytes) = sndbuf {
+        let b = sender.socket().request_send_buffer(bytes)?;
+        if b.clamped() {
+            note(&format!("mcast send: {b}"));
+        }
+    }
+    let iface_name = sender.interface().map(|i| i.name.clone());
+    let mut tx = ResilientSender::new(sender);
 
     let message: Option<Vec<u8>> = (pos.len() > 1).then(|| pos[1..].join(" ").into_bytes());
     let payloads: Box<dyn Iterator<Item = Result<Vec<u8>, Fail>>> = match (message, size) {
@@ -125,9 +146,9 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     }
 
     let mut out = Out::new();
-    let (mut sent, mut bytes) = (0u64, 0u64);
+    let mut seq = 0u64;
     for payload in payloads {
-        if sent > 0 && !interval.is_zero() {
+        if seq > 0 && !interval.is_zero() {
             std::thread::sleep(interval);
         }
         if mcast::sys::signal::interrupted() {
@@ -137,32 +158,57 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         if let Some(n) = size {
             payload.resize(n, b'.');
         }
-        let n = sender.send(&payload)?;
-        sent += 1;
-        bytes += n as u64;
-        if quiet {
-            continue;
-        }
-        let line = if json {
-            Json::new()
-                .str("type", "sent")
-                .int("seq", sent)
-                .str("group", &group.ip().to_string())
-                .int("port", group.port())
-                .int("len", n as u64)
-                .finish()
-        } else {
-            format!("#{sent} {n} bytes to {group}: \"{}\"", preview(&payload, 64))
+        seq += 1;
+        let streak = tx.stats().streak;
+        let line = match tx.send(&payload)? {
+            Outcome::Sent(n) => {
+                if streak > 0 && !quiet {
+                    note(&format!("mcast send: sending again after {streak} failed send{}", plural(streak)));
+                }
+                if json {
+                    Json::new()
+                        .str("type", "sent")
+                        .int("seq", seq)
+                        .str("group", &group.ip().to_string())
+                        .int("port", group.port())
+                        .int("len", n as u64)
+                        .finish()
+                } else {
+                    format!("#{seq} {n} bytes to {group}: \"{}\"", preview(&payload, 64))
+                }
+            }
+            Outcome::Failed(e) => {
+                if streak == 0 && !quiet {
+                    note(&format!("mcast send: sends failing ({e}); counting them and carrying on"));
+                }
+                if json {
+                    Json::new()
+                        .str("type", "failed")
+                        .int("seq", seq)
+                        .str("group", &group.ip().to_string())
+                        .int("port", group.port())
+                        .opt_int("errno", e.raw_os_error())
+                        .str("error", &e.to_string())
+                        .finish()
+                } else {
+                    format!("#{seq} failed: {e}")
+                }
+            }
         };
-        out.line(&line)?;
+        if !quiet {
+            out.line(&line)?;
+        }
     }
 
-    let iface_name = sender.interface().map(|i| i.name.clone());
+    let st = tx.stats();
     let line = if json {
         Json::new()
             .str("type", "summary")
-            .int("datagrams", sent)
-            .int("bytes", bytes)
+            .int("datagrams", st.sent)
+            .int("bytes", st.bytes)
+            .int("failed", st.failed)
+            .int("retries", st.retries)
+            .raw("errors", &errors_json(st))
             .str("group", &group.ip().to_string())
             .int("port", group.port())
             .int("ttl", set.ttl)
@@ -171,16 +217,64 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
             .bool("interrupted", mcast::sys::signal::interrupted())
             .finish()
     } else {
-        format!(
-            "sent {sent} datagram{} ({bytes} bytes) to {group} via {}: {} {}, loop {}",
-            if sent == 1 { "" } else { "s" },
+        let mut text = format!(
+            "sent {} datagram{} ({} bytes) to {group} via {}: {} {}, loop {}",
+            st.sent,
+            plural(st.sent),
+            st.bytes,
             iface_name.as_deref().unwrap_or("the routing table's interface"),
             if group.is_ipv6() { "hop limit" } else { "TTL" },
             set.ttl,
             if set.multicast_loop { "on" } else { "off" },
-        )
+        );
+        if st.failed > 0 {
+            text.push_str(&format!("; {} failed ({})", st.failed, errors_text(st)));
+        }
+        if st.retries > 0 {
+            text.push_str(&format!(
+                "; {} retr{} after a full queue",
+                st.retries,
+                if st.retries == 1 { "y" } else { "ies" }
+            ));
+        }
+        text
     };
-    out.line(&line)
+    out.line(&line)?;
+    if st.failed > 0 {
+        return Err(Fail::runtime(format!("{} of {seq} datagrams could not be sent", st.failed)));
+    }
+    Ok(())
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// A note on standard error; standard output stays the datagrams and the summary.
+fn note(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr(), "{text}");
+}
+
+/// The failures by error: "No such device (os error 19) x15, Network is unreachable (os error 101) x5".
+fn errors_text(st: &SendStats) -> String {
+    let parts: Vec<String> =
+        st.errors.iter().map(|(e, n)| format!("{} x{n}", io::Error::from_raw_os_error(*e))).collect();
+    parts.join(", ")
+}
+
+fn errors_json(st: &SendStats) -> String {
+    crate::output::array(st.errors.iter().map(|(e, n)| {
+        Json::new()
+            .int("errno", *e)
+            .str("error", &io::Error::from_raw_os_error(*e).to_string())
+            .int("count", *n)
+            .finish()
+    }))
 }
 
 /// A generated payload of exactly `size` bytes: "mcast #SEQ " then a repeating alphabet, so a receiver
