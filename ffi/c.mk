@@ -17,14 +17,14 @@ C_STAGE  := $(abspath $(C_OUT))/stage
 C_PKG    := PKG_CONFIG_PATH=$(C_STAGE)/lib/pkgconfig pkg-config
 C_RUN    := LD_LIBRARY_PATH=$(C_STAGE)/lib
 C_WARN   := -Wall -Wextra -Wpedantic -Werror
-C_FLAGS  := -std=c11 $(C_WARN) -g -O1
+C_FLAGS  := -std=c11 $(C_WARN) -g -O1 -pthread
 C_ASAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 C_TESTS  := $(wildcard tests/c/*.c)
 C_EXAMPLES := $(C_OUT)/server $(C_OUT)/client
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 
-.PHONY: lib c-stage examples test-c c-abi-check c-examples c-test c-test-static c-test-valgrind c-test-asan install
+.PHONY: lib c-stage examples test-c c-abi-check c-examples c-test c-test-static c-test-valgrind c-test-asan install install-files
 
 all: examples
 
@@ -32,7 +32,7 @@ lib: build
 
 # A private install tree for the examples and tests, made by the real install rule.
 c-stage: build
-	@$(MAKE) --no-print-directory install PREFIX=$(C_STAGE) DESTDIR= >/dev/null
+	@$(MAKE) --no-print-directory install-files PREFIX=$(C_STAGE) DESTDIR= >/dev/null
 
 examples: $(C_EXAMPLES)
 
@@ -89,6 +89,9 @@ c-test-asan: $(C_OUT)/test_mcast_asan
 		$(C_OUT)/test_mcast_asan
 
 install: build
+	@$(MAKE) --no-print-directory install-files
+
+install-files:
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3
 	install -m 0755 $(RELEASE)/mcast $(DESTDIR)$(BINDIR)/mcast
 	install -m 0755 $(RELEASE)/libmcast.so $(DESTDIR)$(LIBDIR)/libmcast.so.$(VERSION)

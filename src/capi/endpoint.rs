@@ -90,8 +90,9 @@ fn receiver(group: &str, opts: &McastOpts) -> CResult<c_int> {
 ffi_fn! {
     /// `mcast_opts_init`: fills `*opts` with the defaults (`MCAST_OPTS_INIT`). NULL is ignored.
     fn mcast_opts_init(opts: *mut McastOpts) -> (), on failure (); {
-        if !opts.is_null() {
-            Out(opts).write(McastOpts::default());
+        // SAFETY: the contract makes opts NULL or writable.
+        if let Some(out) = unsafe { Out::new(opts) } {
+            out.write(McastOpts::default());
         }
         Ok(())
     }

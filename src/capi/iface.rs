@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_int};
 
 use super::types::McastIface;
-use super::{c_out, ffi_fn};
+use super::{c_out, ffi_fn, Out};
 use crate::Interface;
 
 /// A boxed slice handed to C as a pointer; NULL when empty, so C never sees a dangling pointer.
@@ -70,8 +70,9 @@ ffi_fn! {
         let mut entries: Vec<McastIface> = interfaces.iter().map(entry).collect();
         let n = entries.len();
         entries.push(end());
-        if !count.is_null() {
-            super::Out(count).write(n);
+        // SAFETY: the contract makes count NULL or writable.
+        if let Some(out) = unsafe { Out::new(count) } {
+            out.write(n);
         }
         out.write(leak(entries).cast_mut());
         Ok(0)

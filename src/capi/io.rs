@@ -3,7 +3,7 @@
 use std::ffi::{c_char, c_int, c_void};
 
 use super::types::McastRxinfo;
-use super::{borrow, bytes, bytes_mut, c_str, ffi_fn, CResult, Failure};
+use super::{borrow, bytes, bytes_mut, c_str, ffi_fn, CResult, Failure, Out};
 use crate::sys::mmsg::MAX_BATCH;
 use crate::{Group, RecvMeta};
 
@@ -53,8 +53,9 @@ ffi_fn! {
         let data = unsafe { bytes_mut(buf.cast(), len, "buf") }?;
         let socket = borrow(fd)?;
         let meta = socket.recv(data)?;
-        if !info.is_null() {
-            super::Out(info).write(McastRxinfo::from(&meta));
+        // SAFETY: the contract makes info NULL or writable.
+        if let Some(out) = unsafe { Out::new(info) } {
+            out.write(McastRxinfo::from(&meta));
         }
         Ok(ssize(meta.len))
     }
@@ -93,8 +94,11 @@ ffi_fn! {
         let mut metas: Vec<RecvMeta> = Vec::with_capacity(slots.len());
         let n = socket.recv_batch(&mut slots, &mut metas)?;
         for (i, meta) in metas.iter().take(n).enumerate() {
-            // SAFETY: the contract makes infos writable for count entries, and i < n <= min(count, MAX_BATCH).
-            super::Out(unsafe { infos.add(i) }).write(McastRxinfo::from(meta));
+            // SAFETY: the contract makes infos (checked non-NULL above) writable for count entries, and
+            // i < n <= min(count, MAX_BATCH), so infos + i is one of them.
+            if let Some(out) = unsafe { Out::new(infos.add(i)) } {
+                out.write(McastRxinfo::from(meta));
+            }
         }
         Ok(n as c_int)
     }

@@ -86,8 +86,9 @@ pub(crate) fn entries() -> &'static [AbiEntry] {
 ffi_fn! {
     /// `mcast_abi_layout`: the layout table and its length. Never fails.
     fn mcast_abi_layout(count: *mut usize) -> *const AbiEntry, on failure std::ptr::null(); {
-        if !count.is_null() {
-            Out(count).write(LAYOUT.0.len());
+        // SAFETY: the contract makes count NULL or writable.
+        if let Some(out) = unsafe { Out::new(count) } {
+            out.write(LAYOUT.0.len());
         }
         Ok(LAYOUT.0.as_ptr())
     }

@@ -167,23 +167,35 @@ pub(crate) use c_ref;
 /// only at the end with [`Out::write`].
 macro_rules! c_out {
     ($ptr:expr) => {{
-        let ptr = $ptr;
-        if ptr.is_null() {
-            return Err($crate::capi::Failure::invalid(concat!(stringify!($ptr), " is NULL")));
+        // SAFETY: the function's contract makes the pointer NULL or valid, aligned and writable for the call.
+        match unsafe { $crate::capi::Out::new($ptr) } {
+            Some(out) => out,
+            None => return Err($crate::capi::Failure::invalid(concat!(stringify!($ptr), " is NULL"))),
         }
-        $crate::capi::Out(ptr)
     }};
 }
 pub(crate) use c_out;
 
-/// A checked, non-NULL output parameter.
-pub struct Out<T>(pub *mut T);
+/// A non-NULL output parameter, written at most once, when the call has succeeded.
+pub struct Out<T>(*mut T);
 
 impl<T> Out<T> {
-    /// Writes the result: only ever done once the call has succeeded.
+    /// `None` for NULL, which optional outputs ignore and required ones refuse.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or valid, aligned and writable for a `T` for the rest of the C call.
+    pub unsafe fn new(ptr: *mut T) -> Option<Self> {
+        if ptr.is_null() {
+            None
+        } else {
+            Some(Out(ptr))
+        }
+    }
+
+    /// Writes the result.
     pub fn write(self, value: T) {
-        // SAFETY: the pointer was checked non-NULL by `c_out!`, and the function's contract makes it valid,
-        // aligned and writable for a `T`. `write` does not read or drop the old (possibly uninitialised) value.
+        // SAFETY: `new` checked the pointer is not NULL, and its contract makes it valid, aligned and writable
+        // for a `T`. `write` neither reads nor drops the old (possibly uninitialised) value.
         unsafe { self.0.write(value) }
     }
 }

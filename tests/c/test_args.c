@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -256,6 +257,28 @@ static bool test_errors_are_described(void) {
     return true;
 }
 
+/* A second thread fails differently; each thread keeps its own message. */
+static void *fail_on_another_thread(void *arg) {
+    (void)arg;
+    static char seen[256];
+    if (mcast_join(-9, "239.1.2.3", NULL) != -1 || errno != EBADF)
+        return NULL;
+    snprintf(seen, sizeof seen, "%s", mcast_last_error());
+    return seen;
+}
+
+static bool test_last_error_is_per_thread(void) {
+    CHECK_ERR(mcast_set_ttl(-4, 1), EBADF);
+    pthread_t t;
+    void *seen = NULL;
+    CHECK(pthread_create(&t, NULL, fail_on_another_thread, NULL) == 0);
+    CHECK(pthread_join(t, &seen) == 0);
+    CHECK(seen != NULL);
+    CHECK(strncmp((const char *)seen, "mcast_join: -9 is not a file descriptor", 39) == 0);
+    CHECK_MSG("mcast_set_ttl: -4 is not a file descriptor");
+    return true;
+}
+
 const struct test_case args_tests[] = {
     TEST(test_null_pointers_are_einval),
     TEST(test_closed_and_foreign_descriptors),
@@ -267,5 +290,6 @@ const struct test_case args_tests[] = {
     TEST(test_membership_state_errors),
     TEST(test_unconnected_and_empty_sockets),
     TEST(test_errors_are_described),
+    TEST(test_last_error_is_per_thread),
     {NULL, NULL},
 };

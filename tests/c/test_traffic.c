@@ -342,6 +342,41 @@ static bool test_batches_ipv4_and_ipv6(void) {
     return true;
 }
 
+static bool test_batches_are_cut_at_the_maximum(void) {
+    enum { MORE = MCAST_BATCH_MAX + 6 };
+    int rx = mcast_receiver("239.1.2.45:5045", &(struct mcast_opts){-1, -1, "lo", NULL, 1, 0, 1 << 20});
+    CHECK_OK(rx);
+    int tx = mcast_sender("239.1.2.45:5045", &(struct mcast_opts){-1, -1, "lo", NULL, 1, 0, 0});
+    CHECK_OK(tx);
+    unsigned char bytes[MORE];
+    struct iovec iov[MORE];
+    for (int i = 0; i < MORE; i++) {
+        bytes[i] = (unsigned char)i;
+        iov[i].iov_base = &bytes[i];
+        iov[i].iov_len = 1;
+    }
+    CHECK(mcast_send_batch(tx, iov, MORE) == MCAST_BATCH_MAX);
+    CHECK(mcast_send_batch(tx, iov + MCAST_BATCH_MAX, MORE - MCAST_BATCH_MAX) == MORE - MCAST_BATCH_MAX);
+    unsigned char in[MORE];
+    struct mcast_rxinfo infos[MORE];
+    int got = 0;
+    while (got < MORE) {
+        for (int i = 0; i < MORE; i++) {
+            iov[i].iov_base = &in[i];
+            iov[i].iov_len = 1;
+        }
+        CHECK(readable(rx, 5000));
+        int n = mcast_recv_batch(rx, iov, infos, MORE);
+        CHECK(n >= 1 && n <= MCAST_BATCH_MAX && got + n <= MORE);
+        for (int i = 0; i < n; i++, got++)
+            CHECK(infos[i].len == 1 && in[i] == (unsigned char)got && addr_is(&infos[i].group, "239.1.2.45", 0));
+    }
+    CHECK(quiet(rx));
+    CHECK_OK(mcast_close(tx));
+    CHECK_OK(mcast_close(rx));
+    return true;
+}
+
 static bool test_raw_socket_sees_the_whole_datagram(void) {
     int raw = mcast_open(AF_INET, SOCK_RAW, IPPROTO_UDP);
     CHECK_OK(raw);
@@ -377,6 +412,7 @@ const struct test_case traffic_tests[] = {
     TEST(test_ipv6_source_specific),
     TEST(test_ipv6_hop_limit_zero_stays_on_the_host),
     TEST(test_batches_ipv4_and_ipv6),
+    TEST(test_batches_are_cut_at_the_maximum),
     TEST(test_raw_socket_sees_the_whole_datagram),
     {NULL, NULL},
 };
