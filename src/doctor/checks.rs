@@ -306,8 +306,14 @@ pub fn scope(group: &Group, ttl: u32, have_iface: bool) -> Vec<Finding> {
     let reach = match ttl {
         0 => {
             out.push(
-                f(Status::Warn, format!("TTL 0 keeps {g} on this host"))
-                    .fix("--ttl 1 for this link, more to cross routers"),
+                f(
+                    Status::Warn,
+                    format!(
+                        "TTL 0 reaches only members on this host (where it has none on the interface, Linux still \
+                         sends {g} on the link, and the next hop discards it)"
+                    ),
+                )
+                .fix("--ttl 1 for this link, more to cross routers"),
             );
             return out;
         }

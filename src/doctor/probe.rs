@@ -1,7 +1,9 @@
 //! The doctor's checks that listen or send: is a querier heard, and does a datagram sent at TTL 0 come back?
 //!
-//! Neither puts anything on the wire: the querier check only listens, and the loop test sends with TTL (hop
-//! limit) 0, which the kernel delivers to this host's own members and never transmits.
+//! The querier check only listens. The loop test joins the group first and then sends with TTL (hop limit) 0:
+//! Linux loops the datagram back to the member and, since this host is a member on the outgoing interface,
+//! discards the original instead of transmitting it. (Without a local member, a TTL 0 datagram does go out.)
+//! Joining does announce the membership on the link with an IGMP/MLD report, as any receiver would.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
