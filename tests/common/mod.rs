@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod procnet;
+pub mod routed;
 pub mod traffic;
 
 use std::fs::File;
