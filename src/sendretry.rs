@@ -19,7 +19,7 @@ use crate::endpoint::Sender;
 use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::iface::Interface;
-use crate::socket::Family;
+use crate::socket::{Family, McastSocket};
 
 /// What a failed send means for the next one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,33 +153,69 @@ pub fn send_with_retry(
 /// The shortest time between two lookups of the outgoing interface while sends fail.
 const RELOOK: Duration = Duration::from_millis(200);
 
+/// Follows a sender's interface by name across its re-creation: after a link error, looks it up again
+/// (at most every 200 ms) and sets `IP_MULTICAST_IF`/`IPV6_MULTICAST_IF` and the destination's IPv6 zone
+/// to its index now.
+#[derive(Clone, Debug, Default)]
+pub struct InterfaceFollower {
+    /// The interface sent from, by name.
+    iface: Option<String>,
+    /// The interface of the group's IPv6 zone (`ff02::1%eth0`), by name.
+    zone: Option<String>,
+    last_lookup: Option<Instant>,
+}
+
+impl InterfaceFollower {
+    /// Follows `iface` (the outgoing interface, if one was set) and the interface of `group`'s zone.
+    pub fn new(iface: Option<&Interface>, group: Group) -> InterfaceFollower {
+        let zone = (group.scope_id() != 0).then(|| Interface::by_index(group.scope_id()).ok()).flatten();
+        InterfaceFollower { iface: iface.map(|i| i.name.clone()), zone: zone.map(|i| i.name), last_lookup: None }
+    }
+
+    /// After a link error on `socket`: looks the interfaces up again and sets them anew where they exist
+    /// (updating `dest`'s zone). Returns whether anything was set. An interface still absent is left for
+    /// the next failure.
+    pub fn after_failure(&mut self, socket: &McastSocket, dest: &mut SocketAddr) -> bool {
+        let now = Instant::now();
+        if self.last_lookup.is_some_and(|t| now.duration_since(t) < RELOOK) {
+            return false;
+        }
+        self.last_lookup = Some(now);
+        let mut changed = false;
+        if let Some(i) = self.iface.as_deref().and_then(|n| Interface::by_name(n).ok()) {
+            changed |= set_interface(socket, &i).is_ok();
+        }
+        let zone = self.zone.as_deref().and_then(|n| Interface::by_name(n).ok());
+        if let (Some(i), SocketAddr::V6(d)) = (zone, dest) {
+            if d.scope_id() != i.index {
+                d.set_scope_id(i.index);
+                changed = true;
+            }
+        }
+        changed
+    }
+}
+
 /// A [`Sender`] that survives its interface: see the [module docs](self).
 #[derive(Debug)]
 pub struct ResilientSender {
     sender: Sender,
     dest: SocketAddr,
-    /// The interface sent from (`IP_MULTICAST_IF`/`IPV6_MULTICAST_IF`), by name, to look up again.
-    iface: Option<String>,
-    /// The interface of the group's IPv6 zone (`ff02::1%eth0`), by name, to look up again.
-    zone: Option<String>,
+    follower: InterfaceFollower,
     policy: RetryPolicy,
     stats: SendStats,
-    last_lookup: Option<Instant>,
 }
 
 impl ResilientSender {
     /// Wraps `sender`, remembering its interface (and its group's zone) by name.
     pub fn new(sender: Sender) -> ResilientSender {
         let group = sender.group();
-        let zone = (group.scope_id() != 0).then(|| Interface::by_index(group.scope_id()).ok()).flatten();
         ResilientSender {
             dest: group.socket_addr(),
-            iface: sender.interface().map(|i| i.name.clone()),
-            zone: zone.map(|i| i.name),
+            follower: InterfaceFollower::new(sender.interface(), group),
             sender,
             policy: RetryPolicy::default(),
             stats: SendStats::default(),
-            last_lookup: None,
         }
     }
 
@@ -197,36 +233,13 @@ impl ResilientSender {
             send_with_retry(&self.policy, &mut self.stats, &mut std::thread::sleep, &mut || socket.send_to(buf, dest))
                 .map_err(|e| e.within(format!("send to {}", self.sender.group())))?;
         if let Outcome::Failed(e) = &outcome {
-            if classify(e.raw_os_error().unwrap_or(0)) == Trouble::Link {
-                self.relook();
+            if classify(e.raw_os_error().unwrap_or(0)) == Trouble::Link
+                && self.follower.after_failure(self.sender.socket(), &mut self.dest)
+            {
+                self.stats.reconfigured += 1;
             }
         }
         Ok(outcome)
-    }
-
-    /// Looks the interface (and the zone) up again by name and sets them anew when they exist: a
-    /// re-created interface has a new index. At most every [`RELOOK`]; an interface still absent is left
-    /// for the next failure.
-    fn relook(&mut self) {
-        let now = Instant::now();
-        if self.last_lookup.is_some_and(|t| now.duration_since(t) < RELOOK) {
-            return;
-        }
-        self.last_lookup = Some(now);
-        let mut changed = false;
-        if let Some(i) = self.iface.as_deref().and_then(|n| Interface::by_name(n).ok()) {
-            changed |= set_interface(&self.sender, &i).is_ok();
-        }
-        if let (Some(i), SocketAddr::V6(mut d)) =
-            (self.zone.as_deref().and_then(|n| Interface::by_name(n).ok()), self.dest)
-        {
-            if d.scope_id() != i.index {
-                d.set_scope_id(i.index);
-                self.dest = SocketAddr::V6(d);
-                changed = true;
-            }
-        }
-        self.stats.reconfigured += u64::from(changed);
     }
 
     /// What happened so far.
@@ -247,8 +260,7 @@ impl ResilientSender {
 
 /// Sets the outgoing interface as [`crate::SenderBuilder`] does: by address when the interface has an
 /// IPv4 one, else by index.
-fn set_interface(sender: &Sender, i: &Interface) -> Result<()> {
-    let s = sender.socket();
+fn set_interface(s: &McastSocket, i: &Interface) -> Result<()> {
     match s.family() {
         Family::V4 => match i.first_ipv4() {
             Some(a) => s.set_multicast_if_v4(a),

@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use mcast::proto::{self, Answer, Kind};
+use mcast::sendretry::SendStats;
 use mcast::Family;
 
 use crate::args::{self, Fail, Opt};
@@ -36,7 +37,7 @@ Options:
 Output: "found NAME at ADDR (from SOURCE) at TTL T, X ms" per responder, the first time it answers.
 
 Exit status: 0 when a responder was found; 1 when none answered up to --max-ttl, or on a runtime
-error; 2 bad arguments.
+error; 2 bad arguments; 130 at Ctrl-C (SIGINT), 143 at SIGTERM.
 
 Example:
   mcast discover 239.255.0.9:4000 --iface eth0 --max-ttl 8 --all
@@ -98,6 +99,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let mut buf = vec![0u8; 65_536];
     let mut query = [0u8; proto::HEADER_LEN];
     let mut widest = 0;
+    let mut failures = SendStats::default();
     for ring in rings(max) {
         if tools::interrupted() {
             break;
@@ -109,7 +111,8 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         }
         let len = proto::encode(Kind::DiscoverQuery, session, u64::from(ring), proto::now_ns(), &[], &mut query)
             .map_err(Fail::runtime)?;
-        sock.send_to(&query[..len], group.socket_addr())?;
+        // A query that cannot leave (the link is gone) is counted; the next ring tries again.
+        tools::send_counted(&mut failures, || sock.send_to(&query[..len], group.socket_addr()))?;
         let before = found.len();
         if !quiet {
             let line = if json {
@@ -145,9 +148,15 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         }
     }
     let line = if json {
-        Json::new().str("type", "summary").int("found", found.len() as u64).int("max_ttl", widest).finish()
+        Json::new()
+            .str("type", "summary")
+            .int("found", found.len() as u64)
+            .int("max_ttl", widest)
+            .int("send_failed", failures.failed)
+            .finish()
     } else {
-        format!("{} responder{} found up to TTL {widest}", found.len(), if found.len() == 1 { "" } else { "s" })
+        let fails = tools::failures_text(&failures).map_or(String::new(), |f| format!("; {f}"));
+        format!("{} responder{} found up to TTL {widest}{fails}", found.len(), if found.len() == 1 { "" } else { "s" })
     };
     out.line(&line)?;
     if found.is_empty() {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use mcast::gso::{BatchReceiver, BatchSender, SendPath};
 use mcast::pace::{Pacer, Rate};
 use mcast::proto::{self, Kind, Packet};
+use mcast::sendretry::{InterfaceFollower, SendStats};
 use mcast::stats::{Arrival, Jitter, SeqTracker};
 use mcast::{Group, Interface, RecvMeta, Sender};
 
@@ -55,7 +56,7 @@ A receiver also stops once every sender it heard has sent its end marker and its
 a second has passed since the marker), or at Ctrl-C.
 
 Exit status: 0 after a run (sender) or when data arrived (receiver); 1 when nothing arrived or on a
-runtime error; 2 bad arguments.
+runtime error; 2 bad arguments; 130 at Ctrl-C (SIGINT), 143 at SIGTERM, after the report.
 
 Examples:
   mcast perf --serve 239.1.2.3:5001 --iface eth0
@@ -162,6 +163,10 @@ fn send(m: &Matches, group: Group, iface: Option<&Interface>, report: &Report) -
     let end = time.map(|t| start + t);
     let mut pacer = Pacer::new(rate.packets_per_sec(size), tx.max_per_call(size) as u64, start);
     let mut seq = 0u64;
+    // Sends that fail because the link is gone are counted and their numbers skipped (receivers count them
+    // lost); the interface is looked up again by name, since a re-created one has a new index.
+    let (mut failures, mut failed) = (SendStats::default(), 0u64);
+    let mut follower = InterfaceFollower::new(iface, group);
     let mut next_report = report.interval.map(|i| start + i);
     let mut last_reported = (start, 0u64);
     loop {
@@ -188,7 +193,14 @@ fn send(m: &Matches, group: Group, iface: Option<&Interface>, report: &Report) -
             p.set_seq(seq + i as u64);
             p.set_send_time_ns(t);
         }
-        let n = tx.send(&buf[..k * size], size)?;
+        let n = match tools::send_counted(&mut failures, || tx.send(&buf[..k * size], size))? {
+            Some(n) => n,
+            None => {
+                failed += k as u64;
+                follower.after_failure(sock, &mut group.socket_addr());
+                k
+            }
+        };
         seq += n as u64;
         pacer.sent(n as u64);
     }
@@ -200,29 +212,32 @@ fn send(m: &Matches, group: Group, iface: Option<&Interface>, report: &Report) -
         if i > 0 {
             std::thread::sleep(Duration::from_millis(20));
         }
-        sock.send_to(&marker, group.socket_addr())?;
+        tools::send_counted(&mut failures, || sock.send_to(&marker, group.socket_addr()))?;
     }
     let secs = elapsed.as_secs_f64().max(1e-9);
-    let bytes = seq * size as u64;
+    let sent = seq - failed;
+    let bytes = sent * size as u64;
     let line = if report.json {
         Json::new()
             .str("type", "sender")
             .int("session", session)
             .str("group", &group.to_string())
-            .int("sent", seq)
+            .int("sent", sent)
+            .int("failed", failed)
             .int("size", size as u64)
             .int("bytes", bytes)
             .float("seconds", secs)
-            .float("pps", seq as f64 / secs)
+            .float("pps", sent as f64 / secs)
             .float("bps", bytes as f64 * 8.0 / secs)
             .str("path", tx.path().name())
             .opt_str("fallback", tx.fallback_reason())
             .finish()
     } else {
         let why = tx.fallback_reason().map_or(String::new(), |r| format!(" (fell back: {r})"));
+        let fails = tools::failures_text(&failures).map_or(String::new(), |f| format!("; {f}"));
         format!(
-            "sent {seq} datagrams of {size} bytes to {group} in {secs:.3} s: {:.0} datagrams/s, {} via {}{why}",
-            seq as f64 / secs,
+            "sent {sent} datagrams of {size} bytes to {group} in {secs:.3} s: {:.0} datagrams/s, {} via {}{why}{fails}",
+            sent as f64 / secs,
             bits(bytes as f64 * 8.0 / secs),
             tx.path().name()
         )
@@ -415,6 +430,8 @@ fn serve(m: &Matches, group: Group, ifaces: &[Interface], report: &Report) -> Re
             next_report = report.interval.map(|i| f + i);
         }
     }
+    // SO_MEMINFO counts every drop up to now; the last datagram's SO_RXQ_OVFL misses those after it.
+    st.kernel_drops = st.kernel_drops.max(sock.kernel_drops().unwrap_or(0));
     let alone = st.sessions.len() == 1;
     for s in &st.sessions {
         out.line(&session_final(report, s, s.expected(count, alone)))?;

@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use mcast::proto::{self, Kind, Packet};
+use mcast::sendretry::SendStats;
 use mcast::stats::{Arrival, Rtt, SeqTracker};
 use mcast::{Group, McastSocket, RecvMeta};
 
@@ -50,7 +51,7 @@ Output: a line per answer ("10.0.0.2 multicast seq=3 ttl=64 time=0.123 ms"), the
 and kind. --json: {"type":"reply",...} per answer, {"type":"responder",...} per row, {"type":"summary",...}.
 
 Exit status: 0 when an answer arrived (prober) or at the end (responder); 1 when no answer arrived or on
-a runtime error; 2 bad arguments.
+a runtime error; 2 bad arguments; 130 at Ctrl-C (SIGINT), 143 at SIGTERM, after the summary.
 
 Examples:
   mcast ping --serve 239.1.2.3:4321 --iface eth0
@@ -189,6 +190,7 @@ fn serve_probes(c: &Common, count: Option<u64>, timeout: Option<Duration>) -> Re
     let mut out = Out::new();
     let mut buf = vec![0u8; BUFFER];
     let mut answered = 0u64;
+    let mut failures = SendStats::default();
     while !count.is_some_and(|n| answered >= n) && !tools::interrupted() {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -200,12 +202,10 @@ fn serve_probes(c: &Common, count: Option<u64>, timeout: Option<Duration>) -> Re
             continue;
         }
         // The answer is the probe with its type changed: session, sequence, send time and payload echoed.
-        let mut p = Packet::new_unchecked(&mut *data);
-        p.set_kind(Kind::PingReplyUnicast);
-        s.send_to(p.into_inner(), meta.source)?;
-        let mut p = Packet::new_unchecked(&mut *data);
-        p.set_kind(Kind::PingReplyMulticast);
-        s.send_to(p.into_inner(), group_addr)?;
+        Packet::new_unchecked(&mut *data).set_kind(Kind::PingReplyUnicast);
+        tools::send_counted(&mut failures, || s.send_to(data, meta.source))?;
+        Packet::new_unchecked(&mut *data).set_kind(Kind::PingReplyMulticast);
+        tools::send_counted(&mut failures, || s.send_to(data, group_addr))?;
         answered += 1;
         if c.quiet {
             continue;
@@ -229,12 +229,36 @@ fn serve_probes(c: &Common, count: Option<u64>, timeout: Option<Duration>) -> Re
         };
         out.line(&line)?;
     }
+    let drops = kernel_drops(c);
     let line = if c.json {
-        Json::new().str("type", "summary").int("answered", answered).finish()
+        Json::new()
+            .str("type", "summary")
+            .int("answered", answered)
+            .int("send_failed", failures.failed)
+            .int("kernel_drops", drops)
+            .finish()
     } else {
-        format!("answered {answered} probe{}", if answered == 1 { "" } else { "s" })
+        let mut line = format!("answered {answered} probe{}", if answered == 1 { "" } else { "s" });
+        line.push_str(&troubles(&failures, drops));
+        line
     };
     out.line(&line)
+}
+
+/// Datagrams the kernel dropped on the prober's sockets for want of buffer space (`SO_MEMINFO`, exact).
+fn kernel_drops(c: &Common) -> u64 {
+    let rx = c.socket_rx.socket().kernel_drops().unwrap_or(0);
+    let tx = c.socket_tx.as_ref().and_then(|s| s.kernel_drops().ok()).unwrap_or(0);
+    u64::from(rx) + u64::from(tx)
+}
+
+/// ", 3 sends failed (...), 12 dropped by the kernel (receive buffer full)", or nothing.
+fn troubles(failures: &SendStats, drops: u64) -> String {
+    let mut s = tools::failures_text(failures).map_or(String::new(), |f| format!(", {f}"));
+    if drops > 0 {
+        s.push_str(&format!(", {drops} dropped by the kernel (receive buffer full)"));
+    }
+    s
 }
 
 /// One responder's answers of one kind.
@@ -255,6 +279,7 @@ fn probe(c: &Common, count: Option<u64>, interval: Duration, wait: Duration, siz
     let mut rows: BTreeMap<(IpAddr, u8), Row> = BTreeMap::new();
     let mut out = Out::new();
     let mut sent = 0u64;
+    let mut failures = SendStats::default();
     let start = Instant::now();
     let mut next_send = start;
     let mut last_send = start;
@@ -270,7 +295,8 @@ fn probe(c: &Common, count: Option<u64>, interval: Duration, wait: Duration, siz
         if more && now >= next_send {
             let len = proto::encode(Kind::PingRequest, session, sent, proto::now_ns(), &payload, &mut probe_buf)
                 .map_err(Fail::runtime)?;
-            s.send_to(&probe_buf[..len], dest)?;
+            // A probe that cannot leave (the link is gone) is counted, and its number goes unanswered.
+            tools::send_counted(&mut failures, || s.send_to(&probe_buf[..len], dest))?;
             sent += 1;
             last_send = now;
             next_send += interval;
@@ -326,16 +352,23 @@ fn probe(c: &Common, count: Option<u64>, interval: Duration, wait: Duration, siz
         };
         out.line(&line)?;
     }
-    report(c, &mut out, sent, &rows)?;
+    report(c, &mut out, sent, &rows, &failures)?;
     if rows.is_empty() {
         return Err(Fail::runtime(format!("no answer to {sent} probe{}", if sent == 1 { "" } else { "s" })));
     }
     Ok(())
 }
 
-fn report(c: &Common, out: &mut Out, sent: u64, rows: &BTreeMap<(IpAddr, u8), Row>) -> Result<(), Fail> {
+fn report(
+    c: &Common,
+    out: &mut Out,
+    sent: u64,
+    rows: &BTreeMap<(IpAddr, u8), Row>,
+    failures: &SendStats,
+) -> Result<(), Fail> {
+    let drops = kernel_drops(c);
     if !c.json {
-        out.line(&format!("--- {} ping statistics: {sent} probes ---", c.group))?;
+        out.line(&format!("--- {} ping statistics: {sent} probes{} ---", c.group, troubles(failures, drops)))?;
     }
     for ((ip, kind), row) in rows {
         let kind = kind_name(Kind::from_u8(*kind).unwrap_or(Kind::PingReplyUnicast));
@@ -386,7 +419,15 @@ fn report(c: &Common, out: &mut Out, sent: u64, rows: &BTreeMap<(IpAddr, u8), Ro
         out.line(&line)?;
     }
     if c.json {
-        out.line(&Json::new().str("type", "summary").int("sent", sent).int("rows", rows.len() as u64).finish())?;
+        out.line(
+            &Json::new()
+                .str("type", "summary")
+                .int("sent", sent)
+                .int("send_failed", failures.failed)
+                .int("kernel_drops", drops)
+                .int("rows", rows.len() as u64)
+                .finish(),
+        )?;
     }
     Ok(())
 }

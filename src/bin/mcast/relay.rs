@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use mcast::relay::{Engine, Impairments, Probability};
+use mcast::sendretry::SendStats;
 use mcast::{IfaceSpec, Sender};
 
 use crate::args::{self, Fail, Opt};
@@ -43,7 +44,8 @@ Options:
 
 Report: received, dropped, duplicated, reordered (datagrams sent after a newer one), sent.
 
-Exit status: 0 at the end; 1 runtime error; 2 bad arguments.
+Exit status: 0 at the end; 1 runtime error; 2 bad arguments; 130 at Ctrl-C (SIGINT), 143 at SIGTERM, after
+the summary.
 
 Examples:
   mcast relay 224.0.0.251:5353 224.0.0.251:5353 --in-iface eth0 --out-iface eth1 --ttl 255
@@ -130,10 +132,12 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let deadline = time.map(|t| start + t);
     let mut last_arrival = start;
     let mut looped = 0u64;
+    // A forward that cannot leave (the out interface is gone) is counted; the relay carries on.
+    let mut failures = SendStats::default();
     loop {
         let now = Instant::now();
         while let Some(d) = engine.pop_due(now) {
-            tx.send(&d)?;
+            tools::send_counted(&mut failures, || tx.send(&d))?;
         }
         if tools::interrupted()
             || count.is_some_and(|c| engine.counts().received >= c)
@@ -160,7 +164,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     // Whatever is held or waiting goes out now: nothing newer follows it, so a held one is not reordered.
     engine.flush(Instant::now());
     while let Some(d) = engine.pop_due(Instant::now()) {
-        tx.send(&d)?;
+        tools::send_counted(&mut failures, || tx.send(&d))?;
     }
     let c = engine.counts();
     let line = if json {
@@ -174,11 +178,13 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
             .int("reordered", c.reordered)
             .int("sent", c.sent)
             .int("looped", looped)
+            .int("send_failed", failures.failed)
             .int("seed", seed)
             .finish()
     } else {
+        let fails = tools::failures_text(&failures).map_or(String::new(), |f| format!("; {f}"));
         format!(
-            "relayed {from} -> {to}: received {}, dropped {}, duplicated {}, reordered {}, sent {} (seed {seed})",
+            "relayed {from} -> {to}: received {}, dropped {}, duplicated {}, reordered {}, sent {} (seed {seed}){fails}",
             c.received, c.dropped, c.duplicated, c.reordered, c.sent
         )
     };

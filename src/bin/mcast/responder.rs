@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use mcast::proto::{self, Answer, Kind};
+use mcast::sendretry::SendStats;
 use mcast::{Family, Interface};
 
 use crate::args::{self, Fail, Opt};
@@ -29,7 +30,8 @@ Options:
   --json               one JSON object per line instead of text
   --quiet, -q          no line per query
 
-Exit status: 0 at the end; 1 runtime error; 2 bad arguments.
+Exit status: 0 at the end (--count, --timeout); 1 runtime error; 2 bad arguments; 130 at Ctrl-C (SIGINT),
+143 at SIGTERM.
 
 Example:
   mcast responder 239.255.0.9:4000 --name printer-3 --iface eth0
@@ -72,6 +74,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let mut buf = vec![0u8; 65_536];
     let mut reply = vec![0u8; proto::HEADER_LEN + proto::MAX_NAME + 18];
     let mut answered = 0u64;
+    let mut failures = SendStats::default();
     while !count.is_some_and(|n| answered >= n) && !tools::interrupted() {
         let Some(wait) = tools::until(deadline, Instant::now()) else { break };
         let Some(meta) = sock.recv_timeout(&mut buf, wait.min(Duration::from_millis(200)))? else { continue };
@@ -83,7 +86,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         let body = Answer { name: name.clone(), addr }.to_bytes().map_err(Fail::runtime)?;
         let len = proto::encode(Kind::DiscoverAnswer, q.session, q.seq, q.send_time_ns, &body, &mut reply)
             .map_err(Fail::runtime)?;
-        sock.send_to(&reply[..len], meta.source)?;
+        tools::send_counted(&mut failures, || sock.send_to(&reply[..len], meta.source))?;
         answered += 1;
         if quiet {
             continue;
@@ -102,9 +105,15 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         out.line(&line)?;
     }
     let line = if json {
-        Json::new().str("type", "summary").str("name", &name).int("answered", answered).finish()
+        Json::new()
+            .str("type", "summary")
+            .str("name", &name)
+            .int("answered", answered)
+            .int("send_failed", failures.failed)
+            .finish()
     } else {
-        format!("answered {answered} quer{}", if answered == 1 { "y" } else { "ies" })
+        let fails = tools::failures_text(&failures).map_or(String::new(), |f| format!("; {f}"));
+        format!("answered {answered} quer{}{fails}", if answered == 1 { "y" } else { "ies" })
     };
     out.line(&line)
 }

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use mcast::sendretry::{send_with_retry, Outcome, RetryPolicy, SendStats};
 use mcast::{Family, Group, IfaceSpec, Interface, McastSocket, Receiver, RecvMeta};
 
 use crate::args::{Fail, Matches};
@@ -134,6 +135,28 @@ pub fn arrival_ns(meta: &RecvMeta) -> u64 {
 /// Milliseconds from nanoseconds.
 pub fn ms(ns: f64) -> f64 {
     ns / 1e6
+}
+
+/// Sends through trouble (`mcast::sendretry`): a full queue (`ENOBUFS`, `EAGAIN`) is retried with short
+/// pauses, a lost link (`ENETUNREACH`, `ENODEV`, ...) is counted in `stats` and skipped; `None` when this
+/// one failed. Only an error no retry can help ends the command.
+pub fn send_counted(
+    stats: &mut SendStats,
+    mut send: impl FnMut() -> mcast::Result<usize>,
+) -> Result<Option<usize>, Fail> {
+    match send_with_retry(&RetryPolicy::default(), stats, &mut std::thread::sleep, &mut send)? {
+        Outcome::Sent(n) => Ok(Some(n)),
+        Outcome::Failed(_) => Ok(None),
+    }
+}
+
+/// "3 sends failed (No such device (os error 19) x3)", or nothing when none did.
+pub fn failures_text(stats: &SendStats) -> Option<String> {
+    (stats.failed > 0).then(|| {
+        let why: Vec<String> =
+            stats.errors.iter().map(|(e, n)| format!("{} x{n}", std::io::Error::from_raw_os_error(*e))).collect();
+        format!("{} send{} failed ({})", stats.failed, if stats.failed == 1 { "" } else { "s" }, why.join(", "))
+    })
 }
 
 /// Catches Ctrl-C as a flag, so loops end with their summary.
