@@ -76,7 +76,7 @@ fn reports_on_the_wire(tag: &str, asm: IpAddr, ssm: IpAddr) {
     let mut seen = 0;
     let mut expect = |what: &str, ty: RecordType, g: IpAddr, sources: Vec<IpAddr>| {
         let want = (ty, g, sources);
-        let (next, report) = capture.wait_for(what, seen, |r| records(r).iter().any(|rec| *rec == want));
+        let (next, report) = capture.wait_for(what, seen, |r| records(r).contains(&want));
         check_header(&report, h2_v4);
         seen = next;
     };
