@@ -244,3 +244,56 @@ fn link_local(ifname: &str) -> IpAddr {
     let a = i.ipv6.iter().find(|a| a.segments()[0] == 0xfe80).unwrap_or_else(|| panic!("no fe80:: on {ifname}"));
     IpAddr::V6(*a)
 }
+
+/// `mcast recv` with a range: the summary counts every group exactly, over as many sockets as the limit
+/// needs (30 groups, 20 per socket: 2). Interval lines name every group.
+#[test]
+fn the_recv_command_counts_each_group_of_a_range() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    use mcast::doctor::json::Json;
+
+    let ns = Netns::new("multicli");
+    let groups = parse_group_list("239.21.0.1-239.21.0.30:5010", None).unwrap();
+    for (extra, interval_lines) in
+        [(&["--count", "300", "--interval", "0"][..], false), (&["--interval", "0.2"][..], true)]
+    {
+        let mut child = ns
+            .command(env!("CARGO_BIN_EXE_mcast"))
+            .args(["recv", "239.21.0.1-239.21.0.30:5010", "--iface", "lo", "--timeout", "3", "--json"])
+            .args(["--rcvbuf", "4194304"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        err.read_line(&mut first).unwrap();
+        assert!(first.contains("listening on 30 groups over 2 sockets (20, 10 memberships"), "{first}");
+        let sent = ns.run(|| {
+            let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
+            send_each(&tx, &groups, 10)
+        });
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+        let lines: Vec<Json> =
+            String::from_utf8(out.stdout).unwrap().lines().map(|l| Json::parse(l).unwrap()).collect();
+        let summary = lines.last().unwrap();
+        assert_eq!(summary.get("type").and_then(Json::as_str), Some("summary"));
+        assert_eq!(summary.get("datagrams").and_then(Json::as_u64), Some(300));
+        assert_eq!(summary.get("sockets").and_then(Json::as_u64), Some(2));
+        let per_group = summary.get("groups").unwrap().items();
+        assert_eq!(per_group.len(), 30);
+        for (g, row) in groups.iter().zip(per_group) {
+            assert_eq!(row.get("group").and_then(Json::as_str), Some(g.ip().to_string().as_str()));
+            assert_eq!(row.get("datagrams").and_then(Json::as_u64), Some(10), "{g}");
+            assert_eq!(row.get("bytes").and_then(Json::as_u64), Some(sent[g]), "{g}");
+        }
+        let intervals: Vec<&Json> =
+            lines.iter().filter(|l| l.get("type").and_then(Json::as_str) == Some("interval")).collect();
+        assert_eq!(!intervals.is_empty(), interval_lines);
+        assert!(intervals.iter().all(|l| l.get("groups").unwrap().items().len() == 30));
+    }
+}

@@ -19,6 +19,7 @@ mod output;
 mod perf;
 mod ping;
 mod recv;
+mod recv_groups;
 mod relay;
 mod responder;
 mod send;

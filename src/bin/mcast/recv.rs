@@ -17,6 +17,7 @@ pub const SUMMARY: &str = "join a group and print each datagram (source, group, 
 pub const HELP: &str = r#"mcast recv: join a multicast group and print every datagram that arrives
 
 Usage: mcast recv GROUP:PORT [OPTIONS]
+       mcast recv GROUP:PORT[,GROUP:PORT...] [GROUP:PORT [--source ADDR]...] [--interval SECS] [OPTIONS]
 
 Binds PORT on the wildcard address (SO_REUSEADDR, so other receivers can share it), joins GROUP on each
 --iface, and prints one line per datagram: arrival time (UTC), source address:port, the group it was
@@ -33,6 +34,14 @@ outage: the interface, what happened, when, how long, and the datagrams missed w
 them (mcast perf and ping do; see docs/protocol.md). Per-source counts are kept for at most 4096 sources;
 one silent for 10 minutes, or the longest silent when the table is full, is dropped from the list (the
 totals still count it, and the summary says how many were dropped).
+
+Several groups: give ranges (239.1.1.1-239.1.1.50:5000, 239.1.1.1-50:5000, [ff15::1-ff15::20]:5000), comma
+lists or several arguments, IPv4 and IPv6 mixed; --source after a group argument applies to it alone
+(before any group, to all). Linux limits memberships per socket (net.ipv4.igmp_max_memberships, 20 by
+default, ENOBUFS past it; net.core.optmem_max for IPv6), so the groups are spread over as many sockets as
+needed, all on the port. Every --interval SECS (default 1, 0: none) one line gives each group's datagrams,
+bytes and rate since the last ({"type":"interval",...} with --json); the end prints a table per group.
+--count then counts the datagrams of all groups.
 
 Options, with the C socket option each one sets:
   --iface IFACE, -i    join on this interface (name, index or address); repeat it for several.
@@ -115,6 +124,9 @@ struct Tally {
 }
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
+    if crate::recv_groups::wanted(words) {
+        return crate::recv_groups::run(words);
+    }
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
     let pos = m.positionals(1, 1, "GROUP:PORT", USAGE)?;
     let group = Group::parse_with_port(&pos[0])?;
