@@ -87,3 +87,6 @@ pub fn igmp_datagram(src: Ipv4Addr, dst: Ipv4Addr, igmp: &IgmpRepr) -> Result<Ve
     igmp.emit(&mut IgmpPacket::new_unchecked(payload))?;
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests;
