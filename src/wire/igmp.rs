@@ -370,6 +370,8 @@ impl Repr {
     /// The message in a checked view. The checksum must be right, the type known, the group multicast (or
     /// unspecified in a query), and a query's length one that RFC 3376 §7.1 gives a version to.
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Self> {
+        // Lengths again, so that a view made without `new_checked` gives an error, not a shortened value.
+        packet.check_len()?;
         if !packet.verify_checksum() {
             return Err(Error::BadChecksum { expected: packet.expected_checksum(), found: packet.checksum() });
         }

@@ -289,6 +289,8 @@ impl Repr {
 
     /// The header in a checked view: version 4, checksum right, not a fragment, options well formed.
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Self> {
+        // Lengths again, so that a view made without `new_checked` gives an error, not a shortened value.
+        packet.check_len()?;
         if packet.version() != 4 {
             return Err(Error::BadVersion(packet.version()));
         }

@@ -390,6 +390,7 @@ impl Repr {
     /// The message in a checked view sent from `src` to `dst`: the ICMPv6 checksum must be right, then as
     /// [`Repr::parse_unverified`].
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>, src: &Ipv6Addr, dst: &Ipv6Addr) -> Result<Self> {
+        packet.check_len()?;
         if !packet.verify_checksum(src, dst) {
             return Err(Error::BadChecksum { expected: packet.expected_checksum(src, dst), found: packet.checksum() });
         }
@@ -400,6 +401,8 @@ impl Repr {
     /// are unknown). The type must be an MLD type, the group multicast (or unspecified in a query), and a query's
     /// length one that RFC 3810 §8.1 gives a version to.
     pub fn parse_unverified<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Self> {
+        // Lengths again, so that a view made without `new_checked` gives an error, not a shortened value.
+        packet.check_len()?;
         let group = packet.group_addr();
         match packet.msg_type() {
             message_type::QUERY => match query_version(packet.len()) {

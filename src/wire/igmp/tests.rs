@@ -319,3 +319,15 @@ fn trailing_bytes_after_a_v3_query_are_ignored() {
     Packet::new_unchecked(&mut bytes[..]).fill_checksum();
     assert_eq!(parse(&bytes).unwrap(), Repr::QueryV3(Query::general()));
 }
+
+#[test]
+fn unchecked_views_are_checked_again() {
+    // A view made without new_checked still cannot yield a shortened query.
+    let mut bytes = V3_SOURCE_QUERY;
+    bytes[11] = 3;
+    Packet::new_unchecked(&mut bytes[..]).fill_checksum();
+    let unchecked = Packet::new_unchecked(&bytes[..]);
+    assert_eq!(unchecked.sources().count(), 2);
+    assert_eq!(Repr::parse(&unchecked), Err(Error::SourceCountTooLarge { count: 3, fit: 2 }));
+    assert_eq!(Repr::parse(&Packet::new_unchecked(&V2_REPORT[..5])), Err(Error::Truncated { need: 8, have: 5 }));
+}
