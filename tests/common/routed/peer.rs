@@ -4,6 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -224,6 +225,40 @@ impl Peer {
         }
         let _ = self.child.kill();
         self.status = self.child.wait().ok();
+    }
+}
+
+/// Waits until some socket in `ns` is bound to UDP `port` and `dev` is a member of `group`: a receiver
+/// that says nothing when it is ready (iperf, socat) is ready then. The join can come before the bind,
+/// so both are checked. Fails the test, with `peer`'s output, after [`PATIENCE`].
+pub fn wait_joined(ns: &Netns, peer: &mut Peer, dev: &str, group: IpAddr, port: u16) {
+    let suffix = format!(":{port:04X}");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let (table, joined) = match group {
+            IpAddr::V4(g) => ("udp", ns.igmp_users(dev, g) > 0),
+            IpAddr::V6(g) => ("udp6", ns.igmp6_users(dev, g) > 0),
+        };
+        // /proc/net/udp: "sl local_address rem_address st ...", the local address as HEX:PORT.
+        let bound = ns
+            .proc_net(table)
+            .lines()
+            .skip(1)
+            .any(|l| l.split_whitespace().nth(1).is_some_and(|a| a.ends_with(&suffix)));
+        if joined && bound {
+            return;
+        }
+        if !peer.running() {
+            panic!("{}: ended before joining {group} on {dev}\n{}", peer.name, peer.report());
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "{}: not joined to {group} on {dev} and bound to {port} within {PATIENCE:?}\n{}",
+                peer.name,
+                peer.report()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
