@@ -155,6 +155,14 @@ impl Peer {
         }
     }
 
+    /// Waits until standard output holds at least `len` bytes (raw: it may not be text).
+    pub fn wait_stdout_len(&mut self, len: usize) {
+        let out = self.out.clone();
+        self.wait_for(&format!("{len} bytes on standard output"), move |_, _| {
+            fs::metadata(&out).map(|m| m.len() >= len as u64).unwrap_or(false)
+        });
+    }
+
     /// Waits until standard error contains `needle`.
     pub fn wait_stderr(&mut self, needle: &str) {
         self.wait_for(&format!("{needle:?} on standard error"), |_, err| err.contains(needle));
