@@ -392,7 +392,12 @@ impl ResilientReceiver {
     fn lost(&mut self, wi: usize, cause: Cause, now: Instant) {
         let w = &self.links[wi];
         if let Some(o) = w.outage.and_then(|id| self.outages.iter_mut().find(|o| o.id == id)) {
-            o.cause = o.cause.max(cause);
+            // Worse news (a link that went down is now deleted) is news.
+            if cause > o.cause {
+                o.cause = cause;
+                let iface = o.iface.clone();
+                self.notice(Notice::Lost { iface, cause });
+            }
             return;
         }
         let (name, old_index) = (w.name.clone(), w.index);
