@@ -16,7 +16,7 @@ mod common;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use common::routed::{Mroute, Routed};
+use common::routed::{mfc6, mfc_hex, Mroute, Routed};
 use common::traffic::{assert_silent, expect_exact, iface, receiver, Got};
 use mcast::{Group, McastSocket, Receiver, Sender};
 
@@ -130,14 +130,8 @@ fn ipv6_router_decrements_the_hop_limit() {
 /// datagrams the router matched against the route (forwarded or not). `None` if the route is absent.
 fn mfc_packets(net: &Routed, source: IpAddr, group: IpAddr) -> Option<u64> {
     let (table, g, s) = match (group, source) {
-        (IpAddr::V4(g), IpAddr::V4(s)) => {
-            let hex = |a: Ipv4Addr| format!("{:08X}", u32::from_ne_bytes(a.octets()));
-            (net.router.proc_net("ip_mr_cache"), hex(g), hex(s))
-        }
-        (IpAddr::V6(g), IpAddr::V6(s)) => {
-            let full = |a: Ipv6Addr| a.segments().iter().map(|x| format!("{x:04x}")).collect::<Vec<_>>().join(":");
-            (net.router.proc_net("ip6_mr_cache"), full(g), full(s))
-        }
+        (IpAddr::V4(g), IpAddr::V4(s)) => (net.router.proc_net("ip_mr_cache"), mfc_hex(g), mfc_hex(s)),
+        (IpAddr::V6(g), IpAddr::V6(s)) => (net.router.proc_net("ip6_mr_cache"), mfc6(g), mfc6(s)),
         _ => panic!("{source} and {group} differ in family"),
     };
     table.lines().find_map(|l| {

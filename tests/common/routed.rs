@@ -137,6 +137,11 @@ impl Smcroute {
         }
     }
 
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.peer.pid()
+    }
+
     /// The daemon's log (it runs in the foreground with `-l debug`, logging to standard error).
     pub fn log(&self) -> String {
         self.peer.report()
@@ -291,11 +296,11 @@ impl Routed {
 }
 
 /// An IPv4 address as `/proc/net/ip_mr_cache` prints it: the network-order word as a host integer.
-fn mfc_hex(a: Ipv4Addr) -> String {
+pub fn mfc_hex(a: Ipv4Addr) -> String {
     format!("{:08X}", u32::from_ne_bytes(a.octets()))
 }
 
 /// An IPv6 address as `/proc/net/ip6_mr_cache` prints it (`%pI6`: eight 4-digit groups).
-fn mfc6(a: Ipv6Addr) -> String {
+pub fn mfc6(a: Ipv6Addr) -> String {
     a.segments().iter().map(|s| format!("{s:04x}")).collect::<Vec<_>>().join(":")
 }
