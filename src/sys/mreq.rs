@@ -95,12 +95,18 @@ pub struct Ipv6Mreq {
     pub ipv6mr_interface: libc::c_uint,
 }
 
+/// The gap C leaves between the `u32` interface index and the 8-byte-aligned `sockaddr_storage` of `group_req`
+/// and `group_source_req` (4 bytes on 64-bit targets). Spelt out as a zeroed field, so that every byte handed
+/// to the kernel is initialised (implicit padding is not, and valgrind rightly reports it).
+const GROUP_PAD: usize = align_of::<libc::sockaddr_storage>() - size_of::<u32>();
+
 /// `struct group_req` (RFC 3678): protocol-independent join, `MCAST_JOIN_GROUP`.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct GroupReq {
     /// Interface index.
     pub gr_interface: u32,
+    gr_pad: [u8; GROUP_PAD],
     /// The group as a `sockaddr_in` or `sockaddr_in6`, port ignored.
     pub gr_group: libc::sockaddr_storage,
 }
@@ -111,6 +117,7 @@ pub struct GroupReq {
 pub struct GroupSourceReq {
     /// Interface index.
     pub gsr_interface: u32,
+    gsr_pad: [u8; GROUP_PAD],
     /// The group.
     pub gsr_group: libc::sockaddr_storage,
     /// The source.
@@ -120,7 +127,7 @@ pub struct GroupSourceReq {
 impl GroupReq {
     /// A request for `group` on interface `index`.
     pub fn new(group: std::net::IpAddr, index: u32) -> Self {
-        GroupReq { gr_interface: index, gr_group: sockaddr_storage(&SocketAddr::new(group, 0)) }
+        GroupReq { gr_interface: index, gr_pad: [0; GROUP_PAD], gr_group: sockaddr_storage(&SocketAddr::new(group, 0)) }
     }
 }
 
@@ -129,6 +136,7 @@ impl GroupSourceReq {
     pub fn new(group: std::net::IpAddr, source: std::net::IpAddr, index: u32) -> Self {
         GroupSourceReq {
             gsr_interface: index,
+            gsr_pad: [0; GROUP_PAD],
             gsr_group: sockaddr_storage(&SocketAddr::new(group, 0)),
             gsr_source: sockaddr_storage(&SocketAddr::new(source, 0)),
         }
