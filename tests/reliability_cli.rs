@@ -404,7 +404,7 @@ fn sigterm_to_a_sender_ends_with_a_summary_of_what_went() {
     assert_eq!(s["interrupted"], true);
     let n = s["datagrams"].as_u64().unwrap();
     assert_eq!(n, of_type(&lines, "sent").len() as u64);
-    assert!(n >= 20 && n < 100_000, "{s}");
+    assert!((20..100_000).contains(&n), "{s}");
     let mut buf = [0u8; 16];
     let mut got = 0;
     while let Some(m) = rx.recv_timeout(&mut buf, Duration::from_millis(500)).unwrap() {
