@@ -187,7 +187,9 @@ pub fn poll_many(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Resul
         fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
     let ms = match timeout {
         None => -1,
-        Some(t) => t.as_millis().min(i32::MAX as u128) as libc::c_int,
+        // Rounded up: a wait of 0.4 ms truncated to 0 would return at once, and a caller looping until its
+        // deadline would spin instead of sleeping.
+        Some(t) => t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int,
     };
     // SAFETY: pfds is a writable array of pfds.len() pollfd structs, alive for the call.
     let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
