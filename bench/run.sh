@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# make bench: mcast perf against iperf2 and C baselines, and mcast ping against a C ping-pong, inside network
+# namespaces this script creates and removes. Sender pinned to one core, receiver to another (taskset).
+#
+# Topologies: "lo" (sender and receiver in one namespace, over loopback) and "veth" (two namespaces joined by a
+# veth pair). Payloads of 64 and 1400 bytes. Every run sends flat out for BENCH_SECONDS and reports what the
+# receiver got: datagrams/s over first to last arrival, and loss.
+#
+# Environment: MCAST (the mcast binary, release build), BENCH_OUT (where the C baselines are built),
+# BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core).
+set -euo pipefail
+
+MCAST=${MCAST:?set MCAST to the mcast binary}
+OUT=${BENCH_OUT:-target/bench}
+SECS=${BENCH_SECONDS:-2}
+read -r TX_CORE RX_CORE <<<"${BENCH_CORES:-0 1}"
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+for tool in ip taskset iperf cc; do
+    command -v "$tool" >/dev/null || { echo "bench: needs $tool (apt-get install iproute2 util-linux iperf gcc)" >&2; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "bench: needs root to create network namespaces" >&2; exit 1; }
+
+mkdir -p "$OUT"
+for prog in bsend brecv pingpong; do
+    cc -O2 -Wall -Wextra -o "$OUT/$prog" "$HERE/$prog.c"
+done
+
+NS_LO=mcb-lo-$$ NS_TX=mcb-tx-$$ NS_RX=mcb-rx-$$
+cleanup() {
+    for ns in "$NS_LO" "$NS_TX" "$NS_RX"; do ip netns del "$ns" 2>/dev/null || true; done
+}
+trap cleanup EXIT INT TERM
+
+ip netns add "$NS_LO"
+ip -n "$NS_LO" link set lo up multicast on
+ip -n "$NS_LO" route add 224.0.0.0/4 dev lo src 127.0.0.1
+ip netns add "$NS_TX"
+ip netns add "$NS_RX"
+ip link add mcb-a$$ type veth peer name mcb-b$$
+ip link set mcb-a$$ netns "$NS_TX" name va
+ip link set mcb-b$$ netns "$NS_RX" name vb
+ip -n "$NS_TX" addr add 10.99.0.1/24 dev va
+ip -n "$NS_RX" addr add 10.99.0.2/24 dev vb
+for ns in "$NS_TX" "$NS_RX"; do ip -n "$ns" link set lo up; done
+ip -n "$NS_TX" link set va up multicast on
+ip -n "$NS_RX" link set vb up multicast on
+ip -n "$NS_TX" route add 224.0.0.0/4 dev va
+ip -n "$NS_RX" route add 224.0.0.0/4 dev vb
+
+# topology -> sender namespace, receiver namespace, sender iface/address, receiver iface/address
+topo() {
+    case $1 in
+        lo) echo "$NS_LO $NS_LO lo 127.0.0.1 lo 127.0.0.1" ;;
+        veth) echo "$NS_TX $NS_RX va 10.99.0.1 vb 10.99.0.2" ;;
+    esac
+}
+
+tx() { ip netns exec "$1" taskset -c "$TX_CORE" "${@:2}"; }
+rx() { ip netns exec "$1" taskset -c "$RX_CORE" "${@:2}"; }
+
+PORT=5100
+RESULTS=()
+
+# One run: prints "rate loss" (received datagrams/s, lost datagrams).
+measure() {
+    local t=$1 size=$2 tool=$3 group=239.99.0.1 port=$((PORT++))
+    read -r stx srx txif txaddr rxif rxaddr <<<"$(topo "$t")"
+    local log; log=$(mktemp)
+    case $tool in
+        iperf2)
+            rx "$srx" timeout $((SECS + 4)) iperf -s -u -B "$group" -p "$port" -y C >"$log" 2>/dev/null &
+            local pid=$!
+            sleep 0.5
+            tx "$stx" iperf -c "$group" -p "$port" -u -b 100G -l "$size" -t "$SECS" -T 1 -B "$txaddr" >/dev/null 2>&1 || true
+            wait "$pid" || true
+            # Server CSV: ...,interval,bytes,bits/s,jitter,lost,total,...: rate from received over the interval.
+            awk -F, 'NF >= 12 && $12 > 0 { split($7, iv, "-"); secs = iv[2] - iv[1]; if (secs <= 0) secs = 1;
+                       r = ($12 - $11) / secs; print int(r), $11; exit }' "$log"
+            ;;
+        c-sendto | c-gso)
+            rx "$srx" "$OUT/brecv" "$group" "$port" "$rxaddr" 1 >"$log" 2>/dev/null &
+            local pid=$!
+            sleep 0.5
+            tx "$stx" "$OUT/bsend" "${tool#c-}" "$group" "$port" "$size" "$SECS" "$txaddr" 16 >/dev/null
+            wait "$pid"
+            awk '{ print int($8), $4 }' "$log"
+            ;;
+        mcast)
+            rx "$srx" "$MCAST" perf --serve "$group:$port" --iface "$rxif" --timeout 1 --interval 0 --json -q >"$log" 2>/dev/null &
+            local pid=$!
+            sleep 0.5
+            tx "$stx" "$MCAST" perf "$group:$port" --iface "$txif" --rate max --time "$SECS" --size "$size" --interval 0 -q >/dev/null
+            wait "$pid" || true
+            sed -n 's/.*"type":"session".*"lost":\([0-9]*\).*"pps":\([0-9.]*\).*/\2 \1/p' "$log" | awk '{ print int($1), $2 }'
+            ;;
+    esac
+    rm -f "$log"
+}
+
+printf '%-5s %5s  %-9s %12s %10s\n' topo size tool "received/s" lost
+for t in lo veth; do
+    for size in 64 1400; do
+        declare -A rate=()
+        for tool in iperf2 c-sendto c-gso mcast; do
+            read -r r l <<<"$(measure "$t" "$size" "$tool")"
+            rate[$tool]=${r:-0}
+            printf '%-5s %5s  %-9s %12s %10s\n' "$t" "$size" "$tool" "${r:-?}" "${l:-?}"
+        done
+        RESULTS+=("$(awk -v t="$t" -v s="$size" -v m="${rate[mcast]}" -v i="${rate[iperf2]}" -v g="${rate[c-gso]}" \
+            'BEGIN { printf "%-5s %5s  mcast/iperf2 %6.2fx   mcast/C-UDP_SEGMENT %6.2fx", t, s, (i ? m / i : 0), (g ? m / g : 0) }')")
+        unset rate
+    done
+done
+echo
+printf '%s\n' "${RESULTS[@]}"
+
+# Round trips: mcast ping (unicast answer, median) against the C ping-pong, blocking and busy-polling.
+echo
+printf '%-5s %-8s %14s %14s %7s\n' topo mode "C median us" "mcast median" ratio
+COUNT=2000
+for t in lo veth; do
+    read -r stx srx txif txaddr rxif rxaddr <<<"$(topo "$t")"
+    for mode in blocking busy; do
+        group=239.99.1.1 port=$((PORT++))
+        busy=(); mbusy=()
+        [ "$mode" = busy ] && busy=(busy) && mbusy=(--busy-poll)
+        rx "$srx" "$OUT/pingpong" server "$group" "$port" "$rxaddr" "$COUNT" "${busy[@]}" 2>/dev/null &
+        pid=$!
+        sleep 0.3
+        c=$(tx "$stx" "$OUT/pingpong" client "$group" "$port" "$txaddr" "$COUNT" 1000 "${busy[@]}" | awk '{ print $2 }')
+        wait "$pid" || true
+        port=$((PORT++))
+        rx "$srx" "$MCAST" ping --serve "$group:$port" --iface "$rxif" --count "$COUNT" --timeout 30 -q "${mbusy[@]}" >/dev/null 2>&1 &
+        pid=$!
+        sleep 0.3
+        m=$(tx "$stx" "$MCAST" ping "$group:$port" --iface "$txif" --count "$COUNT" --interval 0.001 --wait 1 --json -q "${mbusy[@]}" |
+            sed -n 's/.*"kind":"unicast".*"rtt_p50_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.3f", $1 * 1000 }')
+        wait "$pid" || true
+        awk -v t="$t" -v mode="$mode" -v c="$c" -v m="$m" \
+            'BEGIN { printf "%-5s %-8s %14.3f %14.3f %6.2fx\n", t, mode, c, m, (c ? m / c : 0) }'
+    done
+done
