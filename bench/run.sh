@@ -4,7 +4,8 @@
 #
 # Topologies: "lo" (sender and receiver in one namespace, over loopback) and "veth" (two namespaces joined by a
 # veth pair). Payloads of 64 and 1400 bytes. Every run sends flat out for BENCH_SECONDS and reports what the
-# receiver got: datagrams/s over first to last arrival, and loss.
+# receiver got: datagrams/s over first to last arrival, and loss. The C baselines receive with recvmmsg;
+# mcast perf receives with recvmmsg and UDP_GRO (its default), and without GRO ("mcast-nogro") for comparison.
 #
 # Environment: MCAST (the mcast binary, release build), BENCH_OUT (where the C baselines are built),
 # BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core).
@@ -86,8 +87,11 @@ measure() {
             wait "$pid"
             awk '{ print int($8), $4 }' "$log"
             ;;
-        mcast)
-            rx "$srx" "$MCAST" perf --serve "$group:$port" --iface "$rxif" --timeout 1 --interval 0 --json -q >"$log" 2>/dev/null &
+        mcast | mcast-nogro)
+            local gro=--gro
+            [ "$tool" = mcast-nogro ] && gro=--no-gro
+            rx "$srx" "$MCAST" perf --serve "$group:$port" --iface "$rxif" --timeout 1 --interval 0 "$gro" --json -q \
+                >"$log" 2>/dev/null &
             local pid=$!
             sleep 0.5
             tx "$stx" "$MCAST" perf "$group:$port" --iface "$txif" --rate max --time "$SECS" --size "$size" --interval 0 -q >/dev/null
@@ -102,7 +106,7 @@ printf '%-5s %5s  %-9s %12s %10s\n' topo size tool "received/s" lost
 for t in lo veth; do
     for size in 64 1400; do
         declare -A rate=()
-        for tool in iperf2 c-sendto c-gso mcast; do
+        for tool in iperf2 c-sendto c-gso mcast-nogro mcast; do
             read -r r l <<<"$(measure "$t" "$size" "$tool")"
             rate[$tool]=${r:-0}
             printf '%-5s %5s  %-9s %12s %10s\n' "$t" "$size" "$tool" "${r:-?}" "${l:-?}"
