@@ -50,7 +50,8 @@ Receiver options (--serve):
                        comes (so loss is counted against N)
   --time SECS          stop SECS seconds after the first datagram
   --timeout SECS       stop after SECS seconds with nothing arriving (before the first one too)
-  --buffer BYTES       receive buffer (SO_RCVBUFFORCE, else SO_RCVBUF), default 16777216
+  --buffer BYTES       receive buffer (SO_RCVBUFFORCE, else SO_RCVBUF), default 67108864 (64 MiB,
+                       a limit, not an allocation)
   --gro, --no-gro      let the kernel coalesce datagrams (UDP_GRO), split again here (default on)
 A receiver also stops once every sender it heard has sent its end marker and its datagrams are in (or
 a second has passed since the marker), or at Ctrl-C.
@@ -381,7 +382,7 @@ fn serve(m: &Matches, group: Group, ifaces: &[Interface], report: &Report) -> Re
     let count = m.int_in("--count", 1, u64::MAX)?;
     let time = m.seconds("--time")?;
     let timeout = m.seconds("--timeout")?;
-    let buffer = m.int_in("--buffer", 4096, i32::MAX as u64)?.unwrap_or(16 << 20) as u32;
+    let buffer = m.int_in("--buffer", 4096, i32::MAX as u64)?.unwrap_or(64 << 20) as u32;
     let gro = m.last_of("--gro", "--no-gro").unwrap_or(true);
     let rx = tools::member(group, ifaces, &sources, Some(buffer))?;
     let sock = rx.socket();
