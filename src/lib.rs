@@ -34,6 +34,7 @@ pub mod options;
 pub mod pace;
 pub mod procnet;
 pub mod proto;
+pub mod raw;
 pub mod relay;
 pub mod resilient;
 pub mod senders;

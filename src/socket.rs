@@ -123,7 +123,10 @@ impl McastSocket {
     pub fn raw(family: Family, protocol: libc::c_int) -> Result<Self> {
         Self::open(family, libc::SOCK_RAW, protocol).map_err(|e| {
             if e.raw_os_error() == Some(libc::EPERM) || e.raw_os_error() == Some(libc::EACCES) {
-                e.within("raw sockets need CAP_NET_RAW: run as root, or grant it with `setcap cap_net_raw+ep <binary>`")
+                e.within(
+                    "raw sockets need CAP_NET_RAW, which this process lacks: run it as root with its capabilities, \
+                     or grant the program the capability with `setcap cap_net_raw+ep <program>`",
+                )
             } else {
                 e
             }

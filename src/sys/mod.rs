@@ -9,6 +9,7 @@ pub mod ifconf;
 pub mod mmsg;
 pub mod mreq;
 pub mod netlink;
+pub mod raw;
 pub mod signal;
 pub mod socket;
 pub mod sockopt;

@@ -1,0 +1,195 @@
+//! [`IgmpSocket`]: `socket(AF_INET, SOCK_RAW, IPPROTO_IGMP)` set up to hear and send IGMP.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::{c_index, os, remaining, Heard, Message};
+use crate::error::{Error, ErrorKind, Result};
+use crate::sys::raw::{VifCtl, MAXVIFS, MRT_ADD_VIF, MRT_INIT, VIFF_USE_IFINDEX};
+use crate::sys::{raw, sockopt};
+use crate::wire::{self, ipv4::option_kind, IgmpRepr, Ipv4Packet, Ipv4Repr};
+use crate::{Family, Interface, McastSocket, RecvMeta};
+
+/// The Router Alert option as `IP_OPTIONS` takes it: type 148, length 4, value 0 (RFC 2113).
+const ROUTER_ALERT: [u8; 4] = [option_kind::ROUTER_ALERT, 4, 0, 0];
+
+/// A raw IGMP socket: it receives every IGMP datagram IP delivers to this host, IPv4 header included, and sends
+/// IGMP messages in headers it builds itself.
+///
+/// [`IgmpSocket::open`] sets, beyond the socket itself:
+/// - `IP_PKTINFO`, so each message carries its arrival interface;
+/// - `IP_HDRINCL`, so [`IgmpSocket::send`] writes the IPv4 header, Router Alert included;
+/// - `IP_MULTICAST_LOOP` off: a query sent here does not reach this host's own IGMP, which would otherwise
+///   answer it as a member of the groups the socket joined to listen;
+/// - `IP_MULTICAST_TTL` 1 (used only without `IP_HDRINCL`; with it the header's TTL, 1, is sent).
+///
+/// Every other option of [`McastSocket`] is at hand through [`IgmpSocket::socket`].
+#[derive(Debug)]
+pub struct IgmpSocket {
+    socket: McastSocket,
+}
+
+impl IgmpSocket {
+    /// Opens the socket. Needs `CAP_NET_RAW`; without it the error says so and how to grant it.
+    pub fn open() -> Result<Self> {
+        let socket = McastSocket::raw(Family::V4, libc::IPPROTO_IGMP)?;
+        socket.set_pktinfo_v4(true)?;
+        socket.set_header_included_v4(true)?;
+        socket.set_multicast_loop_v4(false)?;
+        socket.set_multicast_ttl_v4(1)?;
+        Ok(IgmpSocket { socket })
+    }
+
+    /// The socket, for every other option (`IP_MULTICAST_IF`, TTL, loop, source filters, buffers).
+    pub fn socket(&self) -> &McastSocket {
+        &self.socket
+    }
+
+    /// `IP_ADD_MEMBERSHIP` (`ip_mreqn`) of `group` on interface `ifindex`: IP then delivers the datagrams sent to
+    /// it on that interface, and this socket hears the IGMP among them.
+    pub fn join(&self, group: Ipv4Addr, ifindex: u32) -> Result<()> {
+        self.socket.join_v4_index(group, ifindex)
+    }
+
+    /// `IP_DROP_MEMBERSHIP`.
+    pub fn leave(&self, group: Ipv4Addr, ifindex: u32) -> Result<()> {
+        self.socket.leave_v4_index(group, ifindex)
+    }
+
+    /// `IP_OPTIONS` with the Router Alert option (on), or none (off): what a socket *without* `IP_HDRINCL`
+    /// needs to send IGMP as RFC 2236 and 3376 want it. With `IP_HDRINCL` (the default here) the kernel
+    /// ignores it, since the header is ours.
+    pub fn set_router_alert_option(&self, on: bool) -> Result<()> {
+        let value: &[u8] = if on { &ROUTER_ALERT } else { &[] };
+        raw::setsockopt_bytes(self.socket.fd(), libc::IPPROTO_IP, libc::IP_OPTIONS, value)
+            .map_err(os(format!("setsockopt IP_OPTIONS {}", if on { "Router Alert" } else { "none" })))
+    }
+
+    /// Sends `message` to `destination` out of interface `ifindex` (0: the route's choice), in an IPv4 header
+    /// as IGMP needs it: TTL 1, TOS 0xc0, Don't Fragment, Router Alert ([`wire::igmp_datagram`]).
+    pub fn send(&self, message: &IgmpRepr, destination: Ipv4Addr, ifindex: u32) -> Result<usize> {
+        self.send_payload(&message.to_bytes()?, destination, ifindex)
+    }
+
+    /// Sends `igmp` as the payload of such a header, whatever its bytes are: a way to put malformed messages on
+    /// a link on purpose, to test a receiver.
+    ///
+    /// The source address is the interface's first IPv4 address; without one it is left zero, for the kernel
+    /// to fill in (as it also does for the identification field and the header checksum under `IP_HDRINCL`).
+    pub fn send_payload(&self, igmp: &[u8], destination: Ipv4Addr, ifindex: u32) -> Result<usize> {
+        if !destination.is_multicast() {
+            return Err(Error::new(
+                ErrorKind::NotMulticast,
+                format!("IGMP to {destination}: membership messages go to a multicast group"),
+            ));
+        }
+        let source = match ifindex {
+            0 => Ipv4Addr::UNSPECIFIED,
+            i => {
+                self.socket.set_multicast_if_v4_index(i)?;
+                Interface::by_index(i)?.first_ipv4().unwrap_or(Ipv4Addr::UNSPECIFIED)
+            }
+        };
+        let ip = Ipv4Repr::igmp(source, destination, igmp.len());
+        let mut datagram = vec![0u8; ip.total_len()];
+        let (header, payload) = datagram.split_at_mut(ip.header_len());
+        ip.emit(&mut Ipv4Packet::new_unchecked(header))?;
+        payload.copy_from_slice(igmp);
+        self.socket.send_to(&datagram, SocketAddr::new(IpAddr::V4(destination), 0))
+    }
+
+    /// Waits up to `timeout` for one IGMP datagram and parses it; `Ok(None)` when none came.
+    ///
+    /// A datagram that is not valid IGMP is returned too, with the reason in [`Heard::message`]. The kernel's
+    /// own messages to a multicast router (cache-miss upcalls, IP protocol 0, after
+    /// [`IgmpSocket::become_mrouter`]) are skipped.
+    pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<Heard>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let Some(wait) = remaining(deadline) else { return Ok(None) };
+            let Some(meta) = self.socket.recv_timeout(buf, wait)? else { return Ok(None) };
+            let bytes = buf.get(..meta.len).unwrap_or_default();
+            if is_upcall(bytes) {
+                continue;
+            }
+            return Ok(Some(heard(&meta, bytes)));
+        }
+    }
+
+    /// Makes this socket the network namespace's IPv4 multicast router (`MRT_INIT`) with a virtual interface
+    /// (`MRT_ADD_VIF`, by index) for each of `ifindexes`: the kernel then hands it the IGMP sent to any group
+    /// outside 224.0.0.0/24 on those interfaces, joined or not, which is how IGMPv1/v2 reports are heard. It
+    /// forwards nothing (no routes are added), and all of it ends when the socket closes.
+    ///
+    /// Needs `CAP_NET_ADMIN`; one socket per namespace may hold it, so it fails with `EADDRINUSE` while a
+    /// routing daemon (smcroute, pimd, igmpproxy) runs there. At most 32 interfaces.
+    pub fn become_mrouter(&self, ifindexes: &[u32]) -> Result<()> {
+        if ifindexes.len() > MAXVIFS {
+            return Err(Error::new(
+                ErrorKind::OutOfRange,
+                format!("{} interfaces: a multicast router has at most {MAXVIFS}", ifindexes.len()),
+            ));
+        }
+        let on: libc::c_int = 1;
+        sockopt::setsockopt(self.socket.fd(), libc::IPPROTO_IP, MRT_INIT, &on)
+            .map_err(|e| mrouter_error("MRT_INIT", e))?;
+        for (vifi, &index) in ifindexes.iter().enumerate() {
+            let vif = VifCtl {
+                vifc_vifi: vifi as u16,
+                vifc_flags: VIFF_USE_IFINDEX,
+                vifc_threshold: 1,
+                vifc_lcl_ifindex: c_index(index)?,
+                ..VifCtl::default()
+            };
+            sockopt::setsockopt(self.socket.fd(), libc::IPPROTO_IP, MRT_ADD_VIF, &vif)
+                .map_err(os(format!("MRT_ADD_VIF {vifi} on interface #{index}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// A multicast-routing call's error, saying what the usual causes mean.
+pub(super) fn mrouter_error(call: &str, e: std::io::Error) -> Error {
+    let why = match e.raw_os_error() {
+        Some(libc::EADDRINUSE) => {
+            "another socket (a routing daemon: smcroute, pimd, igmpproxy, ...) is this network namespace's \
+             multicast router already"
+        }
+        Some(libc::EACCES) | Some(libc::EPERM) => "becoming a multicast router needs CAP_NET_ADMIN",
+        Some(libc::ENOPROTOOPT) | Some(libc::EOPNOTSUPP) => {
+            "this kernel has no multicast routing (CONFIG_IP_MROUTE / CONFIG_IPV6_MROUTE)"
+        }
+        _ => "",
+    };
+    let err = Error::os(call, e);
+    if why.is_empty() {
+        err
+    } else {
+        err.within(why)
+    }
+}
+
+/// A multicast router's upcall (`struct igmpmsg`): the kernel copies the IPv4 header of the datagram that caused
+/// it and writes 0 over the protocol field (`im_mbz`). A raw IGMP socket gets no other datagram of protocol 0.
+fn is_upcall(bytes: &[u8]) -> bool {
+    bytes.get(9) == Some(&0)
+}
+
+fn heard(meta: &RecvMeta, bytes: &[u8]) -> Heard {
+    let source = meta.source.ip();
+    let header = Ipv4Packet::new_unchecked(bytes);
+    let message = if meta.truncated {
+        Err(wire::Error::Truncated { need: meta.full_len, have: meta.len })
+    } else {
+        wire::parse_igmp_datagram(bytes).map(|(ip, igmp)| Message::Igmp { ip, igmp })
+    };
+    let whole_header = bytes.len() >= wire::ipv4::MIN_HEADER_LEN;
+    Heard {
+        source,
+        destination: if whole_header { Some(IpAddr::V4(header.dst_addr())) } else { meta.group },
+        ifindex: meta.ifindex,
+        ttl: if whole_header { Some(header.ttl()) } else { None },
+        bytes: bytes.to_vec(),
+        message,
+    }
+}

@@ -1,0 +1,199 @@
+//! [`MldSocket`]: `socket(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6)` set up to hear and send MLD.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{os, remaining, Heard, Icmp6Filter, Message};
+use crate::error::{Error, ErrorKind, Result};
+use crate::sys::raw::{ICMP6_FILTER, MRT6_INIT};
+use crate::sys::{raw, sockopt};
+use crate::wire::{self, mld::message_type, MldPacket, MldRepr};
+use crate::{Family, Interface, McastSocket, RecvMeta};
+
+/// A hop-by-hop options header as `IPV6_HOPOPTS` takes it (RFC 2711, RFC 3810 §5): next header (the kernel
+/// fills it), length 0 (8 bytes), Router Alert (type 5, length 2, value 0: MLD), then PadN of no data bytes.
+/// Linux's own MLD messages carry exactly these bytes.
+const HOP_BY_HOP_ROUTER_ALERT: [u8; 8] = [0, 0, 5, 2, 0, 0, 1, 0];
+
+/// Where the ICMPv6 checksum is (`IPV6_CHECKSUM` offset), which the kernel uses on raw ICMPv6 sockets.
+const CHECKSUM_OFFSET: libc::c_int = 2;
+
+/// The ICMPv6 types of MLD: query (130), v1 report (131), v1 done (132), v2 report (143).
+pub const MLD_TYPES: [u8; 4] =
+    [message_type::QUERY, message_type::V1_REPORT, message_type::DONE, message_type::V2_REPORT];
+
+/// A raw ICMPv6 socket for MLD: it receives the MLD messages IPv6 delivers to this host (the ICMPv6 filter lets
+/// no other type through) and sends MLD with the hop-by-hop Router Alert.
+///
+/// [`MldSocket::open`] sets, beyond the socket itself:
+/// - `ICMP6_FILTER` passing types 130, 131, 132 and 143 only (neighbour discovery and echo never arrive);
+/// - `IPV6_RECVPKTINFO` (destination and arrival interface) and `IPV6_RECVHOPLIMIT` (MLD arrives with 1);
+/// - `IPV6_MULTICAST_HOPS` 1, as RFC 3810 requires, and `IPV6_MULTICAST_LOOP` off (a query sent here does not
+///   reach this host's own MLD);
+/// - `IPV6_HOPOPTS` with the Router Alert, on every message sent.
+///
+/// The kernel computes the checksum of what is sent and drops what arrives with a bad one, until
+/// [`MldSocket::set_kernel_checksum`] turns that off.
+#[derive(Debug)]
+pub struct MldSocket {
+    socket: McastSocket,
+    kernel_checksum: AtomicBool,
+}
+
+impl MldSocket {
+    /// Opens the socket. Needs `CAP_NET_RAW`; without it the error says so and how to grant it.
+    pub fn open() -> Result<Self> {
+        let socket = McastSocket::raw(Family::V6, libc::IPPROTO_ICMPV6)?;
+        let mld = MldSocket { socket, kernel_checksum: AtomicBool::new(true) };
+        mld.set_filter(&Self::mld_filter())?;
+        mld.socket.set_recv_pktinfo_v6(true)?;
+        mld.socket.set_recv_hoplimit_v6(true)?;
+        mld.socket.set_multicast_hops_v6(1)?;
+        mld.socket.set_multicast_loop_v6(false)?;
+        mld.set_router_alert(true)?;
+        Ok(mld)
+    }
+
+    /// The socket, for every other option (`IPV6_MULTICAST_IF`, hop limit, loop, buffers).
+    pub fn socket(&self) -> &McastSocket {
+        &self.socket
+    }
+
+    /// A filter that passes the MLD types ([`MLD_TYPES`]) and blocks every other.
+    pub fn mld_filter() -> Icmp6Filter {
+        let mut filter = Icmp6Filter::block_all();
+        for ty in MLD_TYPES {
+            filter.pass(ty);
+        }
+        filter
+    }
+
+    /// `ICMP6_FILTER` (level `IPPROTO_ICMPV6`, RFC 3542 §3.2): which ICMPv6 types reach this socket.
+    pub fn set_filter(&self, filter: &Icmp6Filter) -> Result<()> {
+        sockopt::setsockopt(self.socket.fd(), libc::IPPROTO_ICMPV6, ICMP6_FILTER, filter)
+            .map_err(os("setsockopt ICMP6_FILTER"))
+    }
+
+    /// Reads `ICMP6_FILTER`.
+    pub fn filter(&self) -> Result<Icmp6Filter> {
+        sockopt::getsockopt(self.socket.fd(), libc::IPPROTO_ICMPV6, ICMP6_FILTER).map_err(os("getsockopt ICMP6_FILTER"))
+    }
+
+    /// `IPV6_HOPOPTS`: a hop-by-hop Router Alert (value 0, MLD) on every message sent (on), or none (off).
+    pub fn set_router_alert(&self, on: bool) -> Result<()> {
+        let value: &[u8] = if on { &HOP_BY_HOP_ROUTER_ALERT } else { &[] };
+        raw::setsockopt_bytes(self.socket.fd(), libc::IPPROTO_IPV6, libc::IPV6_HOPOPTS, value)
+            .map_err(os(format!("setsockopt IPV6_HOPOPTS {}", if on { "Router Alert" } else { "none" })))
+    }
+
+    /// `IPV6_CHECKSUM` at level `SOL_RAW` (Linux's extension; at `IPPROTO_IPV6` an ICMPv6 socket refuses it):
+    /// on (offset 2, the default), the kernel fills in the checksum of what is sent and silently drops what
+    /// arrives with a bad one; off (-1), both are left to this socket, and [`MldSocket::recv`] verifies each
+    /// message against its pseudo-header and reports a bad checksum.
+    pub fn set_kernel_checksum(&self, on: bool) -> Result<()> {
+        let value: libc::c_int = if on { CHECKSUM_OFFSET } else { -1 };
+        sockopt::setsockopt(self.socket.fd(), libc::SOL_RAW, libc::IPV6_CHECKSUM, &value)
+            .map_err(os(format!("setsockopt SOL_RAW IPV6_CHECKSUM {value}")))?;
+        self.kernel_checksum.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Reads `IPV6_CHECKSUM` at level `SOL_RAW`: whether the kernel handles checksums.
+    pub fn kernel_checksum(&self) -> Result<bool> {
+        sockopt::getsockopt::<libc::c_int>(self.socket.fd(), libc::SOL_RAW, libc::IPV6_CHECKSUM)
+            .map(|offset| offset >= 0)
+            .map_err(os("getsockopt SOL_RAW IPV6_CHECKSUM"))
+    }
+
+    /// `IPV6_JOIN_GROUP` of `group` on interface `ifindex`.
+    pub fn join(&self, group: Ipv6Addr, ifindex: u32) -> Result<()> {
+        self.socket.join_v6(group, ifindex)
+    }
+
+    /// `IPV6_LEAVE_GROUP`.
+    pub fn leave(&self, group: Ipv6Addr, ifindex: u32) -> Result<()> {
+        self.socket.leave_v6(group, ifindex)
+    }
+
+    /// Sends `message` to `destination` out of interface `ifindex` (needed for link-local destinations), with
+    /// hop limit 1 and the Router Alert. The kernel picks the link-local source address. With the kernel's
+    /// checksum off, the checksum is computed here, from the interface's first link-local address.
+    pub fn send(&self, message: &MldRepr, destination: Ipv6Addr, ifindex: u32) -> Result<usize> {
+        let source = match ifindex {
+            0 => Ipv6Addr::UNSPECIFIED,
+            i => Interface::by_index(i)?
+                .ipv6
+                .into_iter()
+                .find(|a| a.segments()[0] & 0xffc0 == 0xfe80)
+                .unwrap_or(Ipv6Addr::UNSPECIFIED),
+        };
+        self.send_payload(&message.to_bytes(&source, &destination)?, destination, ifindex)
+    }
+
+    /// Sends `icmpv6` as it is (the kernel still fills the checksum unless told not to): a way to put malformed
+    /// messages on a link on purpose, to test a receiver.
+    pub fn send_payload(&self, icmpv6: &[u8], destination: Ipv6Addr, ifindex: u32) -> Result<usize> {
+        if !destination.is_multicast() {
+            return Err(Error::new(
+                ErrorKind::NotMulticast,
+                format!("MLD to {destination}: membership messages go to a multicast group"),
+            ));
+        }
+        if ifindex != 0 {
+            self.socket.set_multicast_if_v6(ifindex)?;
+        }
+        self.socket.send_to(icmpv6, SocketAddr::V6(SocketAddrV6::new(destination, 0, 0, ifindex)))
+    }
+
+    /// Waits up to `timeout` for one MLD message and parses it; `Ok(None)` when none came.
+    ///
+    /// A message that is not valid MLD is returned too, with the reason in [`Heard::message`]. The kernel's own
+    /// messages to a multicast router (`struct mrt6msg`, whose first byte is 0) are skipped.
+    pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<Heard>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let Some(wait) = remaining(deadline) else { return Ok(None) };
+            let Some(meta) = self.socket.recv_timeout(buf, wait)? else { return Ok(None) };
+            let bytes = buf.get(..meta.len).unwrap_or_default();
+            // ICMPv6 type 0 is reserved, and the filter blocks it: only an upcall starts with 0.
+            if bytes.first() == Some(&0) {
+                continue;
+            }
+            return Ok(Some(self.heard(&meta, bytes)));
+        }
+    }
+
+    fn heard(&self, meta: &RecvMeta, bytes: &[u8]) -> Heard {
+        let source = meta.source.ip();
+        let message = if meta.truncated {
+            Err(wire::Error::Truncated { need: meta.full_len, have: meta.len })
+        } else {
+            MldPacket::new_checked(bytes).and_then(|packet| {
+                match (source, meta.group, self.kernel_checksum.load(Ordering::Relaxed)) {
+                    (IpAddr::V6(src), Some(IpAddr::V6(dst)), false) => MldRepr::parse(&packet, &src, &dst),
+                    _ => MldRepr::parse_unverified(&packet),
+                }
+            })
+        };
+        Heard {
+            source,
+            destination: meta.group,
+            ifindex: meta.ifindex,
+            ttl: meta.ttl,
+            bytes: bytes.to_vec(),
+            message: message.map(Message::Mld),
+        }
+    }
+
+    /// Makes this socket the network namespace's IPv6 multicast router (`MRT6_INIT`): the kernel then hands it
+    /// the MLD messages with a Router Alert sent to any group beyond link-local scope (not ff02::/16), joined or
+    /// not, which is how MLDv1 reports are heard. Nothing is forwarded, and it ends when the socket closes.
+    ///
+    /// Needs `CAP_NET_ADMIN`; fails with `EADDRINUSE` while another multicast router runs in the namespace.
+    pub fn become_mrouter(&self) -> Result<()> {
+        let on: libc::c_int = 1;
+        sockopt::setsockopt(self.socket.fd(), libc::IPPROTO_IPV6, MRT6_INIT, &on)
+            .map_err(|e| super::igmp::mrouter_error("MRT6_INIT", e))
+    }
+}
