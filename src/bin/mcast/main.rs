@@ -14,16 +14,20 @@ mod discover;
 mod doctor;
 mod groups;
 mod ifaces;
+mod igmp;
 mod info;
+mod mld;
 mod output;
 mod perf;
 mod ping;
+mod query;
 mod recv;
 mod recv_groups;
 mod relay;
 mod responder;
 mod send;
 mod tools;
+mod watch;
 
 use std::io::Write;
 
@@ -51,6 +55,8 @@ const COMMANDS: &[Command] = &[
     Command { name: "relay", summary: relay::SUMMARY, run: relay::run, help: relay::HELP },
     Command { name: "groups", summary: groups::SUMMARY, run: groups::run, help: groups::HELP },
     Command { name: "doctor", summary: doctor::SUMMARY, run: doctor::run, help: doctor::HELP },
+    Command { name: "igmp", summary: igmp::SUMMARY, run: igmp::run, help: igmp::HELP },
+    Command { name: "mld", summary: mld::SUMMARY, run: mld::run, help: mld::HELP },
 ];
 
 fn usage() -> String {

@@ -1,0 +1,113 @@
+//! `mcast igmp watch|query`: IGMP on a raw socket, as a watcher or a querier sees a link.
+
+use mcast::Family;
+
+use crate::args::Fail;
+use crate::watch::Proto;
+
+pub const SUMMARY: &str = "IGMP on a raw socket: watch a link's memberships, or query them (CAP_NET_RAW)";
+
+pub const HELP: &str = r#"mcast igmp: the IPv4 group-membership protocol on a raw socket
+
+Usage: mcast igmp watch [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]
+       mcast igmp query [--version 1|2|3] [--group GROUP] [--iface IFACE] [--json] [--wait SECS]
+                        [--max-resp SECS] [--mrouter]
+
+  watch   a live table of who is a member of what, per interface, learned from the reports and leaves
+          on the link, with one line per change (mcast igmp watch --help)
+  query   send a membership query, as a querier does, and list the hosts that answer
+          (mcast igmp query --help)
+
+Both open socket(AF_INET, SOCK_RAW, IPPROTO_IGMP), which needs CAP_NET_RAW: run them as root, or grant
+the binary the capability with `setcap cap_net_raw+ep $(command -v mcast)`. docs/raw-sockets.md tells
+what a raw socket hears and why.
+"#;
+
+pub const WATCH_HELP: &str = r#"mcast igmp watch: the group memberships on a link, learned from its IGMP reports and leaves
+
+Usage: mcast igmp watch [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]
+
+Opens a raw IGMP socket, joins 224.0.0.22 (where IGMPv3 reports go) and 224.0.0.2 (where IGMPv2
+leaves go) on each interface, and prints one line per change of the table: a group joined (join), its
+version, filter mode or sources changed (change), a host left it (leave), or no report came for 260 s
+(expire). Each line names the group, the interface, the IGMP version, the filter mode (EXCLUDE with no
+sources is a plain join), the sources and the reporter. A query heard on the link is shown too, and a
+datagram that is not valid IGMP gets one line saying exactly why (bad checksum, truncated, unknown type,
+a record count larger than the packet...); the watch goes on. At the end (--timeout, --count or
+Ctrl-C) the table is printed.
+
+What it hears: IGMPv3 reports and IGMPv2 leaves, from every host on the link. IGMPv1/v2 reports are
+sent to the group itself, which the watcher has not joined, so IP drops them before any socket sees
+them; --mrouter hears them, for groups outside 224.0.0.0/24. This host's own reports of 224.0.0.22 and
+224.0.0.2, which the watch itself causes, are left out.
+
+Options:
+  --iface IFACE, -i   watch this interface (name, index or address; repeatable). Default: every
+                      interface that is up and multicast-capable, except lo
+  --timeout SECS      stop after SECS seconds
+  --count N, -c N     stop after N changes (join, change, leave, expire)
+  --mrouter           become the network namespace's multicast router (MRT_INIT, MRT_ADD_VIF; needs
+                      CAP_NET_ADMIN, and no routing daemon may run there): hears IGMPv1/v2 reports to any
+                      routable group; forwards nothing; undone when the watch ends
+  --json              one JSON object per line: {"type":"join"|"change"|"leave"|"expire"|"query"|
+                      "malformed",...}, then {"type":"summary",...} with the table
+  -h, --help          this help
+
+Exit status: 0 done; 1 a runtime error, no CAP_NET_RAW, or --timeout with fewer than --count changes;
+2 bad arguments; 130 at Ctrl-C, 143 at SIGTERM, after the table.
+
+Examples:
+  mcast igmp watch --iface eth0
+  mcast igmp watch --iface eth0 --json --timeout 60
+"#;
+
+pub const QUERY_HELP: &str = r#"mcast igmp query: send an IGMP membership query and list who answers
+
+Usage: mcast igmp query [--version 1|2|3] [--group GROUP] [--iface IFACE] [--json] [--wait SECS]
+                        [--max-resp SECS] [--mrouter]
+
+A querier's question, sent once: a general query to 224.0.0.1 (all hosts), or with --group a
+group-specific one to the group, from a raw IGMP socket, in an IPv4 header with TTL 1, TOS 0xc0 and the
+Router Alert option (IP_HDRINCL). Every member answers within the maximum response time; each answer
+heard is one line (group, interface, version, record type, sources, reporter), and a list follows.
+
+IGMPv3 answers go to 224.0.0.22, which the querier joins. IGMPv1/v2 answers go to the group they
+report: a group-specific query joins the group to hear them; the answers to a general v1/v2 query are
+heard only with --mrouter (for groups outside 224.0.0.0/24). A v1 or v2 query also makes the hosts of
+the link fall back to that version for a while (260 s by the defaults), as RFC 3376 requires.
+
+Options:
+  --version V         IGMP version of the query: 1, 2 or 3 (default 3)
+  --group GROUP       ask about this group only (v2, v3)
+  --iface IFACE, -i   query on this interface (repeatable). Default: every interface that is up and
+                      multicast-capable, except lo
+  --max-resp SECS     the maximum response time the query asks for (default 10; v2: 0.1..25.5)
+  --wait SECS         how long to listen for answers (default: the maximum response time + 1)
+  --mrouter           become the namespace's multicast router while waiting (see mcast igmp watch --help)
+  --json              one JSON object per line: {"type":"sent",...} per query, {"type":"answer",...}
+                      per answer, then {"type":"summary",...}
+  -h, --help          this help
+
+Exit status: 0 some host answered; 1 none did within --wait, a runtime error, or no CAP_NET_RAW;
+2 bad arguments.
+
+Examples:
+  mcast igmp query --iface eth0
+  mcast igmp query --iface eth0 --version 2 --group 239.1.2.3 --max-resp 1
+"#;
+
+/// What `watch` and `query` need to know of IGMP.
+pub const IGMP: Proto = Proto {
+    family: Family::V4,
+    command: "igmp",
+    versions: (1, 3),
+    default_version: 3,
+    listen: "224.0.0.22 and 224.0.0.2",
+    old_reports: "IGMPv1/v2",
+    watch_help: WATCH_HELP,
+    query_help: QUERY_HELP,
+};
+
+pub fn run(words: &[String]) -> Result<(), Fail> {
+    crate::watch::dispatch(&IGMP, HELP, words)
+}

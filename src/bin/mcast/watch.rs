@@ -1,0 +1,431 @@
+//! `mcast igmp watch` and `mcast mld watch`: one engine for both families, over [`mcast::raw::Watcher`].
+//!
+//! Also what `query` shares with it: the protocol description ([`Proto`]), the subcommand dispatch, the choice
+//! of interfaces, and how a message, a change or a membership is written as text or JSON.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use mcast::raw::{Heard, Message, Step, Watcher};
+use mcast::wire::{Entry, Event, Key, Protocol, MEMBERSHIP_INTERVAL};
+use mcast::{Family, IfaceSpec, Interface};
+
+use crate::args::{self, Fail, Matches, Opt};
+use crate::output::{self, array, Json, Out};
+
+/// The protocol a command speaks, and the words its messages use.
+pub struct Proto {
+    pub family: Family,
+    /// `igmp` or `mld`.
+    pub command: &'static str,
+    /// The versions a query may have, lowest and highest.
+    pub versions: (u64, u64),
+    pub default_version: u8,
+    /// The groups a watcher joins, as text.
+    pub listen: &'static str,
+    /// The reports that go to the group itself.
+    pub old_reports: &'static str,
+    pub watch_help: &'static str,
+    pub query_help: &'static str,
+}
+
+impl Proto {
+    pub fn prefix(&self, sub: &str) -> String {
+        format!("mcast {} {sub}", self.command)
+    }
+}
+
+/// `mcast igmp WORDS` / `mcast mld WORDS`: the subcommand, or the help.
+pub fn dispatch(proto: &Proto, help: &str, words: &[String]) -> Result<(), Fail> {
+    let Some((sub, rest)) = words.split_first() else {
+        return Err(Fail::usage(format!("missing watch or query (try mcast {} --help)", proto.command)));
+    };
+    match sub.as_str() {
+        "-h" | "--help" | "help" => Out::new().text(help),
+        "watch" => run(proto, rest),
+        "query" => crate::query::run(proto, rest),
+        other => Err(Fail::usage(format!("unknown subcommand '{other}' (mcast {} watch|query)", proto.command))),
+    }
+}
+
+const OPTS: &[Opt] = &[
+    Opt::value(&["--iface", "-i"], "IFACE"),
+    Opt::value(&["--timeout"], "SECS"),
+    Opt::value(&["--count", "-c"], "N"),
+    Opt::flag(&["--mrouter"]),
+    Opt::flag(&["--json"]),
+];
+
+/// Longest single wait: bounds how late a Ctrl-C is noticed.
+const SLICE: Duration = Duration::from_millis(250);
+
+/// The interfaces named with `--iface`, or every one that is up and multicast-capable except loopback.
+pub fn interfaces(m: &Matches) -> Result<Vec<Interface>, Fail> {
+    let named: Vec<Interface> = m
+        .values("--iface")
+        .map(|v| {
+            let spec: IfaceSpec = v.parse().map_err(|e| Fail::usage(format!("--iface {v}: {e}")))?;
+            spec.resolve().map_err(|e| Fail::usage(format!("--iface {v}: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    if !named.is_empty() {
+        return Ok(named);
+    }
+    let all: Vec<Interface> =
+        Interface::list()?.into_iter().filter(|i| i.is_up() && i.is_multicast() && !i.is_loopback()).collect();
+    if all.is_empty() {
+        return Err(Fail::runtime("no interface besides lo is up with MULTICAST: name one with --iface"));
+    }
+    Ok(all)
+}
+
+/// Interface names by index, for output.
+pub struct Names(BTreeMap<u32, String>);
+
+impl Names {
+    pub fn of(ifaces: &[Interface]) -> Names {
+        Names(ifaces.iter().map(|i| (i.index, i.name.clone())).collect())
+    }
+
+    pub fn name(&self, index: Option<u32>) -> String {
+        match index {
+            Some(i) => self.0.get(&i).cloned().unwrap_or_else(|| format!("#{i}")),
+            None => "?".into(),
+        }
+    }
+}
+
+/// 1, 2 or 3.
+pub fn version(p: Protocol) -> u8 {
+    match p {
+        Protocol::Igmp(mcast::wire::IgmpVersion::V1) | Protocol::Mld(mcast::wire::MldVersion::V1) => 1,
+        Protocol::Igmp(mcast::wire::IgmpVersion::V2) | Protocol::Mld(mcast::wire::MldVersion::V2) => 2,
+        Protocol::Igmp(mcast::wire::IgmpVersion::V3) => 3,
+    }
+}
+
+/// Sources as `{a, b}`.
+pub fn sources_text<'a>(sources: impl IntoIterator<Item = &'a IpAddr>) -> String {
+    let list: Vec<String> = sources.into_iter().map(IpAddr::to_string).collect();
+    format!("{{{}}}", list.join(", "))
+}
+
+fn state_text(e: &Entry) -> String {
+    format!("{} {} {}", e.protocol, e.mode, sources_text(&e.sources))
+}
+
+fn state_json(j: Json, e: &Entry) -> Json {
+    j.str("protocol", &e.protocol.to_string())
+        .int("version", version(e.protocol))
+        .str("mode", &e.mode.to_string())
+        .strs("sources", e.sources.iter().map(IpAddr::to_string))
+}
+
+fn was_json(e: &Entry) -> String {
+    state_json(Json::new(), e).str("reporter", &e.reporter.to_string()).finish()
+}
+
+fn keyed(kind: &str, key: &Key, names: &Names) -> Json {
+    Json::new()
+        .str("type", kind)
+        .float("time", output::unix_seconds(SystemTime::now()))
+        .str("iface", &names.name(Some(key.iface)))
+        .int("ifindex", key.iface)
+        .str("group", &key.group.to_string())
+}
+
+/// A change of the table as one line.
+pub fn event_line(e: &Event, names: &Names, json: bool) -> String {
+    let key = e.key();
+    if json {
+        return match e {
+            Event::Joined { entry, .. } => {
+                state_json(keyed("join", &key, names), entry).str("reporter", &entry.reporter.to_string()).finish()
+            }
+            Event::Changed { old, new, .. } => state_json(keyed("change", &key, names), new)
+                .str("reporter", &new.reporter.to_string())
+                .raw("was", &was_json(old))
+                .finish(),
+            Event::Left { by, entry, .. } => keyed("leave", &key, names)
+                .str("by", &by.to_string())
+                .bool("known", true)
+                .raw("was", &was_json(entry))
+                .finish(),
+            Event::Expired { entry, .. } => state_json(keyed("expire", &key, names), entry)
+                .str("reporter", &entry.reporter.to_string())
+                .int("after", MEMBERSHIP_INTERVAL.as_secs())
+                .finish(),
+        };
+    }
+    let at = format!("{} {} on {}", e.kind(), key.group, names.name(Some(key.iface)));
+    let line = match e {
+        Event::Joined { entry, .. } => format!("{at}: {} reporter {}", state_text(entry), entry.reporter),
+        Event::Changed { old, new, .. } => {
+            format!("{at}: {} reporter {} (was {})", state_text(new), new.reporter, state_text(old))
+        }
+        Event::Left { by, entry, .. } => format!("{at}: by {by} (was {})", state_text(entry)),
+        Event::Expired { entry, .. } => format!(
+            "{at}: {} reporter {}, no report for {} s",
+            state_text(entry),
+            entry.reporter,
+            MEMBERSHIP_INTERVAL.as_secs()
+        ),
+    };
+    format!("{} {line}", output::time_of_day(SystemTime::now()))
+}
+
+/// A leave of a group the table does not know.
+fn unknown_leave_line(proto: &Proto, group: IpAddr, heard: &Heard, names: &Names, json: bool) -> String {
+    let iface = names.name(heard.ifindex);
+    if json {
+        return Json::new()
+            .str("type", "leave")
+            .float("time", output::unix_seconds(SystemTime::now()))
+            .str("iface", &iface)
+            .opt_int("ifindex", heard.ifindex)
+            .str("group", &group.to_string())
+            .str("by", &heard.source.to_string())
+            .bool("known", false)
+            .finish();
+    }
+    format!(
+        "{} leave {group} on {iface}: by {}, a group not in the table ({} reports go to the group itself, \
+         which only --mrouter hears)",
+        output::time_of_day(SystemTime::now()),
+        heard.source,
+        proto.old_reports
+    )
+}
+
+/// A query heard, or a message that is not valid, as one line; `None` for other messages.
+pub fn message_line(heard: &Heard, names: &Names, json: bool) -> Option<String> {
+    let iface = names.name(heard.ifindex);
+    let now = output::unix_seconds(SystemTime::now());
+    match &heard.message {
+        Err(error) => Some(if json {
+            Json::new()
+                .str("type", "malformed")
+                .float("time", now)
+                .str("iface", &iface)
+                .opt_int("ifindex", heard.ifindex)
+                .str("source", &heard.source.to_string())
+                .int("len", heard.bytes.len() as u64)
+                .str("error", &error.to_string())
+                .str("bytes_hex", &output::hex(&heard.bytes))
+                .finish()
+        } else {
+            format!(
+                "{} malformed: {} bytes from {} on {iface}: {error}",
+                output::time_of_day(SystemTime::now()),
+                heard.bytes.len(),
+                heard.source
+            )
+        }),
+        Ok(m) if m.is_query() => {
+            let (group, max_resp) = query_fields(m);
+            let protocol = m.protocol();
+            Some(if json {
+                Json::new()
+                    .str("type", "query")
+                    .float("time", now)
+                    .str("iface", &iface)
+                    .opt_int("ifindex", heard.ifindex)
+                    .str("source", &heard.source.to_string())
+                    .str("protocol", &protocol.to_string())
+                    .int("version", version(protocol))
+                    .opt_str("group", group.map(|g| g.to_string()).as_deref())
+                    .opt_float("max_resp", max_resp.map(|d| d.as_secs_f64()))
+                    .finish()
+            } else {
+                let about = group.map_or("general".to_string(), |g| format!("about {g}"));
+                let resp = max_resp.map_or(String::new(), |d| format!(", max response {} s", d.as_secs_f64()));
+                format!(
+                    "{} query {protocol} {about} from {} on {iface}{resp}",
+                    output::time_of_day(SystemTime::now()),
+                    heard.source
+                )
+            })
+        }
+        Ok(_) => None,
+    }
+}
+
+/// A query's group (`None`: general) and maximum response time.
+fn query_fields(m: &Message) -> (Option<IpAddr>, Option<Duration>) {
+    use mcast::wire::{IgmpRepr, MldRepr};
+    let group: Option<IpAddr> = match m {
+        Message::Igmp { igmp: IgmpRepr::QueryV2 { group, .. }, .. } => Some((*group).into()),
+        Message::Igmp { igmp: IgmpRepr::QueryV3(q), .. } => Some(q.group.into()),
+        Message::Mld(MldRepr::QueryV1 { group, .. }) => Some((*group).into()),
+        Message::Mld(MldRepr::QueryV2(q)) => Some(q.group.into()),
+        _ => None,
+    };
+    let max_resp = match m {
+        Message::Igmp { igmp, .. } => igmp.max_resp_time(),
+        Message::Mld(mld) => mld.max_resp_time(),
+    };
+    (group.filter(|g| !g.is_unspecified()), max_resp)
+}
+
+/// What has been heard so far.
+#[derive(Default)]
+struct Tally {
+    messages: u64,
+    changes: u64,
+    queries: u64,
+    malformed: u64,
+    own: u64,
+}
+
+pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
+    let Some(m) = args::command_line(words, OPTS, proto.watch_help)? else { return Ok(()) };
+    let usage = format!("{} [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]", proto.prefix("watch"));
+    m.positionals(0, 0, "", &usage)?;
+    let ifaces = interfaces(&m)?;
+    let count = m.int_in("--count", 1, u64::MAX)?;
+    let timeout = m.seconds("--timeout")?;
+    let json = m.flag("--json");
+    let mut watcher = Watcher::open(proto.family, &ifaces, m.flag("--mrouter"))?;
+    mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
+    let names = Names::of(watcher.interfaces());
+    let on: Vec<String> = ifaces.iter().map(|i| format!("{} (#{})", i.name, i.index)).collect();
+    let hint = if m.flag("--mrouter") {
+        format!("as the multicast router, {} reports to routable groups too", proto.old_reports)
+    } else {
+        format!("{} reports to other groups are not heard (--mrouter hears them)", proto.old_reports)
+    };
+    note(&format!(
+        "{}: watching {}: joined {}; {hint} (Ctrl-C stops)",
+        proto.prefix("watch"),
+        on.join(", "),
+        proto.listen
+    ));
+
+    let start = Instant::now();
+    let deadline = timeout.map(|t| start + t);
+    let mut tally = Tally::default();
+    let mut out = Out::new();
+    let timed_out = loop {
+        if count.is_some_and(|c| tally.changes >= c) || mcast::sys::signal::interrupted() {
+            break false;
+        }
+        let wait = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => left.min(SLICE),
+                _ => break true,
+            },
+            None => SLICE,
+        };
+        let step = watcher.next(wait)?;
+        for e in watcher.expire(MEMBERSHIP_INTERVAL) {
+            tally.changes += 1;
+            out.line(&event_line(&e, &names, json))?;
+        }
+        let Some(step) = step else { continue };
+        for line in step_lines(proto, &step, &names, json, &mut tally) {
+            out.line(&line)?;
+        }
+    };
+    let elapsed = start.elapsed();
+    if json {
+        out.line(&summary_json(&tally, &watcher, &names, elapsed))?;
+    } else {
+        out.text(&summary_text(&tally, &watcher, &names, elapsed))?;
+    }
+    match count {
+        Some(c) if timed_out && tally.changes < c => Err(Fail::runtime(format!(
+            "timed out after {:.3} s: {} of {c} changes",
+            elapsed.as_secs_f64(),
+            tally.changes
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn step_lines(proto: &Proto, step: &Step, names: &Names, json: bool, tally: &mut Tally) -> Vec<String> {
+    tally.messages += 1;
+    if step.own {
+        tally.own += 1;
+        return vec![];
+    }
+    let mut lines: Vec<String> = message_line(&step.heard, names, json).into_iter().collect();
+    match &step.heard.message {
+        Err(_) => tally.malformed += 1,
+        Ok(m) if m.is_query() => tally.queries += 1,
+        Ok(_) => {}
+    }
+    for e in &step.events {
+        tally.changes += 1;
+        lines.push(event_line(e, names, json));
+    }
+    for &g in &step.unknown_leaves {
+        tally.changes += 1;
+        lines.push(unknown_leave_line(proto, g, &step.heard, names, json));
+    }
+    lines
+}
+
+fn ago(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64()
+}
+
+fn summary_text(t: &Tally, w: &Watcher, names: &Names, elapsed: Duration) -> String {
+    let mut s = format!(
+        "{} messages in {:.3} s: {} changes, {} queries, {} malformed, {} of this host's own left out\n",
+        t.messages,
+        elapsed.as_secs_f64(),
+        t.changes,
+        t.queries,
+        t.malformed,
+        t.own
+    );
+    if w.table().is_empty() {
+        s.push_str("no memberships\n");
+        return s;
+    }
+    s.push_str("memberships:\n");
+    for (key, e) in w.table().iter() {
+        s.push_str(&format!(
+            "  {:<8} {:<24} {}  reporter {}  last seen {:.1} s ago\n",
+            names.name(Some(key.iface)),
+            key.group.to_string(),
+            state_text(e),
+            e.reporter,
+            ago(e.last_seen)
+        ));
+    }
+    s
+}
+
+fn summary_json(t: &Tally, w: &Watcher, names: &Names, elapsed: Duration) -> String {
+    let table = w.table().iter().map(|(key, e)| {
+        state_json(
+            Json::new()
+                .str("iface", &names.name(Some(key.iface)))
+                .int("ifindex", key.iface)
+                .str("group", &key.group.to_string()),
+            e,
+        )
+        .str("reporter", &e.reporter.to_string())
+        .float("since", ago(e.since))
+        .float("last_seen", ago(e.last_seen))
+        .finish()
+    });
+    Json::new()
+        .str("type", "summary")
+        .int("messages", t.messages)
+        .int("changes", t.changes)
+        .int("queries", t.queries)
+        .int("malformed", t.malformed)
+        .int("own", t.own)
+        .float("elapsed", elapsed.as_secs_f64())
+        .raw("memberships", &array(table))
+        .finish()
+}
+
+/// A note on standard error; standard output stays data only.
+pub fn note(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
