@@ -19,12 +19,14 @@ C_RUN    := LD_LIBRARY_PATH=$(C_STAGE)/lib
 C_WARN   := -Wall -Wextra -Wpedantic -Werror
 C_FLAGS  := -std=c11 $(C_WARN) -g -O1 -pthread
 C_ASAN   := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+C_TSAN   := -fsanitize=thread -fno-omit-frame-pointer
 C_TESTS  := $(wildcard tests/c/*.c)
 C_EXAMPLES := $(C_OUT)/server $(C_OUT)/client
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 
-.PHONY: lib c-stage examples test-c c-abi-check c-examples c-test c-test-static c-test-valgrind c-test-asan install install-files
+.PHONY: lib c-stage examples test-c c-abi-check c-examples c-test c-test-static c-test-valgrind c-test-asan \
+	c-test-tsan install install-files
 
 all: examples
 
@@ -47,6 +49,10 @@ $(C_OUT)/test_mcast_asan: $(C_TESTS) tests/c/harness.h c-stage
 	$(CC) $(C_FLAGS) $(C_ASAN) -DMCAST_PC_VERSION=\"$$($(C_PKG) --modversion mcast)\" -o $@ $(C_TESTS) \
 		$$($(C_PKG) --cflags --libs mcast)
 
+$(C_OUT)/test_mcast_tsan: $(C_TESTS) tests/c/harness.h c-stage
+	$(CC) $(C_FLAGS) $(C_TSAN) -DMCAST_PC_VERSION=\"$$($(C_PKG) --modversion mcast)\" -o $@ $(C_TESTS) \
+		$$($(C_PKG) --cflags --libs mcast)
+
 # The same suite linked with libmcast.a, through pkg-config's --static (Libs.private).
 $(C_OUT)/test_mcast_static: $(C_TESTS) tests/c/harness.h c-stage
 	$(CC) $(C_FLAGS) -DMCAST_PC_VERSION=\"$$($(C_PKG) --modversion mcast)\" -o $@ $(C_TESTS) \
@@ -54,8 +60,9 @@ $(C_OUT)/test_mcast_static: $(C_TESTS) tests/c/harness.h c-stage
 		$$($(C_PKG) --static --libs mcast | sed 's/-lmcast/-Wl,-Bstatic -lmcast -Wl,-Bdynamic/')
 
 # The header and exports, the examples end to end, then the suite: plain, statically linked, under valgrind
-# memcheck, and under ASan+UBSan (LeakSanitizer on). Each run builds its own network namespace.
-test-c: c-abi-check c-examples c-test c-test-static c-test-valgrind c-test-asan
+# memcheck, under ASan+UBSan (LeakSanitizer on), and under ThreadSanitizer (tests/c/test_threads.c shares
+# descriptors between threads). Each run builds its own network namespace.
+test-c: c-abi-check c-examples c-test c-test-static c-test-valgrind c-test-asan c-test-tsan
 
 # The header compiles alone in strict C99 (and C++ where a C++ compiler is installed), and declares exactly
 # the functions the library exports.
@@ -87,6 +94,11 @@ c-test-valgrind: $(C_OUT)/test_mcast
 c-test-asan: $(C_OUT)/test_mcast_asan
 	$(C_RUN) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(C_OUT)/test_mcast_asan
+
+# ThreadSanitizer instruments the suite's C code and intercepts every libc call the library makes, so a race
+# on the caller's side of a shared descriptor is reported; halt_on_error makes any report fail the run.
+c-test-tsan: $(C_OUT)/test_mcast_tsan
+	$(C_RUN) TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(C_OUT)/test_mcast_tsan
 
 install: build
 	@$(MAKE) --no-print-directory install-files

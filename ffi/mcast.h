@@ -27,9 +27,21 @@
  *   Sockets   The descriptor is the caller's: no function closes it except mcast_close(), not even on failure.
  *   Signals   EINTR is retried inside: a signal whose handler returns does not end a blocking call. Use a
  *             non-blocking descriptor or poll(2) first to stay responsive.
- *   Threads   Every function may be called from any thread. Calls on one descriptor from several threads
- *             behave as the underlying system calls do. mcast_last_error() and mcast_strerror() answer for the
- *             calling thread only.
+ *   Threads   Every function may be called from any thread. The library keeps no state of its own about a
+ *             descriptor, so calls on one descriptor from several threads are as safe as the system calls they
+ *             make. On one descriptor at the same time:
+ *               - any number of threads may send (mcast_send, mcast_send_to, mcast_send_batch): each datagram
+ *                 leaves whole; the order between threads is unspecified;
+ *               - any number may receive (mcast_recv, mcast_recv_batch): each datagram goes to exactly one of
+ *                 them. Make the descriptor non-blocking, or a blocked thread may go on waiting after
+ *                 another took the datagram that woke it;
+ *               - one thread may send while another receives (a descriptor from mcast_receiver() used both
+ *                 ways, or a sender and a receiver pair shared between threads);
+ *               - option and membership calls (mcast_set_*, mcast_get_*, mcast_join*, mcast_leave*) may run
+ *                 beside sends and receives; concurrent settings of one option end with one of the values.
+ *             Not allowed: mcast_close() while another thread still uses the descriptor, since its number may
+ *             be reused at once by an open elsewhere. mcast_last_error() and mcast_strerror() answer for the
+ *             calling thread only. tests/c/test_threads.c runs these cases under ThreadSanitizer.
  *   Memory    Nothing is allocated for the caller except by mcast_if_list(), freed by mcast_if_list_free().
  *             The strings returned by mcast_version(), mcast_last_error() and mcast_strerror() belong to the
  *             library and must not be freed.
