@@ -122,7 +122,7 @@ printf '%s\n' "${RESULTS[@]}"
 # Round trips: mcast ping (unicast answer, median) against the C ping-pong, blocking and busy-polling.
 echo
 printf '%-5s %-8s %14s %14s %7s\n' topo mode "C median us" "mcast median" ratio
-COUNT=2000
+COUNT=1000
 for t in lo veth; do
     read -r stx srx txif txaddr rxif rxaddr <<<"$(topo "$t")"
     for mode in blocking busy; do
