@@ -42,7 +42,8 @@ fn iperf_writes(report: &str) -> u64 {
     writes
 }
 
-/// `iperf -c GROUP -u -T 1` in a sends 200 datagrams of 300 bytes; `mcast recv --json` in b gets each of
+/// `iperf -c GROUP -u -T 1` in a sends 200 datagrams of 300 bytes at 400 kbit/s (slow enough for a debug
+/// receiver on a loaded machine to keep up with its default buffer); `mcast recv --json` in b gets each of
 /// them exactly once (sequence numbers 1..=200, every one 300 bytes from 10.0.0.1 with TTL 1) and the
 /// single final datagram, -201, and nothing else: as many as iperf reports it wrote, plus one.
 #[test]
@@ -59,7 +60,8 @@ fn iperf2_client_to_mcast_recv_counts_exactly_what_iperf_sent() {
     let amount = (n * SIZE as u64).to_string();
     let (len, bind) = (SIZE.to_string(), A4.to_string());
     let group = g.to_string();
-    let args = ["-c", &group, "-p", "5001", "-u", "-T", "1", "-B", &bind, "-b", "1M", "-n", &amount, "-l", &len, "-e"];
+    let args =
+        ["-c", &group, "-p", "5001", "-u", "-T", "1", "-B", &bind, "-b", "400K", "-n", &amount, "-l", &len, "-e"];
     let mut client = Peer::start(&link.a, &dir, "iperf client", "iperf", &args);
     let status = client.wait();
     assert!(status.success(), "iperf client: {status}\n{}", client.report());
