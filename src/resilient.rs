@@ -119,6 +119,7 @@ pub struct Outage {
     pub rejoin_error: Option<String>,
     id: u64,
     began: Instant,
+    ended: Option<Instant>,
 }
 
 impl Outage {
@@ -296,8 +297,9 @@ impl ResilientReceiver {
         if let Some(last_at) = stream.last_at {
             let gap = repr.seq.saturating_sub(stream.last_seq.saturating_add(1));
             if gap > 0 {
-                // The gap belongs to the first outage that began after the stream was last heard.
-                if let Some(o) = self.outages.iter_mut().find(|o| o.began >= last_at) {
+                // The gap belongs to the first outage still lasting when the stream was last read (that
+                // datagram may have been queued before the outage began and read just after).
+                if let Some(o) = self.outages.iter_mut().find(|o| o.ended.map_or(true, |e| e >= last_at)) {
                     o.missed = Some(o.missed.unwrap_or(0) + gap);
                 }
             }
@@ -414,6 +416,7 @@ impl ResilientReceiver {
             rejoin_error: None,
             id,
             began: now,
+            ended: None,
         };
         self.notice(Notice::Lost { iface: name, cause });
         self.links[wi].outage = Some(id);
@@ -446,6 +449,7 @@ impl ResilientReceiver {
             Ok(new_index) => {
                 let after = now.saturating_duration_since(o.began);
                 o.duration = Some(after);
+                o.ended = Some(now);
                 o.new_index = Some(new_index);
                 o.rejoin_error = None;
                 let notice = Notice::Rejoined { iface: name, index: new_index, old_index: o.old_index, after };
