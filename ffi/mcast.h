@@ -233,7 +233,8 @@ int mcast_send_batch(int fd, const struct iovec *bufs, size_t count);
 
 /* Receives up to count datagrams (at most MCAST_BATCH_MAX) with one recvmmsg(2): waits for the first (unless
  * fd is non-blocking), then takes what else is already queued. Datagram i goes into bufs[i], described by
- * infos[i]. Returns how many arrived. The buffers must not overlap, and none may be NULL. */
+ * infos[i]. Returns how many arrived (0 at once for count 0). The buffers must not overlap, and none may be
+ * NULL. */
 int mcast_recv_batch(int fd, const struct iovec *bufs, struct mcast_rxinfo *infos, size_t count);
 
 /* ------------------------------------------------------------------------------------------------------------
