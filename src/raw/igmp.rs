@@ -121,8 +121,9 @@ impl IgmpSocket {
     /// outside 224.0.0.0/24 on those interfaces, joined or not, which is how IGMPv1/v2 reports are heard. It
     /// forwards nothing (no routes are added), and all of it ends when the socket closes.
     ///
-    /// Needs `CAP_NET_ADMIN`; one socket per namespace may hold it, so it fails with `EADDRINUSE` while a
-    /// routing daemon (smcroute, pimd, igmpproxy) runs there. At most 32 interfaces.
+    /// The raw socket is all it needs: the kernel asks for `CAP_NET_ADMIN` only from *other* sockets that change
+    /// multicast routing. One socket per namespace may hold it, so it fails with `EADDRINUSE` while a routing
+    /// daemon (smcroute, pimd, igmpproxy) runs there. At most 32 interfaces.
     pub fn become_mrouter(&self, ifindexes: &[u32]) -> Result<()> {
         if ifindexes.len() > MAXVIFS {
             return Err(Error::new(
@@ -155,7 +156,7 @@ pub(super) fn mrouter_error(call: &str, e: std::io::Error) -> Error {
             "another socket (a routing daemon: smcroute, pimd, igmpproxy, ...) is this network namespace's \
              multicast router already"
         }
-        Some(libc::EACCES) | Some(libc::EPERM) => "becoming a multicast router needs CAP_NET_ADMIN",
+        Some(libc::EACCES) | Some(libc::EPERM) => "changing another socket's multicast routing needs CAP_NET_ADMIN",
         Some(libc::ENOPROTOOPT) | Some(libc::EOPNOTSUPP) => {
             "this kernel has no multicast routing (CONFIG_IP_MROUTE / CONFIG_IPV6_MROUTE)"
         }

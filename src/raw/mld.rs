@@ -190,7 +190,8 @@ impl MldSocket {
     /// the MLD messages with a Router Alert sent to any group beyond link-local scope (not ff02::/16), joined or
     /// not, which is how MLDv1 reports are heard. Nothing is forwarded, and it ends when the socket closes.
     ///
-    /// Needs `CAP_NET_ADMIN`; fails with `EADDRINUSE` while another multicast router runs in the namespace.
+    /// Needs nothing beyond the raw socket; fails with `EADDRINUSE` while another multicast router (a routing
+    /// daemon) runs in the namespace.
     pub fn become_mrouter(&self) -> Result<()> {
         let on: libc::c_int = 1;
         sockopt::setsockopt(self.socket.fd(), libc::IPPROTO_IPV6, MRT6_INIT, &on)

@@ -46,9 +46,9 @@ Options:
                       interface that is up and multicast-capable, except lo
   --timeout SECS      stop after SECS seconds
   --count N, -c N     stop after N changes (join, change, leave, expire)
-  --mrouter           become the network namespace's multicast router (MRT_INIT, MRT_ADD_VIF; needs
-                      CAP_NET_ADMIN, and no routing daemon may run there): hears IGMPv1/v2 reports to any
-                      routable group; forwards nothing; undone when the watch ends
+  --mrouter           become the network namespace's multicast router (MRT_INIT, MRT_ADD_VIF; the raw
+                      socket's CAP_NET_RAW is enough, but no routing daemon may run there): hears IGMPv1/v2
+                      reports to any routable group; forwards nothing; undone when the watch ends
   --json              one JSON object per line: {"type":"join"|"change"|"leave"|"expire"|"query"|
                       "malformed",...}, then {"type":"summary",...} with the table
   -h, --help          this help
@@ -70,6 +70,8 @@ A querier's question, sent once: a general query to 224.0.0.1 (all hosts), or wi
 group-specific one to the group, from a raw IGMP socket, in an IPv4 header with TTL 1, TOS 0xc0 and the
 Router Alert option (IP_HDRINCL). Every member answers within the maximum response time; each answer
 heard is one line (group, interface, version, record type, sources, reporter), and a list follows.
+An answer is a v1/v2 report or a v3 current-state record (MODE_IS_INCLUDE/EXCLUDE); the state-change
+records a host sends unasked when it joins or leaves are not answers and are not listed.
 
 IGMPv3 answers go to 224.0.0.22, which the querier joins. IGMPv1/v2 answers go to the group they
 report: a group-specific query joins the group to hear them; the answers to a general v1/v2 query are

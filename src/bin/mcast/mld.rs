@@ -46,9 +46,10 @@ Options:
                       interface that is up and multicast-capable, except lo
   --timeout SECS      stop after SECS seconds
   --count N, -c N     stop after N changes (join, change, leave, expire)
-  --mrouter           become the network namespace's IPv6 multicast router (MRT6_INIT; needs
-                      CAP_NET_ADMIN, and no routing daemon may run there): hears MLDv1 reports to any
-                      group beyond link-local scope; forwards nothing; undone when the watch ends
+  --mrouter           become the network namespace's IPv6 multicast router (MRT6_INIT; the raw
+                      socket's CAP_NET_RAW is enough, but no routing daemon may run there): hears MLDv1
+                      reports to any group beyond link-local scope; forwards nothing; undone when the
+                      watch ends
   --json              one JSON object per line: {"type":"join"|"change"|"leave"|"expire"|"query"|
                       "malformed",...}, then {"type":"summary",...} with the table
   -h, --help          this help
@@ -70,7 +71,8 @@ A querier's question, sent once: a general query to ff02::1 (all nodes), or with
 multicast-address-specific one to the group, from a raw ICMPv6 socket with hop limit 1 and the
 hop-by-hop Router Alert (IPV6_HOPOPTS), from the interface's link-local address. Every listener answers
 within the maximum response time; each answer heard is one line (group, interface, version, record
-type, sources, reporter), and a list follows.
+type, sources, reporter), and a list follows. An answer is a v1 report or a v2 current-state record
+(MODE_IS_INCLUDE/EXCLUDE); the state-change records a host sends unasked are not listed.
 
 MLDv2 answers go to ff02::16, which the querier joins. MLDv1 answers go to the group they report: a
 group-specific query joins the group to hear them; the answers to a general v1 query are heard only

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant, SystemTime};
 
 use mcast::raw::{self, Reported, Watcher};
+use mcast::wire::RecordType;
 use mcast::{Family, Interface};
 
 use crate::args::{self, Fail, Opt};
@@ -97,7 +98,11 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
             out.line(&line)?;
         }
         let Ok(message) = &heard.message else { continue };
-        for r in Reported::of(message) {
+        // State-change records (CHANGE_TO_*, ALLOW, BLOCK) are a host's news, sent unasked; an answer to a query
+        // is a current-state record (MODE_IS_*) or a v1/v2 report.
+        let current =
+            |r: &Reported| matches!(r.record, None | Some(RecordType::ModeIsInclude | RecordType::ModeIsExclude));
+        for r in Reported::of(message).into_iter().filter(current) {
             let answer = Answer { ifindex: heard.ifindex.unwrap_or(0), group: r.group, reporter: heard.source };
             if watcher.is_own(heard.source, r.group) || answers.contains(&answer) {
                 continue;

@@ -1,0 +1,203 @@
+//! `mcast igmp watch` and `mcast igmp query` across a veth link, against the IGMP of a real Linux kernel.
+//!
+//! Topology (common::traffic::Link): namespace a (va 10.0.0.1) <-> namespace b (vb 10.0.0.2). A socket in a
+//! joins and leaves groups, so a's kernel sends the reports; the watcher or querier runs in b.
+mod common;
+mod raw_support;
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use common::traffic::Link;
+use mcast::{Family, McastSocket};
+use raw_support::{json_lines, of_type, run, Watch, A4};
+use serde_json::Value;
+
+/// A membership in namespace `a` on `va`, held as long as the socket lives.
+fn join(link: &Link, group: Ipv4Addr, source: Option<Ipv4Addr>) -> McastSocket {
+    let index = link.a.ifindex("va");
+    link.a.run(move || {
+        let s = McastSocket::udp(Family::V4).expect("socket");
+        match source {
+            None => s.join_v4_index(group, index).expect("join"),
+            Some(src) => s.join_source_group(IpAddr::V4(group), IpAddr::V4(src), index).expect("join source"),
+        }
+        s
+    })
+}
+
+fn is(kind: &'static str, group: &'static str) -> impl Fn(&Value) -> bool {
+    move |v| v["type"] == kind && v["group"] == group
+}
+
+/// IGMPv3 (the kernel's default): the report of a join goes to 224.0.0.22, which the watcher joined; the watcher
+/// shows one join with version 3, EXCLUDE {} (any source), the reporter and the interface, then the leave.
+#[test]
+fn igmpv3_join_and_leave_are_watched() {
+    let link = Link::new("rwj");
+    let mut w = Watch::start(&link.b, &["igmp", "watch", "--iface", "vb", "--json"]);
+    let member = join(&link, Ipv4Addr::new(239, 1, 2, 3), None);
+    let j = w.wait_for("a join of 239.1.2.3", is("join", "239.1.2.3"));
+    assert_eq!(j["version"], 3, "{j}");
+    assert_eq!(j["protocol"], "IGMPv3", "{j}");
+    assert_eq!(j["mode"], "EXCLUDE", "{j}");
+    assert_eq!(j["sources"], serde_json::json!([]), "{j}");
+    assert_eq!(j["reporter"], A4.to_string(), "{j}");
+    assert_eq!(j["iface"], "vb", "{j}");
+    assert_eq!(j["ifindex"], link.b.ifindex("vb"), "{j}");
+
+    drop(member);
+    let l = w.wait_for("a leave of 239.1.2.3", is("leave", "239.1.2.3"));
+    assert_eq!(l["by"], A4.to_string(), "{l}");
+    assert_eq!(l["known"], true, "{l}");
+    assert_eq!(l["was"]["mode"], "EXCLUDE", "{l}");
+
+    let (code, all, err) = w.stop();
+    assert_eq!(code, Some(130), "SIGINT ends the watch with 130 after the table; stderr {err:?}");
+    // The report is sent twice (robustness 2), and so is the leave: each is one line, once.
+    assert_eq!(all.iter().filter(|v| is("join", "239.1.2.3")(v)).count(), 1, "{all:#?}");
+    assert_eq!(all.iter().filter(|v| is("leave", "239.1.2.3")(v)).count(), 1, "{all:#?}");
+    let summary = of_type(&all, "summary");
+    assert_eq!(summary.len(), 1, "{all:#?}");
+    assert_eq!(summary[0]["malformed"], 0);
+    assert!(summary[0]["own"].as_u64().unwrap() >= 1, "the watcher's own join of 224.0.0.22 is left out: {all:#?}");
+    let table = summary[0]["memberships"].as_array().expect("memberships");
+    assert!(table.iter().all(|m| m["group"] != "239.1.2.3"), "{table:?}");
+    assert!(table.iter().all(|m| m["group"] != "224.0.0.22"), "the watcher's own group: {table:?}");
+}
+
+/// A source-specific join is INCLUDE with its source; a second source is a change; the table at the end has it.
+#[test]
+fn igmpv3_source_filters_are_watched() {
+    let link = Link::new("rws");
+    let mut w = Watch::start(&link.b, &["igmp", "watch", "--iface", "vb", "--json"]);
+    let group = Ipv4Addr::new(232, 1, 1, 1);
+    let member = join(&link, group, Some(Ipv4Addr::new(10, 0, 0, 99)));
+    let j = w.wait_for("an SSM join", is("join", "232.1.1.1"));
+    assert_eq!(j["mode"], "INCLUDE", "{j}");
+    assert_eq!(j["sources"], serde_json::json!(["10.0.0.99"]), "{j}");
+    let index = link.a.ifindex("va");
+    let second = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 98));
+    link.a.run(|| member.join_source_group(IpAddr::V4(group), second, index).expect("second source"));
+    let c = w.wait_for("a change of 232.1.1.1", is("change", "232.1.1.1"));
+    assert_eq!(c["mode"], "INCLUDE", "{c}");
+    assert_eq!(c["sources"], serde_json::json!(["10.0.0.98", "10.0.0.99"]), "{c}");
+    assert_eq!(c["was"]["sources"], serde_json::json!(["10.0.0.99"]), "{c}");
+    let (_, all, _) = w.stop();
+    let summary = of_type(&all, "summary");
+    let table = summary[0]["memberships"].as_array().expect("memberships");
+    let entry = table.iter().find(|m| m["group"] == "232.1.1.1").unwrap_or_else(|| panic!("{table:?}"));
+    assert_eq!(entry["sources"], serde_json::json!(["10.0.0.98", "10.0.0.99"]));
+    assert_eq!(entry["reporter"], A4.to_string());
+    drop(member);
+}
+
+/// IGMPv2 (forced in a): the report goes to the group itself, which IP drops in b unless b is a multicast router.
+/// Without --mrouter only the leave (to 224.0.0.2) is heard, marked as a group not in the table; with it the
+/// join is heard, as version 2.
+#[test]
+fn igmpv2_reports_are_heard_as_a_multicast_router() {
+    let link = Link::new("rw2");
+    link.a.sysctl("net.ipv4.conf.va.force_igmp_version", "2");
+
+    let mut w = Watch::start(&link.b, &["igmp", "watch", "--iface", "vb", "--json"]);
+    let member = join(&link, Ipv4Addr::new(239, 2, 2, 2), None);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop(member);
+    let l = w.wait_for("the v2 leave", is("leave", "239.2.2.2"));
+    assert_eq!(l["known"], false, "{l}");
+    assert_eq!(l["by"], A4.to_string(), "{l}");
+    let (_, all, _) = w.stop();
+    assert!(of_type(&all, "join").is_empty(), "a v2 report to the group is not heard without --mrouter: {all:#?}");
+
+    let mut w = Watch::start(&link.b, &["igmp", "watch", "--iface", "vb", "--json", "--mrouter"]);
+    let member = join(&link, Ipv4Addr::new(239, 2, 2, 3), None);
+    let j = w.wait_for("a v2 join", is("join", "239.2.2.3"));
+    assert_eq!(j["version"], 2, "{j}");
+    assert_eq!(j["protocol"], "IGMPv2", "{j}");
+    assert_eq!(j["reporter"], A4.to_string(), "{j}");
+    drop(member);
+    let l = w.wait_for("the v2 leave", is("leave", "239.2.2.3"));
+    assert_eq!(l["known"], true, "{l}");
+    let (code, _, err) = w.stop();
+    assert_eq!(code, Some(130), "{err:?}");
+}
+
+fn answers_for<'a>(objects: &'a [Value], group: &str) -> Vec<&'a Value> {
+    objects.iter().filter(|o| o["type"] == "answer" && o["group"] == group).collect()
+}
+
+/// A general IGMPv3 query from b: a's kernel answers with its membership (MODE_IS_EXCLUDE {}), which the query
+/// lists within its wait.
+#[test]
+fn igmpv3_general_query_lists_the_member() {
+    let link = Link::new("rwq");
+    let member = join(&link, Ipv4Addr::new(239, 3, 3, 3), None);
+    let out = run(&link.b, &["igmp", "query", "--iface", "vb", "--max-resp", "1", "--wait", "4", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let all = json_lines(&out);
+    let sent = of_type(&all, "sent");
+    assert_eq!(sent.len(), 1, "{all:#?}");
+    assert_eq!(sent[0]["protocol"], "IGMPv3");
+    assert_eq!(sent[0]["group"], Value::Null);
+    let answers = answers_for(&all, "239.3.3.3");
+    assert_eq!(answers.len(), 1, "{all:#?}");
+    assert_eq!(answers[0]["reporter"], A4.to_string());
+    assert_eq!(answers[0]["version"], 3);
+    assert_eq!(answers[0]["record"], "MODE_IS_EXCLUDE");
+    assert_eq!(answers[0]["iface"], "vb");
+    let summary = of_type(&all, "summary");
+    assert!(summary[0]["groups"].as_array().unwrap().contains(&Value::from("239.3.3.3")), "{all:#?}");
+    drop(member);
+}
+
+/// A group-specific IGMPv2 query: the querier joins the group to hear the v2 answer, which goes to the group.
+#[test]
+fn igmpv2_group_query_lists_the_member() {
+    let link = Link::new("rwg");
+    let member = join(&link, Ipv4Addr::new(239, 4, 4, 4), None);
+    let args = ["igmp", "query", "--iface", "vb", "--version", "2", "--group", "239.4.4.4", "--max-resp", "1"];
+    let out = run(&link.b, &[&args[..], &["--wait", "4", "--json"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let all = json_lines(&out);
+    assert_eq!(of_type(&all, "sent")[0]["group"], "239.4.4.4");
+    let answers = answers_for(&all, "239.4.4.4");
+    assert_eq!(answers.len(), 1, "{all:#?}");
+    assert_eq!(answers[0]["version"], 2);
+    assert_eq!(answers[0]["protocol"], "IGMPv2");
+    assert_eq!(answers[0]["record"], Value::Null);
+    assert_eq!(answers[0]["reporter"], A4.to_string());
+    // Only the group asked about answers a group-specific query.
+    assert_eq!(of_type(&all, "answer").len(), 1, "{all:#?}");
+    drop(member);
+}
+
+/// Nobody is a member: the query says so and exits 1.
+#[test]
+fn igmp_query_without_members_exits_1() {
+    let link = Link::new("rwn");
+    let out = run(&link.b, &["igmp", "query", "--iface", "vb", "--max-resp", "0.5", "--wait", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mcast igmp: no answer within 2 s"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "no answers\n");
+}
+
+/// Bad arguments are usage errors (exit 2) before any socket is opened.
+#[test]
+fn igmp_bad_arguments_exit_2() {
+    let link = Link::new("rwu");
+    for (args, says) in [
+        (&["igmp", "query", "--version", "4"][..], "--version 4: out of range 1..=3"),
+        (&["igmp", "query", "--version", "2", "--max-resp", "30"][..], "out of range 0.1..=25.5 s"),
+        (&["igmp", "query", "--group", "10.0.0.1"][..], "--group 10.0.0.1: not an IPv4 multicast group"),
+        (&["igmp", "query", "--group", "ff02::1"][..], "not an IPv4 multicast group"),
+        (&["igmp", "watch", "--iface", "nosuch0"][..], "--iface nosuch0"),
+        (&["igmp", "listen"][..], "unknown subcommand 'listen'"),
+        (&["igmp"][..], "missing watch or query"),
+    ] {
+        let out = run(&link.b, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

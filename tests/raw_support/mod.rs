@@ -1,0 +1,156 @@
+//! Running `mcast igmp|mld watch|query` inside a test's namespaces and reading its JSON lines as they come.
+//!
+//! A [`Watch`] is a running watcher: [`Watch::start`] returns once it has said on standard error that it is
+//! watching (so nothing is sent before it listens); [`Watch::wait_for`] waits for the line a test expects;
+//! [`Watch::stop`] interrupts it (SIGINT) and returns every line and the summary. Dropping a `Watch` kills it,
+//! so a failing test leaves nothing running.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::Netns;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_mcast");
+
+/// How long a test waits for a line that must come: generous, for a busy two-core machine.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The IPv4 address of host `a` on the link of `common::traffic::Link`.
+pub const A4: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+/// A running `mcast ... watch --json`.
+pub struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+    stderr: mpsc::Receiver<String>,
+    /// Every object read so far, in order.
+    pub seen: Vec<Value>,
+}
+
+/// `mcast ARGS` inside `ns`.
+pub fn mcast(ns: &Netns, args: &[&str]) -> Command {
+    let mut c = ns.command(BIN);
+    c.args(args);
+    c
+}
+
+/// Runs `mcast ARGS` in `ns` to its end.
+pub fn run(ns: &Netns, args: &[&str]) -> Output {
+    let out = mcast(ns, args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    out
+}
+
+/// The JSON objects of a finished command's standard output.
+pub fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The objects whose `"type"` is `ty`.
+pub fn of_type<'a>(objects: &'a [Value], ty: &str) -> Vec<&'a Value> {
+    objects.iter().filter(|o| o["type"] == ty).collect()
+}
+
+impl Watch {
+    /// Starts `mcast ARGS` (which must include `--json`) in `ns` and waits for its "watching" line.
+    pub fn start(ns: &Netns, args: &[&str]) -> Watch {
+        let mut child = mcast(ns, args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
+        let (out_tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let v: Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| Value::String(format!("not JSON ({e}): {line}")));
+                if out_tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        let (err_tx, stderr) = mpsc::channel();
+        let err = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if err_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let w = Watch { child, lines, stderr, seen: vec![] };
+        match w.stderr.recv_timeout(PATIENCE) {
+            Ok(line) if line.contains(": watching ") => w,
+            Ok(line) => panic!("mcast {args:?} said {line:?} instead of watching"),
+            Err(_) => panic!("mcast {args:?} did not start watching within {PATIENCE:?}"),
+        }
+    }
+
+    /// Waits for the first object (after those already returned by `wait_for`) that `pred` accepts, failing the
+    /// test after [`PATIENCE`] with everything seen.
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                Err(_) => panic!("no {what} within {PATIENCE:?}; seen: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Interrupts the watcher (SIGINT), waits for it to end, and returns its exit code, every object it printed
+    /// (those already seen included) and its standard error.
+    pub fn stop(mut self) -> (Option<i32>, Vec<Value>, Vec<String>) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-INT", &pid]).status().expect("run kill");
+        assert!(killed.success(), "kill -INT {pid}");
+        let deadline = Instant::now() + PATIENCE;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the watcher did not end within {PATIENCE:?} of SIGINT");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        // The reader threads end at end of file; collect what is left.
+        while let Ok(v) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(v);
+        }
+        let err: Vec<String> = self.stderr.try_iter().collect();
+        (status.code(), std::mem::take(&mut self.seen), err)
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The IPv6 link-local address of `ifname` in `ns`.
+pub fn link_local(ns: &Netns, ifname: &str) -> Ipv6Addr {
+    let ifname = ifname.to_string();
+    ns.run(move || mcast::Interface::by_name(&ifname).expect("interface"))
+        .ipv6
+        .into_iter()
+        .find(|a| a.segments()[0] == 0xfe80)
+        .expect("a link-local address")
+}
