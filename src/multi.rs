@@ -164,6 +164,11 @@ impl MultiReceiver {
         &self.members
     }
 
+    /// The memberships, for moving them to an interface made again under a new index (`crate::resilient`).
+    pub(crate) fn members_mut(&mut self) -> &mut [Member] {
+        &mut self.members
+    }
+
     /// The sockets, in index order.
     pub fn sockets(&self) -> impl Iterator<Item = &McastSocket> {
         self.slots.iter().map(|s| &s.socket)

@@ -40,13 +40,15 @@
 //! [`crate::McastSocket`]. Types that keep counters ([`ResilientReceiver`], [`ResilientSender`],
 //! [`crate::multi::MultiReceiver`]) change them through `&mut self`, so sharing one needs a `Mutex`.
 
+mod outage;
+mod receiver;
+
 use std::collections::VecDeque;
-use std::fmt;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::endpoint::{membership, Membership, Receiver, Sender};
+use crate::endpoint::{Receiver, Sender};
 use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::iface::Interface;
@@ -54,8 +56,10 @@ use crate::linkwatch::{LinkEvent, LinkWatcher};
 use crate::proto::{self, Kind};
 use crate::senders::SenderTable;
 use crate::sendretry::ResilientSender;
-use crate::socket::{Family, McastSocket, RecvMeta};
-use crate::sys;
+use crate::socket::{Family, McastSocket};
+
+pub use outage::{Cause, Notice, Outage};
+pub use receiver::ResilientReceiver;
 
 const _: () = {
     const fn send_sync<T: Send + Sync>() {}
@@ -66,6 +70,7 @@ const _: () = {
     send_sync::<LinkWatcher>();
     send_sync::<ResilientReceiver>();
     send_sync::<ResilientSender>();
+    send_sync::<LinkFollower>();
     send_sync::<SenderTable<SocketAddr, u64>>();
 };
 
@@ -75,110 +80,6 @@ pub const MAX_OUTAGES: usize = 256;
 const MAX_NOTICES: usize = 64;
 /// How soon a failed rejoin is tried again, and how often interfaces are read without link announcements.
 const RECHECK: Duration = Duration::from_secs(1);
-
-/// What took an interface away.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Cause {
-    /// Up, but without a carrier (`IFF_RUNNING` off: a cable out, a veth whose peer is down).
-    NoCarrier,
-    /// Set down (`IFF_UP` off).
-    Down,
-    /// Deleted (possibly made again later under the same name, with a new index).
-    Removed,
-}
-
-impl fmt::Display for Cause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Cause::NoCarrier => "no carrier",
-            Cause::Down => "link down",
-            Cause::Removed => "deleted",
-        })
-    }
-}
-
-/// One interval during which an interface the receiver joined on was unusable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outage {
-    /// The interface's name.
-    pub iface: String,
-    /// The worst that happened to it during the outage (deleted > down > no carrier).
-    pub cause: Cause,
-    /// When the receiver learnt of it.
-    pub start: SystemTime,
-    /// How long until the receiver had rejoined on the usable interface; `None` while it lasts.
-    pub duration: Option<Duration>,
-    /// The interface's index before.
-    pub old_index: u32,
-    /// Its index after (different after a deletion and re-creation); `None` while it lasts.
-    pub new_index: Option<u32>,
-    /// Datagrams missed, as the gaps in the tools' sequence numbers across the outage tell; `None` when no
-    /// numbered stream was heard both before and after it.
-    pub missed: Option<u64>,
-    /// Why the last attempt to rejoin failed, while it does.
-    pub rejoin_error: Option<String>,
-    id: u64,
-    began: Instant,
-    ended: Option<Instant>,
-}
-
-impl Outage {
-    /// Whether it still lasts.
-    pub fn is_ongoing(&self) -> bool {
-        self.duration.is_none()
-    }
-}
-
-/// Something the receiver did about its interfaces, for the caller to report as it happens.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Notice {
-    /// An interface the receiver joined on became unusable.
-    Lost {
-        /// Its name.
-        iface: String,
-        /// Why.
-        cause: Cause,
-    },
-    /// It is back and the memberships on it are held again.
-    Rejoined {
-        /// Its name.
-        iface: String,
-        /// Its index now.
-        index: u32,
-        /// Its index before (the same unless it was re-created).
-        old_index: u32,
-        /// How long the outage lasted.
-        after: Duration,
-    },
-    /// It is back but joining failed; the receiver tries again.
-    RejoinFailed {
-        /// Its name.
-        iface: String,
-        /// Why.
-        error: String,
-    },
-}
-
-impl fmt::Display for Notice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Notice::Lost { iface, cause } => write!(f, "{iface}: {cause}; waiting for it to come back"),
-            Notice::Rejoined { iface, index, old_index, after } if index != old_index => {
-                write!(
-                    f,
-                    "{iface}: back as index {index} (was {old_index}), rejoined after {:.3} s",
-                    after.as_secs_f64()
-                )
-            }
-            Notice::Rejoined { iface, after, .. } => {
-                write!(f, "{iface}: back, membership held, after {:.3} s", after.as_secs_f64())
-            }
-            Notice::RejoinFailed { iface, error } => {
-                write!(f, "{iface}: back, but rejoining failed ({error}); retrying")
-            }
-        }
-    }
-}
 
 /// An interface the memberships depend on.
 #[derive(Debug)]
@@ -198,11 +99,23 @@ struct Stream {
     last_at: Option<Instant>,
 }
 
-/// A [`Receiver`] that rejoins after its interfaces flap; see the [module docs](self).
+/// What a [`LinkFollower`] needs of a receiver: its memberships, and a way to hold them again on an
+/// interface that came back (possibly under a new index).
+pub trait Memberships {
+    /// Each membership's group and interface (`None`: the one the routing table chose when it joined).
+    fn joined(&self) -> Vec<(Group, Option<Interface>)>;
+
+    /// Holds again every membership on the interface named `name`, which had index `old` and is now
+    /// `iface`; with `route`, also those joined on the routing table's choice (which was that interface).
+    fn rejoin(&mut self, name: &str, old: u32, iface: &Interface, route: bool) -> Result<()>;
+}
+
+/// The part of a resilient receiver that follows the interfaces: link announcements in, rejoins, outages
+/// and notices out, and the per-stream sequence numbers that tell the datagrams missed. It works for any
+/// receiver that implements [`Memberships`]: [`ResilientReceiver`] (one socket) and
+/// [`crate::multi::MultiReceiver`] (many groups over several sockets).
 #[derive(Debug)]
-pub struct ResilientReceiver {
-    socket: McastSocket,
-    memberships: Vec<Membership>,
+pub struct LinkFollower {
     watch: Option<LinkWatcher>,
     links: Vec<Watched>,
     outages: VecDeque<Outage>,
@@ -213,31 +126,27 @@ pub struct ResilientReceiver {
     next_check: Option<Instant>,
 }
 
-impl ResilientReceiver {
-    /// Takes over `rx` (its socket and memberships) and starts watching the interfaces it joined on: by name
-    /// for those named, and the one the routing table chose for the others.
-    pub fn new(rx: Receiver) -> Result<ResilientReceiver> {
-        let memberships = rx.memberships().to_vec();
-        let socket = rx.into_socket();
+impl LinkFollower {
+    /// Starts following the interfaces `m` joined on: by name for those named, and the one the routing
+    /// table chose for the others. Whatever changed between the joins and now is caught at once.
+    pub fn new(m: &mut dyn Memberships) -> LinkFollower {
+        let joined = m.joined();
         let mut links: Vec<Watched> = Vec::new();
-        for i in memberships.iter().filter_map(|m| m.iface.as_ref()) {
+        for i in joined.iter().filter_map(|(_, i)| i.as_ref()) {
             if !links.iter().any(|w| w.name == i.name) {
                 links.push(Watched { name: i.name.clone(), index: i.index, route: false, outage: None });
             }
         }
-        if let Some(m) = memberships.iter().find(|m| m.iface.is_none()) {
-            if let Some(i) = route_interface(m.group) {
+        if let Some((g, _)) = joined.iter().find(|(_, i)| i.is_none()) {
+            if let Some(i) = route_interface(*g) {
                 match links.iter_mut().find(|w| w.name == i.name) {
                     Some(w) => w.route = true,
                     None => links.push(Watched { name: i.name, index: i.index, route: true, outage: None }),
                 }
             }
         }
-        let watch = LinkWatcher::open().ok();
-        let mut r = ResilientReceiver {
-            socket,
-            memberships,
-            watch,
+        let mut f = LinkFollower {
+            watch: LinkWatcher::open().ok(),
             links,
             outages: VecDeque::new(),
             outage_count: 0,
@@ -246,45 +155,25 @@ impl ResilientReceiver {
             notices: VecDeque::new(),
             next_check: None,
         };
-        // Whatever changed between the joins and the watcher's start is caught here.
-        r.resync(Instant::now());
-        Ok(r)
+        f.resync(m, Instant::now());
+        f
     }
 
-    /// Receives one datagram, waiting at most `timeout`, while handling link announcements. `None` when
-    /// nothing came, which may be early (a signal, or announcements handled), so callers loop.
-    pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Option<RecvMeta>> {
+    /// Handles whatever link announcements are queued and any rejoin that is due, without waiting. Call it
+    /// when [`Self::link_fd`] is readable, or at least every [`Self::wait_limit`].
+    pub fn service(&mut self, m: &mut dyn Memberships) {
         let now = Instant::now();
-        let wait = self.next_check.map_or(timeout, |t| timeout.min(t.saturating_duration_since(now)));
-        let ready = {
-            let mut fds: Vec<BorrowedFd<'_>> = vec![self.socket.as_fd()];
-            fds.extend(self.watch.as_ref().map(|w| w.as_fd()));
-            sys::socket::poll_many(&fds, Some(wait)).map_err(|e| Error::os("poll", e))?
-        };
-        if ready.get(1).copied().unwrap_or(false) {
-            self.read_events(Instant::now());
-        }
-        self.tick(Instant::now());
-        if ready.first().copied().unwrap_or(false) {
-            if let Some(meta) = self.socket.recv_timeout(buf, Duration::ZERO)? {
-                self.observe(buf.get(..meta.len).unwrap_or_default(), Instant::now());
-                return Ok(Some(meta));
-            }
-        }
-        Ok(None)
+        self.read_events(m, now);
+        self.tick(m, now);
     }
 
-    /// For callers with their own receive loop (batches, several sockets): handles whatever link
-    /// announcements are queued and any rejoin that is due, without waiting. Put [`Self::link_fd`] in the
-    /// loop's `poll` set to call it promptly.
-    pub fn service(&mut self) {
-        let now = Instant::now();
-        self.read_events(now);
-        self.tick(now);
+    /// `timeout`, shortened to when the next rejoin attempt or interface check is due.
+    pub fn wait_limit(&self, timeout: Duration) -> Duration {
+        let limit = if self.watch.is_none() { timeout.min(RECHECK) } else { timeout };
+        self.next_check.map_or(limit, |t| limit.min(t.saturating_duration_since(Instant::now())))
     }
 
-    /// For callers with their own receive loop: accounts one datagram read from [`Self::socket`] (its
-    /// sequence number, when it carries the tools' header).
+    /// Accounts one datagram's payload: its sequence number, when it carries the tools' header.
     pub fn observe(&mut self, payload: &[u8], now: Instant) {
         let Ok((repr, _)) = proto::decode(payload) else { return };
         // Only these kinds number their datagrams 0, 1, 2, ... within a session.
@@ -310,12 +199,12 @@ impl ResilientReceiver {
         stream.last_at = Some(now);
     }
 
-    fn read_events(&mut self, now: Instant) {
+    fn read_events(&mut self, m: &mut dyn Memberships, now: Instant) {
         let Some(watch) = self.watch.as_mut() else { return };
         match watch.read() {
             Ok(events) => {
                 for e in events {
-                    self.on_event(&e, now);
+                    self.on_event(m, &e, now);
                 }
             }
             // A broken link socket must not stop the receiver: poll the interface list instead.
@@ -326,7 +215,7 @@ impl ResilientReceiver {
         }
     }
 
-    fn on_event(&mut self, event: &LinkEvent, now: Instant) {
+    fn on_event(&mut self, m: &mut dyn Memberships, event: &LinkEvent, now: Instant) {
         match event {
             LinkEvent::NewLink(l) => {
                 for wi in 0..self.links.len() {
@@ -340,7 +229,7 @@ impl ResilientReceiver {
                     if !l.is_usable() {
                         self.lost(wi, if l.is_up() { Cause::NoCarrier } else { Cause::Down }, now);
                     } else if l.index != w.index || w.outage.is_some() {
-                        self.back(wi, l.index, now);
+                        self.back(m, wi, l.index, now);
                     }
                 }
             }
@@ -354,7 +243,7 @@ impl ResilientReceiver {
             // An address arriving may be what a failed rejoin (by address) was waiting for.
             LinkEvent::NewAddr(_) if self.pending_retry() => self.next_check = Some(now),
             LinkEvent::NewAddr(_) | LinkEvent::DelAddr(_) => {}
-            LinkEvent::Resync => self.resync(now),
+            LinkEvent::Resync => self.resync(m, now),
         }
     }
 
@@ -363,7 +252,7 @@ impl ResilientReceiver {
     }
 
     /// Reads the interface list and reconciles every watched interface with it.
-    fn resync(&mut self, now: Instant) {
+    fn resync(&mut self, m: &mut dyn Memberships, now: Instant) {
         let Ok(list) = Interface::list() else {
             self.next_check = Some(now + RECHECK);
             return;
@@ -375,19 +264,19 @@ impl ResilientReceiver {
                 Some(i) if !(i.is_up() && i.is_running()) => {
                     self.lost(wi, if i.is_up() { Cause::NoCarrier } else { Cause::Down }, now)
                 }
-                Some(i) if i.index != w.index || w.outage.is_some() => self.back(wi, i.index, now),
+                Some(i) if i.index != w.index || w.outage.is_some() => self.back(m, wi, i.index, now),
                 Some(_) => {}
             }
         }
     }
 
-    fn tick(&mut self, now: Instant) {
+    fn tick(&mut self, m: &mut dyn Memberships, now: Instant) {
         if self.watch.is_none() && self.next_check.is_none() {
             self.next_check = Some(now + RECHECK);
         }
         if self.next_check.is_some_and(|t| now >= t) {
             self.next_check = None;
-            self.resync(now);
+            self.resync(m, now);
         }
     }
 
@@ -427,7 +316,7 @@ impl ResilientReceiver {
         self.outages.push_back(outage);
     }
 
-    fn back(&mut self, wi: usize, index: u32, now: Instant) {
+    fn back(&mut self, m: &mut dyn Memberships, wi: usize, index: u32, now: Instant) {
         if self.links[wi].outage.is_none() {
             // Back under another index without our hearing it go: it was deleted and made again.
             self.lost(wi, Cause::Removed, now);
@@ -436,7 +325,10 @@ impl ResilientReceiver {
         let found =
             Interface::by_index(index).ok().filter(|i| i.name == name).or_else(|| Interface::by_name(&name).ok());
         let result = match found {
-            Some(iface) => self.rejoin(wi, &iface).map(|()| iface.index),
+            Some(iface) => {
+                let w = &self.links[wi];
+                m.rejoin(&w.name, w.index, &iface, w.route).map(|()| iface.index)
+            }
             None => Err(Error::new(crate::ErrorKind::UnknownInterface, format!("{name} vanished again"))),
         };
         let w = &mut self.links[wi];
@@ -469,31 +361,6 @@ impl ResilientReceiver {
         }
     }
 
-    /// Holds every membership of watched interface `wi` on `iface`: on a new index the stale membership
-    /// is left first (by the old index, which the kernel still matches after the interface is gone).
-    fn rejoin(&mut self, wi: usize, iface: &Interface) -> Result<()> {
-        let w = &self.links[wi];
-        for m in self.memberships.iter_mut() {
-            let old = match &m.iface {
-                Some(i) if i.name == w.name => i.index,
-                None if w.route => w.index,
-                _ => continue,
-            };
-            if old != iface.index {
-                let _ = self.socket.leave_group(m.group.ip(), old);
-            }
-            let target =
-                Membership { group: m.group, source: m.source, iface: m.iface.as_ref().map(|_| iface.clone()) };
-            match membership(&self.socket, &target, true) {
-                Ok(()) => {}
-                Err(e) if already_member(&e, &target) => {}
-                Err(e) => return Err(e),
-            }
-            *m = target;
-        }
-        Ok(())
-    }
-
     fn notice(&mut self, n: Notice) {
         if self.notices.len() >= MAX_NOTICES {
             self.notices.pop_front();
@@ -516,11 +383,6 @@ impl ResilientReceiver {
         self.outage_count
     }
 
-    /// The memberships as held now (interfaces with their current index).
-    pub fn memberships(&self) -> &[Membership] {
-        &self.memberships
-    }
-
     /// The names of the interfaces watched.
     pub fn watched(&self) -> Vec<&str> {
         self.links.iter().map(|w| w.name.as_str()).collect()
@@ -536,24 +398,9 @@ impl ResilientReceiver {
         self.watch.as_ref().map(|w| w.as_fd())
     }
 
-    /// The data socket.
-    pub fn socket(&self) -> &McastSocket {
-        &self.socket
-    }
-
     /// Numbered streams remembered (bounded: see [`SenderTable`]).
     pub fn streams(&self) -> usize {
         self.streams.len()
-    }
-}
-
-/// Whether a join failed only because the membership is already held: `EADDRINUSE`, or for a source
-/// join `EADDRNOTAVAIL` (the kernel's answer to adding a source already in the list).
-fn already_member(e: &Error, m: &Membership) -> bool {
-    match e.raw_os_error() {
-        Some(libc::EADDRINUSE) => true,
-        Some(libc::EADDRNOTAVAIL) => m.source.is_some(),
-        _ => false,
     }
 }
 
@@ -563,25 +410,4 @@ fn route_interface(group: Group) -> Option<Interface> {
     let s = McastSocket::udp(Family::of(group.ip())).ok()?;
     s.connect(group.socket_addr()).ok()?;
     Interface::by_addr(s.local_addr().ok()?.ip()).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn causes_order_by_severity() {
-        assert!(Cause::Removed > Cause::Down && Cause::Down > Cause::NoCarrier);
-        assert_eq!(Cause::Removed.to_string(), "deleted");
-    }
-
-    #[test]
-    fn notices_read_as_sentences() {
-        let n = Notice::Rejoined { iface: "vb".into(), index: 9, old_index: 4, after: Duration::from_millis(1500) };
-        assert_eq!(n.to_string(), "vb: back as index 9 (was 4), rejoined after 1.500 s");
-        let n = Notice::Rejoined { iface: "vb".into(), index: 4, old_index: 4, after: Duration::from_millis(20) };
-        assert_eq!(n.to_string(), "vb: back, membership held, after 0.020 s");
-        let n = Notice::Lost { iface: "vb".into(), cause: Cause::Down };
-        assert_eq!(n.to_string(), "vb: link down; waiting for it to come back");
-    }
 }

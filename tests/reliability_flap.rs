@@ -251,3 +251,98 @@ fn ipv6_veth_deleted_and_recreated() {
     assert_ne!(Some(o.old_index), o.new_index);
     assert!(stats.failed > 0 && stats.reconfigured > 0, "{stats:?}");
 }
+
+/// A multi-group receiver (three groups, one socket each at a limit of one membership per socket) follows
+/// vb through its deletion and re-creation with a [`LinkFollower`]: every group is heard again, every
+/// membership names vb's new index, and the outage's missed count is the sum of the three streams' gaps.
+#[test]
+fn multi_group_receiver_follows_a_recreated_interface() {
+    use mcast::multi::MultiReceiver;
+    use mcast::resilient::LinkFollower;
+
+    let pair = Pair::new("flapmulti");
+    let groups: Vec<Group> = (1..=3).map(|i| format!("239.7.8.{i}:5705").parse().unwrap()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let heard = Arc::new(Mutex::new(Vec::<(u32, u64)>::new()));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let rx = {
+        let (stop, heard, groups) = (stop.clone(), heard.clone(), groups.clone());
+        pair.b.spawn(move || {
+            let mut rx = MultiReceiver::builder()
+                .groups(groups)
+                .interface(IfaceSpec::Name("vb".into()))
+                .per_socket(1)
+                .build()
+                .expect("multi-group receiver");
+            assert_eq!(rx.fds().len(), 3);
+            let mut follower = LinkFollower::new(&mut rx);
+            assert_eq!(follower.watched(), ["vb"]);
+            ready_tx.send(()).unwrap();
+            let mut buf = [0u8; 2048];
+            while !stop.load(Ordering::SeqCst) {
+                let wait = follower.wait_limit(Duration::from_millis(100));
+                if let Some(a) = rx.recv_timeout(&mut buf, wait).expect("recv") {
+                    let payload = &buf[..a.meta.len];
+                    let (repr, _) = proto::decode(payload).expect("a numbered datagram");
+                    heard.lock().unwrap().push((repr.session, repr.seq));
+                    follower.observe(payload, Instant::now());
+                }
+                follower.service(&mut rx);
+            }
+            let indices: Vec<Option<u32>> = rx.members().iter().map(|m| m.iface.as_ref().map(|i| i.index)).collect();
+            (follower.outages().cloned().collect::<Vec<_>>(), indices)
+        })
+    };
+    ready_rx.recv_timeout(RECOVERY).expect("receiver ready");
+    let tx = {
+        let (stop, groups) = (stop.clone(), groups.clone());
+        pair.a.spawn(move || {
+            let mut senders: Vec<ResilientSender> = groups
+                .iter()
+                .map(|g| {
+                    let s = Sender::builder(*g).interface(IfaceSpec::Name("va".into())).ttl(1).build().unwrap();
+                    ResilientSender::new(s)
+                })
+                .collect();
+            let mut buf = [0u8; 64];
+            let mut seq = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                for (session, tx) in senders.iter_mut().enumerate() {
+                    let n =
+                        proto::encode(Kind::PerfData, session as u32, seq, proto::now_ns(), b"m", &mut buf).unwrap();
+                    tx.send(&buf[..n]).expect("no fatal send error");
+                }
+                seq += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let count = || heard.lock().unwrap().len();
+    let wait_more = |more: usize, what: &str| {
+        let (target, deadline) = (count() + more, Instant::now() + RECOVERY);
+        while count() < target {
+            assert!(Instant::now() < deadline, "{what}: only {} of {target}", count());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_more(30, "before the flap");
+    pair.a.ip(&["link", "del", "va"]);
+    std::thread::sleep(Duration::from_millis(300));
+    pair.link();
+    let new_index = pair.b.ifindex("vb");
+    wait_more(60, "after the veth was made again");
+    stop.store(true, Ordering::SeqCst);
+    tx.join().expect("sender");
+    let (outages, indices) = rx.join().expect("receiver");
+    assert_eq!(indices, [Some(new_index); 3]);
+    let heard = heard.lock().unwrap().clone();
+    let mut missed = 0;
+    for session in 0..3u32 {
+        let seqs: Vec<u64> = heard.iter().filter(|(s, _)| *s == session).map(|(_, q)| *q).collect();
+        let (before, after) = the_gap(&seqs);
+        missed += after - before - 1;
+    }
+    assert_eq!(outages.len(), 1, "{outages:?}");
+    assert_eq!((outages[0].cause, outages[0].new_index), (Cause::Removed, Some(new_index)));
+    assert_eq!(outages[0].missed, Some(missed));
+}
