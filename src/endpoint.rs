@@ -6,7 +6,8 @@
 //! wildcard-bound socket the datagrams of every group any socket on the host has joined on that port.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::group::Group;
@@ -170,10 +171,16 @@ pub struct ReceiverBuilder {
 }
 
 /// A socket bound to a group's port and joined to it on each interface asked for.
+///
+/// When every membership names its interface, datagrams that arrive on any other interface are dropped (and
+/// counted by [`Receiver::foreign`]). Linux matches IPv6 memberships by group alone: an IPv6 socket joined on
+/// one interface otherwise also gets the group from another interface where anything on the host joined it.
 #[derive(Debug)]
 pub struct Receiver {
     socket: McastSocket,
     memberships: Vec<Membership>,
+    accept: Vec<u32>,
+    foreign: AtomicU64,
 }
 
 impl Receiver {
@@ -189,19 +196,67 @@ impl Receiver {
         }
     }
 
+    /// Whether a datagram arrived on an interface this receiver joined on (always, when any join let the
+    /// kernel choose the interface); counts the ones that did not.
+    fn accepts(&self, meta: &RecvMeta) -> bool {
+        let ok = self.accept.is_empty() || meta.ifindex.is_none_or(|i| self.accept.contains(&i));
+        if !ok {
+            self.foreign.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Datagrams dropped so far because they arrived on an interface this receiver did not join on.
+    pub fn foreign(&self) -> u64 {
+        self.foreign.load(Ordering::Relaxed)
+    }
+
     /// Receives one datagram (blocking).
     pub fn recv(&self, buf: &mut [u8]) -> Result<RecvMeta> {
-        self.socket.recv(buf)
+        loop {
+            let meta = self.socket.recv(buf)?;
+            if self.accepts(&meta) {
+                return Ok(meta);
+            }
+        }
     }
 
     /// Receives one datagram, waiting at most `timeout`.
     pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<RecvMeta>> {
-        self.socket.recv_timeout(buf, timeout)
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.socket.recv_timeout(buf, left)? {
+                Some(meta) if !self.accepts(&meta) => continue,
+                other => return Ok(other),
+            }
+        }
     }
 
-    /// Receives a batch with `recvmmsg`.
+    /// Receives a batch with `recvmmsg` (waiting for the first datagram). Datagrams from interfaces this
+    /// receiver did not join on are removed, the rest moved up so that `bufs[i]` holds `metas[i]`; the count
+    /// returned can therefore be 0.
     pub fn recv_batch(&self, bufs: &mut [&mut [u8]], metas: &mut Vec<RecvMeta>) -> Result<usize> {
-        self.socket.recv_batch(bufs, metas)
+        let n = self.socket.recv_batch(bufs, metas)?;
+        if self.accept.is_empty() {
+            return Ok(n);
+        }
+        let mut kept = 0;
+        for i in 0..n {
+            let meta = metas[i];
+            if !self.accepts(&meta) {
+                continue;
+            }
+            if kept != i {
+                let (head, tail) = bufs.split_at_mut(i);
+                let len = meta.len.min(head[kept].len());
+                head[kept][..len].copy_from_slice(&tail[0][..len]);
+            }
+            metas[kept] = meta;
+            kept += 1;
+        }
+        metas.truncate(kept);
+        Ok(kept)
     }
 
     /// What this receiver joined.
@@ -339,7 +394,12 @@ impl ReceiverBuilder {
                 }
             }
         }
-        Ok(Receiver { socket, memberships })
+        let accept = if memberships.iter().all(|m| m.iface.is_some()) {
+            memberships.iter().filter_map(|m| m.iface.as_ref().map(|i| i.index)).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Receiver { socket, memberships, accept, foreign: AtomicU64::new(0) })
     }
 }
 

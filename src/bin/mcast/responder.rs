@@ -77,7 +77,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let mut failures = SendStats::default();
     while !count.is_some_and(|n| answered >= n) && !tools::interrupted() {
         let Some(wait) = tools::until(deadline, Instant::now()) else { break };
-        let Some(meta) = sock.recv_timeout(&mut buf, wait.min(Duration::from_millis(200)))? else { continue };
+        let Some(meta) = rx.recv_timeout(&mut buf, wait.min(Duration::from_millis(200)))? else { continue };
         let Ok((q, _)) = proto::decode(&buf[..meta.len]) else { continue };
         if q.kind != Kind::DiscoverQuery {
             continue;
