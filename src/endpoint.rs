@@ -199,7 +199,7 @@ impl Receiver {
     /// Whether a datagram arrived on an interface this receiver joined on (always, when any join let the
     /// kernel choose the interface); counts the ones that did not.
     fn accepts(&self, meta: &RecvMeta) -> bool {
-        let ok = self.accept.is_empty() || meta.ifindex.is_none_or(|i| self.accept.contains(&i));
+        let ok = self.accept.is_empty() || meta.ifindex.map_or(true, |i| self.accept.contains(&i));
         if !ok {
             self.foreign.fetch_add(1, Ordering::Relaxed);
         }
