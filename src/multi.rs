@@ -197,10 +197,11 @@ impl MultiReceiver {
         self.strays
     }
 
-    /// Datagrams the kernel dropped for lack of receive buffer, over all sockets (`SO_RXQ_OVFL`, as last
-    /// reported with a datagram).
+    /// Datagrams the kernel dropped for lack of receive buffer, over all sockets: `SO_MEMINFO`'s exact count
+    /// now, or where it cannot be read the `SO_RXQ_OVFL` count last reported with a datagram (which misses
+    /// the drops after that datagram).
     pub fn kernel_drops(&self) -> u64 {
-        self.slots.iter().map(|s| u64::from(s.drops)).sum()
+        self.slots.iter().map(|s| u64::from(s.socket.kernel_drops().unwrap_or(0).max(s.drops))).sum()
     }
 
     /// A copy of every member's counters, for computing rates later with [`Counters::rate_since`].

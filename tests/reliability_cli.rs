@@ -61,7 +61,7 @@ impl Running {
     fn recv(ns: &Netns, args: &[&str]) -> Running {
         let r = Running::start(ns, args);
         r.wait_until("mcast recv listening", || {
-            r.stderr.lock().unwrap().iter().any(|l| l.starts_with("mcast recv: listening on port"))
+            r.stderr.lock().unwrap().iter().any(|l| l.starts_with("mcast recv: listening on "))
         });
         r
     }
@@ -514,4 +514,57 @@ fn thousands_of_senders_leave_a_bounded_table() {
     // The most recent senders are the ones kept.
     assert!(out.iter().any(|l| l.trim_start().starts_with(&format!("127.0.0.1:{} ", 20_000 + SENDERS - 1))));
     assert!(!out.iter().any(|l| l.trim_start().starts_with("127.0.0.1:20000 ")));
+}
+
+/// Topology: a (va) <-> b (vb). `mcast recv` with two groups (its multi-group mode) joined on vb, a
+/// numbered stream to each from a; va deleted and the pair made again. Both groups are heard again, the
+/// summary names the outage, and its missed count is the sum of the two streams' gaps.
+#[test]
+fn multi_group_recv_across_a_veth_deleted_and_made_again() {
+    let (a, b) = pair("rcmulti");
+    let rx =
+        Running::recv(&b, &["recv", "239.8.9.1:5809,239.8.9.2:5809", "--iface", "vb", "--interval", "0", "--json"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let streams: Vec<JoinHandle<u64>> = ["239.8.9.1:5809", "239.8.9.2:5809"]
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let (g, stop) = (g.parse::<Group>().unwrap(), stop.clone());
+            // Each stream its own session, so the receiver tells their numbers apart.
+            a.spawn(move || {
+                let mut tx = mcast::sendretry::ResilientSender::new(
+                    Sender::builder(g).interface(IfaceSpec::Name("va".into())).ttl(1).build().unwrap(),
+                );
+                let (mut buf, mut seq) = ([0u8; 64], 0u64);
+                while !stop.load(Ordering::SeqCst) {
+                    let n =
+                        proto::encode(Kind::PerfData, 100 + i as u32, seq, proto::now_ns(), b"m", &mut buf).unwrap();
+                    tx.send(&buf[..n]).expect("no fatal error");
+                    seq += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                tx.stats().failed
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    a.ip(&["link", "del", "va"]);
+    std::thread::sleep(Duration::from_millis(300));
+    relink(&a, &b);
+    rx.wait_until("rejoined", || rx.stderr().iter().any(|l| l.starts_with("mcast recv: vb: back as index")));
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    let failed: Vec<u64> = streams.into_iter().map(|s| s.join().expect("stream")).collect();
+    assert!(failed.iter().all(|f| *f > 0), "each sender failed while va was gone: {failed:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    rx.signal("INT");
+    let (status, out, err) = rx.finish();
+    assert_eq!(status.code(), Some(130), "{err:?}");
+    let summary = the_summary(&json(&out)).clone();
+    let groups = summary["groups"].as_array().expect("groups");
+    assert_eq!(groups.len(), 2);
+    assert!(groups.iter().all(|g| g["datagrams"].as_u64().unwrap() > 50), "{summary}");
+    let o = &summary["outages"].as_array().expect("outages")[0];
+    assert_eq!((o["iface"].as_str(), o["cause"].as_str()), (Some("vb"), Some("deleted")), "{o}");
+    assert!(o["missed"].as_u64().is_some_and(|m| m > 0), "{o}");
 }

@@ -385,7 +385,7 @@ impl Tally {
 }
 
 /// "vb deleted at 12:00:01.234, back as index 9 (was 4) after 1.250 s, 61 datagrams missed".
-fn outage_text(o: &Outage) -> String {
+pub fn outage_text(o: &Outage) -> String {
     let mut s = format!("{} {} at {}", o.iface, o.cause, output::time_of_day(o.start));
     match (o.duration, o.new_index) {
         (Some(d), Some(i)) if i != o.old_index => {
@@ -403,7 +403,7 @@ fn outage_text(o: &Outage) -> String {
     s
 }
 
-fn outage_json(o: &Outage) -> String {
+pub fn outage_json(o: &Outage) -> String {
     Json::new()
         .str("iface", &o.iface)
         .str("cause", &o.cause.to_string())

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mcast::multi::{parse_group_list, Counters, Member, MultiReceiver, Subscription};
 use mcast::procnet::sysctl_u32;
+use mcast::resilient::{LinkFollower, Outage};
 use mcast::IfaceSpec;
 
 use crate::args::{self, Fail, Opt};
@@ -141,6 +142,8 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         builder = builder.recv_buffer(b);
     }
     let mut rx = builder.build()?;
+    // Rejoins after an interface flaps or is made again, and records each outage (mcast::resilient).
+    let mut follower = LinkFollower::new(&mut rx);
     mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     if !quiet {
         note(&listening(&rx));
@@ -178,15 +181,23 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         if !interval.is_zero() {
             wait = wait.min(next_line.saturating_duration_since(now));
         }
-        if let Some(a) = rx.recv_timeout(&mut buf, wait)? {
+        if let Some(a) = rx.recv_timeout(&mut buf, follower.wait_limit(wait))? {
             total += u64::from(a.member.is_some());
+            follower.observe(buf.get(..a.meta.len).unwrap_or_default(), Instant::now());
+        }
+        follower.service(&mut rx);
+        for n in follower.take_notices() {
+            if !quiet {
+                note(&format!("mcast recv: {n}"));
+            }
         }
     };
+    let outages: Vec<Outage> = follower.outages().cloned().collect();
     let elapsed = start.elapsed();
     if json {
-        out.line(&summary_json(&rx, elapsed, end))?;
+        out.line(&summary_json(&rx, elapsed, end, &outages))?;
     } else {
-        out.text(&summary_text(&rx, elapsed))?;
+        out.text(&summary_text(&rx, elapsed, &outages))?;
     }
     match (end, count) {
         (End::Timeout, Some(c)) if total < c => Err(Fail::runtime(format!(
@@ -300,7 +311,7 @@ fn member_json(m: &Member) -> Json {
         .int("socket", m.socket as u64)
 }
 
-fn summary_text(rx: &MultiReceiver, elapsed: Duration) -> String {
+fn summary_text(rx: &MultiReceiver, elapsed: Duration, outages: &[Outage]) -> String {
     let members = rx.members();
     let dgrams: u64 = members.iter().map(|m| m.counters.datagrams).sum();
     let bytes: u64 = members.iter().map(|m| m.counters.bytes).sum();
@@ -342,10 +353,13 @@ fn summary_text(rx: &MultiReceiver, elapsed: Duration) -> String {
         s.push('\n');
         s.push_str(line.join("  ").trim_end());
     }
+    for o in outages {
+        s.push_str(&format!("\n    outage: {}", crate::recv::outage_text(o)));
+    }
     s
 }
 
-fn summary_json(rx: &MultiReceiver, elapsed: Duration, end: End) -> String {
+fn summary_json(rx: &MultiReceiver, elapsed: Duration, end: End, outages: &[Outage]) -> String {
     let secs = elapsed.as_secs_f64().max(1e-9);
     let members = rx.members();
     let groups = members.iter().map(|m| {
@@ -374,6 +388,7 @@ fn summary_json(rx: &MultiReceiver, elapsed: Duration, end: End) -> String {
         .float("elapsed", elapsed.as_secs_f64())
         .str("end", end)
         .raw("groups", &array(groups))
+        .raw("outages", &array(outages.iter().map(crate::recv::outage_json)))
         .finish()
 }
 
