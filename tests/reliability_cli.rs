@@ -568,3 +568,37 @@ fn multi_group_recv_across_a_veth_deleted_and_made_again() {
     assert_eq!((o["iface"].as_str(), o["cause"].as_str()), (Some("vb"), Some("deleted")), "{o}");
     assert!(o["missed"].as_u64().is_some_and(|m| m > 0), "{o}");
 }
+
+/// Topology: a (va) <-> b (vb). `mcast perf` sends 100 datagrams/s for 4 s from a while `mcast perf
+/// --serve` receives in b; va is deleted and the pair made again a second in. The sender counts its failed
+/// sends and carries on to the end; the receiver follows vb and hears the rest. Its expected count is every
+/// number the sender used, and what it lost is at least what failed to leave.
+#[test]
+fn perf_sender_and_receiver_across_a_veth_deleted_and_made_again() {
+    let (a, b) = pair("rcperf");
+    let rx = Running::start(&b, &["perf", "--serve", "239.8.9.9:5810", "--iface", "vb", "--interval", "0", "--json"]);
+    rx.wait_until("perf receiving", || rx.stderr().iter().any(|l| l.starts_with("mcast perf: receiving")));
+    let tx = Running::start(
+        &a,
+        &["perf", "239.8.9.9:5810", "--iface", "va", "--rate", "100", "--time", "4", "--size", "100", "--json"],
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    a.ip(&["link", "del", "va"]);
+    std::thread::sleep(Duration::from_millis(300));
+    relink(&a, &b);
+    let (status, out, err) = tx.finish();
+    assert!(status.success(), "{err:?}");
+    let sent = json(&out);
+    let s = of_type(&sent, "sender");
+    let (ok, failed) = (s[0]["sent"].as_u64().unwrap(), s[0]["failed"].as_u64().unwrap());
+    assert!(failed > 0 && ok > 200, "{}", s[0]);
+    let (status, out, err) = rx.finish();
+    assert!(status.success(), "{err:?}");
+    assert!(err.iter().any(|l| l.starts_with("mcast perf: vb: back as index")), "{err:?}");
+    let got = json(&out);
+    let session = of_type(&got, "session")[0].clone();
+    assert_eq!(session["expected"].as_u64(), Some(ok + failed), "{session}");
+    let (received, lost) = (session["received"].as_u64().unwrap(), session["lost"].as_u64().unwrap());
+    assert_eq!(received + lost, ok + failed, "{session}");
+    assert!(lost >= failed && received > 200, "{session}");
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use mcast::gso::{BatchReceiver, BatchSender, SendPath};
 use mcast::pace::{Pacer, Rate};
 use mcast::proto::{self, Kind, Packet};
+use mcast::resilient::ResilientReceiver;
 use mcast::sendretry::{InterfaceFollower, SendStats};
 use mcast::stats::{Arrival, Jitter, SeqTracker};
 use mcast::{Group, Interface, RecvMeta, Sender};
@@ -384,9 +385,9 @@ fn serve(m: &Matches, group: Group, ifaces: &[Interface], report: &Report) -> Re
     let timeout = m.seconds("--timeout")?;
     let buffer = m.int_in("--buffer", 4096, i32::MAX as u64)?.unwrap_or(64 << 20) as u32;
     let gro = m.last_of("--gro", "--no-gro").unwrap_or(true);
-    let rx = tools::member(group, ifaces, &sources, Some(buffer))?;
-    let sock = rx.socket();
-    let gro = gro && sock.set_udp_gro(true).is_ok();
+    // Rejoins after an interface flaps or is made again (mcast::resilient), saying so on standard error.
+    let mut rx = ResilientReceiver::new(tools::member(group, ifaces, &sources, Some(buffer))?)?;
+    let gro = gro && rx.socket().set_udp_gro(true).is_ok();
     tools::catch_interrupts()?;
     if !report.quiet {
         tools::note(&format!("mcast perf: receiving {group} (Ctrl-C stops)"));
@@ -424,7 +425,13 @@ fn serve(m: &Matches, group: Group, ifaces: &[Interface], report: &Report) -> Re
             }
             next_report = report.interval.map(|i| t + i);
         }
-        batch.recv(sock, Some(tools::SLICE.min(Duration::from_millis(50))), |d, meta| st.take(d, meta))?;
+        rx.service();
+        for n in rx.take_notices() {
+            if !report.quiet {
+                tools::note(&format!("mcast perf: {n}"));
+            }
+        }
+        batch.recv(rx.socket(), Some(tools::SLICE.min(Duration::from_millis(50))), |d, meta| st.take(d, meta))?;
         if first.is_none() && st.total > 0 {
             let f = Instant::now();
             first = Some(f);
@@ -432,7 +439,7 @@ fn serve(m: &Matches, group: Group, ifaces: &[Interface], report: &Report) -> Re
         }
     }
     // SO_MEMINFO counts every drop up to now; the last datagram's SO_RXQ_OVFL misses those after it.
-    st.kernel_drops = st.kernel_drops.max(sock.kernel_drops().unwrap_or(0));
+    st.kernel_drops = st.kernel_drops.max(rx.socket().kernel_drops().unwrap_or(0));
     let alone = st.sessions.len() == 1;
     for s in &st.sessions {
         out.line(&session_final(report, s, s.expected(count, alone)))?;

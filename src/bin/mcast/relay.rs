@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use mcast::relay::{Engine, Impairments, Probability};
+use mcast::resilient::ResilientReceiver;
 use mcast::sendretry::SendStats;
 use mcast::{IfaceSpec, Sender};
 
@@ -105,7 +106,8 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let timeout = m.seconds("--timeout")?;
     let (json, quiet) = (m.flag("--json"), m.flag("--quiet"));
 
-    let rx = tools::member(from, &in_ifaces, &sources, Some(8 << 20))?;
+    // Rejoins after an interface flaps or is made again (mcast::resilient), saying so on standard error.
+    let mut rx = ResilientReceiver::new(tools::member(from, &in_ifaces, &sources, Some(8 << 20))?)?;
     let mut b = Sender::builder(to);
     if let Some(t) = tools::ttl(&m)? {
         b = b.ttl(t);
@@ -153,7 +155,13 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         if let Some(t) = timeout {
             wait = wait.min((last_arrival + t).saturating_duration_since(now));
         }
-        let Some(meta) = rx.recv_timeout(&mut buf, wait)? else { continue };
+        let got = rx.recv_timeout(&mut buf, wait)?;
+        for n in rx.take_notices() {
+            if !quiet {
+                tools::note(&format!("mcast relay: {n}"));
+            }
+        }
+        let Some(meta) = got else { continue };
         if meta.source == own {
             looped += 1;
             continue;
