@@ -262,6 +262,40 @@ int mcast_if_list(struct mcast_iface **list, size_t *count);
 void mcast_if_list_free(struct mcast_iface *list);
 
 /* ------------------------------------------------------------------------------------------------------------
+ * Raw sockets for IGMP and MLD (begin). Open one with mcast_open(AF_INET, SOCK_RAW, IPPROTO_IGMP) or
+ * mcast_open(AF_INET6, SOCK_RAW, IPPROTO_ICMPV6), which needs CAP_NET_RAW (EPERM without it, and
+ * mcast_last_error() says how to grant it). mcast_open() already turns on IP_PKTINFO / IPV6_RECVPKTINFO, so
+ * mcast_recv() reports each message's arrival interface; an IPv4 raw socket receives the IPv4 header too. Such a
+ * socket hears the IGMP or MLD that IP delivers to this host: join 224.0.0.22 (IGMPv3 reports) or ff02::16
+ * (MLDv2 reports) to hear the reports of a link; docs/raw-sockets.md tells the rest.
+ */
+
+/* IP_HDRINCL (raw(7)): the program writes the IPv4 header of what fd sends (the kernel still fills in a zero
+ * source address, a zero identification and the header checksum). Any non-zero value is on. EAFNOSUPPORT on an
+ * IPv6 socket, ENOPROTOOPT on one that is not raw. */
+int mcast_set_hdrincl(int fd, int on);
+
+/* The Router Alert that IGMP (RFC 2236, 3376) and MLD (RFC 3810) messages must carry, on everything fd sends:
+ * IPv4 sets IP_OPTIONS to the Router Alert option (RFC 2113); IPv6 sets the sticky IPV6_HOPOPTS to a hop-by-hop
+ * header with a Router Alert of value 0, MLD (RFC 2711). 0 clears it. Linux's surprise: an IPv4 socket that has
+ * had IP_OPTIONS, even cleared again, can no longer send with IP_HDRINCL (EINVAL); write the option into your
+ * own header there instead. IP_ROUTER_ALERT and IPV6_ROUTER_ALERT are something else: receive-side options for
+ * routers. */
+int mcast_set_router_alert(int fd, int on);
+
+/* ICMP6_FILTER (RFC 3542) that passes only the MLD types: query 130, v1 report 131, v1 done 132, v2 report 143.
+ * EAFNOSUPPORT on an IPv4 socket. */
+int mcast_set_mld_filter(int fd);
+
+/* Whether the kernel handles the checksums of a raw ICMPv6 socket: on (the default), it fills in the checksum of
+ * what is sent and silently drops what arrives with a bad one; 0 turns both off, so the program may send any
+ * bytes and sees bad checksums. This is IPV6_CHECKSUM at level SOL_RAW (Linux): RFC 3542 refuses IPV6_CHECKSUM
+ * at IPPROTO_IPV6 on ICMPv6 sockets. EAFNOSUPPORT on an IPv4 socket. */
+int mcast_set_kernel_checksum(int fd, int on);
+
+/* Raw sockets for IGMP and MLD (end). */
+
+/* ------------------------------------------------------------------------------------------------------------
  * ABI check: the library's own view of the structs above, so a program (or the test suite) can verify that
  * the header it was compiled with matches the library it runs with.
  */

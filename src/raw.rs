@@ -44,6 +44,7 @@
 
 mod igmp;
 mod mld;
+mod options;
 mod watch;
 
 use std::net::IpAddr;

@@ -26,6 +26,7 @@ pub mod error;
 pub mod iface;
 pub mod io;
 pub mod layout;
+pub mod raw;
 pub mod socket;
 pub mod types;
 

@@ -3,15 +3,10 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::{c_index, os, remaining, Heard, Message};
+use super::{remaining, Heard, Message};
 use crate::error::{Error, ErrorKind, Result};
-use crate::sys::raw::{VifCtl, MAXVIFS, MRT_ADD_VIF, MRT_INIT, VIFF_USE_IFINDEX};
-use crate::sys::{raw, sockopt};
-use crate::wire::{self, ipv4::option_kind, IgmpRepr, Ipv4Packet, Ipv4Repr};
+use crate::wire::{self, IgmpRepr, Ipv4Packet, Ipv4Repr};
 use crate::{Family, Interface, McastSocket, RecvMeta};
-
-/// The Router Alert option as `IP_OPTIONS` takes it: type 148, length 4, value 0 (RFC 2113).
-const ROUTER_ALERT: [u8; 4] = [option_kind::ROUTER_ALERT, 4, 0, 0];
 
 /// A raw IGMP socket: it receives every IGMP datagram IP delivers to this host, IPv4 header included, and sends
 /// IGMP messages in headers it builds itself.
@@ -57,12 +52,11 @@ impl IgmpSocket {
     }
 
     /// `IP_OPTIONS` with the Router Alert option (on), or none (off): what a socket *without* `IP_HDRINCL`
-    /// needs to send IGMP as RFC 2236 and 3376 want it. With `IP_HDRINCL` (the default here) the kernel
-    /// ignores it, since the header is ours.
+    /// needs to send IGMP as RFC 2236 and 3376 want it. Not for this socket as opened: with `IP_HDRINCL` Linux
+    /// refuses to send (`EINVAL`) once `IP_OPTIONS` has been set, even after it is cleared again (an empty
+    /// option list stays), since a header of the program's own and options of the socket's do not mix.
     pub fn set_router_alert_option(&self, on: bool) -> Result<()> {
-        let value: &[u8] = if on { &ROUTER_ALERT } else { &[] };
-        raw::setsockopt_bytes(self.socket.fd(), libc::IPPROTO_IP, libc::IP_OPTIONS, value)
-            .map_err(os(format!("setsockopt IP_OPTIONS {}", if on { "Router Alert" } else { "none" })))
+        self.socket.set_router_alert(on)
     }
 
     /// Sends `message` to `destination` out of interface `ifindex` (0: the route's choice), in an IPv4 header
@@ -125,48 +119,7 @@ impl IgmpSocket {
     /// multicast routing. One socket per namespace may hold it, so it fails with `EADDRINUSE` while a routing
     /// daemon (smcroute, pimd, igmpproxy) runs there. At most 32 interfaces.
     pub fn become_mrouter(&self, ifindexes: &[u32]) -> Result<()> {
-        if ifindexes.len() > MAXVIFS {
-            return Err(Error::new(
-                ErrorKind::OutOfRange,
-                format!("{} interfaces: a multicast router has at most {MAXVIFS}", ifindexes.len()),
-            ));
-        }
-        let on: libc::c_int = 1;
-        sockopt::setsockopt(self.socket.fd(), libc::IPPROTO_IP, MRT_INIT, &on)
-            .map_err(|e| mrouter_error("MRT_INIT", e))?;
-        for (vifi, &index) in ifindexes.iter().enumerate() {
-            let vif = VifCtl {
-                vifc_vifi: vifi as u16,
-                vifc_flags: VIFF_USE_IFINDEX,
-                vifc_threshold: 1,
-                vifc_lcl_ifindex: c_index(index)?,
-                ..VifCtl::default()
-            };
-            sockopt::setsockopt(self.socket.fd(), libc::IPPROTO_IP, MRT_ADD_VIF, &vif)
-                .map_err(os(format!("MRT_ADD_VIF {vifi} on interface #{index}")))?;
-        }
-        Ok(())
-    }
-}
-
-/// A multicast-routing call's error, saying what the usual causes mean.
-pub(super) fn mrouter_error(call: &str, e: std::io::Error) -> Error {
-    let why = match e.raw_os_error() {
-        Some(libc::EADDRINUSE) => {
-            "another socket (a routing daemon: smcroute, pimd, igmpproxy, ...) is this network namespace's \
-             multicast router already"
-        }
-        Some(libc::EACCES) | Some(libc::EPERM) => "changing another socket's multicast routing needs CAP_NET_ADMIN",
-        Some(libc::ENOPROTOOPT) | Some(libc::EOPNOTSUPP) => {
-            "this kernel has no multicast routing (CONFIG_IP_MROUTE / CONFIG_IPV6_MROUTE)"
-        }
-        _ => "",
-    };
-    let err = Error::os(call, e);
-    if why.is_empty() {
-        err
-    } else {
-        err.within(why)
+        self.socket.become_mrouter(ifindexes)
     }
 }
 

@@ -4,20 +4,10 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{os, remaining, Heard, Icmp6Filter, Message};
+use super::{remaining, Heard, Icmp6Filter, Message};
 use crate::error::{Error, ErrorKind, Result};
-use crate::sys::raw::{ICMP6_FILTER, MRT6_INIT};
-use crate::sys::{raw, sockopt};
 use crate::wire::{self, mld::message_type, MldPacket, MldRepr};
 use crate::{Family, Interface, McastSocket, RecvMeta};
-
-/// A hop-by-hop options header as `IPV6_HOPOPTS` takes it (RFC 2711, RFC 3810 §5): next header (the kernel
-/// fills it), length 0 (8 bytes), Router Alert (type 5, length 2, value 0: MLD), then PadN of no data bytes.
-/// Linux's own MLD messages carry exactly these bytes.
-const HOP_BY_HOP_ROUTER_ALERT: [u8; 8] = [0, 0, 5, 2, 0, 0, 1, 0];
-
-/// Where the ICMPv6 checksum is (`IPV6_CHECKSUM` offset), which the kernel uses on raw ICMPv6 sockets.
-const CHECKSUM_OFFSET: libc::c_int = 2;
 
 /// The ICMPv6 types of MLD: query (130), v1 report (131), v1 done (132), v2 report (143).
 pub const MLD_TYPES: [u8; 4] =
@@ -71,20 +61,17 @@ impl MldSocket {
 
     /// `ICMP6_FILTER` (level `IPPROTO_ICMPV6`, RFC 3542 §3.2): which ICMPv6 types reach this socket.
     pub fn set_filter(&self, filter: &Icmp6Filter) -> Result<()> {
-        sockopt::setsockopt(self.socket.fd(), libc::IPPROTO_ICMPV6, ICMP6_FILTER, filter)
-            .map_err(os("setsockopt ICMP6_FILTER"))
+        self.socket.set_icmp6_filter(filter)
     }
 
     /// Reads `ICMP6_FILTER`.
     pub fn filter(&self) -> Result<Icmp6Filter> {
-        sockopt::getsockopt(self.socket.fd(), libc::IPPROTO_ICMPV6, ICMP6_FILTER).map_err(os("getsockopt ICMP6_FILTER"))
+        self.socket.icmp6_filter()
     }
 
     /// `IPV6_HOPOPTS`: a hop-by-hop Router Alert (value 0, MLD) on every message sent (on), or none (off).
     pub fn set_router_alert(&self, on: bool) -> Result<()> {
-        let value: &[u8] = if on { &HOP_BY_HOP_ROUTER_ALERT } else { &[] };
-        raw::setsockopt_bytes(self.socket.fd(), libc::IPPROTO_IPV6, libc::IPV6_HOPOPTS, value)
-            .map_err(os(format!("setsockopt IPV6_HOPOPTS {}", if on { "Router Alert" } else { "none" })))
+        self.socket.set_router_alert(on)
     }
 
     /// `IPV6_CHECKSUM` at level `SOL_RAW` (Linux's extension; at `IPPROTO_IPV6` an ICMPv6 socket refuses it):
@@ -92,18 +79,14 @@ impl MldSocket {
     /// arrives with a bad one; off (-1), both are left to this socket, and [`MldSocket::recv`] verifies each
     /// message against its pseudo-header and reports a bad checksum.
     pub fn set_kernel_checksum(&self, on: bool) -> Result<()> {
-        let value: libc::c_int = if on { CHECKSUM_OFFSET } else { -1 };
-        sockopt::setsockopt(self.socket.fd(), libc::SOL_RAW, libc::IPV6_CHECKSUM, &value)
-            .map_err(os(format!("setsockopt SOL_RAW IPV6_CHECKSUM {value}")))?;
+        self.socket.set_kernel_checksum_v6(on)?;
         self.kernel_checksum.store(on, Ordering::Relaxed);
         Ok(())
     }
 
     /// Reads `IPV6_CHECKSUM` at level `SOL_RAW`: whether the kernel handles checksums.
     pub fn kernel_checksum(&self) -> Result<bool> {
-        sockopt::getsockopt::<libc::c_int>(self.socket.fd(), libc::SOL_RAW, libc::IPV6_CHECKSUM)
-            .map(|offset| offset >= 0)
-            .map_err(os("getsockopt SOL_RAW IPV6_CHECKSUM"))
+        self.socket.kernel_checksum_v6()
     }
 
     /// `IPV6_JOIN_GROUP` of `group` on interface `ifindex`.
@@ -193,8 +176,6 @@ impl MldSocket {
     /// Needs nothing beyond the raw socket; fails with `EADDRINUSE` while another multicast router (a routing
     /// daemon) runs in the namespace.
     pub fn become_mrouter(&self) -> Result<()> {
-        let on: libc::c_int = 1;
-        sockopt::setsockopt(self.socket.fd(), libc::IPPROTO_IPV6, MRT6_INIT, &on)
-            .map_err(|e| super::igmp::mrouter_error("MRT6_INIT", e))
+        self.socket.become_mrouter(&[])
     }
 }
