@@ -28,6 +28,7 @@ mod responder;
 mod send;
 mod tools;
 mod watch;
+mod watch_lines;
 
 use std::io::Write;
 

@@ -10,7 +10,8 @@ use mcast::{Family, Interface};
 
 use crate::args::{self, Fail, Opt};
 use crate::output::{self, array, Json, Out};
-use crate::watch::{self, note, sources_text, version, Names, Proto};
+use crate::watch::{self, note, Proto};
+use crate::watch_lines::{self, sources_text, version, Names};
 
 const OPTS: &[Opt] = &[
     Opt::value(&["--version"], "V"),
@@ -94,7 +95,7 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
             continue;
         }
         let heard = &step.heard;
-        if let Some(line) = watch::message_line(heard, &names, json) {
+        if let Some(line) = watch_lines::message_line(heard, &names, json) {
             out.line(&line)?;
         }
         let Ok(message) = &heard.message else { continue };

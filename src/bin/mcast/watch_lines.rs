@@ -1,0 +1,279 @@
+//! How `watch` and `query` write what they hear: a change of the table, a query, a malformed message, as a text
+//! line or a JSON object.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime};
+
+use mcast::raw::{Heard, Message};
+use mcast::wire::{Entry, Event, Key, Protocol, MEMBERSHIP_INTERVAL};
+use mcast::Interface;
+
+use crate::output::{self, Json};
+
+/// Interface names by index, for output.
+pub struct Names(BTreeMap<u32, String>);
+
+impl Names {
+    pub fn of(ifaces: &[Interface]) -> Names {
+        Names(ifaces.iter().map(|i| (i.index, i.name.clone())).collect())
+    }
+
+    pub fn name(&self, index: Option<u32>) -> String {
+        match index {
+            Some(i) => self.0.get(&i).cloned().unwrap_or_else(|| format!("#{i}")),
+            None => "?".into(),
+        }
+    }
+}
+
+/// 1, 2 or 3.
+pub fn version(p: Protocol) -> u8 {
+    match p {
+        Protocol::Igmp(mcast::wire::IgmpVersion::V1) | Protocol::Mld(mcast::wire::MldVersion::V1) => 1,
+        Protocol::Igmp(mcast::wire::IgmpVersion::V2) | Protocol::Mld(mcast::wire::MldVersion::V2) => 2,
+        Protocol::Igmp(mcast::wire::IgmpVersion::V3) => 3,
+    }
+}
+
+/// Sources as `{a, b}`.
+pub fn sources_text<'a>(sources: impl IntoIterator<Item = &'a IpAddr>) -> String {
+    let list: Vec<String> = sources.into_iter().map(IpAddr::to_string).collect();
+    format!("{{{}}}", list.join(", "))
+}
+
+pub fn state_text(e: &Entry) -> String {
+    format!("{} {} {}", e.protocol, e.mode, sources_text(&e.sources))
+}
+
+pub fn state_json(j: Json, e: &Entry) -> Json {
+    j.str("protocol", &e.protocol.to_string())
+        .int("version", version(e.protocol))
+        .str("mode", &e.mode.to_string())
+        .strs("sources", e.sources.iter().map(IpAddr::to_string))
+}
+
+fn was_json(e: &Entry) -> String {
+    state_json(Json::new(), e).str("reporter", &e.reporter.to_string()).finish()
+}
+
+fn keyed(kind: &str, key: &Key, names: &Names) -> Json {
+    Json::new()
+        .str("type", kind)
+        .float("time", output::unix_seconds(SystemTime::now()))
+        .str("iface", &names.name(Some(key.iface)))
+        .int("ifindex", key.iface)
+        .str("group", &key.group.to_string())
+}
+
+/// A change of the table as one line.
+pub fn event_line(e: &Event, names: &Names, json: bool) -> String {
+    let key = e.key();
+    if json {
+        return match e {
+            Event::Joined { entry, .. } => {
+                state_json(keyed("join", &key, names), entry).str("reporter", &entry.reporter.to_string()).finish()
+            }
+            Event::Changed { old, new, .. } => state_json(keyed("change", &key, names), new)
+                .str("reporter", &new.reporter.to_string())
+                .raw("was", &was_json(old))
+                .finish(),
+            Event::Left { by, entry, .. } => keyed("leave", &key, names)
+                .str("by", &by.to_string())
+                .bool("known", true)
+                .raw("was", &was_json(entry))
+                .finish(),
+            Event::Expired { entry, .. } => state_json(keyed("expire", &key, names), entry)
+                .str("reporter", &entry.reporter.to_string())
+                .int("after", MEMBERSHIP_INTERVAL.as_secs())
+                .finish(),
+        };
+    }
+    let at = format!("{} {} on {}", e.kind(), key.group, names.name(Some(key.iface)));
+    let line = match e {
+        Event::Joined { entry, .. } => format!("{at}: {} reporter {}", state_text(entry), entry.reporter),
+        Event::Changed { old, new, .. } => {
+            format!("{at}: {} reporter {} (was {})", state_text(new), new.reporter, state_text(old))
+        }
+        Event::Left { by, entry, .. } => format!("{at}: by {by} (was {})", state_text(entry)),
+        Event::Expired { entry, .. } => format!(
+            "{at}: {} reporter {}, no report for {} s",
+            state_text(entry),
+            entry.reporter,
+            MEMBERSHIP_INTERVAL.as_secs()
+        ),
+    };
+    format!("{} {line}", output::time_of_day(SystemTime::now()))
+}
+
+/// A leave of a group the table does not know.
+pub fn unknown_leave_line(old_reports: &str, group: IpAddr, heard: &Heard, names: &Names, json: bool) -> String {
+    let iface = names.name(heard.ifindex);
+    if json {
+        return Json::new()
+            .str("type", "leave")
+            .float("time", output::unix_seconds(SystemTime::now()))
+            .str("iface", &iface)
+            .opt_int("ifindex", heard.ifindex)
+            .str("group", &group.to_string())
+            .str("by", &heard.source.to_string())
+            .bool("known", false)
+            .finish();
+    }
+    format!(
+        "{} leave {group} on {iface}: by {}, a group not in the table ({} reports go to the group itself, \
+         which only --mrouter hears)",
+        output::time_of_day(SystemTime::now()),
+        heard.source,
+        old_reports
+    )
+}
+
+/// A query heard, or a message that is not valid, as one line; `None` for other messages.
+pub fn message_line(heard: &Heard, names: &Names, json: bool) -> Option<String> {
+    let iface = names.name(heard.ifindex);
+    let now = output::unix_seconds(SystemTime::now());
+    match &heard.message {
+        Err(error) => Some(if json {
+            Json::new()
+                .str("type", "malformed")
+                .float("time", now)
+                .str("iface", &iface)
+                .opt_int("ifindex", heard.ifindex)
+                .str("source", &heard.source.to_string())
+                .int("len", heard.bytes.len() as u64)
+                .str("error", &error.to_string())
+                .str("bytes_hex", &output::hex(&heard.bytes))
+                .finish()
+        } else {
+            format!(
+                "{} malformed: {} bytes from {} on {iface}: {error}",
+                output::time_of_day(SystemTime::now()),
+                heard.bytes.len(),
+                heard.source
+            )
+        }),
+        Ok(m) if m.is_query() => {
+            let (group, max_resp) = query_fields(m);
+            let protocol = m.protocol();
+            Some(if json {
+                Json::new()
+                    .str("type", "query")
+                    .float("time", now)
+                    .str("iface", &iface)
+                    .opt_int("ifindex", heard.ifindex)
+                    .str("source", &heard.source.to_string())
+                    .str("protocol", &protocol.to_string())
+                    .int("version", version(protocol))
+                    .opt_str("group", group.map(|g| g.to_string()).as_deref())
+                    .opt_float("max_resp", max_resp.map(|d| d.as_secs_f64()))
+                    .finish()
+            } else {
+                let about = group.map_or("general".to_string(), |g| format!("about {g}"));
+                let resp = max_resp.map_or(String::new(), |d| format!(", max response {} s", d.as_secs_f64()));
+                format!(
+                    "{} query {protocol} {about} from {} on {iface}{resp}",
+                    output::time_of_day(SystemTime::now()),
+                    heard.source
+                )
+            })
+        }
+        Ok(_) => None,
+    }
+}
+
+/// A query's group (`None`: general) and maximum response time.
+fn query_fields(m: &Message) -> (Option<IpAddr>, Option<Duration>) {
+    use mcast::wire::{IgmpRepr, MldRepr};
+    let group: Option<IpAddr> = match m {
+        Message::Igmp { igmp: IgmpRepr::QueryV2 { group, .. }, .. } => Some((*group).into()),
+        Message::Igmp { igmp: IgmpRepr::QueryV3(q), .. } => Some(q.group.into()),
+        Message::Mld(MldRepr::QueryV1 { group, .. }) => Some((*group).into()),
+        Message::Mld(MldRepr::QueryV2(q)) => Some(q.group.into()),
+        _ => None,
+    };
+    let max_resp = match m {
+        Message::Igmp { igmp, .. } => igmp.max_resp_time(),
+        Message::Mld(mld) => mld.max_resp_time(),
+    };
+    (group.filter(|g| !g.is_unspecified()), max_resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mcast::wire::{FilterMode, IgmpRepr, IgmpVersion, Ipv4Repr};
+    use std::net::Ipv4Addr;
+    use std::time::Instant;
+
+    fn names() -> Names {
+        let vb = Interface { name: "vb".into(), index: 7, flags: 0, mtu: 1500, ipv4: vec![], ipv6: vec![] };
+        Names::of(&[vb])
+    }
+
+    fn entry(mode: FilterMode, sources: &[&str]) -> Entry {
+        let now = Instant::now();
+        Entry {
+            reporter: "10.0.0.1".parse().unwrap(),
+            protocol: Protocol::Igmp(IgmpVersion::V3),
+            mode,
+            sources: sources.iter().map(|s| s.parse().unwrap()).collect(),
+            since: now,
+            last_seen: now,
+        }
+    }
+
+    fn strip_time(line: &str) -> &str {
+        line.split_once(' ').map_or(line, |(_, rest)| rest)
+    }
+
+    #[test]
+    fn changes_as_text_and_json() {
+        let key = Key { iface: 7, group: "232.1.1.1".parse().unwrap() };
+        let joined = Event::Joined { key, entry: entry(FilterMode::Include, &["10.0.0.99"]) };
+        assert_eq!(
+            strip_time(&event_line(&joined, &names(), false)),
+            "join 232.1.1.1 on vb: IGMPv3 INCLUDE {10.0.0.99} reporter 10.0.0.1"
+        );
+        let j: String = event_line(&joined, &names(), true);
+        assert!(j.starts_with(r#"{"type":"join","time":"#), "{j}");
+        assert!(
+            j.ends_with(
+                r#""iface":"vb","ifindex":7,"group":"232.1.1.1","protocol":"IGMPv3","version":3,"mode":"INCLUDE","sources":["10.0.0.99"],"reporter":"10.0.0.1"}"#
+            ),
+            "{j}"
+        );
+        let left = Event::Left { key, by: "10.0.0.1".parse().unwrap(), entry: entry(FilterMode::Exclude, &[]) };
+        assert_eq!(
+            strip_time(&event_line(&left, &names(), false)),
+            "leave 232.1.1.1 on vb: by 10.0.0.1 (was IGMPv3 EXCLUDE {})"
+        );
+        assert_eq!(Names::of(&[]).name(Some(3)), "#3");
+    }
+
+    #[test]
+    fn queries_and_malformed_messages_get_a_line_reports_none() {
+        let ip = Ipv4Repr::igmp(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(224, 0, 0, 1), 8);
+        let heard = |message| Heard {
+            source: "10.0.0.1".parse().unwrap(),
+            destination: None,
+            ifindex: Some(7),
+            ttl: Some(1),
+            bytes: vec![0; 28],
+            message,
+        };
+        let query = Message::Igmp {
+            ip: ip.clone(),
+            igmp: IgmpRepr::QueryV2 { max_resp_time: 25, group: Ipv4Addr::UNSPECIFIED },
+        };
+        let line = message_line(&heard(Ok(query)), &names(), false).unwrap();
+        assert_eq!(strip_time(&line), "query IGMPv2 general from 10.0.0.1 on vb, max response 2.5 s");
+        let bad = heard(Err(mcast::wire::Error::Truncated { need: 8, have: 4 }));
+        let line = message_line(&bad, &names(), false).unwrap();
+        assert_eq!(strip_time(&line), "malformed: 28 bytes from 10.0.0.1 on vb: truncated: 8 bytes needed, 4 present");
+        let j = message_line(&bad, &names(), true).unwrap();
+        assert!(j.contains(r#""error":"truncated: 8 bytes needed, 4 present""#), "{j}");
+        let report = Message::Igmp { ip, igmp: IgmpRepr::ReportV2 { group: Ipv4Addr::new(239, 1, 2, 3) } };
+        assert_eq!(message_line(&heard(Ok(report)), &names(), false), None);
+    }
+}
