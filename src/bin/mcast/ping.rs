@@ -168,6 +168,10 @@ fn recv_until(c: &Common, buf: &mut [u8], deadline: Option<Instant>) -> Result<O
             std::hint::spin_loop();
         }
     }
+    if let [only] = socks[..] {
+        // The responder's case: poll and read, two system calls per probe as in a plain C loop.
+        return Ok(only.recv_timeout(buf, wait)?);
+    }
     let fds: Vec<BorrowedFd<'_>> = socks.iter().map(|s| s.as_fd()).collect();
     let ready = mcast::sys::socket::poll_many(&fds, Some(wait)).map_err(|e| Fail::runtime(format!("poll: {e}")))?;
     for (s, r) in socks.iter().zip(ready) {
