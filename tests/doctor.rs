@@ -158,6 +158,8 @@ fn a_down_interface_is_named_and_its_fix_brings_it_up() {
     assert_eq!(fix_of(f), "ip link set va up");
     finding(&r, "loop", Status::Fail);
     apply(&ns, fix_of(f));
+    // The carrier (RUNNING) follows an instant later, when the kernel's link watch runs.
+    wait_running(&ns, "va");
     let r = doctor(&ns, opts("239.1.2.3:5000", Some("va")));
     finding(&r, "interface", Status::Ok);
     finding(&r, "loop", Status::Ok);
@@ -224,6 +226,16 @@ fn strict_rp_filter_with_an_asymmetric_path_is_named_and_fixed() {
     let got = a.run(|| expect(&rx, "datagram from 10.2.0.5 after the fix"));
     assert_eq!((got.bytes.as_slice(), got.meta.source.ip()), (&b"rpf"[..], source));
     finding(&doctor(&a, o), "rp_filter", Status::Ok);
+}
+
+/// Waits (up to 5 s) until `ifname` has its carrier.
+fn wait_running(ns: &Netns, ifname: &str) {
+    let name = ifname.to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !ns.run(|| mcast::Interface::by_name(&name).unwrap().is_running()) {
+        assert!(std::time::Instant::now() < deadline, "{ifname} has no carrier after 5 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn assert_silent_in(ns: &Netns, sock: &McastSocket, what: &str) {
@@ -311,7 +323,10 @@ fn a_mac_collision_with_a_joined_group_is_named() {
     assert!(f.summary.contains("01:00:5e:01:02:03") && f.summary.contains("224.1.2.3 on lo"), "{}", show(&r));
     assert!(fix_of(f).contains("low 23 bits"));
     finding(&doctor(&ns, opts("239.1.2.4:5000", Some("lo"))), "mac", Status::Ok);
-    drop(holder);
+    // Leave explicitly: closing alone may leave the membership to a child another test forked meanwhile,
+    // which holds the descriptor until it execs.
+    let lo = ns.ifindex("lo");
+    holder.leave_group("224.1.2.3".parse().unwrap(), lo).unwrap();
     finding(&doctor(&ns, opts("239.129.2.3:5000", Some("lo"))), "mac", Status::Ok);
 }
 

@@ -202,17 +202,21 @@ fn run_loop(group: &Group, iface: &Interface) -> crate::Result<bool> {
     tx.send_to(payload.as_bytes(), to.socket_addr())?;
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut buf = [0u8; 256];
-    loop {
+    let came_back = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Ok(false);
+            break false;
         }
         match rx.recv_timeout(&mut buf, left)? {
-            Some(m) if buf.get(..m.len) == Some(payload.as_bytes()) && m.group == Some(group.ip()) => return Ok(true),
+            Some(m) if buf.get(..m.len) == Some(payload.as_bytes()) && m.group == Some(group.ip()) => break true,
             Some(_) => continue,
-            None => return Ok(false),
+            None => break false,
         }
-    }
+    };
+    // Leave now rather than at close: a child process forked meanwhile would keep the descriptor, and the
+    // membership with it, until it execs.
+    let _ = rx.leave_group(group.ip(), iface.index);
+    Ok(came_back)
 }
 
 #[cfg(test)]
