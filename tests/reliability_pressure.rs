@@ -90,3 +90,63 @@ fn one_sender_shared_by_threads_and_a_receiver_on_another() {
         assert_eq!((n, drops), (u32::from(THREADS) * u32::from(EACH), 0));
     });
 }
+
+/// Topology: a (va 10.0.0.1) <-> b (vb 10.0.0.2), va shaped by a token bucket (tc tbf, 400 kbit/s) so its
+/// queue drains slowly; the sender's socket is non-blocking with a small forced send buffer, so a burst
+/// meets `EAGAIN`. With room to retry, every datagram is sent and arrives; with almost none, those given
+/// up are counted as failed with `EAGAIN`, and every one that was counted sent arrives: none is lost
+/// silently.
+#[test]
+fn a_full_send_queue_is_retried_then_counted() {
+    use mcast::sendretry::{Outcome, ResilientSender, RetryPolicy};
+
+    let a = Netns::new("prqa");
+    let b = Netns::new("prqb");
+    common::veth(&a, "va", "10.0.0.1/24", &b, "vb", "10.0.0.2/24");
+    let tc = a
+        .command("tc")
+        .args(["qdisc", "add", "dev", "va", "root", "tbf", "rate", "400kbit", "burst", "2000", "limit", "30000"])
+        .output()
+        .expect("tc");
+    assert!(tc.status.success(), "tc: {}", String::from_utf8_lossy(&tc.stderr));
+    let g: Group = "239.9.9.3:5903".parse().unwrap();
+    let vb = IfaceSpec::Name("vb".into());
+    let rx = b.run(move || Receiver::builder(g).interface(vb).recv_buffer(4 << 20).build().unwrap());
+    let count = |rx: &Receiver| {
+        let mut buf = [0u8; 2048];
+        let mut n = 0u64;
+        while let Some(m) = rx.recv_timeout(&mut buf, Duration::from_secs(3)).unwrap() {
+            assert_eq!((m.len, m.source.ip()), (1000, "10.0.0.1".parse::<std::net::IpAddr>().unwrap()));
+            n += 1;
+        }
+        n
+    };
+    let burst = |policy: RetryPolicy| {
+        a.run(move || {
+            let s = Sender::builder(g).interface(IfaceSpec::Name("va".into())).ttl(1).build().unwrap();
+            s.socket().set_nonblocking(true).unwrap();
+            s.socket().request_send_buffer(4096).unwrap();
+            let mut tx = ResilientSender::new(s).with_policy(policy);
+            for _ in 0..60 {
+                match tx.send(&[1u8; 1000]).expect("no fatal error") {
+                    Outcome::Sent(n) => assert_eq!(n, 1000),
+                    Outcome::Failed(e) => assert_eq!(e.raw_os_error(), Some(libc::EAGAIN)),
+                }
+            }
+            tx.stats().clone()
+        })
+    };
+    let patient =
+        RetryPolicy { retries: 40, first_pause: Duration::from_millis(1), max_pause: Duration::from_millis(50) };
+    let stats = burst(patient);
+    assert!(stats.retries > 0, "the queue was never full: {stats:?}");
+    assert_eq!((stats.sent, stats.failed), (60, 0), "{stats:?}");
+    assert_eq!(count(&rx), 60);
+
+    let hasty =
+        RetryPolicy { retries: 1, first_pause: Duration::from_micros(100), max_pause: Duration::from_micros(100) };
+    let stats = burst(hasty);
+    assert!(stats.failed > 0 && stats.errors.get(&libc::EAGAIN) == Some(&stats.failed), "{stats:?}");
+    assert_eq!(stats.sent + stats.failed, 60);
+    assert_eq!(count(&rx), stats.sent, "every datagram counted as sent arrived");
+}
