@@ -142,6 +142,13 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         builder = builder.recv_buffer(b);
     }
     let mut rx = builder.build()?;
+    if let Some(bytes) = rcvbuf {
+        // Read back what the kernel granted, and say so once when it clamped the size.
+        let granted: Vec<_> = rx.sockets().map(|s| s.request_recv_buffer(bytes)).collect::<Result<_, _>>()?;
+        if let Some(b) = granted.iter().find(|b| b.clamped()) {
+            note(&format!("mcast recv: {b}"));
+        }
+    }
     // Rejoins after an interface flaps or is made again, and records each outage (mcast::resilient).
     let mut follower = LinkFollower::new(&mut rx);
     mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
