@@ -19,9 +19,9 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod buffers;
 #[allow(unsafe_code)]
 mod capi;
-pub mod buffers;
 pub mod doctor;
 mod endpoint;
 mod error;
