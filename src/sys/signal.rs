@@ -74,3 +74,29 @@ pub fn deferred<T>(f: impl FnOnce() -> T) -> T {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `signal` is in the calling thread's blocked set.
+    fn blocked(signal: libc::c_int) -> bool {
+        // SAFETY: all-zero is a valid sigset_t; pthread_sigmask with a null new set only reads the current mask
+        // into `current`, which is writable and alive for the call.
+        unsafe {
+            let mut current: libc::sigset_t = std::mem::zeroed();
+            assert_eq!(libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut current), 0);
+            libc::sigismember(&current, signal) == 1
+        }
+    }
+
+    #[test]
+    fn deferred_holds_the_signals_back_only_meanwhile() {
+        assert!(!blocked(libc::SIGINT) && !blocked(libc::SIGTERM));
+        assert_eq!(
+            deferred(|| (blocked(libc::SIGINT), blocked(libc::SIGTERM), blocked(libc::SIGUSR1))),
+            (true, true, false)
+        );
+        assert!(!blocked(libc::SIGINT) && !blocked(libc::SIGTERM));
+    }
+}
