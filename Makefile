@@ -2,7 +2,7 @@
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
 DESTDIR ?=
-RELEASE := target/release
+RELEASE := $(or $(CARGO_TARGET_DIR),target)/release
 
 .PHONY: all build demo check lint test test-rust bench install clean
 
