@@ -2,17 +2,19 @@
 //! `mcast ping --serve GROUP:PORT` answers each probe twice, to the group and to the prober.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use mcast::proto::{self, Kind, Packet};
-use mcast::sendretry::SendStats;
+use mcast::resilient::{Notice, ResilientReceiver};
+use mcast::sendretry::{InterfaceFollower, SendStats};
 use mcast::stats::{Arrival, Rtt, SeqTracker};
 use mcast::{Group, McastSocket, RecvMeta};
 
 use crate::args::{self, Fail, Opt};
-use crate::output::{Json, Out};
+use crate::output::{self, Json, Out};
+use crate::recv::{outage_json, outage_text};
 use crate::tools::{self, fmt_ms, pct};
 
 pub const SUMMARY: &str = "round-trip time and loss to every responder of a group, multicast and unicast";
@@ -27,6 +29,11 @@ answers every probe twice: once to the group, once by unicast to the prober. So 
 rows, "multicast" and "unicast", each with loss, duplicates, reordering and round-trip time
 (min/avg/max/p50/p99/mdev). Probe and answers carry the mcast header (docs/protocol.md); times are the
 kernel's arrival stamps (SO_TIMESTAMPNS) minus the send time carried in the probe.
+
+Both sides follow their interfaces: when the one they joined on goes down and up, or is deleted and
+made again under the same name, they join again and send from it anew (saying so on standard error),
+and the summary lists each outage: the interface, what happened, when, for how long, and the probes
+(or multicast answers) missed.
 
 Options (both sides):
   --iface IFACE        join on and send from this interface (name, index or address)
@@ -48,7 +55,8 @@ Responder options:
   --timeout SECS       exit after SECS seconds
 
 Output: a line per answer ("10.0.0.2 multicast seq=3 ttl=64 time=0.123 ms"), then a row per responder
-and kind. --json: {"type":"reply",...} per answer, {"type":"responder",...} per row, {"type":"summary",...}.
+and kind. --json: {"type":"reply",...} per answer, {"type":"responder",...} per row, {"type":"summary",...}
+with "outages" (as `mcast recv` gives them).
 
 Exit status: 0 when an answer arrived (prober) or at the end (responder); 1 when no answer arrived or on
 a runtime error; 2 bad arguments; 130 at Ctrl-C (SIGINT), 143 at SIGTERM, after the summary.
@@ -89,14 +97,29 @@ fn kind_name(k: Kind) -> &'static str {
 
 struct Common {
     group: Group,
-    /// Bound to the group's port and joined: probes arrive here, and multicast answers.
-    socket_rx: mcast::Receiver,
+    /// Bound to the group's port and joined, rejoining after its interfaces flap or are made again
+    /// (`mcast::resilient`): probes arrive here, and multicast answers.
+    socket_rx: ResilientReceiver,
     /// The prober's own socket on an ephemeral port: probes leave from it, so unicast answers come back to
     /// it and to no other process on this host that listens on the group's port.
     socket_tx: Option<McastSocket>,
+    /// Where multicast leaves for (the group; its IPv6 zone follows the interface's index).
+    dest: SocketAddr,
+    /// The interface multicast leaves by, by name: looked up again after a rejoin or a failed send.
+    out_iface: InterfaceFollower,
+    /// When link announcements are next handled even if none is signalled (a due rejoin retry, or no
+    /// `NETLINK_ROUTE` socket to signal them).
+    next_service: Instant,
     busy: bool,
     json: bool,
     quiet: bool,
+}
+
+impl Common {
+    /// The socket multicast leaves from: the prober's own, or the responder's joined one.
+    fn sending(&self) -> &McastSocket {
+        self.socket_tx.as_ref().unwrap_or(self.socket_rx.socket())
+    }
 }
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
@@ -124,69 +147,128 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let rx = tools::member(group, &ifaces, &sources, None)?;
     tools::set_send(rx.socket(), group, ifaces.first(), ttl, None)?;
     let tx = if serve { None } else { Some(tools::unicast_sender(group, ifaces.first(), ttl)?) };
-    let c = Common {
+    let mut c = Common {
         group,
-        socket_rx: rx,
+        socket_rx: ResilientReceiver::new(rx)?,
         socket_tx: tx,
+        dest: group.socket_addr(),
+        out_iface: InterfaceFollower::new(ifaces.first(), group),
+        next_service: Instant::now() + tools::SLICE,
         busy: m.flag("--busy-poll"),
         json: m.flag("--json"),
         quiet: m.flag("--quiet"),
     };
-    if c.busy {
-        c.socket_rx.socket().set_nonblocking(true)?;
-        if let Some(t) = &c.socket_tx {
-            t.set_nonblocking(true)?;
-        }
+    // Reads happen only once poll (or the busy loop) says a datagram is there: a non-blocking read then
+    // costs one system call, and a datagram the kernel drops at the read (a bad checksum) cannot block.
+    c.socket_rx.socket().set_nonblocking(true)?;
+    if let Some(t) = &c.socket_tx {
+        t.set_nonblocking(true)?;
     }
     tools::catch_interrupts()?;
     if serve {
-        serve_probes(&c, count, timeout)
+        serve_probes(&mut c, count, timeout)
     } else {
-        probe(&c, count, interval, wait, size)
+        probe(&mut c, count, interval, wait, size)
+    }
+}
+
+/// Handles link announcements and any rejoin that is due; after a rejoin, sets the outgoing interface
+/// anew (a re-created interface has a new index). Says what happened on standard error.
+fn follow_links(c: &mut Common) {
+    c.socket_rx.service();
+    c.next_service = Instant::now() + tools::SLICE;
+    for n in c.socket_rx.take_notices() {
+        if matches!(n, Notice::Rejoined { .. }) {
+            relook(c);
+        }
+        if !c.quiet {
+            tools::note(&format!("mcast ping: {n}"));
+        }
+    }
+}
+
+/// Looks the outgoing interface up again by name and sets it (at most every 200 ms).
+fn relook(c: &mut Common) {
+    let s = c.socket_tx.as_ref().unwrap_or(c.socket_rx.socket());
+    c.out_iface.after_failure(s, &mut c.dest);
+}
+
+/// Reads one datagram from `s`, a non-blocking socket; `None` when nothing is queued after all.
+fn try_recv(s: &McastSocket, buf: &mut [u8]) -> Result<Option<RecvMeta>, Fail> {
+    match s.recv(buf) {
+        Ok(m) => Ok(Some(m)),
+        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Receives one datagram from either socket before `deadline` (or within one slice): by `poll`, or by
-/// spinning on non-blocking reads with `--busy-poll`.
-fn recv_until(c: &Common, buf: &mut [u8], deadline: Option<Instant>) -> Result<Option<RecvMeta>, Fail> {
-    let mut socks: Vec<&McastSocket> = vec![c.socket_rx.socket()];
-    socks.extend(c.socket_tx.as_ref());
-    let Some(wait) = tools::until(deadline, Instant::now()) else { return Ok(None) };
-    if c.busy {
-        let end = Instant::now() + wait;
-        loop {
-            for s in &socks {
-                match s.recv(buf) {
-                    Ok(m) => return Ok(Some(m)),
-                    Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
-                    Err(e) => return Err(e.into()),
-                }
+/// spinning on non-blocking reads with `--busy-poll`. Link announcements are handled on the way.
+fn recv_until(c: &mut Common, buf: &mut [u8], deadline: Option<Instant>) -> Result<Option<RecvMeta>, Fail> {
+    let now = Instant::now();
+    if now >= c.next_service {
+        follow_links(c);
+    }
+    let Some(wait) = tools::until(deadline, now) else { return Ok(None) };
+    let wait = wait.min(c.next_service.saturating_duration_since(now));
+    let got = if c.busy { spin(c, buf, wait)? } else { poll_once(c, buf, wait)? };
+    if let Some((meta, true)) = &got {
+        // Numbered probes (or multicast answers) tell an outage's missed datagrams.
+        c.socket_rx.observe(buf.get(..meta.len).unwrap_or_default(), Instant::now());
+    }
+    Ok(got.map(|(meta, _)| meta))
+}
+
+/// `--busy-poll`: non-blocking reads in a loop for at most `wait`; link announcements wait for the next
+/// slice. With the datagram, whether it came to the joined socket.
+fn spin(c: &Common, buf: &mut [u8], wait: Duration) -> Result<Option<(RecvMeta, bool)>, Fail> {
+    let end = Instant::now() + wait;
+    loop {
+        if let Some(m) = try_recv(c.socket_rx.socket(), buf)? {
+            return Ok(Some((m, true)));
+        }
+        if let Some(t) = &c.socket_tx {
+            if let Some(m) = try_recv(t, buf)? {
+                return Ok(Some((m, false)));
             }
-            if Instant::now() >= end || tools::interrupted() {
-                return Ok(None);
-            }
-            std::hint::spin_loop();
+        }
+        if Instant::now() >= end || tools::interrupted() {
+            return Ok(None);
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// One `poll` over the sockets and the link announcements, then one read: two system calls per probe
+/// for the responder, as in a plain C loop. With the datagram, whether it came to the joined socket.
+fn poll_once(c: &mut Common, buf: &mut [u8], wait: Duration) -> Result<Option<(RecvMeta, bool)>, Fail> {
+    let (ready, link_ready) = {
+        let mut fds: Vec<BorrowedFd<'_>> = vec![c.socket_rx.socket().as_fd()];
+        fds.extend(c.socket_tx.as_ref().map(|t| t.as_fd()));
+        let sockets = fds.len();
+        fds.extend(c.socket_rx.link_fd());
+        let ready =
+            mcast::sys::socket::poll_many(&fds, Some(wait)).map_err(|e| Fail::runtime(format!("poll: {e}")))?;
+        let link_ready = ready.get(sockets).copied().unwrap_or(false);
+        (ready, link_ready)
+    };
+    if link_ready {
+        follow_links(c);
+    }
+    if ready.first().copied().unwrap_or(false) {
+        if let Some(m) = try_recv(c.socket_rx.socket(), buf)? {
+            return Ok(Some((m, true)));
         }
     }
-    if let [only] = socks[..] {
-        // The responder's case: poll and read, two system calls per probe as in a plain C loop.
-        return Ok(only.recv_timeout(buf, wait)?);
-    }
-    let fds: Vec<BorrowedFd<'_>> = socks.iter().map(|s| s.as_fd()).collect();
-    let ready = mcast::sys::socket::poll_many(&fds, Some(wait)).map_err(|e| Fail::runtime(format!("poll: {e}")))?;
-    for (s, r) in socks.iter().zip(ready) {
-        if r {
-            if let Some(m) = s.recv_timeout(buf, Duration::ZERO)? {
-                return Ok(Some(m));
-            }
+    if let (Some(t), Some(true)) = (&c.socket_tx, ready.get(1).copied()) {
+        if let Some(m) = try_recv(t, buf)? {
+            return Ok(Some((m, false)));
         }
     }
     Ok(None)
 }
 
-fn serve_probes(c: &Common, count: Option<u64>, timeout: Option<Duration>) -> Result<(), Fail> {
-    let s = c.socket_rx.socket();
-    let group_addr = c.group.socket_addr();
+fn serve_probes(c: &mut Common, count: Option<u64>, timeout: Option<Duration>) -> Result<(), Fail> {
     let deadline = timeout.map(|t| Instant::now() + t);
     if !c.quiet {
         tools::note(&format!("mcast ping: answering probes to {} (Ctrl-C stops)", c.group));
@@ -206,10 +288,15 @@ fn serve_probes(c: &Common, count: Option<u64>, timeout: Option<Duration>) -> Re
             continue;
         }
         // The answer is the probe with its type changed: session, sequence, send time and payload echoed.
+        let s = c.socket_rx.socket();
         Packet::new_unchecked(&mut *data).set_kind(Kind::PingReplyUnicast);
         tools::send_counted(&mut failures, || s.send_to(data, meta.source))?;
         Packet::new_unchecked(&mut *data).set_kind(Kind::PingReplyMulticast);
-        tools::send_counted(&mut failures, || s.send_to(data, group_addr))?;
+        let dest = c.dest;
+        if tools::send_counted(&mut failures, || s.send_to(data, dest))?.is_none() {
+            // The interface may have been made again under a new index: the next answer leaves by it.
+            relook(c);
+        }
         answered += 1;
         if c.quiet {
             continue;
@@ -240,13 +327,20 @@ fn serve_probes(c: &Common, count: Option<u64>, timeout: Option<Duration>) -> Re
             .int("answered", answered)
             .int("send_failed", failures.failed)
             .int("kernel_drops", drops)
+            .raw("outages", &output::array(c.socket_rx.outages().map(outage_json)))
             .finish()
     } else {
         let mut line = format!("answered {answered} probe{}", if answered == 1 { "" } else { "s" });
         line.push_str(&troubles(&failures, drops));
+        line.push_str(&outage_lines(c));
         line
     };
-    out.line(&line)
+    out.text(&line)
+}
+
+/// "\n    outage: vb deleted at ..., back as index 9 (was 4) after 1.250 s" per outage, or nothing.
+fn outage_lines(c: &Common) -> String {
+    c.socket_rx.outages().map(|o| format!("\n    outage: {}", outage_text(o))).collect()
 }
 
 /// Datagrams the kernel dropped on the prober's sockets for want of buffer space (`SO_MEMINFO`, exact).
@@ -273,10 +367,8 @@ struct Row {
     ttl: Option<u8>,
 }
 
-fn probe(c: &Common, count: Option<u64>, interval: Duration, wait: Duration, size: usize) -> Result<(), Fail> {
-    let s = c.socket_tx.as_ref().unwrap_or(c.socket_rx.socket());
+fn probe(c: &mut Common, count: Option<u64>, interval: Duration, wait: Duration, size: usize) -> Result<(), Fail> {
     let session = tools::session_id();
-    let dest = c.group.socket_addr();
     let payload = vec![0u8; size];
     let mut probe_buf = vec![0u8; proto::HEADER_LEN + size];
     let mut buf = vec![0u8; BUFFER];
@@ -299,8 +391,12 @@ fn probe(c: &Common, count: Option<u64>, interval: Duration, wait: Duration, siz
         if more && now >= next_send {
             let len = proto::encode(Kind::PingRequest, session, sent, proto::now_ns(), &payload, &mut probe_buf)
                 .map_err(Fail::runtime)?;
-            // A probe that cannot leave (the link is gone) is counted, and its number goes unanswered.
-            tools::send_counted(&mut failures, || s.send_to(&probe_buf[..len], dest))?;
+            // A probe that cannot leave (the link is gone) is counted, and its number goes unanswered; the
+            // interface is looked up again, in case it was made again under a new index.
+            let (s, dest) = (c.sending(), c.dest);
+            if tools::send_counted(&mut failures, || s.send_to(&probe_buf[..len], dest))?.is_none() {
+                relook(c);
+            }
             sent += 1;
             last_send = now;
             next_send += interval;
@@ -373,6 +469,9 @@ fn report(
     let drops = kernel_drops(c);
     if !c.json {
         out.line(&format!("--- {} ping statistics: {sent} probes{} ---", c.group, troubles(failures, drops)))?;
+        if c.socket_rx.outage_count() > 0 {
+            out.text(outage_lines(c).trim_start_matches('\n'))?;
+        }
     }
     for ((ip, kind), row) in rows {
         let kind = kind_name(Kind::from_u8(*kind).unwrap_or(Kind::PingReplyUnicast));
@@ -430,6 +529,7 @@ fn report(
                 .int("send_failed", failures.failed)
                 .int("kernel_drops", drops)
                 .int("rows", rows.len() as u64)
+                .raw("outages", &output::array(c.socket_rx.outages().map(outage_json)))
                 .finish(),
         )?;
     }

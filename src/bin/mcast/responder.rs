@@ -5,11 +5,13 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use mcast::proto::{self, Answer, Kind};
+use mcast::resilient::ResilientReceiver;
 use mcast::sendretry::SendStats;
 use mcast::{Family, Interface};
 
 use crate::args::{self, Fail, Opt};
-use crate::output::{Json, Out};
+use crate::output::{self, Json, Out};
+use crate::recv::{outage_json, outage_text};
 use crate::tools;
 
 pub const SUMMARY: &str = "answer discover queries on a group with a name, by unicast";
@@ -21,6 +23,10 @@ Usage: mcast responder GROUP:PORT [--name NAME] [OPTIONS]
 Joins GROUP on PORT and answers each discover query by unicast to the querier, with NAME and the
 address of the interface the query arrived on. The query's TTL (hop limit) is echoed, so the querier
 knows the ring at which it found this responder.
+
+When an interface it joined on goes down and up, or is deleted and made again under the same name, it
+joins again (saying so on standard error) and keeps answering, with the interface's address as it is
+now; the summary lists each outage: the interface, what happened, when and for how long.
 
 Options:
   --name NAME          the name to answer with, at most 255 bytes (default: the host name)
@@ -63,8 +69,8 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let count = m.int_in("--count", 1, u64::MAX)?;
     let timeout = m.seconds("--timeout")?;
     let (json, quiet) = (m.flag("--json"), m.flag("--quiet"));
-    let rx = tools::member(group, &ifaces, &[], None)?;
-    let sock = rx.socket();
+    // Rejoins after an interface flaps or is made again (mcast::resilient).
+    let mut rx = ResilientReceiver::new(tools::member(group, &ifaces, &[], None)?)?;
     tools::catch_interrupts()?;
     if !quiet {
         tools::note(&format!("mcast responder: answering discover queries on {group} as '{name}' (Ctrl-C stops)"));
@@ -77,15 +83,23 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let mut failures = SendStats::default();
     while !count.is_some_and(|n| answered >= n) && !tools::interrupted() {
         let Some(wait) = tools::until(deadline, Instant::now()) else { break };
-        let Some(meta) = rx.recv_timeout(&mut buf, wait.min(Duration::from_millis(200)))? else { continue };
+        let got = rx.recv_timeout(&mut buf, wait.min(Duration::from_millis(200)))?;
+        for n in rx.take_notices() {
+            if !quiet {
+                tools::note(&format!("mcast responder: {n}"));
+            }
+        }
+        let Some(meta) = got else { continue };
         let Ok((q, _)) = proto::decode(&buf[..meta.len]) else { continue };
         if q.kind != Kind::DiscoverQuery {
             continue;
         }
+        // By the index the query came in on, so a re-created interface answers with its address now.
         let addr = meta.ifindex.and_then(|i| Interface::by_index(i).ok()).and_then(|i| address_of(&i, group.ip()));
         let body = Answer { name: name.clone(), addr }.to_bytes().map_err(Fail::runtime)?;
         let len = proto::encode(Kind::DiscoverAnswer, q.session, q.seq, q.send_time_ns, &body, &mut reply)
             .map_err(Fail::runtime)?;
+        let sock = rx.socket();
         tools::send_counted(&mut failures, || sock.send_to(&reply[..len], meta.source))?;
         answered += 1;
         if quiet {
@@ -110,12 +124,14 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
             .str("name", &name)
             .int("answered", answered)
             .int("send_failed", failures.failed)
+            .raw("outages", &output::array(rx.outages().map(outage_json)))
             .finish()
     } else {
         let fails = tools::failures_text(&failures).map_or(String::new(), |f| format!("; {f}"));
-        format!("answered {answered} quer{}{fails}", if answered == 1 { "y" } else { "ies" })
+        let outages: String = rx.outages().map(|o| format!("\n    outage: {}", outage_text(o))).collect();
+        format!("answered {answered} quer{}{fails}{outages}", if answered == 1 { "y" } else { "ies" })
     };
-    out.line(&line)
+    out.text(&line)
 }
 
 /// The interface's address in the group's family: IPv4's first, or for IPv6 a global address before a
