@@ -13,6 +13,7 @@
 //! for it and falls back to `sendmmsg`, then to `sendto`, when the kernel or the path refuses.
 
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -192,21 +193,36 @@ impl BatchReceiver {
         };
         let mut handed = 0;
         for (buf, meta) in self.bufs.iter().zip(&self.metas).take(n) {
-            let data = buf.get(..meta.len).unwrap_or(&[]);
-            match meta.gro_segment.map(usize::from) {
-                Some(seg) if seg > 0 && data.len() > seg => {
-                    for part in data.chunks(seg) {
-                        let m = RecvMeta { len: part.len(), full_len: part.len(), ..*meta };
-                        each(part, &m);
-                        handed += 1;
-                    }
-                }
-                _ => {
-                    each(data, meta);
-                    handed += 1;
-                }
+            for (range, m) in gro_datagrams(meta) {
+                each(buf.get(range).unwrap_or(&[]), &m);
+                handed += 1;
             }
         }
         Ok(handed)
     }
+}
+
+/// The datagrams of one read, each as its byte range in the read's buffer and its own metadata. A read the
+/// kernel coalesced under `UDP_GRO` (its `gro_segment` smaller than its length) is cut at the segment size: every
+/// part but the last is one segment long. Any other read is one datagram, its metadata unchanged.
+///
+/// A truncated coalesced read keeps the loss on its last part: that part is `truncated`, and its `full_len`
+/// counts every byte of the read from its start, so `full_len - len` is still what was lost.
+pub fn gro_datagrams(meta: &RecvMeta) -> impl Iterator<Item = (Range<usize>, RecvMeta)> {
+    let meta = *meta;
+    let (seg, count) = match meta.gro_segment.map(usize::from) {
+        Some(seg) if seg > 0 && meta.len > seg => (seg, meta.len.div_ceil(seg)),
+        _ => (meta.len.max(1), 1),
+    };
+    (0..count).map(move |i| {
+        if count == 1 {
+            return (0..meta.len, meta);
+        }
+        let start = i * seg;
+        let end = (start + seg).min(meta.len);
+        let last = i + 1 == count;
+        let truncated = last && meta.truncated;
+        let full_len = if truncated { meta.full_len.saturating_sub(start) } else { end - start };
+        (start..end, RecvMeta { len: end - start, full_len, truncated, ..meta })
+    })
 }

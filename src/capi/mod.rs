@@ -23,6 +23,7 @@ use crate::socket::McastSocket;
 
 pub mod endpoint;
 pub mod error;
+pub mod gso;
 pub mod iface;
 pub mod io;
 pub mod layout;
