@@ -42,7 +42,8 @@
  *             Not allowed: mcast_close() while another thread still uses the descriptor, since its number may
  *             be reused at once by an open elsewhere. mcast_last_error() and mcast_strerror() answer for the
  *             calling thread only. tests/c/test_threads.c runs these cases under ThreadSanitizer.
- *   Memory    Nothing is allocated for the caller except by mcast_if_list(), freed by mcast_if_list_free().
+ *   Memory    Nothing is allocated for the caller except by mcast_if_list(), freed by mcast_if_list_free(), and
+ *             by mcast_multi_open(), freed by mcast_multi_free().
  *             The strings returned by mcast_version(), mcast_last_error() and mcast_strerror() belong to the
  *             library and must not be freed.
  *
@@ -260,6 +261,71 @@ int mcast_if_list(struct mcast_iface **list, size_t *count);
 
 /* Frees a list from mcast_if_list(), addresses included. NULL is ignored. */
 void mcast_if_list_free(struct mcast_iface *list);
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Many groups (begin). One receiver for tens or thousands of groups, IPv4 and IPv6 mixed. Linux limits the
+ * memberships of one socket (net.ipv4.igmp_max_memberships, 20 by default, then ENOBUFS; for IPv6 the socket's
+ * option memory, net.core.optmem_max), so the receiver spreads its joins over as many sockets as it needs, all
+ * bound to the group's port with SO_REUSEADDR and IP_MULTICAST_ALL off. It owns those descriptors: read them with
+ * mcast_multi_recv(), or put them in your own poll(2)/epoll(7) set (mcast_multi_fds()) and call
+ * mcast_multi_recv() with timeout 0 when one is readable. Never close them: mcast_multi_free() does.
+ * Threads: one struct mcast_multi is used by one thread at a time (mcast_multi_recv() updates its counters);
+ * separate receivers are independent.
+ */
+
+/* The receiver: opaque, made by mcast_multi_open(), ended by mcast_multi_free(). */
+struct mcast_multi;
+
+/* One membership of a receiver and what arrived for it (mcast_multi_stats()). */
+struct mcast_multi_stat {
+    struct sockaddr_storage group;  /* the group and port: a struct sockaddr_in, or a sockaddr_in6 whose
+                                       sin6_scope_id is its zone */
+    struct sockaddr_storage source; /* the only sender received from (source-specific), port 0; ss_family is
+                                       AF_UNSPEC for any source */
+    unsigned int ifindex;           /* the interface joined on; 0 when the kernel chose by route */
+    int fd;                         /* the descriptor (one of mcast_multi_fds()) that holds the membership */
+    uint64_t datagrams;             /* datagrams received for this membership */
+    uint64_t bytes;                 /* their sizes, counted in full even when a buffer cut them */
+    uint64_t truncated;             /* how many of them did not fit the buffer they were read into */
+};
+
+/* Joins every group of groups, written as for `mcast recv`: a comma list of groups with ports and of ranges,
+ * "239.1.1.1-239.1.1.50:5000", "239.1.1.1-50:5000", "[ff15::1-ff15::20]:5000", "[ff02::1%eth0]:6000", both
+ * families mixed; one range holds at most 65536 groups. From opts (NULL: defaults) it takes iface (every group
+ * is joined there; NULL: each group's %zone, else the route's choice), source (every group is received only
+ * from it, so all groups must be of its family) and rcvbuf (for each socket); the other fields do not apply: the
+ * sockets always share their port and are always non-blocking. On success *out is the receiver.
+ * EINVAL for a list that does not parse, a group that is not multicast or has no port, or a range that ends
+ * before it starts; ENODEV for an unknown interface or a link-local group without one; EAFNOSUPPORT for a source
+ * of the other family; ENOBUFS or ENOMEM when even an empty socket cannot take one more membership (the message
+ * names the sysctl to raise and a value); EMFILE when the descriptors run out. Nothing stays joined on failure. */
+int mcast_multi_open(const char *groups, const struct mcast_opts *opts, struct mcast_multi **out);
+
+/* The receiver's descriptors, for poll(2) or epoll(7): *count receives their number (more than one when the
+ * groups did not fit one socket) and fds[0..*count) the descriptors, in the order of mcast_multi_stat.fd's
+ * sockets. fds NULL with cap 0 asks for the number only; otherwise ERANGE, with nothing written, when cap is
+ * less than the number. The set does not change for the receiver's life. */
+int mcast_multi_fds(const struct mcast_multi *multi, int *fds, size_t cap, size_t *count);
+
+/* Receives the next datagram of any of the receiver's groups into buf, waiting at most timeout_ms milliseconds:
+ * 0 takes only what is already queued, a negative value waits for ever. The sockets are served in turn, so a
+ * busy group cannot starve the others. Returns the bytes placed in buf (0 for an empty datagram); *info
+ * (may be NULL) says who sent it and to which group, and whether it was cut (truncated, full_len). The datagram
+ * is counted for its group in mcast_multi_stats(). When nothing arrives in time: -1 with errno EAGAIN (0 cannot
+ * mean a timeout, since empty datagrams exist). buf must not be NULL. */
+ssize_t mcast_multi_recv(struct mcast_multi *multi, void *buf, size_t len, struct mcast_rxinfo *info,
+                         int timeout_ms);
+
+/* The counters of every membership, in the order the groups were given (repeats dropped), into
+ * stats[0..*count). stats NULL with cap 0 asks for the number only; otherwise ERANGE, with nothing written, when
+ * cap is less than the number. */
+int mcast_multi_stats(const struct mcast_multi *multi, struct mcast_multi_stat *stats, size_t cap,
+                      size_t *count);
+
+/* Closes the receiver's descriptors, which ends their memberships, and frees it. NULL is ignored. */
+void mcast_multi_free(struct mcast_multi *multi);
+
+/* Many groups (end). */
 
 /* ------------------------------------------------------------------------------------------------------------
  * Raw sockets for IGMP and MLD (begin). Open one with mcast_open(AF_INET, SOCK_RAW, IPPROTO_IGMP) or

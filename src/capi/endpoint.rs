@@ -13,7 +13,7 @@ use crate::{Error, ErrorKind, Group, IfaceSpec, Receiver, Sender};
 ///
 /// # Safety
 /// `opts` is NULL or points at a valid `struct mcast_opts`.
-unsafe fn options(opts: *const McastOpts) -> McastOpts {
+pub(super) unsafe fn options(opts: *const McastOpts) -> McastOpts {
     if opts.is_null() {
         McastOpts::default()
     } else {
@@ -26,7 +26,7 @@ unsafe fn options(opts: *const McastOpts) -> McastOpts {
 ///
 /// # Safety
 /// `ptr` is NULL or a NUL-terminated string valid for the call.
-unsafe fn field<'a>(ptr: *const c_char, name: &str) -> CResult<Option<&'a str>> {
+pub(super) unsafe fn field<'a>(ptr: *const c_char, name: &str) -> CResult<Option<&'a str>> {
     if ptr.is_null() {
         return Ok(None);
     }

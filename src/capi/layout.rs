@@ -5,6 +5,7 @@
 use std::ffi::c_char;
 use std::mem::{align_of, offset_of, size_of};
 
+use super::multi::McastMultiStat;
 use super::types::{AbiEntry, McastIface, McastOpts, McastRxinfo};
 use super::{ffi_fn, Out};
 
@@ -67,6 +68,15 @@ static LAYOUT: Table = layout! {
         ipv4: *const libc::in_addr,
         n_ipv6: usize,
         ipv6: *const libc::in6_addr,
+    }
+    McastMultiStat as "mcast_multi_stat" {
+        group: libc::sockaddr_storage,
+        source: libc::sockaddr_storage,
+        ifindex: std::ffi::c_uint,
+        fd: std::ffi::c_int,
+        datagrams: u64,
+        bytes: u64,
+        truncated: u64,
     }
     AbiEntry as "mcast_abi_entry" {
         type_name as "type": *const c_char,

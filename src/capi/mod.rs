@@ -27,6 +27,7 @@ pub mod gso;
 pub mod iface;
 pub mod io;
 pub mod layout;
+pub mod multi;
 pub mod raw;
 pub mod socket;
 pub mod types;
