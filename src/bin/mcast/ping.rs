@@ -247,8 +247,7 @@ fn poll_once(c: &mut Common, buf: &mut [u8], wait: Duration) -> Result<Option<(R
         fds.extend(c.socket_tx.as_ref().map(|t| t.as_fd()));
         let sockets = fds.len();
         fds.extend(c.socket_rx.link_fd());
-        let ready =
-            mcast::sys::socket::poll_many(&fds, Some(wait)).map_err(|e| Fail::runtime(format!("poll: {e}")))?;
+        let ready = mcast::sys::socket::poll_many(&fds, Some(wait)).map_err(|e| Fail::runtime(format!("poll: {e}")))?;
         let link_ready = ready.get(sockets).copied().unwrap_or(false);
         (ready, link_ready)
     };
