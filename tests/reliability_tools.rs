@@ -7,6 +7,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -167,18 +168,16 @@ fn u(v: &Value, k: &str) -> u64 {
     v[k].as_u64().unwrap_or_else(|| panic!("no count {k:?} in {v}"))
 }
 
-/// Topology: a (va 10.0.0.1) <-> b (vb 10.0.0.2). `mcast ping --serve --iface vb` in b answers a prober in
-/// a that probes out of va every 20 ms until interrupted. Once answers flow, va is deleted (taking vb with
+/// Topology: a (va) <-> b (vb), with the addresses given. `mcast ping --serve --iface vb` in b answers a
+/// prober in a that probes out of va every 20 ms until interrupted. Once answers flow, va is deleted (taking vb with
 /// it) and, after both sides have noticed, the pair is made again with the same names and addresses (new
 /// indices). Both sides must rejoin and the prober must get both kinds of answer again, to probes sent
 /// after the re-creation; each side's summary names its interface's deletion; the responder's count of
 /// probes missed is the gap in the sequence numbers it answered, and the prober counts the probes that
 /// could not leave.
-#[test]
-fn ping_serve_answers_again_after_its_veth_is_deleted_and_made_again() {
-    let (a, b) = pair("pgdel", "10.0.0.1/24", "10.0.0.2/24");
+fn ping_across_a_re_creation(tag: &str, group: &str, (a_addr, a_cidr): (&str, &str), (b_addr, b_cidr): (&str, &str)) {
+    let (a, b) = pair(tag, a_cidr, b_cidr);
     let (old_a, old_b) = (a.ifindex("va"), b.ifindex("vb"));
-    let group = "239.8.9.1:5901";
     let server = Running::ready(&b, &["ping", "--serve", group, "--iface", "vb", "--json"], "mcast ping: answering");
     let client = Running::start(&a, &["ping", group, "--iface", "va", "--ttl", "1", "--interval", "0.02", "--json"]);
     let kinds_after = |min_seq: u64| {
@@ -197,7 +196,7 @@ fn ping_serve_answers_again_after_its_veth_is_deleted_and_made_again() {
     // Long enough for probes to fail while the link is gone, however the two processes are scheduled.
     std::thread::sleep(Duration::from_millis(300));
     let last_before = client.objects("reply").iter().map(|r| u(r, "seq")).max().expect("replies");
-    relink(&a, &b, "10.0.0.1/24", "10.0.0.2/24");
+    relink(&a, &b, a_cidr, b_cidr);
     let (new_a, new_b) = (a.ifindex("va"), b.ifindex("vb"));
     assert!(new_a != old_a && new_b != old_b, "the pair was made again under new indices");
     client.wait_until("both kinds of answer after the re-creation", || {
@@ -216,11 +215,11 @@ fn ping_serve_answers_again_after_its_veth_is_deleted_and_made_again() {
     let rows = of_type(&got, "responder");
     assert_eq!(rows.len(), 2, "{rows:?}");
     for row in rows {
-        assert_eq!((row["responder"].as_str(), u(row, "sent")), (Some("10.0.0.2"), sent), "{row}");
+        assert_eq!((row["responder"].as_str(), u(row, "sent")), (Some(b_addr), sent), "{row}");
         assert!(u(row, "lost") > 0 && u(row, "received") + u(row, "lost") == sent, "{row}");
     }
     for r in of_type(&got, "reply") {
-        assert_eq!(r["responder"], "10.0.0.2", "{r}");
+        assert_eq!(r["responder"], b_addr, "{r}");
         assert!(u(r, "seq") < sent, "{r}");
     }
     assert!(err.iter().any(|l| l.starts_with(&format!("mcast ping: va: back as index {new_a} (was {old_a})"))));
@@ -235,7 +234,8 @@ fn ping_serve_answers_again_after_its_veth_is_deleted_and_made_again() {
     let seqs: Vec<u64> = probes.iter().map(|p| u(p, "seq")).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
     for p in &probes {
-        assert!(p["from"].as_str().is_some_and(|f| f.starts_with("10.0.0.1:")), "{p}");
+        let from: SocketAddr = p["from"].as_str().and_then(|f| f.parse().ok()).unwrap_or_else(|| panic!("{p}"));
+        assert_eq!(from.ip().to_string(), a_addr, "{p}");
     }
     let gaps: Vec<u64> = seqs.windows(2).map(|w| w[1] - w[0] - 1).filter(|g| *g > 0).collect();
     assert_eq!(gaps.len(), 1, "one gap, across the re-creation: {seqs:?}");
@@ -243,6 +243,25 @@ fn ping_serve_answers_again_after_its_veth_is_deleted_and_made_again() {
     assert_eq!(o["missed"].as_u64(), Some(gaps[0]), "{o}");
     assert!(seqs.iter().any(|s| *s > last_before), "answered probes sent after the re-creation: {seqs:?}");
     assert!(err.iter().any(|l| l.starts_with(&format!("mcast ping: vb: back as index {new_b} (was {old_b})"))));
+}
+
+/// The above over IPv4: a (va 10.0.0.1) <-> b (vb 10.0.0.2), group 239.8.9.1.
+#[test]
+fn ping_serve_answers_again_after_its_veth_is_deleted_and_made_again() {
+    ping_across_a_re_creation("pgdel", "239.8.9.1:5901", ("10.0.0.1", "10.0.0.1/24"), ("10.0.0.2", "10.0.0.2/24"));
+}
+
+/// The above over IPv6: a (va fd00:8::1) <-> b (vb fd00:8::2), site-scope group ff15::8:9:1 (so the
+/// sources are these addresses, not link-local ones that change with the re-created veth's MAC); the
+/// outgoing interface is kept by index only (`IPV6_MULTICAST_IF`) and must be set anew.
+#[test]
+fn ping_serve_over_ipv6_answers_again_after_its_veth_is_deleted_and_made_again() {
+    ping_across_a_re_creation(
+        "pgdel6",
+        "[ff15::8:9:1]:5904",
+        ("fd00:8::1", "fd00:8::1/64"),
+        ("fd00:8::2", "fd00:8::2/64"),
+    );
 }
 
 /// A `mcast discover` from a out of va, up to TTL 1, which must find exactly the responder "far" at
