@@ -224,7 +224,7 @@ ssize_t mcast_send_to(int fd, const void *buf, size_t len, const char *group_por
 
 /* Receives one datagram into buf, blocking unless fd is non-blocking (then EAGAIN when none is queued).
  * Returns the bytes placed in buf; a larger datagram is cut, and *info says so (truncated, full_len). info may
- * be NULL. */
+ * be NULL. With UDP_GRO on, one read may hold several datagrams: see mcast_set_gro(). */
 ssize_t mcast_recv(int fd, void *buf, size_t len, struct mcast_rxinfo *info);
 
 /* Sends bufs[0..count) as count datagrams with one sendmmsg(2), on a connected socket. Returns how many were
@@ -360,6 +360,63 @@ int mcast_set_mld_filter(int fd);
 int mcast_set_kernel_checksum(int fd, int on);
 
 /* Raw sockets for IGMP and MLD (end). */
+
+/* ------------------------------------------------------------------------------------------------------------
+ * Segmented send and GRO (begin). UDP segmentation offload (UDP_SEGMENT, udp(7), Linux 4.18) hands the kernel
+ * one buffer that it cuts into datagrams of one size as late as possible: far fewer trips through the stack
+ * than one send per datagram, and every member still gets each segment as its own datagram. Its constraints:
+ * every segment has one size except the last, which may be shorter; at most 64 segments (MCAST_SEGMENTS_MAX)
+ * and 65,507 bytes in one send; each segment must fit the path MTU whole, since segments are never
+ * IP-fragmented. UDP_GRO (Linux 5.0) is the receiving side: the kernel may coalesce datagrams of one flow into
+ * one read, with the segment size in a control message; mcast_recv_gro() splits such a read again.
+ */
+
+/* The most datagrams one mcast_send_segments() or mcast_send_segments_to() call sends. */
+#define MCAST_SEGMENTS_MAX 64
+
+/* Sends buf[0..len) as datagrams of segment bytes, the last one shorter if len is not a multiple, on a
+ * connected socket (as mcast_sender() makes), with one sendmsg(2) carrying UDP_SEGMENT. When the kernel lacks
+ * UDP_SEGMENT, or refuses it for this send (a segment longer than the path MTU: EINVAL/EMSGSIZE from the
+ * kernel), the same datagrams go with sendmmsg(2) instead, transparently; such datagrams may then be
+ * IP-fragmented like any other send. The refusal is not remembered: each call tries UDP_SEGMENT first.
+ * One call sends at most MCAST_SEGMENTS_MAX datagrams and, with UDP_SEGMENT, at most 65,507 bytes (so at most
+ * 46 of 1400 bytes). Returns how many datagrams were sent, which may be fewer than len needs (the cap above, or
+ * a full buffer on a non-blocking socket): datagram n starts at buf + n * segment, so send the rest again from
+ * there. len 0 sends nothing and returns 0. EINVAL for a NULL buf or a segment of 0 or above 65,507;
+ * ENOTCONN if fd is not connected; EMSGSIZE when plain datagrams of that size cannot leave either (a segment
+ * longer than the path MTU with fragmentation forbidden: IP_MTU_DISCOVER / IPV6_MTU_DISCOVER set to
+ * IP_PMTUDISC_DO). */
+int mcast_send_segments(int fd, const void *buf, size_t len, size_t segment);
+
+/* The same to group_port ("239.1.2.3:5000"), on any UDP socket. EINVAL unless it is a multicast group with a
+ * port. */
+int mcast_send_segments_to(int fd, const void *buf, size_t len, size_t segment, const char *group_port);
+
+/* 1 if the kernel accepts UDP_SEGMENT on fd (it has UDP GSO), 0 if not (an old kernel, or a raw socket).
+ * mcast_send_segments() works either way; this says only whether it can use the fast path. A path may still
+ * refuse a segmented send; mcast_send_segments() then falls back by itself. */
+int mcast_gso_supported(int fd);
+
+/* UDP_GRO on (any non-zero on) or off (the default); *on reads 0 or 1. With it on, one read may hold several
+ * datagrams of one sender, end to end, up to 64 KiB: read them with mcast_recv_gro() and a buffer of 65,535
+ * bytes. mcast_recv() and mcast_recv_batch() do not split such a read: they return it as one buffer (len and
+ * full_len count all its bytes), and a buffer shorter than the read cuts it (truncated). ENOPROTOOPT on a raw
+ * socket. */
+int mcast_set_gro(int fd, int on);
+int mcast_get_gro(int fd, int *on);
+
+/* Receives one read into buf, as mcast_recv() does (blocking unless fd is non-blocking, then EAGAIN), and
+ * describes each datagram in it: infos[i] is datagram i, with its own len and full_len and the source, group,
+ * interface and TTL they share. The datagrams lie end to end in buf: datagram i starts at buf + i * infos[0].len.
+ * Returns how many entries were written: 1 for a read the kernel did not coalesce (GRO off, or nothing to
+ * coalesce), more for a coalesced one. Give count >= 64: Linux coalesces at most 64 datagrams from the network
+ * (UDP_GRO_CNT_MAX) and this library sends at most 64 per call; a longer read (another program's segmented send
+ * looped back on this host) ends in one last entry that covers all the remaining bytes, so nothing is ever left
+ * undescribed. A read cut by a short buffer marks its last datagram truncated, whose full_len then counts every
+ * byte from its start to the end of the read. EINVAL for a NULL buf or infos, or count 0. */
+int mcast_recv_gro(int fd, void *buf, size_t len, struct mcast_rxinfo *infos, size_t count);
+
+/* Segmented send and GRO (end). */
 
 /* ------------------------------------------------------------------------------------------------------------
  * ABI check: the library's own view of the structs above, so a program (or the test suite) can verify that

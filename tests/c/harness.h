@@ -27,6 +27,7 @@ extern const struct test_case traffic_tests[];
 extern const struct test_case layout_tests[];
 extern const struct test_case thread_tests[];
 extern const struct test_case raw_tests[];
+extern const struct test_case gso_tests[];
 extern const struct test_case multi_tests[];
 
 /* Prints where a check failed, with errno and mcast_last_error(). */
