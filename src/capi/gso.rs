@@ -180,7 +180,11 @@ mod tests {
             fails(mcast_send_segments_to(fd, null(), 32, 8, c"239.1.2.3:5000".as_ptr()), libc::EINVAL, "buf is NULL");
             fails(mcast_send_segments_to(fd, data.as_ptr().cast(), 32, 8, c"10.0.0.1:5000".as_ptr()), libc::EINVAL, "");
             fails(mcast_send_segments_to(fd, data.as_ptr().cast(), 32, 8, c"239.1.2.3".as_ptr()), libc::EINVAL, "");
-            fails(mcast_send_segments_to(fd, data.as_ptr().cast(), 32, 0, c"239.1.2.3:5000".as_ptr()), libc::EINVAL, "");
+            fails(
+                mcast_send_segments_to(fd, data.as_ptr().cast(), 32, 0, c"239.1.2.3:5000".as_ptr()),
+                libc::EINVAL,
+                "",
+            );
         }
         // SAFETY: fd is ours.
         assert_eq!(unsafe { mcast_close(fd) }, 0);
