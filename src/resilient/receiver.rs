@@ -19,6 +19,7 @@ pub struct ResilientReceiver {
     socket: McastSocket,
     memberships: Vec<Membership>,
     follower: LinkFollower,
+    foreign: u64,
 }
 
 /// One socket's memberships, as [`Memberships`].
@@ -44,9 +45,34 @@ impl ResilientReceiver {
     /// Takes over `rx` (its socket and memberships) and starts following its interfaces.
     pub fn new(rx: Receiver) -> Result<ResilientReceiver> {
         let mut memberships = rx.memberships().to_vec();
+        let foreign = rx.foreign();
         let socket = rx.into_socket();
         let follower = LinkFollower::new(&mut OnSocket { socket: &socket, memberships: &mut memberships });
-        Ok(ResilientReceiver { socket, memberships, follower })
+        Ok(ResilientReceiver { socket, memberships, follower, foreign })
+    }
+
+    /// Whether a datagram arrived on an interface a membership names, by its index now (always, when a
+    /// membership let the kernel choose), as [`Receiver`] filters: Linux matches IPv6 memberships by group
+    /// alone, so a socket joined on one interface also gets the group from another where anything on the
+    /// host joined it. Counts the ones refused ([`Self::foreign`]). [`Self::recv_timeout`] applies it;
+    /// callers with their own receive loop call it on what they read from [`Self::socket`].
+    pub fn accepts(&mut self, meta: &RecvMeta) -> bool {
+        let ok = match meta.ifindex {
+            Some(i) if self.memberships.iter().all(|m| m.iface.is_some()) => {
+                self.memberships.is_empty()
+                    || self.memberships.iter().any(|m| m.iface.as_ref().map(|f| f.index) == Some(i))
+            }
+            _ => true,
+        };
+        if !ok {
+            self.foreign += 1;
+        }
+        ok
+    }
+
+    /// Datagrams refused so far because they arrived on an interface no membership names.
+    pub fn foreign(&self) -> u64 {
+        self.foreign
     }
 
     /// Receives one datagram, waiting at most `timeout`, while handling link announcements. `None` when
@@ -60,6 +86,9 @@ impl ResilientReceiver {
         self.follower.service(&mut OnSocket { socket: &self.socket, memberships: &mut self.memberships });
         if ready.first().copied().unwrap_or(false) {
             if let Some(meta) = self.socket.recv_timeout(buf, Duration::ZERO)? {
+                if !self.accepts(&meta) {
+                    return Ok(None);
+                }
                 self.follower.observe(buf.get(..meta.len).unwrap_or_default(), Instant::now());
                 return Ok(Some(meta));
             }

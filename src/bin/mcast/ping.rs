@@ -213,6 +213,10 @@ fn recv_until(c: &mut Common, buf: &mut [u8], deadline: Option<Instant>) -> Resu
     let wait = wait.min(c.next_service.saturating_duration_since(now));
     let got = if c.busy { spin(c, buf, wait)? } else { poll_once(c, buf, wait)? };
     if let Some((meta, true)) = &got {
+        // The group from an interface not joined on (IPv6 memberships match by group alone) is not ours.
+        if !c.socket_rx.accepts(meta) {
+            return Ok(None);
+        }
         // Numbered probes (or multicast answers) tell an outage's missed datagrams.
         c.socket_rx.observe(buf.get(..meta.len).unwrap_or_default(), Instant::now());
     }
