@@ -89,3 +89,28 @@ fn discover_over_ipv6_rings_by_hop_limit() {
         assert!(o.str("addr").starts_with("fe80::"), "link-local address of the interface: {o:?}");
     }
 }
+
+/// Topology: `a` (10.93.0.1, va) <-veth-> `b` (10.93.0.2, vb); the only responder is in `b`, and nothing in `a`
+/// is a member of the group. Linux would transmit a TTL-0 datagram from a host that is not a member, so ring 0
+/// must still reach nobody across the link: the responder sees no query until ring 1.
+#[test]
+fn ring_0_stays_on_this_host_when_no_member_is_here() {
+    let a = Netns::new("disc0a");
+    let b = Netns::new("disc0b");
+    veth(&a, "va", "10.93.0.1/24", &b, "vb", "10.93.0.2/24");
+    let group = "239.93.0.1:4000";
+    let far = Proc::ready(
+        &b,
+        &["responder", group, "--name", "far", "--iface", "vb", "--timeout", "60", "--json"],
+        "answering",
+    );
+    let zero = tools_support::run(&a, &["discover", group, "--iface", "va", "--max-ttl", "0", "--wait", "1", "--json"]);
+    assert_eq!(zero.code, Some(1), "ring 0 must not find the neighbour: {zero:?}");
+    assert_eq!(zero.one("summary").int("found"), 0);
+    let one =
+        tools_support::run(&a, &["discover", group, "--iface", "va", "--max-ttl", "1", "--wait", "1", "--json"]).ok();
+    let f = found(&one);
+    assert_eq!(f.len(), 1, "{}", one.stdout);
+    assert_eq!((f[0].str("name"), f[0].str("addr"), f[0].int("ttl")), ("far".into(), "10.93.0.2".into(), 1));
+    drop(far);
+}

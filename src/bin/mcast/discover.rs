@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mcast::proto::{self, Answer, Kind};
 use mcast::sendretry::SendStats;
-use mcast::Family;
+use mcast::{Family, Group, Interface, McastSocket};
 
 use crate::args::{self, Fail, Opt};
 use crate::output::{Json, Out};
@@ -76,6 +76,51 @@ struct Found {
     rtt_ns: u64,
 }
 
+/// Keeps a TTL-0 query on this host. Linux drops a TTL-0 (hop-limit-0) multicast datagram only on its multicast
+/// output path, which it takes when this host is a member of the group on the outgoing interface and loop is on;
+/// otherwise it transmits the datagram with TTL 0 and every neighbour on the link receives it. So while ring 0 is
+/// sent, the querying socket itself holds a membership (on its own ephemeral port, it receives none of the
+/// group's datagrams) with loop on; both are undone when this value is dropped.
+struct HostOnly<'a> {
+    sock: &'a McastSocket,
+    group: IpAddr,
+    index: u32,
+    loop_was: bool,
+}
+
+impl<'a> HostOnly<'a> {
+    fn enter(sock: &'a McastSocket, group: Group, iface: Option<&Interface>) -> Result<Self, Fail> {
+        let index = iface.map(|i| i.index).unwrap_or(group.scope_id());
+        let loop_was = match group.ip() {
+            IpAddr::V4(g) => {
+                let was = sock.multicast_loop_v4()?;
+                sock.set_multicast_loop_v4(true)?;
+                sock.join_v4_index(g, index)?;
+                was
+            }
+            IpAddr::V6(g) => {
+                let was = sock.multicast_loop_v6()?;
+                sock.set_multicast_loop_v6(true)?;
+                sock.join_v6(g, index)?;
+                was
+            }
+        };
+        Ok(HostOnly { sock, group: group.ip(), index, loop_was })
+    }
+}
+
+impl Drop for HostOnly<'_> {
+    fn drop(&mut self) {
+        // Best effort: the socket is closed at exit anyway, which ends the membership.
+        let _ = match self.group {
+            IpAddr::V4(g) => {
+                self.sock.leave_v4_index(g, self.index).and(self.sock.set_multicast_loop_v4(self.loop_was))
+            }
+            IpAddr::V6(g) => self.sock.leave_v6(g, self.index).and(self.sock.set_multicast_loop_v6(self.loop_was)),
+        };
+    }
+}
+
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
     let pos = m.positionals(1, 1, "GROUP:PORT", USAGE)?;
@@ -111,8 +156,10 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         }
         let len = proto::encode(Kind::DiscoverQuery, session, u64::from(ring), proto::now_ns(), &[], &mut query)
             .map_err(Fail::runtime)?;
+        let host_only = (ring == 0).then(|| HostOnly::enter(&sock, group, ifaces.first())).transpose()?;
         // A query that cannot leave (the link is gone) is counted; the next ring tries again.
         tools::send_counted(&mut failures, || sock.send_to(&query[..len], group.socket_addr()))?;
+        drop(host_only);
         let before = found.len();
         if !quiet {
             let line = if json {
