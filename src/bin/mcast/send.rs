@@ -28,7 +28,9 @@ group (ff02::/16, ff01::/16) needs an interface: the %zone or --iface.
 Options, with the C socket option each one sets:
   --ttl N, --hops N    TTL (IPv4) or hop limit (IPv6) of each datagram, 0..=255. The seed's thresholds:
                        0 this host only, 1 this link (the kernel's default), 32 site, 64 region,
-                       128 continent, 255 unrestricted.
+                       128 continent, 255 unrestricted. Linux keeps TTL 0 on this host only when
+                       this host is a member of the group on the outgoing interface (with loop on);
+                       otherwise it transmits it with TTL 0 and neighbours on the link receive it.
                        setsockopt IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS
   --loop, --no-loop    whether members on this host get a copy (default: on). The last one given wins.
                        setsockopt IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP
