@@ -24,7 +24,8 @@ use std::time::Duration;
 use super::bytes::{need, range, set_u16, set_u8, tail, u16_at, u8_at, v4_at};
 use super::code::{decode_float8, encode_float8};
 use super::record::{
-    check_records, emit_records, parse_records, parse_sources, sources_at, GroupRecord, Records, WireAddr,
+    check_records, emit_records, parse_records, parse_sources, query_group, report_group, sources_at, GroupRecord,
+    Records, WireAddr,
 };
 use super::{checksum, Error, Result};
 
@@ -107,17 +108,9 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// A view without checks; fields past the end of the buffer read as zero.
-    pub fn new_unchecked(buffer: T) -> Self {
-        Packet { buffer }
-    }
+    view_constructors!("A view whose fields, sources and records all lie inside `buffer`.");
 
-    /// A view whose fields, sources and records all lie inside `buffer`.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
+    membership_readers!(addr: Ipv4Addr, query: "v3 query", report: "v3 report");
 
     /// Checks the 8-byte header, and for a v3 query its sources, for a v3 report its records, against the buffer.
     pub fn check_len(&self) -> Result<()> {
@@ -134,74 +127,14 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
     }
 
-    /// Consumes the view, returning the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    /// The message length (the whole buffer).
-    pub fn len(&self) -> usize {
-        self.buffer.as_ref().len()
-    }
-
-    /// Whether the buffer is empty.
-    pub fn is_empty(&self) -> bool {
-        self.buffer.as_ref().is_empty()
-    }
-
-    /// The Type field.
-    pub fn msg_type(&self) -> u8 {
-        u8_at(self.buffer.as_ref(), field::TYPE)
-    }
-
     /// The Max Resp Code field (v2: Max Resp Time in tenths of a second; v1: unused, zero).
     pub fn max_resp_code(&self) -> u8 {
         u8_at(self.buffer.as_ref(), field::MAX_RESP_CODE)
     }
 
-    /// The Checksum field.
-    pub fn checksum(&self) -> u16 {
-        u16_at(self.buffer.as_ref(), field::CHECKSUM)
-    }
-
     /// The Group Address field (not in a v3 report).
     pub fn group_addr(&self) -> Ipv4Addr {
         v4_at(self.buffer.as_ref(), field::GROUP)
-    }
-
-    /// v3 query: the S flag (Suppress Router-Side Processing).
-    pub fn s_flag(&self) -> bool {
-        u8_at(self.buffer.as_ref(), field::S_QRV) & 0x08 != 0
-    }
-
-    /// v3 query: the QRV field (Querier's Robustness Variable).
-    pub fn qrv(&self) -> u8 {
-        u8_at(self.buffer.as_ref(), field::S_QRV) & 0x07
-    }
-
-    /// v3 query: the QQIC field (Querier's Query Interval Code).
-    pub fn qqic(&self) -> u8 {
-        u8_at(self.buffer.as_ref(), field::QQIC)
-    }
-
-    /// v3 query: the Number of Sources field.
-    pub fn num_sources(&self) -> u16 {
-        u16_at(self.buffer.as_ref(), field::NUM_SOURCES)
-    }
-
-    /// v3 query: the sources (on an unchecked view, only those inside the buffer).
-    pub fn sources(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
-        sources_at(self.buffer.as_ref(), field::SOURCES, self.num_sources())
-    }
-
-    /// v3 report: the Number of Group Records field.
-    pub fn num_records(&self) -> u16 {
-        u16_at(self.buffer.as_ref(), field::NUM_RECORDS)
-    }
-
-    /// v3 report: the group records.
-    pub fn records(&self) -> Records<'_, Ipv4Addr> {
-        Records::new(tail(self.buffer.as_ref(), field::RECORDS), self.num_records())
     }
 
     /// The checksum the message should carry.
@@ -217,44 +150,16 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    /// Sets the Type field.
-    pub fn set_msg_type(&mut self, value: u8) {
-        set_u8(self.buffer.as_mut(), field::TYPE, value);
-    }
+    membership_writers!(addr: Ipv4Addr, query: "v3 query");
 
     /// Sets the Max Resp Code field.
     pub fn set_max_resp_code(&mut self, value: u8) {
         set_u8(self.buffer.as_mut(), field::MAX_RESP_CODE, value);
     }
 
-    /// Sets the Checksum field.
-    pub fn set_checksum(&mut self, value: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM, value);
-    }
-
     /// Sets the Group Address field.
     pub fn set_group_addr(&mut self, addr: Ipv4Addr) {
         addr.write(self.buffer.as_mut(), field::GROUP);
-    }
-
-    /// v3 query: sets the reserved bits to zero, the S flag and QRV.
-    pub fn set_s_flag_and_qrv(&mut self, s_flag: bool, qrv: u8) {
-        set_u8(self.buffer.as_mut(), field::S_QRV, (u8::from(s_flag) << 3) | (qrv & 0x07));
-    }
-
-    /// v3 query: sets the QQIC field.
-    pub fn set_qqic(&mut self, value: u8) {
-        set_u8(self.buffer.as_mut(), field::QQIC, value);
-    }
-
-    /// v3 query: sets the Number of Sources field.
-    pub fn set_num_sources(&mut self, value: u16) {
-        set_u16(self.buffer.as_mut(), field::NUM_SOURCES, value);
-    }
-
-    /// v3 query: sets source `index` (counted from 0).
-    pub fn set_source(&mut self, index: usize, addr: Ipv4Addr) {
-        addr.write(self.buffer.as_mut(), field::SOURCES + 4 * index);
     }
 
     /// v3 report: sets the reserved fields to zero and the Number of Group Records field.
@@ -350,22 +255,6 @@ pub enum Repr {
     ReportV3(Vec<GroupRecord<Ipv4Addr>>),
 }
 
-fn query_group(group: Ipv4Addr) -> Result<Ipv4Addr> {
-    if group.is_unspecified() || group.is_multicast() {
-        Ok(group)
-    } else {
-        Err(Error::NotMulticast(group.into()))
-    }
-}
-
-fn report_group(group: Ipv4Addr) -> Result<Ipv4Addr> {
-    if group.is_multicast() {
-        Ok(group)
-    } else {
-        Err(Error::NotMulticast(group.into()))
-    }
-}
-
 impl Repr {
     /// The message in a checked view. The checksum must be right, the type known, the group multicast (or
     /// unspecified in a query), and a query's length one that RFC 3376 §7.1 gives a version to.
@@ -455,26 +344,10 @@ impl Repr {
             Repr::ReportV2 { group } => simple(&mut out, message_type::V2_REPORT, 0, *group),
             Repr::Leave { group } => simple(&mut out, message_type::LEAVE_GROUP, 0, *group),
             Repr::QueryV3(query) => {
-                if query.qrv > 7 {
-                    return Err(Error::Unencodable("a QRV above 7"));
-                }
-                let count =
-                    u16::try_from(query.sources.len()).map_err(|_| Error::Unencodable("more than 65535 sources"))?;
+                out.emit_query_tail(query.suppress, query.qrv, query.qqic, &query.sources)?;
                 simple(&mut out, message_type::MEMBERSHIP_QUERY, query.max_resp_code, query.group);
-                out.set_s_flag_and_qrv(query.suppress, query.qrv);
-                out.set_qqic(query.qqic);
-                out.set_num_sources(count);
-                for (i, source) in query.sources.iter().enumerate() {
-                    out.set_source(i, *source);
-                }
             }
-            Repr::ReportV3(records) => {
-                let count = u16::try_from(records.len()).map_err(|_| Error::Unencodable("more than 65535 records"))?;
-                out.set_msg_type(message_type::V3_REPORT);
-                out.set_num_records(count);
-                let rest = out.buffer.get_mut(field::RECORDS..).unwrap_or(&mut []);
-                emit_records(records, rest)?;
-            }
+            Repr::ReportV3(records) => out.emit_report(message_type::V3_REPORT, records)?,
         }
         out.fill_checksum();
         Ok(())

@@ -55,17 +55,7 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// A view without checks; fields past the end of the buffer read as zero.
-    pub fn new_unchecked(buffer: T) -> Self {
-        Packet { buffer }
-    }
-
-    /// A view whose header, options and total length all lie inside `buffer`.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
+    view_constructors!("A view whose header, options and total length all lie inside `buffer`.");
 
     /// Checks the header length (IHL) and the total length against each other and against the buffer. Bytes past
     /// the total length (link-layer padding) are allowed and ignored.
@@ -82,11 +72,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::BadTotalLength { total, header });
         }
         need(buf, total)
-    }
-
-    /// Consumes the view, returning the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// The Version field (4 for IPv4).

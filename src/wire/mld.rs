@@ -28,7 +28,8 @@ use std::time::Duration;
 use super::bytes::{need, range, set_u16, set_u8, tail, u16_at, u8_at, v6_at};
 use super::code::{decode_float16, decode_float8, encode_float16, encode_float8};
 use super::record::{
-    check_records, emit_records, parse_records, parse_sources, sources_at, GroupRecord, Records, WireAddr,
+    check_records, emit_records, parse_records, parse_sources, query_group, report_group, sources_at, GroupRecord,
+    Records, WireAddr,
 };
 use super::{checksum, Error, Result};
 
@@ -108,17 +109,9 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// A view without checks; fields past the end of the buffer read as zero.
-    pub fn new_unchecked(buffer: T) -> Self {
-        Packet { buffer }
-    }
+    view_constructors!("A view whose fields, sources and records all lie inside `buffer`.");
 
-    /// A view whose fields, sources and records all lie inside `buffer`.
-    pub fn new_checked(buffer: T) -> Result<Self> {
-        let packet = Self::new_unchecked(buffer);
-        packet.check_len()?;
-        Ok(packet)
-    }
+    membership_readers!(addr: Ipv6Addr, query: "v2 query", report: "v2 report");
 
     /// Checks the ICMPv6 header (4 bytes), and for MLD types their fixed part, a v2 query's sources and a v2
     /// report's records, against the buffer. Other ICMPv6 types pass with 4 bytes; [`Repr::parse`] names them.
@@ -138,34 +131,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
         }
     }
 
-    /// Consumes the view, returning the buffer.
-    pub fn into_inner(self) -> T {
-        self.buffer
-    }
-
-    /// The message length (the whole buffer).
-    pub fn len(&self) -> usize {
-        self.buffer.as_ref().len()
-    }
-
-    /// Whether the buffer is empty.
-    pub fn is_empty(&self) -> bool {
-        self.buffer.as_ref().is_empty()
-    }
-
-    /// The ICMPv6 Type field.
-    pub fn msg_type(&self) -> u8 {
-        u8_at(self.buffer.as_ref(), field::TYPE)
-    }
-
     /// The ICMPv6 Code field (zero when sent, ignored when received).
     pub fn code(&self) -> u8 {
         u8_at(self.buffer.as_ref(), field::CODE)
-    }
-
-    /// The Checksum field.
-    pub fn checksum(&self) -> u16 {
-        u16_at(self.buffer.as_ref(), field::CHECKSUM)
     }
 
     /// The Maximum Response Delay (v1, milliseconds) or Maximum Response Code (v2 query).
@@ -176,41 +144,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The Multicast Address field (not in a v2 report).
     pub fn group_addr(&self) -> Ipv6Addr {
         v6_at(self.buffer.as_ref(), field::GROUP)
-    }
-
-    /// v2 query: the S flag (Suppress Router-Side Processing).
-    pub fn s_flag(&self) -> bool {
-        u8_at(self.buffer.as_ref(), field::S_QRV) & 0x08 != 0
-    }
-
-    /// v2 query: the QRV field.
-    pub fn qrv(&self) -> u8 {
-        u8_at(self.buffer.as_ref(), field::S_QRV) & 0x07
-    }
-
-    /// v2 query: the QQIC field.
-    pub fn qqic(&self) -> u8 {
-        u8_at(self.buffer.as_ref(), field::QQIC)
-    }
-
-    /// v2 query: the Number of Sources field.
-    pub fn num_sources(&self) -> u16 {
-        u16_at(self.buffer.as_ref(), field::NUM_SOURCES)
-    }
-
-    /// v2 query: the sources (on an unchecked view, only those inside the buffer).
-    pub fn sources(&self) -> impl Iterator<Item = Ipv6Addr> + '_ {
-        sources_at(self.buffer.as_ref(), field::SOURCES, self.num_sources())
-    }
-
-    /// v2 report: the Nr of Mcast Address Records field.
-    pub fn num_records(&self) -> u16 {
-        u16_at(self.buffer.as_ref(), field::NUM_RECORDS)
-    }
-
-    /// v2 report: the multicast address records.
-    pub fn records(&self) -> Records<'_, Ipv6Addr> {
-        Records::new(tail(self.buffer.as_ref(), field::RECORDS), self.num_records())
     }
 
     fn pseudo_header(&self, src: &Ipv6Addr, dst: &Ipv6Addr) -> u16 {
@@ -235,19 +168,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
-    /// Sets the Type field.
-    pub fn set_msg_type(&mut self, value: u8) {
-        set_u8(self.buffer.as_mut(), field::TYPE, value);
-    }
+    membership_writers!(addr: Ipv6Addr, query: "v2 query");
 
     /// Sets the Code field.
     pub fn set_code(&mut self, value: u8) {
         set_u8(self.buffer.as_mut(), field::CODE, value);
-    }
-
-    /// Sets the Checksum field.
-    pub fn set_checksum(&mut self, value: u16) {
-        set_u16(self.buffer.as_mut(), field::CHECKSUM, value);
     }
 
     /// Sets the Maximum Response Delay / Code field.
@@ -258,26 +183,6 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     /// Sets the Multicast Address field.
     pub fn set_group_addr(&mut self, addr: Ipv6Addr) {
         addr.write(self.buffer.as_mut(), field::GROUP);
-    }
-
-    /// v2 query: sets the reserved bits to zero, the S flag and QRV.
-    pub fn set_s_flag_and_qrv(&mut self, s_flag: bool, qrv: u8) {
-        set_u8(self.buffer.as_mut(), field::S_QRV, (u8::from(s_flag) << 3) | (qrv & 0x07));
-    }
-
-    /// v2 query: sets the QQIC field.
-    pub fn set_qqic(&mut self, value: u8) {
-        set_u8(self.buffer.as_mut(), field::QQIC, value);
-    }
-
-    /// v2 query: sets the Number of Sources field.
-    pub fn set_num_sources(&mut self, value: u16) {
-        set_u16(self.buffer.as_mut(), field::NUM_SOURCES, value);
-    }
-
-    /// v2 query: sets source `index` (counted from 0).
-    pub fn set_source(&mut self, index: usize, addr: Ipv6Addr) {
-        addr.write(self.buffer.as_mut(), field::SOURCES + 16 * index);
     }
 
     /// v2 report: sets the Nr of Mcast Address Records field.
@@ -368,22 +273,6 @@ pub enum Repr {
     },
     /// v2 Multicast Listener Report: one multicast address record per group.
     ReportV2(Vec<GroupRecord<Ipv6Addr>>),
-}
-
-fn query_group(group: Ipv6Addr) -> Result<Ipv6Addr> {
-    if group.is_unspecified() || group.is_multicast() {
-        Ok(group)
-    } else {
-        Err(Error::NotMulticast(group.into()))
-    }
-}
-
-fn report_group(group: Ipv6Addr) -> Result<Ipv6Addr> {
-    if group.is_multicast() {
-        Ok(group)
-    } else {
-        Err(Error::NotMulticast(group.into()))
-    }
 }
 
 impl Repr {
@@ -482,26 +371,10 @@ impl Repr {
             Repr::ReportV1 { group } => simple(&mut out, message_type::V1_REPORT, 0, *group),
             Repr::Done { group } => simple(&mut out, message_type::DONE, 0, *group),
             Repr::QueryV2(query) => {
-                if query.qrv > 7 {
-                    return Err(Error::Unencodable("a QRV above 7"));
-                }
-                let count =
-                    u16::try_from(query.sources.len()).map_err(|_| Error::Unencodable("more than 65535 sources"))?;
+                out.emit_query_tail(query.suppress, query.qrv, query.qqic, &query.sources)?;
                 simple(&mut out, message_type::QUERY, query.max_resp_code, query.group);
-                out.set_s_flag_and_qrv(query.suppress, query.qrv);
-                out.set_qqic(query.qqic);
-                out.set_num_sources(count);
-                for (i, source) in query.sources.iter().enumerate() {
-                    out.set_source(i, *source);
-                }
             }
-            Repr::ReportV2(records) => {
-                let count = u16::try_from(records.len()).map_err(|_| Error::Unencodable("more than 65535 records"))?;
-                out.set_msg_type(message_type::V2_REPORT);
-                out.set_num_records(count);
-                let rest = out.buffer.get_mut(field::RECORDS..).unwrap_or(&mut []);
-                emit_records(records, rest)?;
-            }
+            Repr::ReportV2(records) => out.emit_report(message_type::V2_REPORT, records)?,
         }
         out.fill_checksum(src, dst);
         Ok(())

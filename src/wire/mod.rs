@@ -42,6 +42,10 @@
 // Tests index fixed arrays freely; the code itself reads only through `get`.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
+// First, since a macro is visible only after its definition.
+#[macro_use]
+mod view;
+
 mod bytes;
 pub mod checksum;
 pub mod code;

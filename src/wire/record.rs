@@ -79,6 +79,24 @@ impl WireAddr for Ipv6Addr {
     }
 }
 
+/// `group` if it may stand in a query: multicast, or unspecified in a general query.
+pub(crate) fn query_group<A: WireAddr>(group: A) -> Result<A> {
+    if group.is_unspecified_addr() || group.is_multicast_addr() {
+        Ok(group)
+    } else {
+        Err(Error::NotMulticast(group.into()))
+    }
+}
+
+/// `group` if it may stand in a report or a leave: multicast.
+pub(crate) fn report_group<A: WireAddr>(group: A) -> Result<A> {
+    if group.is_multicast_addr() {
+        Ok(group)
+    } else {
+        Err(Error::NotMulticast(group.into()))
+    }
+}
+
 /// What a group record says (RFC 3376 §4.2.12, RFC 3810 §5.2.12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RecordType {
