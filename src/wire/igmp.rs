@@ -271,22 +271,13 @@ impl Repr {
                 Some(Version::V2) => {
                     Ok(Repr::QueryV2 { max_resp_time: packet.max_resp_code(), group: query_group(group)? })
                 }
-                Some(Version::V3) => Ok(Repr::QueryV3(Query {
-                    max_resp_code: packet.max_resp_code(),
-                    group: query_group(group)?,
-                    suppress: packet.s_flag(),
-                    qrv: packet.qrv(),
-                    qqic: packet.qqic(),
-                    sources: packet.sources().collect(),
-                })),
+                Some(Version::V3) => Ok(Repr::QueryV3(packet.source_query()?)),
                 None => Err(Error::BadLength { what: "IGMP query (8 or at least 12 bytes)", len: packet.len() }),
             },
             message_type::V1_REPORT => Ok(Repr::ReportV1 { group: report_group(group)? }),
             message_type::V2_REPORT => Ok(Repr::ReportV2 { group: report_group(group)? }),
             message_type::LEAVE_GROUP => Ok(Repr::Leave { group: report_group(group)? }),
-            message_type::V3_REPORT => {
-                Ok(Repr::ReportV3(parse_records(tail(packet.buffer.as_ref(), field::RECORDS), packet.num_records())?))
-            }
+            message_type::V3_REPORT => Ok(Repr::ReportV3(packet.report_records()?)),
             other => Err(Error::UnknownType(other)),
         }
     }

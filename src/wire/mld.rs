@@ -298,21 +298,12 @@ impl Repr {
                 Some(Version::V1) => {
                     Ok(Repr::QueryV1 { max_resp_delay: packet.max_resp_code(), group: query_group(group)? })
                 }
-                Some(Version::V2) => Ok(Repr::QueryV2(Query {
-                    max_resp_code: packet.max_resp_code(),
-                    group: query_group(group)?,
-                    suppress: packet.s_flag(),
-                    qrv: packet.qrv(),
-                    qqic: packet.qqic(),
-                    sources: packet.sources().collect(),
-                })),
+                Some(Version::V2) => Ok(Repr::QueryV2(packet.source_query()?)),
                 None => Err(Error::BadLength { what: "MLD query (24 or at least 28 bytes)", len: packet.len() }),
             },
             message_type::V1_REPORT => Ok(Repr::ReportV1 { group: report_group(group)? }),
             message_type::DONE => Ok(Repr::Done { group: report_group(group)? }),
-            message_type::V2_REPORT => {
-                Ok(Repr::ReportV2(parse_records(tail(packet.buffer.as_ref(), field::RECORDS), packet.num_records())?))
-            }
+            message_type::V2_REPORT => Ok(Repr::ReportV2(packet.report_records()?)),
             other => Err(Error::UnknownType(other)),
         }
     }

@@ -28,7 +28,8 @@ macro_rules! view_constructors {
 /// The readers IGMP and MLD share: the whole-message length, Type and Checksum, and the fields of the
 /// source-listing query (IGMPv3, MLDv2) and of the record-carrying report (IGMPv3, MLDv2), which have one layout
 /// in both but for where the query's tail starts and the address size. `$addr` is the address type; `$query` and
-/// `$report` name the message in the docs ("v3 query"). The module must have `mod field` with `TYPE`, `CHECKSUM`,
+/// `$report` name the message in the docs ("v3 query"). It also reads the whole query into the module's `Query` and
+/// the report's records, for `Repr::parse`. The module must have `mod field` with `TYPE`, `CHECKSUM`,
 /// `S_QRV`, `QQIC`, `NUM_SOURCES`, `SOURCES`, `NUM_RECORDS` and `RECORDS`.
 macro_rules! membership_readers {
     (addr: $addr:ty, query: $query:literal, report: $report:literal) => {
@@ -85,6 +86,23 @@ macro_rules! membership_readers {
         #[doc = concat!($report, ": the records, one per group.")]
         pub fn records(&self) -> Records<'_, $addr> {
             Records::new(tail(self.buffer.as_ref(), field::RECORDS), self.num_records())
+        }
+
+        /// The source-listing query this view holds, its group checked as `Repr::parse` does.
+        fn source_query(&self) -> Result<Query> {
+            Ok(Query {
+                max_resp_code: self.max_resp_code(),
+                group: query_group(self.group_addr())?,
+                suppress: self.s_flag(),
+                qrv: self.qrv(),
+                qqic: self.qqic(),
+                sources: self.sources().collect(),
+            })
+        }
+
+        /// The records of the report this view holds, parsed.
+        fn report_records(&self) -> Result<Vec<GroupRecord<$addr>>> {
+            parse_records(tail(self.buffer.as_ref(), field::RECORDS), self.num_records())
         }
     };
 }
