@@ -133,6 +133,15 @@ impl Json {
     }
 }
 
+/// The plural ending of a count: "s" except for one.
+pub fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
 /// A JSON array of already-encoded values.
 pub fn array(items: impl IntoIterator<Item = String>) -> String {
     let mut s = String::from("[");

@@ -10,7 +10,7 @@ use mcast::senders::SenderTable;
 use mcast::{Group, IfaceSpec, Interface, Receiver, RecvMeta};
 
 use crate::args::{self, Fail, Opt};
-use crate::output::{self, preview, Json, Out};
+use crate::output::{self, plural, preview, Json, Out};
 
 pub const SUMMARY: &str = "join a group and print each datagram (source, group, interface, TTL, payload)";
 
@@ -100,12 +100,37 @@ const PREVIEW: usize = 64;
 /// Longest single wait: bounds how late a Ctrl-C that lands just before `poll` is noticed.
 const SLICE: Duration = Duration::from_millis(500);
 
-/// Why listening stopped.
+/// Why listening stopped, in both receive modes.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum End {
+pub enum End {
     Count,
     Timeout,
     Interrupted,
+}
+
+impl End {
+    /// The summary's "end" value.
+    pub fn name(self) -> &'static str {
+        match self {
+            End::Count => "count",
+            End::Timeout => "timeout",
+            End::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The exit of both receive modes: a failure when the timeout passed before `count` datagrams arrived, or
+/// with none at all when no count was asked for.
+pub fn outcome(end: End, count: Option<u64>, arrived: u64, elapsed: Duration) -> Result<(), Fail> {
+    match (end, count) {
+        (End::Timeout, Some(c)) if arrived < c => {
+            Err(Fail::runtime(format!("timed out after {} s: {arrived} of {c} datagrams arrived", secs(elapsed))))
+        }
+        (End::Timeout, None) if arrived == 0 => {
+            Err(Fail::runtime(format!("timed out after {} s: nothing arrived", secs(elapsed))))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What has arrived so far.
@@ -214,21 +239,11 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     } else {
         out.text(&tally.text(group, elapsed))?;
     }
-    match (end, count) {
-        (End::Timeout, Some(c)) if tally.datagrams < c => Err(Fail::runtime(format!(
-            "timed out after {} s: {} of {c} datagrams arrived",
-            secs(elapsed),
-            tally.datagrams
-        ))),
-        (End::Timeout, None) if tally.datagrams == 0 => {
-            Err(Fail::runtime(format!("timed out after {} s: nothing arrived", secs(elapsed))))
-        }
-        _ => Ok(()),
-    }
+    outcome(end, count, tally.datagrams, elapsed)
 }
 
 /// A note on standard error; standard output stays data only.
-fn eprintln_note(text: &str) {
+pub fn eprintln_note(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{text}");
 }
@@ -361,11 +376,6 @@ impl Tally {
                 .finish()
         }));
         let outages = output::array(self.outages.iter().map(outage_json));
-        let end = match end {
-            End::Count => "count",
-            End::Timeout => "timeout",
-            End::Interrupted => "interrupted",
-        };
         Json::new()
             .str("type", "summary")
             .str("group", &group.ip().to_string())
@@ -376,7 +386,7 @@ impl Tally {
             .int("drops", self.drops)
             .opt_int("rcvbuf", self.rcvbuf.map(|b| b.effective))
             .float("elapsed", elapsed.as_secs_f64())
-            .str("end", end)
+            .str("end", end.name())
             .raw("sources", &sources)
             .int("sources_dropped", self.sources.forgotten())
             .raw("outages", &outages)
@@ -414,14 +424,6 @@ pub fn outage_json(o: &Outage) -> String {
         .opt_int("missed", o.missed)
         .opt_str("rejoin_error", o.rejoin_error.as_deref())
         .finish()
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 /// Interface names by index, looked up once each (an interface that appears later is found then).

@@ -13,7 +13,8 @@ use mcast::resilient::{LinkFollower, Outage};
 use mcast::IfaceSpec;
 
 use crate::args::{self, Fail, Opt};
-use crate::output::{self, array, Json, Out};
+use crate::output::{self, array, plural, Json, Out};
+use crate::recv::{eprintln_note, outcome, End};
 
 /// The options of `mcast recv` in this mode: its own, and `--interval`.
 const OPTS: &[Opt] = &[
@@ -116,13 +117,6 @@ fn subscriptions(words: &[String]) -> Result<Vec<Subscription>, Fail> {
     Ok(subs)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum End {
-    Count,
-    Timeout,
-    Interrupted,
-}
-
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let m = match args::parse(words, OPTS)? {
         args::Parsed::Help => return Out::new().text(crate::recv::HELP),
@@ -146,14 +140,14 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         // Read back what the kernel granted, and say so once when it clamped the size.
         let granted: Vec<_> = rx.sockets().map(|s| s.request_recv_buffer(bytes)).collect::<Result<_, _>>()?;
         if let Some(b) = granted.iter().find(|b| b.clamped()) {
-            note(&format!("mcast recv: {b}"));
+            eprintln_note(&format!("mcast recv: {b}"));
         }
     }
     // Rejoins after an interface flaps or is made again, and records each outage (mcast::resilient).
     let mut follower = LinkFollower::new(&mut rx);
     mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     if !quiet {
-        note(&listening(&rx));
+        eprintln_note(&listening(&rx));
     }
 
     let start = Instant::now();
@@ -195,7 +189,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         follower.service(&mut rx);
         for n in follower.take_notices() {
             if !quiet {
-                note(&format!("mcast recv: {n}"));
+                eprintln_note(&format!("mcast recv: {n}"));
             }
         }
     };
@@ -206,21 +200,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     } else {
         out.text(&summary_text(&rx, elapsed, &outages))?;
     }
-    match (end, count) {
-        (End::Timeout, Some(c)) if total < c => Err(Fail::runtime(format!(
-            "timed out after {:.3} s: {total} of {c} datagrams arrived",
-            elapsed.as_secs_f64()
-        ))),
-        (End::Timeout, None) if total == 0 => {
-            Err(Fail::runtime(format!("timed out after {:.3} s: nothing arrived", elapsed.as_secs_f64())))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn note(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{text}");
+    outcome(end, count, total, elapsed)
 }
 
 /// "mcast recv: listening on 100 groups over 5 sockets (20, 20, 20, 20, 20 memberships) ...".
@@ -379,11 +359,6 @@ fn summary_json(rx: &MultiReceiver, elapsed: Duration, end: End, outages: &[Outa
             .float("bps", c.bytes as f64 * 8.0 / secs)
             .finish()
     });
-    let end = match end {
-        End::Count => "count",
-        End::Timeout => "timeout",
-        End::Interrupted => "interrupted",
-    };
     Json::new()
         .str("type", "summary")
         .int("datagrams", members.iter().map(|m| m.counters.datagrams).sum::<u64>())
@@ -393,18 +368,10 @@ fn summary_json(rx: &MultiReceiver, elapsed: Duration, end: End, outages: &[Outa
         .int("strays", rx.strays())
         .int("drops", rx.kernel_drops())
         .float("elapsed", elapsed.as_secs_f64())
-        .str("end", end)
+        .str("end", end.name())
         .raw("groups", &array(groups))
         .raw("outages", &array(outages.iter().map(crate::recv::outage_json)))
         .finish()
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use mcast::sendretry::{Outcome, ResilientSender, SendStats};
 use mcast::{Group, IfaceSpec, Sender};
 
 use crate::args::{self, Fail, Opt};
-use crate::output::{preview, Json, Out};
+use crate::output::{plural, preview, Json, Out};
 
 pub const SUMMARY: &str = "send datagrams to a group (message from arguments or stdin lines)";
 
@@ -246,14 +246,6 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         return Err(Fail::runtime(format!("{} of {seq} datagrams could not be sent", st.failed)));
     }
     Ok(())
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }
 
 /// A note on standard error; standard output stays the datagrams and the summary.
