@@ -119,6 +119,25 @@ fn remaining(deadline: std::time::Instant) -> Option<std::time::Duration> {
     deadline.checked_duration_since(std::time::Instant::now()).filter(|d| !d.is_zero())
 }
 
+/// Waits up to `timeout` for a datagram on `socket` that is not one of the kernel's messages to a multicast
+/// router (`is_upcall` tells them apart, by protocol for IGMP, by type for MLD), skipping those; `Ok(None)`
+/// when none came. The datagram is `buf[..meta.len]`.
+fn recv_skipping_upcalls(
+    socket: &crate::McastSocket,
+    buf: &mut [u8],
+    timeout: std::time::Duration,
+    is_upcall: fn(&[u8]) -> bool,
+) -> Result<Option<crate::RecvMeta>> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let Some(wait) = remaining(deadline) else { return Ok(None) };
+        let Some(meta) = socket.recv_timeout(buf, wait)? else { return Ok(None) };
+        if !is_upcall(buf.get(..meta.len).unwrap_or_default()) {
+            return Ok(Some(meta));
+        }
+    }
+}
+
 /// An interface index as the C `int` that `ip_mreqn` and `vifctl` hold.
 fn c_index(index: u32) -> Result<libc::c_int> {
     libc::c_int::try_from(index)

@@ -1,9 +1,9 @@
 //! [`IgmpSocket`]: `socket(AF_INET, SOCK_RAW, IPPROTO_IGMP)` set up to hear and send IGMP.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{remaining, Heard, Message};
+use super::{recv_skipping_upcalls, Heard, Message};
 use crate::error::{Error, ErrorKind, Result};
 use crate::wire::{self, IgmpRepr, Ipv4Packet, Ipv4Repr};
 use crate::{Family, Interface, McastSocket, RecvMeta};
@@ -98,16 +98,8 @@ impl IgmpSocket {
     /// own messages to a multicast router (cache-miss upcalls, IP protocol 0, after
     /// [`IgmpSocket::become_mrouter`]) are skipped.
     pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<Heard>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let Some(wait) = remaining(deadline) else { return Ok(None) };
-            let Some(meta) = self.socket.recv_timeout(buf, wait)? else { return Ok(None) };
-            let bytes = buf.get(..meta.len).unwrap_or_default();
-            if is_upcall(bytes) {
-                continue;
-            }
-            return Ok(Some(heard(&meta, bytes)));
-        }
+        let Some(meta) = recv_skipping_upcalls(&self.socket, buf, timeout, is_upcall)? else { return Ok(None) };
+        Ok(Some(heard(&meta, buf.get(..meta.len).unwrap_or_default())))
     }
 
     /// Makes this socket the network namespace's IPv4 multicast router (`MRT_INIT`) with a virtual interface

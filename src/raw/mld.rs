@@ -2,9 +2,9 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::{remaining, Heard, Icmp6Filter, Message};
+use super::{recv_skipping_upcalls, Heard, Icmp6Filter, Message};
 use crate::error::{Error, ErrorKind, Result};
 use crate::wire::{self, mld::message_type, MldPacket, MldRepr};
 use crate::{Family, Interface, McastSocket, RecvMeta};
@@ -134,17 +134,8 @@ impl MldSocket {
     /// A message that is not valid MLD is returned too, with the reason in [`Heard::message`]. The kernel's own
     /// messages to a multicast router (`struct mrt6msg`, whose first byte is 0) are skipped.
     pub fn recv(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<Heard>> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let Some(wait) = remaining(deadline) else { return Ok(None) };
-            let Some(meta) = self.socket.recv_timeout(buf, wait)? else { return Ok(None) };
-            let bytes = buf.get(..meta.len).unwrap_or_default();
-            // ICMPv6 type 0 is reserved, and the filter blocks it: only an upcall starts with 0.
-            if bytes.first() == Some(&0) {
-                continue;
-            }
-            return Ok(Some(self.heard(&meta, bytes)));
-        }
+        let Some(meta) = recv_skipping_upcalls(&self.socket, buf, timeout, is_upcall)? else { return Ok(None) };
+        Ok(Some(self.heard(&meta, buf.get(..meta.len).unwrap_or_default())))
     }
 
     fn heard(&self, meta: &RecvMeta, bytes: &[u8]) -> Heard {
@@ -178,4 +169,10 @@ impl MldSocket {
     pub fn become_mrouter(&self) -> Result<()> {
         self.socket.become_mrouter(&[])
     }
+}
+
+/// A multicast router's upcall (`struct mrt6msg`, whose first byte is 0). ICMPv6 type 0 is reserved, and the
+/// filter blocks it: only an upcall starts with 0.
+fn is_upcall(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&0)
 }
