@@ -9,6 +9,7 @@
 //! Creating a namespace needs root. Without it every traffic test fails with that reason: it never skips.
 #![allow(dead_code)]
 
+pub mod cases;
 pub mod procnet;
 pub mod routed;
 pub mod traffic;
