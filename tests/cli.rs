@@ -5,26 +5,19 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv6Addr};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdout, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use common::cli::{mcast, of_type, MCAST};
 use common::traffic::{expect, Link, A4};
 use common::{veth_pair_in, Netns};
 use mcast::{Group, IfaceSpec, Receiver, Sender};
 use serde_json::Value;
 
-const MCAST: &str = env!("CARGO_BIN_EXE_mcast");
-
 /// How long a child may take before the test gives up on it (generous: a loaded 2-core machine).
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn mcast(ns: &Netns, args: &[&str]) -> Command {
-    let mut c = ns.command(MCAST);
-    c.args(args);
-    c
-}
 
 /// Runs `mcast ARGS` in `ns` to completion, with `stdin` as its standard input.
 fn run_with_input(ns: &Netns, args: &[&str], stdin: &[u8]) -> Output {
@@ -48,10 +41,6 @@ fn text(bytes: &[u8]) -> String {
 
 fn json_lines(stdout: &[u8]) -> Vec<Value> {
     text(stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
-}
-
-fn of_type<'a>(objects: &'a [Value], ty: &str) -> Vec<&'a Value> {
-    objects.iter().filter(|o| o["type"] == ty).collect()
 }
 
 /// A `mcast recv` running in the background, already joined (it said "listening" on standard error).

@@ -5,56 +5,25 @@
 //! the child's pid is the command's and signals reach it directly). Output is read from `--json`.
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::cli::{json, of_type, the_summary, Running, MCAST};
 use common::{veth, wait_ipv6, Netns};
 use mcast::proto::{self, Kind};
 use mcast::{Family, Group, IfaceSpec, McastSocket, Sender};
 use serde_json::Value;
 
-const MCAST: &str = env!("CARGO_BIN_EXE_mcast");
-
 /// How long a child or a condition may take before the test gives up: generous, on a loaded 2-core machine.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A running `mcast` whose standard output and error lines are collected as they come.
-struct Running {
-    child: Child,
-    stdout: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<Vec<String>>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-fn collect(stream: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            into.lock().unwrap().push(line);
-        }
-    })
-}
-
 impl Running {
     fn start(ns: &Netns, args: &[&str]) -> Running {
-        let mut child = ns
-            .command(MCAST)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {MCAST}: {e}"));
-        let (stdout, stderr) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
-        let readers = vec![
-            collect(child.stdout.take().expect("stdout"), stdout.clone()),
-            collect(child.stderr.take().expect("stderr"), stderr.clone()),
-        ];
-        Running { child, stdout, stderr, readers }
+        Running::start_within(ns, args, PATIENCE)
     }
 
     /// A `mcast recv` that has said it is listening.
@@ -66,82 +35,12 @@ impl Running {
         r
     }
 
-    fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + PATIENCE;
-        while !done() {
-            if Instant::now() > deadline {
-                panic!("{what}: not within {PATIENCE:?}; stdout {:?}, stderr {:?}", self.stdout(), self.stderr());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn stdout(&self) -> Vec<String> {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    fn stderr(&self) -> Vec<String> {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// The JSON objects of `ty` printed so far.
-    fn objects(&self, ty: &str) -> Vec<Value> {
-        self.stdout()
-            .iter()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-            .filter(|o| o["type"] == ty)
-            .collect()
-    }
-
     /// Sends `signal` (`INT`, `TERM`, `STOP`, `CONT`) to this child, by its pid, with kill(1).
     fn signal(&self, signal: &str) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill").args([&format!("-{signal}"), &pid]).status().expect("kill(1)");
         assert!(status.success(), "kill -{signal} {pid}: {status}");
     }
-
-    /// Waits for the exit (killing it after [`PATIENCE`]) and for its output to be read to the end.
-    fn finish(mut self) -> (ExitStatus, Vec<String>, Vec<String>) {
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("mcast did not exit within {PATIENCE:?}; stderr {:?}", self.stderr());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        for r in std::mem::take(&mut self.readers) {
-            r.join().expect("reader");
-        }
-        (status, self.stdout(), self.stderr())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn json(lines: &[String]) -> Vec<Value> {
-    lines.iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
-}
-
-fn of_type<'a>(objects: &'a [Value], ty: &str) -> Vec<&'a Value> {
-    objects.iter().filter(|o| o["type"] == ty).collect()
-}
-
-fn the_summary(objects: &[Value]) -> &Value {
-    let s = of_type(objects, "summary");
-    assert_eq!(s.len(), 1, "one summary: {objects:?}");
-    assert!(objects.last().is_some_and(|o| o["type"] == "summary"), "the summary comes last");
-    s[0]
 }
 
 /// The bytes of a datagram line's payload.

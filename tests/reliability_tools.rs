@@ -6,53 +6,20 @@
 //! the child's pid is the command's and signals reach it directly). Output is read from `--json`.
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::cli::{json, of_type, the_summary, Running, MCAST};
 use common::{veth, wait_ipv6, Netns};
 use serde_json::Value;
-
-const MCAST: &str = env!("CARGO_BIN_EXE_mcast");
 
 /// How long a child or a condition may take before the test gives up: generous, on a loaded 2-core machine.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A running `mcast` whose standard output and error lines are collected as they come.
-struct Running {
-    child: Child,
-    stdout: Arc<Mutex<Vec<String>>>,
-    stderr: Arc<Mutex<Vec<String>>>,
-    readers: Vec<JoinHandle<()>>,
-}
-
-fn collect(stream: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<String>>>) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            into.lock().unwrap().push(line);
-        }
-    })
-}
-
 impl Running {
     fn start(ns: &Netns, args: &[&str]) -> Running {
-        let mut child = ns
-            .command(MCAST)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {MCAST}: {e}"));
-        let (stdout, stderr) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
-        let readers = vec![
-            collect(child.stdout.take().expect("stdout"), stdout.clone()),
-            collect(child.stderr.take().expect("stderr"), stderr.clone()),
-        ];
-        Running { child, stdout, stderr, readers }
+        Running::start_within(ns, args, PATIENCE)
     }
 
     /// A command that has written a line starting with `ready` on standard error (it has joined).
@@ -62,31 +29,8 @@ impl Running {
         r
     }
 
-    fn wait_until(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + PATIENCE;
-        while !done() {
-            if Instant::now() > deadline {
-                panic!("{what}: not within {PATIENCE:?}; stdout {:?}, stderr {:?}", self.stdout(), self.stderr());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn stdout(&self) -> Vec<String> {
-        self.stdout.lock().unwrap().clone()
-    }
-
-    fn stderr(&self) -> Vec<String> {
-        self.stderr.lock().unwrap().clone()
-    }
-
     fn has_err(&self, prefix: &str) -> bool {
         self.stderr.lock().unwrap().iter().any(|l| l.starts_with(prefix))
-    }
-
-    /// The JSON objects of `ty` printed so far.
-    fn objects(&self, ty: &str) -> Vec<Value> {
-        of_type(&json(&self.stdout()), ty).into_iter().cloned().collect()
     }
 
     /// Sends SIGINT to this child, by its pid, with kill(1).
@@ -95,49 +39,6 @@ impl Running {
         let status = Command::new("kill").args(["-INT", &pid]).status().expect("kill(1)");
         assert!(status.success(), "kill -INT {pid}: {status}");
     }
-
-    /// Waits for the exit (killing it after [`PATIENCE`]) and for its output to be read to the end.
-    fn finish(mut self) -> (ExitStatus, Vec<String>, Vec<String>) {
-        let deadline = Instant::now() + PATIENCE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("mcast did not exit within {PATIENCE:?}; stderr {:?}", self.stderr());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        for r in std::mem::take(&mut self.readers) {
-            r.join().expect("reader");
-        }
-        (status, self.stdout(), self.stderr())
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn json(lines: &[String]) -> Vec<Value> {
-    lines.iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
-}
-
-fn of_type<'a>(objects: &'a [Value], ty: &str) -> Vec<&'a Value> {
-    objects.iter().filter(|o| o["type"] == ty).collect()
-}
-
-fn the_summary(objects: &[Value]) -> &Value {
-    let s = of_type(objects, "summary");
-    assert_eq!(s.len(), 1, "one summary: {objects:?}");
-    assert!(objects.last().is_some_and(|o| o["type"] == "summary"), "the summary comes last");
-    s[0]
 }
 
 /// The one outage in a summary: `iface` deleted, its index `old` before and `new` after.

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod cases;
+pub mod cli;
 pub mod procnet;
 pub mod routed;
 pub mod traffic;

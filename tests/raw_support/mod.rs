@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+// Not every test crate that includes this module uses all three.
+#[allow(unused_imports)]
+pub use crate::common::cli::{mcast, of_type, MCAST as BIN};
 use crate::common::Netns;
-
-/// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_mcast");
 
 /// How long a test waits for a line that must come: generous, for a busy two-core machine.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -34,13 +34,6 @@ pub struct Watch {
     pub seen: Vec<Value>,
 }
 
-/// `mcast ARGS` inside `ns`.
-pub fn mcast(ns: &Netns, args: &[&str]) -> Command {
-    let mut c = ns.command(BIN);
-    c.args(args);
-    c
-}
-
 /// Runs `mcast ARGS` in `ns` to its end.
 pub fn run(ns: &Netns, args: &[&str]) -> Output {
     let out = mcast(ns, args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
@@ -53,11 +46,6 @@ pub fn json_lines(out: &Output) -> Vec<Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect()
-}
-
-/// The objects whose `"type"` is `ty`.
-pub fn of_type<'a>(objects: &'a [Value], ty: &str) -> Vec<&'a Value> {
-    objects.iter().filter(|o| o["type"] == ty).collect()
 }
 
 impl Watch {
