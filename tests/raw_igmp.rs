@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use common::traffic::Link;
 use mcast::{Family, McastSocket};
-use raw_support::{json_lines, of_type, run, Watch, A4};
+use raw_support::{answers_for, is, json_lines, of_type, run, Watch, A4};
 use serde_json::Value;
 
 /// A membership in namespace `a` on `va`, held as long as the socket lives.
@@ -23,10 +23,6 @@ fn join(link: &Link, group: Ipv4Addr, source: Option<Ipv4Addr>) -> McastSocket {
         }
         s
     })
-}
-
-fn is(kind: &'static str, group: &'static str) -> impl Fn(&Value) -> bool {
-    move |v| v["type"] == kind && v["group"] == group
 }
 
 /// IGMPv3 (the kernel's default): the report of a join goes to 224.0.0.22, which the watcher joined; the watcher
@@ -120,10 +116,6 @@ fn igmpv2_reports_are_heard_as_a_multicast_router() {
     assert_eq!(l["known"], true, "{l}");
     let (code, _, err) = w.stop();
     assert_eq!(code, Some(130), "{err:?}");
-}
-
-fn answers_for<'a>(objects: &'a [Value], group: &str) -> Vec<&'a Value> {
-    objects.iter().filter(|o| o["type"] == "answer" && o["group"] == group).collect()
 }
 
 /// A general IGMPv3 query from b: a's kernel answers with its membership (MODE_IS_EXCLUDE {}), which the query

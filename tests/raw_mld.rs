@@ -10,7 +10,7 @@ use std::net::Ipv6Addr;
 
 use common::traffic::Link;
 use mcast::{Family, McastSocket};
-use raw_support::{json_lines, link_local, of_type, run, Watch};
+use raw_support::{answers_for, is, json_lines, link_local, of_type, run, Watch};
 use serde_json::Value;
 
 /// A membership in namespace `a` on `va`, held as long as the socket lives.
@@ -22,10 +22,6 @@ fn join(link: &Link, group: &str) -> McastSocket {
         s.join_v6(group, index).expect("join");
         s
     })
-}
-
-fn is(kind: &'static str, group: &'static str) -> impl Fn(&Value) -> bool {
-    move |v| v["type"] == kind && v["group"] == group
 }
 
 /// MLDv2 (the kernel's default): the report goes to ff02::16, which the watcher joined; one join with version 2,
@@ -89,10 +85,6 @@ fn mldv1_reports_are_heard_as_a_multicast_router() {
     assert_eq!(l["known"], true, "{l}");
     let (code, _, err) = w.stop();
     assert_eq!(code, Some(130), "{err:?}");
-}
-
-fn answers_for<'a>(objects: &'a [Value], group: &str) -> Vec<&'a Value> {
-    objects.iter().filter(|o| o["type"] == "answer" && o["group"] == group).collect()
 }
 
 /// A general MLDv2 query from b: a's kernel answers with MODE_IS_EXCLUDE {} for its group.

@@ -48,6 +48,16 @@ pub fn json_lines(out: &Output) -> Vec<Value> {
         .collect()
 }
 
+/// Whether an object is a `kind` line ("join", "leave", ...) about `group`: what [`Watch::wait_for`] waits for.
+pub fn is(kind: &'static str, group: &'static str) -> impl Fn(&Value) -> bool {
+    move |v| v["type"] == kind && v["group"] == group
+}
+
+/// The answers to a query that name `group`.
+pub fn answers_for<'a>(objects: &'a [Value], group: &str) -> Vec<&'a Value> {
+    objects.iter().filter(|o| o["type"] == "answer" && o["group"] == group).collect()
+}
+
 impl Watch {
     /// Starts `mcast ARGS` (which must include `--json`) in `ns` and waits for its "watching" line.
     pub fn start(ns: &Netns, args: &[&str]) -> Watch {
