@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::cli::{mcast, of_type, MCAST};
+use common::cli::{of_type, spawn};
 use common::traffic::{expect, Link, A4};
 use common::{veth_pair_in, Netns};
 use mcast::{Group, IfaceSpec, Receiver, Sender};
@@ -21,12 +21,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 /// Runs `mcast ARGS` in `ns` to completion, with `stdin` as its standard input.
 fn run_with_input(ns: &Netns, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = mcast(ns, args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {MCAST}: {e}"));
+    let mut child = spawn(ns, args, Stdio::piped());
     child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
     child.wait_with_output().expect("wait for mcast")
 }
@@ -52,12 +47,7 @@ struct Listening {
 
 impl Listening {
     fn start(ns: &Netns, args: &[&str]) -> Listening {
-        let mut child = mcast(ns, args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {MCAST}: {e}"));
+        let mut child = spawn(ns, args, Stdio::null());
         let err = child.stderr.take().expect("stderr");
         let (tx, stderr) = mpsc::channel();
         std::thread::spawn(move || {

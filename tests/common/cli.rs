@@ -25,6 +25,16 @@ pub fn mcast(ns: &Netns, args: &[&str]) -> Command {
     c
 }
 
+/// `mcast ARGS` started inside `ns`, standard input from `stdin`, standard output and error piped.
+pub fn spawn(ns: &Netns, args: &[&str], stdin: Stdio) -> Child {
+    mcast(ns, args)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {MCAST}: {e}"))
+}
+
 /// Every line as JSON, failing the test on one that is not.
 pub fn json(lines: &[String]) -> Vec<Value> {
     lines.iter().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))).collect()
@@ -64,12 +74,7 @@ fn collect(stream: impl std::io::Read + Send + 'static, into: Arc<Mutex<Vec<Stri
 impl Running {
     /// Starts `mcast ARGS` in `ns`; waits on it give up after `patience`.
     pub fn start_within(ns: &Netns, args: &[&str], patience: Duration) -> Running {
-        let mut child = mcast(ns, args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {MCAST}: {e}"));
+        let mut child = spawn(ns, args, Stdio::null());
         let (stdout, stderr) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
         let readers = vec![
             collect(child.stdout.take().expect("stdout"), stdout.clone()),

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 // Not every test crate that includes this module uses all three.
+use crate::common::cli::spawn;
 #[allow(unused_imports)]
 pub use crate::common::cli::{mcast, of_type, MCAST as BIN};
 use crate::common::Netns;
@@ -61,12 +62,7 @@ pub fn answers_for<'a>(objects: &'a [Value], group: &str) -> Vec<&'a Value> {
 impl Watch {
     /// Starts `mcast ARGS` (which must include `--json`) in `ns` and waits for its "watching" line.
     pub fn start(ns: &Netns, args: &[&str]) -> Watch {
-        let mut child = mcast(ns, args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {BIN}: {e}"));
+        let mut child = spawn(ns, args, Stdio::null());
         let (out_tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");
         std::thread::spawn(move || {
