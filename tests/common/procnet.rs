@@ -4,7 +4,9 @@
 //! thread that `setns`-ed elsewhere; [`Netns::proc_net`] reads `/proc/thread-self/net` from a thread inside
 //! the namespace instead, so the answer is the namespace's.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use mcast::procnet;
 
 use super::Netns;
 
@@ -74,81 +76,53 @@ impl Netns {
     }
 }
 
-/// `/proc/net/igmp`: a device line `IDX\tNAME : COUNT QUERIER`, then one `\t\t\t\tGROUP USERS TIMER\t\tREPORTER`
-/// line per group. The group is the `__be32` printed as a host `u32` with `%08X`, so its bytes in memory order
-/// are the address.
-pub fn parse_igmp(text: &str) -> Vec<Membership<Ipv4Addr>> {
-    let mut out = Vec::new();
-    let mut dev: Option<(u32, String)> = None;
-    for line in text.lines().skip(1) {
-        if !line.starts_with('\t') {
-            let mut f = line.split(['\t', ':']).map(str::trim);
-            let index = f.next().and_then(|s| s.parse().ok());
-            let name = f.next().map(str::to_string);
-            dev = index.zip(name);
-            continue;
-        }
-        let mut f = line.split_whitespace();
-        let (Some((index, name)), Some(hex), Some(users)) = (&dev, f.next(), f.next()) else { continue };
-        let (Ok(raw), Ok(users)) = (u32::from_str_radix(hex, 16), users.parse()) else { continue };
-        out.push(Membership { ifindex: *index, dev: name.clone(), group: Ipv4Addr::from(raw.to_ne_bytes()), users });
+// The parsing is the library's own (`mcast::procnet`, unit-tested on the kernel's formats); these adapters only
+// give each test the one family it asks about.
+
+fn v4(ip: IpAddr) -> Option<Ipv4Addr> {
+    match ip {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
     }
-    out
 }
 
-/// `/proc/net/igmp6`: `IDX NAME GROUP32HEX USERS FLAGS TIMER`.
+fn v6(ip: IpAddr) -> Option<Ipv6Addr> {
+    match ip {
+        IpAddr::V6(a) => Some(a),
+        IpAddr::V4(_) => None,
+    }
+}
+
+fn membership<A>(m: procnet::Membership, family: fn(IpAddr) -> Option<A>) -> Option<Membership<A>> {
+    Some(Membership { ifindex: m.ifindex, dev: m.iface, group: family(m.group)?, users: m.users })
+}
+
+fn filter<A>(f: procnet::SourceFilter, family: fn(IpAddr) -> Option<A>) -> Option<SourceFilter<A>> {
+    Some(SourceFilter {
+        ifindex: f.ifindex,
+        group: family(f.group)?,
+        source: family(f.source)?,
+        include: f.include,
+        exclude: f.exclude,
+    })
+}
+
+/// `/proc/net/igmp`, flattened to one entry per (device, group).
+pub fn parse_igmp(text: &str) -> Vec<Membership<Ipv4Addr>> {
+    procnet::parse_igmp(text).into_iter().flat_map(|i| i.groups).filter_map(|m| membership(m, v4)).collect()
+}
+
+/// `/proc/net/igmp6`.
 pub fn parse_igmp6(text: &str) -> Vec<Membership<Ipv6Addr>> {
-    text.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let [index, dev, group, users, ..] = f.as_slice() else { return None };
-            Some(Membership {
-                ifindex: index.parse().ok()?,
-                dev: dev.to_string(),
-                group: hex6(group)?,
-                users: users.parse().ok()?,
-            })
-        })
-        .collect()
+    procnet::parse_igmp6(text).into_iter().filter_map(|m| membership(m, v6)).collect()
 }
 
-/// `/proc/net/mcfilter`: a header, then `IDX NAME 0xGROUP 0xSOURCE INC EXC` with addresses in host order.
+/// `/proc/net/mcfilter`.
 pub fn parse_mcfilter(text: &str) -> Vec<SourceFilter<Ipv4Addr>> {
-    let hex4 = |s: &str| u32::from_str_radix(s.strip_prefix("0x")?, 16).ok().map(Ipv4Addr::from);
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let [index, _dev, group, source, inc, exc] = f.as_slice() else { return None };
-            Some(SourceFilter {
-                ifindex: index.parse().ok()?,
-                group: hex4(group)?,
-                source: hex4(source)?,
-                include: inc.parse().ok()?,
-                exclude: exc.parse().ok()?,
-            })
-        })
-        .collect()
+    procnet::parse_mcfilter(text).into_iter().filter_map(|f| filter(f, v4)).collect()
 }
 
-/// `/proc/net/mcfilter6`: a header, then `IDX NAME GROUP32HEX SOURCE32HEX INC EXC`.
+/// `/proc/net/mcfilter6`.
 pub fn parse_mcfilter6(text: &str) -> Vec<SourceFilter<Ipv6Addr>> {
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            let [index, _dev, group, source, inc, exc] = f.as_slice() else { return None };
-            Some(SourceFilter {
-                ifindex: index.parse().ok()?,
-                group: hex6(group)?,
-                source: hex6(source)?,
-                include: inc.parse().ok()?,
-                exclude: exc.parse().ok()?,
-            })
-        })
-        .collect()
-}
-
-fn hex6(s: &str) -> Option<Ipv6Addr> {
-    (s.len() == 32).then(|| u128::from_str_radix(s, 16).ok().map(Ipv6Addr::from)).flatten()
+    procnet::parse_mcfilter6(text).into_iter().filter_map(|f| filter(f, v6)).collect()
 }
