@@ -1,6 +1,6 @@
 //! Wire formats of the group-membership protocols: IGMP, MLD and the IPv4 header that carries IGMP.
 //!
-//! Pure code, no I/O, no unsafe code. Each format comes in two layers, as in smoltcp:
+//! Pure code, no I/O, and nothing the compiler cannot check. Each format comes in two layers, as in smoltcp:
 //!
 //! - a *packet view* (`Ipv4Packet`, `IgmpPacket`, `MldPacket`, `RecordPacket`) over any `T: AsRef<[u8]>`, whose
 //!   `new_checked` proves the lengths once, so that every accessor afterwards reads inside the buffer;
@@ -12,7 +12,7 @@
 //!
 //! Every parser is total over arbitrary bytes: it returns a value or an [`Error`] that says exactly what is wrong
 //! (how many bytes were needed, which checksum was expected, which type was unknown); none of them panics. This
-//! module forbids unsafe code and indexing that could panic: all reads go through `get`, and a read past the end of
+//! module forbids (`forbid(unsafe_code)`) raw pointer work and indexing that could panic: all reads go through `get`, and a read past the end of
 //! an unchecked buffer yields zero instead of a panic.
 //!
 //! The specifications:
