@@ -12,8 +12,8 @@
 //!
 //! Every parser is total over arbitrary bytes: it returns a value or an [`Error`] that says exactly what is wrong
 //! (how many bytes were needed, which checksum was expected, which type was unknown); none of them panics. This
-//! module forbids (`forbid(unsafe_code)`) raw pointer work and indexing that could panic: all reads go through `get`, and a read past the end of
-//! an unchecked buffer yields zero instead of a panic.
+//! module forbids raw pointer work (`forbid(unsafe_code)`) and indexing that could panic: all reads go through
+//! `get`, and a read past the end of an unchecked buffer yields zero instead of a panic.
 //!
 //! The specifications:
 //! - IPv4 header: [RFC 791](https://www.rfc-editor.org/rfc/rfc791), Router Alert option
