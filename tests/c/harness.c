@@ -165,3 +165,15 @@ int main(void) {
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
+
+bool link_local(const char *iface, char *out, size_t len) {
+    struct mcast_iface *list = NULL;
+    bool found = false;
+    if (mcast_if_list(&list, NULL) != 0)
+        return false;
+    for (struct mcast_iface *e = list; e->index != 0; e++)
+        if (strcmp(e->name, iface) == 0 && e->n_ipv6 == 1)
+            found = inet_ntop(AF_INET6, &e->ipv6[0], out, (socklen_t)len) != NULL;
+    mcast_if_list_free(list);
+    return found;
+}

@@ -83,4 +83,7 @@ bool addr_is(const struct sockaddr_storage *ss, const char *ip, int port);
 /* The local port fd is bound to. */
 int local_port(int fd);
 
+/* The link-local IPv6 address of iface (its only IPv6 address, as the suite sets it up), as text. */
+bool link_local(const char *iface, char *out, size_t len);
+
 #endif

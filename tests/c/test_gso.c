@@ -31,19 +31,6 @@ static bool holds(const unsigned char *data, size_t n, size_t i) {
     return true;
 }
 
-/* The link-local IPv6 address of an interface, as text. */
-static bool link_local(const char *iface, char *out, size_t len) {
-    struct mcast_iface *list = NULL;
-    bool found = false;
-    if (mcast_if_list(&list, NULL) != 0)
-        return false;
-    for (struct mcast_iface *e = list; e->index != 0; e++)
-        if (strcmp(e->name, iface) == 0 && e->n_ipv6 == 1)
-            found = inet_ntop(AF_INET6, &e->ipv6[0], out, (socklen_t)len) != NULL;
-    mcast_if_list_free(list);
-    return found;
-}
-
 /* Receives the count datagrams a buffer of len bytes cut at segment makes, one mcast_recv() each, and checks
  * each one's bytes, size, sender, group, interface and TTL; then that nothing more arrives. */
 static bool expect_datagrams(int rx, size_t len, size_t segment, size_t count, const char *source, int port,

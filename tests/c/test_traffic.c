@@ -203,19 +203,6 @@ static bool test_ipv4_source_specific(void) {
     return true;
 }
 
-/* The link-local IPv6 address of an interface, as text. */
-static bool link_local(const char *iface, char *out, size_t len) {
-    struct mcast_iface *list = NULL;
-    bool found = false;
-    if (mcast_if_list(&list, NULL) != 0)
-        return false;
-    for (struct mcast_iface *e = list; e->index != 0; e++)
-        if (strcmp(e->name, iface) == 0 && e->n_ipv6 == 1)
-            found = inet_ntop(AF_INET6, &e->ipv6[0], out, (socklen_t)len) != NULL;
-    mcast_if_list_free(list);
-    return found;
-}
-
 static bool test_ipv6_across_the_veth_pair(void) {
     char va_addr[INET6_ADDRSTRLEN];
     CHECK(link_local("va", va_addr, sizeof va_addr));
