@@ -179,7 +179,6 @@ pub struct ReceiverBuilder {
 pub struct Receiver {
     socket: McastSocket,
     memberships: Vec<Membership>,
-    accept: Vec<u32>,
     foreign: AtomicU64,
 }
 
@@ -199,7 +198,7 @@ impl Receiver {
     /// Whether a datagram arrived on an interface this receiver joined on (always, when any join let the
     /// kernel choose the interface); counts the ones that did not.
     fn accepts(&self, meta: &RecvMeta) -> bool {
-        let ok = self.accept.is_empty() || meta.ifindex.map_or(true, |i| self.accept.contains(&i));
+        let ok = joined_on(&self.memberships, meta.ifindex);
         if !ok {
             self.foreign.fetch_add(1, Ordering::Relaxed);
         }
@@ -238,9 +237,6 @@ impl Receiver {
     /// returned can therefore be 0.
     pub fn recv_batch(&self, bufs: &mut [&mut [u8]], metas: &mut Vec<RecvMeta>) -> Result<usize> {
         let n = self.socket.recv_batch(bufs, metas)?;
-        if self.accept.is_empty() {
-            return Ok(n);
-        }
         let mut kept = 0;
         for i in 0..n {
             let meta = metas[i];
@@ -394,12 +390,19 @@ impl ReceiverBuilder {
                 }
             }
         }
-        let accept = if memberships.iter().all(|m| m.iface.is_some()) {
-            memberships.iter().filter_map(|m| m.iface.as_ref().map(|i| i.index)).collect()
-        } else {
-            Vec::new()
-        };
-        Ok(Receiver { socket, memberships, accept, foreign: AtomicU64::new(0) })
+        Ok(Receiver { socket, memberships, foreign: AtomicU64::new(0) })
+    }
+}
+
+/// Whether a datagram that arrived on `ifindex` is for these memberships: when every one names its interface,
+/// only those interfaces count (Linux matches IPv6 memberships by group alone, so the kernel hands a socket the
+/// group from other interfaces too); when any let the kernel choose, or the arrival interface is unknown, all do.
+pub(crate) fn joined_on(memberships: &[Membership], ifindex: Option<u32>) -> bool {
+    match ifindex {
+        Some(i) if !memberships.is_empty() && memberships.iter().all(|m| m.iface.is_some()) => {
+            memberships.iter().any(|m| m.iface.as_ref().map(|f| f.index) == Some(i))
+        }
+        _ => true,
     }
 }
 

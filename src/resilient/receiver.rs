@@ -57,13 +57,7 @@ impl ResilientReceiver {
     /// host joined it. Counts the ones refused ([`Self::foreign`]). [`Self::recv_timeout`] applies it;
     /// callers with their own receive loop call it on what they read from [`Self::socket`].
     pub fn accepts(&mut self, meta: &RecvMeta) -> bool {
-        let ok = match meta.ifindex {
-            Some(i) if self.memberships.iter().all(|m| m.iface.is_some()) => {
-                self.memberships.is_empty()
-                    || self.memberships.iter().any(|m| m.iface.as_ref().map(|f| f.index) == Some(i))
-            }
-            _ => true,
-        };
+        let ok = crate::endpoint::joined_on(&self.memberships, meta.ifindex);
         if !ok {
             self.foreign += 1;
         }
