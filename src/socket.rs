@@ -108,8 +108,8 @@ pub struct McastSocket {
     family: Family,
 }
 
-fn os(context: String) -> impl FnOnce(std::io::Error) -> Error {
-    move |e| Error::os(context, e)
+fn os<C: Into<String>>(context: impl FnOnce() -> C) -> impl FnOnce(std::io::Error) -> Error {
+    move |e| Error::os(context(), e)
 }
 
 impl McastSocket {
@@ -141,11 +141,8 @@ impl McastSocket {
                 "IP multicast works only on SOCK_DGRAM and SOCK_RAW sockets".to_string(),
             ));
         }
-        let fd = sys::socket::socket(family.as_raw(), ty, protocol).map_err(os(format!(
-            "socket({:?}, {}, {protocol})",
-            family,
-            type_name(ty)
-        )))?;
+        let fd = sys::socket::socket(family.as_raw(), ty, protocol)
+            .map_err(os(|| format!("socket({:?}, {}, {protocol})", family, type_name(ty))))?;
         Ok(McastSocket { fd, family })
     }
 
@@ -158,7 +155,7 @@ impl McastSocket {
     /// What [`McastSocket::from_fd`] checks, on a descriptor it does not take: the family of an IPv4/IPv6
     /// datagram or raw socket.
     pub(crate) fn family_of(fd: BorrowedFd<'_>) -> Result<Family> {
-        let (domain, ty) = sys::socket::socket_kind(fd).map_err(os("getsockopt SO_DOMAIN/SO_TYPE".into()))?;
+        let (domain, ty) = sys::socket::socket_kind(fd).map_err(os(|| "getsockopt SO_DOMAIN/SO_TYPE"))?;
         let family = match domain {
             libc::AF_INET => Family::V4,
             libc::AF_INET6 => Family::V6,
@@ -186,43 +183,43 @@ impl McastSocket {
 
     /// `bind(2)`.
     pub fn bind(&self, addr: SocketAddr) -> Result<()> {
-        sys::socket::bind(self.fd(), &addr).map_err(os(format!("bind {addr}")))
+        sys::socket::bind(self.fd(), &addr).map_err(os(|| format!("bind {addr}")))
     }
 
     /// `connect(2)`: fixes the destination, so [`McastSocket::send`] needs none.
     pub fn connect(&self, addr: SocketAddr) -> Result<()> {
-        sys::socket::connect(self.fd(), &addr).map_err(os(format!("connect {addr}")))
+        sys::socket::connect(self.fd(), &addr).map_err(os(|| format!("connect {addr}")))
     }
 
     /// `getsockname(2)`.
     pub fn local_addr(&self) -> Result<SocketAddr> {
-        sys::socket::local_addr(self.fd()).map_err(os("getsockname".into()))
+        sys::socket::local_addr(self.fd()).map_err(os(|| "getsockname"))
     }
 
     /// `getpeername(2)`: the address a connected socket sends to.
     pub fn peer_addr(&self) -> Result<SocketAddr> {
-        sys::socket::peer_addr(self.fd()).map_err(os("getpeername".into()))
+        sys::socket::peer_addr(self.fd()).map_err(os(|| "getpeername"))
     }
 
     /// `O_NONBLOCK` on or off.
     pub fn set_nonblocking(&self, on: bool) -> Result<()> {
-        sys::socket::set_nonblocking(self.fd(), on).map_err(os("fcntl O_NONBLOCK".into()))
+        sys::socket::set_nonblocking(self.fd(), on).map_err(os(|| "fcntl O_NONBLOCK"))
     }
 
     /// Sends one datagram to `addr`.
     pub fn send_to(&self, buf: &[u8], addr: SocketAddr) -> Result<usize> {
-        sys::socket::send_to(self.fd(), buf, &addr, 0).map_err(os(format!("sendto {addr}")))
+        sys::socket::send_to(self.fd(), buf, &addr, 0).map_err(os(|| format!("sendto {addr}")))
     }
 
     /// Sends one datagram on a connected socket.
     pub fn send(&self, buf: &[u8]) -> Result<usize> {
-        sys::socket::send(self.fd(), buf, 0).map_err(os("send".into()))
+        sys::socket::send(self.fd(), buf, 0).map_err(os(|| "send"))
     }
 
     /// Sends each buffer as one datagram to `addr` with `sendmmsg`, up to
     /// [`MAX_BATCH`](crate::sys::mmsg::MAX_BATCH) a call; returns how many went (the rest are the caller's).
     pub fn send_batch(&self, bufs: &[&[u8]], addr: SocketAddr) -> Result<usize> {
-        sys::mmsg::send_batch(self.fd(), bufs, &addr).map_err(os(format!("sendmmsg {addr}")))
+        sys::mmsg::send_batch(self.fd(), bufs, &addr).map_err(os(|| format!("sendmmsg {addr}")))
     }
 
     /// UDP GSO: sends `buf` as consecutive datagrams of `segment` bytes (the last may be shorter) with one
@@ -232,19 +229,19 @@ impl McastSocket {
             return Err(Error::new(ErrorKind::OutOfRange, "UDP_SEGMENT size 0: give the datagram size"));
         }
         sys::socket::send_segments(self.fd(), buf, &addr, segment)
-            .map_err(os(format!("sendmsg UDP_SEGMENT {segment} to {addr}")))
+            .map_err(os(|| format!("sendmsg UDP_SEGMENT {segment} to {addr}")))
     }
 
     /// Receives one datagram into `buf`, blocking. A datagram larger than `buf` is reported
     /// (`truncated`, `full_len`), never silently cut.
     pub fn recv(&self, buf: &mut [u8]) -> Result<RecvMeta> {
-        let r = sys::socket::recv_msg(self.fd(), buf, 0).map_err(os("recvmsg".into()))?;
+        let r = sys::socket::recv_msg(self.fd(), buf, 0).map_err(os(|| "recvmsg"))?;
         RecvMeta::from_raw(&r)
     }
 
     /// Receives one datagram, waiting at most `timeout`; `Ok(None)` when nothing came.
     pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<RecvMeta>> {
-        if !sys::socket::wait_readable(self.fd(), Some(timeout)).map_err(os("poll".into()))? {
+        if !sys::socket::wait_readable(self.fd(), Some(timeout)).map_err(os(|| "poll"))? {
             return Ok(None);
         }
         match sys::socket::recv_msg(self.fd(), buf, libc::MSG_DONTWAIT) {
@@ -258,8 +255,7 @@ impl McastSocket {
     /// queued), filling `metas`; returns how many arrived.
     pub fn recv_batch(&self, bufs: &mut [&mut [u8]], metas: &mut Vec<RecvMeta>) -> Result<usize> {
         let mut raw = [sys::socket::Received::default(); sys::mmsg::MAX_BATCH];
-        let n =
-            sys::mmsg::recv_batch(self.fd(), bufs, &mut raw, libc::MSG_WAITFORONE).map_err(os("recvmmsg".into()))?;
+        let n = sys::mmsg::recv_batch(self.fd(), bufs, &mut raw, libc::MSG_WAITFORONE).map_err(os(|| "recvmmsg"))?;
         metas.clear();
         for r in &raw[..n] {
             metas.push(RecvMeta::from_raw(r)?);
@@ -279,7 +275,7 @@ fn type_name(ty: libc::c_int) -> &'static str {
 /// Request-struct options: joins, source filters and the outgoing interface (ip(7), ipv6(7), RFC 3678).
 impl McastSocket {
     fn set_req<T: sockopt::Plain>(&self, level: libc::c_int, name: libc::c_int, req: &T, ctx: String) -> Result<()> {
-        sockopt::setsockopt(self.fd(), level, name, req).map_err(os(ctx))
+        sockopt::setsockopt(self.fd(), level, name, req).map_err(os(|| ctx))
     }
 
     /// `IP_ADD_MEMBERSHIP` with `ip_mreq`: join `group` on the interface that has address `iface`
@@ -356,7 +352,7 @@ impl McastSocket {
     pub fn multicast_if_v4(&self) -> Result<Ipv4Addr> {
         sockopt::getsockopt::<InAddr>(self.fd(), libc::IPPROTO_IP, libc::IP_MULTICAST_IF)
             .map(Ipv4Addr::from)
-            .map_err(os("getsockopt IP_MULTICAST_IF".into()))
+            .map_err(os(|| "getsockopt IP_MULTICAST_IF"))
     }
 
     /// `IPV6_JOIN_GROUP` (`ipv6_mreq`): join `group` on interface `index` (0: the kernel chooses).
