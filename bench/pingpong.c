@@ -2,9 +2,15 @@
  * probe to the group every INTERVAL_US with CLOCK_REALTIME written into it just before sending; the server
  * answers by unicast; the round trip is the answer's kernel arrival stamp (SO_TIMESTAMPNS) minus that time.
  *
- * usage: pingpong server GROUP PORT IFADDR COUNT [busy]
- *        pingpong client GROUP PORT IFADDR COUNT INTERVAL_US [busy]
- * The client prints "median_us M p99_us P received N"; busy spins on MSG_DONTWAIT instead of blocking. */
+ * With "both" it does the whole of `mcast ping`'s job: the server answers each probe twice, by unicast to the
+ * prober and then to the group, and the client is a member of the group (joined on IFADDR, bound to PORT) so
+ * that it hears the multicast answers, sending its probes from a second socket on an ephemeral port where the
+ * unicast answers come back. Without "both" the client is not a member and the server answers by unicast only.
+ *
+ * usage: pingpong server GROUP PORT IFADDR COUNT [busy] [both]
+ *        pingpong client GROUP PORT IFADDR COUNT INTERVAL_US [busy] [both]
+ * The client prints "median_us M p99_us P received N mcast_median_us M2 mcast_received N2"; busy spins on
+ * MSG_DONTWAIT instead of sleeping in poll(). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#define PROBE_LEN 28 /* as long as an mcast probe: its header without payload */
+#define UNICAST 'u'
+#define MULTICAST 'm'
+
 static uint64_t realtime_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_REALTIME, &t);
@@ -29,48 +39,93 @@ static int cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* One datagram, waiting until `deadline` (CLOCK_REALTIME ns): blocking in poll(), or spinning on
- * MSG_DONTWAIT when busy. Returns its length (-1: nothing came) and its kernel stamp in *stamp (0 if none). */
-static ssize_t receive(int fd, void *buf, size_t len, struct sockaddr_in *from, int busy, uint64_t deadline,
-                       uint64_t *stamp) {
+/* One datagram from either of fds[0..nfds), waiting until `deadline` (CLOCK_REALTIME ns): blocking in poll(),
+ * or spinning on MSG_DONTWAIT when busy. Returns its length (-1: nothing came), which socket in *which, and its
+ * kernel stamp in *stamp (0 if none). */
+static ssize_t receive(const int *fds, int nfds, void *buf, size_t len, struct sockaddr_in *from, int busy,
+                       uint64_t deadline, int *which, uint64_t *stamp) {
     char control[256];
     struct iovec iov = {.iov_base = buf, .iov_len = len};
     for (;;) {
         uint64_t now = realtime_ns();
         if (now >= deadline)
             return -1;
+        struct pollfd p[2];
         if (!busy) {
-            struct pollfd p = {.fd = fd, .events = POLLIN};
+            for (int i = 0; i < nfds; i++)
+                p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
             int ms = (int)((deadline - now + 999999) / 1000000);
-            if (poll(&p, 1, ms) <= 0)
+            if (poll(p, nfds, ms) <= 0)
                 continue;
         }
-        struct msghdr msg = {.msg_name = from, .msg_namelen = sizeof *from, .msg_iov = &iov, .msg_iovlen = 1,
-                             .msg_control = control, .msg_controllen = sizeof control};
-        ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
-        if (n < 0)
-            continue;
-        *stamp = 0;
-        for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
-                struct timespec ts;
-                memcpy(&ts, CMSG_DATA(c), sizeof ts);
-                *stamp = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+        for (int i = 0; i < nfds; i++) {
+            if (!busy && !(p[i].revents & POLLIN))
+                continue;
+            struct msghdr msg = {.msg_name = from, .msg_namelen = sizeof *from, .msg_iov = &iov, .msg_iovlen = 1,
+                                 .msg_control = control, .msg_controllen = sizeof control};
+            ssize_t n = recvmsg(fds[i], &msg, MSG_DONTWAIT);
+            if (n < 0)
+                continue;
+            *which = i;
+            *stamp = 0;
+            for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+                if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPNS) {
+                    struct timespec ts;
+                    memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                    *stamp = (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
+                }
             }
+            return n;
         }
-        return n;
     }
+}
+
+/* A UDP socket with arrival stamps, sending to the group from `ifaddr` with TTL 1. */
+static int udp_socket(struct in_addr ifaddr) {
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    int one = 1, ttl = 1;
+    if (fd < 0) {
+        perror("pingpong: socket");
+        exit(1);
+    }
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
+    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifaddr, sizeof ifaddr);
+    return fd;
+}
+
+/* A socket bound to the group's port and joined to it on the interface with address mreq->imr_interface. */
+static int member_socket(const struct ip_mreq *mreq, in_port_t port) {
+    int fd = udp_socket(mreq->imr_interface);
+    int one = 1, zero = 0;
+    struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = port};
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
+    if (bind(fd, (struct sockaddr *)&any, sizeof any) || setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, mreq, sizeof *mreq)) {
+        perror("pingpong: bind/join");
+        exit(1);
+    }
+    return fd;
+}
+
+static double median_us(uint64_t *v, long n) {
+    qsort(v, n, sizeof *v, cmp);
+    return n ? v[(n - 1) / 2] / 1e3 : 0.0;
 }
 
 int main(int argc, char **argv) {
     if (argc < 6) {
-        fprintf(stderr, "usage: pingpong server|client GROUP PORT IFADDR COUNT [INTERVAL_US] [busy]\n");
+        fprintf(stderr, "usage: pingpong server|client GROUP PORT IFADDR COUNT [INTERVAL_US] [busy] [both]\n");
         return 2;
     }
     int server = strcmp(argv[1], "server") == 0;
     long count = atol(argv[5]);
     long interval_us = !server && argc > 6 ? atol(argv[6]) : 0;
-    int busy = strcmp(argv[argc - 1], "busy") == 0;
+    int busy = 0, both = 0;
+    for (int i = 6; i < argc; i++) {
+        busy |= strcmp(argv[i], "busy") == 0;
+        both |= strcmp(argv[i], "both") == 0;
+    }
     struct sockaddr_in group = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[3]))};
     struct ip_mreq mreq;
     if (inet_pton(AF_INET, argv[2], &group.sin_addr) != 1 || inet_pton(AF_INET, argv[4], &mreq.imr_interface) != 1) {
@@ -78,57 +133,70 @@ int main(int argc, char **argv) {
         return 2;
     }
     mreq.imr_multiaddr = group.sin_addr;
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    int one = 1, zero = 0, ttl = 1;
-    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
-    setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mreq.imr_interface, sizeof mreq.imr_interface);
     unsigned char buf[64];
     struct sockaddr_in from;
     uint64_t stamp;
+    int which;
     if (server) {
-        struct sockaddr_in any = {.sin_family = AF_INET, .sin_port = group.sin_port};
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof zero);
-        if (bind(fd, (struct sockaddr *)&any, sizeof any) || setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof mreq)) {
-            perror("pingpong: bind/join");
-            return 1;
-        }
+        int fd = member_socket(&mreq, group.sin_port);
         fprintf(stderr, "pingpong: answering\n");
         long answered = 0;
         for (int idle = 0; answered < count && idle < 20;) {
-            ssize_t n = receive(fd, buf, sizeof buf, &from, busy, realtime_ns() + 1000000000u, &stamp);
+            ssize_t n = receive(&fd, 1, buf, sizeof buf, &from, busy, realtime_ns() + 1000000000u, &which, &stamp);
             idle = n < 0 ? idle + 1 : 0;
-            answered += n > 0;
-            if (n > 0)
-                sendto(fd, buf, n, 0, (struct sockaddr *)&from, sizeof from);
+            /* Answers are marked in the byte after the send time; with "both" the server also reads its own
+             * multicast answers (it is a member), and answers only probes. */
+            if (n < PROBE_LEN || buf[8] != 0)
+                continue;
+            answered++;
+            buf[8] = UNICAST;
+            sendto(fd, buf, n, 0, (struct sockaddr *)&from, sizeof from);
+            if (both) {
+                buf[8] = MULTICAST;
+                sendto(fd, buf, n, 0, (struct sockaddr *)&group, sizeof group);
+            }
         }
         return 0;
     }
     /* Like `mcast ping`: a probe every INTERVAL_US whatever the answers do, and answers taken as they come
-     * until the next probe is due (then for a second after the last). */
-    uint64_t *rtt = calloc(count, sizeof *rtt);
-    long got = 0;
+     * until the next probe is due (then for 0.2 s after the last). */
+    int fds[2] = {udp_socket(mreq.imr_interface), -1};
+    int nfds = 1;
+    if (both) {
+        struct sockaddr_in any = {.sin_family = AF_INET};
+        if (bind(fds[0], (struct sockaddr *)&any, sizeof any)) {
+            perror("pingpong: bind");
+            return 1;
+        }
+        fds[1] = member_socket(&mreq, group.sin_port);
+        nfds = 2;
+    }
+    uint64_t *rtt = calloc(count, sizeof *rtt), *mrtt = calloc(count, sizeof *mrtt);
+    long got = 0, mgot = 0;
     uint64_t next = realtime_ns();
     for (long i = 0; i <= count; i++) {
-        uint64_t until = i < count ? next : realtime_ns() + 1000000000u;
+        uint64_t until = i < count ? next : realtime_ns() + 200000000u;
         ssize_t n;
-        while ((n = receive(fd, buf, sizeof buf, &from, busy, until, &stamp)) >= 0) {
+        while ((n = receive(fds, nfds, buf, sizeof buf, &from, busy, until, &which, &stamp)) >= 0) {
             uint64_t sent;
-            if (n >= 8 && stamp && got < count) {
-                memcpy(&sent, buf, 8);
+            if (n < PROBE_LEN || !stamp)
+                continue;
+            memcpy(&sent, buf, 8);
+            if (buf[8] == UNICAST && got < count)
                 rtt[got++] = stamp - sent;
-            }
+            else if (buf[8] == MULTICAST && mgot < count)
+                mrtt[mgot++] = stamp - sent;
         }
         if (i == count)
             break;
+        memset(buf, 0, PROBE_LEN);
         uint64_t t = realtime_ns();
         memcpy(buf, &t, 8);
-        sendto(fd, buf, 28, 0, (struct sockaddr *)&group, sizeof group);
+        sendto(fds[0], buf, PROBE_LEN, 0, (struct sockaddr *)&group, sizeof group);
         next += interval_us * 1000;
     }
-    qsort(rtt, got, sizeof *rtt, cmp);
-    printf("median_us %.3f p99_us %.3f received %ld\n", got ? rtt[(got - 1) / 2] / 1e3 : 0.0,
-           got ? rtt[(long)((got - 1) * 0.99)] / 1e3 : 0.0, got);
+    double median = median_us(rtt, got); /* sorts rtt */
+    printf("median_us %.3f p99_us %.3f received %ld", median, got ? rtt[(long)((got - 1) * 0.99)] / 1e3 : 0.0, got);
+    printf(" mcast_median_us %.3f mcast_received %ld\n", median_us(mrtt, mgot), mgot);
     return 0;
 }

@@ -6,16 +6,27 @@
 # veth pair). Payloads of 64 and 1400 bytes. Every run sends flat out for BENCH_SECONDS and reports what the
 # receiver got: datagrams/s over first to last arrival, and loss. The C baselines receive with recvmmsg;
 # mcast perf receives with recvmmsg and UDP_GRO (its default), and without GRO ("mcast-nogro") for comparison;
-# "mcast@gso" is mcast perf paced at the rate the C UDP_SEGMENT baseline's receiver got.
+# "mcast@gso" is mcast perf paced at the rate the C UDP_SEGMENT baseline's receiver got; "mcast@0loss" is the
+# highest paced rate at which mcast perf lost nothing (RFC 2544's throughput: a binary search over paced trials,
+# the rate found then held again for twice as long).
+#
+# Round trips: rounds in turn of the C ping-pong doing the least (the client is not a member; unicast answers
+# only), the C ping-pong doing mcast ping's whole job ("both": two answers per probe, the prober a member of the
+# group), and mcast ping; the median of each round's median is reported, so that slow drifts of the machine's
+# wake-up latency fall on all three alike.
 #
 # Environment: MCAST (the mcast binary, release build), BENCH_OUT (where the C baselines are built),
-# BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core).
+# BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core), BENCH_PARTS ("throughput
+# ping": which parts to run), BENCH_PING_ROUNDS (default 7) and BENCH_PING_COUNT (probes per round, default 400).
 set -euo pipefail
 
 MCAST=${MCAST:?set MCAST to the mcast binary}
 OUT=${BENCH_OUT:-target/bench}
 SECS=${BENCH_SECONDS:-2}
 read -r TX_CORE RX_CORE <<<"${BENCH_CORES:-0 1}"
+PARTS=${BENCH_PARTS:-throughput ping}
+ROUNDS=${BENCH_PING_ROUNDS:-7}
+COUNT=${BENCH_PING_COUNT:-400}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 for tool in ip taskset iperf cc; do
@@ -104,51 +115,121 @@ measure() {
     rm -f "$log"
 }
 
-printf '%-5s %5s  %-9s %12s %10s\n' topo size tool "received/s" lost
-for t in lo veth; do
-    for size in 64 1400; do
-        declare -A rate=()
-        for tool in iperf2 c-sendto c-gso mcast-nogro mcast; do
-            read -r r l <<<"$(measure "$t" "$size" "$tool")"
-            rate[$tool]=${r:-0}
-            printf '%-5s %5s  %-9s %12s %10s\n' "$t" "$size" "$tool" "${r:-?}" "${l:-?}"
-        done
-        # mcast paced at the C UDP_SEGMENT baseline's received rate: does it deliver that rate without loss?
-        read -r r l <<<"$(RATE="${rate[c-gso]}pps" measure "$t" "$size" mcast)"
-        rate[paced]=${r:-0}
-        printf '%-5s %5s  %-9s %12s %10s\n' "$t" "$size" "mcast@gso" "${r:-?}" "${l:-?}"
-        RESULTS+=("$(awk -v t="$t" -v s="$size" -v m="${rate[mcast]}" -v i="${rate[iperf2]}" -v g="${rate[c-gso]}" \
-            -v p="${rate[paced]}" 'BEGIN { printf "%-5s %5s  mcast/iperf2 %6.2fx   mcast/C-UDP_SEGMENT %6.2fx   mcast@gso/C-UDP_SEGMENT %5.2fx",
-            t, s, (i ? m / i : 0), (g ? m / g : 0), (g ? p / g : 0) }')")
-        unset rate
+# The highest paced rate (datagrams/s) at which mcast perf lost nothing, searched between 0 and `hi` in
+# halvings of the interval, then held again for twice as long and lowered by 5 % steps until that holds too.
+# Prints the rate and what the last run at it lost.
+zero_loss() {
+    local t=$1 size=$2 hi=$3 lo=0 r l=1 i
+    for i in 1 2 3 4 5 6; do
+        r=$(( (lo + hi + 1) / 2 ))
+        [ "$i" = 1 ] && r=$hi
+        read -r _ l <<<"$(RATE="${r}pps" measure "$t" "$size" mcast)"
+        if [ "${l:-1}" = 0 ]; then
+            lo=$r
+            [ "$i" = 1 ] && break
+        else
+            hi=$r
+        fi
     done
-done
-echo
-printf '%s\n' "${RESULTS[@]}"
+    for i in 1 2 3; do
+        [ "$lo" -gt 0 ] || break
+        read -r _ l <<<"$(SECS=$((SECS * 2)) RATE="${lo}pps" measure "$t" "$size" mcast)"
+        [ "${l:-1}" = 0 ] && break
+        [ "$i" = 3 ] || lo=$((lo * 95 / 100))
+    done
+    echo "$lo ${l:-?}"
+}
 
-# Round trips: mcast ping (unicast answer, median) against the C ping-pong, blocking and busy-polling.
-echo
-printf '%-5s %-8s %14s %14s %7s\n' topo mode "C median us" "mcast median" ratio
-COUNT=1000
-for t in lo veth; do
-    read -r stx srx txif txaddr rxif rxaddr <<<"$(topo "$t")"
-    for mode in blocking busy; do
-        group=239.99.1.1 port=$((PORT++))
-        busy=(); mbusy=()
-        [ "$mode" = busy ] && busy=(busy) && mbusy=(--busy-poll)
-        rx "$srx" "$OUT/pingpong" server "$group" "$port" "$rxaddr" "$COUNT" "${busy[@]}" 2>/dev/null &
-        pid=$!
-        sleep 0.3
-        c=$(tx "$stx" "$OUT/pingpong" client "$group" "$port" "$txaddr" "$COUNT" 1000 "${busy[@]}" | awk '{ print $2 }')
-        wait "$pid" || true
-        port=$((PORT++))
-        rx "$srx" "$MCAST" ping --serve "$group:$port" --iface "$rxif" --count "$COUNT" --timeout 30 -q "${mbusy[@]}" >/dev/null 2>&1 &
-        pid=$!
-        sleep 0.3
-        m=$(tx "$stx" "$MCAST" ping "$group:$port" --iface "$txif" --count "$COUNT" --interval 0.001 --wait 1 --json -q "${mbusy[@]}" |
-            sed -n 's/.*"kind":"unicast".*"rtt_p50_ms":\([0-9.]*\).*/\1/p' | awk '{ printf "%.3f", $1 * 1000 }')
-        wait "$pid" || true
-        awk -v t="$t" -v mode="$mode" -v c="$c" -v m="$m" \
-            'BEGIN { printf "%-5s %-8s %14.3f %14.3f %6.2fx\n", t, mode, c, m, (c ? m / c : 0) }'
+throughput() {
+    printf '%-5s %5s  %-11s %12s %10s\n' topo size tool "received/s" lost
+    for t in lo veth; do
+        for size in 64 1400; do
+            declare -A rate=()
+            for tool in iperf2 c-sendto c-gso mcast-nogro mcast; do
+                read -r r l <<<"$(measure "$t" "$size" "$tool")"
+                rate[$tool]=${r:-0}
+                printf '%-5s %5s  %-11s %12s %10s\n' "$t" "$size" "$tool" "${r:-?}" "${l:-?}"
+            done
+            # mcast paced at the C UDP_SEGMENT baseline's received rate: does it deliver that rate without loss?
+            read -r r l <<<"$(RATE="${rate[c-gso]}pps" measure "$t" "$size" mcast)"
+            rate[paced]=${r:-0}
+            printf '%-5s %5s  %-11s %12s %10s\n' "$t" "$size" "mcast@gso" "${r:-?}" "${l:-?}"
+            read -r r l <<<"$(zero_loss "$t" "$size" "${rate[mcast]}")"
+            rate[zero]=${r:-0}
+            printf '%-5s %5s  %-11s %12s %10s\n' "$t" "$size" "mcast@0loss" "${r:-?}" "${l:-?}"
+            RESULTS+=("$(awk -v t="$t" -v s="$size" -v m="${rate[mcast]}" -v i="${rate[iperf2]}" -v g="${rate[c-gso]}" \
+                -v p="${rate[paced]}" -v z="${rate[zero]}" 'BEGIN {
+                printf "%-5s %5s  flat out: mcast/iperf2 %6.2fx  mcast/C-UDP_SEGMENT %6.2fx   0 loss: mcast/iperf2 %6.2fx  mcast/C-UDP_SEGMENT %5.2fx   mcast@gso/C-UDP_SEGMENT %4.2fx",
+                t, s, (i ? m / i : 0), (g ? m / g : 0), (i ? z / i : 0), (g ? z / g : 0), (g ? p / g : 0) }')")
+            unset rate
+        done
     done
+    echo
+    printf '%s\n' "${RESULTS[@]}"
+}
+
+# Median of a list of numbers, one per line.
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+
+# Round trips: the C ping-pong alone, the C ping-pong doing mcast ping's job, and mcast ping, in turn, ROUNDS
+# times; each prints the median unicast round trip (and multicast, where there is one) in microseconds.
+ping_round() {
+    local stx=$1 srx=$2 txif=$3 txaddr=$4 rxif=$5 rxaddr=$6 mode=$7 group=239.99.1.1 port pid
+    local busy=() mbusy=()
+    [ "$mode" = busy ] && busy=(busy) && mbusy=(--busy-poll)
+    for job in alone both; do
+        port=$((PORT++))
+        local extra=()
+        [ "$job" = both ] && extra=(both)
+        rx "$srx" "$OUT/pingpong" server "$group" "$port" "$rxaddr" "$COUNT" "${busy[@]}" "${extra[@]}" 2>/dev/null &
+        pid=$!
+        sleep 0.3
+        tx "$stx" "$OUT/pingpong" client "$group" "$port" "$txaddr" "$COUNT" 1000 "${busy[@]}" "${extra[@]}" |
+            awk -v job="$job" '{ print "c-" job, $2, $8 }'
+        wait "$pid" || true
+    done
+    port=$((PORT++))
+    rx "$srx" "$MCAST" ping --serve "$group:$port" --iface "$rxif" --count "$COUNT" --timeout 30 -q "${mbusy[@]}" \
+        >/dev/null 2>&1 &
+    pid=$!
+    sleep 0.3
+    tx "$stx" "$MCAST" ping "$group:$port" --iface "$txif" --count "$COUNT" --interval 0.001 --wait 0.2 --json -q \
+        "${mbusy[@]}" | awk '/"type":"responder"/ {
+            k = $0; sub(/.*"kind":"/, "", k); sub(/".*/, "", k)
+            p = $0; sub(/.*"rtt_p50_ms":/, "", p); sub(/[,}].*/, "", p)
+            r[k] = p * 1000 }
+        END { printf "mcast %.3f %.3f\n", r["unicast"], r["multicast"] }'
+    wait "$pid" || true
+}
+
+round_trips() {
+    printf '%-5s %-8s %12s %12s %12s %9s %9s   %s\n' topo mode "C alone us" "C both us" "mcast us" "/C both" "/C alone" \
+        "multicast answers: C both, mcast, ratio"
+    for t in lo veth; do
+        read -r stx srx txif txaddr rxif rxaddr <<<"$(topo "$t")"
+        for mode in blocking busy; do
+            local log; log=$(mktemp)
+            for _ in $(seq "$ROUNDS"); do
+                ping_round "$stx" "$srx" "$txif" "$txaddr" "$rxif" "$rxaddr" "$mode" >>"$log"
+            done
+            local ca cb m cbm mm
+            ca=$(awk '$1 == "c-alone" { print $2 }' "$log" | median)
+            cb=$(awk '$1 == "c-both" { print $2 }' "$log" | median)
+            cbm=$(awk '$1 == "c-both" { print $3 }' "$log" | median)
+            m=$(awk '$1 == "mcast" { print $2 }' "$log" | median)
+            mm=$(awk '$1 == "mcast" { print $3 }' "$log" | median)
+            rm -f "$log"
+            awk -v t="$t" -v mode="$mode" -v ca="$ca" -v cb="$cb" -v m="$m" -v cbm="$cbm" -v mm="$mm" 'BEGIN {
+                printf "%-5s %-8s %12.3f %12.3f %12.3f %8.2fx %8.2fx   %.3f %.3f %.2fx\n", t, mode, ca, cb, m,
+                    (cb ? m / cb : 0), (ca ? m / ca : 0), cbm, mm, (cbm ? mm / cbm : 0) }'
+        done
+    done
+}
+
+for part in $PARTS; do
+    case $part in
+        throughput) throughput ;;
+        ping) echo; round_trips ;;
+        *) echo "bench: unknown part $part (throughput, ping)" >&2; exit 2 ;;
+    esac
 done
