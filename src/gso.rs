@@ -159,10 +159,15 @@ fn would_block(e: &Error) -> bool {
 }
 
 /// Receives datagrams in batches with `recvmmsg`, and splits `UDP_GRO` reads back into their datagrams.
+///
+/// Everything a call needs (buffers, the per-datagram address and control arrays, the metadata list) lives
+/// here between calls: a busy receiver makes millions of datagrams' worth of calls, and zeroing or allocating
+/// them each time costs as much as the reading.
 #[derive(Debug)]
 pub struct BatchReceiver {
     bufs: Vec<Vec<u8>>,
     metas: Vec<RecvMeta>,
+    scratch: Box<sys::mmsg::RecvScratch>,
 }
 
 impl BatchReceiver {
@@ -170,7 +175,11 @@ impl BatchReceiver {
     /// 65,535-byte buffers: one read may carry many segments.
     pub fn new(batch: usize, buf_size: usize) -> BatchReceiver {
         let batch = batch.clamp(1, sys::mmsg::MAX_BATCH);
-        BatchReceiver { bufs: vec![vec![0u8; buf_size.max(1)]; batch], metas: Vec::with_capacity(batch) }
+        BatchReceiver {
+            bufs: vec![vec![0u8; buf_size.max(1)]; batch],
+            metas: Vec::with_capacity(batch),
+            scratch: Box::default(),
+        }
     }
 
     /// Waits up to `timeout` (`None`: forever) for datagrams, then hands each one, with the metadata of the read
@@ -182,23 +191,31 @@ impl BatchReceiver {
         timeout: Option<Duration>,
         mut each: impl FnMut(&[u8], &RecvMeta),
     ) -> Result<usize> {
-        if !sys::socket::wait_readable(socket.fd(), timeout).map_err(|e| Error::os("poll", e))? {
-            return Ok(0);
-        }
-        let mut slices: Vec<&mut [u8]> = self.bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
-        let n = match socket.recv_batch(&mut slices, &mut self.metas) {
+        // What is queued already is taken without a poll first: a receiver that falls behind saves a system
+        // call per batch, and one that keeps up pays one failed read before it waits.
+        let n = match self.read(socket, libc::MSG_DONTWAIT) {
             Ok(n) => n,
-            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return Ok(0),
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+                if !sys::socket::wait_readable(socket.fd(), timeout).map_err(|e| Error::os("poll", e))? {
+                    return Ok(0);
+                }
+                match self.read(socket, libc::MSG_WAITFORONE) {
+                    Ok(n) => n,
+                    Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return Ok(0),
+                    Err(e) => return Err(e),
+                }
+            }
             Err(e) => return Err(e),
         };
         let mut handed = 0;
         for (buf, meta) in self.bufs.iter().zip(&self.metas).take(n) {
-            for (range, m) in gro_datagrams(meta) {
-                each(buf.get(range).unwrap_or(&[]), &m);
-                handed += 1;
-            }
+            handed += split_read(buf, meta, &mut each);
         }
         Ok(handed)
+    }
+
+    fn read(&mut self, socket: &McastSocket, flags: libc::c_int) -> Result<usize> {
+        socket.recv_batch_with(&mut self.bufs, &mut self.metas, &mut self.scratch, flags)
     }
 }
 
@@ -210,19 +227,108 @@ impl BatchReceiver {
 /// counts every byte of the read from its start, so `full_len - len` is still what was lost.
 pub fn gro_datagrams(meta: &RecvMeta) -> impl Iterator<Item = (Range<usize>, RecvMeta)> {
     let meta = *meta;
-    let (seg, count) = match meta.gro_segment.map(usize::from) {
-        Some(seg) if seg > 0 && meta.len > seg => (seg, meta.len.div_ceil(seg)),
-        _ => (meta.len.max(1), 1),
-    };
-    (0..count).map(move |i| {
-        if count == 1 {
-            return (0..meta.len, meta);
-        }
-        let start = i * seg;
-        let end = (start + seg).min(meta.len);
-        let last = i + 1 == count;
-        let truncated = last && meta.truncated;
-        let full_len = if truncated { meta.full_len.saturating_sub(start) } else { end - start };
-        (start..end, RecvMeta { len: end - start, full_len, truncated, ..meta })
+    let parts = Parts::of(&meta);
+    (0..parts.count).map(move |i| {
+        let (range, full_len, truncated) = parts.part(&meta, i);
+        (range.clone(), RecvMeta { len: range.len(), full_len, truncated, ..meta })
     })
+}
+
+/// Hands `each` the datagrams of one read as [`gro_datagrams`] cuts them, from one copy of the metadata whose
+/// lengths change between parts: a GRO read holds up to 64 datagrams, and copying the whole metadata for
+/// every one is per-datagram work a busy receiver feels. Returns how many were handed over.
+fn split_read(buf: &[u8], meta: &RecvMeta, each: &mut impl FnMut(&[u8], &RecvMeta)) -> usize {
+    let parts = Parts::of(meta);
+    if parts.count == 1 {
+        each(buf.get(..meta.len).unwrap_or(&[]), meta);
+        return 1;
+    }
+    let mut m = *meta;
+    for i in 0..parts.count {
+        let (range, full_len, truncated) = parts.part(meta, i);
+        (m.len, m.full_len, m.truncated) = (range.len(), full_len, truncated);
+        each(buf.get(range).unwrap_or(&[]), &m);
+    }
+    parts.count
+}
+
+/// How one read divides into datagrams: `count` parts of `seg` bytes, the last possibly shorter.
+#[derive(Clone, Copy)]
+struct Parts {
+    seg: usize,
+    count: usize,
+}
+
+impl Parts {
+    fn of(meta: &RecvMeta) -> Parts {
+        match meta.gro_segment.map(usize::from) {
+            Some(seg) if seg > 0 && meta.len > seg => Parts { seg, count: meta.len.div_ceil(seg) },
+            _ => Parts { seg: meta.len.max(1), count: 1 },
+        }
+    }
+
+    /// Part `i`: its byte range, its `full_len` and whether it is `truncated`.
+    fn part(self, meta: &RecvMeta, i: usize) -> (Range<usize>, usize, bool) {
+        if self.count == 1 {
+            return (0..meta.len, meta.full_len, meta.truncated);
+        }
+        let start = i * self.seg;
+        let end = (start + self.seg).min(meta.len);
+        let truncated = i + 1 == self.count && meta.truncated;
+        let full_len = if truncated { meta.full_len.saturating_sub(start) } else { end - start };
+        (start..end, full_len, truncated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(len: usize, full_len: usize, gro_segment: Option<u16>) -> RecvMeta {
+        RecvMeta {
+            len,
+            full_len,
+            truncated: full_len > len,
+            source: "192.0.2.1:5000".parse().unwrap(),
+            group: Some("239.1.2.3".parse().unwrap()),
+            ifindex: Some(3),
+            ttl: Some(9),
+            timestamp: None,
+            drops: Some(4),
+            gro_segment,
+        }
+    }
+
+    #[test]
+    fn split_read_hands_over_what_gro_datagrams_lists() {
+        let buf: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let cases = [
+            meta(100, 100, None),      // one plain datagram
+            meta(100, 150, None),      // one truncated datagram
+            meta(400, 400, Some(100)), // four equal segments
+            meta(350, 350, Some(100)), // a short last segment
+            meta(300, 400, Some(100)), // a truncated coalesced read
+            meta(100, 100, Some(100)), // one segment: not cut
+            meta(0, 0, Some(100)),     // empty
+            meta(1000, 1000, Some(0)), // a zero segment size is ignored
+            meta(1000, 1000, Some(1)), // many one-byte segments
+        ];
+        for m in cases {
+            let want: Vec<(Vec<u8>, RecvMeta)> = gro_datagrams(&m).map(|(r, pm)| (buf[r].to_vec(), pm)).collect();
+            let mut got = Vec::new();
+            let n = split_read(&buf, &m, &mut |d: &[u8], pm: &RecvMeta| got.push((d.to_vec(), *pm)));
+            assert_eq!(n, want.len(), "{m:?}");
+            assert_eq!(got, want, "{m:?}");
+        }
+        // The parts of the truncated coalesced read: 100, 100, then 100 of 200 bytes.
+        let parts: Vec<_> =
+            gro_datagrams(&meta(300, 400, Some(100))).map(|(r, m)| (r, m.full_len, m.truncated)).collect();
+        assert_eq!(parts, [(0..100, 100, false), (100..200, 100, false), (200..300, 200, true)]);
+    }
+
+    #[test]
+    fn batch_receiver_can_move_between_threads() {
+        fn send<T: Send>(_: &T) {}
+        send(&BatchReceiver::new(4, 100));
+    }
 }

@@ -254,13 +254,25 @@ impl McastSocket {
     /// Receives up to `bufs.len()` datagrams with one `recvmmsg` (waiting for the first, taking what else is
     /// queued), filling `metas`; returns how many arrived.
     pub fn recv_batch(&self, bufs: &mut [&mut [u8]], metas: &mut Vec<RecvMeta>) -> Result<usize> {
-        let mut raw = [sys::socket::Received::default(); sys::mmsg::MAX_BATCH];
-        let n = sys::mmsg::recv_batch(self.fd(), bufs, &mut raw, libc::MSG_WAITFORONE).map_err(os(|| "recvmmsg"))?;
+        let mut scratch = sys::mmsg::RecvScratch::new();
+        self.recv_batch_with(bufs, metas, &mut scratch, libc::MSG_WAITFORONE)
+    }
+
+    /// [`McastSocket::recv_batch`] with the per-datagram arrays in `scratch`, which a busy receiver keeps
+    /// between calls, and the caller's `recvmmsg` flags (`MSG_DONTWAIT` to take only what is queued).
+    pub(crate) fn recv_batch_with<B: AsMut<[u8]>>(
+        &self,
+        bufs: &mut [B],
+        metas: &mut Vec<RecvMeta>,
+        scratch: &mut sys::mmsg::RecvScratch,
+        flags: libc::c_int,
+    ) -> Result<usize> {
+        let raw = sys::mmsg::recv_batch(self.fd(), bufs, scratch, flags).map_err(os(|| "recvmmsg"))?;
         metas.clear();
-        for r in &raw[..n] {
+        for r in raw {
             metas.push(RecvMeta::from_raw(r)?);
         }
-        Ok(n)
+        Ok(raw.len())
     }
 }
 

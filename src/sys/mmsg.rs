@@ -1,4 +1,5 @@
-//! Batch I/O: `sendmmsg` and `recvmmsg`, with per-datagram addresses and control messages on the stack.
+//! Batch I/O: `sendmmsg` and `recvmmsg`, with per-datagram addresses and control messages in arrays that a
+//! receiver may keep between calls ([`RecvScratch`]).
 
 use std::io;
 use std::net::SocketAddr;
@@ -38,47 +39,126 @@ pub fn send_batch(fd: BorrowedFd<'_>, bufs: &[&[u8]], addr: &SocketAddr) -> io::
     })
 }
 
-/// `recvmmsg`: receives up to `bufs.len()` datagrams (at most [`MAX_BATCH`]) in one call, writing what each
-/// said into `out`. With `MSG_WAITFORONE` in `flags` it blocks for the first and takes what else is queued.
-pub fn recv_batch(
-    fd: BorrowedFd<'_>,
-    bufs: &mut [&mut [u8]],
-    out: &mut [Received],
-    flags: libc::c_int,
-) -> io::Result<usize> {
-    let n = bufs.len().min(out.len()).min(MAX_BATCH);
-    if n == 0 {
-        return Ok(0);
+/// The arrays one `recvmmsg` call needs besides the caller's buffers: an address, a control buffer, an iovec
+/// and an `mmsghdr` per datagram, and what each datagram said. A receiver that keeps one between calls (boxed:
+/// it is some 40 KiB) neither zeroes nor rebuilds them per call: a header, once pointed at its address and
+/// control buffer, is reset only after the kernel wrote to it. The kernel reports how much of each address
+/// and control buffer it wrote, and only that much is read, so an entry never shows what an earlier call
+/// left in it.
+pub struct RecvScratch {
+    names: [libc::sockaddr_storage; MAX_BATCH],
+    controls: [CmsgBuf; MAX_BATCH],
+    iovs: [libc::iovec; MAX_BATCH],
+    msgs: [libc::mmsghdr; MAX_BATCH],
+    out: [Received; MAX_BATCH],
+    /// Where this scratch was when `msgs` were pointed into it (0: never); moved since, they all are stale.
+    home: usize,
+    /// `msgs[..prepared]` point at this scratch's own names, iovs and controls.
+    prepared: usize,
+    /// `msgs[..dirty]` went to the kernel since they were last reset and may hold its lengths and flags.
+    dirty: usize,
+}
+
+// SAFETY: the raw pointers in `iovs` and `msgs` point into the scratch itself or at the buffers of the
+// `recv_batch` call that set them; they are dereferenced only by the kernel during a `recv_batch` call, which
+// holds the scratch mutably and first re-points any that may be stale. Moving the scratch to another thread
+// therefore shares no live pointer.
+unsafe impl Send for RecvScratch {}
+// SAFETY: a shared reference reads no pointer field (there is no such accessor).
+unsafe impl Sync for RecvScratch {}
+
+impl RecvScratch {
+    /// Empty arrays, ready for any number of calls.
+    pub fn new() -> RecvScratch {
+        RecvScratch {
+            // SAFETY: all-zero sockaddr_storage is a valid value (integers and byte arrays).
+            names: unsafe { std::mem::zeroed() },
+            controls: [CmsgBuf::default(); MAX_BATCH],
+            iovs: [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_BATCH],
+            // SAFETY: all-zero mmsghdr is valid (null pointers, zero lengths).
+            msgs: unsafe { std::mem::zeroed() },
+            out: [Received::default(); MAX_BATCH],
+            home: 0,
+            prepared: 0,
+            dirty: 0,
+        }
     }
-    // SAFETY: all-zero sockaddr_storage and mmsghdr are valid values.
-    let mut names: [libc::sockaddr_storage; MAX_BATCH] = unsafe { std::mem::zeroed() };
-    let mut controls = [CmsgBuf::default(); MAX_BATCH];
-    let mut iovs = [libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 }; MAX_BATCH];
-    // SAFETY: as above.
-    let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
-    let got = retry_eintr(|| {
-        for i in 0..n {
-            iovs[i] = libc::iovec { iov_base: bufs[i].as_mut_ptr().cast(), iov_len: bufs[i].len() };
+}
+
+impl Default for RecvScratch {
+    fn default() -> Self {
+        RecvScratch::new()
+    }
+}
+
+impl std::fmt::Debug for RecvScratch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvScratch").field("prepared", &self.prepared).finish_non_exhaustive()
+    }
+}
+
+/// `recvmmsg`: receives up to `bufs.len()` datagrams (at most [`MAX_BATCH`]) in one call, using `scratch` for
+/// the per-datagram arrays, and returns what each said (the first entries of `scratch`, one per datagram).
+/// With `MSG_WAITFORONE` in `flags` it blocks for the first and takes what else is queued; with
+/// `MSG_DONTWAIT` it fails with `EAGAIN` when nothing is queued.
+pub fn recv_batch<'s, B: AsMut<[u8]>>(
+    fd: BorrowedFd<'_>,
+    bufs: &mut [B],
+    scratch: &'s mut RecvScratch,
+    flags: libc::c_int,
+) -> io::Result<&'s [Received]> {
+    let n = bufs.len().min(MAX_BATCH);
+    if n == 0 {
+        return Ok(&[]);
+    }
+    let here = scratch as *const RecvScratch as usize;
+    if scratch.home != here {
+        (scratch.home, scratch.prepared, scratch.dirty) = (here, 0, 0);
+    }
+    let got = loop {
+        for (iov, buf) in scratch.iovs.iter_mut().zip(bufs.iter_mut()).take(n) {
+            let buf = buf.as_mut();
+            *iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        }
+        // Entries the kernel wrote to last time, and entries never used, get their pointers and lengths set;
+        // the rest still hold exactly what prepare_msghdr wrote.
+        for i in (0..scratch.dirty.min(n)).chain(scratch.prepared..n) {
+            let RecvScratch { names, controls, iovs, msgs, .. } = &mut *scratch;
             prepare_msghdr(&mut msgs[i].msg_hdr, &mut names[i], &mut iovs[i], &mut controls[i]);
             msgs[i].msg_len = 0;
         }
-        // SAFETY: msgs[..n] point at names, iovs (-> the caller's buffers) and controls, all writable and
-        // alive for the call; a null timeout means none.
+        scratch.prepared = scratch.prepared.max(n);
+        // Until the call says how far it got, any of the n may have been written.
+        scratch.dirty = n;
+        // SAFETY: msgs[..n] point at this scratch's names, iovs (set above to the caller's buffers) and
+        // controls, as the home check and the loop above ensure; all are writable and alive for the call. A
+        // null timeout means none.
         let k = unsafe {
             libc::recvmmsg(
                 fd.as_raw_fd(),
-                msgs.as_mut_ptr(),
+                scratch.msgs.as_mut_ptr(),
                 n as libc::c_uint,
                 flags | libc::MSG_TRUNC,
                 std::ptr::null_mut(),
             )
         };
-        cvt(k).map(|k| k as usize)
-    })?;
-    for i in 0..got {
-        // SAFETY: the kernel filled msgs[i] (i < got) and its buffers are still alive. With MSG_TRUNC,
-        // msg_len is the datagram's full length.
-        out[i] = unsafe { finish_msghdr(&msgs[i].msg_hdr, msgs[i].msg_len as usize, bufs[i].len()) };
+        match cvt(k) {
+            Ok(k) => {
+                let got = (k as usize).min(n);
+                // The kernel fills entries in order and stops at the first failure, which it leaves as it
+                // was; one more is reset all the same.
+                scratch.dirty = (got + 1).min(n);
+                break got;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let RecvScratch { msgs, out, .. } = scratch;
+    for (i, (slot, buf)) in out.iter_mut().zip(bufs.iter_mut()).take(got).enumerate() {
+        // SAFETY: the kernel filled msgs[i] (i < got), which this call prepared, and its name and control
+        // buffers (in the scratch) are still alive. With MSG_TRUNC, msg_len is the datagram's full length.
+        *slot = unsafe { finish_msghdr(&msgs[i].msg_hdr, msgs[i].msg_len as usize, buf.as_mut().len()) };
     }
-    Ok(got)
+    Ok(&out[..got])
 }
