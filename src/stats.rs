@@ -152,7 +152,11 @@ impl Jitter {
     pub fn record(&mut self, send_ns: u64, arrival_ns: u64) {
         let transit = arrival_ns as i128 - send_ns as i128;
         if let Some(prev) = self.last_transit {
-            let d = (transit - prev).unsigned_abs() as f64;
+            let d = (transit - prev).unsigned_abs();
+            // Any real difference fits 64 bits, and u64 to f64 is a few instructions where u128 to f64 is a
+            // library call (which the compiler would otherwise make on every arrival, before the test); both
+            // round to the same nearest value.
+            let d = u64::try_from(d).map_or_else(|_| wide_to_f64(d), |d| d as f64);
             self.jitter += (d - self.jitter) / 16.0;
         }
         self.last_transit = Some(transit);
@@ -162,6 +166,13 @@ impl Jitter {
     pub fn nanos(&self) -> f64 {
         self.jitter
     }
+}
+
+/// `d as f64` out of line, so that the common 64-bit case never pays for the 128-bit conversion.
+#[cold]
+#[inline(never)]
+fn wide_to_f64(d: u128) -> f64 {
+    d as f64
 }
 
 /// Round-trip time samples and their summary.
@@ -292,6 +303,19 @@ mod tests {
         assert_eq!(j.nanos(), 1.0);
         j.record(2000, 2100); // D = 16 -> J = 1 + 15/16
         assert!((j.nanos() - 1.9375).abs() < 1e-9);
+    }
+
+    #[test]
+    fn jitter_takes_differences_past_64_bits() {
+        // Transit u64::MAX, then -u64::MAX: |D| = 2 * u64::MAX, which only the 128-bit conversion holds.
+        let mut j = Jitter::default();
+        j.record(0, u64::MAX);
+        j.record(u64::MAX, 0);
+        assert_eq!(j.nanos(), (2 * u64::MAX as u128) as f64 / 16.0);
+        // Back within 64 bits the usual step applies.
+        let before = j.nanos();
+        j.record(u64::MAX - 16, u64::MAX - 16); // transit 0: |D| = u64::MAX
+        assert_eq!(j.nanos(), before + (u64::MAX as f64 - before) / 16.0);
     }
 
     #[test]
