@@ -3,7 +3,7 @@
 //! jitter (RFC 3550) and the kernel's own drop count, per sender.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mcast::gso::{BatchReceiver, BatchSender, SendPath};
 use mcast::pace::{Pacer, Rate};
@@ -323,13 +323,38 @@ impl Session {
     }
 }
 
+/// A read's kernel stamp (`SO_TIMESTAMPNS`) in nanoseconds since the epoch, converted once per read: every
+/// datagram of a GRO read carries its read's stamp, and converting it for each would be per-datagram work.
+#[derive(Default)]
+struct StampNs {
+    last: Option<(SystemTime, u64)>,
+}
+
+impl StampNs {
+    /// What `tools::arrival_ns` says for `meta`, reusing the last conversion while the stamp is the same.
+    fn of(&mut self, meta: &RecvMeta) -> u64 {
+        let Some(t) = meta.timestamp else { return tools::arrival_ns(meta) };
+        match self.last {
+            Some((s, ns)) if s == t => ns,
+            _ => {
+                let ns = tools::arrival_ns(meta);
+                self.last = Some((t, ns));
+                ns
+            }
+        }
+    }
+}
+
 struct Receiving {
     sessions: Vec<Session>,
     last: usize,
     kernel_drops: u32,
     gro_reads: u64,
     total: u64,
-    last_arrival: Option<Instant>,
+    /// A data datagram of a known kind arrived since the caller last looked (it reads the clock once per
+    /// batch for the idle timeout, not once per datagram).
+    arrived: bool,
+    stamps: StampNs,
 }
 
 impl Receiving {
@@ -361,8 +386,8 @@ impl Receiving {
             s.ended_at.get_or_insert_with(Instant::now);
             return;
         }
-        let now_ns = tools::arrival_ns(meta);
-        self.last_arrival = Some(Instant::now());
+        let now_ns = self.stamps.of(meta);
+        self.arrived = true;
         match s.seqs.record(repr.seq) {
             Arrival::InOrder | Arrival::Reordered => {
                 self.total += 1;
@@ -393,8 +418,16 @@ fn serve(m: &Matches, group: Group, ifaces: &[Interface], report: &Report) -> Re
         tools::note(&format!("mcast perf: receiving {group} (Ctrl-C stops)"));
     }
     let mut batch = BatchReceiver::new(mcast::sys::mmsg::MAX_BATCH, 65_536);
-    let mut st =
-        Receiving { sessions: Vec::new(), last: 0, kernel_drops: 0, gro_reads: 0, total: 0, last_arrival: None };
+    let mut st = Receiving {
+        sessions: Vec::new(),
+        last: 0,
+        kernel_drops: 0,
+        gro_reads: 0,
+        total: 0,
+        arrived: false,
+        stamps: StampNs::default(),
+    };
+    let mut last_arrival: Option<Instant> = None;
     let mut out = Out::new();
     let start = Instant::now();
     let mut first: Option<Instant> = None;
@@ -409,7 +442,7 @@ fn serve(m: &Matches, group: Group, ifaces: &[Interface], report: &Report) -> Re
                 break;
             }
         }
-        if timeout.is_some_and(|t| now >= st.last_arrival.unwrap_or(start) + t) {
+        if timeout.is_some_and(|t| now >= last_arrival.unwrap_or(start) + t) {
             break;
         }
         let ended = !st.sessions.is_empty()
@@ -432,10 +465,13 @@ fn serve(m: &Matches, group: Group, ifaces: &[Interface], report: &Report) -> Re
             }
         }
         batch.recv(rx.socket(), Some(tools::SLICE.min(Duration::from_millis(50))), |d, meta| st.take(d, meta))?;
-        if first.is_none() && st.total > 0 {
-            let f = Instant::now();
-            first = Some(f);
-            next_report = report.interval.map(|i| f + i);
+        if std::mem::take(&mut st.arrived) {
+            let t = Instant::now();
+            last_arrival = Some(t);
+            if first.is_none() && st.total > 0 {
+                first = Some(t);
+                next_report = report.interval.map(|i| t + i);
+            }
         }
     }
     // SO_MEMINFO counts every drop up to now; the last datagram's SO_RXQ_OVFL misses those after it.
@@ -539,5 +575,47 @@ fn session_final(report: &Report, s: &Session, expected: u64) -> String {
             s.seqs.reordered,
             tools::ms(s.jitter.nanos())
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn stamped(at: Option<SystemTime>) -> RecvMeta {
+        RecvMeta {
+            len: 100,
+            full_len: 100,
+            truncated: false,
+            source: "192.0.2.1:5000".parse().unwrap(),
+            group: None,
+            ifindex: None,
+            ttl: None,
+            timestamp: at,
+            drops: None,
+            gro_segment: Some(100),
+        }
+    }
+
+    #[test]
+    fn a_reads_stamp_is_converted_once_and_agrees_with_the_tools() {
+        let t1 = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        let t2 = t1 + Duration::from_nanos(1);
+        let mut stamps = StampNs::default();
+        assert_eq!(stamps.of(&stamped(Some(t1))), 1_700_000_000_123_456_789);
+        assert_eq!(stamps.last, Some((t1, 1_700_000_000_123_456_789)));
+        // The next segments of the same read reuse it; a new stamp is converted afresh, also when it goes back.
+        assert_eq!(stamps.of(&stamped(Some(t1))), 1_700_000_000_123_456_789);
+        assert_eq!(stamps.of(&stamped(Some(t2))), 1_700_000_000_123_456_790);
+        assert_eq!(stamps.of(&stamped(Some(t1))), 1_700_000_000_123_456_789);
+        for t in [t1, t2, UNIX_EPOCH] {
+            assert_eq!(stamps.of(&stamped(Some(t))), tools::arrival_ns(&stamped(Some(t))));
+        }
+        // Without a kernel stamp each datagram reads the clock, and the cache is left alone.
+        let before = proto::now_ns();
+        let now = stamps.of(&stamped(None));
+        assert!(now >= before && now <= proto::now_ns(), "{before} {now}");
+        assert_eq!(stamps.last, Some((UNIX_EPOCH, 0)));
     }
 }
