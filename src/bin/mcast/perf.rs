@@ -91,6 +91,8 @@ const USAGE: &str = "mcast perf [--serve] GROUP:PORT [OPTIONS]";
 
 /// How long a receiver keeps listening after an end marker for datagrams still on their way.
 const END_GRACE: Duration = Duration::from_secs(1);
+/// How often the receiver handles link announcements and rejoins between batches.
+const SERVICE_EVERY: Duration = Duration::from_millis(10);
 
 struct Report {
     json: bool,
@@ -432,8 +434,11 @@ fn serve(m: &Matches, group: Group, ifaces: &[Interface], report: &Report) -> Re
     let start = Instant::now();
     let mut first: Option<Instant> = None;
     let mut next_report: Option<Instant> = None;
+    let mut next_service = start;
+    // The clock is read once per batch, after it: what the batch brought is dated by it, and so is the next
+    // round of checks.
+    let mut now = start;
     loop {
-        let now = Instant::now();
         if tools::interrupted() || count.is_some_and(|c| st.total >= c) {
             break;
         }
@@ -458,19 +463,25 @@ fn serve(m: &Matches, group: Group, ifaces: &[Interface], report: &Report) -> Re
             }
             next_report = report.interval.map(|i| t + i);
         }
-        rx.service();
-        for n in rx.take_notices() {
-            if !report.quiet {
-                tools::note(&format!("mcast perf: {n}"));
+        // Link announcements and due rejoins are looked at every few milliseconds rather than once per batch:
+        // each look is a netlink read, which a flat-out receiver would otherwise make tens of thousands of
+        // times a second for nothing.
+        if now >= next_service {
+            rx.service();
+            for n in rx.take_notices() {
+                if !report.quiet {
+                    tools::note(&format!("mcast perf: {n}"));
+                }
             }
+            next_service = now + SERVICE_EVERY;
         }
         batch.recv(rx.socket(), Some(tools::SLICE.min(Duration::from_millis(50))), |d, meta| st.take(d, meta))?;
+        now = Instant::now();
         if std::mem::take(&mut st.arrived) {
-            let t = Instant::now();
-            last_arrival = Some(t);
+            last_arrival = Some(now);
             if first.is_none() && st.total > 0 {
-                first = Some(t);
-                next_report = report.interval.map(|i| t + i);
+                first = Some(now);
+                next_report = report.interval.map(|i| now + i);
             }
         }
     }
