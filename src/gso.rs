@@ -129,8 +129,14 @@ impl<'a> BatchSender<'a> {
                     Err(e) => return if done > 0 && would_block(&e) { Ok(done) } else { Err(e) },
                 },
                 SendPath::Batch => {
-                    let slices: Vec<&[u8]> = chunk.chunks(size).collect();
-                    match self.socket.send_batch(&slices, self.dest) {
+                    // On the stack: a flat-out sender makes this call tens of thousands of times a second.
+                    let mut slices: [&[u8]; sys::mmsg::MAX_BATCH] = [&[]; sys::mmsg::MAX_BATCH];
+                    let mut k = 0;
+                    for (slot, part) in slices.iter_mut().zip(chunk.chunks(size)) {
+                        *slot = part;
+                        k += 1;
+                    }
+                    match self.socket.send_batch(&slices[..k], self.dest) {
                         Ok(k) => k,
                         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
                             self.fallback = Some(e.to_string());
