@@ -128,8 +128,6 @@ pub fn recv_batch<'s, B: AsMut<[u8]>>(
             msgs[i].msg_len = 0;
         }
         scratch.prepared = scratch.prepared.max(n);
-        // Until the call says how far it got, any of the n may have been written.
-        scratch.dirty = n;
         // SAFETY: msgs[..n] point at this scratch's names, iovs (set above to the caller's buffers) and
         // controls, as the home check and the loop above ensure; all are writable and alive for the call. A
         // null timeout means none.
@@ -142,16 +140,21 @@ pub fn recv_batch<'s, B: AsMut<[u8]>>(
                 std::ptr::null_mut(),
             )
         };
+        // The kernel fills entries in order and stops at the first that fails, writing nothing to it: it
+        // returns how many it filled, or the error when the first one failed. That one is reset all the same.
+        // (An empty queue under MSG_DONTWAIT, a receiver's usual answer, thus costs one entry, not all.)
         match cvt(k) {
             Ok(k) => {
                 let got = (k as usize).min(n);
-                // The kernel fills entries in order and stops at the first failure, which it leaves as it
-                // was; one more is reset all the same.
                 scratch.dirty = (got + 1).min(n);
                 break got;
             }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            Err(e) => {
+                scratch.dirty = 1;
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
         }
     };
     let RecvScratch { msgs, out, .. } = scratch;
