@@ -75,9 +75,9 @@ fn read_sys(sock: &McastSocket, scratch: &mut RecvScratch, g: Group, want: usize
 }
 
 /// Topology: one namespace, loopback, group 239.63.0.1. A receiver with UDP_GRO reads with one scratch: three
-/// reads from sender A (a truncated coalesced one, a truncated plain one, a short one), then one 20-byte
-/// datagram from sender B, which lands in the entry the coalesced read used: B's source, 20 bytes, no
-/// truncation and no GRO size. Then a coalesced pair from A lands there again, with its GRO size (the
+/// reads from sender A (a truncated coalesced one, a truncated plain one, a short one), an empty read, then
+/// one 20-byte datagram from sender B, which lands in the entry the coalesced read used: B's source, 20
+/// bytes, no truncation and no GRO size. Then a coalesced pair from A lands there again, with its GRO size (the
 /// control buffer was offered whole again), and after the scratch moves to the heap another pair and a
 /// datagram from B.
 #[test]
@@ -95,6 +95,11 @@ fn a_reused_scratch_reports_only_the_current_batch() {
         let (src_a, first) = (source(&a), read_sys(rx.socket(), &mut scratch, g, 3));
         let coalesced = seen(src_a, [fill(1, 100), fill(2, 100), fill(3, 100)].concat(), 400, Some(100));
         assert_eq!(first, [coalesced, seen(src_a, fill(0xaa, 300), 1000, None), seen(src_a, fill(0xbb, 50), 50, None)]);
+
+        // An empty queue under MSG_DONTWAIT is EAGAIN, and the scratch goes on serving.
+        let mut bufs = vec![vec![0u8; 300]; 3];
+        let empty = recv_batch(rx.socket().as_fd(), &mut bufs, &mut scratch, libc::MSG_DONTWAIT).unwrap_err();
+        assert_eq!(empty.raw_os_error(), Some(libc::EAGAIN));
 
         b.socket().send_to(&[0xcc; 20], g.socket_addr()).unwrap();
         let src_b = source(&b);
