@@ -79,6 +79,7 @@ impl SeqTracker {
     }
 
     /// Records one arrival and says what it was.
+    #[inline]
     pub fn record(&mut self, seq: u64) -> Arrival {
         let arrival = match self.highest {
             None => {
@@ -149,6 +150,7 @@ pub struct Jitter {
 
 impl Jitter {
     /// Adds one arrival: when it was sent and when it arrived (nanoseconds, any common epoch per clock).
+    #[inline]
     pub fn record(&mut self, send_ns: u64, arrival_ns: u64) {
         let transit = arrival_ns as i128 - send_ns as i128;
         if let Some(prev) = self.last_transit {
