@@ -1,6 +1,7 @@
 //! One error type for the whole crate: it says which call or option failed, on which group and interface,
 //! and why.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
@@ -26,7 +27,9 @@ pub enum ErrorKind {
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
-    context: String,
+    /// Most contexts are fixed words ("recvmsg"): they are kept without allocating, since a non-blocking
+    /// read that finds nothing makes an error every time.
+    context: Cow<'static, str>,
     source: Option<io::Error>,
 }
 
@@ -35,12 +38,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// An error of `kind` whose whole text is `message`.
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+    pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         Error { kind, context: message.into(), source: None }
     }
 
     /// A failed system call or option: `context` names it (and the group and interface), `err` says why.
-    pub fn os(context: impl Into<String>, err: io::Error) -> Self {
+    pub fn os(context: impl Into<Cow<'static, str>>, err: io::Error) -> Self {
         Error { kind: ErrorKind::Os, context: context.into(), source: Some(err) }
     }
 
@@ -66,7 +69,7 @@ impl Error {
 
     /// Prefixes the context with more of it ("join 239.1.2.3 on eth1: " + ...).
     pub fn within(mut self, outer: impl fmt::Display) -> Self {
-        self.context = format!("{outer}: {}", self.context);
+        self.context = format!("{outer}: {}", self.context).into();
         self
     }
 }

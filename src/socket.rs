@@ -108,7 +108,7 @@ pub struct McastSocket {
     family: Family,
 }
 
-fn os<C: Into<String>>(context: impl FnOnce() -> C) -> impl FnOnce(std::io::Error) -> Error {
+fn os<C: Into<std::borrow::Cow<'static, str>>>(context: impl FnOnce() -> C) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::os(context(), e)
 }
 

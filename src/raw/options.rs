@@ -123,7 +123,7 @@ fn mrouter_error(call: &str, e: std::io::Error) -> Error {
         Some(libc::EACCES) | Some(libc::EPERM) => "changing another socket's multicast routing needs CAP_NET_ADMIN",
         _ => "",
     };
-    let err = Error::os(call, e);
+    let err = Error::os(call.to_string(), e);
     if why.is_empty() {
         err
     } else {
