@@ -178,26 +178,62 @@ pub fn recv_msg(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io::R
 
 /// Waits until `fd` is readable, up to `timeout` (`None`: forever). Returns `false` on timeout.
 pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    poll_many(&[fd], timeout).map(|ready| ready.first().copied().unwrap_or(false))
+    poll_few(&[fd], timeout).map(|ready| ready & 1 != 0)
 }
 
 /// `poll` on several descriptors for `POLLIN`; returns which are readable (all `false` on timeout).
 pub fn poll_many(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
-    let mut pfds: Vec<libc::pollfd> =
-        fds.iter().map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
-    let ms = match timeout {
-        None => -1,
-        // Rounded up: a wait of 0.4 ms truncated to 0 would return at once, and a caller looping until its
-        // deadline would spin instead of sleeping.
-        Some(t) => t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int,
-    };
+    if fds.len() <= POLL_FEW {
+        let ready = poll_few(fds, timeout)?;
+        return Ok((0..fds.len()).map(|i| ready & (1 << i) != 0).collect());
+    }
+    let mut pfds: Vec<libc::pollfd> = fds.iter().map(|fd| pollin(*fd)).collect();
     // SAFETY: pfds is a writable array of pfds.len() pollfd structs, alive for the call.
-    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, poll_ms(timeout)) };
     match cvt(n) {
-        Ok(_) => Ok(pfds.iter().map(|p| p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0).collect()),
+        Ok(_) => Ok(pfds.iter().map(readable).collect()),
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(vec![false; fds.len()]),
         Err(e) => Err(e),
     }
+}
+
+/// At most this many descriptors for [`poll_few`].
+pub const POLL_FEW: usize = 8;
+
+/// `poll` on at most [`POLL_FEW`] descriptors for `POLLIN`, without allocating (a receiver's wait between
+/// datagrams): bit `i` of the result is set when `fds[i]` is readable (none on timeout or `EINTR`).
+pub fn poll_few(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<u8> {
+    if fds.len() > POLL_FEW {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("poll_few takes at most {POLL_FEW} descriptors"),
+        ));
+    }
+    let mut pfds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; POLL_FEW];
+    for (p, fd) in pfds.iter_mut().zip(fds) {
+        *p = pollin(*fd);
+    }
+    // SAFETY: pfds is a writable array of at least fds.len() pollfd structs, alive for the call.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), fds.len() as libc::nfds_t, poll_ms(timeout)) };
+    match cvt(n) {
+        Ok(_) => Ok(pfds[..fds.len()].iter().enumerate().filter(|(_, p)| readable(p)).fold(0, |m, (i, _)| m | 1 << i)),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+fn pollin(fd: BorrowedFd<'_>) -> libc::pollfd {
+    libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 }
+}
+
+fn readable(p: &libc::pollfd) -> bool {
+    p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0
+}
+
+/// `poll`'s timeout in milliseconds (-1: none), rounded up: a wait of 0.4 ms truncated to 0 would return at once,
+/// and a caller looping until its deadline would spin instead of sleeping.
+fn poll_ms(timeout: Option<Duration>) -> libc::c_int {
+    timeout.map_or(-1, |t| t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int)
 }
 
 /// Sets or clears `O_NONBLOCK`.
@@ -217,4 +253,33 @@ pub fn socket_kind(fd: BorrowedFd<'_>) -> io::Result<(libc::c_int, libc::c_int)>
     let domain = super::sockopt::getsockopt::<libc::c_int>(fd, libc::SOL_SOCKET, libc::SO_DOMAIN)?;
     let ty = super::sockopt::getsockopt::<libc::c_int>(fd, libc::SOL_SOCKET, libc::SO_TYPE)?;
     Ok((domain, ty))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixDatagram;
+
+    // Unix datagram pairs: readiness without any network traffic.
+    #[test]
+    fn poll_few_and_poll_many_say_which_descriptors_are_readable() {
+        let pairs: Vec<(UnixDatagram, UnixDatagram)> = (0..9).map(|_| UnixDatagram::pair().unwrap()).collect();
+        let fds: Vec<BorrowedFd<'_>> = pairs.iter().map(|(a, _)| a.as_fd()).collect();
+        let none = Some(Duration::ZERO);
+        assert_eq!(poll_few(&fds[..2], none).unwrap(), 0);
+        pairs[1].1.send(b"x").unwrap();
+        assert_eq!(poll_few(&fds[..2], none).unwrap(), 0b10);
+        pairs[0].1.send(b"y").unwrap();
+        assert_eq!(poll_few(&fds[..2], none).unwrap(), 0b11);
+        assert!(wait_readable(fds[0], none).unwrap());
+        assert!(!wait_readable(fds[2], none).unwrap());
+        // Eight at most without allocating; more is refused, and poll_many takes any number.
+        let err = poll_few(&fds, none).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        pairs[8].1.send(b"z").unwrap();
+        let ready = poll_many(&fds, none).unwrap();
+        assert_eq!(ready, [true, true, false, false, false, false, false, false, true]);
+        assert_eq!(poll_many(&fds[..3], none).unwrap(), [true, true, false]);
+    }
 }
