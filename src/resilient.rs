@@ -175,7 +175,13 @@ impl LinkFollower {
 
     /// Accounts one datagram's payload: its sequence number, when it carries the tools' header.
     pub fn observe(&mut self, payload: &[u8], now: Instant) {
-        let Ok((repr, _)) = proto::decode(payload) else { return };
+        if let Ok((repr, _)) = proto::decode(payload) {
+            self.observe_header(&repr, now);
+        }
+    }
+
+    /// [`observe`](Self::observe) for a header already decoded.
+    pub fn observe_header(&mut self, repr: &proto::Repr, now: Instant) {
         // Only these kinds number their datagrams 0, 1, 2, ... within a session.
         if !matches!(repr.kind, Kind::PerfData | Kind::PingRequest | Kind::PingReplyMulticast) {
             return;

@@ -101,6 +101,11 @@ impl ResilientReceiver {
         self.follower.observe(payload, now);
     }
 
+    /// [`observe`](Self::observe) for a datagram whose header the caller has already decoded.
+    pub fn observe_header(&mut self, repr: &crate::proto::Repr, now: Instant) {
+        self.follower.observe_header(repr, now);
+    }
+
     /// What happened to the interfaces since the last call, oldest first.
     pub fn take_notices(&mut self) -> Vec<Notice> {
         self.follower.take_notices()

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use mcast::proto::{self, Kind, Packet};
@@ -145,6 +145,10 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let timeout = m.seconds("--timeout")?;
 
     let rx = tools::member(group, &ifaces, &sources, None)?;
+    if serve {
+        // A responder reports no arrival times: the kernel need not stamp and pass one with every probe.
+        rx.socket().set_timestamp_ns(false)?;
+    }
     tools::set_send(rx.socket(), group, ifaces.first(), ttl, None)?;
     let tx = if serve { None } else { Some(tools::unicast_sender(group, ifaces.first(), ttl)?) };
     let mut c = Common {
@@ -203,8 +207,10 @@ fn try_recv(s: &McastSocket, buf: &mut [u8]) -> Result<Option<RecvMeta>, Fail> {
 }
 
 /// Receives one datagram from either socket before `deadline` (or within one slice): by `poll`, or by
-/// spinning on non-blocking reads with `--busy-poll`. Link announcements are handled on the way.
-fn recv_until(c: &mut Common, buf: &mut [u8], deadline: Option<Instant>) -> Result<Option<RecvMeta>, Fail> {
+/// spinning on non-blocking reads with `--busy-poll`. Link announcements are handled on the way. With the
+/// datagram, whether it came to the joined socket; the group from an interface not joined on (IPv6 memberships
+/// match by group alone) is not ours and is passed over.
+fn recv_until(c: &mut Common, buf: &mut [u8], deadline: Option<Instant>) -> Result<Option<(RecvMeta, bool)>, Fail> {
     let now = Instant::now();
     if now >= c.next_service {
         follow_links(c);
@@ -212,15 +218,15 @@ fn recv_until(c: &mut Common, buf: &mut [u8], deadline: Option<Instant>) -> Resu
     let Some(wait) = tools::until(deadline, now) else { return Ok(None) };
     let wait = wait.min(c.next_service.saturating_duration_since(now));
     let got = if c.busy { spin(c, buf, wait)? } else { poll_once(c, buf, wait)? };
-    if let Some((meta, true)) = &got {
-        // The group from an interface not joined on (IPv6 memberships match by group alone) is not ours.
-        if !c.socket_rx.accepts(meta) {
-            return Ok(None);
-        }
-        // Numbered probes (or multicast answers) tell an outage's missed datagrams.
-        c.socket_rx.observe(buf.get(..meta.len).unwrap_or_default(), Instant::now());
+    Ok(got.filter(|(meta, joined)| !joined || c.socket_rx.accepts(meta)))
+}
+
+/// Accounts a datagram that came to the joined socket: numbered probes (or multicast answers) tell an outage's
+/// missed datagrams.
+fn observe(c: &mut Common, data: &[u8], joined: bool) {
+    if joined {
+        c.socket_rx.observe(data, Instant::now());
     }
-    Ok(got.map(|(meta, _)| meta))
 }
 
 /// `--busy-poll`: non-blocking reads in a loop for at most `wait`; link announcements wait for the next
@@ -246,24 +252,32 @@ fn spin(c: &Common, buf: &mut [u8], wait: Duration) -> Result<Option<(RecvMeta, 
 /// One `poll` over the sockets and the link announcements, then one read: two system calls per probe
 /// for the responder, as in a plain C loop. With the datagram, whether it came to the joined socket.
 fn poll_once(c: &mut Common, buf: &mut [u8], wait: Duration) -> Result<Option<(RecvMeta, bool)>, Fail> {
+    // Bit 0: the joined socket; bit 1: the prober's own socket, if any; then the link announcements, if watched.
     let (ready, link_ready) = {
-        let mut fds: Vec<BorrowedFd<'_>> = vec![c.socket_rx.socket().as_fd()];
-        fds.extend(c.socket_tx.as_ref().map(|t| t.as_fd()));
-        let sockets = fds.len();
-        fds.extend(c.socket_rx.link_fd());
-        let ready = mcast::sys::socket::poll_many(&fds, Some(wait)).map_err(|e| Fail::runtime(format!("poll: {e}")))?;
-        let link_ready = ready.get(sockets).copied().unwrap_or(false);
-        (ready, link_ready)
+        let mut fds = [c.socket_rx.socket().as_fd(); 3];
+        let mut n = 1;
+        if let Some(t) = &c.socket_tx {
+            fds[n] = t.as_fd();
+            n += 1;
+        }
+        let sockets = n;
+        if let Some(l) = c.socket_rx.link_fd() {
+            fds[n] = l;
+            n += 1;
+        }
+        let ready =
+            mcast::sys::socket::poll_few(&fds[..n], Some(wait)).map_err(|e| Fail::runtime(format!("poll: {e}")))?;
+        (ready, sockets < n && ready & (1 << sockets) != 0)
     };
     if link_ready {
         follow_links(c);
     }
-    if ready.first().copied().unwrap_or(false) {
+    if ready & 1 != 0 {
         if let Some(m) = try_recv(c.socket_rx.socket(), buf)? {
             return Ok(Some((m, true)));
         }
     }
-    if let (Some(t), Some(true)) = (&c.socket_tx, ready.get(1).copied()) {
+    if let (Some(t), true) = (&c.socket_tx, ready & 2 != 0) {
         if let Some(m) = try_recv(t, buf)? {
             return Ok(Some((m, false)));
         }
@@ -284,16 +298,25 @@ fn serve_probes(c: &mut Common, count: Option<u64>, timeout: Option<Duration>) -
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        let Some(meta) = recv_until(c, &mut buf, deadline)? else { continue };
+        let Some((meta, joined)) = recv_until(c, &mut buf, deadline)? else { continue };
         let data = &mut buf[..meta.len];
-        let Ok((repr, _)) = proto::decode(data) else { continue };
+        let Ok((repr, _)) = proto::decode(data) else {
+            observe(c, data, joined);
+            continue;
+        };
         if repr.kind != Kind::PingRequest || meta.truncated {
+            observe(c, data, joined);
             continue;
         }
-        // The answer is the probe with its type changed: session, sequence, send time and payload echoed.
+        // The answer is the probe with its type changed: session, sequence, send time and payload echoed. The
+        // unicast answer leaves first, before any bookkeeping, since its round trip is the one measured closest.
         let s = c.socket_rx.socket();
         Packet::new_unchecked(&mut *data).set_kind(Kind::PingReplyUnicast);
         tools::send_counted(&mut failures, || s.send_to(data, meta.source))?;
+        if joined {
+            c.socket_rx.observe_header(&repr, Instant::now());
+        }
+        let s = c.socket_rx.socket();
         Packet::new_unchecked(&mut *data).set_kind(Kind::PingReplyMulticast);
         let dest = c.dest;
         if tools::send_counted(&mut failures, || s.send_to(data, dest))?.is_none() {
@@ -409,7 +432,8 @@ fn probe(c: &mut Common, count: Option<u64>, interval: Duration, wait: Duration,
         if !more && now >= deadline {
             break;
         }
-        let Some(meta) = recv_until(c, &mut buf, Some(deadline))? else { continue };
+        let Some((meta, joined)) = recv_until(c, &mut buf, Some(deadline))? else { continue };
+        observe(c, &buf[..meta.len], joined);
         let Ok((repr, _)) = proto::decode(&buf[..meta.len]) else { continue };
         if !matches!(repr.kind, Kind::PingReplyMulticast | Kind::PingReplyUnicast)
             || repr.session != session
