@@ -12,12 +12,12 @@
 #
 # Round trips: rounds in turn of the C ping-pong doing the least (the client is not a member; unicast answers
 # only), the C ping-pong doing mcast ping's whole job ("both": two answers per probe, the prober a member of the
-# group), and mcast ping; the median of each round's median is reported, so that slow drifts of the machine's
-# wake-up latency fall on all three alike.
+# group), and mcast ping; the median of the rounds' medians is reported, and as ratio the median of the ratios
+# within each round, so that slow drifts of the machine's wake-up latency fall on all three alike.
 #
 # Environment: MCAST (the mcast binary, release build), BENCH_OUT (where the C baselines are built),
 # BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core), BENCH_PARTS ("throughput
-# ping": which parts to run), BENCH_PING_ROUNDS (default 7) and BENCH_PING_COUNT (probes per round, default 400).
+# ping": which parts to run), BENCH_PING_ROUNDS (default 9) and BENCH_PING_COUNT (probes per round, default 400).
 set -euo pipefail
 
 MCAST=${MCAST:?set MCAST to the mcast binary}
@@ -25,7 +25,7 @@ OUT=${BENCH_OUT:-target/bench}
 SECS=${BENCH_SECONDS:-2}
 read -r TX_CORE RX_CORE <<<"${BENCH_CORES:-0 1}"
 PARTS=${BENCH_PARTS:-throughput ping}
-ROUNDS=${BENCH_PING_ROUNDS:-7}
+ROUNDS=${BENCH_PING_ROUNDS:-9}
 COUNT=${BENCH_PING_COUNT:-400}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -172,7 +172,8 @@ throughput() {
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
 # Round trips: the C ping-pong alone, the C ping-pong doing mcast ping's job, and mcast ping, in turn, ROUNDS
-# times; each prints the median unicast round trip (and multicast, where there is one) in microseconds.
+# times; each prints the median unicast round trip (and multicast, where there is one) in microseconds. The
+# table gives the median of the rounds' medians, and the median of the rounds' ratios.
 ping_round() {
     local stx=$1 srx=$2 txif=$3 txaddr=$4 rxif=$5 rxaddr=$6 mode=$7 group=239.99.1.1 port pid
     local busy=() mbusy=()
@@ -212,16 +213,21 @@ round_trips() {
             for _ in $(seq "$ROUNDS"); do
                 ping_round "$stx" "$srx" "$txif" "$txaddr" "$rxif" "$rxaddr" "$mode" >>"$log"
             done
-            local ca cb m cbm mm
+            local ca cb m cbm mm r ra rmc
             ca=$(awk '$1 == "c-alone" { print $2 }' "$log" | median)
             cb=$(awk '$1 == "c-both" { print $2 }' "$log" | median)
             cbm=$(awk '$1 == "c-both" { print $3 }' "$log" | median)
             m=$(awk '$1 == "mcast" { print $2 }' "$log" | median)
             mm=$(awk '$1 == "mcast" { print $3 }' "$log" | median)
+            # Ratios within each round (its three runs ran back to back), then their median.
+            r=$(awk '$1 == "c-both" { c = $2 } $1 == "mcast" && c > 0 { print $2 / c }' "$log" | median)
+            ra=$(awk '$1 == "c-alone" { c = $2 } $1 == "mcast" && c > 0 { print $2 / c }' "$log" | median)
+            rmc=$(awk '$1 == "c-both" { c = $3 } $1 == "mcast" && c > 0 { print $3 / c }' "$log" | median)
             rm -f "$log"
-            awk -v t="$t" -v mode="$mode" -v ca="$ca" -v cb="$cb" -v m="$m" -v cbm="$cbm" -v mm="$mm" 'BEGIN {
-                printf "%-5s %-8s %12.3f %12.3f %12.3f %8.2fx %8.2fx   %.3f %.3f %.2fx\n", t, mode, ca, cb, m,
-                    (cb ? m / cb : 0), (ca ? m / ca : 0), cbm, mm, (cbm ? mm / cbm : 0) }'
+            awk -v t="$t" -v mode="$mode" -v ca="$ca" -v cb="$cb" -v m="$m" -v cbm="$cbm" -v mm="$mm" -v r="$r" \
+                -v ra="$ra" -v rmc="$rmc" 'BEGIN {
+                printf "%-5s %-8s %12.3f %12.3f %12.3f %8.2fx %8.2fx   %.3f %.3f %.2fx\n", t, mode, ca, cb, m, r, ra,
+                    cbm, mm, rmc }'
         done
     done
 }
