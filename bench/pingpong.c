@@ -1,6 +1,8 @@
 /* Baseline multicast ping-pong for `make bench`, measured the way `mcast ping` measures: the client sends a
  * probe to the group every INTERVAL_US with CLOCK_REALTIME written into it just before sending; the server
  * answers by unicast; the round trip is the answer's kernel arrival stamp (SO_TIMESTAMPNS) minus that time.
+ * Probes and answers are mcast's own (docs/protocol.md: a 28-byte header, type 1 a probe, 3 a unicast answer,
+ * 2 a multicast answer), so this client can probe `mcast ping --serve` and `mcast ping` can probe this server.
  *
  * With "both" it does the whole of `mcast ping`'s job: the server answers each probe twice, by unicast to the
  * prober and then to the group, and the client is a member of the group (joined on IFADDR, bound to PORT) so
@@ -24,9 +26,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROBE_LEN 28 /* as long as an mcast probe: its header without payload */
-#define UNICAST 'u'
-#define MULTICAST 'm'
+#define PROBE_LEN 28 /* an mcast probe: its header without payload */
+#define TYPE 5        /* the header's type byte */
+#define PROBE 1
+#define MULTICAST 2
+#define UNICAST 3
+
+static void put_be64(unsigned char *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint64_t get_be64(const unsigned char *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
 
 static uint64_t realtime_ns(void) {
     struct timespec t;
@@ -144,15 +160,15 @@ int main(int argc, char **argv) {
         for (int idle = 0; answered < count && idle < 20;) {
             ssize_t n = receive(&fd, 1, buf, sizeof buf, &from, busy, realtime_ns() + 1000000000u, &which, &stamp);
             idle = n < 0 ? idle + 1 : 0;
-            /* Answers are marked in the byte after the send time; with "both" the server also reads its own
-             * multicast answers (it is a member), and answers only probes. */
-            if (n < PROBE_LEN || buf[8] != 0)
+            /* With "both" the server also reads its own multicast answers (it is a member): only probes are
+             * answered, by changing the type byte. */
+            if (n < PROBE_LEN || memcmp(buf, "MCST\1", 5) != 0 || buf[TYPE] != PROBE)
                 continue;
             answered++;
-            buf[8] = UNICAST;
+            buf[TYPE] = UNICAST;
             sendto(fd, buf, n, 0, (struct sockaddr *)&from, sizeof from);
             if (both) {
-                buf[8] = MULTICAST;
+                buf[TYPE] = MULTICAST;
                 sendto(fd, buf, n, 0, (struct sockaddr *)&group, sizeof group);
             }
         }
@@ -172,26 +188,29 @@ int main(int argc, char **argv) {
         nfds = 2;
     }
     uint64_t *rtt = calloc(count, sizeof *rtt), *mrtt = calloc(count, sizeof *mrtt);
+    unsigned char session[4];
+    uint32_t id = (uint32_t)(realtime_ns() ^ (uint64_t)getpid() << 16);
+    memcpy(session, &id, 4);
     long got = 0, mgot = 0;
     uint64_t next = realtime_ns();
     for (long i = 0; i <= count; i++) {
         uint64_t until = i < count ? next : realtime_ns() + 200000000u;
         ssize_t n;
         while ((n = receive(fds, nfds, buf, sizeof buf, &from, busy, until, &which, &stamp)) >= 0) {
-            uint64_t sent;
-            if (n < PROBE_LEN || !stamp)
+            if (n < PROBE_LEN || !stamp || memcmp(buf, "MCST\1", 5) != 0 || memcmp(buf + 8, session, 4) != 0)
                 continue;
-            memcpy(&sent, buf, 8);
-            if (buf[8] == UNICAST && got < count)
+            uint64_t sent = get_be64(buf + 20);
+            if (buf[TYPE] == UNICAST && got < count)
                 rtt[got++] = stamp - sent;
-            else if (buf[8] == MULTICAST && mgot < count)
+            else if (buf[TYPE] == MULTICAST && mgot < count)
                 mrtt[mgot++] = stamp - sent;
         }
         if (i == count)
             break;
-        memset(buf, 0, PROBE_LEN);
-        uint64_t t = realtime_ns();
-        memcpy(buf, &t, 8);
+        memcpy(buf, "MCST\1\1\0\0", 8); /* magic, version, type: probe, no payload */
+        memcpy(buf + 8, session, 4);
+        put_be64(buf + 12, (uint64_t)i);
+        put_be64(buf + 20, realtime_ns());
         sendto(fds[0], buf, PROBE_LEN, 0, (struct sockaddr *)&group, sizeof group);
         next += interval_us * 1000;
     }

@@ -12,12 +12,13 @@
 #
 # Round trips: rounds in turn of the C ping-pong doing the least (the client is not a member; unicast answers
 # only), the C ping-pong doing mcast ping's whole job ("both": two answers per probe, the prober a member of the
-# group), and mcast ping; the median of the rounds' medians is reported, and as ratio the median of the ratios
-# within each round, so that slow drifts of the machine's wake-up latency fall on all three alike.
+# group), mcast ping, and the mixed pairs (C prober with mcast ping --serve, mcast ping with the C responder);
+# the median of the rounds' medians is reported, and as ratio the median of the ratios within each round, so
+# that slow drifts of the machine's wake-up latency fall on all alike.
 #
 # Environment: MCAST (the mcast binary, release build), BENCH_OUT (where the C baselines are built),
 # BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core), BENCH_PARTS ("throughput
-# ping": which parts to run), BENCH_PING_ROUNDS (default 9) and BENCH_PING_COUNT (probes per round, default 400).
+# ping": which parts to run), BENCH_PING_ROUNDS (default 7) and BENCH_PING_COUNT (probes per round, default 400).
 set -euo pipefail
 
 MCAST=${MCAST:?set MCAST to the mcast binary}
@@ -25,7 +26,7 @@ OUT=${BENCH_OUT:-target/bench}
 SECS=${BENCH_SECONDS:-2}
 read -r TX_CORE RX_CORE <<<"${BENCH_CORES:-0 1}"
 PARTS=${BENCH_PARTS:-throughput ping}
-ROUNDS=${BENCH_PING_ROUNDS:-9}
+ROUNDS=${BENCH_PING_ROUNDS:-7}
 COUNT=${BENCH_PING_COUNT:-400}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
@@ -171,41 +172,52 @@ throughput() {
 # Median of a list of numbers, one per line.
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
-# Round trips: the C ping-pong alone, the C ping-pong doing mcast ping's job, and mcast ping, in turn, ROUNDS
-# times; each prints the median unicast round trip (and multicast, where there is one) in microseconds. The
-# table gives the median of the rounds' medians, and the median of the rounds' ratios.
+# Round trips: the C ping-pong alone, the C ping-pong doing mcast ping's job, mcast ping, and the two mixed pairs
+# (the C prober against mcast ping --serve, mcast ping against the C responder: they speak one protocol), in turn,
+# ROUNDS times; each run prints the median unicast round trip (and multicast, where there is one) in
+# microseconds. The table gives the median of the rounds' medians, and the median of the rounds' ratios.
 ping_round() {
     local stx=$1 srx=$2 txif=$3 txaddr=$4 rxif=$5 rxaddr=$6 mode=$7 group=239.99.1.1 port pid
     local busy=() mbusy=()
     [ "$mode" = busy ] && busy=(busy) && mbusy=(--busy-poll)
-    for job in alone both; do
-        port=$((PORT++))
-        local extra=()
+    # name, responder (c or mcast), prober (c or mcast), job (alone: unicast answers only, prober not a member)
+    for run in "c-alone c c alone" "c-both c c both" "mcast mcast mcast both" "x-mcast-responder mcast c both" \
+        "x-mcast-prober c mcast both"; do
+        local name responder prober job extra=()
+        read -r name responder prober job <<<"$run"
         [ "$job" = both ] && extra=(both)
-        rx "$srx" "$OUT/pingpong" server "$group" "$port" "$rxaddr" "$COUNT" "${busy[@]}" "${extra[@]}" 2>/dev/null &
+        port=$((PORT++))
+        if [ "$responder" = c ]; then
+            rx "$srx" "$OUT/pingpong" server "$group" "$port" "$rxaddr" "$COUNT" "${busy[@]}" "${extra[@]}" 2>/dev/null &
+        else
+            rx "$srx" "$MCAST" ping --serve "$group:$port" --iface "$rxif" --count "$COUNT" --timeout 30 -q \
+                "${mbusy[@]}" >/dev/null 2>&1 &
+        fi
         pid=$!
         sleep 0.3
-        tx "$stx" "$OUT/pingpong" client "$group" "$port" "$txaddr" "$COUNT" 1000 "${busy[@]}" "${extra[@]}" |
-            awk -v job="$job" '{ print "c-" job, $2, $8 }'
+        if [ "$prober" = c ]; then
+            tx "$stx" "$OUT/pingpong" client "$group" "$port" "$txaddr" "$COUNT" 1000 "${busy[@]}" "${extra[@]}" |
+                awk -v name="$name" '{ print name, $2, $8 }'
+        else
+            tx "$stx" "$MCAST" ping "$group:$port" --iface "$txif" --count "$COUNT" --interval 0.001 --wait 0.2 \
+                --json -q "${mbusy[@]}" | awk -v name="$name" '/"type":"responder"/ {
+                    k = $0; sub(/.*"kind":"/, "", k); sub(/".*/, "", k)
+                    p = $0; sub(/.*"rtt_p50_ms":/, "", p); sub(/[,}].*/, "", p)
+                    r[k] = p * 1000 }
+                END { printf "%s %.3f %.3f\n", name, r["unicast"], r["multicast"] }'
+        fi
         wait "$pid" || true
     done
-    port=$((PORT++))
-    rx "$srx" "$MCAST" ping --serve "$group:$port" --iface "$rxif" --count "$COUNT" --timeout 30 -q "${mbusy[@]}" \
-        >/dev/null 2>&1 &
-    pid=$!
-    sleep 0.3
-    tx "$stx" "$MCAST" ping "$group:$port" --iface "$txif" --count "$COUNT" --interval 0.001 --wait 0.2 --json -q \
-        "${mbusy[@]}" | awk '/"type":"responder"/ {
-            k = $0; sub(/.*"kind":"/, "", k); sub(/".*/, "", k)
-            p = $0; sub(/.*"rtt_p50_ms":/, "", p); sub(/[,}].*/, "", p)
-            r[k] = p * 1000 }
-        END { printf "mcast %.3f %.3f\n", r["unicast"], r["multicast"] }'
-    wait "$pid" || true
+}
+
+# Median over the rounds in `log` of the ratio of `a`'s figure in column `col` to `b`'s in the same round.
+round_ratio() {
+    awk -v a="$2" -v b="$3" -v col="$4" '$1 == b { c = $col } $1 == a && c > 0 { print $col / c }' "$1" | median
 }
 
 round_trips() {
-    printf '%-5s %-8s %12s %12s %12s %9s %9s   %s\n' topo mode "C alone us" "C both us" "mcast us" "/C both" "/C alone" \
-        "multicast answers: C both, mcast, ratio"
+    printf '%-5s %-8s %10s %10s %10s %8s %8s   %-21s   %s\n' topo mode "C alone" "C both" mcast "/C both" \
+        "/C alone" "multicast: C, mcast" "/C both: mcast responder, mcast prober"
     for t in lo veth; do
         read -r stx srx txif txaddr rxif rxaddr <<<"$(topo "$t")"
         for mode in blocking busy; do
@@ -213,21 +225,19 @@ round_trips() {
             for _ in $(seq "$ROUNDS"); do
                 ping_round "$stx" "$srx" "$txif" "$txaddr" "$rxif" "$rxaddr" "$mode" >>"$log"
             done
-            local ca cb m cbm mm r ra rmc
+            local ca cb m cbm mm
             ca=$(awk '$1 == "c-alone" { print $2 }' "$log" | median)
             cb=$(awk '$1 == "c-both" { print $2 }' "$log" | median)
             cbm=$(awk '$1 == "c-both" { print $3 }' "$log" | median)
             m=$(awk '$1 == "mcast" { print $2 }' "$log" | median)
             mm=$(awk '$1 == "mcast" { print $3 }' "$log" | median)
-            # Ratios within each round (its three runs ran back to back), then their median.
-            r=$(awk '$1 == "c-both" { c = $2 } $1 == "mcast" && c > 0 { print $2 / c }' "$log" | median)
-            ra=$(awk '$1 == "c-alone" { c = $2 } $1 == "mcast" && c > 0 { print $2 / c }' "$log" | median)
-            rmc=$(awk '$1 == "c-both" { c = $3 } $1 == "mcast" && c > 0 { print $3 / c }' "$log" | median)
+            awk -v t="$t" -v mode="$mode" -v ca="$ca" -v cb="$cb" -v m="$m" -v cbm="$cbm" -v mm="$mm" \
+                -v r="$(round_ratio "$log" mcast c-both 2)" -v ra="$(round_ratio "$log" mcast c-alone 2)" \
+                -v rm="$(round_ratio "$log" mcast c-both 3)" -v xr="$(round_ratio "$log" x-mcast-responder c-both 2)" \
+                -v xp="$(round_ratio "$log" x-mcast-prober c-both 2)" 'BEGIN {
+                printf "%-5s %-8s %10.3f %10.3f %10.3f %7.2fx %7.2fx   %7.3f %7.3f %5.2fx   %5.2fx %5.2fx\n",
+                    t, mode, ca, cb, m, r, ra, cbm, mm, rm, xr, xp }'
             rm -f "$log"
-            awk -v t="$t" -v mode="$mode" -v ca="$ca" -v cb="$cb" -v m="$m" -v cbm="$cbm" -v mm="$mm" -v r="$r" \
-                -v ra="$ra" -v rmc="$rmc" 'BEGIN {
-                printf "%-5s %-8s %12.3f %12.3f %12.3f %8.2fx %8.2fx   %.3f %.3f %.2fx\n", t, mode, ca, cb, m, r, ra,
-                    cbm, mm, rmc }'
         done
     done
 }
