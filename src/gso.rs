@@ -291,18 +291,7 @@ mod tests {
     use super::*;
 
     fn meta(len: usize, full_len: usize, gro_segment: Option<u16>) -> RecvMeta {
-        RecvMeta {
-            len,
-            full_len,
-            truncated: full_len > len,
-            source: "192.0.2.1:5000".parse().unwrap(),
-            group: Some("239.1.2.3".parse().unwrap()),
-            ifindex: Some(3),
-            ttl: Some(9),
-            timestamp: None,
-            drops: Some(4),
-            gro_segment,
-        }
+        RecvMeta::sample(len, full_len, gro_segment)
     }
 
     #[test]

@@ -97,6 +97,26 @@ impl RecvMeta {
     }
 }
 
+#[cfg(test)]
+impl RecvMeta {
+    /// A read's metadata for unit tests: `len` of `full_len` bytes (truncated when fewer), from 192.0.2.1:5000
+    /// to 239.1.2.3 on interface 3 at TTL 9, 4 drops so far, no stamp, GRO segment size `gro_segment`.
+    pub(crate) fn sample(len: usize, full_len: usize, gro_segment: Option<u16>) -> RecvMeta {
+        RecvMeta {
+            len,
+            full_len,
+            truncated: full_len > len,
+            source: SocketAddr::from(([192, 0, 2, 1], 5000)),
+            group: Some(IpAddr::from([239, 1, 2, 3])),
+            ifindex: Some(3),
+            ttl: Some(9),
+            timestamp: None,
+            drops: Some(4),
+            gro_segment,
+        }
+    }
+}
+
 /// An IPv4 or IPv6 socket (`SOCK_DGRAM` or `SOCK_RAW`) that owns its descriptor.
 ///
 /// Every multicast option of ip(7) and ipv6(7) is a method: the integer ones in [`crate::options`], the

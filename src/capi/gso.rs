@@ -150,18 +150,7 @@ mod tests {
     }
 
     fn meta(len: usize, full_len: usize, gro: Option<u16>) -> RecvMeta {
-        RecvMeta {
-            len,
-            full_len,
-            truncated: full_len > len,
-            source: "127.0.0.1:4000".parse().unwrap(),
-            group: Some("239.1.2.3".parse().unwrap()),
-            ifindex: Some(1),
-            ttl: Some(1),
-            timestamp: None,
-            drops: None,
-            gro_segment: gro,
-        }
+        RecvMeta::sample(len, full_len, gro)
     }
 
     #[test]

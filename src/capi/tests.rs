@@ -91,28 +91,17 @@ fn null_pointers_are_einval_and_name_the_argument() {
 }
 
 fn dummy_meta() -> crate::RecvMeta {
-    crate::RecvMeta {
-        len: 3,
-        full_len: 5,
-        truncated: true,
-        source: "10.0.0.1:4000".parse().unwrap(),
-        group: Some("239.1.2.3".parse().unwrap()),
-        ifindex: Some(7),
-        ttl: Some(1),
-        timestamp: None,
-        drops: Some(2),
-        gro_segment: None,
-    }
+    crate::RecvMeta::sample(3, 5, None)
 }
 
 #[test]
 fn rxinfo_carries_every_field_of_the_metadata() {
     let info = McastRxinfo::from(&dummy_meta());
     let source = crate::sys::mreq::from_sockaddr(&info.source, std::mem::size_of::<libc::sockaddr_in>() as u32);
-    assert_eq!(source, Some("10.0.0.1:4000".parse().unwrap()));
+    assert_eq!(source, Some("192.0.2.1:5000".parse().unwrap()));
     let group = crate::sys::mreq::from_sockaddr(&info.group, std::mem::size_of::<libc::sockaddr_in>() as u32);
     assert_eq!(group, Some("239.1.2.3:0".parse().unwrap()));
-    assert_eq!((info.len, info.full_len, info.truncated, info.ifindex, info.ttl, info.drops), (3, 5, 1, 7, 1, 2));
+    assert_eq!((info.len, info.full_len, info.truncated, info.ifindex, info.ttl, info.drops), (3, 5, 1, 3, 9, 4));
     let unknown = McastRxinfo::from(&crate::RecvMeta { group: None, ttl: None, ifindex: None, ..dummy_meta() });
     assert_eq!(unknown.group.ss_family as c_int, libc::AF_UNSPEC);
     assert_eq!((unknown.ttl, unknown.ifindex), (-1, 0));
