@@ -259,9 +259,10 @@ impl McastSocket {
         RecvMeta::from_raw(&r)
     }
 
-    /// Receives one datagram, waiting at most `timeout`; `Ok(None)` when nothing came.
+    /// Receives one datagram, waiting at most `timeout`; `Ok(None)` when nothing came. A zero `timeout` takes
+    /// only what is queued, with the read alone (no `poll` first).
     pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<RecvMeta>> {
-        if !sys::socket::wait_readable(self.fd(), Some(timeout)).map_err(os(|| "poll"))? {
+        if !timeout.is_zero() && !sys::socket::wait_readable(self.fd(), Some(timeout)).map_err(os(|| "poll"))? {
             return Ok(None);
         }
         match sys::socket::recv_msg(self.fd(), buf, libc::MSG_DONTWAIT) {

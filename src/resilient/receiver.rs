@@ -73,12 +73,20 @@ impl ResilientReceiver {
     /// nothing came, which may be early (a signal, or announcements handled), so callers loop.
     pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Option<RecvMeta>> {
         let ready = {
-            let mut fds: Vec<BorrowedFd<'_>> = vec![self.socket.as_fd()];
-            fds.extend(self.follower.link_fd());
-            sys::socket::poll_many(&fds, Some(self.follower.wait_limit(timeout))).map_err(|e| Error::os("poll", e))?
+            // The socket (bit 0), then the link announcements if watched.
+            let mut fds = [self.socket.as_fd(); 2];
+            let n = match self.follower.link_fd() {
+                Some(l) => {
+                    fds[1] = l;
+                    2
+                }
+                None => 1,
+            };
+            sys::socket::poll_few(&fds[..n], Some(self.follower.wait_limit(timeout)))
+                .map_err(|e| Error::os("poll", e))?
         };
         self.follower.service(&mut OnSocket { socket: &self.socket, memberships: &mut self.memberships });
-        if ready.first().copied().unwrap_or(false) {
+        if ready & 1 != 0 {
             if let Some(meta) = self.socket.recv_timeout(buf, Duration::ZERO)? {
                 if !self.accepts(&meta) {
                     return Ok(None);
