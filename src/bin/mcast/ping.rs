@@ -30,6 +30,11 @@ rows, "multicast" and "unicast", each with loss, duplicates, reordering and roun
 (min/avg/max/p50/p99/mdev). Probe and answers carry the mcast header (docs/protocol.md); times are the
 kernel's arrival stamps (SO_TIMESTAMPNS) minus the send time carried in the probe.
 
+The prober does not hear its own probes: it blocks its own address as a source of the group
+(MCAST_BLOCK_SOURCE), so the kernel neither loops each probe back to it nor wakes it for one. A responder
+on the same host and interface answers from that same address: its first unicast answer lifts the block,
+and its multicast row counts from the next probe on ("from_seq" in --json).
+
 Both sides follow their interfaces: when the one they joined on goes down and up, or is deleted and
 made again under the same name, they join again and send from it anew (saying so on standard error),
 and the summary lists each outage: the interface, what happened, when, for how long, and the probes
@@ -103,6 +108,8 @@ struct Common {
     /// The prober's own socket on an ephemeral port: probes leave from it, so unicast answers come back to
     /// it and to no other process on this host that listens on the group's port.
     socket_tx: Option<McastSocket>,
+    /// The prober's own address, blocked as a source of the group on its joined socket.
+    own: Option<OwnSource>,
     /// Where multicast leaves for (the group; its IPv6 zone follows the interface's index).
     dest: SocketAddr,
     /// The interface multicast leaves by, by name: looked up again after a rejoin or a failed send.
@@ -113,6 +120,48 @@ struct Common {
     busy: bool,
     json: bool,
     quiet: bool,
+}
+
+/// The address the prober's probes leave from, which it blocks as a source on its joined socket: without the block,
+/// the kernel loops every probe back to the prober (a member of the group), a copy to deliver before the probe
+/// itself goes out and a wake-up for a datagram it only throws away.
+struct OwnSource {
+    addr: IpAddr,
+    /// The interface blocked on (0: the one the kernel routes the group by).
+    index: u32,
+    /// The sequence number whose unicast answer came from this address: a responder on this host answers
+    /// from it too, so the block was lifted then. Its multicast answers count from the next probe on.
+    lifted_at: Option<u64>,
+}
+
+impl OwnSource {
+    /// Blocks the address that probes to `c.dest` leave from, unless it is a loopback address (every responder
+    /// there is on this host) or the join is source-specific (the prober's own address is not among its sources).
+    fn block(c: &Common, index: u32, specific: bool) -> Option<OwnSource> {
+        let addr = tools::source_toward(c.sending(), c.dest).ok()?;
+        if specific || addr.is_loopback() {
+            return None;
+        }
+        c.socket_rx.socket().block_source(c.group.ip(), addr, index).ok()?;
+        Some(OwnSource { addr, index, lifted_at: None })
+    }
+
+    /// A unicast answer for `seq` came from `from`: if that is this address, lifts the block (once).
+    fn answered(&mut self, socket: &McastSocket, group: IpAddr, from: IpAddr, seq: u64) {
+        if self.lifted_at.is_none() && from == self.addr {
+            // Failing to lift it leaves the multicast row of this host's responder empty: nothing else is lost.
+            let _ = socket.unblock_source(group, self.addr, self.index);
+            self.lifted_at = Some(seq);
+        }
+    }
+
+    /// The first sequence number whose multicast answer from `from` can arrive.
+    fn counted_from(&self, from: IpAddr) -> u64 {
+        match self.lifted_at {
+            Some(seq) if from == self.addr => seq + 1,
+            _ => 0,
+        }
+    }
 }
 
 impl Common {
@@ -155,6 +204,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         group,
         socket_rx: ResilientReceiver::new(rx)?,
         socket_tx: tx,
+        own: None,
         dest: group.socket_addr(),
         out_iface: InterfaceFollower::new(ifaces.first(), group),
         next_service: Instant::now() + tools::SLICE,
@@ -167,6 +217,9 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     c.socket_rx.socket().set_nonblocking(true)?;
     if let Some(t) = &c.socket_tx {
         t.set_nonblocking(true)?;
+    }
+    if !serve {
+        c.own = OwnSource::block(&c, ifaces.first().map_or(0, |i| i.index), !sources.is_empty());
     }
     tools::catch_interrupts()?;
     if serve {
@@ -182,11 +235,25 @@ fn follow_links(c: &mut Common) {
     c.socket_rx.service();
     c.next_service = Instant::now() + tools::SLICE;
     for n in c.socket_rx.take_notices() {
-        if matches!(n, Notice::Rejoined { .. }) {
+        if let Notice::Rejoined { index, old_index, .. } = n {
             relook(c);
+            reblock(c, index, old_index);
         }
         if !c.quiet {
             tools::note(&format!("mcast ping: {n}"));
+        }
+    }
+}
+
+/// After a rejoin (a fresh membership, without the block), blocks the prober's own address again, on the
+/// interface's new index, unless a responder on this host had it lifted.
+fn reblock(c: &mut Common, index: u32, old_index: u32) {
+    if let Some(own) = c.own.take() {
+        if own.lifted_at.is_some() {
+            c.own = Some(own);
+        } else {
+            let index = if own.index == old_index { index } else { own.index };
+            c.own = OwnSource::block(c, index, false);
         }
     }
 }
@@ -391,6 +458,9 @@ struct Row {
     seqs: SeqTracker,
     rtt: Rtt,
     ttl: Option<u8>,
+    /// The first probe whose answer of this kind could arrive (`OwnSource::counted_from`); earlier ones are
+    /// shown but not counted.
+    from: u64,
 }
 
 fn probe(c: &mut Common, count: Option<u64>, interval: Duration, wait: Duration, size: usize) -> Result<(), Fail> {
@@ -442,9 +512,19 @@ fn probe(c: &mut Common, count: Option<u64>, interval: Duration, wait: Duration,
             continue;
         }
         let rtt = tools::arrival_ns(&meta).saturating_sub(repr.send_time_ns);
-        let row = rows.entry((meta.source.ip(), repr.kind as u8)).or_default();
-        let arrival = row.seqs.record(repr.seq);
-        if matches!(arrival, Arrival::InOrder | Arrival::Reordered) {
+        let from = meta.source.ip();
+        let counted_from = match (c.own.as_mut(), repr.kind) {
+            (Some(own), Kind::PingReplyUnicast) => {
+                own.answered(c.socket_rx.socket(), c.group.ip(), from, repr.seq);
+                0
+            }
+            (Some(own), _) => own.counted_from(from),
+            (None, _) => 0,
+        };
+        let row = rows.entry((from, repr.kind as u8)).or_insert_with(|| Row { from: counted_from, ..Row::default() });
+        // An answer to a probe before the row's first counted one is shown, not counted.
+        let arrival = (repr.seq >= row.from).then(|| row.seqs.record(repr.seq));
+        if matches!(arrival, Some(Arrival::InOrder | Arrival::Reordered)) {
             row.rtt.record(rtt);
         }
         row.ttl = meta.ttl.or(row.ttl);
@@ -459,13 +539,14 @@ fn probe(c: &mut Common, count: Option<u64>, interval: Duration, wait: Duration,
                 .int("seq", repr.seq)
                 .opt_int("ttl", meta.ttl)
                 .float("rtt_ms", tools::ms(rtt as f64))
-                .bool("duplicate", arrival == Arrival::Duplicate)
-                .bool("reordered", arrival == Arrival::Reordered)
+                .bool("duplicate", arrival == Some(Arrival::Duplicate))
+                .bool("reordered", arrival == Some(Arrival::Reordered))
                 .finish()
         } else {
             let mark = match arrival {
-                Arrival::Duplicate => " (DUP!)",
-                Arrival::Reordered => " (reordered)",
+                Some(Arrival::Duplicate) => " (DUP!)",
+                Some(Arrival::Reordered) => " (reordered)",
+                None => " (before this row's first counted probe)",
                 _ => "",
             };
             format!(
@@ -503,17 +584,19 @@ fn report(
     for ((ip, kind), row) in rows {
         let kind = kind_name(Kind::from_u8(*kind).unwrap_or(Kind::PingReplyUnicast));
         let received = row.seqs.unique;
-        let lost = row.seqs.lost(sent);
+        let expected = sent.saturating_sub(row.from);
+        let lost = row.seqs.lost(expected);
         let sum = row.rtt.summary();
         let line = if c.json {
             let mut j = Json::new()
                 .str("type", "responder")
                 .str("responder", &ip.to_string())
                 .str("kind", kind)
-                .int("sent", sent)
+                .int("sent", expected)
+                .int("from_seq", row.from)
                 .int("received", received)
                 .int("lost", lost)
-                .float("loss_pct", pct(lost, sent))
+                .float("loss_pct", pct(lost, expected))
                 .int("duplicates", row.seqs.duplicates)
                 .int("reordered", row.seqs.reordered)
                 .opt_int("ttl", row.ttl);
@@ -539,9 +622,10 @@ fn report(
                     fmt_ms(s.mdev)
                 )
             });
+            let from = if row.from > 0 { format!(" (from seq={})", row.from) } else { String::new() };
             format!(
-                "{ip:<15} {kind:>9}: {received} received, {:.1}% loss ({lost}), {} duplicates, {} reordered{rtt}",
-                pct(lost, sent),
+                "{ip:<15} {kind:>9}: {received} received{from}, {:.1}% loss ({lost}), {} duplicates, {} reordered{rtt}",
+                pct(lost, expected),
                 row.seqs.duplicates,
                 row.seqs.reordered
             )

@@ -118,6 +118,24 @@ pub fn unicast_sender(group: Group, iface: Option<&Interface>, ttl: Option<u32>)
     Ok(s)
 }
 
+/// The address datagrams from `sending` to `dest` leave from: what the kernel picks for a socket with the same
+/// outgoing interface once connected to `dest` (connecting sends nothing).
+pub fn source_toward(sending: &McastSocket, dest: SocketAddr) -> Result<IpAddr, Fail> {
+    let s = McastSocket::udp(sending.family())?;
+    match sending.family() {
+        Family::V4 => match sending.multicast_if_v4()? {
+            a if a.is_unspecified() => {}
+            a => s.set_multicast_if_v4(a)?,
+        },
+        Family::V6 => match sending.multicast_if_v6()? {
+            0 => {}
+            i => s.set_multicast_if_v6(i)?,
+        },
+    }
+    s.connect(dest)?;
+    Ok(s.local_addr()?.ip())
+}
+
 /// A session id that differs between runs and between processes started at the same moment.
 pub fn session_id() -> u32 {
     let mut rng = mcast::relay::Rng::new(mcast::proto::now_ns() ^ (u64::from(std::process::id()) << 32));
