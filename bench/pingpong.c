@@ -10,9 +10,10 @@
  * unicast answers come back. Without "both" the client is not a member and the server answers by unicast only.
  *
  * usage: pingpong server GROUP PORT IFADDR COUNT [busy] [both]
- *        pingpong client GROUP PORT IFADDR COUNT INTERVAL_US [busy] [both]
+ *        pingpong client GROUP PORT IFADDR COUNT INTERVAL_US [busy] [both] [wait=MS]
  * The client prints "median_us M p99_us P received N mcast_median_us M2 mcast_received N2"; busy spins on
- * MSG_DONTWAIT instead of sleeping in poll(). */
+ * MSG_DONTWAIT instead of sleeping in poll(); wait=MS is how long the client waits for answers after its last
+ * probe (default 200). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -131,16 +132,20 @@ static double median_us(uint64_t *v, long n) {
 
 int main(int argc, char **argv) {
     if (argc < 6) {
-        fprintf(stderr, "usage: pingpong server|client GROUP PORT IFADDR COUNT [INTERVAL_US] [busy] [both]\n");
+        fprintf(stderr,
+                "usage: pingpong server|client GROUP PORT IFADDR COUNT [INTERVAL_US] [busy] [both] [wait=MS]\n");
         return 2;
     }
     int server = strcmp(argv[1], "server") == 0;
     long count = atol(argv[5]);
     long interval_us = !server && argc > 6 ? atol(argv[6]) : 0;
     int busy = 0, both = 0;
+    uint64_t wait_ns = 200000000u;
     for (int i = 6; i < argc; i++) {
         busy |= strcmp(argv[i], "busy") == 0;
         both |= strcmp(argv[i], "both") == 0;
+        if (strncmp(argv[i], "wait=", 5) == 0)
+            wait_ns = (uint64_t)atol(argv[i] + 5) * 1000000u;
     }
     struct sockaddr_in group = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[3]))};
     struct ip_mreq mreq;
@@ -175,7 +180,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     /* Like `mcast ping`: a probe every INTERVAL_US whatever the answers do, and answers taken as they come
-     * until the next probe is due (then for 0.2 s after the last). */
+     * until the next probe is due (then for wait=MS after the last). */
     int fds[2] = {udp_socket(mreq.imr_interface), -1};
     int nfds = 1;
     if (both) {
@@ -194,7 +199,7 @@ int main(int argc, char **argv) {
     long got = 0, mgot = 0;
     uint64_t next = realtime_ns();
     for (long i = 0; i <= count; i++) {
-        uint64_t until = i < count ? next : realtime_ns() + 200000000u;
+        uint64_t until = i < count ? next : realtime_ns() + wait_ns;
         ssize_t n;
         while ((n = receive(fds, nfds, buf, sizeof buf, &from, busy, until, &which, &stamp)) >= 0) {
             if (n < PROBE_LEN || !stamp || memcmp(buf, "MCST\1", 5) != 0 || memcmp(buf + 8, session, 4) != 0)

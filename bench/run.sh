@@ -12,13 +12,15 @@
 #
 # Round trips: rounds in turn of the C ping-pong doing the least (the client is not a member; unicast answers
 # only), the C ping-pong doing mcast ping's whole job ("both": two answers per probe, the prober a member of the
-# group), mcast ping, and the mixed pairs (C prober with mcast ping --serve, mcast ping with the C responder);
-# the median of the rounds' medians is reported, and as ratio the median of the ratios within each round, so
-# that slow drifts of the machine's wake-up latency fall on all alike.
+# group), mcast ping, and the mixed pairs (C prober with mcast ping --serve, mcast ping with the C responder),
+# against responders that stay up (stopped while another pair runs), so that one run follows another within a
+# few milliseconds. Reported: the median of the runs' medians, and as ratio the median (and quartiles) of the
+# ratios within each round, so that the drifts of this kind of machine's wake-up latency, which last from a
+# fraction of a second to seconds, fall on all alike.
 #
 # Environment: MCAST (the mcast binary, release build), BENCH_OUT (where the C baselines are built),
 # BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core), BENCH_PARTS ("throughput
-# ping": which parts to run), BENCH_PING_ROUNDS (default 7) and BENCH_PING_COUNT (probes per round, default 400).
+# ping": which parts to run), BENCH_PING_ROUNDS (default 24) and BENCH_PING_COUNT (probes per run, default 300).
 set -euo pipefail
 
 MCAST=${MCAST:?set MCAST to the mcast binary}
@@ -26,8 +28,8 @@ OUT=${BENCH_OUT:-target/bench}
 SECS=${BENCH_SECONDS:-2}
 read -r TX_CORE RX_CORE <<<"${BENCH_CORES:-0 1}"
 PARTS=${BENCH_PARTS:-throughput ping}
-ROUNDS=${BENCH_PING_ROUNDS:-7}
-COUNT=${BENCH_PING_COUNT:-400}
+ROUNDS=${BENCH_PING_ROUNDS:-24}
+COUNT=${BENCH_PING_COUNT:-300}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 for tool in ip taskset iperf cc; do
@@ -172,71 +174,85 @@ throughput() {
 # Median of a list of numbers, one per line.
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
 
-# Round trips: the C ping-pong alone, the C ping-pong doing mcast ping's job, mcast ping, and the two mixed pairs
-# (the C prober against mcast ping --serve, mcast ping against the C responder: they speak one protocol), in turn,
-# ROUNDS times; each run prints the median unicast round trip (and multicast, where there is one) in
-# microseconds. The table gives the median of the rounds' medians, and the median of the rounds' ratios.
-ping_round() {
-    local stx=$1 srx=$2 txif=$3 txaddr=$4 rxif=$5 rxaddr=$6 mode=$7 group=239.99.1.1 port pid
-    local busy=() mbusy=()
+# Round trips. Three responders run throughout, each stopped (SIGSTOP) except while its prober runs: the C
+# server answering by unicast only, the C server doing mcast ping's job ("both"), and mcast ping --serve. Each
+# round runs five probers of COUNT probes, 1 ms apart, one after the other: the C client alone, the C client
+# doing the whole job, mcast ping, and the two mixed pairs (the C client against mcast ping --serve, mcast ping
+# against the C server; they speak one protocol). The order turns by one each round and runs backwards every
+# other round, so no prober always follows the same one. Each run prints "round name unicast multicast"
+# (median round trips in microseconds; multicast 0 where there is none).
+ping_rounds() {
+    local stx=$1 srx=$2 txif=$3 txaddr=$4 rxif=$5 rxaddr=$6 mode=$7 group=239.99.1.1 busy=() mbusy=()
     [ "$mode" = busy ] && busy=(busy) && mbusy=(--busy-poll)
-    # name, responder (c or mcast), prober (c or mcast), job (alone: unicast answers only, prober not a member)
-    for run in "c-alone c c alone" "c-both c c both" "mcast mcast mcast both" "x-mcast-responder mcast c both" \
-        "x-mcast-prober c mcast both"; do
-        local name responder prober job extra=()
-        read -r name responder prober job <<<"$run"
-        [ "$job" = both ] && extra=(both)
-        port=$((PORT++))
-        if [ "$responder" = c ]; then
-            rx "$srx" "$OUT/pingpong" server "$group" "$port" "$rxaddr" "$COUNT" "${busy[@]}" "${extra[@]}" 2>/dev/null &
-        else
-            rx "$srx" "$MCAST" ping --serve "$group:$port" --iface "$rxif" --count "$COUNT" --timeout 30 -q \
-                "${mbusy[@]}" >/dev/null 2>&1 &
-        fi
-        pid=$!
-        sleep 0.3
-        if [ "$prober" = c ]; then
-            tx "$stx" "$OUT/pingpong" client "$group" "$port" "$txaddr" "$COUNT" 1000 "${busy[@]}" "${extra[@]}" |
-                awk -v name="$name" '{ print name, $2, $8 }'
-        else
-            tx "$stx" "$MCAST" ping "$group:$port" --iface "$txif" --count "$COUNT" --interval 0.001 --wait 0.2 \
-                --json -q "${mbusy[@]}" | awk -v name="$name" '/"type":"responder"/ {
-                    k = $0; sub(/.*"kind":"/, "", k); sub(/".*/, "", k)
-                    p = $0; sub(/.*"rtt_p50_ms":/, "", p); sub(/[,}].*/, "", p)
-                    r[k] = p * 1000 }
-                END { printf "%s %.3f %.3f\n", name, r["unicast"], r["multicast"] }'
-        fi
-        wait "$pid" || true
+    local p_alone=$((PORT++)) p_both=$((PORT++)) p_mcast=$((PORT++))
+    # Started directly, not through rx(): $! must be the responder itself for the signals to reach it.
+    local in_rx=(ip netns exec "$srx" taskset -c "$RX_CORE")
+    "${in_rx[@]}" "$OUT/pingpong" server "$group" "$p_alone" "$rxaddr" 1000000000 "${busy[@]}" 2>/dev/null &
+    local r_alone=$!
+    "${in_rx[@]}" "$OUT/pingpong" server "$group" "$p_both" "$rxaddr" 1000000000 "${busy[@]}" both 2>/dev/null &
+    local r_both=$!
+    "${in_rx[@]}" "$MCAST" ping --serve "$group:$p_mcast" --iface "$rxif" -q "${mbusy[@]}" >/dev/null 2>&1 &
+    local r_mcast=$!
+    sleep 0.5
+    kill -STOP "$r_alone" "$r_both" "$r_mcast"
+    # name, responder pid, port, prober (c or mcast), C job words
+    local runs=("c-alone $r_alone $p_alone c" "c-both $r_both $p_both c both" "mcast $r_mcast $p_mcast mcast"
+        "x-mcast-responder $r_mcast $p_mcast c both" "x-mcast-prober $r_both $p_both mcast")
+    local n=${#runs[@]} r k i name pid port prober job
+    for r in $(seq "$ROUNDS"); do
+        for k in $(seq 0 $((n - 1))); do
+            if ((r % 2)); then i=$(((k + r) % n)); else i=$(((n - 1 - k + r) % n)); fi
+            read -r name pid port prober job <<<"${runs[$i]}"
+            kill -CONT "$pid"
+            if [ "$prober" = c ]; then
+                tx "$stx" "$OUT/pingpong" client "$group" "$port" "$txaddr" "$COUNT" 1000 "${busy[@]}" $job wait=50 |
+                    awk -v r="$r" -v name="$name" '{ print r, name, $2, $8 }'
+            else
+                tx "$stx" "$MCAST" ping "$group:$port" --iface "$txif" --count "$COUNT" --interval 0.001 --wait 0.05 \
+                    --json -q "${mbusy[@]}" | awk -v r="$r" -v name="$name" '/"type":"responder"/ {
+                        k = $0; sub(/.*"kind":"/, "", k); sub(/".*/, "", k)
+                        p = $0; sub(/.*"rtt_p50_ms":/, "", p); sub(/[,}].*/, "", p)
+                        v[k] = p * 1000 }
+                    END { printf "%s %s %.3f %.3f\n", r, name, v["unicast"], v["multicast"] }'
+            fi
+            kill -STOP "$pid"
+        done
     done
+    kill -CONT "$r_alone" "$r_both" "$r_mcast"
+    kill "$r_alone" "$r_both" "$r_mcast" 2>/dev/null || true
+    wait "$r_alone" "$r_both" "$r_mcast" 2>/dev/null || true
 }
 
-# Median over the rounds in `log` of the ratio of `a`'s figure in column `col` to `b`'s in the same round.
+# Over the rounds in `log`: the median of the ratio of `a`'s figure in column `col` to `b`'s in the same round,
+# with the quartiles of those ratios ("1.02 0.97 1.08").
 round_ratio() {
-    awk -v a="$2" -v b="$3" -v col="$4" '$1 == b { c = $col } $1 == a && c > 0 { print $col / c }' "$1" | median
+    awk -v a="$2" -v b="$3" -v col="$4" '$2 == a { x[$1] = $col } $2 == b { y[$1] = $col }
+        END { for (r in x) if (y[r] > 0 && x[r] > 0) print x[r] / y[r] }' "$1" |
+        sort -n | awk '{ v[NR] = $1 } END { if (!NR) { print "0 0 0"; exit }
+            printf "%.3f %.3f %.3f\n", v[int((NR + 1) / 2)], v[int((NR + 3) / 4)], v[int((3 * NR + 3) / 4)] }'
 }
 
 round_trips() {
-    printf '%-5s %-8s %10s %10s %10s %8s %8s   %-21s   %s\n' topo mode "C alone" "C both" mcast "/C both" \
-        "/C alone" "multicast: C, mcast" "/C both: mcast responder, mcast prober"
+    printf '%-5s %-8s %9s %9s %9s  %-20s %-20s  %-26s  %s\n' topo mode "C alone" "C both" mcast \
+        "mcast/C alone" "mcast/C both" "multicast: C, mcast, ratio" "/C both: mcast responder, prober"
     for t in lo veth; do
         read -r stx srx txif txaddr rxif rxaddr <<<"$(topo "$t")"
         for mode in blocking busy; do
             local log; log=$(mktemp)
-            for _ in $(seq "$ROUNDS"); do
-                ping_round "$stx" "$srx" "$txif" "$txaddr" "$rxif" "$rxaddr" "$mode" >>"$log"
-            done
+            ping_rounds "$stx" "$srx" "$txif" "$txaddr" "$rxif" "$rxaddr" "$mode" >"$log"
             local ca cb m cbm mm
-            ca=$(awk '$1 == "c-alone" { print $2 }' "$log" | median)
-            cb=$(awk '$1 == "c-both" { print $2 }' "$log" | median)
-            cbm=$(awk '$1 == "c-both" { print $3 }' "$log" | median)
-            m=$(awk '$1 == "mcast" { print $2 }' "$log" | median)
-            mm=$(awk '$1 == "mcast" { print $3 }' "$log" | median)
+            ca=$(awk '$2 == "c-alone" { print $3 }' "$log" | median)
+            cb=$(awk '$2 == "c-both" { print $3 }' "$log" | median)
+            cbm=$(awk '$2 == "c-both" { print $4 }' "$log" | median)
+            m=$(awk '$2 == "mcast" { print $3 }' "$log" | median)
+            mm=$(awk '$2 == "mcast" { print $4 }' "$log" | median)
             awk -v t="$t" -v mode="$mode" -v ca="$ca" -v cb="$cb" -v m="$m" -v cbm="$cbm" -v mm="$mm" \
-                -v r="$(round_ratio "$log" mcast c-both 2)" -v ra="$(round_ratio "$log" mcast c-alone 2)" \
-                -v rm="$(round_ratio "$log" mcast c-both 3)" -v xr="$(round_ratio "$log" x-mcast-responder c-both 2)" \
-                -v xp="$(round_ratio "$log" x-mcast-prober c-both 2)" 'BEGIN {
-                printf "%-5s %-8s %10.3f %10.3f %10.3f %7.2fx %7.2fx   %7.3f %7.3f %5.2fx   %5.2fx %5.2fx\n",
-                    t, mode, ca, cb, m, r, ra, cbm, mm, rm, xr, xp }'
+                -v ra="$(round_ratio "$log" mcast c-alone 3)" -v rb="$(round_ratio "$log" mcast c-both 3)" \
+                -v rm="$(round_ratio "$log" mcast c-both 4)" -v xr="$(round_ratio "$log" x-mcast-responder c-both 3)" \
+                -v xp="$(round_ratio "$log" x-mcast-prober c-both 3)" 'BEGIN {
+                split(ra, a, " "); split(rb, b, " "); split(rm, c, " "); split(xr, x, " "); split(xp, y, " ")
+                printf "%-5s %-8s %9.3f %9.3f %9.3f  %5.2fx (%4.2f-%4.2f)   %5.2fx (%4.2f-%4.2f)   %7.3f %7.3f %5.2fx   %5.2fx %5.2fx\n",
+                    t, mode, ca, cb, m, a[1], a[2], a[3], b[1], b[2], b[3], cbm, mm, c[1], x[1], y[1] }'
             rm -f "$log"
         done
     done
