@@ -236,3 +236,63 @@ fn a_responder_on_the_probers_host_lifts_the_block() {
     assert_eq!(near, (from..30).collect::<Vec<_>>());
     assert!(mcfilter(&a).is_empty());
 }
+
+/// Topology: namespace `b` with two links, vb1 (10.76.1.2) to `a1` and vb2 (10.76.2.2) to `a2`. The responder in
+/// `b` joins on vb1 only: it answers the prober in `a1` (and its line per probe gives the probe's TTL, 1 on
+/// arrival), and never the prober in `a2`, whose probes reach vb2, an interface it did not join on, though
+/// another socket in `b` (a responder on another port) joined the group there, so that vb2 takes the group in.
+/// (The responder asks for no arrival interface with IPv4: the kernel matches its membership by interface.)
+#[test]
+fn a_responder_answers_only_on_the_interface_it_joined() {
+    let a1 = Netns::new("pingi1");
+    let a2 = Netns::new("pingi2");
+    let b = Netns::new("pingib");
+    veth(&a1, "va", "10.76.1.1/24", &b, "vb1", "10.76.1.2/24");
+    veth(&a2, "va", "10.76.2.1/24", &b, "vb2", "10.76.2.2/24");
+    let group = "239.76.0.1:4326";
+    let responder = Proc::ready(
+        &b,
+        &["ping", "--serve", group, "--iface", "vb1", "--count", "5", "--timeout", "60", "--json"],
+        "answering",
+    );
+    let other =
+        Proc::ready(&b, &["ping", "--serve", "239.76.0.1:4327", "--iface", "vb2", "--timeout", "60"], "answering");
+    let probe = |ns: &Netns| {
+        tools_support::run(
+            ns,
+            &[
+                "ping",
+                group,
+                "--iface",
+                "va",
+                "--ttl",
+                "1",
+                "--count",
+                "5",
+                "--interval",
+                "0.05",
+                "--wait",
+                "1",
+                "--json",
+            ],
+        )
+    };
+    let far = probe(&a2);
+    let near = probe(&a1).ok();
+    let served = responder.finish().ok();
+    drop(other);
+    let probes = served.json("probe");
+    assert_eq!(probes.len(), 5, "{}", served.stdout);
+    for p in &probes {
+        assert!(p.str("from").starts_with("10.76.1.1:"), "{p:?}");
+        assert_eq!(p.int("ttl"), 1, "{p:?}");
+    }
+    assert_eq!(far.code, Some(1), "no answer through vb2: {}\n{}", far.stdout, far.stderr);
+    assert!(far.json("reply").is_empty() && far.json("responder").is_empty(), "{}", far.stdout);
+    let rows = rows(&near);
+    assert_eq!(rows.len(), 2, "{}", near.stdout);
+    for (who, kind, row) in &rows {
+        assert_eq!(who, "10.76.1.2");
+        assert_eq!((row.int("sent"), row.int("received"), row.int("lost")), (5, 5, 0), "{kind}");
+    }
+}
