@@ -20,7 +20,7 @@
 #
 # Environment: MCAST (the mcast binary, release build), BENCH_OUT (where the C baselines are built),
 # BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core), BENCH_PARTS ("throughput
-# ping": which parts to run), BENCH_PING_ROUNDS (default 24) and BENCH_PING_COUNT (probes per run, default 300).
+# ping": which parts to run), BENCH_PING_ROUNDS (default 30) and BENCH_PING_COUNT (probes per run, default 200).
 set -euo pipefail
 
 MCAST=${MCAST:?set MCAST to the mcast binary}
@@ -28,8 +28,8 @@ OUT=${BENCH_OUT:-target/bench}
 SECS=${BENCH_SECONDS:-2}
 read -r TX_CORE RX_CORE <<<"${BENCH_CORES:-0 1}"
 PARTS=${BENCH_PARTS:-throughput ping}
-ROUNDS=${BENCH_PING_ROUNDS:-24}
-COUNT=${BENCH_PING_COUNT:-300}
+ROUNDS=${BENCH_PING_ROUNDS:-30}
+COUNT=${BENCH_PING_COUNT:-200}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 for tool in ip taskset iperf cc; do
@@ -178,8 +178,8 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 # server answering by unicast only, the C server doing mcast ping's job ("both"), and mcast ping --serve. Each
 # round runs five probers of COUNT probes, 1 ms apart, one after the other: the C client alone, the C client
 # doing the whole job, mcast ping, and the two mixed pairs (the C client against mcast ping --serve, mcast ping
-# against the C server; they speak one protocol). The order turns by one each round and runs backwards every
-# other round, so no prober always follows the same one. Each run prints "round name unicast multicast"
+# against the C server; they speak one protocol). The first three take each of their six orders in turn, so no
+# prober always follows the same one. Each run prints "round name unicast multicast"
 # (median round trips in microseconds; multicast 0 where there is none).
 ping_rounds() {
     local stx=$1 srx=$2 txif=$3 txaddr=$4 rxif=$5 rxaddr=$6 mode=$7 group=239.99.1.1 busy=() mbusy=()
@@ -198,10 +198,11 @@ ping_rounds() {
     # name, responder pid, port, prober (c or mcast), C job words
     local runs=("c-alone $r_alone $p_alone c" "c-both $r_both $p_both c both" "mcast $r_mcast $p_mcast mcast"
         "x-mcast-responder $r_mcast $p_mcast c both" "x-mcast-prober $r_both $p_both mcast")
-    local n=${#runs[@]} r k i name pid port prober job
+    # The three compared most (C alone, C both, mcast) first, in each of their six orders in turn, so that any two
+    # of them run at most one run apart; then the mixed pairs, in alternate orders.
+    local orders=("0 1 2 3 4" "1 2 0 4 3" "2 0 1 3 4" "2 1 0 4 3" "1 0 2 3 4" "0 2 1 4 3") r i name pid port prober job
     for r in $(seq "$ROUNDS"); do
-        for k in $(seq 0 $((n - 1))); do
-            if ((r % 2)); then i=$(((k + r) % n)); else i=$(((n - 1 - k + r) % n)); fi
+        for i in ${orders[$((r % 6))]}; do
             read -r name pid port prober job <<<"${runs[$i]}"
             kill -CONT "$pid"
             if [ "$prober" = c ]; then
