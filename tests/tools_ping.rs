@@ -6,6 +6,14 @@ mod tools_support;
 use common::{veth, Netns};
 use tools_support::{Obj, Proc};
 
+/// Namespaces `{tag}a` (10.`net`.0.1 on va) and `{tag}b` (10.`net`.0.2 on vb), joined by a veth.
+fn linked(tag: &str, net: u8) -> (Netns, Netns) {
+    let a = Netns::new(&format!("{tag}a"));
+    let b = Netns::new(&format!("{tag}b"));
+    veth(&a, "va", &format!("10.{net}.0.1/24"), &b, "vb", &format!("10.{net}.0.2/24"));
+    (a, b)
+}
+
 /// Rows of the prober's JSON summary, keyed by responder address and kind.
 fn rows(f: &tools_support::Finished) -> Vec<(String, String, Obj)> {
     let mut v: Vec<_> = f.json("responder").into_iter().map(|o| (o.str("responder"), o.str("kind"), o)).collect();
@@ -17,9 +25,7 @@ fn rows(f: &tools_support::Finished) -> Vec<(String, String, Obj)> {
 /// on vb; the prober in `a` sends 20 probes out of va with TTL 1.
 #[test]
 fn ping_across_a_veth_answers_every_probe_both_ways() {
-    let a = Netns::new("pinga");
-    let b = Netns::new("pingb");
-    veth(&a, "va", "10.71.0.1/24", &b, "vb", "10.71.0.2/24");
+    let (a, b) = linked("ping", 71);
     let group = "239.71.0.1:4321";
     let responder = Proc::ready(
         &b,
@@ -69,9 +75,7 @@ fn ping_across_a_veth_answers_every_probe_both_ways() {
 /// Topology: as above. The responder answers 5 probes and exits; the prober sends 15: 10 are lost on each row.
 #[test]
 fn a_responder_that_stops_answering_shows_as_loss() {
-    let a = Netns::new("pingla");
-    let b = Netns::new("pinglb");
-    veth(&a, "va", "10.72.0.1/24", &b, "vb", "10.72.0.2/24");
+    let (a, b) = linked("pingl", 72);
     let group = "239.72.0.1:4322";
     let responder =
         Proc::ready(&b, &["ping", "--serve", group, "--iface", "vb", "--count", "5", "--json"], "answering");
@@ -156,9 +160,7 @@ fn mcfilter(ns: &Netns) -> Vec<(String, u32, u32, u64)> {
 /// to it), and every probe is still answered both ways by the responder in `b`.
 #[test]
 fn the_prober_blocks_its_own_probes_and_hears_every_answer() {
-    let a = Netns::new("pingba");
-    let b = Netns::new("pingbb");
-    veth(&a, "va", "10.74.0.1/24", &b, "vb", "10.74.0.2/24");
+    let (a, b) = linked("pingb", 74);
     let group = "239.74.0.1:4324";
     let responder =
         Proc::ready(&b, &["ping", "--serve", group, "--iface", "vb", "--count", "40", "--timeout", "60"], "answering");
@@ -194,9 +196,7 @@ fn the_prober_blocks_its_own_probes_and_hears_every_answer() {
 /// runs), and its multicast row counts from the next probe on, losing none. The responder in `b` is unaffected.
 #[test]
 fn a_responder_on_the_probers_host_lifts_the_block() {
-    let a = Netns::new("pingna");
-    let b = Netns::new("pingnb");
-    veth(&a, "va", "10.75.0.1/24", &b, "vb", "10.75.0.2/24");
+    let (a, b) = linked("pingn", 75);
     let group = "239.75.0.1:4325";
     let args = |iface| ["ping", "--serve", group, "--iface", iface, "--count", "30", "--timeout", "60"];
     let far = Proc::ready(&b, &args("vb"), "answering");
