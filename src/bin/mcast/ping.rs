@@ -110,6 +110,8 @@ struct Common {
     socket_tx: Option<McastSocket>,
     /// The prober's own address, blocked as a source of the group on its joined socket.
     own: Option<OwnSource>,
+    /// The interface index on which the block is still to be set (after a rejoin, or a first attempt that failed).
+    own_due: Option<u32>,
     /// Where multicast leaves for (the group; its IPv6 zone follows the interface's index).
     dest: SocketAddr,
     /// The interface multicast leaves by, by name: looked up again after a rejoin or a failed send.
@@ -134,16 +136,32 @@ struct OwnSource {
     lifted_at: Option<u64>,
 }
 
+/// What became of an attempt to block the prober's own address.
+enum Block {
+    Done(OwnSource),
+    /// Nothing to block: the address is a loopback one, or the join source-specific.
+    NotWanted,
+    /// No address or no membership to block it on yet (the interface is gone or not yet up): tried again with
+    /// the link announcements.
+    Failed,
+}
+
 impl OwnSource {
     /// Blocks the address that probes to `c.dest` leave from, unless it is a loopback address (every responder
     /// there is on this host) or the join is source-specific (the prober's own address is not among its sources).
-    fn block(c: &Common, index: u32, specific: bool) -> Option<OwnSource> {
-        let addr = tools::source_toward(c.sending(), c.dest).ok()?;
+    fn block(c: &Common, index: u32, specific: bool) -> Block {
+        let Ok(addr) = tools::source_toward(c.sending(), c.dest, index) else { return Block::Failed };
         if specific || addr.is_loopback() {
-            return None;
+            return Block::NotWanted;
         }
-        c.socket_rx.socket().block_source(c.group.ip(), addr, index).ok()?;
-        Some(OwnSource { addr, index, lifted_at: None })
+        match c.socket_rx.socket().block_source(c.group.ip(), addr, index) {
+            // EADDRNOTAVAIL: blocked already (a rejoin on the same index keeps the membership and its filter).
+            Ok(()) => Block::Done(OwnSource { addr, index, lifted_at: None }),
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {
+                Block::Done(OwnSource { addr, index, lifted_at: None })
+            }
+            Err(_) => Block::Failed,
+        }
     }
 
     /// A unicast answer for `seq` came from `from`: if that is this address, lifts the block (once).
@@ -204,6 +222,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         socket_rx: ResilientReceiver::new(rx)?,
         socket_tx: tx,
         own: None,
+        own_due: None,
         dest: group.socket_addr(),
         out_iface: InterfaceFollower::new(ifaces.first(), group),
         next_service: Instant::now() + tools::SLICE,
@@ -218,7 +237,12 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         t.set_nonblocking(true)?;
     }
     if !serve {
-        c.own = OwnSource::block(&c, ifaces.first().map_or(0, |i| i.index), !sources.is_empty());
+        let index = ifaces.first().map_or(0, |i| i.index);
+        match OwnSource::block(&c, index, !sources.is_empty()) {
+            Block::Done(own) => c.own = Some(own),
+            Block::NotWanted => {}
+            Block::Failed => c.own_due = Some(index),
+        }
     }
     tools::catch_interrupts()?;
     if serve {
@@ -263,17 +287,31 @@ fn follow_links(c: &mut Common) {
             tools::note(&format!("mcast ping: {n}"));
         }
     }
+    block_due(c);
 }
 
 /// After a rejoin (a fresh membership, without the block), blocks the prober's own address again, on the
 /// interface's new index, unless a responder on this host had it lifted.
 fn reblock(c: &mut Common, index: u32, old_index: u32) {
-    if let Some(own) = c.own.take() {
-        if own.lifted_at.is_some() {
-            c.own = Some(own);
-        } else {
-            let index = if own.index == old_index { index } else { own.index };
-            c.own = OwnSource::block(c, index, false);
+    let Some(own) = c.own.take() else {
+        c.own_due = c.own_due.map(|due| if due == old_index { index } else { due });
+        return;
+    };
+    if own.lifted_at.is_some() {
+        c.own = Some(own);
+    } else {
+        c.own_due = Some(if own.index == old_index { index } else { own.index });
+    }
+}
+
+/// Sets a block still due; until it holds (the interface and its address are back), tries again at the next
+/// link announcement or slice.
+fn block_due(c: &mut Common) {
+    if let Some(index) = c.own_due {
+        match OwnSource::block(c, index, false) {
+            Block::Done(own) => (c.own, c.own_due) = (Some(own), None),
+            Block::NotWanted => c.own_due = None,
+            Block::Failed => {}
         }
     }
 }
