@@ -108,10 +108,8 @@ struct Common {
     /// The prober's own socket on an ephemeral port: probes leave from it, so unicast answers come back to
     /// it and to no other process on this host that listens on the group's port.
     socket_tx: Option<McastSocket>,
-    /// The prober's own address, blocked as a source of the group on its joined socket.
-    own: Option<OwnSource>,
-    /// The interface index on which the block is still to be set (after a rejoin, or a first attempt that failed).
-    own_due: Option<u32>,
+    /// The prober's own address as a source of the group on its joined socket: blocked, or still to be.
+    own: Own,
     /// Where multicast leaves for (the group; its IPv6 zone follows the interface's index).
     dest: SocketAddr,
     /// The interface multicast leaves by, by name: looked up again after a rejoin or a failed send.
@@ -136,31 +134,28 @@ struct OwnSource {
     lifted_at: Option<u64>,
 }
 
-/// What became of an attempt to block the prober's own address.
-enum Block {
-    Done(OwnSource),
-    /// Nothing to block: the address is a loopback one, or the join source-specific.
-    NotWanted,
-    /// No address or no membership to block it on yet (the interface is gone or not yet up): tried again with
-    /// the link announcements.
-    Failed,
+/// Where the block of the prober's own address stands.
+enum Own {
+    /// Nothing to block: a responder, a loopback address, or a source-specific join.
+    Off,
+    /// To be set on this interface index: no address or no membership to block it on yet (the interface is
+    /// gone or not yet up, or was just made again), so it is tried again with the link announcements.
+    Due(u32),
+    Blocked(OwnSource),
 }
 
 impl OwnSource {
     /// Blocks the address that probes to `c.dest` leave from, unless it is a loopback address (every responder
     /// there is on this host) or the join is source-specific (the prober's own address is not among its sources).
-    fn block(c: &Common, index: u32, specific: bool) -> Block {
-        let Ok(addr) = tools::source_toward(c.sending(), c.dest, index) else { return Block::Failed };
+    fn block(c: &Common, index: u32, specific: bool) -> Own {
+        let Ok(addr) = tools::source_toward(c.sending(), c.dest, index) else { return Own::Due(index) };
         if specific || addr.is_loopback() {
-            return Block::NotWanted;
+            return Own::Off;
         }
+        // EADDRNOTAVAIL: blocked already (a rejoin on the same index keeps the membership and its filter).
         match c.socket_rx.socket().block_source(c.group.ip(), addr, index) {
-            // EADDRNOTAVAIL: blocked already (a rejoin on the same index keeps the membership and its filter).
-            Ok(()) => Block::Done(OwnSource { addr, index, lifted_at: None }),
-            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {
-                Block::Done(OwnSource { addr, index, lifted_at: None })
-            }
-            Err(_) => Block::Failed,
+            Err(e) if e.raw_os_error() != Some(libc::EADDRNOTAVAIL) => Own::Due(index),
+            _ => Own::Blocked(OwnSource { addr, index, lifted_at: None }),
         }
     }
 
@@ -221,8 +216,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         group,
         socket_rx: ResilientReceiver::new(rx)?,
         socket_tx: tx,
-        own: None,
-        own_due: None,
+        own: Own::Off,
         dest: group.socket_addr(),
         out_iface: InterfaceFollower::new(ifaces.first(), group),
         next_service: Instant::now() + tools::SLICE,
@@ -237,12 +231,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         t.set_nonblocking(true)?;
     }
     if !serve {
-        let index = ifaces.first().map_or(0, |i| i.index);
-        match OwnSource::block(&c, index, !sources.is_empty()) {
-            Block::Done(own) => c.own = Some(own),
-            Block::NotWanted => {}
-            Block::Failed => c.own_due = Some(index),
-        }
+        c.own = OwnSource::block(&c, ifaces.first().map_or(0, |i| i.index), !sources.is_empty());
     }
     tools::catch_interrupts()?;
     if serve {
@@ -293,26 +282,20 @@ fn follow_links(c: &mut Common) {
 /// After a rejoin (a fresh membership, without the block), blocks the prober's own address again, on the
 /// interface's new index, unless a responder on this host had it lifted.
 fn reblock(c: &mut Common, index: u32, old_index: u32) {
-    let Some(own) = c.own.take() else {
-        c.own_due = c.own_due.map(|due| if due == old_index { index } else { due });
-        return;
+    let moved = |i: u32| if i == old_index { index } else { i };
+    c.own = match std::mem::replace(&mut c.own, Own::Off) {
+        Own::Blocked(own) if own.lifted_at.is_some() => Own::Blocked(own),
+        Own::Blocked(own) => Own::Due(moved(own.index)),
+        Own::Due(i) => Own::Due(moved(i)),
+        Own::Off => Own::Off,
     };
-    if own.lifted_at.is_some() {
-        c.own = Some(own);
-    } else {
-        c.own_due = Some(if own.index == old_index { index } else { own.index });
-    }
 }
 
 /// Sets a block still due; until it holds (the interface and its address are back), tries again at the next
 /// link announcement or slice.
 fn block_due(c: &mut Common) {
-    if let Some(index) = c.own_due {
-        match OwnSource::block(c, index, false) {
-            Block::Done(own) => (c.own, c.own_due) = (Some(own), None),
-            Block::NotWanted => c.own_due = None,
-            Block::Failed => {}
-        }
+    if let Own::Due(index) = c.own {
+        c.own = OwnSource::block(c, index, false);
     }
 }
 
@@ -346,11 +329,11 @@ fn recv_until(c: &mut Common, buf: &mut [u8], deadline: Option<Instant>) -> Resu
     Ok(got.filter(|(meta, joined)| !joined || c.socket_rx.accepts(meta)))
 }
 
-/// Accounts a datagram that came to the joined socket: numbered probes (or multicast answers) tell an outage's
-/// missed datagrams.
-fn observe(c: &mut Common, data: &[u8], joined: bool) {
+/// Accounts a datagram that came to the joined socket, by its decoded header: numbered probes (or multicast
+/// answers) tell an outage's missed datagrams.
+fn observe(c: &mut Common, repr: &proto::Repr, joined: bool) {
     if joined {
-        c.socket_rx.observe(data, Instant::now());
+        c.socket_rx.observe_header(repr, Instant::now());
     }
 }
 
@@ -425,12 +408,9 @@ fn serve_probes(c: &mut Common, count: Option<u64>, timeout: Option<Duration>) -
         }
         let Some((meta, joined)) = recv_until(c, &mut buf, deadline)? else { continue };
         let data = &mut buf[..meta.len];
-        let Ok((repr, _)) = proto::decode(data) else {
-            observe(c, data, joined);
-            continue;
-        };
+        let Ok((repr, _)) = proto::decode(data) else { continue };
         if repr.kind != Kind::PingRequest || meta.truncated {
-            observe(c, data, joined);
+            observe(c, &repr, joined);
             continue;
         }
         // The answer is the probe with its type changed: session, sequence, send time and payload echoed. The
@@ -438,9 +418,7 @@ fn serve_probes(c: &mut Common, count: Option<u64>, timeout: Option<Duration>) -
         let s = c.socket_rx.socket();
         Packet::new_unchecked(&mut *data).set_kind(Kind::PingReplyUnicast);
         tools::send_counted(&mut failures, || s.send_to(data, meta.source))?;
-        if joined {
-            c.socket_rx.observe_header(&repr, Instant::now());
-        }
+        observe(c, &repr, joined);
         let s = c.socket_rx.socket();
         Packet::new_unchecked(&mut *data).set_kind(Kind::PingReplyMulticast);
         let dest = c.dest;
@@ -561,8 +539,8 @@ fn probe(c: &mut Common, count: Option<u64>, interval: Duration, wait: Duration,
             break;
         }
         let Some((meta, joined)) = recv_until(c, &mut buf, Some(deadline))? else { continue };
-        observe(c, &buf[..meta.len], joined);
         let Ok((repr, _)) = proto::decode(&buf[..meta.len]) else { continue };
+        observe(c, &repr, joined);
         if !matches!(repr.kind, Kind::PingReplyMulticast | Kind::PingReplyUnicast)
             || repr.session != session
             || repr.seq >= sent
@@ -571,13 +549,13 @@ fn probe(c: &mut Common, count: Option<u64>, interval: Duration, wait: Duration,
         }
         let rtt = tools::arrival_ns(&meta).saturating_sub(repr.send_time_ns);
         let from = meta.source.ip();
-        let counted_from = match (c.own.as_mut(), repr.kind) {
-            (Some(own), Kind::PingReplyUnicast) => {
+        let counted_from = match (&mut c.own, repr.kind) {
+            (Own::Blocked(own), Kind::PingReplyUnicast) => {
                 own.answered(c.socket_rx.socket(), c.group.ip(), from, repr.seq);
                 0
             }
-            (Some(own), _) => own.counted_from(from),
-            (None, _) => 0,
+            (Own::Blocked(own), _) => own.counted_from(from),
+            _ => 0,
         };
         let row = rows.entry((from, repr.kind as u8)).or_insert_with(|| Row { from: counted_from, ..Row::default() });
         // An answer to a probe before the row's first counted one is shown, not counted.
