@@ -33,7 +33,6 @@ pub mod multi;
 pub mod options;
 pub mod pace;
 pub mod procnet;
-pub mod proto;
 pub mod raw;
 pub mod relay;
 pub mod resilient;

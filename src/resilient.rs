@@ -10,7 +10,7 @@
 //! it falls back to reading the interface list every second.
 //!
 //! Each [`Outage`] records the interface, what happened (down, no carrier, deleted), when, for how long, and
-//! how many datagrams were missed where the payload carries the tools' header ([`crate::proto`]): the gap in
+//! how many datagrams were missed where the payload carries the tools' header ([`crate::wire::proto`]): the gap in
 //! a sender's sequence numbers across the outage. Per-sender sequence state is a bounded [`SenderTable`].
 //!
 //! ```no_run
@@ -53,10 +53,10 @@ use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::iface::Interface;
 use crate::linkwatch::{LinkEvent, LinkWatcher};
-use crate::proto::{self, Kind};
 use crate::senders::SenderTable;
 use crate::sendretry::ResilientSender;
 use crate::socket::{Family, McastSocket};
+use crate::wire::proto::{self, Kind};
 
 pub use outage::{Cause, Notice, Outage};
 pub use receiver::ResilientReceiver;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::cli::{json, of_type, the_summary, Running, MCAST};
 use common::{veth, wait_ipv6, Netns};
-use mcast::proto::{self, Kind};
+use mcast::wire::proto::{self, Kind};
 use mcast::{Family, Group, IfaceSpec, McastSocket, Sender};
 use serde_json::Value;
 

@@ -16,9 +16,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{veth, wait_ipv6, Netns};
-use mcast::proto::{self, Kind};
 use mcast::resilient::{Cause, Notice, Outage, ResilientReceiver};
 use mcast::sendretry::{Outcome, ResilientSender, SendStats};
+use mcast::wire::proto::{self, Kind};
 use mcast::{Group, IfaceSpec, Receiver, Sender};
 
 /// How long the receiver may take to hear the stream again after the link is back: generous, on a loaded

@@ -3,8 +3,9 @@
 //! encode then decode gives back what went in; any bytes decode to a value or an error, never a panic; a
 //! value decoded from arbitrary bytes encodes back to those same bytes.
 
-use mcast::proto::{self, Answer, Kind, Packet, ProtoError, Repr, HEADER_LEN};
 use mcast::relay::Rng;
+use mcast::wire::proto::{self, Answer, Kind, Packet, Repr, HEADER_LEN};
+use mcast::wire::Error;
 
 const CASES: u64 = 20_000;
 
@@ -73,7 +74,7 @@ fn any_bytes_decode_to_a_value_or_an_error_and_values_re_encode_exactly() {
             Err(e) => {
                 assert!(!e.to_string().is_empty());
                 if b.len() < HEADER_LEN {
-                    assert_eq!(e, ProtoError::Truncated { len: b.len() }, "case {case}");
+                    assert_eq!(e, Error::Truncated { need: HEADER_LEN, have: b.len() }, "case {case}");
                 }
             }
         }

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcast::proto::{self, Answer, Packet};
+use mcast::wire::proto::{self, Answer, Packet};
 use mcast::stats::SeqTracker;
 
 fuzz_target!(|data: &[u8]| {

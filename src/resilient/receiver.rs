@@ -110,7 +110,7 @@ impl ResilientReceiver {
     }
 
     /// [`observe`](Self::observe) for a datagram whose header the caller has already decoded.
-    pub fn observe_header(&mut self, repr: &crate::proto::Repr, now: Instant) {
+    pub fn observe_header(&mut self, repr: &crate::wire::proto::Repr, now: Instant) {
         self.follower.observe_header(repr, now);
     }
 

@@ -73,6 +73,26 @@ pub enum Error {
     NotMulticast(IpAddr),
     /// A value that cannot be encoded in its field (a QRV above 7, more than 65535 sources).
     Unencodable(&'static str),
+    /// An mcast tool datagram whose first four bytes are not `MCST`: some other protocol's datagram.
+    BadMagic,
+    /// An mcast tool header of a version this code does not read.
+    UnsupportedVersion(u8),
+    /// An mcast tool header whose payload length disagrees with the bytes that follow it.
+    PayloadLength {
+        /// Payload length the header declares.
+        declared: usize,
+        /// Payload bytes present.
+        actual: usize,
+    },
+    /// A buffer too small to write into, or a payload too large for its length field.
+    NoRoom {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes available.
+        available: usize,
+    },
+    /// A discover answer's body is malformed.
+    BadAnswer(&'static str),
 }
 
 /// The result of parsing or emitting a wire format.
@@ -106,6 +126,15 @@ impl fmt::Display for Error {
             }
             Error::NotMulticast(addr) => write!(f, "group {addr} is not a multicast address"),
             Error::Unencodable(what) => write!(f, "cannot encode: {what}"),
+            Error::BadMagic => f.write_str("not an mcast datagram (magic is not MCST)"),
+            Error::UnsupportedVersion(v) => {
+                write!(f, "mcast header version {v} is not supported (this is version {})", crate::wire::proto::VERSION)
+            }
+            Error::PayloadLength { declared, actual } => {
+                write!(f, "header declares {declared} payload bytes but {actual} follow it")
+            }
+            Error::NoRoom { needed, available } => write!(f, "need {needed} bytes, have room for {available}"),
+            Error::BadAnswer(why) => write!(f, "malformed discover answer: {why}"),
         }
     }
 }

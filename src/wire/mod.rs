@@ -1,4 +1,5 @@
-//! Wire formats of the group-membership protocols: IGMP, MLD and the IPv4 header that carries IGMP.
+//! Wire formats: the group-membership protocols (IGMP, MLD and the IPv4 header that carries IGMP) and
+//! [`proto`], the header of the tools' own datagrams (`mcast ping`, `perf`, `discover`).
 //!
 //! Pure code, no I/O, and nothing the compiler cannot check. Each format comes in two layers, as in smoltcp:
 //!
@@ -54,6 +55,7 @@ pub mod igmp;
 pub mod ipv4;
 pub mod membership;
 pub mod mld;
+pub mod proto;
 pub mod record;
 
 use std::net::Ipv4Addr;

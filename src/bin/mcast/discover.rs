@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use mcast::proto::{self, Answer, Kind};
 use mcast::sendretry::SendStats;
+use mcast::wire::proto::{self, Answer, Kind};
 use mcast::{Family, Group, Interface, McastSocket};
 
 use crate::args::{self, Fail, Opt};

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mcast::gso::{BatchReceiver, BatchSender, SendPath};
 use mcast::pace::{Pacer, Rate};
-use mcast::proto::{self, Kind, Packet};
 use mcast::resilient::ResilientReceiver;
 use mcast::sendretry::{InterfaceFollower, SendStats};
 use mcast::stats::{Arrival, Jitter, SeqTracker};
+use mcast::wire::proto::{self, Kind, Packet};
 use mcast::{Group, Interface, RecvMeta, Sender};
 
 use crate::args::{self, Fail, Matches, Opt};

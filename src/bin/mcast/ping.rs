@@ -6,10 +6,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-use mcast::proto::{self, Kind, Packet};
 use mcast::resilient::{Notice, ResilientReceiver};
 use mcast::sendretry::{InterfaceFollower, SendStats};
 use mcast::stats::{Arrival, Rtt, SeqTracker};
+use mcast::wire::proto::{self, Kind, Packet};
 use mcast::{Family, Group, McastSocket, RecvMeta};
 
 use crate::args::{self, Fail, Opt};

@@ -4,9 +4,9 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use mcast::proto::{self, Answer, Kind};
 use mcast::resilient::ResilientReceiver;
 use mcast::sendretry::SendStats;
+use mcast::wire::proto::{self, Answer, Kind};
 use mcast::{Family, Interface};
 
 use crate::args::{self, Fail, Opt};

@@ -148,7 +148,7 @@ pub fn source_toward(sending: &McastSocket, dest: SocketAddr, index: u32) -> Res
 
 /// A session id that differs between runs and between processes started at the same moment.
 pub fn session_id() -> u32 {
-    let mut rng = mcast::relay::Rng::new(mcast::proto::now_ns() ^ (u64::from(std::process::id()) << 32));
+    let mut rng = mcast::relay::Rng::new(mcast::wire::proto::now_ns() ^ (u64::from(std::process::id()) << 32));
     rng.next_u64() as u32
 }
 
@@ -157,7 +157,7 @@ pub fn arrival_ns(meta: &RecvMeta) -> u64 {
     meta.timestamp
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_nanos() as u64)
-        .unwrap_or_else(mcast::proto::now_ns)
+        .unwrap_or_else(mcast::wire::proto::now_ns)
 }
 
 /// Milliseconds from nanoseconds.

@@ -11,12 +11,12 @@
 //!
 //! Parsing follows smoltcp's `wire` modules: [`Packet`] is a view over bytes whose [`Packet::new_checked`]
 //! proves the length, [`Repr`] is the parsed meaning with [`Repr::parse`], [`Repr::emit`] and
-//! [`Repr::buffer_len`]. The decoder is total: any bytes give a value or a [`ProtoError`], never a panic.
+//! [`Repr::buffer_len`]. The decoder is total: any bytes give a value or a [`Error`](super::Error), never a panic.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::error::{Error, ErrorKind};
+use super::bytes::{array_at, set_bytes, tail, u8_at};
+use super::{Error, Result};
 
 /// The four bytes every datagram starts with: ASCII `MCST`.
 pub const MAGIC: [u8; 4] = *b"MCST";
@@ -77,66 +77,6 @@ impl Kind {
     }
 }
 
-/// Why bytes are not a datagram of this protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProtoError {
-    /// Fewer bytes than a header.
-    Truncated {
-        /// Bytes present.
-        len: usize,
-    },
-    /// The first four bytes are not `MCST`: some other protocol's datagram.
-    BadMagic,
-    /// A header version this code does not read.
-    Version(u8),
-    /// A type byte this version does not define.
-    UnknownKind(u8),
-    /// The header's payload length disagrees with the bytes that follow it.
-    Length {
-        /// Payload length the header declares.
-        declared: usize,
-        /// Payload bytes present.
-        actual: usize,
-    },
-    /// A buffer too small to write into, or a payload too large for a header.
-    NoRoom {
-        /// Bytes needed.
-        needed: usize,
-        /// Bytes available.
-        available: usize,
-    },
-    /// A discover answer's body is malformed.
-    BadAnswer(&'static str),
-}
-
-impl fmt::Display for ProtoError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            ProtoError::Truncated { len } => {
-                write!(f, "{len} bytes is shorter than the {HEADER_LEN}-byte mcast header")
-            }
-            ProtoError::BadMagic => f.write_str("not an mcast datagram (magic is not MCST)"),
-            ProtoError::Version(v) => {
-                write!(f, "mcast header version {v} is not supported (this is version {VERSION})")
-            }
-            ProtoError::UnknownKind(k) => write!(f, "unknown mcast datagram type {k}"),
-            ProtoError::Length { declared, actual } => {
-                write!(f, "header declares {declared} payload bytes but {actual} follow it")
-            }
-            ProtoError::NoRoom { needed, available } => write!(f, "need {needed} bytes, have room for {available}"),
-            ProtoError::BadAnswer(why) => write!(f, "malformed discover answer: {why}"),
-        }
-    }
-}
-
-impl std::error::Error for ProtoError {}
-
-impl From<ProtoError> for Error {
-    fn from(e: ProtoError) -> Error {
-        Error::new(ErrorKind::Parse, e.to_string())
-    }
-}
-
 /// A view of a buffer as an mcast datagram. Accessors never panic, even on a buffer that is too short
 /// (they read missing bytes as zero); [`Packet::new_checked`] is how to know the fields are real.
 #[derive(Clone, Copy, Debug)]
@@ -151,22 +91,22 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 
     /// Wraps a buffer after checking that it holds a whole header and exactly the payload it declares.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>, ProtoError> {
+    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
         let p = Packet::new_unchecked(buffer);
         p.check_len()?;
         Ok(p)
     }
 
     /// Checks the length alone: a header, then exactly `payload_len` bytes.
-    pub fn check_len(&self) -> Result<(), ProtoError> {
+    pub fn check_len(&self) -> Result<()> {
         let len = self.buffer.as_ref().len();
         if len < HEADER_LEN {
-            return Err(ProtoError::Truncated { len });
+            return Err(Error::Truncated { need: HEADER_LEN, have: len });
         }
         let declared = self.payload_len() as usize;
         let actual = len - HEADER_LEN;
         if declared != actual {
-            return Err(ProtoError::Length { declared, actual });
+            return Err(Error::PayloadLength { declared, actual });
         }
         Ok(())
     }
@@ -176,60 +116,50 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.buffer
     }
 
-    fn bytes<const N: usize>(&self, at: usize) -> [u8; N] {
-        let mut out = [0u8; N];
-        if let Some(src) = self.buffer.as_ref().get(at..at + N) {
-            out.copy_from_slice(src);
-        }
-        out
-    }
-
     /// The magic bytes.
     pub fn magic(&self) -> [u8; 4] {
-        self.bytes::<4>(field::MAGIC.start)
+        array_at(self.buffer.as_ref(), field::MAGIC.start)
     }
 
     /// The version byte.
     pub fn version(&self) -> u8 {
-        self.bytes::<1>(field::VERSION)[0]
+        u8_at(self.buffer.as_ref(), field::VERSION)
     }
 
     /// The raw type byte.
     pub fn kind_byte(&self) -> u8 {
-        self.bytes::<1>(field::KIND)[0]
+        u8_at(self.buffer.as_ref(), field::KIND)
     }
 
     /// The declared payload length.
     pub fn payload_len(&self) -> u16 {
-        u16::from_be_bytes(self.bytes(field::PAYLOAD_LEN.start))
+        u16::from_be_bytes(array_at(self.buffer.as_ref(), field::PAYLOAD_LEN.start))
     }
 
     /// The session id.
     pub fn session(&self) -> u32 {
-        u32::from_be_bytes(self.bytes(field::SESSION.start))
+        u32::from_be_bytes(array_at(self.buffer.as_ref(), field::SESSION.start))
     }
 
     /// The sequence number.
     pub fn seq(&self) -> u64 {
-        u64::from_be_bytes(self.bytes(field::SEQ.start))
+        u64::from_be_bytes(array_at(self.buffer.as_ref(), field::SEQ.start))
     }
 
     /// The send time, nanoseconds since the Unix epoch (`CLOCK_REALTIME`, the clock of `SO_TIMESTAMPNS`).
     pub fn send_time_ns(&self) -> u64 {
-        u64::from_be_bytes(self.bytes(field::SEND_TIME.start))
+        u64::from_be_bytes(array_at(self.buffer.as_ref(), field::SEND_TIME.start))
     }
 
     /// The bytes after the header (empty if there are none).
     pub fn payload(&self) -> &[u8] {
-        self.buffer.as_ref().get(HEADER_LEN..).unwrap_or(&[])
+        tail(self.buffer.as_ref(), HEADER_LEN)
     }
 }
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
     fn put(&mut self, at: usize, src: &[u8]) {
-        if let Some(dst) = self.buffer.as_mut().get_mut(at..at + src.len()) {
-            dst.copy_from_slice(src);
-        }
+        set_bytes(self.buffer.as_mut(), at, src);
     }
 
     /// Writes magic and version.
@@ -286,15 +216,15 @@ pub struct Repr {
 
 impl Repr {
     /// Reads a checked packet: magic, version and type must be known.
-    pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Repr, ProtoError> {
+    pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Repr> {
         packet.check_len()?;
         if packet.magic() != MAGIC {
-            return Err(ProtoError::BadMagic);
+            return Err(Error::BadMagic);
         }
         if packet.version() != VERSION {
-            return Err(ProtoError::Version(packet.version()));
+            return Err(Error::UnsupportedVersion(packet.version()));
         }
-        let kind = Kind::from_u8(packet.kind_byte()).ok_or(ProtoError::UnknownKind(packet.kind_byte()))?;
+        let kind = Kind::from_u8(packet.kind_byte()).ok_or(Error::UnknownType(packet.kind_byte()))?;
         Ok(Repr {
             kind,
             session: packet.session(),
@@ -321,29 +251,22 @@ impl Repr {
 }
 
 /// Decodes one datagram: its header and payload, or why it is not one.
-pub fn decode(buf: &[u8]) -> Result<(Repr, &[u8]), ProtoError> {
+pub fn decode(buf: &[u8]) -> Result<(Repr, &[u8])> {
     let p = Packet::new_checked(buf)?;
     let repr = Repr::parse(&p)?;
     Ok((repr, buf.get(HEADER_LEN..).unwrap_or(&[])))
 }
 
 /// Writes a datagram (header and `payload`) at the start of `out`; returns its length.
-pub fn encode(
-    kind: Kind,
-    session: u32,
-    seq: u64,
-    send_time_ns: u64,
-    payload: &[u8],
-    out: &mut [u8],
-) -> Result<usize, ProtoError> {
+pub fn encode(kind: Kind, session: u32, seq: u64, send_time_ns: u64, payload: &[u8], out: &mut [u8]) -> Result<usize> {
     let payload_len = u16::try_from(payload.len())
         .ok()
         .filter(|&n| n as usize <= MAX_PAYLOAD)
-        .ok_or(ProtoError::NoRoom { needed: payload.len(), available: MAX_PAYLOAD })?;
+        .ok_or(Error::NoRoom { needed: payload.len(), available: MAX_PAYLOAD })?;
     let repr = Repr { kind, session, seq, send_time_ns, payload_len };
     let len = repr.buffer_len();
     let available = out.len();
-    let dst = out.get_mut(..len).ok_or(ProtoError::NoRoom { needed: len, available })?;
+    let dst = out.get_mut(..len).ok_or(Error::NoRoom { needed: len, available })?;
     let mut p = Packet::new_unchecked(dst);
     repr.emit(&mut p);
     p.payload_mut().copy_from_slice(payload);
@@ -367,13 +290,13 @@ pub const MAX_NAME: usize = 255;
 
 impl Answer {
     /// Reads an answer body.
-    pub fn parse(body: &[u8]) -> Result<Answer, ProtoError> {
-        let (&n, rest) = body.split_first().ok_or(ProtoError::BadAnswer("empty"))?;
+    pub fn parse(body: &[u8]) -> Result<Answer> {
+        let (&n, rest) = body.split_first().ok_or(Error::BadAnswer("empty"))?;
         let n = n as usize;
-        let name = rest.get(..n).ok_or(ProtoError::BadAnswer("name runs past the end"))?;
-        let name = std::str::from_utf8(name).map_err(|_| ProtoError::BadAnswer("name is not UTF-8"))?;
+        let name = rest.get(..n).ok_or(Error::BadAnswer("name runs past the end"))?;
+        let name = std::str::from_utf8(name).map_err(|_| Error::BadAnswer("name is not UTF-8"))?;
         let rest = rest.get(n..).unwrap_or(&[]);
-        let (&family, rest) = rest.split_first().ok_or(ProtoError::BadAnswer("no address family byte"))?;
+        let (&family, rest) = rest.split_first().ok_or(Error::BadAnswer("no address family byte"))?;
         let addr = match (family, rest.len()) {
             (0, 0) => None,
             (4, 4) => {
@@ -386,16 +309,16 @@ impl Answer {
                 o.copy_from_slice(rest);
                 Some(IpAddr::V6(Ipv6Addr::from(o)))
             }
-            (0 | 4 | 6, _) => return Err(ProtoError::BadAnswer("address length does not match its family")),
-            _ => return Err(ProtoError::BadAnswer("unknown address family")),
+            (0 | 4 | 6, _) => return Err(Error::BadAnswer("address length does not match its family")),
+            _ => return Err(Error::BadAnswer("unknown address family")),
         };
         Ok(Answer { name: name.to_string(), addr })
     }
 
     /// The body as bytes. Names longer than [`MAX_NAME`] bytes are refused.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, ProtoError> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
         if self.name.len() > MAX_NAME {
-            return Err(ProtoError::NoRoom { needed: self.name.len(), available: MAX_NAME });
+            return Err(Error::NoRoom { needed: self.name.len(), available: MAX_NAME });
         }
         let mut out = Vec::with_capacity(2 + self.name.len() + 16);
         out.push(self.name.len() as u8);
@@ -450,17 +373,17 @@ mod tests {
 
     #[test]
     fn errors_are_specific() {
-        assert_eq!(decode(&PING[..10]).unwrap_err(), ProtoError::Truncated { len: 10 });
-        assert_eq!(decode(&PING[..29]).unwrap_err(), ProtoError::Length { declared: 2, actual: 1 });
+        assert_eq!(decode(&PING[..10]).unwrap_err(), Error::Truncated { need: HEADER_LEN, have: 10 });
+        assert_eq!(decode(&PING[..29]).unwrap_err(), Error::PayloadLength { declared: 2, actual: 1 });
         let mut b = PING;
         b[0] = b'X';
-        assert_eq!(decode(&b).unwrap_err(), ProtoError::BadMagic);
+        assert_eq!(decode(&b).unwrap_err(), Error::BadMagic);
         let mut b = PING;
         b[4] = 9;
-        assert_eq!(decode(&b).unwrap_err(), ProtoError::Version(9));
+        assert_eq!(decode(&b).unwrap_err(), Error::UnsupportedVersion(9));
         let mut b = PING;
         b[5] = 0;
-        assert_eq!(decode(&b).unwrap_err(), ProtoError::UnknownKind(0));
+        assert_eq!(decode(&b).unwrap_err(), Error::UnknownType(0));
         assert!(encode(Kind::PerfData, 0, 0, 0, b"abc", &mut [0u8; 30]).is_err());
     }
 
