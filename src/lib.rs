@@ -27,6 +27,7 @@ mod endpoint;
 mod error;
 mod group;
 pub mod gso;
+pub mod guard;
 mod iface;
 pub mod linkwatch;
 pub mod multi;
