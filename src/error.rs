@@ -21,6 +21,9 @@ pub enum ErrorKind {
     Parse,
     /// Arguments that do not fit together (an IPv6 group on an IPv4 socket).
     Mismatch,
+    /// More than a documented limit allows, refused before anything is allocated or joined (a group list
+    /// past [`crate::multi::MAX_GROUPS`]).
+    TooMany,
 }
 
 /// An error with its context: "IP_ADD_MEMBERSHIP 239.1.2.3 on eth1: No such device (os error 19)".
@@ -64,6 +67,7 @@ impl Error {
             ErrorKind::UnknownInterface => libc::ENODEV,
             ErrorKind::Mismatch => libc::EAFNOSUPPORT,
             ErrorKind::NotMulticast | ErrorKind::OutOfRange | ErrorKind::Parse => libc::EINVAL,
+            ErrorKind::TooMany => libc::ERANGE,
         }
     }
 
@@ -118,5 +122,6 @@ mod tests {
     fn input_errors_map_to_einval() {
         assert_eq!(Error::new(ErrorKind::OutOfRange, "ttl 300").errno(), libc::EINVAL);
         assert_eq!(Error::new(ErrorKind::UnknownInterface, "x").errno(), libc::ENODEV);
+        assert_eq!(Error::new(ErrorKind::TooMany, "70000 groups").errno(), libc::ERANGE);
     }
 }

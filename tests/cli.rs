@@ -292,7 +292,21 @@ fn recv_times_out_with_status_1() {
 #[test]
 fn bad_input_exits_2_with_one_line() {
     let ns = Netns::new("clibad");
+    // 256 ranges of 65536 groups: 16 million, refused before any is made (it used to abort for want of memory).
+    let huge: Vec<String> = (0..256).map(|i| format!("239.{i}.0.0-239.{i}.255.255:5000")).collect();
+    let huge = huge.join(",");
     let cases: &[(&[&str], &str)] = &[
+        (
+            &["recv", "239.1.1.50-239.1.1.1:5000"],
+            "mcast recv: '239.1.1.50-239.1.1.1:5000' is not a group list: reversed range: it ends at 239.1.1.1",
+        ),
+        (
+            &["recv", "239.0.0.0-239.255.255.255:5000"],
+            "mcast recv: '239.0.0.0-239.255.255.255:5000': range larger than 65536 groups",
+        ),
+        (&["recv", &huge], "mcast recv: the group list holds 16777216 groups; a list may hold at most 65536 groups"),
+        (&["recv", "239.1.0.0-239.1.255.255:5000", "239.2.0.0:5000"], "mcast recv: more than 65536 groups in all"),
+        (&["doctor", &huge], "mcast doctor: the group list holds 16777216 groups; a list may hold at most 65536"),
         (&["send", "239.1.2.3:5000", "--iface", "nosuch0", "x"], "mcast send: unknown interface 'nosuch0'"),
         (&["recv", "239.1.2.3:5000", "--iface", "nosuch0"], "mcast recv: unknown interface 'nosuch0'"),
         (&["send", "10.0.0.1:5000", "x"], "mcast send: 10.0.0.1 is not a multicast address"),
