@@ -307,6 +307,14 @@ fn bad_input_exits_2_with_one_line() {
         (&["recv", &huge], "mcast recv: the group list holds 16777216 groups; a list may hold at most 65536 groups"),
         (&["recv", "239.1.0.0-239.1.255.255:5000", "239.2.0.0:5000"], "mcast recv: more than 65536 groups in all"),
         (&["doctor", &huge], "mcast doctor: the group list holds 16777216 groups; a list may hold at most 65536"),
+        (
+            &["perf", "239.1.2.3:5001", "--rate", "0"],
+            "mcast perf: --rate 0: rate '0': a rate of 0 would send nothing; to send as fast as possible, give max",
+        ),
+        (
+            &["perf", "239.1.2.3:5001", "--rate", "99999999999999999999999G"],
+            "mcast perf: --rate 99999999999999999999999G: rate '99999999999999999999999G': more than 1e12 bit/s",
+        ),
         (&["send", "239.1.2.3:5000", "--iface", "nosuch0", "x"], "mcast send: unknown interface 'nosuch0'"),
         (&["recv", "239.1.2.3:5000", "--iface", "nosuch0"], "mcast recv: unknown interface 'nosuch0'"),
         (&["send", "10.0.0.1:5000", "x"], "mcast send: 10.0.0.1 is not a multicast address"),
