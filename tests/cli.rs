@@ -330,6 +330,12 @@ fn bad_input_exits_2_with_one_line() {
         (&["recv", "239.1.2.3:5000", "--count", "many"], "mcast recv: --count many: not a whole number"),
         (&["recv", "[ff02::1]:5000"], "mcast recv: [ff02::1]:5000 is link-local-scoped: name the interface"),
         (&["recv", "239.1.2.3:5000", "--source", "ff02::1"], "mcast recv: source ff02::1 is not of the group's"),
+        (
+            &["send", "[ff02::1%99999]:5000", "x"],
+            "mcast send: '[ff02::1%99999]:5000': no interface with index 99999 for the zone",
+        ),
+        (&["recv", "[ff02::1%99999]:5000"], "mcast recv: '[ff02::1%99999]:5000': no interface with index 99999"),
+        (&["send", "[ff02::1%nosuch]:5000", "x"], "mcast send: '[ff02::1%nosuch]:5000': no interface named 'nosuch'"),
         (&["send"], "mcast send: missing GROUP:PORT"),
         (&["info", "not-an-address"], "mcast info: 'not-an-address' is not an IP address"),
         (&["ifaces", "extra"], "mcast ifaces: unexpected argument 'extra'"),
