@@ -13,6 +13,9 @@ pub enum ErrorKind {
     Os,
     /// An address that is not multicast where a group was needed.
     NotMulticast,
+    /// An address that no datagram can come from (multicast, unspecified, broadcast) where a source was
+    /// needed.
+    NotUnicast,
     /// No interface by that name, index or address.
     UnknownInterface,
     /// A value outside the range an option accepts (a TTL of 300, a hop limit of -2).
@@ -66,7 +69,7 @@ impl Error {
             ErrorKind::Os => self.raw_os_error().unwrap_or(libc::EIO),
             ErrorKind::UnknownInterface => libc::ENODEV,
             ErrorKind::Mismatch => libc::EAFNOSUPPORT,
-            ErrorKind::NotMulticast | ErrorKind::OutOfRange | ErrorKind::Parse => libc::EINVAL,
+            ErrorKind::NotMulticast | ErrorKind::NotUnicast | ErrorKind::OutOfRange | ErrorKind::Parse => libc::EINVAL,
             ErrorKind::TooMany => libc::ERANGE,
         }
     }
@@ -123,5 +126,8 @@ mod tests {
         assert_eq!(Error::new(ErrorKind::OutOfRange, "ttl 300").errno(), libc::EINVAL);
         assert_eq!(Error::new(ErrorKind::UnknownInterface, "x").errno(), libc::ENODEV);
         assert_eq!(Error::new(ErrorKind::TooMany, "70000 groups").errno(), libc::ERANGE);
+        assert_eq!(Error::new(ErrorKind::NotUnicast, "source 239.1.1.1").errno(), libc::EINVAL);
+        let io: io::Error = Error::new(ErrorKind::NotUnicast, "source 239.1.1.1").into();
+        assert_eq!(io.kind(), io::ErrorKind::InvalidInput);
     }
 }

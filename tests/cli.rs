@@ -331,6 +331,19 @@ fn bad_input_exits_2_with_one_line() {
         (&["recv", "[ff02::1]:5000"], "mcast recv: [ff02::1]:5000 is link-local-scoped: name the interface"),
         (&["recv", "239.1.2.3:5000", "--source", "ff02::1"], "mcast recv: source ff02::1 is not of the group's"),
         (
+            &["recv", "232.1.1.1:5000", "--source", "239.1.1.1"],
+            "mcast recv: IP_ADD_SOURCE_MEMBERSHIP: source 239.1.1.1 is a multicast address; a source must be a \
+             unicast address",
+        ),
+        (
+            &["recv", "232.1.1.1-232.1.1.2:5000", "--source", "255.255.255.255"],
+            "mcast recv: MCAST_JOIN_SOURCE_GROUP: source 255.255.255.255 is the broadcast address",
+        ),
+        (
+            &["perf", "--serve", "232.1.1.1:5001", "--source", "0.0.0.0"],
+            "mcast perf: IP_ADD_SOURCE_MEMBERSHIP: source 0.0.0.0 is the unspecified address",
+        ),
+        (
             &["send", "[ff02::1%99999]:5000", "x"],
             "mcast send: '[ff02::1%99999]:5000': no interface with index 99999 for the zone",
         ),

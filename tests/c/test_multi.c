@@ -322,6 +322,9 @@ static bool test_multi_refuses_bad_input(void) {
     CHECK_ERR(mcast_multi_open("232.1.1.1:5000", &opts, &m), EAFNOSUPPORT);
     opts.source = "nobody";
     CHECK_ERR(mcast_multi_open("232.1.1.1:5000", &opts, &m), EINVAL);
+    opts.source = "239.1.1.1";
+    CHECK_ERR(mcast_multi_open("232.1.1.1:5000", &opts, &m), EINVAL);
+    CHECK_MSG("source 239.1.1.1 is a multicast address; a source must be a unicast address");
     CHECK(m == sentinel);
 
     size_t count = 7;
