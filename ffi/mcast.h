@@ -151,7 +151,8 @@ int mcast_leave(int fd, const char *group, const char *iface);
 /* Source-specific multicast (RFC 4607; groups 232.0.0.0/8 and ff3x::/96): receive group only from source.
  * IP_ADD_SOURCE_MEMBERSHIP, or MCAST_JOIN_SOURCE_GROUP for IPv6 and interfaces without an IPv4 address.
  * Joining several sources of one group adds them to its filter. Dropping the last source leaves the group;
- * dropping a source from a group not joined is EINVAL. */
+ * dropping a source from a group not joined is EINVAL. A source is a sender's unicast address: a multicast,
+ * unspecified (0.0.0.0, ::) or broadcast (255.255.255.255) one is EINVAL. */
 int mcast_join_source(int fd, const char *group, const char *source, const char *iface);
 int mcast_leave_source(int fd, const char *group, const char *source, const char *iface);
 
@@ -289,16 +290,22 @@ struct mcast_multi_stat {
     uint64_t truncated;             /* how many of them did not fit the buffer they were read into */
 };
 
+/* The most groups one list given to mcast_multi_open() may hold, all its ranges and items together. */
+#define MCAST_MULTI_MAX_GROUPS 65536
+
 /* Joins every group of groups, written as for `mcast recv`: a comma list of groups with ports and of ranges,
  * "239.1.1.1-239.1.1.50:5000", "239.1.1.1-50:5000", "[ff15::1-ff15::20]:5000", "[ff02::1%eth0]:6000", both
- * families mixed; one range holds at most 65536 groups. From opts (NULL: defaults) it takes iface (every group
- * is joined there; NULL: each group's %zone, else the route's choice), source (every group is received only
- * from it, so all groups must be of its family) and rcvbuf (for each socket); the other fields do not apply: the
- * sockets always share their port and are always non-blocking. On success *out is the receiver.
- * EINVAL for a list that does not parse, a group that is not multicast or has no port, or a range that ends
- * before it starts; ENODEV for an unknown interface or a link-local group without one; EAFNOSUPPORT for a source
- * of the other family; ENOBUFS or ENOMEM when even an empty socket cannot take one more membership (the message
- * names the sysctl to raise and a value); EMFILE when the descriptors run out. Nothing stays joined on failure. */
+ * families mixed; the whole list holds at most MCAST_MULTI_MAX_GROUPS groups, counted before any is made. From
+ * opts (NULL: defaults) it takes iface (every group is joined there; NULL: each group's %zone, else the route's
+ * choice), source (a unicast address: every group is received only from it, so all groups must be of its
+ * family) and rcvbuf (for each socket); the other fields do not apply: the sockets always share their port and
+ * are always non-blocking. On success *out is the receiver.
+ * EINVAL for a list that does not parse, a group that is not multicast or has no port, a reversed range (one
+ * that ends before it starts), or a source that is multicast, unspecified or broadcast; ERANGE for a range or
+ * a list of more than MCAST_MULTI_MAX_GROUPS groups; ENODEV for an unknown interface or a link-local group
+ * without one; EAFNOSUPPORT for a source of the other family; ENOBUFS or ENOMEM when even an empty socket cannot
+ * take one more membership (the message names the sysctl to raise and a value); EMFILE when the descriptors run
+ * out. Nothing stays joined on failure. */
 int mcast_multi_open(const char *groups, const struct mcast_opts *opts, struct mcast_multi **out);
 
 /* The receiver's descriptors, for poll(2) or epoll(7): *count receives their number (more than one when the

@@ -27,6 +27,7 @@ pub mod route;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -242,9 +243,21 @@ pub fn packets(group: &Group, iface: Option<&Interface>) -> Vec<Packet> {
     out
 }
 
-/// Runs a read-only listing command; its standard output when it succeeds.
+/// The directories the listing programs are run from, in order. Never `$PATH`: the doctor is usually run as
+/// root, and a directory early in a user's `PATH` must not choose what root runs.
+const SYSTEM_DIRS: [&str; 2] = ["/usr/sbin", "/sbin"];
+/// The search path the listing programs themselves see, should they run others.
+const SYSTEM_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Where `prog` is looked for, in order: in each of [`SYSTEM_DIRS`], by absolute path.
+fn system_candidates(prog: &str) -> [PathBuf; 2] {
+    SYSTEM_DIRS.map(|dir| Path::new(dir).join(prog))
+}
+
+/// Runs a read-only listing program from the system directories; its standard output when it succeeds.
 fn listing(prog: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(prog).args(args).output().ok()?;
+    let path = system_candidates(prog).into_iter().find(|p| p.is_file())?;
+    let out = Command::new(path).args(args).env("PATH", SYSTEM_PATH).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -295,7 +308,8 @@ pub fn firewall_check(group: &Group, iface: Option<&Interface>) -> Vec<Finding> 
         return vec![Finding::new(
             "firewall",
             Status::Skip,
-            "no packet filter listed (nft and iptables-save absent, or not permitted: listing needs CAP_NET_ADMIN)",
+            "no packet filter listed (nft and iptables-save absent from /usr/sbin and /sbin, or not permitted: \
+             listing needs CAP_NET_ADMIN)",
         )];
     }
     judge_ruleset(&rs, &read, group, iface)
@@ -334,4 +348,18 @@ pub fn judge_ruleset(rs: &Ruleset, read: &[&str], group: &Group, iface: Option<&
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listings_are_looked_for_in_fixed_system_directories_only() {
+        for prog in ["nft", "iptables-save", "ip6tables-save", "iptables-legacy-save", "ip6tables-legacy-save"] {
+            let paths = system_candidates(prog);
+            assert_eq!(paths, [PathBuf::from(format!("/usr/sbin/{prog}")), PathBuf::from(format!("/sbin/{prog}"))]);
+        }
+        assert!(SYSTEM_PATH.split(':').all(|d| d.starts_with('/')), "the children's PATH is absolute only");
+    }
 }

@@ -13,6 +13,9 @@ pub enum ErrorKind {
     Os,
     /// An address that is not multicast where a group was needed.
     NotMulticast,
+    /// An address that no datagram can come from (multicast, unspecified, broadcast) where a source was
+    /// needed.
+    NotUnicast,
     /// No interface by that name, index or address.
     UnknownInterface,
     /// A value outside the range an option accepts (a TTL of 300, a hop limit of -2).
@@ -21,6 +24,9 @@ pub enum ErrorKind {
     Parse,
     /// Arguments that do not fit together (an IPv6 group on an IPv4 socket).
     Mismatch,
+    /// More than a documented limit allows, refused before anything is allocated or joined (a group list
+    /// past [`crate::multi::MAX_GROUPS`]).
+    TooMany,
 }
 
 /// An error with its context: "IP_ADD_MEMBERSHIP 239.1.2.3 on eth1: No such device (os error 19)".
@@ -63,7 +69,8 @@ impl Error {
             ErrorKind::Os => self.raw_os_error().unwrap_or(libc::EIO),
             ErrorKind::UnknownInterface => libc::ENODEV,
             ErrorKind::Mismatch => libc::EAFNOSUPPORT,
-            ErrorKind::NotMulticast | ErrorKind::OutOfRange | ErrorKind::Parse => libc::EINVAL,
+            ErrorKind::NotMulticast | ErrorKind::NotUnicast | ErrorKind::OutOfRange | ErrorKind::Parse => libc::EINVAL,
+            ErrorKind::TooMany => libc::ERANGE,
         }
     }
 
@@ -118,5 +125,9 @@ mod tests {
     fn input_errors_map_to_einval() {
         assert_eq!(Error::new(ErrorKind::OutOfRange, "ttl 300").errno(), libc::EINVAL);
         assert_eq!(Error::new(ErrorKind::UnknownInterface, "x").errno(), libc::ENODEV);
+        assert_eq!(Error::new(ErrorKind::TooMany, "70000 groups").errno(), libc::ERANGE);
+        assert_eq!(Error::new(ErrorKind::NotUnicast, "source 239.1.1.1").errno(), libc::EINVAL);
+        let io: io::Error = Error::new(ErrorKind::NotUnicast, "source 239.1.1.1").into();
+        assert_eq!(io.kind(), io::ErrorKind::InvalidInput);
     }
 }

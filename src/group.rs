@@ -340,9 +340,17 @@ fn zone_name(index: u32) -> String {
     crate::sys::ifconf::index_to_name(index).unwrap_or_else(|_| index.to_string())
 }
 
-/// Resolves an IPv6 zone: an interface name or a decimal index.
+/// Resolves an IPv6 zone: an interface name or a decimal index, either naming an interface of this network
+/// namespace (index 0 is no zone). A missing interface is an error here, as a name is, rather than a bare
+/// `ENODEV` from the first socket call that uses it.
 fn parse_zone(zone: &str, whole: &str) -> Result<u32> {
     if let Ok(n) = zone.parse::<u32>() {
+        if n != 0 && crate::sys::ifconf::index_to_name(n).is_err() {
+            return Err(Error::new(
+                ErrorKind::UnknownInterface,
+                format!("'{whole}': no interface with index {n} for the zone"),
+            ));
+        }
         return Ok(n);
     }
     crate::sys::ifconf::name_to_index(zone).map_err(|_| {
@@ -406,7 +414,8 @@ mod tests {
         assert_eq!(g("239.1.2.3").port(), 0);
         let v6 = g("[ff15::1%1]:5000");
         assert_eq!((v6.ip(), v6.port(), v6.scope_id()), ("ff15::1".parse().unwrap(), 5000, 1));
-        assert_eq!(g("ff02::1%2").scope_id(), 2);
+        assert_eq!(g("ff02::1%1").scope_id(), 1, "lo is index 1 in every namespace");
+        assert_eq!(g("[ff02::1%0]:7").scope_id(), 0, "zone 0 is no zone");
         assert_eq!(g("[ff02::1]").port(), 0);
         assert_eq!(g("ff02::1:5000").port(), 0, "a bare IPv6 address keeps its last group");
         assert_eq!(g("[ff15::1%lo]:9").scope_id(), crate::sys::ifconf::name_to_index("lo").unwrap());
@@ -438,6 +447,17 @@ mod tests {
             assert!(matches!(e.kind(), ErrorKind::Parse | ErrorKind::UnknownInterface), "{s}: {e:?}");
         }
         assert!(Group::parse_with_port("239.1.2.3").unwrap_err().to_string().contains("no port"));
+    }
+
+    #[test]
+    fn refuses_a_zone_index_with_no_interface() {
+        // The kernel's indexes are positive ints, handed out counting up from 1: the largest is never reached,
+        // and one past it cannot be.
+        for (s, index) in [("[ff02::1%2147483647]:5000", i32::MAX as u32), ("ff02::1%4294967295", u32::MAX)] {
+            let e = s.parse::<Group>().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::UnknownInterface, "{s}");
+            assert_eq!(e.to_string(), format!("'{s}': no interface with index {index} for the zone"));
+        }
     }
 
     #[test]

@@ -40,7 +40,7 @@ use crate::iface::{IfaceSpec, Interface};
 use crate::procnet::sysctl_u32;
 use crate::socket::{Family, McastSocket, RecvMeta};
 
-pub use list::{parse_group_list, parse_item, MAX_RANGE};
+pub use list::{is_range, parse_group_list, parse_item, MAX_GROUPS, MAX_RANGE};
 
 /// One stream to receive: a group with its port, from any source or (source-specific multicast) from one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -33,23 +33,28 @@ const RATE_HELP: &str =
     "a rate is datagrams/s (5000, 2kpps, 1.5Mpps), bits/s with a unit (100M, 2.5G, 64kbit, 800bps), \
                          or max";
 
+/// The fastest datagram rate accepted: a billion datagrams per second is past any interface, so a larger
+/// number is a typo (or an overflow), not a wish to send flat out.
+pub const MAX_PACKETS_PER_SEC: f64 = 1e9;
+/// The fastest bit rate accepted: 1 Tbit/s, past any interface.
+pub const MAX_BITS_PER_SEC: f64 = 1e12;
+
 impl FromStr for Rate {
     type Err = Error;
 
     /// A plain number is datagrams per second; `pps` with an optional k/M/G prefix is too; a k/M/G suffix alone,
-    /// or `bps`/`bit`, is bits per second (`100M` is 100 Mbit/s, as iperf reads it); `max` or `0` is unlimited.
+    /// or `bps`/`bit`, is bits per second (`100M` is 100 Mbit/s, as iperf reads it); `max` is unlimited. A rate
+    /// of 0 is refused (it would send nothing; flat out is `max`), and so is one past [`MAX_PACKETS_PER_SEC`]
+    /// or [`MAX_BITS_PER_SEC`] (or too large to be a number at all).
     fn from_str(s: &str) -> Result<Rate> {
         let bad = || Error::new(ErrorKind::Parse, format!("rate '{s}': {RATE_HELP}"));
         let t = s.trim();
-        if t.eq_ignore_ascii_case("max") || t == "0" {
+        if t.eq_ignore_ascii_case("max") {
             return Ok(Rate::Unlimited);
         }
         let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
         let v: f64 = num.parse().map_err(|_| bad())?;
-        if !v.is_finite() || v <= 0.0 {
-            return Err(bad());
-        }
         let (mult, rest) = match unit.chars().next() {
             Some('k' | 'K') => (1e3, &unit[1..]),
             Some('M') => (1e6, &unit[1..]),
@@ -62,6 +67,26 @@ impl FromStr for Rate {
             "" | "bps" | "bit" | "b" | "bit/s" => Rate::Bits(v * mult),
             _ => return Err(bad()),
         };
+        let (value, limit, what) = match rate {
+            Rate::Packets(p) => (p, MAX_PACKETS_PER_SEC, "datagrams/s"),
+            Rate::Bits(b) => (b, MAX_BITS_PER_SEC, "bit/s"),
+            Rate::Unlimited => return Ok(rate),
+        };
+        if value == 0.0 {
+            return Err(Error::new(
+                ErrorKind::OutOfRange,
+                format!("rate '{s}': a rate of 0 would send nothing; to send as fast as possible, give max"),
+            ));
+        }
+        if !value.is_finite() || value > limit {
+            return Err(Error::new(
+                ErrorKind::OutOfRange,
+                format!(
+                    "rate '{s}': more than {limit:e} {what}, faster than any link; to send as fast as possible, \
+                     give max"
+                ),
+            ));
+        }
         Ok(rate)
     }
 }
@@ -98,7 +123,8 @@ impl Pacer {
             None => self.burst,
             Some(r) => {
                 let elapsed = now.saturating_duration_since(self.start).as_secs_f64();
-                let allowed = (elapsed * r).floor() as u64 + 1;
+                // `as` saturates: a rate too fast for u64 releases a full burst, never overflows.
+                let allowed = ((elapsed * r).floor() as u64).saturating_add(1);
                 allowed.saturating_sub(self.sent).min(self.burst)
             }
         }
@@ -106,7 +132,7 @@ impl Pacer {
 
     /// Notes that `n` went.
     pub fn sent(&mut self, n: u64) {
-        self.sent += n;
+        self.sent = self.sent.saturating_add(n);
     }
 
     /// Datagrams sent so far.
@@ -118,7 +144,12 @@ impl Pacer {
     pub fn next_due(&self) -> Instant {
         match self.per_sec {
             None => self.start,
-            Some(r) => self.start + Duration::from_secs_f64(self.sent as f64 / r),
+            // A rate so slow that the next datagram lies past what an Instant holds is due "never": a year on.
+            Some(r) => Duration::try_from_secs_f64(self.sent as f64 / r)
+                .ok()
+                .and_then(|d| self.start.checked_add(d))
+                .or_else(|| self.start.checked_add(Duration::from_secs(365 * 24 * 3600)))
+                .unwrap_or(self.start),
         }
     }
 
@@ -166,6 +197,51 @@ mod tests {
             assert!(bad.parse::<Rate>().is_err(), "{bad}");
         }
         assert_eq!(Rate::Bits(8000.0).packets_per_sec(100), Some(10.0));
+    }
+
+    #[test]
+    fn a_zero_rate_is_refused_naming_max() {
+        for zero in ["0", "0.0", "0kpps", "0M", "00bps"] {
+            let e = zero.parse::<Rate>().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::OutOfRange, "{zero}");
+            assert_eq!(
+                e.to_string(),
+                format!("rate '{zero}': a rate of 0 would send nothing; to send as fast as possible, give max")
+            );
+        }
+    }
+
+    #[test]
+    fn an_absurd_or_overflowing_rate_is_refused() {
+        let e = "99999999999999999999999G".parse::<Rate>().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::OutOfRange);
+        assert_eq!(
+            e.to_string(),
+            "rate '99999999999999999999999G': more than 1e12 bit/s, faster than any link; to send as fast as \
+             possible, give max"
+        );
+        let e = "2Gpps".parse::<Rate>().unwrap_err();
+        assert!(e.to_string().contains("more than 1e9 datagrams/s"), "{e}");
+        // Too many digits for an f64: infinite, refused the same way.
+        let inf = "9".repeat(400);
+        assert!(inf.parse::<Rate>().unwrap_err().to_string().contains("faster than any link"));
+        // The limits themselves are accepted.
+        assert_eq!("1000Gbit".parse::<Rate>().unwrap(), Rate::Bits(MAX_BITS_PER_SEC));
+        assert_eq!("1Gpps".parse::<Rate>().unwrap(), Rate::Packets(MAX_PACKETS_PER_SEC));
+    }
+
+    #[test]
+    fn pacers_at_extreme_rates_never_panic() {
+        let t0 = Instant::now();
+        let mut fast = Pacer::new(Some(1e300), 8, t0);
+        assert_eq!(fast.due(t0 + Duration::from_secs(1)), 8);
+        fast.sent(u64::MAX);
+        fast.sent(1);
+        assert_eq!(fast.total(), u64::MAX);
+        assert_eq!(fast.due(t0 + Duration::from_secs(1)), 0);
+        let mut slow = Pacer::new(Some(1e-300), 8, t0);
+        slow.sent(1);
+        assert!(slow.next_due() > t0 + Duration::from_secs(3600), "the next datagram is due far off");
     }
 
     #[test]

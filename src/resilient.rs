@@ -190,12 +190,15 @@ impl LinkFollower {
         // was made again) is still the same run; sessions are random, so two senders rarely share one.
         let stream = self.streams.entry(repr.session, now);
         if let Some(last_at) = stream.last_at {
+            // Sequence numbers come off the network, so anything may arrive: every step saturates. A number
+            // at or behind the highest seen (a repeat, a reordering, a wrap past u64::MAX, a forgery) makes
+            // no gap, and the count of datagrams missed stops at u64::MAX rather than overflowing.
             let gap = repr.seq.saturating_sub(stream.last_seq.saturating_add(1));
             if gap > 0 {
                 // The gap belongs to the first outage still lasting when the stream was last read (that
                 // datagram may have been queued before the outage began and read just after).
                 if let Some(o) = self.outages.iter_mut().find(|o| o.ended.map_or(true, |e| e >= last_at)) {
-                    o.missed = Some(o.missed.unwrap_or(0) + gap);
+                    o.missed = Some(o.missed.unwrap_or(0).saturating_add(gap));
                 }
             }
         }
@@ -416,4 +419,77 @@ fn route_interface(group: Group) -> Option<Interface> {
     let s = McastSocket::udp(Family::of(group.ip())).ok()?;
     s.connect(group.socket_addr()).ok()?;
     Interface::by_addr(s.local_addr().ok()?.ip()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A follower of no interface with one outage still lasting, as if a link had just gone down.
+    fn follower_in_an_outage(now: Instant) -> LinkFollower {
+        let outage = Outage {
+            iface: "va".into(),
+            cause: Cause::Down,
+            start: SystemTime::now(),
+            duration: None,
+            old_index: 2,
+            new_index: None,
+            missed: None,
+            rejoin_error: None,
+            id: 0,
+            began: now,
+            ended: None,
+        };
+        LinkFollower {
+            watch: None,
+            links: Vec::new(),
+            outages: VecDeque::from([outage]),
+            outage_count: 1,
+            next_id: 1,
+            streams: SenderTable::default(),
+            notices: VecDeque::new(),
+            next_check: None,
+        }
+    }
+
+    fn data(session: u32, seq: u64) -> proto::Repr {
+        proto::Repr { kind: Kind::PerfData, session, seq, send_time_ns: 0, payload_len: 0 }
+    }
+
+    fn missed(f: &LinkFollower) -> Option<u64> {
+        f.outages().next().and_then(|o| o.missed)
+    }
+
+    #[test]
+    fn gaps_across_an_outage_are_counted() {
+        let now = Instant::now();
+        let mut f = follower_in_an_outage(now);
+        for seq in [0, 1, 2, 5, 4, 9] {
+            f.observe_header(&data(7, seq), now);
+        }
+        assert_eq!(missed(&f), Some(2 + 3), "3 and 4 missing before 5, 6 to 8 before 9; 4 came late");
+    }
+
+    #[test]
+    fn extreme_sequence_numbers_saturate_instead_of_overflowing() {
+        let now = Instant::now();
+        let mut f = follower_in_an_outage(now);
+        f.observe_header(&data(1, 0), now);
+        f.observe_header(&data(1, u64::MAX), now);
+        assert_eq!(missed(&f), Some(u64::MAX - 1));
+        // A second stream's gap would carry the count past u64::MAX.
+        f.observe_header(&data(2, 0), now);
+        f.observe_header(&data(2, 10), now);
+        assert_eq!(missed(&f), Some(u64::MAX));
+        // The first stream wraps around: back at 0 and counting up again is no gap, and no panic.
+        for seq in [0, 1, 2, u64::MAX, u64::MAX] {
+            f.observe_header(&data(1, seq), now);
+        }
+        assert_eq!(missed(&f), Some(u64::MAX));
+        // A stream that starts at u64::MAX has nowhere further to go.
+        f.observe_header(&data(3, u64::MAX), now);
+        f.observe_header(&data(3, u64::MAX), now);
+        f.observe_header(&data(3, 0), now);
+        assert_eq!(missed(&f), Some(u64::MAX));
+    }
 }

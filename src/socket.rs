@@ -363,6 +363,7 @@ impl McastSocket {
 
     fn source_v4(&self, name: libc::c_int, cname: &str, g: Ipv4Addr, s: Ipv4Addr, i: Ipv4Addr) -> Result<()> {
         multicast_only(cname, g)?;
+        unicast_source(cname, s.into())?;
         let req = IpMreqSource { imr_multiaddr: g.into(), imr_interface: i.into(), imr_sourceaddr: s.into() };
         self.set_req(libc::IPPROTO_IP, name, &req, format!("{cname} ({s}, {g}) on {}", iface_addr(i)))
     }
@@ -438,6 +439,7 @@ impl McastSocket {
 
     fn source_req(&self, name: libc::c_int, cname: &str, g: IpAddr, s: IpAddr, index: u32) -> Result<()> {
         multicast_only(cname, g)?;
+        unicast_source(cname, s)?;
         if g.is_ipv4() != s.is_ipv4() {
             return Err(Error::new(ErrorKind::Mismatch, format!("{cname}: source {s} and group {g} differ in family")));
         }
@@ -464,6 +466,21 @@ fn multicast_only(cname: &str, group: impl Into<IpAddr>) -> Result<()> {
     Err(Error::new(
         ErrorKind::NotMulticast,
         format!("{cname}: {group} is not a multicast address ({MULTICAST_RANGES})"),
+    ))
+}
+
+/// Refuses a source no datagram can come from: a multicast, unspecified or broadcast address. The kernel
+/// takes some of them, and the membership then hears nothing, with no error to say why.
+fn unicast_source(cname: &str, source: IpAddr) -> Result<()> {
+    let what = match source {
+        s if s.is_multicast() => "a multicast address",
+        s if s.is_unspecified() => "the unspecified address",
+        IpAddr::V4(s) if s.is_broadcast() => "the broadcast address",
+        _ => return Ok(()),
+    };
+    Err(Error::new(
+        ErrorKind::NotUnicast,
+        format!("{cname}: source {source} is {what}; a source must be a unicast address, the sender's"),
     ))
 }
 
@@ -540,5 +557,52 @@ impl TryFrom<UdpSocket> for McastSocket {
     type Error = Error;
     fn try_from(s: UdpSocket) -> Result<Self> {
         McastSocket::from_fd(OwnedFd::from(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every source-specific call refuses a source that is not unicast before the kernel sees it; no
+    /// membership is made, so no network is needed.
+    #[test]
+    fn sources_must_be_unicast() {
+        let v4 = McastSocket::udp(Family::V4).unwrap();
+        let v6 = McastSocket::udp(Family::V6).unwrap();
+        let g4 = Ipv4Addr::new(232, 1, 1, 1);
+        let g6: Ipv6Addr = "ff3e::8000:1".parse().unwrap();
+        let any4 = Ipv4Addr::UNSPECIFIED;
+        for (source, what) in [
+            ("239.1.1.1", "a multicast address"),
+            ("0.0.0.0", "the unspecified address"),
+            ("255.255.255.255", "the broadcast address"),
+            ("ff02::1", "a multicast address"),
+            ("::", "the unspecified address"),
+        ] {
+            let s: IpAddr = source.parse().unwrap();
+            let (sock, g) = if s.is_ipv4() { (&v4, IpAddr::V4(g4)) } else { (&v6, IpAddr::V6(g6)) };
+            let mut results = vec![
+                ("MCAST_JOIN_SOURCE_GROUP", sock.join_source_group(g, s, 0)),
+                ("MCAST_LEAVE_SOURCE_GROUP", sock.leave_source_group(g, s, 0)),
+                ("MCAST_BLOCK_SOURCE", sock.block_source(g, s, 0)),
+                ("MCAST_UNBLOCK_SOURCE", sock.unblock_source(g, s, 0)),
+            ];
+            if let IpAddr::V4(s4) = s {
+                results.push(("IP_ADD_SOURCE_MEMBERSHIP", v4.join_source_v4(g4, s4, any4)));
+                results.push(("IP_DROP_SOURCE_MEMBERSHIP", v4.leave_source_v4(g4, s4, any4)));
+                results.push(("IP_BLOCK_SOURCE", v4.block_source_v4(g4, s4, any4)));
+                results.push(("IP_UNBLOCK_SOURCE", v4.unblock_source_v4(g4, s4, any4)));
+            }
+            for (cname, r) in results {
+                let e = r.unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::NotUnicast, "{cname} {source}: {e}");
+                assert_eq!(
+                    e.to_string(),
+                    format!("{cname}: source {source} is {what}; a source must be a unicast address, the sender's")
+                );
+                assert_eq!(std::io::Error::from(e).kind(), std::io::ErrorKind::InvalidInput);
+            }
+        }
     }
 }

@@ -292,7 +292,29 @@ fn recv_times_out_with_status_1() {
 #[test]
 fn bad_input_exits_2_with_one_line() {
     let ns = Netns::new("clibad");
+    // 256 ranges of 65536 groups: 16 million, refused before any is made (it used to abort for want of memory).
+    let huge: Vec<String> = (0..256).map(|i| format!("239.{i}.0.0-239.{i}.255.255:5000")).collect();
+    let huge = huge.join(",");
     let cases: &[(&[&str], &str)] = &[
+        (
+            &["recv", "239.1.1.50-239.1.1.1:5000"],
+            "mcast recv: '239.1.1.50-239.1.1.1:5000' is not a group list: reversed range: it ends at 239.1.1.1",
+        ),
+        (
+            &["recv", "239.0.0.0-239.255.255.255:5000"],
+            "mcast recv: '239.0.0.0-239.255.255.255:5000': range larger than 65536 groups",
+        ),
+        (&["recv", &huge], "mcast recv: the group list holds 16777216 groups; a list may hold at most 65536 groups"),
+        (&["recv", "239.1.0.0-239.1.255.255:5000", "239.2.0.0:5000"], "mcast recv: more than 65536 groups in all"),
+        (&["doctor", &huge], "mcast doctor: the group list holds 16777216 groups; a list may hold at most 65536"),
+        (
+            &["perf", "239.1.2.3:5001", "--rate", "0"],
+            "mcast perf: --rate 0: rate '0': a rate of 0 would send nothing; to send as fast as possible, give max",
+        ),
+        (
+            &["perf", "239.1.2.3:5001", "--rate", "99999999999999999999999G"],
+            "mcast perf: --rate 99999999999999999999999G: rate '99999999999999999999999G': more than 1e12 bit/s",
+        ),
         (&["send", "239.1.2.3:5000", "--iface", "nosuch0", "x"], "mcast send: unknown interface 'nosuch0'"),
         (&["recv", "239.1.2.3:5000", "--iface", "nosuch0"], "mcast recv: unknown interface 'nosuch0'"),
         (&["send", "10.0.0.1:5000", "x"], "mcast send: 10.0.0.1 is not a multicast address"),
@@ -308,6 +330,25 @@ fn bad_input_exits_2_with_one_line() {
         (&["recv", "239.1.2.3:5000", "--count", "many"], "mcast recv: --count many: not a whole number"),
         (&["recv", "[ff02::1]:5000"], "mcast recv: [ff02::1]:5000 is link-local-scoped: name the interface"),
         (&["recv", "239.1.2.3:5000", "--source", "ff02::1"], "mcast recv: source ff02::1 is not of the group's"),
+        (
+            &["recv", "232.1.1.1:5000", "--source", "239.1.1.1"],
+            "mcast recv: IP_ADD_SOURCE_MEMBERSHIP: source 239.1.1.1 is a multicast address; a source must be a \
+             unicast address",
+        ),
+        (
+            &["recv", "232.1.1.1-232.1.1.2:5000", "--source", "255.255.255.255"],
+            "mcast recv: MCAST_JOIN_SOURCE_GROUP: source 255.255.255.255 is the broadcast address",
+        ),
+        (
+            &["perf", "--serve", "232.1.1.1:5001", "--source", "0.0.0.0"],
+            "mcast perf: IP_ADD_SOURCE_MEMBERSHIP: source 0.0.0.0 is the unspecified address",
+        ),
+        (
+            &["send", "[ff02::1%99999]:5000", "x"],
+            "mcast send: '[ff02::1%99999]:5000': no interface with index 99999 for the zone",
+        ),
+        (&["recv", "[ff02::1%99999]:5000"], "mcast recv: '[ff02::1%99999]:5000': no interface with index 99999"),
+        (&["send", "[ff02::1%nosuch]:5000", "x"], "mcast send: '[ff02::1%nosuch]:5000': no interface named 'nosuch'"),
         (&["send"], "mcast send: missing GROUP:PORT"),
         (&["info", "not-an-address"], "mcast info: 'not-an-address' is not an IP address"),
         (&["ifaces", "extra"], "mcast ifaces: unexpected argument 'extra'"),

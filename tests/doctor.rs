@@ -378,3 +378,39 @@ fn the_command_exits_1_on_failure_and_speaks_json() {
     let (code, _, err) = run(&["not-a-group"]);
     assert_eq!(code, Some(2), "{err}");
 }
+
+/// The packet filter is listed by programs from /usr/sbin or /sbin only. With `PATH` holding nothing but fake
+/// listing programs that leave a mark when run, `mcast doctor` (run as root here) runs none of them.
+#[test]
+fn the_firewall_listing_never_runs_programs_found_through_path() {
+    let ns = Netns::new("docpath");
+    let dir = std::env::temp_dir().join(format!("mcast-docpath-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = dir.join("ran");
+    for prog in ["nft", "iptables-save", "ip6tables-save", "iptables-legacy-save", "ip6tables-legacy-save"] {
+        let path = dir.join(prog);
+        std::fs::write(&path, format!("#!/bin/sh\necho \"$0\" >> '{}'\n", marker.display())).unwrap();
+        std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    // `ip` itself is found through the child's PATH, so the fake directory lends it the real one.
+    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .expect("iproute2's ip");
+    std::os::unix::fs::symlink(ip, dir.join("ip")).unwrap();
+    let out = ns
+        .command(env!("CARGO_BIN_EXE_mcast"))
+        .args(["doctor", "239.1.2.3:5000", "--iface", "lo", "--querier-wait", "0", "--no-loop"])
+        .env("PATH", &dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let ran = std::fs::read_to_string(&marker).unwrap_or_default();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(ran.is_empty(), "programs found through PATH were run: {ran}\n{text}");
+    assert!(text.lines().any(|l| l.contains("firewall")), "the firewall check ran: {text}");
+    if std::path::Path::new("/usr/sbin/nft").is_file() || std::path::Path::new("/sbin/nft").is_file() {
+        assert!(text.contains("nftables"), "the system's nft was run: {text}");
+    }
+}

@@ -241,18 +241,31 @@ mod tests {
 
     #[test]
     fn open_refuses_bad_group_lists_before_joining() {
-        open_fails(c"239.1.1.5-239.1.1.1:5000", null(), libc::EINVAL, "ends (239.1.1.1) before it starts");
+        open_fails(c"239.1.1.5-239.1.1.1:5000", null(), libc::EINVAL, "reversed range");
         open_fails(c"10.0.0.1-10.0.0.5:5000", null(), libc::EINVAL, "10.0.0.1");
         open_fails(c"192.168.1.1:5000", null(), libc::EINVAL, "192.168.1.1");
         open_fails(c"239.1.1.1", null(), libc::EINVAL, "no port");
         open_fails(c"239.1.1.1:0", null(), libc::EINVAL, "port 0");
         open_fails(c"239.1.1.1:5000,", null(), libc::EINVAL, "empty item");
         open_fails(c"", null(), libc::EINVAL, "empty item");
-        open_fails(c"239.0.0.0-239.255.255.255:5000", null(), libc::EINVAL, "at most 65536");
+        open_fails(c"239.0.0.0-239.255.255.255:5000", null(), libc::ERANGE, "range larger than 65536 groups");
+        open_fails(
+            c"239.1.0.0-239.1.255.255:5000,239.2.0.0-239.2.255.255:5000",
+            null(),
+            libc::ERANGE,
+            "the group list holds 131072 groups; a list may hold at most 65536 groups",
+        );
         open_fails(c"[ff02::1]:5000", null(), libc::ENODEV, "name the interface");
         // SAFETY: a byte string with a NUL at its end only.
         let latin1 = unsafe { CStr::from_bytes_with_nul_unchecked(b"239.1.1.1:5000\xff\0") };
         open_fails(latin1, null(), libc::EINVAL, "groups is not UTF-8");
+    }
+
+    #[test]
+    fn the_header_states_the_list_cap() {
+        let header = include_str!("../../ffi/mcast.h");
+        let line = format!("#define MCAST_MULTI_MAX_GROUPS {}\n", crate::multi::MAX_GROUPS);
+        assert!(header.contains(&line), "ffi/mcast.h lacks {line:?}");
     }
 
     #[test]

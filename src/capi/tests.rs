@@ -220,6 +220,16 @@ fn joins_refuse_bad_groups_before_any_syscall() {
         fails!(mcast_join(v6, c"239.1.2.3".as_ptr(), null()), libc::EAFNOSUPPORT, "IPv4 group");
         fails!(mcast_join(v4, c"239.1.2.3".as_ptr(), c"nosuchif0".as_ptr()), libc::ENODEV, "nosuchif0");
         fails!(mcast_join_source(v4, c"232.1.1.1".as_ptr(), c"x".as_ptr(), null()), libc::EINVAL, "source 'x'");
+        fails!(
+            mcast_join_source(v4, c"232.1.1.1".as_ptr(), c"239.1.1.1".as_ptr(), null()),
+            libc::EINVAL,
+            "source 239.1.1.1 is a multicast address; a source must be a unicast address"
+        );
+        fails!(
+            mcast_join_source(v6, c"ff3e::8000:1".as_ptr(), c"::".as_ptr(), null()),
+            libc::EINVAL,
+            "source :: is the unspecified address"
+        );
         fails!(mcast_join_addr(v4, &unicast, 0), libc::EINVAL, "10.0.0.1 is not a multicast address");
         fails!(mcast_join_addr6(v6, &v6_unicast, 0), libc::EINVAL, "2001:db8::1 is not a multicast");
         fails!(mcast_leave_addr(v6, &unicast, 0), libc::EINVAL, "not a multicast");

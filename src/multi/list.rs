@@ -10,8 +10,13 @@ use crate::group::Group;
 /// million joins.
 pub const MAX_RANGE: u64 = 65_536;
 
+/// The most groups one list may hold, all its ranges and items together. Lists are counted before any group
+/// is made, so a list past the cap costs no memory: 256 ranges of [`MAX_RANGE`] groups each are refused, not
+/// allocated. A list past it is an error of kind [`ErrorKind::TooMany`] (`ERANGE` in the C ABI).
+pub const MAX_GROUPS: u64 = 65_536;
+
 /// Parses a comma-separated list of groups and ranges; each item carries its port, or takes `default_port`
-/// (which may be 0, for callers that need no port).
+/// (which may be 0, for callers that need no port). The whole list holds at most [`MAX_GROUPS`] groups.
 ///
 /// ```
 /// let groups = mcast::multi::parse_group_list("239.1.1.1-239.1.1.3:5000,[ff15::1]:6000", None)?;
@@ -20,19 +25,70 @@ pub const MAX_RANGE: u64 = 65_536;
 /// # Ok::<(), mcast::Error>(())
 /// ```
 pub fn parse_group_list(text: &str, default_port: Option<u16>) -> Result<Vec<Group>> {
-    let mut out = Vec::new();
+    // Count first, then expand: every item is read (so its own errors are reported) before anything grows.
+    let mut spans = Vec::new();
+    let mut total: u64 = 0;
     for item in text.split(',') {
         let item = item.trim();
         if item.is_empty() {
             return Err(parse_error(text, "an empty item between commas"));
         }
-        out.extend(parse_item(item, default_port)?);
+        let span = parse_span(item, default_port)?;
+        total = total.saturating_add(span.count);
+        if total <= MAX_GROUPS {
+            spans.push(span);
+        }
     }
-    Ok(out)
+    if total > MAX_GROUPS {
+        return Err(Error::new(
+            ErrorKind::TooMany,
+            format!(
+                "the group list holds {total} groups; a list may hold at most {MAX_GROUPS} groups, its ranges \
+                 and items together"
+            ),
+        ));
+    }
+    Ok(spans.iter().flat_map(Span::groups).collect())
 }
 
 /// One item: a group (`239.1.2.3:5000`, `[ff15::1]:5000`) or a range of groups (`A-B:PORT`, `[A-B]:PORT`).
 pub fn parse_item(item: &str, default_port: Option<u16>) -> Result<Vec<Group>> {
+    Ok(parse_span(item, default_port)?.groups().collect())
+}
+
+/// Whether `item` is written as a range of groups (`A-B:PORT`, `[A-B]:PORT`, `A-N:PORT`), whether or not
+/// its ends make a valid one: a reversed or oversized range is still a range, to be reported as one.
+pub fn is_range(item: &str) -> bool {
+    split_port(item.trim()).is_ok_and(|(host, _)| split_range(host).is_some())
+}
+
+/// An item before it is expanded: its first group, and how many consecutive groups it holds (at most
+/// [`MAX_RANGE`]).
+struct Span {
+    first: Group,
+    count: u64,
+}
+
+impl Span {
+    /// The groups, in address order. Both ends are multicast and the multicast blocks (224.0.0.0/4,
+    /// ff00::/8) are contiguous, so every address between them is a group too.
+    fn groups(&self) -> impl Iterator<Item = Group> + '_ {
+        let lo = match self.first.ip() {
+            IpAddr::V4(a) => u128::from(u32::from(a)),
+            IpAddr::V6(a) => u128::from(a),
+        };
+        (0..u128::from(self.count)).filter_map(move |i| {
+            let v = lo.checked_add(i)?;
+            let ip = match self.first.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(u32::try_from(v).ok()?)),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(v)),
+            };
+            Group::with_scope(ip, self.first.port(), self.first.scope_id()).ok()
+        })
+    }
+}
+
+fn parse_span(item: &str, default_port: Option<u16>) -> Result<Span> {
     let (host, port) = split_port(item)?;
     let port = match (port, default_port) {
         (Some(0), _) => return Err(parse_error(item, "port 0: a receiver needs a port 1-65535")),
@@ -46,8 +102,8 @@ pub fn parse_item(item: &str, default_port: Option<u16>) -> Result<Vec<Group>> {
         }
     };
     match split_range(host) {
-        Some((first, last)) => expand(item, first, last, port),
-        None => Ok(vec![group_at(item, host, port)?]),
+        Some((first, last)) => range(item, first, last, port),
+        None => Ok(Span { first: group_at(item, host, port)?, count: 1 }),
     }
 }
 
@@ -91,7 +147,8 @@ fn group_at(item: &str, host: &str, port: u16) -> Result<Group> {
     })
 }
 
-fn expand(item: &str, first: &str, last: &str, port: u16) -> Result<Vec<Group>> {
+/// Reads a range's two ends and counts the groups between them, refusing a reversed or oversized range.
+fn range(item: &str, first: &str, last: &str, port: u16) -> Result<Span> {
     let start = group_at(item, first, port)?;
     let end = match (start.ip(), last.parse::<u8>()) {
         (IpAddr::V4(a), Ok(n)) => {
@@ -111,26 +168,24 @@ fn expand(item: &str, first: &str, last: &str, port: u16) -> Result<Vec<Group>> 
         _ => return Err(parse_error(item, "a range's two ends must be of one family")),
     };
     if hi < lo {
-        return Err(parse_error(item, &format!("the range ends ({}) before it starts ({})", end.ip(), start.ip())));
-    }
-    let count = hi - lo + 1;
-    if count > u128::from(MAX_RANGE) {
-        return Err(Error::new(
-            ErrorKind::OutOfRange,
-            format!("'{item}' is {count} groups; one range may hold at most {MAX_RANGE}"),
+        return Err(parse_error(
+            item,
+            &format!(
+                "reversed range: it ends at {} before it starts at {}; write the lower end first",
+                end.ip(),
+                start.ip()
+            ),
         ));
     }
-    // Both ends are multicast and the multicast blocks (224.0.0.0/4, ff00::/8) are contiguous, so every
-    // address between them is a group too.
-    (lo..=hi)
-        .map(|v| {
-            let ip = match start.ip() {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(v as u32)),
-                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(v)),
-            };
-            Group::with_scope(ip, port, zone)
-        })
-        .collect()
+    // hi - lo + 1 cannot overflow for IPv4; for IPv6, ff00::-ffff:...:ffff is below u128::MAX.
+    let count = (hi - lo).saturating_add(1);
+    if count > u128::from(MAX_RANGE) {
+        return Err(Error::new(
+            ErrorKind::TooMany,
+            format!("'{item}': range larger than {MAX_RANGE} groups ({count} groups), the most one range may hold"),
+        ));
+    }
+    Ok(Span { first: Group::with_scope(start.ip(), port, zone)?, count: count as u64 })
 }
 
 fn parse_error(item: &str, why: &str) -> Error {
@@ -186,8 +241,9 @@ mod tests {
             ("239.1.1.5-239.1.1.1:5000", ErrorKind::Parse),
             ("239.1.1.1-ff15::1:5000", ErrorKind::Parse),
             ("[239.1.1.1-ff15::1]:5000", ErrorKind::Parse),
-            ("239.0.0.0-239.255.255.255:5000", ErrorKind::OutOfRange),
-            ("[ff15::-ff16::]:1", ErrorKind::OutOfRange),
+            ("239.0.0.0-239.255.255.255:5000", ErrorKind::TooMany),
+            ("[ff15::-ff16::]:1", ErrorKind::TooMany),
+            ("[ff00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:1", ErrorKind::TooMany),
             ("10.0.0.1-10.0.0.5:5000", ErrorKind::NotMulticast),
             ("239.1.1.1-x:5000", ErrorKind::Parse),
             ("[ff15::1-ff15::2:1", ErrorKind::Parse),
@@ -200,6 +256,68 @@ mod tests {
         }
         let e = parse_group_list("239.1.1.1", None).unwrap_err();
         assert!(e.to_string().contains("no port"), "{e}");
+    }
+
+    #[test]
+    fn reversed_and_oversized_ranges_say_so() {
+        let e = parse_group_list("239.1.1.50-239.1.1.1:5000", None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Parse);
+        assert_eq!(
+            e.to_string(),
+            "'239.1.1.50-239.1.1.1:5000' is not a group list: reversed range: it ends at 239.1.1.1 before it \
+             starts at 239.1.1.50; write the lower end first (expected e.g. 239.1.1.1-239.1.1.50:5000,\
+             [ff15::1]:5000)"
+        );
+        let e = parse_group_list("239.1.1.9-3:5000", None).unwrap_err();
+        assert!(e.to_string().contains("reversed range"), "{e}");
+        let e = parse_group_list("[ff15::9-ff15::1]:5000", None).unwrap_err();
+        assert!(e.to_string().contains("reversed range"), "{e}");
+
+        let e = parse_group_list("239.0.0.0-239.255.255.255:5000", None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooMany);
+        assert_eq!(
+            e.to_string(),
+            "'239.0.0.0-239.255.255.255:5000': range larger than 65536 groups (16777216 groups), the most one \
+             range may hold"
+        );
+        assert_eq!(e.errno(), libc::ERANGE);
+        assert_eq!(parse_group_list("239.1.0.0-239.1.255.255:1", None).unwrap().len() as u64, MAX_RANGE);
+        assert!(parse_group_list("239.1.0.0-239.2.0.0:1", None).is_err(), "one past the range cap");
+    }
+
+    #[test]
+    fn the_whole_list_is_capped_before_it_is_expanded() {
+        // Exactly the cap, over two items, is fine.
+        let g = parse_group_list("239.1.0.0-239.1.127.255:1,[ff15::1:0-ff15::1:7fff]:1", None).unwrap();
+        assert_eq!(g.len() as u64, MAX_GROUPS);
+        assert_eq!(g.last().unwrap().to_string(), "[ff15::1:7fff]:1");
+        // One group more, as a single item after two full ranges, or as many full ranges at once.
+        let over = "239.1.0.0-239.1.255.255:1,239.3.0.0:1";
+        let e = parse_group_list(over, None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooMany, "{e}");
+        assert_eq!(
+            e.to_string(),
+            "the group list holds 65537 groups; a list may hold at most 65536 groups, its ranges and items \
+             together"
+        );
+        let many: Vec<String> = (0..256).map(|i| format!("239.{i}.0.0-239.{i}.255.255:5000")).collect();
+        let e = parse_group_list(&many.join(","), None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooMany);
+        assert!(e.to_string().starts_with("the group list holds 16777216 groups; "), "{e}");
+        assert_eq!(e.errno(), libc::ERANGE);
+        // An item's own error still wins over the count, wherever it stands.
+        let e = parse_group_list(&format!("{},x:1", many.join(",")), None).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Parse, "{e}");
+    }
+
+    #[test]
+    fn ranges_are_recognised_before_they_are_judged() {
+        for s in ["239.1.1.50-239.1.1.1:5000", "239.0.0.0-239.255.255.255:1", "239.1.1.1-5", "[ff15::2-ff15::1]:1"] {
+            assert!(is_range(s), "{s}");
+        }
+        for s in ["239.1.1.1:5000", "[ff02::1%veth-a]:5000", "x-y:1", "239.1.1.1-x:1", "", "[", "-"] {
+            assert!(!is_range(s), "{s}");
+        }
     }
 
     #[test]

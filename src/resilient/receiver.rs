@@ -59,7 +59,8 @@ impl ResilientReceiver {
     pub fn accepts(&mut self, meta: &RecvMeta) -> bool {
         let ok = crate::endpoint::joined_on(&self.memberships, meta.ifindex);
         if !ok {
-            self.foreign += 1;
+            // Datagrams are the network's to send: a count of them saturates.
+            self.foreign = self.foreign.saturating_add(1);
         }
         ok
     }

@@ -145,6 +145,17 @@ static bool test_bad_groups(void) {
     CHECK_ERR(mcast_join_source(v4, "232.1.1.1", "not-an-address", "lo"), EINVAL);
     CHECK_MSG("source 'not-an-address'");
     CHECK_ERR(mcast_join_source(v4, "232.1.1.1", "::1", "lo"), EAFNOSUPPORT);
+    /* A source is a sender: multicast, unspecified and broadcast addresses are refused before the kernel. */
+    CHECK_ERR(mcast_join_source(v4, "232.1.1.1", "239.1.1.1", "lo"), EINVAL);
+    CHECK_MSG("source 239.1.1.1 is a multicast address; a source must be a unicast address");
+    CHECK_ERR(mcast_join_source(v4, "232.1.1.1", "0.0.0.0", NULL), EINVAL);
+    CHECK_MSG("source 0.0.0.0 is the unspecified address");
+    CHECK_ERR(mcast_join_source(v4, "232.1.1.1", "255.255.255.255", "lo"), EINVAL);
+    CHECK_MSG("source 255.255.255.255 is the broadcast address");
+    CHECK_ERR(mcast_join_source(v6, "ff3e::8000:1", "ff02::1", "lo"), EINVAL);
+    CHECK_MSG("source ff02::1 is a multicast address");
+    CHECK_ERR(mcast_leave_source(v6, "ff3e::8000:1", "::", "lo"), EINVAL);
+    CHECK_MSG("source :: is the unspecified address");
     CHECK_ERR(mcast_sender("239.1.2.3", NULL), EINVAL);
     CHECK_MSG("has no port");
     CHECK_ERR(mcast_sender("192.168.1.1:5000", NULL), EINVAL);

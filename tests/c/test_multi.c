@@ -304,13 +304,14 @@ static bool test_multi_refuses_bad_input(void) {
     CHECK_ERR(mcast_multi_open("239.1.1.1:5000", NULL, NULL), EINVAL);
     CHECK_MSG("out is NULL");
     CHECK_ERR(mcast_multi_open("239.1.1.9-239.1.1.1:5000", NULL, &m), EINVAL);
-    CHECK_MSG("before it starts");
+    CHECK_MSG("reversed range");
     CHECK_ERR(mcast_multi_open("10.0.0.1-10.0.0.5:5000", NULL, &m), EINVAL);
     CHECK_MSG("10.0.0.1");
     CHECK_ERR(mcast_multi_open("239.1.1.1:5000,192.168.0.1:5000", NULL, &m), EINVAL);
     CHECK_ERR(mcast_multi_open("239.1.1.1", NULL, &m), EINVAL);
     CHECK_MSG("no port");
-    CHECK_ERR(mcast_multi_open("239.0.0.0-239.255.255.255:5000", NULL, &m), EINVAL);
+    CHECK_ERR(mcast_multi_open("239.0.0.0-239.255.255.255:5000", NULL, &m), ERANGE);
+    CHECK_MSG("range larger than 65536 groups");
     CHECK_ERR(mcast_multi_open("[ff02::1]:5000", NULL, &m), ENODEV);
     CHECK_MSG("name the interface");
     struct mcast_opts opts = MCAST_OPTS_INIT;
@@ -321,6 +322,9 @@ static bool test_multi_refuses_bad_input(void) {
     CHECK_ERR(mcast_multi_open("232.1.1.1:5000", &opts, &m), EAFNOSUPPORT);
     opts.source = "nobody";
     CHECK_ERR(mcast_multi_open("232.1.1.1:5000", &opts, &m), EINVAL);
+    opts.source = "239.1.1.1";
+    CHECK_ERR(mcast_multi_open("232.1.1.1:5000", &opts, &m), EINVAL);
+    CHECK_MSG("source 239.1.1.1 is a multicast address; a source must be a unicast address");
     CHECK(m == sentinel);
 
     size_t count = 7;
@@ -351,10 +355,33 @@ static bool test_multi_refuses_bad_input(void) {
     return true;
 }
 
+/* A list past the total cap (256 ranges of 65536 groups, 16 million in all) is refused with ERANGE before
+ * anything is made: no allocation of gigabytes, no abort, *out left alone. */
+static bool test_multi_refuses_lists_past_the_cap(void) {
+    static char list[256 * sizeof "239.255.0.0-239.255.255.255:5000"];
+    size_t used = 0;
+    for (int i = 0; i < 256; i++) {
+        int n = snprintf(list + used, sizeof list - used, "%s239.%d.0.0-239.%d.255.255:5000", i ? "," : "", i, i);
+        CHECK(n > 0 && (size_t)n < sizeof list - used);
+        used += (size_t)n;
+    }
+    static char token;
+    struct mcast_multi *const sentinel = (struct mcast_multi *)(void *)&token;
+    struct mcast_multi *m = sentinel;
+    CHECK_ERR(mcast_multi_open(list, NULL, &m), ERANGE);
+    CHECK_MSG("mcast_multi_open: the group list holds 16777216 groups; a list may hold at most 65536 groups");
+    /* One group past the cap. */
+    CHECK_ERR(mcast_multi_open("239.1.0.0-239.1.255.255:5000,239.2.0.0:5000", NULL, &m), ERANGE);
+    CHECK_MSG("holds 65537 groups");
+    CHECK(m == sentinel);
+    return true;
+}
+
 const struct test_case multi_tests[] = {
     TEST(test_multi_spreads_60_groups_over_sockets_and_counts_each),
     TEST(test_multi_mixed_families_through_the_callers_poll),
     TEST(test_multi_source_specific_groups),
     TEST(test_multi_refuses_bad_input),
+    TEST(test_multi_refuses_lists_past_the_cap),
     {NULL, NULL},
 };

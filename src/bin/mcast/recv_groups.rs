@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-use mcast::multi::{parse_group_list, Counters, Member, MultiReceiver, Subscription};
+use mcast::multi::{is_range, parse_group_list, Counters, Member, MultiReceiver, Subscription, MAX_GROUPS};
 use mcast::procnet::sysctl_u32;
 use mcast::resilient::{LinkFollower, Outage};
 use mcast::IfaceSpec;
@@ -36,9 +36,9 @@ const SLICE: Duration = Duration::from_millis(200);
 pub fn wanted(words: &[String]) -> bool {
     let items = scan(words).map(|(items, _)| items).unwrap_or_default();
     let many = items.len() > 1
-        || items
-            .first()
-            .is_some_and(|(g, _)| parse_group_list(g, None).map(|l| l.len() > 1).unwrap_or(g.contains(',')));
+        || items.first().is_some_and(|(g, _)| {
+            parse_group_list(g, None).map(|l| l.len() > 1).unwrap_or(g.contains(',') || is_range(g))
+        });
     many || words.iter().any(|w| w == "--interval" || w.starts_with("--interval="))
 }
 
@@ -102,6 +102,14 @@ fn subscriptions(words: &[String]) -> Result<Vec<Subscription>, Fail> {
         let groups = parse_group_list(text, None)?;
         let own: Vec<IpAddr> = own.iter().map(|s| parse_source(s)).collect::<Result<_, _>>()?;
         let sources = if own.is_empty() { &global } else { &own };
+        // Each argument is capped by itself; the arguments and their sources together are capped here, before
+        // the subscriptions grow.
+        let more = (groups.len() as u64).saturating_mul(sources.len().max(1) as u64);
+        if (subs.len() as u64).saturating_add(more) > MAX_GROUPS {
+            return Err(Fail::usage(format!(
+                "more than {MAX_GROUPS} groups in all (counting each group once per --source): give fewer"
+            )));
+        }
         for g in groups {
             if sources.is_empty() {
                 subs.push(Subscription { group: g, source: None });
