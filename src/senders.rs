@@ -6,6 +6,9 @@
 //! idle the longest is forgotten, and any idle for longer than `max_age` is forgotten as well. Totals kept
 //! elsewhere stay exact; only the per-sender breakdown loses its oldest rows, and the table counts how many
 //! it forgot so a summary can say so.
+//!
+//! The same bound serves any state keyed by what the network chooses: the membership table of `raw::Watcher`
+//! keeps its groups per interface in one, so forged reports naming fresh groups cannot grow it without end.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
@@ -26,7 +29,8 @@ struct Entry<V> {
 
 /// A map from sender (an address, or an address and session) to `V`, capped and aged.
 ///
-/// Every operation is `O(log n)`: entries are ordered by last use, so the longest idle is always first.
+/// Every operation is `O(log n)`: entries are ordered by last use, so the longest idle is always first. Times
+/// passed in are expected not to go backwards (`Instant::now()`): the ages are read in order of use.
 #[derive(Clone, Debug)]
 pub struct SenderTable<K, V> {
     entries: HashMap<K, Entry<V>>,
@@ -38,13 +42,36 @@ pub struct SenderTable<K, V> {
     expired: u64,
 }
 
-impl<K: Clone + Eq + Hash, V: Default> Default for SenderTable<K, V> {
+/// What [`SenderTable::insert`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inserted<K, V> {
+    /// The value the key had before, if it was remembered.
+    pub old: Option<V>,
+    /// The entry forgotten to make room for a new key, when the table was full.
+    pub evicted: Option<(K, V)>,
+}
+
+impl<K: Clone + Eq + Hash, V> Default for SenderTable<K, V> {
     fn default() -> Self {
         SenderTable::new(DEFAULT_CAP, DEFAULT_MAX_AGE)
     }
 }
 
 impl<K: Clone + Eq + Hash, V: Default> SenderTable<K, V> {
+    /// The state of `key`, seen at `now`: created (as `V::default()`) if new, which may forget the sender
+    /// idle the longest when the table is full. Senders idle past the age limit are forgotten first.
+    pub fn entry(&mut self, key: K, now: Instant) -> &mut V {
+        self.expire(now);
+        self.make_room(&key);
+        let stamp = self.stamp(&key);
+        let e = self.entries.entry(key).or_insert_with(|| Entry { value: V::default(), last_seen: now, stamp });
+        e.stamp = stamp;
+        e.last_seen = e.last_seen.max(now);
+        &mut e.value
+    }
+}
+
+impl<K: Clone + Eq + Hash, V> SenderTable<K, V> {
     /// A table of at most `cap` senders (at least 1), each forgotten after `max_age` of silence.
     pub fn new(cap: usize, max_age: Duration) -> Self {
         SenderTable {
@@ -58,42 +85,68 @@ impl<K: Clone + Eq + Hash, V: Default> SenderTable<K, V> {
         }
     }
 
-    /// The state of `key`, seen at `now`: created (as `V::default()`) if new, which may forget the sender
-    /// idle the longest when the table is full. Senders idle past the age limit are forgotten first.
-    pub fn entry(&mut self, key: K, now: Instant) -> &mut V {
-        self.expire(now);
-        self.clock += 1;
-        let stamp = self.clock;
-        if let Some(e) = self.entries.get(&key) {
-            self.by_use.remove(&e.stamp);
-        } else if self.entries.len() >= self.cap {
-            if let Some((_, oldest)) = self.by_use.pop_first() {
-                self.entries.remove(&oldest);
-                self.evicted += 1;
-            }
-        }
-        self.by_use.insert(stamp, key.clone());
-        let e = self.entries.entry(key).or_insert_with(|| Entry { value: V::default(), last_seen: now, stamp });
-        e.stamp = stamp;
-        e.last_seen = e.last_seen.max(now);
-        &mut e.value
-    }
-
     /// Forgets every sender silent for longer than the age limit at `now`; returns how many.
     pub fn expire(&mut self, now: Instant) -> usize {
-        let mut n = 0;
+        self.take_idle(now, self.max_age).len()
+    }
+
+    /// Sets the state of `key`, seen at `now`. A new key in a full table first forgets the entry idle the
+    /// longest, which is returned (and counted in [`SenderTable::evicted`]); entries idle past the age limit
+    /// are forgotten before that.
+    pub fn insert(&mut self, key: K, value: V, now: Instant) -> Inserted<K, V> {
+        self.expire(now);
+        let evicted = self.make_room(&key);
+        let stamp = self.stamp(&key);
+        let last_seen = self.entries.get(&key).map_or(now, |e| e.last_seen.max(now));
+        let old = self.entries.insert(key, Entry { value, last_seen, stamp }).map(|e| e.value);
+        Inserted { old, evicted }
+    }
+
+    /// Forgets `key`; returns its state if it was remembered. Not counted as evicted or expired: the caller
+    /// chose it.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let e = self.entries.remove(key)?;
+        self.by_use.remove(&e.stamp);
+        Some(e.value)
+    }
+
+    /// Forgets the entries silent for longer than `idle` at `now`, the longest idle first, and returns them
+    /// (counted in [`SenderTable::expired`]).
+    pub fn take_idle(&mut self, now: Instant, idle: Duration) -> Vec<(K, V)> {
+        let mut taken = Vec::new();
         while let Some((&stamp, key)) = self.by_use.first_key_value() {
-            let idle = self.entries.get(key).map_or(Duration::MAX, |e| now.saturating_duration_since(e.last_seen));
-            if idle <= self.max_age {
+            let silent = self.entries.get(key).map_or(Duration::MAX, |e| now.saturating_duration_since(e.last_seen));
+            if silent <= idle {
                 break;
             }
-            if let Some(key) = self.by_use.remove(&stamp) {
-                self.entries.remove(&key);
+            let Some(key) = self.by_use.remove(&stamp) else { break };
+            if let Some(e) = self.entries.remove(&key) {
+                taken.push((key, e.value));
             }
-            n += 1;
         }
-        self.expired += n as u64;
-        n
+        self.expired += taken.len() as u64;
+        taken
+    }
+
+    /// When `key` is new and the table full, forgets the entry idle the longest and returns it.
+    fn make_room(&mut self, key: &K) -> Option<(K, V)> {
+        if self.entries.contains_key(key) || self.entries.len() < self.cap {
+            return None;
+        }
+        let (_, oldest) = self.by_use.pop_first()?;
+        let e = self.entries.remove(&oldest)?;
+        self.evicted += 1;
+        Some((oldest, e.value))
+    }
+
+    /// A new use stamp for `key`, moving it to the end of the order of use.
+    fn stamp(&mut self, key: &K) -> u64 {
+        if let Some(e) = self.entries.get(key) {
+            self.by_use.remove(&e.stamp);
+        }
+        self.clock += 1;
+        self.by_use.insert(self.clock, key.clone());
+        self.clock
     }
 }
 
@@ -177,6 +230,41 @@ mod tests {
         t.entry("later", t0 + Duration::from_secs(20));
         assert_eq!(t.iter().map(|(k, _)| *k).collect::<Vec<_>>(), ["later"]);
         assert_eq!(t.expired(), 2);
+    }
+
+    #[test]
+    fn insert_returns_what_it_replaced_and_what_it_evicted() {
+        let t0 = Instant::now();
+        let mut t: SenderTable<u32, &str> = SenderTable::new(2, Duration::MAX);
+        assert_eq!(t.insert(1, "one", t0), Inserted { old: None, evicted: None });
+        assert_eq!(t.insert(2, "two", t0), Inserted { old: None, evicted: None });
+        // Replacing refreshes 1, so 2 is the longest idle.
+        assert_eq!(t.insert(1, "uno", t0), Inserted { old: Some("one"), evicted: None });
+        assert_eq!(t.insert(3, "three", t0), Inserted { old: None, evicted: Some((2, "two")) });
+        assert_eq!((t.len(), t.evicted()), (2, 1));
+        // Removing is the caller's choice: neither evicted nor expired, and it frees a place.
+        assert_eq!(t.remove(&1), Some("uno"));
+        assert_eq!(t.remove(&1), None);
+        assert_eq!(t.insert(4, "four", t0), Inserted { old: None, evicted: None });
+        assert_eq!((t.len(), t.evicted(), t.expired()), (2, 1, 0));
+        assert_eq!(t.by_use.len(), 2);
+    }
+
+    #[test]
+    fn take_idle_returns_the_silent_longest_first() {
+        let t0 = Instant::now();
+        let secs = |s| t0 + Duration::from_secs(s);
+        let mut t: SenderTable<char, u8> = SenderTable::new(10, Duration::MAX);
+        t.insert('a', 1, secs(0));
+        t.insert('b', 2, secs(1));
+        t.insert('c', 3, secs(2));
+        t.insert('a', 4, secs(3));
+        assert_eq!(t.take_idle(secs(13), Duration::from_secs(10)), [('b', 2), ('c', 3)]);
+        assert_eq!(t.take_idle(secs(13), Duration::from_secs(10)), []);
+        assert_eq!((t.len(), t.expired(), t.evicted()), (1, 2, 0));
+        // The age limit of the table is not this one: MAX never ages anything out by itself.
+        t.insert('d', 5, secs(1_000_000));
+        assert_eq!(t.len(), 2);
     }
 
     /// Memory stays flat: a million distinct senders leave at most `cap` entries behind.

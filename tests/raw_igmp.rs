@@ -8,8 +8,10 @@ mod raw_support;
 use std::net::{IpAddr, Ipv4Addr};
 
 use common::traffic::Link;
+use mcast::raw::IgmpSocket;
+use mcast::wire::{self, GroupRecord, IgmpRepr, RecordType};
 use mcast::{Family, McastSocket};
-use raw_support::{answers_for, is, json_lines, of_type, run, Watch, A4};
+use raw_support::{answers_for, is, json_lines, memory, of_type, run, Watch, A4};
 use serde_json::Value;
 
 /// A membership in namespace `a` on `va`, held as long as the socket lives.
@@ -184,6 +186,8 @@ fn igmp_bad_arguments_exit_2() {
         (&["igmp", "query", "--group", "10.0.0.1"][..], "--group 10.0.0.1: not an IPv4 multicast group"),
         (&["igmp", "query", "--group", "ff02::1"][..], "not an IPv4 multicast group"),
         (&["igmp", "watch", "--iface", "nosuch0"][..], "--iface nosuch0"),
+        (&["igmp", "watch", "--max-groups", "0"][..], "--max-groups 0: out of range 1..=1048576"),
+        (&["igmp", "watch", "--max-sources", "x"][..], "--max-sources x: not a whole number"),
         (&["igmp", "listen"][..], "unknown subcommand 'listen'"),
         (&["igmp"][..], "missing watch or query"),
     ] {
@@ -192,4 +196,105 @@ fn igmp_bad_arguments_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+/// The forged flood: groups 239.100.0.0 + n for n below `FLOOD`, `PER_REPORT` records to an IGMPv3 report.
+const FLOOD: u32 = 100_000;
+const PER_REPORT: u32 = 8_000;
+const FLOOD_BASE: u32 = 0xef64_0000;
+
+fn flood_group(n: u32) -> Ipv4Addr {
+    Ipv4Addr::from(FLOOD_BASE + n)
+}
+
+/// The last group of each report, whose join says the watcher has read the whole report.
+fn is_marker(n: u32) -> bool {
+    (n + 1) % PER_REPORT == 0 || n + 1 == FLOOD
+}
+
+/// Every line but the joins and evictions of flood groups that are not markers.
+fn keep(v: &Value) -> bool {
+    let flood = v["group"].as_str().and_then(|g| g.parse::<Ipv4Addr>().ok()).and_then(|g| {
+        let n = u32::from(g).wrapping_sub(FLOOD_BASE);
+        (n < FLOOD).then_some(n)
+    });
+    match flood {
+        Some(n) => !(v["type"] == "join" || v["type"] == "evict") || (v["type"] == "join" && is_marker(n)),
+        None => true,
+    }
+}
+
+/// Memory a watcher may gain under the flood: the table is capped at a few megabytes.
+const MAX_GROWTH: u64 = 64 << 20;
+
+/// A hostile host in a forges IGMPv3 reports from a raw socket: 100,000 fresh groups, 8,000 records (64 KB) to a
+/// report, both veth ends at MTU 65535 so that each goes whole. Each report is sent once the watcher has shown
+/// the last group of the one before, so the socket's buffer never overflows and every report is read. The
+/// watcher in b keeps its default cap of 4,096 groups: its memory grows by at most 64 MiB, it evicts exactly
+/// what it joined beyond the cap, least recently reported first, an evicted group that reports again comes
+/// back, and an honest member joining after the flood is heard and in the table.
+#[test]
+fn igmpv3_flood_of_fresh_groups_stays_within_the_cap() {
+    let link = Link::new("rwf");
+    link.a.ip(&["link", "set", "va", "mtu", "65535"]);
+    link.b.ip(&["link", "set", "vb", "mtu", "65535"]);
+    let mut w = Watch::start_keeping(&link.b, &["igmp", "watch", "--iface", "vb", "--json"], keep);
+    let (before, _) = memory(w.pid());
+    let va = link.a.ifindex("va");
+    let report = |groups: std::ops::Range<u32>| {
+        let record =
+            |n| GroupRecord { record_type: RecordType::ChangeToExclude, group: flood_group(n), sources: vec![] };
+        IgmpRepr::ReportV3(groups.map(record).collect())
+    };
+    link.a.run(|| {
+        let socket = IgmpSocket::open().expect("raw IGMP socket");
+        for first in (0..FLOOD).step_by(PER_REPORT as usize) {
+            let last = (first + PER_REPORT).min(FLOOD) - 1;
+            socket.send(&report(first..last + 1), wire::igmp::ALL_V3_ROUTERS, va).expect("send a 64 KB report");
+            let marker = flood_group(last).to_string();
+            w.wait_for(&format!("the join of {marker}"), |v| v["type"] == "join" && v["group"] == marker.as_str());
+        }
+    });
+    let (after, peak) = memory(w.pid());
+    eprintln!("watcher memory: {before} bytes before the flood, {after} after, {peak} at the peak (VmHWM)");
+    assert!(after.saturating_sub(before) <= MAX_GROWTH, "VmRSS grew from {before} to {after}");
+    assert!(peak.saturating_sub(before) <= MAX_GROWTH, "VmHWM grew from {before} to {peak}");
+    let markers = (0..FLOOD).filter(|&n| is_marker(n)).count() as u64;
+    assert_eq!(w.dropped("join") + markers, u64::from(FLOOD), "one join per forged group, every report read");
+
+    // The first report's last group was evicted long ago: reported again, it joins again.
+    let comeback = flood_group(PER_REPORT - 1);
+    link.a.run(|| {
+        let socket = IgmpSocket::open().expect("raw IGMP socket");
+        socket.send(&report(PER_REPORT - 1..PER_REPORT), wire::igmp::ALL_V3_ROUTERS, va).expect("send");
+    });
+    let again = comeback.to_string();
+    w.wait_for("the evicted group back", |v| v["type"] == "join" && v["group"] == again.as_str());
+    // An honest member, after the flood.
+    let member = join(&link, Ipv4Addr::new(239, 255, 0, 1), None);
+    let j = w.wait_for("the honest join", is("join", "239.255.0.1"));
+    assert_eq!(j["reporter"], A4.to_string(), "{j}");
+
+    let dropped = w.dropped_counter();
+    let (code, kept, err) = w.stop();
+    assert_eq!(code, Some(130), "{err:?}");
+    let summary = of_type(&kept, "summary");
+    let s = summary.first().unwrap_or_else(|| panic!("no summary: {kept:#?}"));
+    assert_eq!((s["max_groups"].as_u64(), s["max_sources"].as_u64()), (Some(4096), Some(64)), "{s}");
+    assert_eq!(s["kernel_drops"], 0, "each report was sent after the one before was read");
+    // 100,000 forged groups, one back, one honest: every join beyond the cap evicted one group.
+    assert_eq!(s["joins"], u64::from(FLOOD) + 2, "{}", s["joins"]);
+    assert_eq!(s["groups"], 4096);
+    assert_eq!(s["evicted"], u64::from(FLOOD) + 2 - 4096);
+    assert_eq!(s["evicted"], dropped("evict") + of_type(&kept, "evict").len() as u64, "one evict line each");
+    assert!(of_type(&kept, "leave").is_empty() && of_type(&kept, "expire").is_empty(), "{kept:#?}");
+    let table = s["memberships"].as_array().expect("memberships");
+    assert_eq!(table.len(), 4096);
+    let find = |g: &str| table.iter().find(|m| m["group"] == g);
+    assert_eq!(find("239.255.0.1").map(|m| m["reporter"].clone()), Some(Value::from(A4.to_string())));
+    assert!(find(&again).is_some(), "the group that came back");
+    // The least recently reported went first: of the flood, the last 4,094 groups remain.
+    assert!(find(&flood_group(FLOOD - 4094 - 1).to_string()).is_none());
+    assert!(find(&flood_group(FLOOD - 4094).to_string()).is_some());
+    drop(member);
 }

@@ -396,11 +396,13 @@ fn codes_are_monotonic_and_round_down() {
 
 #[test]
 fn membership_table_stays_consistent() {
-    use mcast::wire::{Event, FilterMode, MembershipTable, MEMBERSHIP_INTERVAL};
+    use mcast::wire::{Event, FilterMode, MembershipLimits, MembershipTable, MEMBERSHIP_INTERVAL};
     use std::time::{Duration, Instant};
 
     let mut rng = Rng::new(10);
-    let mut table = MembershipTable::new();
+    // Six groups and five sources against caps of four and three: evictions and capped lists happen.
+    let mut table = MembershipTable::with_limits(MembershipLimits::new(4, 3));
+    let mut evicted = 0;
     let start = Instant::now();
     let groups: Vec<Ipv4Addr> = (0..6).map(|_| rng.v4_group()).collect();
     let sources: Vec<Ipv4Addr> = (0..5).map(|_| rng.v4()).collect();
@@ -432,15 +434,26 @@ fn membership_table_stays_consistent() {
             match event {
                 Event::Joined { .. } => members += 1,
                 Event::Left { .. } | Event::Expired { .. } => members -= 1,
-                Event::Changed { old, new, .. } => {
-                    assert_ne!((old.protocol, old.mode, &old.sources), (new.protocol, new.mode, &new.sources))
+                Event::Evicted { .. } => {
+                    members -= 1;
+                    evicted += 1;
                 }
+                Event::Changed { old, new, .. } => assert_ne!(
+                    (old.protocol, old.mode, &old.sources, old.sources_capped),
+                    (new.protocol, new.mode, &new.sources, new.sources_capped)
+                ),
             }
         }
         assert_eq!(members, table.len() as i64, "step {step}");
+        assert_eq!(evicted, table.evicted(), "step {step}");
+        for iface in [1, 2] {
+            assert!(table.iter().filter(|(k, _)| k.iface == iface).count() <= 4, "step {step}");
+        }
         for (_, entry) in table.iter() {
+            assert!(entry.sources.len() <= 3, "step {step}");
             assert!(entry.mode == FilterMode::Exclude || !entry.sources.is_empty(), "INCLUDE {{}} kept at step {step}");
             assert!(entry.since <= entry.last_seen);
         }
     }
+    assert!(evicted > 0, "the caps were never reached");
 }

@@ -1,12 +1,13 @@
 //! [`Watcher`]: a raw socket that joins where membership reports go, and a table of what they say.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use super::{Heard, IgmpSocket, Message, MldSocket};
 use crate::error::{Error, ErrorKind, Result};
-use crate::wire::{self, igmp, mld, Event, Key, MembershipTable, Protocol, RecordType};
+use crate::senders::SenderTable;
+use crate::wire::{self, igmp, mld, Event, Key, MembershipLimits, MembershipTable, Protocol, RecordType};
 use crate::{Family, Interface};
 
 /// Where reports and leaves go, which a watcher joins on each interface (RFC 3376 §4.2.14, RFC 2236 §3; RFC 3810
@@ -90,6 +91,11 @@ fn flatten<A: wire::WireAddr>(r: &wire::GroupRecord<A>) -> (IpAddr, RecordType, 
 /// interface, so that IP delivers them; see the [module docs](super) for what that hears and what needs
 /// `mrouter`. MLD checksums are verified here (the kernel's check is off), so a bad one is reported. This host's
 /// own reports of the groups the watcher joined are left out of the table.
+///
+/// Whatever the link sends, the watcher's memory stays bounded: the table keeps at most
+/// [`MembershipLimits::groups`] groups per interface (evicting the least recently reported) and
+/// [`MembershipLimits::sources`] sources per group, and the recent leaves it remembers are as many as the groups
+/// of one interface, for at most the time retransmissions take.
 #[derive(Debug)]
 pub struct Watcher {
     socket: Socket,
@@ -97,15 +103,27 @@ pub struct Watcher {
     interfaces: Vec<Interface>,
     local: BTreeSet<IpAddr>,
     listening: BTreeSet<IpAddr>,
-    /// When each group was last left, so that a leave's retransmissions (robustness) are not news again.
-    left: BTreeMap<Key, Instant>,
+    /// The groups left recently, so that a leave's retransmissions (robustness) are not news again: capped,
+    /// each forgotten after [`RETRANSMISSIONS`].
+    left: SenderTable<Key, ()>,
     buf: Vec<u8>,
 }
 
 impl Watcher {
-    /// A watcher of IGMP (`Family::V4`) or MLD (`Family::V6`) on `interfaces`. With `mrouter`, the socket also
-    /// becomes the namespace's multicast router, to hear v1/v2 reports ([`IgmpSocket::become_mrouter`]).
+    /// A watcher of IGMP (`Family::V4`) or MLD (`Family::V6`) on `interfaces`, with the default
+    /// [`MembershipLimits`]. With `mrouter`, the socket also becomes the namespace's multicast router, to hear
+    /// v1/v2 reports ([`IgmpSocket::become_mrouter`]).
     pub fn open(family: Family, interfaces: &[Interface], mrouter: bool) -> Result<Watcher> {
+        Watcher::open_with_limits(family, interfaces, mrouter, MembershipLimits::default())
+    }
+
+    /// As [`Watcher::open`], with a table that keeps at most what `limits` say.
+    pub fn open_with_limits(
+        family: Family,
+        interfaces: &[Interface],
+        mrouter: bool,
+        limits: MembershipLimits,
+    ) -> Result<Watcher> {
         if interfaces.is_empty() {
             return Err(Error::new(ErrorKind::UnknownInterface, "no interface to watch"));
         }
@@ -121,11 +139,11 @@ impl Watcher {
             interfaces.iter().flat_map(|i| i.ipv4.iter().map(|&a| a.into()).chain(i.ipv6.iter().map(|&a| a.into())));
         let mut watcher = Watcher {
             socket,
-            table: MembershipTable::new(),
+            table: MembershipTable::with_limits(limits),
             interfaces: interfaces.to_vec(),
             local: local.collect(),
             listening: BTreeSet::new(),
-            left: BTreeMap::new(),
+            left: SenderTable::new(limits.groups, RETRANSMISSIONS),
             buf: vec![0u8; BUFFER],
         };
         let groups: Vec<IpAddr> = match family {
@@ -171,6 +189,15 @@ impl Watcher {
         &self.table
     }
 
+    /// Datagrams the kernel dropped on the watcher's socket for lack of receive buffer since it was opened
+    /// ([`McastSocket::kernel_drops`](crate::McastSocket::kernel_drops)): reports the table never saw.
+    pub fn kernel_drops(&self) -> Result<u32> {
+        match &self.socket {
+            Socket::Igmp(s) => s.socket().kernel_drops(),
+            Socket::Mld(s) => s.socket().kernel_drops(),
+        }
+    }
+
     /// The family watched.
     pub fn family(&self) -> Family {
         match self.socket {
@@ -197,15 +224,15 @@ impl Watcher {
         };
         let iface = step.heard.ifindex.unwrap_or(0);
         let now = Instant::now();
-        self.left.retain(|_, at| now.saturating_duration_since(*at) < RETRANSMISSIONS);
+        self.left.expire(now);
         let left = leaves(&message);
         step.unknown_leaves = left
             .iter()
             .copied()
-            .filter(|&group| self.table.get(iface, group).is_none() && !self.left.contains_key(&Key { iface, group }))
+            .filter(|&group| self.table.get(iface, group).is_none() && self.left.get(&Key { iface, group }).is_none())
             .collect();
         for group in left {
-            self.left.insert(Key { iface, group }, now);
+            self.left.insert(Key { iface, group }, (), now);
         }
         step.events = match (&message, step.heard.source) {
             (Message::Igmp { igmp, .. }, IpAddr::V4(from)) => self.table.observe_igmp(iface, from, igmp, now),

@@ -20,6 +20,18 @@
 //! answers the router's query and its report joins the group again, which is the sequence a watcher should show.
 //! A change of reporter alone is recorded but is no event (with several members, reporters take turns).
 //! IGMPv1 hosts never say they leave: [`MembershipTable::expire`] drops groups not heard of for a while.
+//!
+//! # Bounded, whatever the link says
+//!
+//! Anyone on the link with a raw socket can forge reports, and one IGMPv3 or MLDv2 report may name thousands of
+//! fresh groups, each with hundreds of sources. So every part of the table keyed by what the network chooses is
+//! capped ([`MembershipLimits`]): at most [`DEFAULT_MAX_GROUPS`] groups per interface, kept in a
+//! [`SenderTable`] (`O(1)` lookup); when a new group arrives at a full interface, the group refreshed least
+//! recently is forgotten, with an [`Event::Evicted`], and counted ([`MembershipTable::evicted`]). An evicted
+//! group that is reported again simply joins again. Each group keeps at most [`DEFAULT_MAX_SOURCES`] sources:
+//! those it held first, then the lowest addresses; the entry says when some were left out
+//! ([`Entry::sources_capped`]). The reporter is one address per entry, and the interfaces are this host's, so
+//! the whole table is bounded by interfaces × groups × sources.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -28,6 +40,14 @@ use std::time::{Duration, Instant};
 
 use super::record::{GroupRecord, RecordType, WireAddr};
 use super::{IgmpRepr, IgmpVersion, MldRepr, MldVersion};
+use crate::senders::SenderTable;
+
+mod event;
+mod limits;
+
+pub use event::Event;
+use limits::capped;
+pub use limits::{MembershipLimits, DEFAULT_MAX_GROUPS, DEFAULT_MAX_SOURCES};
 
 /// How long a group stays without a report before it expires, with the protocols' defaults: robustness 2 ×
 /// query interval 125 s + query response interval 10 s (RFC 3376 §8.4 Group Membership Interval, RFC 3810 §9.4
@@ -88,8 +108,11 @@ pub struct Entry {
     pub protocol: Protocol,
     /// The filter mode.
     pub mode: FilterMode,
-    /// The sources the filter mode applies to.
+    /// The sources the filter mode applies to (at most [`MembershipLimits::sources`] of them).
     pub sources: BTreeSet<IpAddr>,
+    /// Whether the reporter named more sources than the table keeps per group, so that `sources` holds only
+    /// some of them.
+    pub sources_capped: bool,
     /// When the group was first heard of (since it was last absent).
     pub since: Instant,
     /// When a report for it was last heard.
@@ -99,12 +122,15 @@ pub struct Entry {
 impl Entry {
     /// Whether the state (protocol, mode, sources) is the same, whoever reported it and whenever.
     fn same_state(&self, other: &Entry) -> bool {
-        self.protocol == other.protocol && self.mode == other.mode && self.sources == other.sources
+        self.protocol == other.protocol
+            && self.mode == other.mode
+            && self.sources == other.sources
+            && self.sources_capped == other.sources_capped
     }
 }
 
-/// Sources as `{a, b}`.
-struct Sources<'a>(&'a BTreeSet<IpAddr>);
+/// Sources as `{a, b}`, or `{a, b, ...}` when some were left out.
+struct Sources<'a>(pub(super) &'a BTreeSet<IpAddr>, pub(super) bool);
 
 impl fmt::Display for Sources<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -112,86 +138,24 @@ impl fmt::Display for Sources<'_> {
         for (i, source) in self.0.iter().enumerate() {
             write!(f, "{}{source}", if i == 0 { "" } else { ", " })?;
         }
-        f.write_str("}")
+        f.write_str(match (self.1, self.0.is_empty()) {
+            (false, _) => "}",
+            (true, true) => "...}",
+            (true, false) => ", ...}",
+        })
     }
 }
 
 impl fmt::Display for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} {} reporter {}", self.protocol, self.mode, Sources(&self.sources), self.reporter)
-    }
-}
-
-/// A change in the table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// A group that was absent is now listened to.
-    Joined {
-        /// Interface and group.
-        key: Key,
-        /// The new state.
-        entry: Entry,
-    },
-    /// A group's version, filter mode or sources changed.
-    Changed {
-        /// Interface and group.
-        key: Key,
-        /// The state before.
-        old: Entry,
-        /// The state now.
-        new: Entry,
-    },
-    /// A host said it left (Leave, Done, or a record leaving INCLUDE with no sources).
-    Left {
-        /// Interface and group.
-        key: Key,
-        /// The host that left.
-        by: IpAddr,
-        /// The state before.
-        entry: Entry,
-    },
-    /// No report for the group within the timeout given to [`MembershipTable::expire`].
-    Expired {
-        /// Interface and group.
-        key: Key,
-        /// The last state.
-        entry: Entry,
-    },
-}
-
-impl Event {
-    /// Interface and group of the event.
-    pub fn key(&self) -> Key {
-        match self {
-            Event::Joined { key, .. }
-            | Event::Changed { key, .. }
-            | Event::Left { key, .. }
-            | Event::Expired { key, .. } => *key,
-        }
-    }
-
-    /// A one-word name: `join`, `change`, `leave`, `expire`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Event::Joined { .. } => "join",
-            Event::Changed { .. } => "change",
-            Event::Left { .. } => "leave",
-            Event::Expired { .. } => "expire",
-        }
-    }
-}
-
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let key = self.key();
-        write!(f, "{} {} ifindex {}: ", self.kind(), key.group, key.iface)?;
-        match self {
-            Event::Joined { entry, .. } | Event::Expired { entry, .. } => entry.fmt(f),
-            Event::Changed { old, new, .. } => {
-                write!(f, "{new} (was {} {} {})", old.protocol, old.mode, Sources(&old.sources))
-            }
-            Event::Left { by, .. } => write!(f, "by {by}"),
-        }
+        write!(
+            f,
+            "{} {} {} reporter {}",
+            self.protocol,
+            self.mode,
+            Sources(&self.sources, self.sources_capped),
+            self.reporter
+        )
     }
 }
 
@@ -207,10 +171,21 @@ enum Change {
     Leave,
 }
 
-/// Memberships per interface and group; see the [module docs](self) for how messages change it.
-#[derive(Clone, Debug, Default)]
+/// Memberships per interface and group; see the [module docs](self) for how messages change it and how it
+/// stays bounded.
+#[derive(Clone, Debug)]
 pub struct MembershipTable {
-    entries: BTreeMap<Key, Entry>,
+    /// Per interface index, its groups, capped and in order of last refresh.
+    interfaces: BTreeMap<u32, SenderTable<IpAddr, Entry>>,
+    limits: MembershipLimits,
+    evicted: u64,
+    sources_left_out: u64,
+}
+
+impl Default for MembershipTable {
+    fn default() -> Self {
+        MembershipTable::with_limits(MembershipLimits::default())
+    }
 }
 
 fn set_of<A: WireAddr>(sources: &[A]) -> BTreeSet<IpAddr> {
@@ -222,9 +197,30 @@ fn any_source() -> Change {
 }
 
 impl MembershipTable {
-    /// An empty table.
+    /// An empty table with the default limits ([`DEFAULT_MAX_GROUPS`], [`DEFAULT_MAX_SOURCES`]).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty table that keeps at most what `limits` say.
+    pub fn with_limits(limits: MembershipLimits) -> Self {
+        let limits = MembershipLimits::new(limits.groups, limits.sources);
+        MembershipTable { interfaces: BTreeMap::new(), limits, evicted: 0, sources_left_out: 0 }
+    }
+
+    /// How much the table keeps at most.
+    pub fn limits(&self) -> MembershipLimits {
+        self.limits
+    }
+
+    /// Groups forgotten so far to make room for new ones ([`Event::Evicted`]).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Sources reported but not kept so far, because their group's list was full, summed over every message.
+    pub fn sources_left_out(&self) -> u64 {
+        self.sources_left_out
     }
 
     /// Feeds an IGMP message heard on `iface` from `reporter` at `now`; returns what changed.
@@ -233,7 +229,7 @@ impl MembershipTable {
         let mut events = Vec::new();
         let mut apply = |group: Ipv4Addr, version, change| {
             let key = Key { iface, group: group.into() };
-            events.extend(self.apply(key, reporter, Protocol::Igmp(version), change, now));
+            self.apply(key, reporter, Protocol::Igmp(version), change, now, &mut events);
         };
         match message {
             IgmpRepr::ReportV1 { group } => apply(*group, IgmpVersion::V1, any_source()),
@@ -255,7 +251,7 @@ impl MembershipTable {
         let mut events = Vec::new();
         let mut apply = |group: Ipv6Addr, version, change| {
             let key = Key { iface, group: group.into() };
-            events.extend(self.apply(key, reporter, Protocol::Mld(version), change, now));
+            self.apply(key, reporter, Protocol::Mld(version), change, now, &mut events);
         };
         match message {
             MldRepr::ReportV1 { group } => apply(*group, MldVersion::V1, any_source()),
@@ -270,66 +266,94 @@ impl MembershipTable {
         events
     }
 
-    /// Removes the groups not reported for longer than `timeout` before `now` (see [`MEMBERSHIP_INTERVAL`]).
+    /// Removes the groups not reported for longer than `timeout` before `now` (see [`MEMBERSHIP_INTERVAL`]),
+    /// per interface the longest silent first. Times are expected not to go backwards between calls.
     pub fn expire(&mut self, now: Instant, timeout: Duration) -> Vec<Event> {
-        let stale: Vec<Key> = self
-            .entries
-            .iter()
-            .filter(|(_, entry)| now.saturating_duration_since(entry.last_seen) > timeout)
-            .map(|(key, _)| *key)
-            .collect();
-        stale
-            .into_iter()
-            .filter_map(|key| self.entries.remove(&key).map(|entry| Event::Expired { key, entry }))
-            .collect()
+        let mut events = Vec::new();
+        for (&iface, groups) in self.interfaces.iter_mut() {
+            let stale = groups.take_idle(now, timeout);
+            events.extend(stale.into_iter().map(|(group, entry)| Event::Expired { key: Key { iface, group }, entry }));
+        }
+        self.interfaces.retain(|_, groups| !groups.is_empty());
+        events
     }
 
     /// The entry for `group` on `iface`.
     pub fn get(&self, iface: u32, group: IpAddr) -> Option<&Entry> {
-        self.entries.get(&Key { iface, group })
+        self.interfaces.get(&iface)?.get(&group)
     }
 
     /// All entries, ordered by interface and group.
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Entry)> {
-        self.entries.iter()
+    pub fn iter(&self) -> impl Iterator<Item = (Key, &Entry)> {
+        self.interfaces.iter().flat_map(|(&iface, groups)| {
+            let mut sorted: Vec<(Key, &Entry)> =
+                groups.iter().map(|(&group, entry)| (Key { iface, group }, entry)).collect();
+            sorted.sort_unstable_by_key(|(key, _)| *key);
+            sorted
+        })
     }
 
     /// The number of (interface, group) entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.interfaces.values().map(SenderTable::len).sum()
     }
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.interfaces.values().all(SenderTable::is_empty)
     }
 
-    fn apply(&mut self, key: Key, reporter: IpAddr, protocol: Protocol, change: Change, now: Instant) -> Option<Event> {
-        let old = self.entries.get(&key);
-        let (mode, sources) = match (change, old) {
-            (Change::Leave, _) => (FilterMode::Include, BTreeSet::new()),
-            (Change::Set(mode, sources), _) => (mode, sources),
-            (Change::Allow(new), None) => (FilterMode::Include, new),
+    fn apply(
+        &mut self,
+        key: Key,
+        reporter: IpAddr,
+        protocol: Protocol,
+        change: Change,
+        now: Instant,
+        events: &mut Vec<Event>,
+    ) {
+        let limits = self.limits;
+        let groups = self.interfaces.entry(key.iface).or_insert_with(|| SenderTable::new(limits.groups, Duration::MAX));
+        let old = groups.get(&key.group);
+        // Set replaces the sources, so it keeps no old cap; Allow and Block keep the sources left out before.
+        let was_capped = old.is_some_and(|old| old.sources_capped);
+        let (mode, sources, incremental) = match (change, old) {
+            (Change::Leave, _) => (FilterMode::Include, BTreeSet::new(), false),
+            (Change::Set(mode, sources), _) => (mode, sources, false),
+            (Change::Allow(new), None) => (FilterMode::Include, new, false),
             (Change::Allow(new), Some(old)) => match old.mode {
-                FilterMode::Include => (FilterMode::Include, old.sources.union(&new).copied().collect()),
-                FilterMode::Exclude => (FilterMode::Exclude, old.sources.difference(&new).copied().collect()),
+                FilterMode::Include => (FilterMode::Include, old.sources.union(&new).copied().collect(), true),
+                FilterMode::Exclude => (FilterMode::Exclude, old.sources.difference(&new).copied().collect(), true),
             },
-            (Change::Block(_), None) => return None,
+            (Change::Block(_), None) => (FilterMode::Include, BTreeSet::new(), false),
             (Change::Block(gone), Some(old)) => match old.mode {
-                FilterMode::Include => (FilterMode::Include, old.sources.difference(&gone).copied().collect()),
-                FilterMode::Exclude => (FilterMode::Exclude, old.sources.union(&gone).copied().collect()),
+                FilterMode::Include => (FilterMode::Include, old.sources.difference(&gone).copied().collect(), true),
+                FilterMode::Exclude => (FilterMode::Exclude, old.sources.union(&gone).copied().collect(), true),
             },
         };
         // INCLUDE with no sources is no membership at all.
         if mode == FilterMode::Include && sources.is_empty() {
-            return self.entries.remove(&key).map(|entry| Event::Left { key, by: reporter, entry });
+            let gone = groups.remove(&key.group);
+            if groups.is_empty() {
+                self.interfaces.remove(&key.iface);
+            }
+            events.extend(gone.map(|entry| Event::Left { key, by: reporter, entry }));
+            return;
         }
+        let (sources, left_out) = capped(sources, old.map(|old| &old.sources), limits.sources);
+        self.sources_left_out += left_out as u64;
+        let sources_capped = left_out > 0 || (incremental && was_capped);
         let since = old.map_or(now, |old| old.since);
-        let new = Entry { reporter, protocol, mode, sources, since, last_seen: now };
-        match self.entries.insert(key, new.clone()) {
-            None => Some(Event::Joined { key, entry: new }),
-            Some(old) if !old.same_state(&new) => Some(Event::Changed { key, old, new }),
-            Some(_) => None,
+        let new = Entry { reporter, protocol, mode, sources, sources_capped, since, last_seen: now };
+        let inserted = groups.insert(key.group, new.clone(), now);
+        if let Some((group, entry)) = inserted.evicted {
+            self.evicted += 1;
+            events.push(Event::Evicted { key: Key { iface: key.iface, group }, entry });
+        }
+        match inserted.old {
+            None => events.push(Event::Joined { key, entry: new }),
+            Some(old) if !old.same_state(&new) => events.push(Event::Changed { key, old, new }),
+            Some(_) => {}
         }
     }
 }
@@ -346,5 +370,7 @@ fn record_change<A: WireAddr>(record: &GroupRecord<A>) -> Option<(A, Change)> {
     Some((record.group, change))
 }
 
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod tests;

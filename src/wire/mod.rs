@@ -63,7 +63,10 @@ use std::net::Ipv4Addr;
 pub use error::{Error, Result};
 pub use igmp::{Packet as IgmpPacket, Repr as IgmpRepr, Version as IgmpVersion};
 pub use ipv4::{Ipv4Option, Packet as Ipv4Packet, Repr as Ipv4Repr};
-pub use membership::{Entry, Event, FilterMode, Key, MembershipTable, Protocol, MEMBERSHIP_INTERVAL};
+pub use membership::{
+    Entry, Event, FilterMode, Key, MembershipLimits, MembershipTable, Protocol, DEFAULT_MAX_GROUPS,
+    DEFAULT_MAX_SOURCES, MEMBERSHIP_INTERVAL,
+};
 pub use mld::{Packet as MldPacket, Repr as MldRepr, Version as MldVersion};
 pub use record::{GroupRecord, RecordPacket, RecordType, WireAddr};
 

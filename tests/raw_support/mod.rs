@@ -3,13 +3,15 @@
 //! A [`Watch`] is a running watcher: [`Watch::start`] returns once it has said on standard error that it is
 //! watching (so nothing is sent before it listens); [`Watch::wait_for`] waits for the line a test expects;
 //! [`Watch::stop`] interrupts it (SIGINT) and returns every line and the summary. Dropping a `Watch` kills it,
-//! so a failing test leaves nothing running.
+//! so a failing test leaves nothing running. [`Watch::start_keeping`] keeps only the lines a test needs and counts
+//! the others, for floods of a hundred thousand lines; [`memory`] reads the watcher's resident memory.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -33,6 +35,8 @@ pub struct Watch {
     stderr: mpsc::Receiver<String>,
     /// Every object read so far, in order.
     pub seen: Vec<Value>,
+    /// The objects not kept, by type.
+    dropped: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 /// Runs `mcast ARGS` in `ns` to its end.
@@ -62,13 +66,26 @@ pub fn answers_for<'a>(objects: &'a [Value], group: &str) -> Vec<&'a Value> {
 impl Watch {
     /// Starts `mcast ARGS` (which must include `--json`) in `ns` and waits for its "watching" line.
     pub fn start(ns: &Netns, args: &[&str]) -> Watch {
+        Watch::start_keeping(ns, args, |_| true)
+    }
+
+    /// As [`Watch::start`], but keeps (for [`Watch::wait_for`] and [`Watch::stop`]) only the objects `keep`
+    /// accepts; the others are counted by type ([`Watch::dropped`]), in the order they come.
+    pub fn start_keeping(ns: &Netns, args: &[&str], keep: fn(&Value) -> bool) -> Watch {
         let mut child = spawn(ns, args, Stdio::null());
         let (out_tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");
+        let dropped = Arc::new(Mutex::new(BTreeMap::new()));
+        let counts = dropped.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 let v: Value =
                     serde_json::from_str(&line).unwrap_or_else(|e| Value::String(format!("not JSON ({e}): {line}")));
+                if !keep(&v) {
+                    let kind = v["type"].as_str().unwrap_or("?").to_string();
+                    *counts.lock().unwrap().entry(kind).or_insert(0) += 1;
+                    continue;
+                }
                 if out_tx.send(v).is_err() {
                     break;
                 }
@@ -83,7 +100,7 @@ impl Watch {
                 }
             }
         });
-        let w = Watch { child, lines, stderr, seen: vec![] };
+        let w = Watch { child, lines, stderr, seen: vec![], dropped };
         match w.stderr.recv_timeout(PATIENCE) {
             Ok(line) if line.contains(": watching ") => w,
             Ok(line) => panic!("mcast {args:?} said {line:?} instead of watching"),
@@ -107,6 +124,23 @@ impl Watch {
                 Err(_) => panic!("no {what} within {PATIENCE:?}; seen: {:#?}", self.seen),
             }
         }
+    }
+
+    /// How many objects of `kind` were not kept, up to the last one read (so, after [`Watch::wait_for`] returns,
+    /// every one printed before the object it returned).
+    pub fn dropped(&self, kind: &str) -> u64 {
+        self.dropped.lock().unwrap().get(kind).copied().unwrap_or(0)
+    }
+
+    /// [`Watch::dropped`] that outlives the watch, to read after [`Watch::stop`].
+    pub fn dropped_counter(&self) -> impl Fn(&str) -> u64 {
+        let dropped = self.dropped.clone();
+        move |kind| dropped.lock().unwrap().get(kind).copied().unwrap_or(0)
+    }
+
+    /// The watcher's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Interrupts the watcher (SIGINT), waits for it to end, and returns its exit code, every object it printed
@@ -137,6 +171,17 @@ impl Drop for Watch {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A process's resident memory now and at its peak, in bytes (`VmRSS`, `VmHWM` of /proc/PID/status).
+pub fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {status}"));
+        let kib: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number of kB");
+        kib * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// The IPv6 link-local address of `ifname` in `ns`.

@@ -10,6 +10,7 @@ pub const SUMMARY: &str = "IGMP on a raw socket: watch a link's memberships, or 
 pub const HELP: &str = r#"mcast igmp: the IPv4 group-membership protocol on a raw socket
 
 Usage: mcast igmp watch [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]
+                        [--max-groups N] [--max-sources N]
        mcast igmp query [--version 1|2|3] [--group GROUP] [--iface IFACE] [--json] [--wait SECS]
                         [--max-resp SECS] [--mrouter]
 
@@ -26,6 +27,7 @@ what a raw socket hears and why.
 pub const WATCH_HELP: &str = r#"mcast igmp watch: the group memberships on a link, learned from its IGMP reports and leaves
 
 Usage: mcast igmp watch [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]
+                        [--max-groups N] [--max-sources N]
 
 Opens a raw IGMP socket, joins 224.0.0.22 (where IGMPv3 reports go) and 224.0.0.2 (where IGMPv2
 leaves go) on each interface, and prints one line per change of the table: a group joined (join), its
@@ -41,16 +43,26 @@ sent to the group itself, which the watcher has not joined, so IP drops them bef
 them; --mrouter hears them, for groups outside 224.0.0.0/24. This host's own reports of 224.0.0.22 and
 224.0.0.2, which the watch itself causes, are left out.
 
+Bounded on a hostile link: anyone there can forge IGMPv3 reports naming thousands of fresh groups
+and sources, so the table keeps at most 4096 groups per interface (--max-groups) and 64 sources per
+group (--max-sources). A new group at a full interface evicts the group reported least recently, with
+an evict line, and comes back as a join if it reports again; sources past the cap are left out and
+the list ends in "...". The summary counts evictions, sources left out, and the datagrams the kernel
+dropped for lack of receive buffer.
+
 Options:
   --iface IFACE, -i   watch this interface (name, index or address; repeatable). Default: every
                       interface that is up and multicast-capable, except lo
   --timeout SECS      stop after SECS seconds
-  --count N, -c N     stop after N changes (join, change, leave, expire)
+  --count N, -c N     stop after N changes (join, change, leave, expire, evict)
   --mrouter           become the network namespace's multicast router (MRT_INIT, MRT_ADD_VIF; the raw
                       socket's CAP_NET_RAW is enough, but no routing daemon may run there): hears IGMPv1/v2
                       reports to any routable group; forwards nothing; undone when the watch ends
-  --json              one JSON object per line: {"type":"join"|"change"|"leave"|"expire"|"query"|
-                      "malformed",...}, then {"type":"summary",...} with the table
+  --max-groups N      keep at most N groups per interface (default 4096, at most 1048576)
+  --max-sources N     keep at most N sources per group (default 64, at most 65535)
+  --json              one JSON object per line: {"type":"join"|"change"|"leave"|"expire"|"evict"|
+                      "query"|"malformed",...}, then {"type":"summary",...} with the table, its caps
+                      (max_groups, max_sources), evicted, sources_left_out and kernel_drops
   -h, --help          this help
 
 Exit status: 0 done; 1 a runtime error, no CAP_NET_RAW, or --timeout with fewer than --count changes;

@@ -10,6 +10,7 @@ pub const SUMMARY: &str = "MLD on a raw socket: watch a link's IPv6 memberships,
 pub const HELP: &str = r#"mcast mld: the IPv6 group-membership protocol (MLD, carried in ICMPv6) on a raw socket
 
 Usage: mcast mld watch [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]
+                       [--max-groups N] [--max-sources N]
        mcast mld query [--version 1|2] [--group GROUP] [--iface IFACE] [--json] [--wait SECS]
                        [--max-resp SECS] [--mrouter]
 
@@ -26,6 +27,7 @@ tells what a raw socket hears and why.
 pub const WATCH_HELP: &str = r#"mcast mld watch: the IPv6 group memberships on a link, learned from its MLD reports
 
 Usage: mcast mld watch [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]
+                       [--max-groups N] [--max-sources N]
 
 Opens a raw ICMPv6 socket whose ICMP6_FILTER passes only the MLD types (130, 131, 132, 143), joins
 ff02::16 (where MLDv2 reports go) and ff02::2 (where MLDv1 done messages go) on each interface, and
@@ -41,17 +43,27 @@ sent to the group itself, which the watcher has not joined; --mrouter hears them
 link-local scope (not ff02::/16). Other ICMPv6 (neighbour discovery, echo) never reaches the socket.
 This host's own reports of ff02::16 and ff02::2, which the watch itself causes, are left out.
 
+Bounded on a hostile link: anyone there can forge MLDv2 reports naming thousands of fresh groups
+and sources, so the table keeps at most 4096 groups per interface (--max-groups) and 64 sources per
+group (--max-sources). A new group at a full interface evicts the group reported least recently, with
+an evict line, and comes back as a join if it reports again; sources past the cap are left out and
+the list ends in "...". The summary counts evictions, sources left out, and the datagrams the kernel
+dropped for lack of receive buffer.
+
 Options:
   --iface IFACE, -i   watch this interface (name, index or address; repeatable). Default: every
                       interface that is up and multicast-capable, except lo
   --timeout SECS      stop after SECS seconds
-  --count N, -c N     stop after N changes (join, change, leave, expire)
+  --count N, -c N     stop after N changes (join, change, leave, expire, evict)
   --mrouter           become the network namespace's IPv6 multicast router (MRT6_INIT; the raw
                       socket's CAP_NET_RAW is enough, but no routing daemon may run there): hears MLDv1
                       reports to any group beyond link-local scope; forwards nothing; undone when the
                       watch ends
-  --json              one JSON object per line: {"type":"join"|"change"|"leave"|"expire"|"query"|
-                      "malformed",...}, then {"type":"summary",...} with the table
+  --max-groups N      keep at most N groups per interface (default 4096, at most 1048576)
+  --max-sources N     keep at most N sources per group (default 64, at most 65535)
+  --json              one JSON object per line: {"type":"join"|"change"|"leave"|"expire"|"evict"|
+                      "query"|"malformed",...}, then {"type":"summary",...} with the table, its caps
+                      (max_groups, max_sources), evicted, sources_left_out and kernel_drops
   -h, --help          this help
 
 Exit status: 0 done; 1 a runtime error, no CAP_NET_RAW, or --timeout with fewer than --count changes;

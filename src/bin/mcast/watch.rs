@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use mcast::raw::{Step, Watcher};
-use mcast::wire::MEMBERSHIP_INTERVAL;
+use mcast::wire::{MembershipLimits, DEFAULT_MAX_GROUPS, DEFAULT_MAX_SOURCES, MEMBERSHIP_INTERVAL};
 use mcast::{Family, IfaceSpec, Interface};
 
 use crate::args::{self, Fail, Matches, Opt};
@@ -53,8 +53,14 @@ const OPTS: &[Opt] = &[
     Opt::value(&["--timeout"], "SECS"),
     Opt::value(&["--count", "-c"], "N"),
     Opt::flag(&["--mrouter"]),
+    Opt::value(&["--max-groups"], "N"),
+    Opt::value(&["--max-sources"], "N"),
     Opt::flag(&["--json"]),
 ];
+
+/// The largest caps the options accept: a million groups per interface, every source one record can carry.
+const MOST_GROUPS: u64 = 1 << 20;
+const MOST_SOURCES: u64 = u16::MAX as u64;
 
 /// Longest single wait: bounds how late a Ctrl-C is noticed.
 const SLICE: Duration = Duration::from_millis(250);
@@ -84,6 +90,7 @@ pub fn interfaces(m: &Matches) -> Result<Vec<Interface>, Fail> {
 struct Tally {
     messages: u64,
     changes: u64,
+    joins: u64,
     queries: u64,
     malformed: u64,
     own: u64,
@@ -91,13 +98,19 @@ struct Tally {
 
 pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, proto.watch_help)? else { return Ok(()) };
-    let usage = format!("{} [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]", proto.prefix("watch"));
+    let usage = format!(
+        "{} [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter] [--max-groups N] [--max-sources N]",
+        proto.prefix("watch")
+    );
     m.positionals(0, 0, "", &usage)?;
     let ifaces = interfaces(&m)?;
     let count = m.int_in("--count", 1, u64::MAX)?;
     let timeout = m.seconds("--timeout")?;
     let json = m.flag("--json");
-    let mut watcher = Watcher::open(proto.family, &ifaces, m.flag("--mrouter"))?;
+    let groups = m.int_in("--max-groups", 1, MOST_GROUPS)?.map_or(DEFAULT_MAX_GROUPS, |n| n as usize);
+    let sources = m.int_in("--max-sources", 1, MOST_SOURCES)?.map_or(DEFAULT_MAX_SOURCES, |n| n as usize);
+    let limits = MembershipLimits::new(groups, sources);
+    let mut watcher = Watcher::open_with_limits(proto.family, &ifaces, m.flag("--mrouter"), limits)?;
     mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     let names = Names::of(watcher.interfaces());
     let on: Vec<String> = ifaces.iter().map(|i| format!("{} (#{})", i.name, i.index)).collect();
@@ -131,6 +144,7 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
         let step = watcher.next(wait)?;
         for e in watcher.expire(MEMBERSHIP_INTERVAL) {
             tally.changes += 1;
+            tally.joins += u64::from(e.kind() == "join");
             out.line(&event_line(&e, &names, json))?;
         }
         let Some(step) = step else { continue };
@@ -168,6 +182,7 @@ fn step_lines(proto: &Proto, step: &Step, names: &Names, json: bool, tally: &mut
     }
     for e in &step.events {
         tally.changes += 1;
+        tally.joins += u64::from(e.kind() == "join");
         lines.push(event_line(e, names, json));
     }
     for &g in &step.unknown_leaves {
@@ -191,6 +206,7 @@ fn summary_text(t: &Tally, w: &Watcher, names: &Names, elapsed: Duration) -> Str
         t.malformed,
         t.own
     );
+    s.push_str(&table_text(t, w));
     if w.table().is_empty() {
         s.push_str("no memberships\n");
         return s;
@@ -207,6 +223,25 @@ fn summary_text(t: &Tally, w: &Watcher, names: &Names, elapsed: Duration) -> Str
         ));
     }
     s
+}
+
+/// The table's bounds and what they cost: groups forgotten for new ones, sources left out, and the datagrams the
+/// kernel dropped before the table could see them.
+fn table_text(t: &Tally, w: &Watcher) -> String {
+    let table = w.table();
+    let limits = table.limits();
+    let drops = w.kernel_drops().map_or("unknown".into(), |d| d.to_string());
+    format!(
+        "table: {} groups after {} joins: {} evicted (the least recently reported first), {} sources left out, \
+         {drops} datagrams dropped by the kernel\ncaps: {} groups per interface (--max-groups), {} sources per \
+         group (--max-sources)\n",
+        table.len(),
+        t.joins,
+        table.evicted(),
+        table.sources_left_out(),
+        limits.groups,
+        limits.sources
+    )
 }
 
 fn summary_json(t: &Tally, w: &Watcher, names: &Names, elapsed: Duration) -> String {
@@ -230,6 +265,13 @@ fn summary_json(t: &Tally, w: &Watcher, names: &Names, elapsed: Duration) -> Str
         .int("queries", t.queries)
         .int("malformed", t.malformed)
         .int("own", t.own)
+        .int("joins", t.joins)
+        .int("groups", w.table().len() as u64)
+        .int("max_groups", w.table().limits().groups as u64)
+        .int("max_sources", w.table().limits().sources as u64)
+        .int("evicted", w.table().evicted())
+        .int("sources_left_out", w.table().sources_left_out())
+        .opt_int("kernel_drops", w.kernel_drops().ok())
         .float("elapsed", elapsed.as_secs_f64())
         .raw("memberships", &array(table))
         .finish()
@@ -239,4 +281,20 @@ fn summary_json(t: &Tally, w: &Watcher, names: &Names, elapsed: Duration) -> Str
 pub fn note(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_states_the_caps_the_options_use() {
+        for help in [crate::igmp::WATCH_HELP, crate::mld::WATCH_HELP] {
+            let groups = format!("--max-groups N      keep at most N groups per interface (default {DEFAULT_MAX_GROUPS}, at most {MOST_GROUPS})");
+            let sources = format!("--max-sources N     keep at most N sources per group (default {DEFAULT_MAX_SOURCES}, at most {MOST_SOURCES})");
+            assert!(help.contains(&groups), "{help}");
+            assert!(help.contains(&sources), "{help}");
+            assert!(help.contains(&format!("at most {DEFAULT_MAX_GROUPS} groups per interface (--max-groups) and {DEFAULT_MAX_SOURCES} sources per\ngroup")), "{help}");
+        }
+    }
 }

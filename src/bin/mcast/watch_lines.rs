@@ -43,7 +43,10 @@ pub fn sources_text<'a>(sources: impl IntoIterator<Item = &'a IpAddr>) -> String
 }
 
 pub fn state_text(e: &Entry) -> String {
-    format!("{} {} {}", e.protocol, e.mode, sources_text(&e.sources))
+    // `...`: more were reported than the table keeps per group.
+    let more = e.sources_capped.then(|| "...".to_string());
+    let list: Vec<String> = e.sources.iter().map(IpAddr::to_string).chain(more).collect();
+    format!("{} {} {{{}}}", e.protocol, e.mode, list.join(", "))
 }
 
 pub fn state_json(j: Json, e: &Entry) -> Json {
@@ -51,6 +54,7 @@ pub fn state_json(j: Json, e: &Entry) -> Json {
         .int("version", version(e.protocol))
         .str("mode", &e.mode.to_string())
         .strs("sources", e.sources.iter().map(IpAddr::to_string))
+        .bool("sources_capped", e.sources_capped)
 }
 
 fn was_json(e: &Entry) -> String {
@@ -87,6 +91,10 @@ pub fn event_line(e: &Event, names: &Names, json: bool) -> String {
                 .str("reporter", &entry.reporter.to_string())
                 .int("after", MEMBERSHIP_INTERVAL.as_secs())
                 .finish(),
+            Event::Evicted { entry, .. } => state_json(keyed("evict", &key, names), entry)
+                .str("reporter", &entry.reporter.to_string())
+                .float("idle", entry.last_seen.elapsed().as_secs_f64())
+                .finish(),
         };
     }
     let at = format!("{} {} on {}", e.kind(), key.group, names.name(Some(key.iface)));
@@ -101,6 +109,12 @@ pub fn event_line(e: &Event, names: &Names, json: bool) -> String {
             state_text(entry),
             entry.reporter,
             MEMBERSHIP_INTERVAL.as_secs()
+        ),
+        Event::Evicted { entry, .. } => format!(
+            "{at}: {} reporter {}, forgotten for a new group: the table was full and it was the least recently \
+             reported",
+            state_text(entry),
+            entry.reporter
         ),
     };
     format!("{} {line}", output::time_of_day(SystemTime::now()))
@@ -218,6 +232,7 @@ mod tests {
             protocol: Protocol::Igmp(IgmpVersion::V3),
             mode,
             sources: sources.iter().map(|s| s.parse().unwrap()).collect(),
+            sources_capped: false,
             since: now,
             last_seen: now,
         }
@@ -239,7 +254,7 @@ mod tests {
         assert!(j.starts_with(r#"{"type":"join","time":"#), "{j}");
         assert!(
             j.ends_with(
-                r#""iface":"vb","ifindex":7,"group":"232.1.1.1","protocol":"IGMPv3","version":3,"mode":"INCLUDE","sources":["10.0.0.99"],"reporter":"10.0.0.1"}"#
+                r#""iface":"vb","ifindex":7,"group":"232.1.1.1","protocol":"IGMPv3","version":3,"mode":"INCLUDE","sources":["10.0.0.99"],"sources_capped":false,"reporter":"10.0.0.1"}"#
             ),
             "{j}"
         );
@@ -249,6 +264,28 @@ mod tests {
             "leave 232.1.1.1 on vb: by 10.0.0.1 (was IGMPv3 EXCLUDE {})"
         );
         assert_eq!(Names::of(&[]).name(Some(3)), "#3");
+    }
+
+    #[test]
+    fn an_eviction_and_a_capped_source_list_say_so() {
+        let key = Key { iface: 7, group: "232.1.1.1".parse().unwrap() };
+        let mut capped = entry(FilterMode::Include, &["10.0.0.98", "10.0.0.99"]);
+        capped.sources_capped = true;
+        let evicted = Event::Evicted { key, entry: capped };
+        assert_eq!(
+            strip_time(&event_line(&evicted, &names(), false)),
+            "evict 232.1.1.1 on vb: IGMPv3 INCLUDE {10.0.0.98, 10.0.0.99, ...} reporter 10.0.0.1, forgotten for a \
+             new group: the table was full and it was the least recently reported"
+        );
+        let j = event_line(&evicted, &names(), true);
+        assert!(j.starts_with(r#"{"type":"evict","time":"#), "{j}");
+        assert!(
+            j.contains(r#""group":"232.1.1.1","protocol":"IGMPv3","version":3,"mode":"INCLUDE","sources":["10.0.0.98","10.0.0.99"],"sources_capped":true,"reporter":"10.0.0.1","idle":"#),
+            "{j}"
+        );
+        let mut none_kept = entry(FilterMode::Exclude, &[]);
+        none_kept.sources_capped = true;
+        assert_eq!(state_text(&none_kept), "IGMPv3 EXCLUDE {...}");
     }
 
     #[test]
