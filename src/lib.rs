@@ -43,6 +43,7 @@ mod socket;
 pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod tally;
 pub mod wire;
 
 pub use endpoint::{Membership, Receiver, ReceiverBuilder, Sender, SenderBuilder};

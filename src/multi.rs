@@ -27,6 +27,7 @@
 //! # Ok::<(), mcast::Error>(())
 //! ```
 
+mod interval;
 mod list;
 
 use std::collections::{HashMap, HashSet};
@@ -40,7 +41,8 @@ use crate::iface::{IfaceSpec, Interface};
 use crate::procnet::sysctl_u32;
 use crate::socket::{Family, McastSocket, RecvMeta};
 
-pub use list::{is_range, parse_group_list, parse_item, MAX_GROUPS, MAX_RANGE};
+pub use interval::{IntervalMeter, IntervalReport, IntervalRow};
+pub use list::{add_subscriptions, is_range, parse_group_list, parse_item, MAX_GROUPS, MAX_RANGE};
 
 /// One stream to receive: a group with its port, from any source or (source-specific multicast) from one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::Subscription;
 use crate::error::{Error, ErrorKind, Result};
 use crate::group::Group;
 
@@ -60,6 +61,40 @@ pub fn parse_item(item: &str, default_port: Option<u16>) -> Result<Vec<Group>> {
 /// its ends make a valid one: a reversed or oversized range is still a range, to be reported as one.
 pub fn is_range(item: &str) -> bool {
     split_port(item.trim()).is_ok_and(|(host, _)| split_range(host).is_some())
+}
+
+/// Adds to `subs` one subscription per group of `groups` and source of `sources` (from any source when
+/// `sources` is empty). Refused before `subs` grows: passing [`MAX_GROUPS`] subscriptions in all (kind
+/// [`ErrorKind::TooMany`]), and a source of another family than its group ([`ErrorKind::Mismatch`]).
+///
+/// ```
+/// use mcast::multi::{add_subscriptions, parse_group_list};
+/// let mut subs = Vec::new();
+/// let groups = parse_group_list("232.1.1.1-232.1.1.2:5000", None)?;
+/// add_subscriptions(&mut subs, &groups, &["10.0.0.1".parse()?, "10.0.0.2".parse()?])?;
+/// assert_eq!(subs.len(), 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn add_subscriptions(subs: &mut Vec<Subscription>, groups: &[Group], sources: &[IpAddr]) -> Result<()> {
+    let more = (groups.len() as u64).saturating_mul(sources.len().max(1) as u64);
+    if (subs.len() as u64).saturating_add(more) > MAX_GROUPS {
+        return Err(Error::new(
+            ErrorKind::TooMany,
+            format!("more than {MAX_GROUPS} subscriptions in all (each group counted once per source)"),
+        ));
+    }
+    if let Some((s, g)) =
+        groups.iter().find_map(|g| sources.iter().find(|s| s.is_ipv4() != g.ip().is_ipv4()).map(|s| (s, g)))
+    {
+        return Err(Error::new(ErrorKind::Mismatch, format!("source {s} is not of the family of {g}")));
+    }
+    for &group in groups {
+        if sources.is_empty() {
+            subs.push(Subscription { group, source: None });
+        }
+        subs.extend(sources.iter().map(|&s| Subscription { group, source: Some(s) }));
+    }
+    Ok(())
 }
 
 /// An item before it is expanded: its first group, and how many consecutive groups it holds (at most
@@ -201,6 +236,30 @@ mod tests {
 
     fn list(s: &str) -> Vec<String> {
         parse_group_list(s, None).unwrap_or_else(|e| panic!("{s}: {e}")).iter().map(Group::to_string).collect()
+    }
+
+    #[test]
+    fn subscriptions_pair_each_group_with_each_source_and_stay_capped() {
+        let g = |s: &str| s.parse::<Group>().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut subs = Vec::new();
+        add_subscriptions(&mut subs, &[g("239.1.1.1:5000")], &[]).unwrap();
+        add_subscriptions(&mut subs, &[g("232.1.1.1:5000"), g("232.1.1.2:5000")], &[ip("10.0.0.1"), ip("10.0.0.2")])
+            .unwrap();
+        let pairs: Vec<(String, Option<IpAddr>)> = subs.iter().map(|s| (s.group.to_string(), s.source)).collect();
+        assert_eq!(pairs[0], ("239.1.1.1:5000".to_string(), None));
+        assert_eq!(pairs[1], ("232.1.1.1:5000".to_string(), Some(ip("10.0.0.1"))));
+        assert_eq!(pairs[4], ("232.1.1.2:5000".to_string(), Some(ip("10.0.0.2"))));
+        assert_eq!(subs.len(), 5);
+        let e = add_subscriptions(&mut subs, &[g("239.1.1.1:5000")], &[ip("::1")]).unwrap_err();
+        assert_eq!(
+            (e.kind(), e.to_string()),
+            (ErrorKind::Mismatch, "source ::1 is not of the family of 239.1.1.1:5000".into())
+        );
+        let many = parse_group_list("239.1.0.0-239.1.255.255:5000", None).unwrap();
+        let e = add_subscriptions(&mut subs, &many, &[]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooMany);
+        assert_eq!(subs.len(), 5, "a refused list adds nothing");
     }
 
     #[test]

@@ -23,6 +23,8 @@ mod ping;
 mod query;
 mod recv;
 mod recv_groups;
+mod recv_groups_print;
+mod recv_print;
 mod relay;
 mod responder;
 mod send;

@@ -1,16 +1,16 @@
 //! `mcast recv GROUP:PORT`: join a group and print each datagram with what the kernel says about it.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant, SystemTime};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
-use mcast::buffers::BufferSize;
-use mcast::resilient::{Outage, ResilientReceiver};
-use mcast::senders::SenderTable;
-use mcast::{Group, IfaceSpec, Interface, Receiver, RecvMeta};
+use mcast::resilient::ResilientReceiver;
+use mcast::tally::{End, Next, RecvTally, Shortfall, StopRule};
+use mcast::{Group, IfaceSpec, Receiver};
 
 use crate::args::{self, Fail, Opt};
-use crate::output::{self, plural, preview, Json, Out};
+use crate::output::Out;
+use crate::recv_print::{datagram_json, datagram_text, listening, secs, IfaceNames, Summary};
+pub use crate::recv_print::{eprintln_note, outage_json, outage_text};
 
 pub const SUMMARY: &str = "join a group and print each datagram (source, group, interface, TTL, payload)";
 
@@ -94,65 +94,34 @@ const USAGE: &str = "mcast recv GROUP:PORT [OPTIONS]";
 /// The largest datagram IP can carry; anything bigger (GRO, jumbograms) is reported truncated.
 const BUFFER: usize = 65_535;
 
-/// Bytes of payload shown on a text line.
-const PREVIEW: usize = 64;
-
 /// Longest single wait: bounds how late a Ctrl-C that lands just before `poll` is noticed.
 const SLICE: Duration = Duration::from_millis(500);
 
-/// Why listening stopped, in both receive modes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    Count,
-    Timeout,
-    Interrupted,
-}
-
-impl End {
-    /// The summary's "end" value.
-    pub fn name(self) -> &'static str {
-        match self {
-            End::Count => "count",
-            End::Timeout => "timeout",
-            End::Interrupted => "interrupted",
+/// The exit of both receive modes: a failure when the timeout passed before the count of datagrams arrived,
+/// or with none at all when no count was asked for.
+pub fn outcome(rule: &StopRule, end: End, arrived: u64, elapsed: Duration) -> Result<(), Fail> {
+    match rule.shortfall(end, arrived) {
+        Some(Shortfall::Fewer { wanted }) => {
+            Err(Fail::runtime(format!("timed out after {} s: {arrived} of {wanted} datagrams arrived", secs(elapsed))))
         }
+        Some(Shortfall::Nothing) => Err(Fail::runtime(format!("timed out after {} s: nothing arrived", secs(elapsed)))),
+        None => Ok(()),
     }
 }
 
-/// The exit of both receive modes: a failure when the timeout passed before `count` datagrams arrived, or
-/// with none at all when no count was asked for.
-pub fn outcome(end: End, count: Option<u64>, arrived: u64, elapsed: Duration) -> Result<(), Fail> {
-    match (end, count) {
-        (End::Timeout, Some(c)) if arrived < c => {
-            Err(Fail::runtime(format!("timed out after {} s: {arrived} of {c} datagrams arrived", secs(elapsed))))
-        }
-        (End::Timeout, None) if arrived == 0 => {
-            Err(Fail::runtime(format!("timed out after {} s: nothing arrived", secs(elapsed))))
-        }
-        _ => Ok(()),
-    }
+/// What the command line asks of one group.
+struct Request {
+    rx: Receiver,
+    group: Group,
+    count: Option<u64>,
+    timeout: Option<Duration>,
+    rcvbuf: Option<u32>,
+    quiet: bool,
+    json: bool,
 }
 
-/// What has arrived so far.
-#[derive(Default)]
-struct Tally {
-    datagrams: u64,
-    bytes: u64,
-    truncated: u64,
-    drops: u32,
-    /// Per source address and port: datagrams, bytes (bounded: the longest silent are dropped).
-    sources: SenderTable<SocketAddr, (u64, u64)>,
-    /// Interface outages, from the resilient receiver.
-    outages: Vec<Outage>,
-    /// The receive buffer, when --rcvbuf set it.
-    rcvbuf: Option<BufferSize>,
-}
-
-pub fn run(words: &[String]) -> Result<(), Fail> {
-    if crate::recv_groups::wanted(words) {
-        return crate::recv_groups::run(words);
-    }
-    let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
+fn request(words: &[String]) -> Result<Option<Request>, Fail> {
+    let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(None) };
     let pos = m.positionals(1, 1, "GROUP:PORT", USAGE)?;
     let group = Group::parse_with_port(&pos[0])?;
     let ifaces: Vec<IfaceSpec> = m
@@ -167,7 +136,6 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let timeout = m.seconds("--timeout")?;
     let rcvbuf = m.int_in("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
     let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
-
     let mut builder = Receiver::builder(group);
     for i in ifaces {
         builder = builder.interface(i);
@@ -175,39 +143,41 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     for s in sources {
         builder = builder.source(s);
     }
-    let rx = builder.build()?;
-    let mut tally = Tally::default();
-    if let Some(bytes) = rcvbuf {
-        let b = rx.socket().request_recv_buffer(bytes)?;
-        if b.clamped() {
-            eprintln_note(&format!("mcast recv: {b}"));
-        }
-        tally.rcvbuf = Some(b);
+    Ok(Some(Request { rx: builder.build()?, group, count, timeout, rcvbuf, quiet, json }))
+}
+
+pub fn run(words: &[String]) -> Result<(), Fail> {
+    if crate::recv_groups::wanted(words) {
+        return crate::recv_groups::run(words);
     }
-    let mut rx = ResilientReceiver::new(rx)?;
+    let Some(req) = request(words)? else { return Ok(()) };
+    let (group, quiet, json) = (req.group, req.quiet, req.json);
+    let rcvbuf = match req.rcvbuf {
+        Some(bytes) => {
+            let b = req.rx.socket().request_recv_buffer(bytes)?;
+            if b.clamped() {
+                eprintln_note(&format!("mcast recv: {b}"));
+            }
+            Some(b)
+        }
+        None => None,
+    };
+    let mut rx = ResilientReceiver::new(req.rx)?;
     mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     if !quiet {
         eprintln_note(&listening(&rx, group));
     }
 
     let start = Instant::now();
-    let deadline = timeout.map(|t| start + t);
+    let rule = StopRule::new(start, req.count, req.timeout, SLICE);
+    let mut tally = RecvTally::default();
     let mut names = IfaceNames::default();
     let mut out = Out::new();
     let mut buf = vec![0u8; BUFFER];
     let end = loop {
-        if count.is_some_and(|c| tally.datagrams >= c) {
-            break End::Count;
-        }
-        if mcast::sys::signal::interrupted() {
-            break End::Interrupted;
-        }
-        let wait = match deadline {
-            Some(d) => match d.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => left.min(SLICE),
-                _ => break End::Timeout,
-            },
-            None => SLICE,
+        let wait = match rule.next(tally.datagrams, mcast::sys::signal::interrupted(), Instant::now()) {
+            Next::Wait(w) => w,
+            Next::Stop(end) => break end,
         };
         let got = rx.recv_timeout(&mut buf, wait)?;
         for notice in rx.take_notices() {
@@ -216,7 +186,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
             }
         }
         let Some(meta) = got else { continue };
-        tally.add(&meta);
+        tally.add(&meta, Instant::now());
         if quiet {
             continue;
         }
@@ -231,218 +201,13 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     };
 
     let elapsed = start.elapsed();
-    // SO_MEMINFO counts every drop up to now; the last datagram's SO_RXQ_OVFL misses those after it.
-    tally.drops = tally.drops.max(rx.socket().kernel_drops().unwrap_or(0));
-    tally.outages = rx.outages().cloned().collect();
+    tally.settle_drops(rx.socket().kernel_drops().unwrap_or(0));
+    let outages: Vec<_> = rx.outages().cloned().collect();
+    let summary = Summary { group, tally: &tally, rcvbuf, outages: &outages, elapsed };
     if json {
-        out.line(&tally.json(group, elapsed, end))?;
+        out.line(&summary.json(end))?;
     } else {
-        out.text(&tally.text(group, elapsed))?;
+        out.text(&summary.text())?;
     }
-    outcome(end, count, tally.datagrams, elapsed)
-}
-
-/// A note on standard error; standard output stays data only.
-pub fn eprintln_note(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{text}");
-}
-
-/// "mcast recv: listening on 239.1.2.3:5000, joined on eth0": what the receiver did, once it is ready.
-fn listening(rx: &ResilientReceiver, group: Group) -> String {
-    let joins: Vec<String> = rx
-        .memberships()
-        .iter()
-        .map(|m| {
-            let on = m.iface.as_ref().map_or("the routing table's interface".to_string(), |i| i.name.clone());
-            match m.source {
-                Some(s) => format!("({s}, {}) on {on}", m.group.ip()),
-                None => format!("{} on {on}", m.group.ip()),
-            }
-        })
-        .collect();
-    format!("mcast recv: listening on port {}, joined {} (Ctrl-C stops)", group.port(), joins.join(", "))
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64())
-}
-
-fn arrival(meta: &RecvMeta) -> SystemTime {
-    meta.timestamp.unwrap_or_else(SystemTime::now)
-}
-
-fn datagram_text(group: Group, meta: &RecvMeta, iface: Option<&str>, payload: &[u8]) -> String {
-    let dst = meta.group.unwrap_or(group.ip());
-    let ttl = meta.ttl.map_or("-".to_string(), |t| t.to_string());
-    let size = if meta.truncated {
-        format!("{} bytes (truncated to {})", meta.full_len, meta.len)
-    } else {
-        format!("{} bytes", meta.len)
-    };
-    format!(
-        "{}  {} -> {} on {}  ttl {ttl}  {size}  \"{}\"",
-        output::time_of_day(arrival(meta)),
-        meta.source,
-        dst,
-        iface.unwrap_or("?"),
-        preview(payload, PREVIEW)
-    )
-}
-
-fn datagram_json(seq: u64, group: Group, meta: &RecvMeta, iface: Option<&str>, payload: &[u8]) -> String {
-    Json::new()
-        .str("type", "datagram")
-        .int("seq", seq)
-        .float("time", output::unix_seconds(arrival(meta)))
-        .str("source", &meta.source.ip().to_string())
-        .int("source_port", meta.source.port())
-        .str("group", &meta.group.unwrap_or(group.ip()).to_string())
-        .int("port", group.port())
-        .opt_str("iface", iface)
-        .opt_int("ifindex", meta.ifindex)
-        .opt_int("ttl", meta.ttl)
-        .int("len", meta.full_len as u64)
-        .int("captured", meta.len as u64)
-        .bool("truncated", meta.truncated)
-        .opt_str("payload", std::str::from_utf8(payload).ok())
-        .str("payload_hex", &output::hex(payload))
-        .finish()
-}
-
-impl Tally {
-    fn add(&mut self, meta: &RecvMeta) {
-        self.datagrams += 1;
-        self.bytes += meta.full_len as u64;
-        self.truncated += u64::from(meta.truncated);
-        if let Some(d) = meta.drops {
-            self.drops = d;
-        }
-        let e = self.sources.entry(meta.source, Instant::now());
-        e.0 += 1;
-        e.1 += meta.full_len as u64;
-    }
-
-    fn text(&self, group: Group, elapsed: Duration) -> String {
-        let n = self.sources.len();
-        let mut s = format!(
-            "--- {group}: {} datagram{}, {} bytes from {n} source{} in {} s",
-            self.datagrams,
-            plural(self.datagrams),
-            self.bytes,
-            plural(n as u64),
-            secs(elapsed)
-        );
-        if self.truncated > 0 {
-            s.push_str(&format!(", {} truncated", self.truncated));
-        }
-        if self.drops > 0 {
-            s.push_str(&format!(", {} dropped by the kernel (receive buffer full)", self.drops));
-        }
-        if let Some(b) = &self.rcvbuf {
-            s.push_str(&format!(", receive buffer {} bytes", b.effective));
-        }
-        for (src, (d, b)) in self.sorted_sources() {
-            s.push_str(&format!("\n    {src}  {d} datagram{}, {b} bytes", plural(d)));
-        }
-        if self.sources.forgotten() > 0 {
-            s.push_str(&format!(
-                "\n    ({} more source{} dropped from this list: at most {} kept, each for {} s of silence)",
-                self.sources.forgotten(),
-                plural(self.sources.forgotten()),
-                self.sources.cap(),
-                self.sources.max_age().as_secs()
-            ));
-        }
-        for o in &self.outages {
-            s.push_str(&format!("\n    outage: {}", outage_text(o)));
-        }
-        s
-    }
-
-    fn sorted_sources(&self) -> Vec<(SocketAddr, (u64, u64))> {
-        let mut v: Vec<_> = self.sources.iter().map(|(a, c)| (*a, *c)).collect();
-        v.sort_unstable();
-        v
-    }
-
-    fn json(&self, group: Group, elapsed: Duration, end: End) -> String {
-        let sources = output::array(self.sorted_sources().into_iter().map(|(src, (d, b))| {
-            Json::new()
-                .str("address", &src.ip().to_string())
-                .int("port", src.port())
-                .int("datagrams", d)
-                .int("bytes", b)
-                .finish()
-        }));
-        let outages = output::array(self.outages.iter().map(outage_json));
-        Json::new()
-            .str("type", "summary")
-            .str("group", &group.ip().to_string())
-            .int("port", group.port())
-            .int("datagrams", self.datagrams)
-            .int("bytes", self.bytes)
-            .int("truncated", self.truncated)
-            .int("drops", self.drops)
-            .opt_int("rcvbuf", self.rcvbuf.map(|b| b.effective))
-            .float("elapsed", elapsed.as_secs_f64())
-            .str("end", end.name())
-            .raw("sources", &sources)
-            .int("sources_dropped", self.sources.forgotten())
-            .raw("outages", &outages)
-            .finish()
-    }
-}
-
-/// "vb deleted at 12:00:01.234, back as index 9 (was 4) after 1.250 s, 61 datagrams missed".
-pub fn outage_text(o: &Outage) -> String {
-    let mut s = format!("{} {} at {}", o.iface, o.cause, output::time_of_day(o.start));
-    match (o.duration, o.new_index) {
-        (Some(d), Some(i)) if i != o.old_index => {
-            s.push_str(&format!(", back as index {i} (was {}) after {} s", o.old_index, secs(d)))
-        }
-        (Some(d), _) => s.push_str(&format!(", back after {} s", secs(d))),
-        (None, _) => s.push_str(", not back yet"),
-    }
-    if let Some(n) = o.missed {
-        s.push_str(&format!(", {n} datagram{} missed", plural(n)));
-    }
-    if let Some(e) = &o.rejoin_error {
-        s.push_str(&format!(" (rejoining failed: {e})"));
-    }
-    s
-}
-
-pub fn outage_json(o: &Outage) -> String {
-    Json::new()
-        .str("iface", &o.iface)
-        .str("cause", &o.cause.to_string())
-        .float("start", output::unix_seconds(o.start))
-        .opt_float("duration", o.duration.map(|d| d.as_secs_f64()))
-        .int("old_index", o.old_index)
-        .opt_int("new_index", o.new_index)
-        .opt_int("missed", o.missed)
-        .opt_str("rejoin_error", o.rejoin_error.as_deref())
-        .finish()
-}
-
-/// Interface names by index, looked up once each (an interface that appears later is found then).
-#[derive(Default)]
-struct IfaceNames {
-    known: HashMap<u32, String>,
-}
-
-impl IfaceNames {
-    fn name(&mut self, index: u32) -> String {
-        if !self.known.contains_key(&index) {
-            if let Ok(list) = Interface::list() {
-                // Re-created interfaces take new indices: start afresh rather than grow for ever.
-                if self.known.len() > 1024 {
-                    self.known.clear();
-                }
-                self.known.extend(list.into_iter().map(|i| (i.index, i.name)));
-            }
-        }
-        self.known.get(&index).cloned().unwrap_or_else(|| format!("#{index}"))
-    }
+    outcome(&rule, end, tally.datagrams, elapsed)
 }

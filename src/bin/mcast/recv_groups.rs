@@ -5,16 +5,19 @@
 //! rate, and the end prints a table.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use mcast::multi::{is_range, parse_group_list, Counters, Member, MultiReceiver, Subscription, MAX_GROUPS};
-use mcast::procnet::sysctl_u32;
+use mcast::multi::{
+    add_subscriptions, is_range, parse_group_list, IntervalMeter, MultiReceiver, Subscription, MAX_GROUPS,
+};
 use mcast::resilient::{LinkFollower, Outage};
-use mcast::IfaceSpec;
+use mcast::tally::{Next, StopRule};
+use mcast::{ErrorKind, IfaceSpec};
 
 use crate::args::{self, Fail, Opt};
-use crate::output::{self, array, plural, Json, Out};
-use crate::recv::{eprintln_note, outcome, End};
+use crate::output::Out;
+use crate::recv::{eprintln_note, outcome};
+use crate::recv_groups_print::{interval_line, listening, summary_json, summary_text};
 
 /// The options of `mcast recv` in this mode: its own, and `--interval`.
 const OPTS: &[Opt] = &[
@@ -104,38 +107,44 @@ fn subscriptions(words: &[String]) -> Result<Vec<Subscription>, Fail> {
         let sources = if own.is_empty() { &global } else { &own };
         // Each argument is capped by itself; the arguments and their sources together are capped here, before
         // the subscriptions grow.
-        let more = (groups.len() as u64).saturating_mul(sources.len().max(1) as u64);
-        if (subs.len() as u64).saturating_add(more) > MAX_GROUPS {
-            return Err(Fail::usage(format!(
+        add_subscriptions(&mut subs, &groups, sources).map_err(|e| match e.kind() {
+            ErrorKind::TooMany => Fail::usage(format!(
                 "more than {MAX_GROUPS} groups in all (counting each group once per --source): give fewer"
-            )));
-        }
-        for g in groups {
-            if sources.is_empty() {
-                subs.push(Subscription { group: g, source: None });
-            }
-            for s in sources {
-                if s.is_ipv4() != g.ip().is_ipv4() {
-                    return Err(Fail::usage(format!("--source {s} is not of the family of {g}")));
-                }
-                subs.push(Subscription { group: g, source: Some(*s) });
-            }
-        }
+            )),
+            // "source 10.0.0.1 is not of the family of [ff15::1]:5000", of the option that gave it.
+            _ => Fail::usage(format!("--{e}")),
+        })?;
     }
     Ok(subs)
 }
 
-pub fn run(words: &[String]) -> Result<(), Fail> {
+/// What the command line asks, besides the groups.
+struct Request {
+    count: Option<u64>,
+    timeout: Option<Duration>,
+    interval: Duration,
+    quiet: bool,
+    json: bool,
+}
+
+/// The receiver the words ask for, with the clamped buffer noted once; `None` for --help.
+fn request(words: &[String]) -> Result<Option<(MultiReceiver, Request)>, Fail> {
     let m = match args::parse(words, OPTS)? {
-        args::Parsed::Help => return Out::new().text(crate::recv::HELP),
+        args::Parsed::Help => {
+            Out::new().text(crate::recv::HELP)?;
+            return Ok(None);
+        }
         args::Parsed::Run(m) => m,
     };
     let subs = subscriptions(words)?;
-    let count = m.int_in("--count", 1, u64::MAX)?;
-    let timeout = m.seconds("--timeout")?;
-    let interval = m.seconds("--interval")?.unwrap_or(Duration::from_secs(1));
+    let req = Request {
+        count: m.int_in("--count", 1, u64::MAX)?,
+        timeout: m.seconds("--timeout")?,
+        interval: m.seconds("--interval")?.unwrap_or(Duration::from_secs(1)),
+        quiet: m.flag("--quiet"),
+        json: m.flag("--json"),
+    };
     let rcvbuf = m.int_in("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
-    let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
     let mut builder = MultiReceiver::builder().subscriptions(subs);
     for v in m.values("--iface") {
         builder = builder.interface(v.parse::<IfaceSpec>().map_err(|e| Fail::usage(format!("--iface {v}: {e}")))?);
@@ -143,7 +152,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     if let Some(b) = rcvbuf {
         builder = builder.recv_buffer(b);
     }
-    let mut rx = builder.build()?;
+    let rx = builder.build()?;
     if let Some(bytes) = rcvbuf {
         // Read back what the kernel granted, and say so once when it clamped the size.
         let granted: Vec<_> = rx.sockets().map(|s| s.request_recv_buffer(bytes)).collect::<Result<_, _>>()?;
@@ -151,235 +160,55 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
             eprintln_note(&format!("mcast recv: {b}"));
         }
     }
+    Ok(Some((rx, req)))
+}
+
+pub fn run(words: &[String]) -> Result<(), Fail> {
+    let Some((mut rx, req)) = request(words)? else { return Ok(()) };
     // Rejoins after an interface flaps or is made again, and records each outage (mcast::resilient).
     let mut follower = LinkFollower::new(&mut rx);
     mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
-    if !quiet {
+    if !req.quiet {
         eprintln_note(&listening(&rx));
     }
 
     let start = Instant::now();
-    let deadline = timeout.map(|t| start + t);
-    let mut next_line = start + interval;
-    let mut last = (start, rx.snapshot());
+    let rule = StopRule::new(start, req.count, req.timeout, SLICE);
+    let mut meter = IntervalMeter::new(req.interval, start, rx.members());
     let mut out = Out::new();
     let mut buf = vec![0u8; 65_535];
     let mut total = 0u64;
     let end = loop {
-        if count.is_some_and(|c| total >= c) {
-            break End::Count;
-        }
-        if mcast::sys::signal::interrupted() {
-            break End::Interrupted;
-        }
         let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
-            break End::Timeout;
-        }
-        if !interval.is_zero() && now >= next_line {
-            if !quiet {
-                out.line(&interval_line(&rx, &last.1, now - last.0, json))?;
+        let wait = match rule.next(total, mcast::sys::signal::interrupted(), now) {
+            Next::Wait(w) => w,
+            Next::Stop(end) => break end,
+        };
+        if meter.due(now) {
+            let report = meter.take(rx.members(), now);
+            if !req.quiet {
+                out.line(&interval_line(&rx, &report, req.json))?;
             }
-            last = (now, rx.snapshot());
-            next_line = (next_line + interval).max(now);
         }
-        let mut wait = SLICE;
-        if let Some(d) = deadline {
-            wait = wait.min(d.saturating_duration_since(now));
-        }
-        if !interval.is_zero() {
-            wait = wait.min(next_line.saturating_duration_since(now));
-        }
-        if let Some(a) = rx.recv_timeout(&mut buf, follower.wait_limit(wait))? {
+        if let Some(a) = rx.recv_timeout(&mut buf, follower.wait_limit(meter.wait_limit(wait, now)))? {
             total += u64::from(a.member.is_some());
             follower.observe(buf.get(..a.meta.len).unwrap_or_default(), Instant::now());
         }
         follower.service(&mut rx);
         for n in follower.take_notices() {
-            if !quiet {
+            if !req.quiet {
                 eprintln_note(&format!("mcast recv: {n}"));
             }
         }
     };
     let outages: Vec<Outage> = follower.outages().cloned().collect();
     let elapsed = start.elapsed();
-    if json {
+    if req.json {
         out.line(&summary_json(&rx, elapsed, end, &outages))?;
     } else {
         out.text(&summary_text(&rx, elapsed, &outages))?;
     }
-    outcome(end, count, total, elapsed)
-}
-
-/// "mcast recv: listening on 100 groups over 5 sockets (20, 20, 20, 20, 20 memberships) ...".
-fn listening(rx: &MultiReceiver) -> String {
-    let per = rx.members_per_socket();
-    let limit = sysctl_u32("net.ipv4.igmp_max_memberships")
-        .map_or(String::new(), |n| format!("; net.ipv4.igmp_max_memberships={n} per socket"));
-    format!(
-        "mcast recv: listening on {} group{} over {} socket{} ({} memberships{limit}), Ctrl-C stops",
-        rx.members().len(),
-        plural(rx.members().len() as u64),
-        per.len(),
-        plural(per.len() as u64),
-        per.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
-    )
-}
-
-/// How a member is named: `239.1.1.1:5000`, `(10.0.0.1, 232.1.1.1):5000`, with `%eth0` when joined on a
-/// named interface and there are several.
-fn label(m: &Member) -> String {
-    let g = m.group();
-    let base = match m.subscription.source {
-        Some(s) => format!("({s}, {}):{}", g.ip(), g.port()),
-        None => g.to_string(),
-    };
-    match &m.iface {
-        Some(i) => format!("{base} on {}", i.name),
-        None => base,
-    }
-}
-
-fn rate_text(bits: f64) -> String {
-    match bits {
-        b if b >= 1e9 => format!("{:.2} Gbit/s", b / 1e9),
-        b if b >= 1e6 => format!("{:.2} Mbit/s", b / 1e6),
-        b if b >= 1e3 => format!("{:.1} kbit/s", b / 1e3),
-        b => format!("{b:.0} bit/s"),
-    }
-}
-
-fn interval_line(rx: &MultiReceiver, before: &[Counters], dt: Duration, json: bool) -> String {
-    let rows: Vec<(&Member, u64, u64, mcast::multi::Rate)> = rx
-        .members()
-        .iter()
-        .zip(before)
-        .map(|(m, b)| {
-            let r = m.counters.rate_since(b, dt);
-            (m, m.counters.datagrams - b.datagrams, m.counters.bytes - b.bytes, r)
-        })
-        .collect();
-    let dgrams: u64 = rows.iter().map(|r| r.1).sum();
-    let bytes: u64 = rows.iter().map(|r| r.2).sum();
-    let secs = dt.as_secs_f64().max(1e-9);
-    if json {
-        let groups = rows.iter().map(|(m, d, b, r)| {
-            member_json(m)
-                .int("datagrams", *d)
-                .int("bytes", *b)
-                .float("pps", r.datagrams_per_sec)
-                .float("bps", r.bits_per_sec)
-                .int("total_datagrams", m.counters.datagrams)
-                .int("total_bytes", m.counters.bytes)
-                .finish()
-        });
-        return Json::new()
-            .str("type", "interval")
-            .float("time", output::unix_seconds(SystemTime::now()))
-            .float("seconds", dt.as_secs_f64())
-            .int("datagrams", dgrams)
-            .int("bytes", bytes)
-            .raw("groups", &array(groups))
-            .finish();
-    }
-    let heard = rows.iter().filter(|r| r.1 > 0).count();
-    let mut s = format!(
-        "{}  {dgrams} datagrams ({:.1}/s, {}), {heard} of {} groups heard",
-        output::time_of_day(SystemTime::now()),
-        dgrams as f64 / secs,
-        rate_text(bytes as f64 * 8.0 / secs),
-        rows.len()
-    );
-    for (m, d, b, r) in &rows {
-        s.push_str(&format!(" | {} {d}/{b}B {:.1}/s", label(m), r.datagrams_per_sec));
-    }
-    s
-}
-
-fn member_json(m: &Member) -> Json {
-    let g = m.group();
-    Json::new()
-        .str("group", &g.ip().to_string())
-        .int("port", g.port())
-        .opt_str("source", m.subscription.source.map(|s| s.to_string()).as_deref())
-        .opt_str("iface", m.iface.as_ref().map(|i| i.name.as_str()))
-        .int("socket", m.socket as u64)
-}
-
-fn summary_text(rx: &MultiReceiver, elapsed: Duration, outages: &[Outage]) -> String {
-    let members = rx.members();
-    let dgrams: u64 = members.iter().map(|m| m.counters.datagrams).sum();
-    let bytes: u64 = members.iter().map(|m| m.counters.bytes).sum();
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let mut s = format!(
-        "--- {} group{} on {} socket{}: {dgrams} datagram{}, {bytes} bytes in {:.3} s",
-        members.len(),
-        plural(members.len() as u64),
-        rx.fds().len(),
-        plural(rx.fds().len() as u64),
-        plural(dgrams),
-        elapsed.as_secs_f64()
-    );
-    if rx.kernel_drops() > 0 {
-        s.push_str(&format!(", {} dropped by the kernel (receive buffer full)", rx.kernel_drops()));
-    }
-    if rx.strays() > 0 {
-        s.push_str(&format!(", {} for no group joined (unicast to the port?)", rx.strays()));
-    }
-    let mut rows = vec![["GROUP".to_string(), "DATAGRAMS".into(), "BYTES".into(), "RATE".into(), "TRUNCATED".into()]];
-    for m in members {
-        let c = &m.counters;
-        rows.push([
-            label(m),
-            c.datagrams.to_string(),
-            c.bytes.to_string(),
-            format!("{:.1}/s {}", c.datagrams as f64 / secs, rate_text(c.bytes as f64 * 8.0 / secs)),
-            c.truncated.to_string(),
-        ]);
-    }
-    let mut widths = [0usize; 5];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    for row in &rows {
-        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        s.push('\n');
-        s.push_str(line.join("  ").trim_end());
-    }
-    for o in outages {
-        s.push_str(&format!("\n    outage: {}", crate::recv::outage_text(o)));
-    }
-    s
-}
-
-fn summary_json(rx: &MultiReceiver, elapsed: Duration, end: End, outages: &[Outage]) -> String {
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    let members = rx.members();
-    let groups = members.iter().map(|m| {
-        let c = &m.counters;
-        member_json(m)
-            .int("datagrams", c.datagrams)
-            .int("bytes", c.bytes)
-            .int("truncated", c.truncated)
-            .float("pps", c.datagrams as f64 / secs)
-            .float("bps", c.bytes as f64 * 8.0 / secs)
-            .finish()
-    });
-    Json::new()
-        .str("type", "summary")
-        .int("datagrams", members.iter().map(|m| m.counters.datagrams).sum::<u64>())
-        .int("bytes", members.iter().map(|m| m.counters.bytes).sum::<u64>())
-        .int("sockets", rx.fds().len() as u64)
-        .raw("members_per_socket", &array(rx.members_per_socket().iter().map(|n| n.to_string())))
-        .int("strays", rx.strays())
-        .int("drops", rx.kernel_drops())
-        .float("elapsed", elapsed.as_secs_f64())
-        .str("end", end.name())
-        .raw("groups", &array(groups))
-        .raw("outages", &array(outages.iter().map(crate::recv::outage_json)))
-        .finish()
+    outcome(&rule, end, total, elapsed)
 }
 
 #[cfg(test)]
