@@ -42,6 +42,7 @@
 //!   ([`MldSocket::set_kernel_checksum`]): a watcher does that and checks each checksum itself, so a bad one is
 //!   reported instead of vanishing.
 
+mod answers;
 mod igmp;
 mod mld;
 mod options;
@@ -54,6 +55,7 @@ use crate::wire;
 
 pub use crate::sys::raw::Icmp6Filter;
 pub use crate::Family;
+pub use answers::{Answer, Answers, MAX_ANSWERS};
 pub use igmp::IgmpSocket;
 pub use mld::MldSocket;
 pub use watch::{igmp_query, mld_query, Reported, Step, Watcher};

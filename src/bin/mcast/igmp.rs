@@ -84,6 +84,8 @@ Router Alert option (IP_HDRINCL). Every member answers within the maximum respon
 heard is one line (group, interface, version, record type, sources, reporter), and a list follows.
 An answer is a v1/v2 report or a v3 current-state record (MODE_IS_INCLUDE/EXCLUDE); the state-change
 records a host sends unasked when it joins or leaves are not answers and are not listed.
+At most 4096 answers are kept and listed: any heard past that (a flood of forged reports) are
+counted, not kept, and the summary says how many were left out ("left_out" with --json).
 
 IGMPv3 answers go to 224.0.0.22, which the querier joins. IGMPv1/v2 answers go to the group they
 report: a group-specific query joins the group to hear them; the answers to a general v1/v2 query are

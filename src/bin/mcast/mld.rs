@@ -85,6 +85,8 @@ hop-by-hop Router Alert (IPV6_HOPOPTS), from the interface's link-local address.
 within the maximum response time; each answer heard is one line (group, interface, version, record
 type, sources, reporter), and a list follows. An answer is a v1 report or a v2 current-state record
 (MODE_IS_INCLUDE/EXCLUDE); the state-change records a host sends unasked are not listed.
+At most 4096 answers are kept and listed: any heard past that (a flood of forged reports) are
+counted, not kept, and the summary says how many were left out ("left_out" with --json).
 
 MLDv2 answers go to ff02::16, which the querier joins. MLDv1 answers go to the group they report: a
 group-specific query joins the group to hear them; the answers to a general v1 query are heard only

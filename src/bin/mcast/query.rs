@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant, SystemTime};
 
-use mcast::raw::{self, Reported, Watcher};
-use mcast::wire::RecordType;
+use mcast::raw::{self, Answer, Answers, Reported, Watcher};
+use mcast::tally::{Next, StopRule};
 use mcast::{Family, Interface};
 
 use crate::args::{self, Fail, Opt};
@@ -28,14 +28,6 @@ const MAX_RESP: Duration = Duration::from_secs(10);
 
 /// Longest single wait: bounds how late a Ctrl-C is noticed.
 const SLICE: Duration = Duration::from_millis(250);
-
-/// One answer: who reported which group on which interface.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Answer {
-    ifindex: u32,
-    group: IpAddr,
-    reporter: IpAddr,
-}
 
 pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, proto.query_help)? else { return Ok(()) };
@@ -63,53 +55,28 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
     mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     let names = Names::of(watcher.interfaces());
     let mut out = Out::new();
-    let protocol = match proto.family {
-        Family::V4 => "IGMP",
-        Family::V6 => "MLD",
-    };
-    let about = group.map_or("general".to_string(), |g| format!("about {g}"));
+    let sent = Sent { protocol: proto.protocol(), ver, group, max_resp };
     for i in &ifaces {
         watcher.send_query(i.index, ver, group, max_resp)?;
         if json {
-            out.line(&sent_json(i, protocol, ver, group, max_resp))?;
+            out.line(&sent.json(i))?;
         }
-        note(&format!(
-            "{}: {protocol}v{ver} query {about} sent on {} (#{}), max response {} s; listening {} s",
-            proto.prefix("query"),
-            i.name,
-            i.index,
-            max_resp.as_secs_f64(),
-            wait.as_secs_f64()
-        ));
+        note(&format!("{}: {} listening {} s", proto.prefix("query"), sent.text(i), wait.as_secs_f64()));
     }
 
     let start = Instant::now();
-    let deadline = start + wait;
-    let mut answers: BTreeSet<Answer> = BTreeSet::new();
-    while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
-        if mcast::sys::signal::interrupted() {
-            break;
-        }
-        let Some(step) = watcher.next(left.min(SLICE))? else { continue };
+    let rule = StopRule::new(start, None, Some(wait), SLICE);
+    let mut answers = Answers::default();
+    while let Next::Wait(left) = rule.next(0, mcast::sys::signal::interrupted(), Instant::now()) {
+        let Some(step) = watcher.next(left)? else { continue };
         if step.own {
             continue;
         }
-        let heard = &step.heard;
-        if let Some(line) = watch_lines::message_line(heard, &names, json) {
+        if let Some(line) = watch_lines::message_line(&step.heard, &names, json) {
             out.line(&line)?;
         }
-        let Ok(message) = &heard.message else { continue };
-        // State-change records (CHANGE_TO_*, ALLOW, BLOCK) are a host's news, sent unasked; an answer to a query
-        // is a current-state record (MODE_IS_*) or a v1/v2 report.
-        let current =
-            |r: &Reported| matches!(r.record, None | Some(RecordType::ModeIsInclude | RecordType::ModeIsExclude));
-        for r in Reported::of(message).into_iter().filter(current) {
-            let answer = Answer { ifindex: heard.ifindex.unwrap_or(0), group: r.group, reporter: heard.source };
-            if watcher.is_own(heard.source, r.group) || answers.contains(&answer) {
-                continue;
-            }
+        for (answer, r) in answers.observe(&step.heard, |source, group| watcher.is_own(source, group)) {
             out.line(&answer_line(&answer, &r, &names, start.elapsed(), json))?;
-            answers.insert(answer);
         }
     }
     if json {
@@ -121,6 +88,41 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
         return Err(Fail::runtime(format!("no answer within {} s", wait.as_secs_f64())));
     }
     Ok(())
+}
+
+/// The query sent on each interface.
+struct Sent {
+    protocol: &'static str,
+    ver: u8,
+    group: Option<IpAddr>,
+    max_resp: Duration,
+}
+
+impl Sent {
+    fn text(&self, i: &Interface) -> String {
+        let about = self.group.map_or("general".to_string(), |g| format!("about {g}"));
+        format!(
+            "{}v{} query {about} sent on {} (#{}), max response {} s;",
+            self.protocol,
+            self.ver,
+            i.name,
+            i.index,
+            self.max_resp.as_secs_f64()
+        )
+    }
+
+    fn json(&self, i: &Interface) -> String {
+        Json::new()
+            .str("type", "sent")
+            .float("time", output::unix_seconds(SystemTime::now()))
+            .str("iface", &i.name)
+            .int("ifindex", i.index)
+            .str("protocol", &format!("{}v{}", self.protocol, self.ver))
+            .int("version", self.ver)
+            .opt_str("group", self.group.map(|g| g.to_string()).as_deref())
+            .float("max_resp", self.max_resp.as_secs_f64())
+            .finish()
+    }
 }
 
 /// Builds the query that will be sent, to refuse a bad version, group or time before anything is opened.
@@ -145,19 +147,6 @@ fn check_query(family: Family, ver: u8, group: Option<IpAddr>, max_resp: Duratio
         }
     }
     Ok(())
-}
-
-fn sent_json(i: &Interface, protocol: &str, ver: u8, group: Option<IpAddr>, max_resp: Duration) -> String {
-    Json::new()
-        .str("type", "sent")
-        .float("time", output::unix_seconds(SystemTime::now()))
-        .str("iface", &i.name)
-        .int("ifindex", i.index)
-        .str("protocol", &format!("{protocol}v{ver}"))
-        .int("version", ver)
-        .opt_str("group", group.map(|g| g.to_string()).as_deref())
-        .float("max_resp", max_resp.as_secs_f64())
-        .finish()
 }
 
 fn answer_line(a: &Answer, r: &Reported, names: &Names, after: Duration, json: bool) -> String {
@@ -189,18 +178,21 @@ fn answer_line(a: &Answer, r: &Reported, names: &Names, after: Duration, json: b
     )
 }
 
-fn summary_text(answers: &BTreeSet<Answer>, names: &Names) -> String {
+fn summary_text(answers: &Answers, names: &Names) -> String {
     if answers.is_empty() {
         return "no answers".into();
     }
     let mut s = format!("{} answers:\n", answers.len());
-    for a in answers {
+    for a in answers.iter() {
         s.push_str(&format!("  {:<8} {:<24} {}\n", names.name(Some(a.ifindex)), a.group.to_string(), a.reporter));
+    }
+    if answers.left_out() > 0 {
+        s.push_str(&format!("  ({} more left out: at most {} answers kept)\n", answers.left_out(), answers.cap()));
     }
     s
 }
 
-fn summary_json(answers: &BTreeSet<Answer>, names: &Names, elapsed: Duration) -> String {
+fn summary_json(answers: &Answers, names: &Names, elapsed: Duration) -> String {
     let list = answers.iter().map(|a| {
         Json::new()
             .str("iface", &names.name(Some(a.ifindex)))
@@ -213,8 +205,22 @@ fn summary_json(answers: &BTreeSet<Answer>, names: &Names, elapsed: Duration) ->
     Json::new()
         .str("type", "summary")
         .int("answers", answers.len() as u64)
+        .int("left_out", answers.left_out())
+        .int("max_answers", answers.cap() as u64)
         .strs("groups", groups)
         .float("elapsed", elapsed.as_secs_f64())
         .raw("list", &array(list))
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_states_the_cap_on_answers() {
+        for help in [crate::igmp::QUERY_HELP, crate::mld::QUERY_HELP] {
+            assert!(help.contains(&format!("At most {} answers are kept", raw::MAX_ANSWERS)), "{help}");
+        }
+    }
 }

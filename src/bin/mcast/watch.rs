@@ -33,6 +33,14 @@ impl Proto {
     pub fn prefix(&self, sub: &str) -> String {
         format!("mcast {} {sub}", self.command)
     }
+
+    /// `IGMP` or `MLD`.
+    pub fn protocol(&self) -> &'static str {
+        match self.family {
+            Family::V4 => "IGMP",
+            Family::V6 => "MLD",
+        }
+    }
 }
 
 /// `mcast igmp WORDS` / `mcast mld WORDS`: the subcommand, or the help.
