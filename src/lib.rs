@@ -19,6 +19,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod addrinfo;
 pub mod buffers;
 #[allow(unsafe_code)]
 mod capi;

@@ -1,8 +1,9 @@
 //! `mcast info ADDR`: what an address is, as a multicast group (block, scope, flags, MAC, TTL) or not.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 
-use mcast::{Group, Scope, MULTICAST_RANGES};
+use mcast::addrinfo::{describe, parse_addr, unicast_kind, GroupFacts};
+use mcast::{Group, V6Flags, MULTICAST_RANGES};
 
 use crate::args::{self, Fail, Opt};
 use crate::output::{self, Json, Out};
@@ -51,228 +52,116 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         out.text(&if json { unicast_json(ip) } else { unicast_text(ip) })?;
         return Err(Fail::Quiet);
     };
-    let facts = Facts::of(group);
-    out.text(&if json { facts.json() } else { facts.text() })
+    let facts = describe(group);
+    out.text(&if json { facts_json(&facts) } else { facts_text(&facts) })
 }
 
-/// An address, with or without brackets, zone and port: `ff02::fb`, `[ff02::fb%eth0]:5353`, `10.0.0.1:80`.
-fn parse_addr(s: &str) -> Option<IpAddr> {
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Some(ip);
+/// The IPv6 flags, named: "P: based on a unicast prefix (RFC 3306); T: transient, assigned locally".
+fn flags_text(f: V6Flags) -> String {
+    let mut names = Vec::new();
+    if f.rendezvous_point {
+        names.push("R: embeds its rendezvous point (RFC 3956)");
     }
-    if let Ok(sa) = s.parse::<SocketAddr>() {
-        return Some(sa.ip());
+    if f.prefix_based {
+        names.push("P: based on a unicast prefix (RFC 3306)");
     }
-    let host = if let Some(rest) = s.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        if !(after.is_empty() || after.strip_prefix(':').is_some_and(|p| p.parse::<u16>().is_ok())) {
-            return None;
-        }
-        host
+    if f.transient {
+        names.push("T: transient, assigned locally");
+    }
+    if names.is_empty() {
+        "none: permanent, assigned by IANA".to_string()
     } else {
-        s
+        names.join("; ")
+    }
+}
+
+fn facts_text(f: &GroupFacts) -> String {
+    let ip = f.group.ip();
+    let family = if f.group.is_ipv6() { "IPv6" } else { "IPv4" };
+    let mut rows: Vec<(&str, String)> =
+        vec![("address", ip.to_string()), ("family", family.to_string()), ("multicast", "yes".to_string())];
+    if let Some(b) = f.block {
+        rows.push(("block", b.to_string()));
+    }
+    if let Some(flags) = f.flags {
+        rows.push(("flags", flags_text(flags)));
+    }
+    let scope = match f.scope_nibble {
+        Some(n) => format!("{} (scope nibble {n:x})", f.scope),
+        None => f.scope.to_string(),
     };
-    host.split_once('%').map_or(host, |(a, _)| a).parse().ok()
+    rows.push(("scope", scope));
+    rows.push(("well-known", f.well_known.unwrap_or("-").to_string()));
+    rows.push((
+        "source-specific",
+        if f.source_specific {
+            "yes: receivers must name the source (mcast recv --source; MCAST_JOIN_SOURCE_GROUP)".into()
+        } else {
+            "no: any-source; receivers join the group from every sender".into()
+        },
+    ));
+    rows.push((
+        "forwarding",
+        if f.never_forwarded {
+            "never forwarded by routers, whatever the TTL: it stays on one link (or one interface)".into()
+        } else {
+            "routers may forward it, as far as its TTL and scope boundaries allow".into()
+        },
+    ));
+    rows.push(("ethernet mac", output::mac(f.mac)));
+    rows.push(("mac shared with", mac_sharing(f)));
+    rows.push(("ttl advice", format!("{}: {}", f.ttl.ttl, f.ttl.why)));
+    rows.push(("thresholds", "0 host, 1 link, 32 site, 64 region, 128 continent, 255 unrestricted".into()));
+    let mut s = String::new();
+    for (k, v) in rows {
+        s.push_str(&format!("{k:<16} {}\n", output::wrap(&v, 17, 104)));
+    }
+    s
 }
 
-/// Everything `info` says about a group, computed once for both text and JSON.
-struct Facts {
-    group: Group,
-    family: &'static str,
-    block: Option<String>,
-    scope: String,
-    flags: Option<String>,
-    well_known: Option<&'static str>,
-    ssm: bool,
-    never_forwarded: bool,
-    mac: String,
-    aliases: Vec<Ipv4Addr>,
-    ttl: u8,
-    ttl_advice: String,
-}
-
-impl Facts {
-    fn of(group: Group) -> Facts {
-        let (ttl, ttl_advice) = ttl_advice(group);
-        let flags = group.v6_flags().map(|f| {
-            let mut names = Vec::new();
-            if f.rendezvous_point {
-                names.push("R: embeds its rendezvous point (RFC 3956)");
-            }
-            if f.prefix_based {
-                names.push("P: based on a unicast prefix (RFC 3306)");
-            }
-            if f.transient {
-                names.push("T: transient, assigned locally");
-            }
-            if names.is_empty() {
-                "none: permanent, assigned by IANA".to_string()
-            } else {
-                names.join("; ")
-            }
-        });
-        let scope = match group.ip() {
-            IpAddr::V6(v6) => format!("{} (scope nibble {:x})", group.scope(), v6.octets()[1] & 0x0f),
-            IpAddr::V4(_) => group.scope().to_string(),
-        };
-        Facts {
-            group,
-            family: if group.is_ipv6() { "IPv6" } else { "IPv4" },
-            block: group.v4_block().map(|b| b.to_string()),
-            scope,
-            flags,
-            well_known: group.well_known(),
-            ssm: group.is_source_specific(),
-            never_forwarded: group.is_never_forwarded(),
-            mac: output::mac(group.mac()),
-            aliases: group.mac_aliases(),
-            ttl,
-            ttl_advice,
-        }
-    }
-
-    fn text(&self) -> String {
-        let ip = self.group.ip();
-        let mut rows: Vec<(&str, String)> =
-            vec![("address", ip.to_string()), ("family", self.family.to_string()), ("multicast", "yes".to_string())];
-        if let Some(b) = &self.block {
-            rows.push(("block", b.clone()));
-        }
-        if let Some(f) = &self.flags {
-            rows.push(("flags", f.clone()));
-        }
-        rows.push(("scope", self.scope.clone()));
-        rows.push(("well-known", self.well_known.unwrap_or("-").to_string()));
-        rows.push((
-            "source-specific",
-            if self.ssm {
-                "yes: receivers must name the source (mcast recv --source; MCAST_JOIN_SOURCE_GROUP)".into()
-            } else {
-                "no: any-source; receivers join the group from every sender".into()
-            },
-        ));
-        rows.push((
-            "forwarding",
-            if self.never_forwarded {
-                "never forwarded by routers, whatever the TTL: it stays on one link (or one interface)".into()
-            } else {
-                "routers may forward it, as far as its TTL and scope boundaries allow".into()
-            },
-        ));
-        rows.push(("ethernet mac", self.mac.clone()));
-        rows.push(("mac shared with", self.mac_sharing()));
-        rows.push(("ttl advice", format!("{}: {}", self.ttl, self.ttl_advice)));
-        rows.push(("thresholds", "0 host, 1 link, 32 site, 64 region, 128 continent, 255 unrestricted".into()));
-        let mut s = String::new();
-        for (k, v) in rows {
-            s.push_str(&format!("{k:<16} {}\n", output::wrap(&v, 17, 104)));
-        }
-        s
-    }
-
-    /// The 32 groups of one MAC, summarised: `224-239.{1,129}.2.3`.
-    fn mac_sharing(&self) -> String {
-        match self.group.ip() {
-            IpAddr::V4(v4) => {
-                let [_, b, c, d] = v4.octets();
-                let (lo, hi) = (b & 0x7f, b | 0x80);
-                let first = self.aliases.first().map(|a| a.to_string()).unwrap_or_default();
-                let last = self.aliases.last().map(|a| a.to_string()).unwrap_or_default();
-                format!(
-                    "{} other groups, 224-239.{{{lo},{hi}}}.{c}.{d} ({first} ... {last}): the MAC keeps only the \
-                     low 23 of the 28 group bits, so a NIC that lets one in lets all 32 in",
-                    self.aliases.len()
-                )
-            }
-            IpAddr::V6(_) => {
-                "every IPv6 group with the same low 32 bits (33:33 + those bits): 2^88 groups per MAC".to_string()
-            }
-        }
-    }
-
-    fn json(&self) -> String {
-        let flags = self.group.v6_flags().map(|f| {
-            Json::new()
-                .bool("rendezvous_point", f.rendezvous_point)
-                .bool("prefix_based", f.prefix_based)
-                .bool("transient", f.transient)
-                .finish()
-        });
-        Json::new()
-            .str("address", &self.group.ip().to_string())
-            .str("family", &self.family.to_lowercase())
-            .bool("multicast", true)
-            .opt_str("block", self.block.as_deref())
-            .str("scope", &self.group.scope().to_string())
-            .raw("flags", flags.as_deref().unwrap_or("null"))
-            .opt_str("well_known", self.well_known)
-            .bool("source_specific", self.ssm)
-            .bool("never_forwarded", self.never_forwarded)
-            .str("mac", &self.mac)
-            .strs("mac_shared_with", self.aliases.iter().map(|a| a.to_string()))
-            .int("ttl", self.ttl)
-            .str("ttl_advice", &self.ttl_advice)
-            .finish()
-    }
-}
-
-/// The TTL (hop limit) to send a group with, and why: the seed's threshold table read against the scope.
-fn ttl_advice(group: Group) -> (u8, String) {
-    let v6 = group.is_ipv6();
-    match group.scope() {
-        Scope::InterfaceLocal => (0, "interface-local: it never leaves this host; hop limit 0 is enough".into()),
-        Scope::LinkLocal if v6 => (1, "link-local: routers never forward it; hop limit 1".into()),
-        Scope::LinkLocal => (1, "224.0.0.0/24 is never forwarded, whatever the TTL; send with TTL 1".into()),
-        _ if v6 => (
-            1,
-            format!(
-                "the {} scope is in the address and routers enforce it at the zone's boundary; the hop \
-                 limit only counts routers: 1 (the default) stays on this link, raise it to cross routers",
-                group.scope()
-            ),
-        ),
-        Scope::SiteLocal => (32, "239.255.0.0/16 is the local (site) scope: TTL 32 at most".into()),
-        Scope::OrganizationLocal => {
-            (64, "239.192.0.0/14 is organization-local: boundary routers stop it; TTL up to 64".into())
-        }
-        Scope::AdminLocal => (32, "administratively scoped: boundary routers stop it; TTL up to 32 (site)".into()),
-        _ => (1, "global scope: the TTL alone sets the reach; 1 (the default) stays on this link".into()),
-    }
-}
-
-/// What a non-multicast address is.
-fn unicast_kind(ip: IpAddr) -> &'static str {
-    match ip {
+/// The 32 groups of one MAC, summarised: `224-239.{1,129}.2.3`.
+fn mac_sharing(f: &GroupFacts) -> String {
+    match f.group.ip() {
         IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            match (a, b, c) {
-                _ if v4.is_unspecified() => "the unspecified address (0.0.0.0: any address, as in bind)",
-                _ if v4.is_broadcast() => "the limited broadcast address",
-                (127, _, _) => "a loopback address (127.0.0.0/8)",
-                (10, _, _) => "a private unicast address (10.0.0.0/8, RFC 1918)",
-                (172, 16..=31, _) => "a private unicast address (172.16.0.0/12, RFC 1918)",
-                (192, 168, _) => "a private unicast address (192.168.0.0/16, RFC 1918)",
-                (169, 254, _) => "a link-local unicast address (169.254.0.0/16)",
-                (100, 64..=127, _) => "a shared address (100.64.0.0/10, carrier-grade NAT)",
-                (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "a documentation address (RFC 5737)",
-                (240..=255, _, _) => "a reserved address (240.0.0.0/4)",
-                _ => "a global unicast address",
-            }
+            let [_, b, c, d] = v4.octets();
+            let (lo, hi) = (b & 0x7f, b | 0x80);
+            let first = f.mac_aliases.first().map(|a| a.to_string()).unwrap_or_default();
+            let last = f.mac_aliases.last().map(|a| a.to_string()).unwrap_or_default();
+            format!(
+                "{} other groups, 224-239.{{{lo},{hi}}}.{c}.{d} ({first} ... {last}): the MAC keeps only the \
+                 low 23 of the 28 group bits, so a NIC that lets one in lets all 32 in",
+                f.mac_aliases.len()
+            )
         }
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            match s[0] {
-                _ if v6.is_unspecified() => "the unspecified address (::)",
-                _ if v6.is_loopback() => "the loopback address (::1)",
-                _ if s[..5] == [0; 5] && s[5] == 0xffff => "an IPv4-mapped address (::ffff:0:0/96)",
-                0xfe80..=0xfebf => "a link-local unicast address (fe80::/10)",
-                0xfc00..=0xfdff => "a unique local unicast address (fc00::/7)",
-                0x2001 if s[1] == 0x0db8 => "a documentation address (2001:db8::/32)",
-                0x2000..=0x3fff => "a global unicast address (2000::/3)",
-                _ => "a reserved or unassigned IPv6 address",
-            }
+        IpAddr::V6(_) => {
+            "every IPv6 group with the same low 32 bits (33:33 + those bits): 2^88 groups per MAC".to_string()
         }
     }
+}
+
+fn facts_json(f: &GroupFacts) -> String {
+    let flags = f.flags.map(|f| {
+        Json::new()
+            .bool("rendezvous_point", f.rendezvous_point)
+            .bool("prefix_based", f.prefix_based)
+            .bool("transient", f.transient)
+            .finish()
+    });
+    Json::new()
+        .str("address", &f.group.ip().to_string())
+        .str("family", if f.group.is_ipv6() { "ipv6" } else { "ipv4" })
+        .bool("multicast", true)
+        .opt_str("block", f.block.map(|b| b.to_string()).as_deref())
+        .str("scope", &f.scope.to_string())
+        .raw("flags", flags.as_deref().unwrap_or("null"))
+        .opt_str("well_known", f.well_known)
+        .bool("source_specific", f.source_specific)
+        .bool("never_forwarded", f.never_forwarded)
+        .str("mac", &output::mac(f.mac))
+        .strs("mac_shared_with", f.mac_aliases.iter().map(|a| a.to_string()))
+        .int("ttl", f.ttl.ttl)
+        .str("ttl_advice", &f.ttl.why)
+        .finish()
 }
 
 fn unicast_text(ip: IpAddr) -> String {
@@ -294,42 +183,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_parse_with_or_without_port_and_zone() {
-        let fb: IpAddr = "ff02::fb".parse().unwrap();
-        for s in ["ff02::fb", "[ff02::fb]", "[ff02::fb]:5353", "ff02::fb%eth0", "[ff02::fb%eth0]:5353"] {
-            assert_eq!(parse_addr(s), Some(fb), "{s}");
-        }
-        assert_eq!(parse_addr("239.1.2.3:5000"), Some("239.1.2.3".parse().unwrap()));
-        for s in ["", "239.1.2", "[ff02::fb", "[ff02::fb]x", "hello", "[ff02::fb]:99999"] {
-            assert_eq!(parse_addr(s), None, "{s}");
-        }
-    }
-
-    #[test]
-    fn ipv4_facts_come_from_the_group() {
-        let f = Facts::of("239.1.2.3".parse().unwrap());
-        assert_eq!(f.mac, "01:00:5e:01:02:03");
-        assert_eq!(f.aliases.len(), 31);
-        assert!(f.mac_sharing().contains("224-239.{1,129}.2.3"), "{}", f.mac_sharing());
-        let t = f.text();
+    fn ipv4_facts_are_explained() {
+        let f = describe("239.1.2.3".parse().unwrap());
+        assert!(mac_sharing(&f).contains("224-239.{1,129}.2.3"), "{}", mac_sharing(&f));
+        let t = facts_text(&f);
         assert!(t.contains("Administratively Scoped Block"), "{t}");
-    }
-
-    #[test]
-    fn ttl_advice_follows_the_scope() {
-        let ttl = |s: &str| ttl_advice(s.parse().unwrap()).0;
-        assert_eq!(ttl("224.0.0.251"), 1);
-        assert_eq!(ttl("239.255.1.1"), 32);
-        assert_eq!(ttl("239.192.0.1"), 64);
-        assert_eq!(ttl("ff01::1"), 0);
-        assert_eq!(ttl("ff05::1:3"), 1);
-    }
-
-    #[test]
-    fn unicast_addresses_are_named() {
-        assert!(unicast_kind("10.0.0.1".parse().unwrap()).contains("RFC 1918"));
-        assert!(unicast_kind("fe80::1".parse().unwrap()).contains("link-local"));
-        assert!(unicast_kind("::ffff:1.2.3.4".parse().unwrap()).contains("IPv4-mapped"));
         assert!(unicast_text("10.0.0.1".parse().unwrap()).contains("224.0.0.0/4"));
     }
 }
