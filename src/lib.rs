@@ -34,6 +34,7 @@ pub mod linkwatch;
 pub mod multi;
 pub mod options;
 pub mod pace;
+pub mod payload;
 pub mod procnet;
 pub mod raw;
 pub mod relay;

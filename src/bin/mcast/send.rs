@@ -1,7 +1,8 @@
 //! `mcast send GROUP:PORT [MESSAGE...]`: datagrams to a group, from the arguments or standard input.
 
-use std::io::{self, BufRead};
+use std::io;
 
+use mcast::payload::{max_payload, Payloads, Source};
 use mcast::sendretry::{Outcome, ResilientSender, SendStats};
 use mcast::{Group, IfaceSpec, Sender};
 
@@ -77,11 +78,6 @@ const OPTS: &[Opt] = &[
 
 const USAGE: &str = "mcast send GROUP:PORT [MESSAGE...] [OPTIONS]";
 
-/// The largest UDP payload: 65535 less the IPv4 (20) and UDP (8) headers, or less UDP only for IPv6, whose
-/// payload length excludes its own header.
-const MAX_V4: u64 = 65_507;
-const MAX_V6: u64 = 65_527;
-
 /// What a sender's socket reports back: the kernel's values, not the ones we asked for.
 pub struct Settings {
     /// `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS`.
@@ -109,7 +105,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let iface: Option<IfaceSpec> = m.parsed("--iface")?;
     let count = m.int_in("--count", 1, u64::MAX)?;
     let interval = m.seconds("--interval")?.unwrap_or_default();
-    let size = m.int_in("--size", 0, if group.is_ipv6() { MAX_V6 } else { MAX_V4 })?.map(|n| n as usize);
+    let size = m.int_in("--size", 0, max_payload(group) as u64)?.map(|n| n as usize);
     let sndbuf = m.int_in("--sndbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
     let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
 
@@ -134,118 +130,119 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let iface_name = sender.interface().map(|i| i.name.clone());
     let mut tx = ResilientSender::new(sender);
 
-    let message: Option<Vec<u8>> = (pos.len() > 1).then(|| pos[1..].join(" ").into_bytes());
-    let payloads: Box<dyn Iterator<Item = Result<Vec<u8>, Fail>>> = match (message, size) {
-        (Some(msg), _) => Box::new((0..count.unwrap_or(1)).map(move |_| Ok(msg.clone()))),
-        (None, Some(n)) => Box::new((1..=count.unwrap_or(1)).map(move |seq| Ok(generated(seq, n)))),
-        (None, None) => Box::new(stdin_lines().take(count.map_or(usize::MAX, |c| c.min(usize::MAX as u64) as usize))),
+    let source = match (pos.len() > 1, size) {
+        (true, _) => Source::Message(pos[1..].join(" ").into_bytes()),
+        (false, Some(_)) => Source::Generated,
+        (false, None) => Source::Lines(Box::new(io::stdin().lock())),
     };
     // Ctrl-C ends a long --count early with the summary; while reading stdin it keeps its usual meaning,
     // since a read blocked on a terminal would not notice the flag.
-    let reads_stdin = pos.len() == 1 && size.is_none();
-    if !reads_stdin {
+    if !matches!(source, Source::Lines(_)) {
         mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     }
 
     let mut out = Out::new();
     let mut seq = 0u64;
-    for payload in payloads {
+    for payload in Payloads::new(source, count, size) {
         if seq > 0 && !interval.is_zero() {
             std::thread::sleep(interval);
         }
         if mcast::sys::signal::interrupted() {
             break;
         }
-        let mut payload = payload?;
-        if let Some(n) = size {
-            payload.resize(n, b'.');
-        }
+        let payload = payload.map_err(|e| Fail::runtime(format!("reading standard input: {e}")))?;
         seq += 1;
         let streak = tx.stats().streak;
-        let line = match tx.send(&payload)? {
-            Outcome::Sent(n) => {
-                if streak > 0 && !quiet {
-                    note(&format!("mcast send: sending again after {streak} failed send{}", plural(streak)));
-                }
-                if json {
-                    Json::new()
-                        .str("type", "sent")
-                        .int("seq", seq)
-                        .str("group", &group.ip().to_string())
-                        .int("port", group.port())
-                        .int("len", n as u64)
-                        .finish()
-                } else {
-                    format!("#{seq} {n} bytes to {group}: \"{}\"", preview(&payload, 64))
-                }
-            }
-            Outcome::Failed(e) => {
-                if streak == 0 && !quiet {
-                    note(&format!("mcast send: sends failing ({e}); counting them and carrying on"));
-                }
-                if json {
-                    Json::new()
-                        .str("type", "failed")
-                        .int("seq", seq)
-                        .str("group", &group.ip().to_string())
-                        .int("port", group.port())
-                        .opt_int("errno", e.raw_os_error())
-                        .str("error", &e.to_string())
-                        .finish()
-                } else {
-                    format!("#{seq} failed: {e}")
-                }
-            }
-        };
+        let outcome = tx.send(&payload)?;
         if !quiet {
-            out.line(&line)?;
+            match &outcome {
+                Outcome::Sent(_) if streak > 0 => {
+                    note(&format!("mcast send: sending again after {streak} failed send{}", plural(streak)))
+                }
+                Outcome::Failed(e) if streak == 0 => {
+                    note(&format!("mcast send: sends failing ({e}); counting them and carrying on"))
+                }
+                _ => {}
+            }
+            out.line(&datagram_line(group, seq, &payload, &outcome, json))?;
         }
     }
 
     let st = tx.stats();
     let line = if json {
-        Json::new()
-            .str("type", "summary")
-            .int("datagrams", st.sent)
-            .int("bytes", st.bytes)
-            .int("failed", st.failed)
-            .int("retries", st.retries)
-            .raw("errors", &errors_json(st))
-            .str("group", &group.ip().to_string())
-            .int("port", group.port())
-            .int("ttl", set.ttl)
-            .bool("loop", set.multicast_loop)
-            .opt_str("iface", iface_name.as_deref())
-            .bool("interrupted", mcast::sys::signal::interrupted())
-            .finish()
+        summary_json(group, st, &set, iface_name.as_deref())
     } else {
-        let mut text = format!(
-            "sent {} datagram{} ({} bytes) to {group} via {}: {} {}, loop {}",
-            st.sent,
-            plural(st.sent),
-            st.bytes,
-            iface_name.as_deref().unwrap_or("the routing table's interface"),
-            if group.is_ipv6() { "hop limit" } else { "TTL" },
-            set.ttl,
-            if set.multicast_loop { "on" } else { "off" },
-        );
-        if st.failed > 0 {
-            text.push_str(&format!("; {} failed ({})", st.failed, errors_text(st)));
-        }
-        if st.retries > 0 {
-            text.push_str(&format!(
-                "; {} retr{} after a full queue",
-                st.retries,
-                if st.retries == 1 { "y" } else { "ies" }
-            ));
-        }
-        text
+        summary_text(group, st, &set, iface_name.as_deref())
     };
     out.line(&line)?;
     if st.failed > 0 {
         return Err(Fail::runtime(format!("{} of {seq} datagrams could not be sent", st.failed)));
     }
     Ok(())
+}
+
+/// One datagram sent, or failed, as a line.
+fn datagram_line(group: Group, seq: u64, payload: &[u8], outcome: &Outcome, json: bool) -> String {
+    match (outcome, json) {
+        (Outcome::Sent(n), true) => Json::new()
+            .str("type", "sent")
+            .int("seq", seq)
+            .str("group", &group.ip().to_string())
+            .int("port", group.port())
+            .int("len", *n as u64)
+            .finish(),
+        (Outcome::Sent(n), false) => format!("#{seq} {n} bytes to {group}: \"{}\"", preview(payload, 64)),
+        (Outcome::Failed(e), true) => Json::new()
+            .str("type", "failed")
+            .int("seq", seq)
+            .str("group", &group.ip().to_string())
+            .int("port", group.port())
+            .opt_int("errno", e.raw_os_error())
+            .str("error", &e.to_string())
+            .finish(),
+        (Outcome::Failed(e), false) => format!("#{seq} failed: {e}"),
+    }
+}
+
+fn summary_json(group: Group, st: &SendStats, set: &Settings, iface: Option<&str>) -> String {
+    Json::new()
+        .str("type", "summary")
+        .int("datagrams", st.sent)
+        .int("bytes", st.bytes)
+        .int("failed", st.failed)
+        .int("retries", st.retries)
+        .raw("errors", &errors_json(st))
+        .str("group", &group.ip().to_string())
+        .int("port", group.port())
+        .int("ttl", set.ttl)
+        .bool("loop", set.multicast_loop)
+        .opt_str("iface", iface)
+        .bool("interrupted", mcast::sys::signal::interrupted())
+        .finish()
+}
+
+fn summary_text(group: Group, st: &SendStats, set: &Settings, iface: Option<&str>) -> String {
+    let mut text = format!(
+        "sent {} datagram{} ({} bytes) to {group} via {}: {} {}, loop {}",
+        st.sent,
+        plural(st.sent),
+        st.bytes,
+        iface.unwrap_or("the routing table's interface"),
+        if group.is_ipv6() { "hop limit" } else { "TTL" },
+        set.ttl,
+        if set.multicast_loop { "on" } else { "off" },
+    );
+    if st.failed > 0 {
+        text.push_str(&format!("; {} failed ({})", st.failed, errors_text(st)));
+    }
+    if st.retries > 0 {
+        text.push_str(&format!(
+            "; {} retr{} after a full queue",
+            st.retries,
+            if st.retries == 1 { "y" } else { "ies" }
+        ));
+    }
+    text
 }
 
 /// A note on standard error; standard output stays the datagrams and the summary.
@@ -269,42 +266,4 @@ fn errors_json(st: &SendStats) -> String {
             .int("count", *n)
             .finish()
     }))
-}
-
-/// A generated payload of exactly `size` bytes: "mcast #SEQ " then a repeating alphabet, so a receiver
-/// can tell datagrams apart and see where one was cut.
-fn generated(seq: u64, size: usize) -> Vec<u8> {
-    let mut p = format!("mcast #{seq} ").into_bytes();
-    let filler = b"abcdefghijklmnopqrstuvwxyz";
-    let mut i = 0;
-    while p.len() < size {
-        p.push(filler[i % filler.len()]);
-        i += 1;
-    }
-    p.truncate(size);
-    p
-}
-
-/// Standard input, one payload per line; the `\n` (and a `\r` before it) is not sent.
-fn stdin_lines() -> impl Iterator<Item = Result<Vec<u8>, Fail>> {
-    io::stdin().lock().split(b'\n').map(|line| {
-        let mut line = line.map_err(|e| Fail::runtime(format!("reading standard input: {e}")))?;
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        Ok(line)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_payloads_have_the_exact_size_and_sequence() {
-        assert_eq!(generated(7, 12), b"mcast #7 abc");
-        assert_eq!(generated(123, 4), b"mcas");
-        assert_eq!(generated(1, 0), b"");
-        assert_eq!(generated(2, 1000).len(), 1000);
-    }
 }
