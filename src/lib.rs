@@ -29,6 +29,7 @@ mod error;
 mod group;
 pub mod gso;
 pub mod guard;
+pub mod hostloop;
 mod iface;
 pub mod linkwatch;
 pub mod multi;

@@ -1,16 +1,9 @@
-//! `mcast demo`: a receiver and a sender in one process, IPv4 then IPv6, that never leave this host.
-//!
-//! IPv4 uses 239.255.0.1 on `lo` at TTL 0 (on loopback the datagram goes out through `lo` and comes back in,
-//! so loop off does not stop it there). IPv6 cannot use `lo` (Linux does not deliver IPv6 multicast
-//! over loopback), so it uses the interface-local group ff01::114 at hop limit 0 on the first interface
-//! that is up and multicast-capable: the kernel loops it back to this host's members and drops the
-//! original before it reaches the link, since an interface-local group may never leave the interface's
-//! node. Joining it sends no MLD report (below link-local scope there is none).
+//! `mcast demo`: a receiver and a sender in one process, IPv4 then IPv6, that never leave this host. The
+//! exchanges are [`mcast::hostloop`]'s (which says why they stay on this host); this file shows each socket
+//! option as the kernel reads it back, and what arrived.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::{Duration, Instant};
-
-use mcast::{Group, IfaceSpec, Interface, Receiver, RecvMeta, Sender};
+use mcast::hostloop::{self, LoopOff, LoopPair, ARRIVE, PORT, SILENCE, V4_GROUP, V6_GROUP};
+use mcast::Interface;
 
 use crate::args::{self, Fail, Opt};
 use crate::output::{self, preview, Out};
@@ -51,15 +44,6 @@ Examples:
 
 const OPTS: &[Opt] = &[];
 
-/// The demo's port (any free one would do; receivers share it with SO_REUSEADDR).
-const PORT: u16 = 5007;
-const V4_GROUP: Ipv4Addr = Ipv4Addr::new(239, 255, 0, 1);
-const V6_GROUP: Ipv6Addr = Ipv6Addr::new(0xff01, 0, 0, 0, 0, 0, 0, 0x114);
-/// How long to wait for a datagram that must arrive (it comes in microseconds; this is for a loaded host).
-const ARRIVE: Duration = Duration::from_secs(1);
-/// How long to watch for a datagram that must not arrive.
-const SILENCE: Duration = Duration::from_millis(300);
-
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
     m.positionals(0, 0, "", "mcast demo")?;
@@ -87,14 +71,12 @@ fn row(out: &mut Out, label: &str, setting: String, meaning: &str) -> Result<(),
 }
 
 fn ipv4(out: &mut Out) -> Result<(), Fail> {
-    let group = Group::new(IpAddr::V4(V4_GROUP), PORT)?;
-    let lo = IfaceSpec::Addr(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let rx = Receiver::builder(group).interface(lo.clone()).build()?;
-    let tx = Sender::builder(group).ttl(0).multicast_loop(true).interface(lo).build()?;
-    let name = tx.interface().map_or("lo".to_string(), |i| i.name.clone());
+    let pair = hostloop::ipv4_pair()?;
+    let group = pair.tx.group();
+    let name = pair.tx.interface().map_or("lo".to_string(), |i| i.name.clone());
     out.line(&format!("IPv4: group {group} on {name} (127.0.0.1)"))?;
 
-    let (r, t) = (rx.socket(), tx.socket());
+    let (r, t) = (pair.rx.socket(), pair.tx.socket());
     row(
         out,
         "receiver",
@@ -118,36 +100,27 @@ fn ipv4(out: &mut Out) -> Result<(), Fail> {
     row(out, "", format!("IP_MULTICAST_LOOP {}", on_off(t.multicast_loop_v4()?)), "this host's members get a copy")?;
     row(out, "", format!("IP_MULTICAST_IF {}", t.multicast_if_v4()?), &format!("sent from {name}"))?;
 
-    exchange(out, &rx, &tx, "IPv4")?;
-    t.set_multicast_loop_v4(false)?;
-    loop_off(out, &rx, &tx, format!("IP_MULTICAST_LOOP {}", on_off(t.multicast_loop_v4()?)))
-}
-
-/// The interface for the IPv6 part: up, multicast-capable, with an IPv6 address, and not loopback.
-fn ipv6_interface() -> Result<Option<Interface>, Fail> {
-    Ok(Interface::list()?.into_iter().find(|i| i.is_up() && i.is_multicast() && !i.is_loopback() && !i.ipv6.is_empty()))
+    exchange(out, &pair, "IPv4")?;
+    loop_off(out, &pair, "IPv4", "IP_MULTICAST_LOOP")
 }
 
 /// Runs the IPv6 part; `Ok(false)` when this host cannot (no interface, or IPv6 turned off).
 fn ipv6(out: &mut Out) -> Result<bool, Fail> {
-    let Some(iface) = ipv6_interface()? else {
+    let Some(iface) = hostloop::ipv6_interface()? else {
         out.line(
             "IPv6: skipped: no interface is up, multicast-capable and has an IPv6 address \
              (Linux does not deliver IPv6 multicast over lo).",
         )?;
         return Ok(false);
     };
-    let group = Group::with_scope(IpAddr::V6(V6_GROUP), PORT, iface.index)?;
-    let spec = IfaceSpec::Index(iface.index);
-    let rx = match Receiver::builder(group).interface(spec.clone()).build() {
-        Ok(rx) => rx,
+    let pair = match hostloop::ipv6_pair(&iface) {
+        Ok(pair) => pair,
         Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {
             out.line("IPv6: skipped: IPv6 is turned off on this host.")?;
             return Ok(false);
         }
         Err(e) => return Err(e.into()),
     };
-    let tx = Sender::builder(group).ttl(0).multicast_loop(true).interface(spec).build()?;
     let name = &iface.name;
     out.line(&format!("IPv6: group [{V6_GROUP}]:{PORT} on {name} (index {})", iface.index))?;
     wrapped(
@@ -158,7 +131,7 @@ fn ipv6(out: &mut Out) -> Result<bool, Fail> {
         ),
     )?;
 
-    let (r, t) = (rx.socket(), tx.socket());
+    let (r, t) = (pair.rx.socket(), pair.tx.socket());
     row(
         out,
         "receiver",
@@ -196,36 +169,16 @@ fn ipv6(out: &mut Out) -> Result<bool, Fail> {
     row(out, "", format!("IPV6_MULTICAST_LOOP {}", on_off(t.multicast_loop_v6()?)), "this host's members get a copy")?;
     row(out, "", format!("IPV6_MULTICAST_IF {}", t.multicast_if_v6()?), &format!("sent from {name}"))?;
 
-    exchange(out, &rx, &tx, "IPv6")?;
-    t.set_multicast_loop_v6(false)?;
-    loop_off(out, &rx, &tx, format!("IPV6_MULTICAST_LOOP {}", on_off(t.multicast_loop_v6()?)))?;
+    exchange(out, &pair, "IPv6")?;
+    loop_off(out, &pair, "IPv6", "IPV6_MULTICAST_LOOP")?;
     Ok(true)
 }
 
-/// This run's payload: the pid tells our datagrams from another demo's on the same host.
-fn payload(family: &str, what: &str) -> Vec<u8> {
-    format!("hello from the mcast demo, {family}, {what} (pid {})", std::process::id()).into_bytes()
-}
-
-/// Waits up to `wait` for `expected`; other datagrams to the same group and port are passed over.
-fn wait_for(rx: &Receiver, expected: &[u8], wait: Duration) -> Result<Option<RecvMeta>, Fail> {
-    let deadline = Instant::now() + wait;
-    let mut buf = [0u8; 2048];
-    while let Some(left) = deadline.checked_duration_since(Instant::now()).filter(|d| !d.is_zero()) {
-        if let Some(meta) = rx.recv_timeout(&mut buf, left)? {
-            if buf.get(..meta.len) == Some(expected) {
-                return Ok(Some(meta));
-            }
-        }
-    }
-    Ok(None)
-}
-
-fn exchange(out: &mut Out, rx: &Receiver, tx: &Sender, family: &str) -> Result<(), Fail> {
-    let msg = payload(family, "loop on");
-    let n = tx.send(&msg)?;
+fn exchange(out: &mut Out, pair: &LoopPair, family: &str) -> Result<(), Fail> {
+    let msg = hostloop::payload(family, "loop on");
+    let (n, meta) = pair.exchange(&msg, ARRIVE)?;
     row(out, "sent", format!("{n} bytes"), &format!("\"{}\"", preview(&msg, 80)))?;
-    let meta = wait_for(rx, &msg, ARRIVE)?
+    let meta = meta
         .ok_or_else(|| Fail::runtime(format!("{family}: the datagram did not arrive within {} s", ARRIVE.as_secs())))?;
     let iface = meta.ifindex.and_then(|i| Interface::by_index(i).ok()).map_or("?".to_string(), |i| i.name);
     let group = meta.group.map_or("?".to_string(), |g| g.to_string());
@@ -246,26 +199,24 @@ fn ttl_word(family: &str) -> &'static str {
     }
 }
 
-/// Turns loop off (already done by the caller, `setting` reads it back), sends again, and says what happened.
-fn loop_off(out: &mut Out, rx: &Receiver, tx: &Sender, setting: String) -> Result<(), Fail> {
-    let v6 = tx.group().is_ipv6();
-    let family = if v6 { "IPv6" } else { "IPv4" };
-    let msg = payload(family, "loop off");
-    tx.send(&msg)?;
-    let arrived = wait_for(rx, &msg, SILENCE)?.is_some();
-    let on_lo = tx.interface().is_some_and(Interface::is_loopback);
-    let what = match (arrived, on_lo) {
-        (false, _) => format!(
+/// Turns loop off, reads it back as `option`, sends again, and says what happened.
+fn loop_off(out: &mut Out, pair: &LoopPair, family: &str, option: &str) -> Result<(), Fail> {
+    let setting = format!("{option} {}", on_off(pair.loop_off()?));
+    let what = match pair.send_loop_off(&hostloop::payload(family, "loop off"))? {
+        LoopOff::Silent => format!(
             "sent again: nothing arrived in {} s, as it should: at {} 0 the loopback copy is the only one, \
              and loop off removed it",
             SILENCE.as_secs_f64(),
             ttl_word(family)
         ),
-        (true, true) => "sent again: it still arrived. On lo the kernel makes no separate loopback copy: the \
-                         datagram is transmitted on lo itself and lo hands it back, whatever the loop option \
-                         (and the TTL) say. IP_MULTICAST_LOOP acts on other interfaces, as the IPv6 part shows."
+        LoopOff::ArrivedOnLoopback => "sent again: it still arrived. On lo the kernel makes no separate loopback \
+                                       copy: the datagram is transmitted on lo itself and lo hands it back, \
+                                       whatever the loop option (and the TTL) say. IP_MULTICAST_LOOP acts on \
+                                       other interfaces, as the IPv6 part shows."
             .to_string(),
-        (true, false) => "sent again: it still arrived (this kernel delivered it despite loop off)".to_string(),
+        LoopOff::ArrivedAnyway => {
+            "sent again: it still arrived (this kernel delivered it despite loop off)".to_string()
+        }
     };
     row(out, "loop off", setting, "")?;
     wrapped(out, &what)
