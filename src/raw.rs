@@ -46,6 +46,7 @@ mod answers;
 mod igmp;
 mod mld;
 mod options;
+mod tally;
 mod watch;
 
 use std::net::IpAddr;
@@ -58,6 +59,7 @@ pub use crate::Family;
 pub use answers::{Answer, Answers, MAX_ANSWERS};
 pub use igmp::IgmpSocket;
 pub use mld::MldSocket;
+pub use tally::WatchTally;
 pub use watch::{igmp_query, mld_query, Reported, Step, Watcher};
 
 /// A membership message of either family.
@@ -88,6 +90,26 @@ impl Message {
         match self {
             Message::Igmp { igmp, .. } => wire::Protocol::Igmp(igmp.version()),
             Message::Mld(mld) => wire::Protocol::Mld(mld.version()),
+        }
+    }
+
+    /// The group a query asks about; `None` for a general query and for other messages.
+    pub fn query_group(&self) -> Option<IpAddr> {
+        let group: IpAddr = match self {
+            Message::Igmp { igmp: wire::IgmpRepr::QueryV2 { group, .. }, .. } => (*group).into(),
+            Message::Igmp { igmp: wire::IgmpRepr::QueryV3(q), .. } => q.group.into(),
+            Message::Mld(wire::MldRepr::QueryV1 { group, .. }) => (*group).into(),
+            Message::Mld(wire::MldRepr::QueryV2(q)) => q.group.into(),
+            _ => return None,
+        };
+        Some(group).filter(|g| !g.is_unspecified())
+    }
+
+    /// The maximum response time a query asks for (IGMPv1: 10 s, RFC 2236 §4); `None` for other messages.
+    pub fn max_resp_time(&self) -> Option<std::time::Duration> {
+        match self {
+            Message::Igmp { igmp, .. } => igmp.max_resp_time(),
+            Message::Mld(mld) => mld.max_resp_time(),
         }
     }
 }
@@ -144,4 +166,37 @@ fn recv_skipping_upcalls(
 fn c_index(index: u32) -> Result<libc::c_int> {
     libc::c_int::try_from(index)
         .map_err(|_| Error::new(ErrorKind::OutOfRange, format!("interface index {index} is out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::time::Duration;
+
+    fn igmp(igmp: wire::IgmpRepr) -> Message {
+        Message::Igmp { ip: wire::Ipv4Repr::igmp(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(224, 0, 0, 1), 8), igmp }
+    }
+
+    #[test]
+    fn a_query_names_its_group_and_response_time() {
+        let general = igmp(wire::IgmpRepr::QueryV2 { max_resp_time: 25, group: Ipv4Addr::UNSPECIFIED });
+        assert_eq!((general.query_group(), general.max_resp_time()), (None, Some(Duration::from_millis(2500))));
+        let specific = igmp(wire::IgmpRepr::QueryV2 { max_resp_time: 10, group: Ipv4Addr::new(239, 1, 2, 3) });
+        assert_eq!(specific.query_group(), Some("239.1.2.3".parse().unwrap()));
+        assert_eq!(specific.protocol().number(), 2);
+        let v1 = igmp(wire::IgmpRepr::QueryV1);
+        assert_eq!(
+            (v1.query_group(), v1.max_resp_time(), v1.protocol().number()),
+            (None, Some(Duration::from_secs(10)), 1)
+        );
+        let report = igmp(wire::IgmpRepr::ReportV2 { group: Ipv4Addr::new(239, 1, 2, 3) });
+        assert_eq!((report.query_group(), report.max_resp_time()), (None, None));
+        let mld = Message::Mld(wire::MldRepr::QueryV1 {
+            max_resp_delay: 1000,
+            group: Ipv6Addr::new(0xff15, 0, 0, 0, 0, 0, 0, 1),
+        });
+        assert_eq!(mld.query_group(), Some("ff15::1".parse().unwrap()));
+        assert_eq!(mld.protocol().number(), 1);
+    }
 }

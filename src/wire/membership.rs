@@ -63,6 +63,17 @@ pub enum Protocol {
     Mld(MldVersion),
 }
 
+impl Protocol {
+    /// The version number: 1, 2 or 3.
+    pub fn number(self) -> u8 {
+        match self {
+            Protocol::Igmp(IgmpVersion::V1) | Protocol::Mld(MldVersion::V1) => 1,
+            Protocol::Igmp(IgmpVersion::V2) | Protocol::Mld(MldVersion::V2) => 2,
+            Protocol::Igmp(IgmpVersion::V3) => 3,
+        }
+    }
+}
+
 impl fmt::Display for Protocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -31,6 +31,7 @@ mod send;
 mod tools;
 mod watch;
 mod watch_lines;
+mod watch_summary;
 
 use std::io::Write;
 

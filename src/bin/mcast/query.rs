@@ -11,7 +11,7 @@ use mcast::{Family, Interface};
 use crate::args::{self, Fail, Opt};
 use crate::output::{self, array, Json, Out};
 use crate::watch::{self, note, Proto};
-use crate::watch_lines::{self, sources_text, version, Names};
+use crate::watch_lines::{self, sources_text, Names};
 
 const OPTS: &[Opt] = &[
     Opt::value(&["--version"], "V"),
@@ -162,7 +162,7 @@ fn answer_line(a: &Answer, r: &Reported, names: &Names, after: Duration, json: b
             .str("group", &a.group.to_string())
             .str("reporter", &a.reporter.to_string())
             .str("protocol", &r.protocol.to_string())
-            .int("version", version(r.protocol))
+            .int("version", r.protocol.number())
             .opt_str("record", record.as_deref())
             .strs("sources", r.sources.iter().map(IpAddr::to_string))
             .finish();

@@ -5,13 +5,15 @@
 
 use std::time::{Duration, Instant};
 
-use mcast::raw::{Step, Watcher};
+use mcast::raw::{Step, WatchTally, Watcher};
+use mcast::tally::{Next, Shortfall, StopRule};
 use mcast::wire::{MembershipLimits, DEFAULT_MAX_GROUPS, DEFAULT_MAX_SOURCES, MEMBERSHIP_INTERVAL};
 use mcast::{Family, IfaceSpec, Interface};
 
 use crate::args::{self, Fail, Matches, Opt};
-use crate::output::{array, Json, Out};
-use crate::watch_lines::{event_line, message_line, state_json, state_text, unknown_leave_line, Names};
+use crate::output::Out;
+use crate::watch_lines::{event_line, message_line, unknown_leave_line, Names};
+use crate::watch_summary::{summary_json, summary_text};
 
 /// The protocol a command speaks, and the words its messages use.
 pub struct Proto {
@@ -93,17 +95,6 @@ pub fn interfaces(m: &Matches) -> Result<Vec<Interface>, Fail> {
     Ok(all)
 }
 
-/// What has been heard so far.
-#[derive(Default)]
-struct Tally {
-    messages: u64,
-    changes: u64,
-    joins: u64,
-    queries: u64,
-    malformed: u64,
-    own: u64,
-}
-
 pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, proto.watch_help)? else { return Ok(()) };
     let usage = format!(
@@ -135,28 +126,23 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
     ));
 
     let start = Instant::now();
-    let deadline = timeout.map(|t| start + t);
-    let mut tally = Tally::default();
+    let rule = StopRule::new(start, count, timeout, SLICE);
+    let mut tally = WatchTally::default();
     let mut out = Out::new();
-    let timed_out = loop {
-        if count.is_some_and(|c| tally.changes >= c) || mcast::sys::signal::interrupted() {
-            break false;
-        }
-        let wait = match deadline {
-            Some(d) => match d.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => left.min(SLICE),
-                _ => break true,
-            },
-            None => SLICE,
+    let end = loop {
+        let wait = match rule.next(tally.changes, mcast::sys::signal::interrupted(), Instant::now()) {
+            Next::Wait(w) => w,
+            Next::Stop(end) => break end,
         };
         let step = watcher.next(wait)?;
-        for e in watcher.expire(MEMBERSHIP_INTERVAL) {
-            tally.changes += 1;
-            tally.joins += u64::from(e.kind() == "join");
-            out.line(&event_line(&e, &names, json))?;
+        let expired = watcher.expire(MEMBERSHIP_INTERVAL);
+        tally.events(&expired);
+        for e in &expired {
+            out.line(&event_line(e, &names, json))?;
         }
         let Some(step) = step else { continue };
-        for line in step_lines(proto, &step, &names, json, &mut tally) {
+        tally.step(&step);
+        for line in step_lines(proto, &step, &names, json) {
             out.line(&line)?;
         }
     };
@@ -166,9 +152,9 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
     } else {
         out.text(&summary_text(&tally, &watcher, &names, elapsed))?;
     }
-    match count {
-        Some(c) if timed_out && tally.changes < c => Err(Fail::runtime(format!(
-            "timed out after {:.3} s: {} of {c} changes",
+    match rule.shortfall(end, tally.changes) {
+        Some(Shortfall::Fewer { wanted }) => Err(Fail::runtime(format!(
+            "timed out after {:.3} s: {} of {wanted} changes",
             elapsed.as_secs_f64(),
             tally.changes
         ))),
@@ -176,113 +162,17 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
     }
 }
 
-fn step_lines(proto: &Proto, step: &Step, names: &Names, json: bool, tally: &mut Tally) -> Vec<String> {
-    tally.messages += 1;
+/// The lines one message makes: a query or malformed message, then each change it caused.
+fn step_lines(proto: &Proto, step: &Step, names: &Names, json: bool) -> Vec<String> {
     if step.own {
-        tally.own += 1;
         return vec![];
     }
     let mut lines: Vec<String> = message_line(&step.heard, names, json).into_iter().collect();
-    match &step.heard.message {
-        Err(_) => tally.malformed += 1,
-        Ok(m) if m.is_query() => tally.queries += 1,
-        Ok(_) => {}
-    }
-    for e in &step.events {
-        tally.changes += 1;
-        tally.joins += u64::from(e.kind() == "join");
-        lines.push(event_line(e, names, json));
-    }
+    lines.extend(step.events.iter().map(|e| event_line(e, names, json)));
     for &g in &step.unknown_leaves {
-        tally.changes += 1;
         lines.push(unknown_leave_line(proto.old_reports, g, &step.heard, names, json));
     }
     lines
-}
-
-fn ago(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64()
-}
-
-fn summary_text(t: &Tally, w: &Watcher, names: &Names, elapsed: Duration) -> String {
-    let mut s = format!(
-        "{} messages in {:.3} s: {} changes, {} queries, {} malformed, {} of this host's own left out\n",
-        t.messages,
-        elapsed.as_secs_f64(),
-        t.changes,
-        t.queries,
-        t.malformed,
-        t.own
-    );
-    s.push_str(&table_text(t, w));
-    if w.table().is_empty() {
-        s.push_str("no memberships\n");
-        return s;
-    }
-    s.push_str("memberships:\n");
-    for (key, e) in w.table().iter() {
-        s.push_str(&format!(
-            "  {:<8} {:<24} {}  reporter {}  last seen {:.1} s ago\n",
-            names.name(Some(key.iface)),
-            key.group.to_string(),
-            state_text(e),
-            e.reporter,
-            ago(e.last_seen)
-        ));
-    }
-    s
-}
-
-/// The table's bounds and what they cost: groups forgotten for new ones, sources left out, and the datagrams the
-/// kernel dropped before the table could see them.
-fn table_text(t: &Tally, w: &Watcher) -> String {
-    let table = w.table();
-    let limits = table.limits();
-    let drops = w.kernel_drops().map_or("unknown".into(), |d| d.to_string());
-    format!(
-        "table: {} groups after {} joins: {} evicted (the least recently reported first), {} sources left out, \
-         {drops} datagrams dropped by the kernel\ncaps: {} groups per interface (--max-groups), {} sources per \
-         group (--max-sources)\n",
-        table.len(),
-        t.joins,
-        table.evicted(),
-        table.sources_left_out(),
-        limits.groups,
-        limits.sources
-    )
-}
-
-fn summary_json(t: &Tally, w: &Watcher, names: &Names, elapsed: Duration) -> String {
-    let table = w.table().iter().map(|(key, e)| {
-        state_json(
-            Json::new()
-                .str("iface", &names.name(Some(key.iface)))
-                .int("ifindex", key.iface)
-                .str("group", &key.group.to_string()),
-            e,
-        )
-        .str("reporter", &e.reporter.to_string())
-        .float("since", ago(e.since))
-        .float("last_seen", ago(e.last_seen))
-        .finish()
-    });
-    Json::new()
-        .str("type", "summary")
-        .int("messages", t.messages)
-        .int("changes", t.changes)
-        .int("queries", t.queries)
-        .int("malformed", t.malformed)
-        .int("own", t.own)
-        .int("joins", t.joins)
-        .int("groups", w.table().len() as u64)
-        .int("max_groups", w.table().limits().groups as u64)
-        .int("max_sources", w.table().limits().sources as u64)
-        .int("evicted", w.table().evicted())
-        .int("sources_left_out", w.table().sources_left_out())
-        .opt_int("kernel_drops", w.kernel_drops().ok())
-        .float("elapsed", elapsed.as_secs_f64())
-        .raw("memberships", &array(table))
-        .finish()
 }
 
 /// A note on standard error; standard output stays data only.

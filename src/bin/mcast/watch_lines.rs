@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use mcast::raw::{Heard, Message};
-use mcast::wire::{Entry, Event, Key, Protocol, MEMBERSHIP_INTERVAL};
+use mcast::raw::Heard;
+use mcast::wire::{Entry, Event, Key, MEMBERSHIP_INTERVAL};
 use mcast::Interface;
 
 use crate::output::{self, Json};
@@ -27,15 +27,6 @@ impl Names {
     }
 }
 
-/// 1, 2 or 3.
-pub fn version(p: Protocol) -> u8 {
-    match p {
-        Protocol::Igmp(mcast::wire::IgmpVersion::V1) | Protocol::Mld(mcast::wire::MldVersion::V1) => 1,
-        Protocol::Igmp(mcast::wire::IgmpVersion::V2) | Protocol::Mld(mcast::wire::MldVersion::V2) => 2,
-        Protocol::Igmp(mcast::wire::IgmpVersion::V3) => 3,
-    }
-}
-
 /// Sources as `{a, b}`.
 pub fn sources_text<'a>(sources: impl IntoIterator<Item = &'a IpAddr>) -> String {
     let list: Vec<String> = sources.into_iter().map(IpAddr::to_string).collect();
@@ -51,7 +42,7 @@ pub fn state_text(e: &Entry) -> String {
 
 pub fn state_json(j: Json, e: &Entry) -> Json {
     j.str("protocol", &e.protocol.to_string())
-        .int("version", version(e.protocol))
+        .int("version", e.protocol.number())
         .str("mode", &e.mode.to_string())
         .strs("sources", e.sources.iter().map(IpAddr::to_string))
         .bool("sources_capped", e.sources_capped)
@@ -168,7 +159,7 @@ pub fn message_line(heard: &Heard, names: &Names, json: bool) -> Option<String> 
             )
         }),
         Ok(m) if m.is_query() => {
-            let (group, max_resp) = query_fields(m);
+            let (group, max_resp) = (m.query_group(), m.max_resp_time());
             let protocol = m.protocol();
             Some(if json {
                 Json::new()
@@ -178,7 +169,7 @@ pub fn message_line(heard: &Heard, names: &Names, json: bool) -> Option<String> 
                     .opt_int("ifindex", heard.ifindex)
                     .str("source", &heard.source.to_string())
                     .str("protocol", &protocol.to_string())
-                    .int("version", version(protocol))
+                    .int("version", protocol.number())
                     .opt_str("group", group.map(|g| g.to_string()).as_deref())
                     .opt_float("max_resp", max_resp.map(|d| d.as_secs_f64()))
                     .finish()
@@ -196,27 +187,11 @@ pub fn message_line(heard: &Heard, names: &Names, json: bool) -> Option<String> 
     }
 }
 
-/// A query's group (`None`: general) and maximum response time.
-fn query_fields(m: &Message) -> (Option<IpAddr>, Option<Duration>) {
-    use mcast::wire::{IgmpRepr, MldRepr};
-    let group: Option<IpAddr> = match m {
-        Message::Igmp { igmp: IgmpRepr::QueryV2 { group, .. }, .. } => Some((*group).into()),
-        Message::Igmp { igmp: IgmpRepr::QueryV3(q), .. } => Some(q.group.into()),
-        Message::Mld(MldRepr::QueryV1 { group, .. }) => Some((*group).into()),
-        Message::Mld(MldRepr::QueryV2(q)) => Some(q.group.into()),
-        _ => None,
-    };
-    let max_resp = match m {
-        Message::Igmp { igmp, .. } => igmp.max_resp_time(),
-        Message::Mld(mld) => mld.max_resp_time(),
-    };
-    (group.filter(|g| !g.is_unspecified()), max_resp)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mcast::wire::{FilterMode, IgmpRepr, IgmpVersion, Ipv4Repr};
+    use mcast::raw::Message;
+    use mcast::wire::{FilterMode, IgmpRepr, IgmpVersion, Ipv4Repr, Protocol};
     use std::net::Ipv4Addr;
     use std::time::Instant;
 
