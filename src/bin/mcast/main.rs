@@ -28,6 +28,7 @@ mod recv_print;
 mod relay;
 mod responder;
 mod send;
+mod send_print;
 mod tools;
 mod watch;
 mod watch_lines;

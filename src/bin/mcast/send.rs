@@ -3,11 +3,12 @@
 use std::io;
 
 use mcast::payload::{max_payload, Payloads, Source};
-use mcast::sendretry::{Outcome, ResilientSender, SendStats};
+use mcast::sendretry::{Outcome, ResilientSender};
 use mcast::{Group, IfaceSpec, Sender};
 
 use crate::args::{self, Fail, Opt};
-use crate::output::{plural, preview, Json, Out};
+use crate::output::{plural, Out};
+use crate::send_print::{datagram_line, settings, summary_json, summary_text};
 
 pub const SUMMARY: &str = "send datagrams to a group (message from arguments or stdin lines)";
 
@@ -78,24 +79,6 @@ const OPTS: &[Opt] = &[
 
 const USAGE: &str = "mcast send GROUP:PORT [MESSAGE...] [OPTIONS]";
 
-/// What a sender's socket reports back: the kernel's values, not the ones we asked for.
-pub struct Settings {
-    /// `IP_MULTICAST_TTL` / `IPV6_MULTICAST_HOPS`.
-    pub ttl: i64,
-    /// `IP_MULTICAST_LOOP` / `IPV6_MULTICAST_LOOP`.
-    pub multicast_loop: bool,
-}
-
-/// Reads TTL and loop back from the socket (getsockopt), so what is shown is what the kernel will do.
-pub fn settings(sender: &Sender) -> Result<Settings, Fail> {
-    let s = sender.socket();
-    Ok(if sender.group().is_ipv6() {
-        Settings { ttl: s.multicast_hops_v6()?.into(), multicast_loop: s.multicast_loop_v6()? }
-    } else {
-        Settings { ttl: s.multicast_ttl_v4()?.into(), multicast_loop: s.multicast_loop_v4()? }
-    })
-}
-
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
     let pos = m.positionals(1, usize::MAX, "GROUP:PORT", USAGE)?;
@@ -109,24 +92,8 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let sndbuf = m.int_in("--sndbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
     let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
 
-    let mut builder = Sender::builder(group);
-    if let Some(t) = ttl {
-        builder = builder.ttl(t as u32);
-    }
-    if let Some(on) = multicast_loop {
-        builder = builder.multicast_loop(on);
-    }
-    if let Some(i) = iface {
-        builder = builder.interface(i);
-    }
-    let sender = builder.build()?;
+    let sender = build(group, ttl, multicast_loop, iface, sndbuf)?;
     let set = settings(&sender)?;
-    if let Some(bytes) = sndbuf {
-        let b = sender.socket().request_send_buffer(bytes)?;
-        if b.clamped() {
-            note(&format!("mcast send: {b}"));
-        }
-    }
     let iface_name = sender.interface().map(|i| i.name.clone());
     let mut tx = ResilientSender::new(sender);
 
@@ -181,89 +148,36 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     Ok(())
 }
 
-/// One datagram sent, or failed, as a line.
-fn datagram_line(group: Group, seq: u64, payload: &[u8], outcome: &Outcome, json: bool) -> String {
-    match (outcome, json) {
-        (Outcome::Sent(n), true) => Json::new()
-            .str("type", "sent")
-            .int("seq", seq)
-            .str("group", &group.ip().to_string())
-            .int("port", group.port())
-            .int("len", *n as u64)
-            .finish(),
-        (Outcome::Sent(n), false) => format!("#{seq} {n} bytes to {group}: \"{}\"", preview(payload, 64)),
-        (Outcome::Failed(e), true) => Json::new()
-            .str("type", "failed")
-            .int("seq", seq)
-            .str("group", &group.ip().to_string())
-            .int("port", group.port())
-            .opt_int("errno", e.raw_os_error())
-            .str("error", &e.to_string())
-            .finish(),
-        (Outcome::Failed(e), false) => format!("#{seq} failed: {e}"),
+/// The sender the options ask for, with the send buffer they ask for (noted when clamped).
+fn build(
+    group: Group,
+    ttl: Option<u64>,
+    multicast_loop: Option<bool>,
+    iface: Option<IfaceSpec>,
+    sndbuf: Option<u32>,
+) -> Result<Sender, Fail> {
+    let mut builder = Sender::builder(group);
+    if let Some(t) = ttl {
+        builder = builder.ttl(t as u32);
     }
-}
-
-fn summary_json(group: Group, st: &SendStats, set: &Settings, iface: Option<&str>) -> String {
-    Json::new()
-        .str("type", "summary")
-        .int("datagrams", st.sent)
-        .int("bytes", st.bytes)
-        .int("failed", st.failed)
-        .int("retries", st.retries)
-        .raw("errors", &errors_json(st))
-        .str("group", &group.ip().to_string())
-        .int("port", group.port())
-        .int("ttl", set.ttl)
-        .bool("loop", set.multicast_loop)
-        .opt_str("iface", iface)
-        .bool("interrupted", mcast::sys::signal::interrupted())
-        .finish()
-}
-
-fn summary_text(group: Group, st: &SendStats, set: &Settings, iface: Option<&str>) -> String {
-    let mut text = format!(
-        "sent {} datagram{} ({} bytes) to {group} via {}: {} {}, loop {}",
-        st.sent,
-        plural(st.sent),
-        st.bytes,
-        iface.unwrap_or("the routing table's interface"),
-        if group.is_ipv6() { "hop limit" } else { "TTL" },
-        set.ttl,
-        if set.multicast_loop { "on" } else { "off" },
-    );
-    if st.failed > 0 {
-        text.push_str(&format!("; {} failed ({})", st.failed, errors_text(st)));
+    if let Some(on) = multicast_loop {
+        builder = builder.multicast_loop(on);
     }
-    if st.retries > 0 {
-        text.push_str(&format!(
-            "; {} retr{} after a full queue",
-            st.retries,
-            if st.retries == 1 { "y" } else { "ies" }
-        ));
+    if let Some(i) = iface {
+        builder = builder.interface(i);
     }
-    text
+    let sender = builder.build()?;
+    if let Some(bytes) = sndbuf {
+        let b = sender.socket().request_send_buffer(bytes)?;
+        if b.clamped() {
+            note(&format!("mcast send: {b}"));
+        }
+    }
+    Ok(sender)
 }
 
 /// A note on standard error; standard output stays the datagrams and the summary.
 fn note(text: &str) {
     use std::io::Write;
     let _ = writeln!(io::stderr(), "{text}");
-}
-
-/// The failures by error: "No such device (os error 19) x15, Network is unreachable (os error 101) x5".
-fn errors_text(st: &SendStats) -> String {
-    let parts: Vec<String> =
-        st.errors.iter().map(|(e, n)| format!("{} x{n}", io::Error::from_raw_os_error(*e))).collect();
-    parts.join(", ")
-}
-
-fn errors_json(st: &SendStats) -> String {
-    crate::output::array(st.errors.iter().map(|(e, n)| {
-        Json::new()
-            .int("errno", *e)
-            .str("error", &io::Error::from_raw_os_error(*e).to_string())
-            .int("count", *n)
-            .finish()
-    }))
 }
