@@ -298,3 +298,82 @@ fn igmpv3_flood_of_fresh_groups_stays_within_the_cap() {
     assert!(find(&flood_group(FLOOD - 4094).to_string()).is_some());
     drop(member);
 }
+
+/// The forged answers to a query: groups 239.101.0.0 + n for n below `ANSWER_FLOOD`, `ANSWERS_PER_REPORT`
+/// current-state records to an IGMPv3 report.
+const ANSWER_FLOOD: u32 = 100_000;
+const ANSWERS_PER_REPORT: u32 = 1_024;
+const ANSWER_BASE: u32 = 0xef65_0000;
+/// Records to a report once the querier's set is full, when it prints none of them.
+const LEFT_OUT_PER_REPORT: u32 = 8_000;
+/// The most answers a querier keeps (`mcast::raw::MAX_ANSWERS`).
+const KEPT: u32 = 4_096;
+
+fn answer_group(n: u32) -> Ipv4Addr {
+    Ipv4Addr::from(ANSWER_BASE + n)
+}
+
+/// Every line but the answers naming forged groups, except the last of each report.
+fn keep_answer(v: &Value) -> bool {
+    let n =
+        v["group"].as_str().and_then(|g| g.parse::<Ipv4Addr>().ok()).map(|g| u32::from(g).wrapping_sub(ANSWER_BASE));
+    !(v["type"] == "answer" && n.is_some_and(|n| n < ANSWER_FLOOD && (n + 1) % ANSWERS_PER_REPORT != 0))
+}
+
+/// A hostile host in a answers a general query from b with 100,000 forged current-state records (MODE_IS_EXCLUDE
+/// {}): first 1,024 to a report, each report sent once the querier has shown its last answer, until its cap of
+/// 4,096 answers is reached; then 8,000 to a report (both veth ends at MTU 65535), each followed by a forged
+/// query, which the querier prints, so every report is read before the next is sent. The querier prints a line
+/// for each answer it keeps; those past its cap are neither kept nor printed but counted, the summary says how
+/// many, and its memory grows by at most 64 MiB.
+#[test]
+fn igmp_query_keeps_at_most_4096_answers_under_a_forged_flood() {
+    let link = Link::new("rqf");
+    link.a.ip(&["link", "set", "va", "mtu", "65535"]);
+    link.b.ip(&["link", "set", "vb", "mtu", "65535"]);
+    let args = ["igmp", "query", "--iface", "vb", "--max-resp", "25", "--wait", "120", "--json"];
+    let mut q = Watch::start_saying(&link.b, &args, keep_answer, " sent on ");
+    let (before, _) = memory(q.pid());
+    let va = link.a.ifindex("va");
+    let report = |groups: std::ops::Range<u32>| {
+        let record =
+            |n| GroupRecord { record_type: RecordType::ModeIsExclude, group: answer_group(n), sources: vec![] };
+        IgmpRepr::ReportV3(groups.map(record).collect())
+    };
+    let a4 = A4.to_string();
+    link.a.run(|| {
+        let socket = IgmpSocket::open().expect("raw IGMP socket");
+        for first in (0..KEPT).step_by(ANSWERS_PER_REPORT as usize) {
+            let last = first + ANSWERS_PER_REPORT - 1;
+            socket.send(&report(first..last + 1), wire::igmp::ALL_V3_ROUTERS, va).expect("send a report");
+            let marker = answer_group(last).to_string();
+            q.wait_for(&format!("the answer {marker}"), |v| v["type"] == "answer" && v["group"] == marker.as_str());
+        }
+        let query = mcast::raw::igmp_query(3, Ipv4Addr::UNSPECIFIED, std::time::Duration::from_secs(1)).expect("query");
+        for first in (KEPT..ANSWER_FLOOD).step_by(LEFT_OUT_PER_REPORT as usize) {
+            let end = (first + LEFT_OUT_PER_REPORT).min(ANSWER_FLOOD);
+            socket.send(&report(first..end), wire::igmp::ALL_V3_ROUTERS, va).expect("send a 64 KB report");
+            socket.send(&query, wire::igmp::ALL_SYSTEMS, va).expect("send a query");
+            q.wait_for("the query sent after a report", |v| v["type"] == "query" && v["source"] == a4.as_str());
+        }
+    });
+    let (after, peak) = memory(q.pid());
+    eprintln!("querier memory: {before} bytes before the flood, {after} after, {peak} at the peak (VmHWM)");
+    assert!(after.saturating_sub(before) <= MAX_GROWTH, "VmRSS grew from {before} to {after}");
+    assert!(peak.saturating_sub(before) <= MAX_GROWTH, "VmHWM grew from {before} to {peak}");
+
+    let dropped = q.dropped_counter();
+    let (code, kept, err) = q.stop();
+    assert_eq!(code, Some(130), "{err:?}");
+    let s = of_type(&kept, "summary");
+    let s = s.first().unwrap_or_else(|| panic!("no summary: {kept:#?}"));
+    assert_eq!((s["answers"].as_u64(), s["max_answers"].as_u64()), (Some(4096), Some(4096)), "{s}");
+    assert_eq!(s["left_out"], ANSWER_FLOOD - KEPT, "{s}");
+    let lines = dropped("answer") + of_type(&kept, "answer").len() as u64;
+    assert_eq!(lines, u64::from(KEPT), "one line for each answer kept, none for those left out");
+    let list = s["list"].as_array().expect("list");
+    assert_eq!(list.len(), 4096);
+    assert!(list.iter().all(|a| a["reporter"] == a4.as_str()), "{s}");
+    let listed = |n: u32| list.iter().any(|a| a["group"] == answer_group(n).to_string().as_str());
+    assert!(listed(0) && listed(KEPT - 1) && !listed(KEPT), "the first answers are kept");
+}

@@ -72,6 +72,12 @@ impl Watch {
     /// As [`Watch::start`], but keeps (for [`Watch::wait_for`] and [`Watch::stop`]) only the objects `keep`
     /// accepts; the others are counted by type ([`Watch::dropped`]), in the order they come.
     pub fn start_keeping(ns: &Netns, args: &[&str], keep: fn(&Value) -> bool) -> Watch {
+        Watch::start_saying(ns, args, keep, ": watching ")
+    }
+
+    /// As [`Watch::start_keeping`], for any command that says `said` on standard error once it listens (a
+    /// querier: " sent on ").
+    pub fn start_saying(ns: &Netns, args: &[&str], keep: fn(&Value) -> bool, said: &str) -> Watch {
         let mut child = spawn(ns, args, Stdio::null());
         let (out_tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");
@@ -102,9 +108,9 @@ impl Watch {
         });
         let w = Watch { child, lines, stderr, seen: vec![], dropped };
         match w.stderr.recv_timeout(PATIENCE) {
-            Ok(line) if line.contains(": watching ") => w,
-            Ok(line) => panic!("mcast {args:?} said {line:?} instead of watching"),
-            Err(_) => panic!("mcast {args:?} did not start watching within {PATIENCE:?}"),
+            Ok(line) if line.contains(said) => w,
+            Ok(line) => panic!("mcast {args:?} said {line:?} instead of {said:?}"),
+            Err(_) => panic!("mcast {args:?} did not say {said:?} within {PATIENCE:?}"),
         }
     }
 

@@ -218,6 +218,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_summary_counts_the_answers_left_out() {
+        use mcast::raw::{Heard, Message};
+        use mcast::wire::{IgmpRepr, Ipv4Repr};
+        let report = |group: [u8; 4]| {
+            let (from, to) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(239, 1, 1, 1));
+            let igmp = IgmpRepr::ReportV2 { group: group.into() };
+            let message = Ok(Message::Igmp { ip: Ipv4Repr::igmp(from, to, 8), igmp });
+            Heard { source: from.into(), destination: None, ifindex: Some(3), ttl: Some(1), bytes: vec![], message }
+        };
+        let mut answers = Answers::new(1);
+        for g in [[239, 1, 1, 1], [239, 1, 1, 2], [239, 1, 1, 3]] {
+            answers.observe(&report(g), |_, _| false);
+        }
+        let names = Names::of(&[]);
+        assert_eq!(
+            summary_text(&answers, &names),
+            "1 answers:\n  #3       239.1.1.1                10.0.0.1\n  (2 more left out: at most 1 answers kept)\n"
+        );
+        let j = summary_json(&answers, &names, Duration::ZERO);
+        assert!(
+            j.starts_with(r#"{"type":"summary","answers":1,"left_out":2,"max_answers":1,"groups":["239.1.1.1"]"#),
+            "{j}"
+        );
+        assert_eq!(summary_text(&Answers::default(), &names), "no answers");
+    }
+
+    #[test]
     fn the_help_states_the_cap_on_answers() {
         for help in [crate::igmp::QUERY_HELP, crate::mld::QUERY_HELP] {
             assert!(help.contains(&format!("At most {} answers are kept", raw::MAX_ANSWERS)), "{help}");
