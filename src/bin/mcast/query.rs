@@ -10,7 +10,8 @@ use mcast::{Family, Interface};
 
 use crate::args::{self, Fail, Opt};
 use crate::output::{self, array, Json, Out};
-use crate::watch::{self, note, Proto};
+use crate::tools::note;
+use crate::watch::{self, Proto};
 use crate::watch_lines::{self, sources_text, Names};
 
 const OPTS: &[Opt] = &[

@@ -10,7 +10,8 @@ use mcast::{Group, IfaceSpec, Receiver};
 use crate::args::{self, Fail, Opt};
 use crate::output::Out;
 use crate::recv_print::{datagram_json, datagram_text, listening, secs, IfaceNames, Summary};
-pub use crate::recv_print::{eprintln_note, outage_json, outage_text};
+pub use crate::recv_print::{outage_json, outage_text};
+use crate::tools::note;
 
 pub const SUMMARY: &str = "join a group and print each datagram (source, group, interface, TTL, payload)";
 
@@ -156,7 +157,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         Some(bytes) => {
             let b = req.rx.socket().request_recv_buffer(bytes)?;
             if b.clamped() {
-                eprintln_note(&format!("mcast recv: {b}"));
+                note(&format!("mcast recv: {b}"));
             }
             Some(b)
         }
@@ -165,7 +166,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let mut rx = ResilientReceiver::new(req.rx)?;
     mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     if !quiet {
-        eprintln_note(&listening(&rx, group));
+        note(&listening(&rx, group));
     }
 
     let start = Instant::now();
@@ -182,7 +183,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         let got = rx.recv_timeout(&mut buf, wait)?;
         for notice in rx.take_notices() {
             if !quiet {
-                eprintln_note(&format!("mcast recv: {notice}"));
+                note(&format!("mcast recv: {notice}"));
             }
         }
         let Some(meta) = got else { continue };

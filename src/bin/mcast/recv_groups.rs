@@ -16,8 +16,9 @@ use mcast::{ErrorKind, IfaceSpec};
 
 use crate::args::{self, Fail, Opt};
 use crate::output::Out;
-use crate::recv::{eprintln_note, outcome};
+use crate::recv::outcome;
 use crate::recv_groups_print::{interval_line, listening, summary_json, summary_text};
+use crate::tools::note;
 
 /// The options of `mcast recv` in this mode: its own, and `--interval`.
 const OPTS: &[Opt] = &[
@@ -157,7 +158,7 @@ fn request(words: &[String]) -> Result<Option<(MultiReceiver, Request)>, Fail> {
         // Read back what the kernel granted, and say so once when it clamped the size.
         let granted: Vec<_> = rx.sockets().map(|s| s.request_recv_buffer(bytes)).collect::<Result<_, _>>()?;
         if let Some(b) = granted.iter().find(|b| b.clamped()) {
-            eprintln_note(&format!("mcast recv: {b}"));
+            note(&format!("mcast recv: {b}"));
         }
     }
     Ok(Some((rx, req)))
@@ -169,7 +170,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let mut follower = LinkFollower::new(&mut rx);
     mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     if !req.quiet {
-        eprintln_note(&listening(&rx));
+        note(&listening(&rx));
     }
 
     let start = Instant::now();
@@ -197,7 +198,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         follower.service(&mut rx);
         for n in follower.take_notices() {
             if !req.quiet {
-                eprintln_note(&format!("mcast recv: {n}"));
+                note(&format!("mcast recv: {n}"));
             }
         }
     };

@@ -14,12 +14,6 @@ use crate::output::{self, plural, preview, Json};
 /// Bytes of payload shown on a text line.
 const PREVIEW: usize = 64;
 
-/// A note on standard error; standard output stays data only.
-pub fn eprintln_note(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{text}");
-}
-
 /// Seconds with three decimals.
 pub fn secs(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64())

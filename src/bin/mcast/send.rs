@@ -9,6 +9,7 @@ use mcast::{Group, IfaceSpec, Sender};
 use crate::args::{self, Fail, Opt};
 use crate::output::{plural, Out};
 use crate::send_print::{datagram_line, settings, summary_json, summary_text};
+use crate::tools::note;
 
 pub const SUMMARY: &str = "send datagrams to a group (message from arguments or stdin lines)";
 
@@ -174,10 +175,4 @@ fn build(
         }
     }
     Ok(sender)
-}
-
-/// A note on standard error; standard output stays the datagrams and the summary.
-fn note(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(io::stderr(), "{text}");
 }

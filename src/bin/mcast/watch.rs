@@ -12,6 +12,7 @@ use mcast::{Family, IfaceSpec, Interface};
 
 use crate::args::{self, Fail, Matches, Opt};
 use crate::output::Out;
+use crate::tools::note;
 use crate::watch_lines::{event_line, message_line, unknown_leave_line, Names};
 use crate::watch_summary::{summary_json, summary_text};
 
@@ -173,12 +174,6 @@ fn step_lines(proto: &Proto, step: &Step, names: &Names, json: bool) -> Vec<Stri
         lines.push(unknown_leave_line(proto.old_reports, g, &step.heard, names, json));
     }
     lines
-}
-
-/// A note on standard error; standard output stays data only.
-pub fn note(text: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{text}");
 }
 
 #[cfg(test)]
