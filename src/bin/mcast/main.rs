@@ -25,6 +25,7 @@ mod recv;
 mod recv_groups;
 mod recv_groups_print;
 mod recv_print;
+mod recv_words;
 mod relay;
 mod responder;
 mod send;
