@@ -61,14 +61,22 @@ impl<K: Clone + Eq + Hash, V: Default> SenderTable<K, V> {
     /// The state of `key`, seen at `now`: created (as `V::default()`) if new, which may forget the sender
     /// idle the longest when the table is full. Senders idle past the age limit are forgotten first.
     pub fn entry(&mut self, key: K, now: Instant) -> &mut V {
+        self.entry_evicting(key, now).0
+    }
+
+    /// Like [`entry`](Self::entry), and also hands back the sender forgotten to make room for `key`, if one
+    /// was: a caller that keeps more about each sender elsewhere (a slot in its own array) can settle that
+    /// sender's account and reuse its slot.
+    pub fn entry_evicting(&mut self, key: K, now: Instant) -> (&mut V, Option<(K, V)>) {
         self.expire(now);
         self.clock += 1;
         let stamp = self.clock;
+        let mut evicted = None;
         if let Some(e) = self.entries.get(&key) {
             self.by_use.remove(&e.stamp);
         } else if self.entries.len() >= self.cap {
             if let Some((_, oldest)) = self.by_use.pop_first() {
-                self.entries.remove(&oldest);
+                evicted = self.entries.remove(&oldest).map(|e| (oldest, e.value));
                 self.evicted += 1;
             }
         }
@@ -76,7 +84,7 @@ impl<K: Clone + Eq + Hash, V: Default> SenderTable<K, V> {
         let e = self.entries.entry(key).or_insert_with(|| Entry { value: V::default(), last_seen: now, stamp });
         e.stamp = stamp;
         e.last_seen = e.last_seen.max(now);
-        &mut e.value
+        (&mut e.value, evicted)
     }
 
     /// Forgets every sender silent for longer than the age limit at `now`; returns how many.
@@ -162,6 +170,12 @@ mod tests {
         assert_eq!(t.get(&1), None);
         assert_eq!((t.get(&0), t.get(&2), t.get(&9)), (Some(&2), Some(&1), Some(&1)));
         assert_eq!((t.evicted(), t.expired(), t.forgotten()), (1, 0, 1));
+        // The next newcomer hands back the one it pushed out (2, now the longest idle) with its state.
+        let (v, gone) = t.entry_evicting(7, t0);
+        *v += 5;
+        assert_eq!(gone, Some((2, 1)));
+        assert_eq!(t.entry_evicting(7, t0).1, None, "a known sender pushes nobody out");
+        assert_eq!(t.get(&7), Some(&5));
     }
 
     #[test]
