@@ -19,6 +19,7 @@ mod info;
 mod mld;
 mod output;
 mod perf;
+mod perf_lines;
 mod ping;
 mod query;
 mod recv;
