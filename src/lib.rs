@@ -33,6 +33,7 @@ pub mod linkwatch;
 pub mod multi;
 pub mod options;
 pub mod pace;
+pub mod ping;
 pub mod procnet;
 pub mod raw;
 pub mod relay;

@@ -20,6 +20,7 @@ mod mld;
 mod output;
 mod perf;
 mod ping;
+mod ping_lines;
 mod query;
 mod recv;
 mod recv_groups;
