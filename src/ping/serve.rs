@@ -12,7 +12,7 @@ use crate::iface::Interface;
 use crate::resilient::{Notice, Outage};
 use crate::sendretry::{send_with_retry, Outcome, RetryPolicy, SendStats};
 use crate::socket::{Family, McastSocket};
-use crate::wire::proto::{self, Kind, Packet};
+use crate::wire::proto::{self, Kind, Packet, Repr};
 
 /// A probe answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,21 +226,23 @@ impl Server {
         }
         let Some((meta, joined)) = self.ep.recv_until(&mut self.buf, self.deadline)? else { return Ok(None) };
         let source = meta.source;
-        let decoded = match self.buf.get(..meta.len) {
-            Some(d) if !meta.truncated => proto::decode(d).map(|(repr, _)| repr).ok(),
-            _ => None,
-        };
-        let Some(repr) = decoded else { return Ok(Some(self.refuse(source, Refusal::Foreign))) };
-        if repr.kind != Kind::PingRequest {
-            if joined {
-                self.ep.rx.observe_header(&repr, Instant::now());
+        let bytes = self.buf.get(..meta.len).unwrap_or_default();
+        let repr = match sort_incoming(bytes, meta.truncated) {
+            Incoming::Probe(repr) => repr,
+            Incoming::Answer(repr) => {
+                // Answers (this server's own multicast ones among them) are the protocol, not strangers.
+                if joined {
+                    self.ep.rx.observe_header(&repr, Instant::now());
+                }
+                return Ok(None);
             }
-            // Answers (this server's own multicast ones among them) are the protocol, not strangers.
-            return Ok(match repr.kind {
-                Kind::PingReplyMulticast | Kind::PingReplyUnicast => None,
-                _ => Some(self.refuse(source, Refusal::Foreign)),
-            });
-        }
+            Incoming::Foreign(repr) => {
+                if let (Some(repr), true) = (repr, joined) {
+                    self.ep.rx.observe_header(&repr, Instant::now());
+                }
+                return Ok(Some(self.refuse(source, Refusal::Foreign)));
+            }
+        };
         let now = Instant::now();
         if let Err(why) = self.guard.admit(source, meta.ifindex, meta.len, meta.len, now) {
             return Ok(Some(self.refuse(source, why)));
@@ -294,6 +296,31 @@ impl Server {
     }
 }
 
+/// What reached the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Incoming {
+    /// A probe, to be answered if the policy admits it.
+    Probe(Repr),
+    /// A responder's answer (this server's own multicast ones come back to it): no business of the server's.
+    Answer(Repr),
+    /// Not a probe: another kind of the protocol (its header, for the outage accounting), or nothing that
+    /// decodes, or a datagram cut short.
+    Foreign(Option<Repr>),
+}
+
+/// Sorts one datagram read whole into `bytes` (`truncated`: it did not fit).
+fn sort_incoming(bytes: &[u8], truncated: bool) -> Incoming {
+    match proto::decode(bytes) {
+        Ok((repr, _)) if truncated => Incoming::Foreign(Some(repr)),
+        Ok((repr, _)) => match repr.kind {
+            Kind::PingRequest => Incoming::Probe(repr),
+            Kind::PingReplyMulticast | Kind::PingReplyUnicast => Incoming::Answer(repr),
+            _ => Incoming::Foreign(Some(repr)),
+        },
+        Err(_) => Incoming::Foreign(None),
+    }
+}
+
 /// Sends one answer through trouble (`crate::sendretry`): a full queue is retried, a lost link counted. For a
 /// unicast answer (`to_peer`), an error the destination address causes is counted too: the prober's address
 /// is whatever the datagram claimed, so it must not stop the server. `false` when the answer did not leave.
@@ -338,6 +365,49 @@ fn peer_caused(errno: i32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guard::RateLimit;
+
+    fn datagram(kind: Kind, payload: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0u8; proto::HEADER_LEN + payload.len()];
+        let n = proto::encode(kind, 9, 4, 5, payload, &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    #[test]
+    fn only_whole_probes_are_candidates_for_an_answer() {
+        let p = datagram(Kind::PingRequest, b"xyz");
+        assert!(matches!(sort_incoming(&p, false), Incoming::Probe(r) if r.seq == 4 && r.session == 9));
+        assert!(matches!(sort_incoming(&p, true), Incoming::Foreign(Some(_))), "cut short");
+        assert!(matches!(sort_incoming(&datagram(Kind::PingReplyMulticast, b""), false), Incoming::Answer(_)));
+        assert!(matches!(sort_incoming(&datagram(Kind::PingReplyUnicast, b""), false), Incoming::Answer(_)));
+        assert!(matches!(sort_incoming(&datagram(Kind::PerfData, b""), false), Incoming::Foreign(Some(_))));
+        assert_eq!(sort_incoming(b"GET / HTTP/1.0", false), Incoming::Foreign(None));
+        assert_eq!(sort_incoming(&p[..p.len() - 1], false), Incoming::Foreign(None), "shorter than it says");
+        assert_eq!(sort_incoming(&[], false), Incoming::Foreign(None));
+    }
+
+    /// What the server asks the guard for a probe: an answer of the probe's own size, so never oversized;
+    /// impossible sources, then the buckets, refuse it.
+    #[test]
+    fn probes_pass_the_guard_one_to_one_until_a_bucket_is_empty() {
+        let policy = AnswerPolicy {
+            per_source: RateLimit::per_second(2),
+            allow: vec![("0.0.0.0".parse().unwrap(), 0)],
+            ..AnswerPolicy::default()
+        };
+        let mut g = AnswerGuard::new(policy);
+        let now = Instant::now();
+        let len = datagram(Kind::PingRequest, b"xyz").len();
+        let mut admit = |src: &str| g.admit(src.parse().unwrap(), Some(2), len, len, now);
+        assert_eq!(admit("10.0.0.1:0"), Err(Refusal::PortZero));
+        assert_eq!(admit("224.0.0.1:9"), Err(Refusal::Multicast));
+        assert_eq!(admit("255.255.255.255:9"), Err(Refusal::Broadcast));
+        assert_eq!(admit("10.0.0.1:9"), Ok(()));
+        assert_eq!(admit("10.0.0.1:10"), Ok(()), "the bucket is the address's, whatever the port");
+        assert_eq!(admit("10.0.0.1:9"), Err(Refusal::SourceRate));
+        assert_eq!(admit("10.0.0.2:9"), Ok(()));
+    }
 
     #[test]
     fn errors_of_the_peers_address_are_counted_not_returned() {
