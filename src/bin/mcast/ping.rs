@@ -10,7 +10,7 @@ use mcast::wire::proto;
 use mcast::{Group, Interface};
 
 use crate::args::{self, Fail, Matches, Opt};
-use crate::output::Out;
+use crate::output::{self, Out};
 use crate::ping_lines as lines;
 use crate::tools;
 
@@ -181,19 +181,13 @@ fn serve_probes(m: &Matches, c: &Common) -> Result<(), Fail> {
     }
     let mut out = Out::new();
     while !server.is_done() && !tools::interrupted() {
-        let line = match server.step()? {
-            Some(ServeEvent::Link(n)) => {
-                if !c.quiet {
-                    tools::note(&format!("mcast ping: {n}"));
-                }
-                continue;
-            }
-            Some(ServeEvent::Answered(a)) => lines::answered(&a, c.json),
-            Some(ServeEvent::Refused { source, reason }) => lines::refused(source, reason, c.json),
-            _ => continue,
-        };
-        if !c.quiet {
-            out.line(&line)?;
+        let event = server.step()?;
+        match event {
+            _ if c.quiet => {}
+            Some(ServeEvent::Link(n)) => tools::note(&format!("mcast ping: {n}")),
+            Some(ServeEvent::Answered(a)) => out.line(&lines::answered(&a, c.json))?,
+            Some(ServeEvent::Refused { source, reason }) => out.line(&lines::refused(source, reason, c.json))?,
+            _ => {}
         }
     }
     out.text(&lines::serve_summary(&server.report(), c.json))
@@ -232,19 +226,13 @@ fn probe(m: &Matches, c: &Common) -> Result<(), Fail> {
         out.line(&format!("PING {group} session {session:08x}: probes of {len} bytes"))?;
     }
     while !prober.is_done() && !tools::interrupted() {
-        let line = match prober.step()? {
-            Some(ProbeEvent::Link(n)) => {
-                if !c.quiet {
-                    tools::note(&format!("mcast ping: {n}"));
-                }
-                continue;
-            }
-            Some(ProbeEvent::Reply(r)) => lines::reply(&r, c.json),
-            Some(ProbeEvent::Refused { source, reason }) => lines::refused(source, reason, c.json),
-            _ => continue,
-        };
-        if !c.quiet {
-            out.line(&line)?;
+        let event = prober.step()?;
+        match event {
+            _ if c.quiet => {}
+            Some(ProbeEvent::Link(n)) => tools::note(&format!("mcast ping: {n}")),
+            Some(ProbeEvent::Reply(r)) => out.line(&lines::reply(&r, c.json))?,
+            Some(ProbeEvent::Refused { source, reason }) => out.line(&lines::refused(source, reason, c.json))?,
+            _ => {}
         }
     }
     let report = prober.report();
@@ -252,8 +240,7 @@ fn probe(m: &Matches, c: &Common) -> Result<(), Fail> {
         out.line(&line)?;
     }
     if report.rows.is_empty() {
-        let sent = report.sent;
-        return Err(Fail::runtime(format!("no answer to {sent} probe{}", if sent == 1 { "" } else { "s" })));
+        return Err(Fail::runtime(format!("no answer to {} probe{}", report.sent, output::plural(report.sent))));
     }
     Ok(())
 }
