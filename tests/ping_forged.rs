@@ -172,6 +172,38 @@ fn a_spoofed_source_gets_nothing_off_link_and_no_more_than_it_sent_on_link() {
     assert_eq!(summary["send_failed"], 0, "nothing was even tried toward the off-link source: {summary}");
 }
 
+/// Topology: as above (10.95.0.0/24). With `--allow 192.0.2.0/24`, 3 probes from 192.0.2.77 (routed, not on
+/// the link) are admitted; b has no route back, so each unicast answer fails (`ENETUNREACH`, counted) and the
+/// responder goes on: it answers the honest probe that follows, byte for byte.
+#[test]
+fn an_allowed_source_without_a_route_is_counted_and_the_responder_goes_on() {
+    let (a, b) = linked("pfallow", 95);
+    let group = "239.95.0.1:4395";
+    let server = responder(&b, group, &["--allow", "192.0.2.0/24", "--count", "4", "--timeout", "60"]);
+    let va = a.ifindex("va");
+    let g = sa(group);
+    let forged = probe(0xbad, 0, b"routed");
+    let honest_probe = probe(0x600d, 1, b"");
+    let got = a.run(|| {
+        let f = Forge::open(Family::V4, va);
+        for _ in 0..3 {
+            f.send(sa("192.0.2.77:5555"), g, 1, &forged);
+        }
+        let s = honest("10.95.0.1:0");
+        s.send_to(&honest_probe, g).unwrap();
+        answer(&s).0
+    });
+    assert_eq!(got, unicast_answer(&honest_probe));
+    let (objects, summary) = summary_of(server, false);
+    assert_eq!(summary["answered"], 4, "{summary}");
+    assert_eq!(summary["send_failed"], 3, "{summary}");
+    assert_eq!(summary["refused"], serde_json::json!({}), "{summary}");
+    let from: Vec<&str> = of_type(&objects, "probe").iter().filter_map(|p| p["from"].as_str()).collect();
+    assert_eq!(from.len(), 4, "{from:?}");
+    assert_eq!(from.iter().filter(|f| **f == "192.0.2.77:5555").count(), 3, "{from:?}");
+    assert_eq!(from.iter().filter(|f| f.starts_with("10.95.0.1:")).count(), 1, "{from:?}");
+}
+
 /// Topology: as above (10.93.0.0/24, and 10.93.0.3 also on va). With `--answer-rate 5`, an honest prober at
 /// 10.93.0.1 sends a burst of 50 probes; then one from 10.93.0.3 marks the end. The burst gets exactly 5
 /// answers (the bucket's burst), the other 45 count as `source_rate`; the marker is answered.
