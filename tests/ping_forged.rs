@@ -134,6 +134,47 @@ fn the_responder_survives_impossible_sources_and_answers_the_next_probe() {
     assert_eq!(reasons.len(), 4, "{reasons:?}");
 }
 
+/// Topology: a (fd00:96::1, va) <-> b (fd00:96::2, vb), link-scope group ff02::96:1. Over IPv6 the forger
+/// sends probes from source port 0, from the unspecified address, from an off-link address (2001:db8::77),
+/// from a multicast source (which the kernel drops before any socket) and a datagram that is no probe; the
+/// honest probe that follows is answered byte for byte, and the refusals are exact.
+#[test]
+fn over_ipv6_the_responder_refuses_impossible_sources_and_answers_the_next_probe() {
+    let a = Netns::new("pfimp6a");
+    let b = Netns::new("pfimp6b");
+    veth(&a, "va", "fd00:96::1/64", &b, "vb", "fd00:96::2/64");
+    common::wait_ipv6(&a, "va");
+    common::wait_ipv6(&b, "vb");
+    let server = responder(&b, "[ff02::96:1]:4396", &["--count", "1", "--timeout", "60"]);
+    let va = a.ifindex("va");
+    let g = SocketAddr::V6(std::net::SocketAddrV6::new("ff02::96:1".parse().unwrap(), 4396, 0, va));
+    let forged = probe(0xbad, 1, b"forged");
+    a.run(|| {
+        let f = Forge::open(Family::V6, va);
+        f.send(sa("[fd00:96::1]:0"), g, 1, &forged);
+        f.send(sa("[::]:4000"), g, 1, &forged);
+        f.send(sa("[2001:db8::77]:4000"), g, 1, &forged);
+        f.send(sa("[ff02::1]:4000"), g, 1, &forged);
+        f.send(sa("[fd00:96::1]:4000"), g, 1, b"not a probe at all");
+    });
+    server.wait_until("four refusals", || server.objects("refused").len() == 4);
+    let honest_probe = probe(0x600d, 3, b"v6");
+    let (got, from) = a.run(|| {
+        let s = McastSocket::udp(Family::V6).unwrap();
+        s.set_only_v6(true).unwrap();
+        s.bind(sa("[fd00:96::1]:0")).unwrap();
+        s.set_multicast_if_v6(va).unwrap();
+        s.send_to(&honest_probe, g).unwrap();
+        answer(&s)
+    });
+    assert_eq!(from, sa("[fd00:96::2]:4396"));
+    assert_eq!(got, unicast_answer(&honest_probe));
+    let (_, summary) = summary_of(server, false);
+    assert_eq!(summary["answered"], 1, "{summary}");
+    let refused = serde_json::json!({"port_zero": 1, "unspecified": 1, "off_link": 1, "foreign": 1});
+    assert_eq!(summary["refused"], refused, "{summary}");
+}
+
 /// Topology: as above (10.92.0.0/24), and a victim in a at 10.92.0.99, on the link. The forger sends 5
 /// probes whose source is 192.0.2.77 (not on the link: no answer at all) and 3 of 100 bytes whose source is
 /// the victim's address and port. The victim gets exactly 3 answers of 100 bytes: no more bytes than were
