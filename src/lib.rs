@@ -34,6 +34,7 @@ pub mod multi;
 pub mod options;
 pub mod pace;
 pub mod perf;
+pub mod ping;
 pub mod procnet;
 pub mod raw;
 pub mod relay;

@@ -21,6 +21,7 @@ mod output;
 mod perf;
 mod perf_lines;
 mod ping;
+mod ping_lines;
 mod query;
 mod recv;
 mod recv_groups;

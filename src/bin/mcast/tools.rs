@@ -118,34 +118,6 @@ pub fn unicast_sender(group: Group, iface: Option<&Interface>, ttl: Option<u32>)
     Ok(s)
 }
 
-/// The address datagrams from `sending` to `dest` leave from when they leave by the interface with index `index`
-/// (0: the one `sending` names, or the route's): what the kernel picks for a socket with that outgoing interface
-/// once connected to `dest` (connecting sends nothing). An IPv4 `sending` named by address keeps its address.
-pub fn source_toward(sending: &McastSocket, dest: SocketAddr, index: u32) -> Result<IpAddr, Fail> {
-    let s = McastSocket::udp(sending.family())?;
-    let mut dest = dest;
-    match sending.family() {
-        Family::V4 => match sending.multicast_if_v4()? {
-            a if !a.is_unspecified() => s.set_multicast_if_v4(a)?,
-            _ if index != 0 => s.set_multicast_if_v4_index(index)?,
-            _ => {}
-        },
-        Family::V6 => match if index != 0 { index } else { sending.multicast_if_v6()? } {
-            0 => {}
-            i => {
-                s.set_multicast_if_v6(i)?;
-                if let SocketAddr::V6(d) = &mut dest {
-                    if d.scope_id() != 0 {
-                        d.set_scope_id(i);
-                    }
-                }
-            }
-        },
-    }
-    s.connect(dest)?;
-    Ok(s.local_addr()?.ip())
-}
-
 /// A session id that differs between runs and between processes started at the same moment.
 pub fn session_id() -> u32 {
     let mut rng = mcast::relay::Rng::new(mcast::wire::proto::now_ns() ^ (u64::from(std::process::id()) << 32));
