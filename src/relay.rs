@@ -5,4 +5,6 @@
 
 mod impair;
 
-pub use impair::{Counts, Engine, Impairments, Probability, Rng};
+pub use impair::{
+    Counts, Engine, Impairments, Probability, QueueLimits, Rng, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS,
+};

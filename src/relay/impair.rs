@@ -7,6 +7,10 @@
 //! `n` depend only on the seed and `n`: drop? duplicate? hold back? A dropped datagram goes no further. A held
 //! datagram ("reorder") is released right after the next datagram that is forwarded, so it arrives after a
 //! newer one; only one is held at a time. Every forwarded copy is sent `delay` after it was released.
+//!
+//! The queue of copies waiting to be sent is bounded ([`QueueLimits`]: by default 1000 datagrams, as netem's
+//! default limit, and 16 MiB): a copy that does not fit is not sent and is counted ([`Counts::queue_full`]),
+//! so a long delay under a heavy stream costs bounded memory.
 
 use std::collections::VecDeque;
 use std::str::FromStr;
@@ -89,30 +93,85 @@ pub struct Counts {
     pub reordered: u64,
     /// Copies handed out to be sent.
     pub sent: u64,
+    /// Copies not sent because the queue was full ([`QueueLimits`]).
+    pub queue_full: u64,
 }
 
-struct Held {
-    data: Vec<u8>,
+/// The most the queue of copies waiting to be sent may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Copies (at least 1).
+    pub datagrams: usize,
+    /// Bytes of payload, all copies together (a copy larger than this never fits).
+    pub bytes: usize,
+}
+
+/// The default queue bound in datagrams, as netem's default `limit`.
+pub const DEFAULT_QUEUE_DATAGRAMS: usize = 1000;
+/// The default queue bound in bytes: 16 MiB.
+pub const DEFAULT_QUEUE_BYTES: usize = 16 << 20;
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        QueueLimits { datagrams: DEFAULT_QUEUE_DATAGRAMS, bytes: DEFAULT_QUEUE_BYTES }
+    }
+}
+
+struct Held<T> {
+    data: T,
     copies: u8,
 }
 
 /// The engine: feed datagrams with [`Engine::push`], take what is due with [`Engine::pop_due`].
-pub struct Engine {
+///
+/// A datagram is any `T` that is its bytes (`AsRef<[u8]>`, for the queue's byte bound) and can be copied
+/// (`Clone`, for duplicates): plain `Vec<u8>`, or a payload with what the sender needs beside it.
+pub struct Engine<T = Vec<u8>> {
     imp: Impairments,
     rng: Rng,
-    held: Option<Held>,
-    queue: VecDeque<(Instant, Vec<u8>)>,
+    held: Option<Held<T>>,
+    queue: VecDeque<(Instant, T)>,
+    limits: QueueLimits,
+    queued_bytes: usize,
     counts: Counts,
 }
 
 impl Engine {
-    /// An engine applying `imp`, its decisions fixed by `seed`.
+    /// An engine of plain byte vectors applying `imp`, its decisions fixed by `seed`, its queue bounded by
+    /// the default [`QueueLimits`].
     pub fn new(imp: Impairments, seed: u64) -> Engine {
-        Engine { imp, rng: Rng::new(seed), held: None, queue: VecDeque::new(), counts: Counts::default() }
+        Engine::carrying(imp, seed)
+    }
+}
+
+impl<T: Clone + AsRef<[u8]>> Engine<T> {
+    /// [`Engine::new`] for datagrams of type `T`.
+    pub fn carrying(imp: Impairments, seed: u64) -> Engine<T> {
+        Engine {
+            imp,
+            rng: Rng::new(seed),
+            held: None,
+            queue: VecDeque::new(),
+            limits: QueueLimits::default(),
+            queued_bytes: 0,
+            counts: Counts::default(),
+        }
+    }
+
+    /// The same engine with its queue bounded by `limits`.
+    pub fn with_limits(mut self, limits: QueueLimits) -> Engine<T> {
+        self.limits = QueueLimits { datagrams: limits.datagrams.max(1), bytes: limits.bytes };
+        self
     }
 
     /// Takes one datagram that arrived at `now`.
-    pub fn push(&mut self, data: Vec<u8>, now: Instant) {
+    pub fn push(&mut self, data: T, now: Instant) {
+        self.push_with(data, now, |_| {});
+    }
+
+    /// [`push`](Self::push), calling `overflow` with each copy that did not fit in the queue (counted in
+    /// [`Counts::queue_full`]); that may be the copy of a held datagram released now.
+    pub fn push_with(&mut self, data: T, now: Instant, mut overflow: impl FnMut(&T)) {
         self.counts.received += 1;
         let drop = self.rng.next_f64() < self.imp.drop.0;
         let dup = self.rng.next_f64() < self.imp.duplicate.0;
@@ -130,26 +189,40 @@ impl Engine {
             return;
         }
         let due = now + self.imp.delay;
-        self.enqueue(due, data, copies);
+        self.enqueue(due, data, copies, &mut overflow);
         if let Some(h) = self.held.take() {
             self.counts.reordered += 1;
-            self.enqueue(due, h.data, h.copies);
+            self.enqueue(due, h.data, h.copies, &mut overflow);
         }
     }
 
-    fn enqueue(&mut self, due: Instant, data: Vec<u8>, copies: u8) {
+    fn enqueue(&mut self, due: Instant, data: T, copies: u8, overflow: &mut dyn FnMut(&T)) {
         if copies > 1 {
-            self.queue.push_back((due, data.clone()));
+            self.enqueue_one(due, data.clone(), overflow);
         }
+        self.enqueue_one(due, data, overflow);
+    }
+
+    fn enqueue_one(&mut self, due: Instant, data: T, overflow: &mut dyn FnMut(&T)) {
+        let len = data.as_ref().len();
+        let bytes = self.queued_bytes.saturating_add(len);
+        if self.queue.len() >= self.limits.datagrams || bytes > self.limits.bytes {
+            self.counts.queue_full += 1;
+            overflow(&data);
+            return;
+        }
+        self.queued_bytes = bytes;
         self.queue.push_back((due, data));
     }
 
     /// The next datagram due at or before `now`, if any.
-    pub fn pop_due(&mut self, now: Instant) -> Option<Vec<u8>> {
+    pub fn pop_due(&mut self, now: Instant) -> Option<T> {
         match self.queue.front() {
             Some((due, _)) if *due <= now => {
+                let (_, d) = self.queue.pop_front()?;
                 self.counts.sent += 1;
-                self.queue.pop_front().map(|(_, d)| d)
+                self.queued_bytes = self.queued_bytes.saturating_sub(d.as_ref().len());
+                Some(d)
             }
             _ => None,
         }
@@ -163,8 +236,13 @@ impl Engine {
     /// Ends the run: releases a held datagram (in order, as nothing newer follows) and makes every queued one
     /// due now; then [`Engine::pop_due`] drains them.
     pub fn flush(&mut self, now: Instant) {
+        self.flush_with(now, |_| {});
+    }
+
+    /// [`flush`](Self::flush), calling `overflow` if the held datagram does not fit in the queue.
+    pub fn flush_with(&mut self, now: Instant, mut overflow: impl FnMut(&T)) {
         if let Some(h) = self.held.take() {
-            self.enqueue(now, h.data, h.copies);
+            self.enqueue(now, h.data, h.copies, &mut overflow);
         }
         for (due, _) in self.queue.iter_mut() {
             *due = now;
@@ -179,6 +257,11 @@ impl Engine {
     /// What was done so far.
     pub fn counts(&self) -> Counts {
         self.counts
+    }
+
+    /// Copies waiting to be sent, and their bytes.
+    pub fn queued(&self) -> (usize, usize) {
+        (self.queue.len(), self.queued_bytes)
     }
 }
 
@@ -258,5 +341,50 @@ mod tests {
         assert_eq!(e.next_due(), Some(t + Duration::from_millis(5)));
         assert_eq!(e.pop_due(t + Duration::from_millis(5)), Some(vec![1]));
         assert!(e.is_idle());
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_datagrams() {
+        let imp = Impairments { delay: Duration::from_secs(1), ..Impairments::default() };
+        let mut e = Engine::new(imp, 0).with_limits(QueueLimits { datagrams: 5, bytes: 1 << 20 });
+        let t = Instant::now();
+        let mut refused = Vec::new();
+        for i in 0..20u8 {
+            e.push_with(vec![i], t, |d| refused.push(d[0]));
+        }
+        assert_eq!(e.queued(), (5, 5));
+        assert_eq!(refused, (5..20).collect::<Vec<_>>());
+        e.flush(t);
+        let out: Vec<u8> = std::iter::from_fn(|| e.pop_due(t)).map(|d| d[0]).collect();
+        assert_eq!(out, [0, 1, 2, 3, 4]);
+        assert_eq!(e.counts(), Counts { received: 20, sent: 5, queue_full: 15, ..Counts::default() });
+        // Room again once the queue drained.
+        e.push(vec![99], t);
+        assert_eq!(e.queued(), (1, 1));
+    }
+
+    #[test]
+    fn the_queue_is_bounded_in_bytes() {
+        let imp = Impairments { delay: Duration::from_secs(1), ..Impairments::default() };
+        let mut e = Engine::new(imp, 0).with_limits(QueueLimits { datagrams: 100, bytes: 250 });
+        let t = Instant::now();
+        for _ in 0..4 {
+            e.push(vec![0; 100], t);
+        }
+        // A copy larger than the whole bound never fits.
+        e.push(vec![0; 300], t);
+        assert_eq!(e.queued(), (2, 200));
+        assert_eq!(e.counts().queue_full, 3);
+    }
+
+    #[test]
+    fn a_duplicate_that_does_not_fit_is_counted_once() {
+        let imp = Impairments { duplicate: Probability(1.0), delay: Duration::from_secs(1), ..Impairments::default() };
+        let mut e = Engine::new(imp, 0).with_limits(QueueLimits { datagrams: 3, bytes: 1 << 20 });
+        let t = Instant::now();
+        e.push(vec![1], t);
+        e.push(vec![2], t);
+        let c = e.counts();
+        assert_eq!((c.duplicated, c.queue_full, e.queued().0), (2, 1, 3));
     }
 }
