@@ -117,6 +117,18 @@ impl Default for QueueLimits {
     }
 }
 
+impl<T> std::fmt::Debug for Engine<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("imp", &self.imp)
+            .field("held", &self.held.is_some())
+            .field("queued", &(self.queue.len(), self.queued_bytes))
+            .field("limits", &self.limits)
+            .field("counts", &self.counts)
+            .finish()
+    }
+}
+
 struct Held<T> {
     data: T,
     copies: u8,
