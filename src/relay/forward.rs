@@ -42,8 +42,9 @@ use crate::socket::RecvMeta;
 /// still goes through.
 pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_millis(500);
 
-/// Digests remembered at once by default (about 70 bytes each); past it the oldest are forgotten, which
-/// shortens the window only above 131,072 datagrams a second.
+/// Digests remembered at once by default (with the table's overhead, 7 MiB when full, 11 MiB at most
+/// measured under a million distinct payloads); past it the oldest are forgotten, which shortens the window
+/// only above 131,072 datagrams a second.
 pub const DEFAULT_DEDUP_CAP: usize = 65_536;
 
 /// Refusals kept for [`Forwarder::take_refused`] until collected; the counts stay exact past it.

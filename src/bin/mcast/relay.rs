@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use mcast::guard::Refusal;
 use mcast::relay::{Event, Impairments, Probability, QueueLimits, Relay, Report};
+use mcast::relay::{DEFAULT_DEDUP_CAP, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS};
 use mcast::IfaceSpec;
 
 use crate::args::{self, Fail, Matches, Opt};
@@ -116,13 +117,12 @@ fn build(m: &Matches) -> Result<(Relay, Limits), Fail> {
     let pos = m.positionals(2, 2, "FROM_GROUP:PORT TO_GROUP:PORT", USAGE)?;
     let from = tools::group(&pos[0])?;
     let to = tools::group(&pos[1])?;
-    let in_ifaces = tools::ifaces(m, "--in-iface")?;
     let out_ifaces = tools::ifaces(m, "--out-iface")?;
     if out_ifaces.len() > 1 {
         return Err(Fail::usage("--out-iface: give one (a datagram leaves by one interface)"));
     }
     let mut b = Relay::builder(from, to).impairments(impairments(m)?, m.int_in("--seed", 0, u64::MAX)?.unwrap_or(1));
-    for i in &in_ifaces {
+    for i in tools::ifaces(m, "--in-iface")? {
         b = b.in_iface(IfaceSpec::Index(i.index));
     }
     for s in tools::sources(m)? {
@@ -137,14 +137,12 @@ fn build(m: &Matches) -> Result<(Relay, Limits), Fail> {
     if let Some(on) = m.last_of("--loop", "--no-loop") {
         b = b.multicast_loop(on);
     }
-    let defaults = QueueLimits::default();
-    let queue = QueueLimits {
-        datagrams: m.int_in("--queue", 1, 1 << 20)?.map_or(defaults.datagrams, |n| n as usize),
-        bytes: m.int_in("--queue-bytes", 1, 1 << 32)?.map_or(defaults.bytes, |n| n as usize),
-    };
-    b = b.queue(queue);
+    b = b.queue(QueueLimits {
+        datagrams: m.int_in("--queue", 1, 1 << 20)?.map_or(DEFAULT_QUEUE_DATAGRAMS, |n| n as usize),
+        bytes: m.int_in("--queue-bytes", 1, 1 << 32)?.map_or(DEFAULT_QUEUE_BYTES, |n| n as usize),
+    });
     if let Some(ms) = millis(m, "--dedup")? {
-        b = b.dedup(ms, mcast::relay::DEFAULT_DEDUP_CAP);
+        b = b.dedup(ms, DEFAULT_DEDUP_CAP);
     }
     let limits = Limits {
         count: m.int_in("--count", 1, u64::MAX)?,
@@ -178,7 +176,7 @@ fn millis(m: &Matches, name: &str) -> Result<Option<Duration>, Fail> {
 /// Relays until a limit or Ctrl-C, saying on standard error what happens to the interfaces; then sends
 /// what is held and queued.
 fn run_until(mut relay: Relay, limits: &Limits, quiet: bool) -> Result<Report, Fail> {
-    let start = Instant::now();
+    let (start, mut hinted) = (Instant::now(), false);
     if !quiet {
         let r = relay.report();
         tools::note(&format!("mcast relay: {} -> {} (Ctrl-C stops)", r.from, r.to));
@@ -197,18 +195,27 @@ fn run_until(mut relay: Relay, limits: &Limits, quiet: bool) -> Result<Report, F
         if let Some(e) = idle_end {
             wait = wait.min(e.saturating_duration_since(now));
         }
-        notes(relay.poll(wait)?, quiet);
+        notes(relay.poll(wait)?, quiet, &mut hinted);
     }
     let (report, events) = relay.finish()?;
-    notes(events, quiet);
+    notes(events, quiet, &mut hinted);
     Ok(report)
 }
 
-/// Interface notices on standard error; forwarded and refused datagrams are in the report's counts.
-fn notes(events: Vec<Event>, quiet: bool) {
-    for e in events {
-        if let (Event::Notice(n), false) = (e, quiet) {
-            tools::note(&format!("mcast relay: {n}"));
+/// Interface notices on standard error, and once why a datagram with no hop left was not forwarded; the
+/// rest is counted in the report.
+fn notes(events: Vec<Event>, quiet: bool, hinted: &mut bool) {
+    for e in events.into_iter().filter(|_| !quiet) {
+        match e {
+            Event::Notice(n) => tools::note(&format!("mcast relay: {n}")),
+            Event::Refused { source, reason: Refusal::HopsExhausted } if !*hinted => {
+                *hinted = true;
+                tools::note(&format!(
+                    "mcast relay: {source} sent a datagram for its own link only (TTL 1 or less): not forwarded; \
+                     a sender that wants to be relayed gives a TTL of 2 or more"
+                ));
+            }
+            _ => {}
         }
     }
 }
