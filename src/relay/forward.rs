@@ -1,30 +1,5 @@
 //! The relay's policy (`docs/security.md`, rule 6), datagram by datagram, with no sockets: the [`Forwarder`]
 //! is fed what arrived (its [`RecvMeta`] and payload) and says whether it goes on, with which hop budget.
-//!
-//! - **Only the FROM group, only from the FROM interfaces.** The kernel's packet info names the address a
-//!   datagram was sent to and the interface it came in on. A unicast datagram sent to the host's own address
-//!   on the port, or the group arriving on an interface the relay did not join on, is refused
-//!   ([`Refusal::WrongGroup`]): a relay must not launder traffic into a group it was not given.
-//! - **Hop budget.** A forwarded datagram leaves with the TTL or hop limit it arrived with, minus one, or the
-//!   policy's cap if that is lower; one that arrived with 1 or less (or whose TTL the kernel did not tell) is
-//!   not forwarded ([`Refusal::HopsExhausted`]). So a datagram going round a loop of relays dies out within
-//!   its TTL at the latest, like one going round a loop of routers.
-//! - **Copies already forwarded.** A keyed 64-bit digest of each forwarded payload is remembered for a short
-//!   while ([`DEFAULT_DEDUP_WINDOW`], 500 ms, in a [`SenderTable`] of at most [`DEFAULT_DEDUP_CAP`]
-//!   digests, the oldest forgotten first); a payload seen again meanwhile is a copy coming back round a loop
-//!   of relays, or forwarded by another relay of the same group on the link, and is refused
-//!   ([`Refusal::Duplicate`]). The trade-off: a sender that repeats an identical payload within the window
-//!   (SSDP sends its announcements two or three times in a row) gets only the first through. The digest is
-//!   SipHash keyed at random per forwarder, so nobody can craft a payload that collides with another's.
-//!   A loop slower than the window (a long delay) is not seen as one; the hop budget still ends it.
-//! - **Bounded queue.** What waits to be sent (delayed, or held back to reorder) is bounded in datagrams and
-//!   bytes ([`QueueLimits`]); a copy that does not fit is refused ([`Refusal::QueueFull`]).
-//!
-//! The answer guard's rules ([`crate::guard::check_source`], the on-link rule, the rate limits) do not
-//! apply: a relay answers nobody. What it sends goes to the TO group from the relay's own address, whatever
-//! source the datagram claimed, so a forged source (port 0, a broadcast or another host's address) gains
-//! nothing and is forwarded like any other; and the relay sends at most as many datagrams as arrive (twice
-//! as many only when duplication is asked for).
 
 use std::collections::hash_map::RandomState;
 use std::collections::VecDeque;
@@ -111,7 +86,33 @@ pub enum Verdict {
     Own,
 }
 
-/// The relay's decisions, with no sockets: see the [module docs](self).
+/// The relay's decisions, with no sockets: fed what arrived (its [`RecvMeta`] and payload), it says whether
+/// it goes on, with which hop budget.
+///
+/// - **Only the FROM group, only from the FROM interfaces.** The kernel's packet info names the address a
+///   datagram was sent to and the interface it came in on. A unicast datagram sent to the host's own address
+///   on the port, or the group arriving on an interface the relay did not join on, is refused
+///   ([`Refusal::WrongGroup`]): a relay must not launder traffic into a group it was not given.
+/// - **Hop budget.** A forwarded datagram leaves with the TTL or hop limit it arrived with, minus one, or the
+///   policy's cap if that is lower; one that arrived with 1 or less (or whose TTL the kernel did not tell) is
+///   not forwarded ([`Refusal::HopsExhausted`]). So a datagram going round a loop of relays dies out within
+///   its TTL at the latest, like one going round a loop of routers.
+/// - **Copies already forwarded.** A keyed 64-bit digest of each forwarded payload is remembered for a short
+///   while ([`DEFAULT_DEDUP_WINDOW`], 500 ms, in a [`SenderTable`] of at most [`DEFAULT_DEDUP_CAP`]
+///   digests, the oldest forgotten first); a payload seen again meanwhile is a copy coming back round a loop
+///   of relays, or forwarded by another relay of the same group on the link, and is refused
+///   ([`Refusal::Duplicate`]). The trade-off: a sender that repeats an identical payload within the window
+///   (SSDP sends its announcements two or three times in a row) gets only the first through. The digest is
+///   SipHash keyed at random per forwarder, so nobody can craft a payload that collides with another's.
+///   A loop slower than the window (a long delay) is not seen as one; the hop budget still ends it.
+/// - **Bounded queue.** What waits to be sent (delayed, or held back to reorder) is bounded in datagrams and
+///   bytes ([`QueueLimits`]); a copy that does not fit is refused ([`Refusal::QueueFull`]).
+///
+/// The answer guard's rules ([`crate::guard::check_source`], the on-link rule, the rate limits) do not
+/// apply: a relay answers nobody. What it sends goes to the TO group from the relay's own address, whatever
+/// source the datagram claimed, so a forged source (port 0, a broadcast or another host's address) gains
+/// nothing and is forwarded like any other; and the relay sends at most as many datagrams as arrive (twice
+/// as many only when duplication is asked for).
 #[derive(Debug)]
 pub struct Forwarder {
     policy: Policy,

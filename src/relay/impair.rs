@@ -1,16 +1,5 @@
 //! The impairment engine of the relay: given the datagrams in arrival order, decides deterministically (from
-//! a seed) which to drop, duplicate, hold back or delay, and counts exactly what it did, so a test can compare a
-//! receiver's loss, duplicate and reorder counts with the truth. No I/O here: the relay feeds datagrams in and
-//! sends what comes out when it is due.
-//!
-//! For each datagram, three draws are made in this order, whatever the outcome, so the decisions for datagram
-//! `n` depend only on the seed and `n`: drop? duplicate? hold back? A dropped datagram goes no further. A held
-//! datagram ("reorder") is released right after the next datagram that is forwarded, so it arrives after a
-//! newer one; only one is held at a time. Every forwarded copy is sent `delay` after it was released.
-//!
-//! The queue of copies waiting to be sent is bounded ([`QueueLimits`]: by default 1000 datagrams, as netem's
-//! default limit, and 16 MiB): a copy that does not fit is not sent and is counted ([`Counts::queue_full`]),
-//! so a long delay under a heavy stream costs bounded memory.
+//! a seed) which to drop, duplicate, hold back or delay, and counts exactly what it did. No I/O here.
 
 use std::collections::VecDeque;
 use std::str::FromStr;
@@ -134,7 +123,22 @@ struct Held<T> {
     copies: u8,
 }
 
-/// The engine: feed datagrams with [`Engine::push`], take what is due with [`Engine::pop_due`].
+/// The impairment engine: feed datagrams with [`Engine::push`], take what is due with [`Engine::pop_due`].
+///
+/// Given the datagrams in arrival order, it decides deterministically (from a seed) which to drop,
+/// duplicate, hold back or delay, and counts exactly what it did, so a test can compare a receiver's loss,
+/// duplicate and reorder counts with the truth. No I/O here: the relay feeds datagrams in and sends what
+/// comes out when it is due.
+///
+/// For each datagram, three draws are made in this order, whatever the outcome, so the decisions for
+/// datagram `n` depend only on the seed and `n`: drop? duplicate? hold back? A dropped datagram goes no
+/// further. A held datagram ("reorder") is released right after the next datagram that is forwarded, so it
+/// arrives after a newer one; only one is held at a time. Every forwarded copy is sent `delay` after it was
+/// released.
+///
+/// The queue of copies waiting to be sent is bounded ([`QueueLimits`]: by default 1000 datagrams, as
+/// netem's default limit, and 16 MiB): a copy that does not fit is not sent and is counted
+/// ([`Counts::queue_full`]), so a long delay under a heavy stream costs bounded memory.
 ///
 /// A datagram is any `T` that is its bytes (`AsRef<[u8]>`, for the queue's byte bound) and can be copied
 /// (`Clone`, for duplicates): plain `Vec<u8>`, or a payload with what the sender needs beside it.
