@@ -46,7 +46,11 @@ fn two_relays_in_a_loop_let_one_datagram_die_out() {
         let rx1 = recv(&ns, &[g1, "--timeout", "8"]);
         let rx2 = recv(&ns, &[g2, "--timeout", "8"]);
         tools_support::run(&ns, &["send", g1, "--ttl", "8", "round and round"]).ok();
-        let (a, b) = (summary(&a.finish().ok()), summary(&b.finish().ok()));
+        let (a, b) = (a.finish().ok(), b.finish().ok());
+        // The relay that refuses a datagram with no hop left says once why.
+        let hint = "for its own link only (TTL 1 or less)";
+        assert_eq!(b.stderr.matches(hint).count(), usize::from(dedup == "0"), "{}", b.stderr);
+        let (a, b) = (summary(&a), summary(&b));
         let (h1, h2) = (heard(&rx1.finish().ok()), heard(&rx2.finish().ok()));
         assert!(h1.iter().chain(&h2).all(|(_, p)| p == "round and round"), "{h1:?} {h2:?}");
         assert_eq!(h1.iter().map(|h| h.0).collect::<Vec<_>>(), g1_ttls, "copies on G1, dedup {dedup}");
@@ -177,4 +181,18 @@ fn a_group_relayed_onto_itself_is_refused_at_the_start() {
     }
     let f = tools_support::run(&ns, &["relay", g, "239.88.0.1:6801", "--time", "0.2", "--json", "-q"]).ok();
     assert_eq!(f.one("summary").int("received"), 0);
+}
+
+/// The new options refuse values out of range with exit status 2, before anything is joined.
+#[test]
+fn queue_and_dedup_options_are_checked() {
+    let ns = Netns::new("ropts");
+    let (g1, g2) = ("239.89.0.1:6900", "239.89.0.2:6900");
+    for (opt, value) in
+        [("--queue", "0"), ("--queue", "x"), ("--queue-bytes", "0"), ("--dedup", "-1"), ("--dedup", "1e9")]
+    {
+        let f = tools_support::run(&ns, &["relay", g1, g2, opt, value]);
+        assert_eq!(f.code, Some(2), "{opt} {value}: {f:?}");
+        assert!(f.stderr.contains(opt), "{opt} {value}: {}", f.stderr);
+    }
 }
