@@ -110,6 +110,9 @@ impl RelayBuilder {
     /// Checks that the relay cannot feed itself, then joins FROM and opens the socket to TO.
     pub fn build(self) -> Result<Relay> {
         let (from, to) = (self.from, self.to);
+        if from.port() == 0 {
+            return Err(Error::new(ErrorKind::Parse, format!("{from}: a relay listens on GROUP:PORT")));
+        }
         let in_ifaces: Vec<Interface> = self.in_ifaces.iter().map(IfaceSpec::resolve).collect::<Result<_>>()?;
         let out_iface = self.out_iface.as_ref().map(IfaceSpec::resolve).transpose()?;
         refuse_self_loop(from, &in_ifaces, to, out_iface.as_ref())?;
@@ -428,5 +431,44 @@ fn set_ttl(socket: &McastSocket, ttl: u8) -> Result<()> {
     match socket.family() {
         Family::V4 => socket.set_multicast_ttl_v4(u32::from(ttl)),
         Family::V6 => socket.set_multicast_hops_v6(i32::from(ttl)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iface(index: u32) -> Interface {
+        Interface { name: format!("if{index}"), index, flags: 0, mtu: 1500, ipv4: Vec::new(), ipv6: Vec::new() }
+    }
+
+    fn g(s: &str) -> Group {
+        s.parse().unwrap()
+    }
+
+    /// Only the cases the routing table has no say in: both sides named, or a zone.
+    #[test]
+    fn a_group_onto_itself_on_the_same_interface_is_refused() {
+        let (a, b) = (g("239.1.1.1:5000"), g("239.1.1.1:5001"));
+        let err = refuse_self_loop(a, &[], a, None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Mismatch);
+        assert!(err.to_string().contains("onto itself"), "{err}");
+        assert!(refuse_self_loop(a, &[iface(3)], a, Some(&iface(3))).is_err());
+        assert!(refuse_self_loop(a, &[iface(2), iface(3)], a, Some(&iface(3))).is_err());
+        // Another interface, port or group is fine.
+        assert!(refuse_self_loop(a, &[iface(2)], a, Some(&iface(3))).is_ok());
+        assert!(refuse_self_loop(a, &[], b, None).is_ok());
+        assert!(refuse_self_loop(a, &[], g("239.1.1.2:5000"), None).is_ok());
+        // An IPv6 zone names the interface.
+        let (z3, z4) = (g("[ff02::1%3]:5000"), g("[ff02::1%4]:5000"));
+        assert!(refuse_self_loop(z3, &[], z3, None).is_err());
+        assert!(refuse_self_loop(z3, &[], z4, None).is_ok());
+        assert!(refuse_self_loop(z3, &[], z4, Some(&iface(3))).is_err());
+    }
+
+    #[test]
+    fn a_relay_needs_a_port_to_listen_on() {
+        let err = Relay::builder(g("239.1.1.1"), g("239.1.1.2:5000")).build().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Parse);
     }
 }
