@@ -30,12 +30,14 @@
 //! # Ok::<(), mcast::Error>(())
 //! ```
 
+mod answerer;
 mod responder;
 mod search;
 
 use crate::wire::proto::{self, Answer, Kind, Repr};
 
-pub use responder::{Answerer, Responder, ResponderBuilder, ResponderEvent, ResponderReport, Verdict};
+pub use answerer::{Answerer, Verdict};
+pub use responder::{Responder, ResponderBuilder, ResponderEvent, ResponderReport};
 pub use search::{Found, Search, SearchBuilder, SearchEvent, SearchReport, MAX_FOUND};
 
 /// The TTL (IPv4) or hop limit (IPv6) a responder sends its unicast answers with (`IP_TTL`,
