@@ -123,6 +123,7 @@ mod tests {
     use crate::discover::{encode_query, MAX_ANSWER_LEN, QUERY_LEN};
     use crate::guard::RateLimit;
     use crate::wire::proto::Answer;
+    use std::net::SocketAddr;
 
     fn allow_all() -> AnswerPolicy {
         AnswerPolicy {
@@ -240,5 +241,24 @@ mod tests {
         assert!(Answerer::new("", allow_all()).is_err());
         assert!(Answerer::new(&"n".repeat(256), allow_all()).is_err());
         assert!(Answerer::new(&"n".repeat(255), allow_all()).is_ok());
+    }
+
+    /// 100,000 forged sources leave at most the table's cap behind; the rest are evicted and counted.
+    #[test]
+    fn forged_sources_stay_within_the_table() {
+        let mut a = Answerer::new("x", allow_all()).unwrap();
+        let q = query(1);
+        let mut reply = [0u8; MAX_ANSWER_LEN];
+        let now = Instant::now();
+        for i in 0..100_000u32 {
+            let mut m = meta("10.0.0.2:5", q.len());
+            m.source = SocketAddr::from((std::net::Ipv4Addr::from(0x0a00_0000 + i), 5000));
+            let _ = a.consider(&q, &m, None, now, &mut reply);
+        }
+        let cap = crate::guard::DEFAULT_SOURCES as u64;
+        assert_eq!(a.sources_evicted(), 100_000 - cap);
+        // The total bucket (10,000 at once) bounds the answers; each source's own bucket was full.
+        assert_eq!(a.answered(), u64::from(crate::guard::DEFAULT_TOTAL));
+        assert_eq!(a.refused().get(Refusal::TotalRate), 100_000 - u64::from(crate::guard::DEFAULT_TOTAL));
     }
 }
