@@ -50,13 +50,14 @@ impl Answerer {
         })
     }
 
-    /// Decides about `datagram` (as received, with `meta`), answering with `addr` as the address of the
-    /// arrival interface; on [`Verdict::Answer`] the answer is in `reply` (at least [`MAX_ANSWER_LEN`] bytes).
+    /// Decides about `datagram` (as received, with `meta`); `addr` gives the address of the arrival
+    /// interface to answer with, and is called only for a query the policy admits. On [`Verdict::Answer`] the
+    /// answer is in `reply` (at least [`super::MAX_ANSWER_LEN`] bytes).
     pub fn consider(
         &mut self,
         datagram: &[u8],
         meta: &RecvMeta,
-        addr: Option<IpAddr>,
+        addr: impl FnOnce() -> Option<IpAddr>,
         now: Instant,
         reply: &mut [u8],
     ) -> Verdict {
@@ -72,7 +73,7 @@ impl Answerer {
         &mut self,
         datagram: &[u8],
         meta: &RecvMeta,
-        addr: Option<IpAddr>,
+        addr: impl FnOnce() -> Option<IpAddr>,
         now: Instant,
         reply: &mut [u8],
     ) -> Verdict {
@@ -80,11 +81,13 @@ impl Answerer {
             Ok((q, _)) if q.kind == Kind::DiscoverQuery => q,
             _ => return Verdict::Refuse(Refusal::Foreign),
         };
-        let len = answer_len(&self.name, addr);
-        if let Err(why) = self.guard.admit(meta.source, meta.ifindex, datagram.len(), len, now) {
+        // The longest answer this query can get: with an address of the query's family. Judged before the
+        // interface's address is looked up, so a refused datagram costs no look-up.
+        let longest = answer_len(&self.name, Some(meta.source.ip()));
+        if let Err(why) = self.guard.admit(meta.source, meta.ifindex, datagram.len(), longest, now) {
             return Verdict::Refuse(why);
         }
-        match encode_answer(&query, &self.name, addr, reply) {
+        match encode_answer(&query, &self.name, addr(), reply) {
             Ok(len) => Verdict::Answer { len, ring: query.seq },
             // Only a reply buffer shorter than MAX_ANSWER_LEN gets here: the name was checked at the start.
             Err(_) => Verdict::Refuse(Refusal::Oversized),
@@ -160,7 +163,7 @@ mod tests {
         let q = query(2);
         let mut reply = [0u8; MAX_ANSWER_LEN];
         let addr = Some("10.0.0.7".parse().unwrap());
-        let v = a.consider(&q, &meta("10.0.0.2:5000", q.len()), addr, Instant::now(), &mut reply);
+        let v = a.consider(&q, &meta("10.0.0.2:5000", q.len()), || addr, Instant::now(), &mut reply);
         let Verdict::Answer { len, ring } = v else { panic!("{v:?}") };
         assert_eq!(ring, 2);
         let (r, body) = proto::decode(&reply[..len]).unwrap();
@@ -174,17 +177,17 @@ mod tests {
     fn an_unpadded_query_is_answered_only_when_the_answer_fits() {
         let mut a = Answerer::new(&"n".repeat(200), allow_all()).unwrap();
         let mut q = [0u8; 64];
-        let n = proto::encode(Kind::DiscoverQuery, 1, 1, 0, &[0u8; 8], &mut q).unwrap();
+        let n = proto::encode(Kind::DiscoverQuery, 1, 1, 0, &[0u8; 12], &mut q).unwrap();
         let mut reply = [0u8; MAX_ANSWER_LEN];
-        let v = a.consider(&q[..n], &meta("10.0.0.2:5000", n), None, Instant::now(), &mut reply);
+        let v = a.consider(&q[..n], &meta("10.0.0.2:5000", n), || None, Instant::now(), &mut reply);
         assert_eq!(v, Verdict::Refuse(Refusal::Oversized));
-        // A short name fits a 36-byte query with no address: 28 + 1 + 5 + 1 = 35 bytes.
+        // A short name fits a 40-byte query: at most 28 + 1 + 5 + 1 + 4 = 39 bytes (35 with no address).
         let mut short = Answerer::new("short", allow_all()).unwrap();
-        let v = short.consider(&q[..n], &meta("10.0.0.2:5000", n), None, Instant::now(), &mut reply);
+        let v = short.consider(&q[..n], &meta("10.0.0.2:5000", n), || None, Instant::now(), &mut reply);
         assert_eq!(v, Verdict::Answer { len: 35, ring: 1 });
         // The header-only query of earlier versions fits no answer at all.
         let n = proto::encode(Kind::DiscoverQuery, 1, 1, 0, &[], &mut q).unwrap();
-        let v = short.consider(&q[..n], &meta("10.0.0.2:5000", n), None, Instant::now(), &mut reply);
+        let v = short.consider(&q[..n], &meta("10.0.0.2:5000", n), || None, Instant::now(), &mut reply);
         assert_eq!(v, Verdict::Refuse(Refusal::Oversized));
         assert_eq!(short.refused().get(Refusal::Oversized), 1);
     }
@@ -202,7 +205,7 @@ mod tests {
             ("0.0.0.0:5", Refusal::Unspecified),
             ("127.0.0.1:5", Refusal::LoopbackFromOutside),
         ] {
-            assert_eq!(a.consider(&q, &meta(src, q.len()), None, now, &mut reply), Verdict::Refuse(why), "{src}");
+            assert_eq!(a.consider(&q, &meta(src, q.len()), || None, now, &mut reply), Verdict::Refuse(why), "{src}");
         }
         let ping = {
             let mut b = [0u8; 40];
@@ -210,7 +213,7 @@ mod tests {
             b[..n].to_vec()
         };
         for junk in [&b"hello"[..], &ping, &q[..20]] {
-            let v = a.consider(junk, &meta("10.0.0.2:5", junk.len()), None, now, &mut reply);
+            let v = a.consider(junk, &meta("10.0.0.2:5", junk.len()), || None, now, &mut reply);
             assert_eq!(v, Verdict::Refuse(Refusal::Foreign));
         }
         assert_eq!(a.refused().total(), 8);
@@ -226,13 +229,13 @@ mod tests {
         let now = Instant::now();
         let answered = (0..20)
             .filter(|_| {
-                matches!(a.consider(&q, &meta("10.0.0.2:5", q.len()), None, now, &mut reply), Verdict::Answer { .. })
+                matches!(a.consider(&q, &meta("10.0.0.2:5", q.len()), || None, now, &mut reply), Verdict::Answer { .. })
             })
             .count();
         assert_eq!(answered, 5);
         assert_eq!(a.refused().get(Refusal::SourceRate), 15);
         // Another source has its own bucket.
-        let v = a.consider(&q, &meta("10.0.0.3:5", q.len()), None, now, &mut reply);
+        let v = a.consider(&q, &meta("10.0.0.3:5", q.len()), || None, now, &mut reply);
         assert!(matches!(v, Verdict::Answer { .. }));
     }
 
@@ -253,7 +256,7 @@ mod tests {
         for i in 0..100_000u32 {
             let mut m = meta("10.0.0.2:5", q.len());
             m.source = SocketAddr::from((std::net::Ipv4Addr::from(0x0a00_0000 + i), 5000));
-            let _ = a.consider(&q, &m, None, now, &mut reply);
+            let _ = a.consider(&q, &m, || None, now, &mut reply);
         }
         let cap = crate::guard::DEFAULT_SOURCES as u64;
         assert_eq!(a.sources_evicted(), 100_000 - cap);

@@ -66,6 +66,7 @@ impl ResponderBuilder {
             buf: vec![0u8; 65_536],
             reply: vec![0u8; MAX_ANSWER_LEN],
             sends: SendStats::default(),
+            addrs: Addresses::default(),
         })
     }
 }
@@ -131,6 +132,7 @@ pub struct Responder {
     buf: Vec<u8>,
     reply: Vec<u8>,
     sends: SendStats,
+    addrs: Addresses,
 }
 
 impl Responder {
@@ -158,10 +160,15 @@ impl Responder {
     }
 
     fn handle(&mut self, meta: &RecvMeta) -> Result<ResponderEvent> {
-        // By the index the query came in on, so a re-created interface answers with its address now.
-        let addr = meta.ifindex.and_then(|i| Interface::by_index(i).ok()).and_then(|i| address_of(&i, self.group.ip()));
         let datagram = self.buf.get(..meta.len).unwrap_or_default();
-        let (len, ring) = match self.answerer.consider(datagram, meta, addr, Instant::now(), &mut self.reply) {
+        let now = Instant::now();
+        let (addrs, family) = (&mut self.addrs, self.group.ip());
+        let mut addr = None;
+        let lookup = || {
+            addr = addrs.get(meta.ifindex, family, now);
+            addr
+        };
+        let (len, ring) = match self.answerer.consider(datagram, meta, lookup, now, &mut self.reply) {
             Verdict::Answer { len, ring } => (len, ring),
             Verdict::Refuse(reason) => return Ok(ResponderEvent::Refused { source: meta.source, reason }),
         };
@@ -232,6 +239,33 @@ fn count_failure(stats: &mut SendStats, e: &Error) {
     }
     stats.streak = stats.streak.saturating_add(1);
     stats.last_error = Some(e.to_string());
+}
+
+/// How long an interface's address is trusted before it is looked up again.
+const ADDRESS_AGE: Duration = Duration::from_secs(1);
+
+/// The addresses of the arrival interfaces, by index, looked up at most once a second each: looking one up
+/// reads every interface, too slow to do for each of 10,000 answers a second. The indices are the kernel's,
+/// so the map holds at most one entry per interface that ever delivered an admitted query.
+#[derive(Debug, Default)]
+struct Addresses {
+    known: std::collections::HashMap<u32, (Option<IpAddr>, Instant)>,
+}
+
+impl Addresses {
+    /// The address to answer with for a query that arrived on `index`: by the index, so a re-created
+    /// interface answers with its address now.
+    fn get(&mut self, index: Option<u32>, group: IpAddr, now: Instant) -> Option<IpAddr> {
+        let index = index?;
+        if let Some(&(addr, at)) = self.known.get(&index) {
+            if now.saturating_duration_since(at) < ADDRESS_AGE {
+                return addr;
+            }
+        }
+        let addr = Interface::by_index(index).ok().and_then(|i| address_of(&i, group));
+        self.known.insert(index, (addr, now));
+        addr
+    }
 }
 
 /// The interface's address in the group's family: IPv4's first, or for IPv6 a global address before a
