@@ -298,3 +298,33 @@ fn a_flood_of_forged_sources_leaves_memory_flat() {
     assert_eq!(evicted, off_link + 1 - 4096, "{s}");
     assert!(after.saturating_sub(before) < 64 * 1024, "RSS {before} KiB -> {after} KiB");
 }
+
+/// With `--allow 0.0.0.0/0` the on-link rule is off, so a forged source can make the answer's send fail: a
+/// subnet broadcast source (`sendto` refuses a broadcast without `SO_BROADCAST`: `EACCES`) and one that b's
+/// routing table calls unreachable. Each failure is counted and reported, and the responder goes on to answer
+/// the honest query.
+#[test]
+fn sends_that_fail_for_the_peers_sake_are_counted_not_fatal() {
+    let (a, b) = link("rgsend");
+    b.ip(&["route", "add", "unreachable", "10.77.0.0/16"]);
+    let group: SocketAddr = "239.94.0.5:4005".parse().unwrap();
+    let r = responder(&b, "239.94.0.5:4005", &["--name", "open", "--allow", "0.0.0.0/0"]);
+    let va = a.ifindex("va");
+    let forge = a.run(move || Forge::open(Family::V4, va));
+    let q = padded(0x5e4d, 1);
+    forge.send(SocketAddr::from(([10, 94, 0, 255], 5000)), group, 1, &q);
+    forge.send(SocketAddr::from(([10, 77, 0, 5], 5000)), group, 1, &q);
+    r.wait_until("two failed sends", || r.objects("send_failed").len() == 2);
+    let failed = r.objects("send_failed");
+    assert_eq!(failed[0]["to"], "10.94.0.255:5000", "{failed:?}");
+    assert!(failed[0]["error"].as_str().unwrap_or("").contains("Permission denied"), "{failed:?}");
+    assert_eq!(failed[1]["to"], "10.77.0.5:5000", "{failed:?}");
+    let honest = querier(&a, SocketAddr::from((A, 0)));
+    honest.send_to(&padded(0xfeed, 1), group).expect("send");
+    expect_answer(&honest, 0xfeed, "open", 4005);
+    interrupt(&r);
+    let (_, out, _) = r.finish();
+    let objects = common::cli::json(&out);
+    let s = common::cli::the_summary(&objects);
+    assert_eq!((s["answered"].as_u64(), s["send_failed"].as_u64()), (Some(1), Some(2)), "{s}");
+}

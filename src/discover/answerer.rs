@@ -32,7 +32,7 @@ pub struct Answerer {
     name: String,
     guard: AnswerGuard,
     refused: Refusals,
-    answered: u64,
+    admitted: u64,
 }
 
 impl Answerer {
@@ -46,7 +46,7 @@ impl Answerer {
             name: name.to_string(),
             guard: AnswerGuard::new(policy),
             refused: Refusals::default(),
-            answered: 0,
+            admitted: 0,
         })
     }
 
@@ -63,7 +63,7 @@ impl Answerer {
     ) -> Verdict {
         let verdict = self.judge(datagram, meta, addr, now, reply);
         match verdict {
-            Verdict::Answer { .. } => self.answered = self.answered.saturating_add(1),
+            Verdict::Answer { .. } => self.admitted = self.admitted.saturating_add(1),
             Verdict::Refuse(why) => self.refused.count(why),
         }
         verdict
@@ -99,9 +99,9 @@ impl Answerer {
         &self.name
     }
 
-    /// Queries answered so far.
-    pub fn answered(&self) -> u64 {
-        self.answered
+    /// Queries admitted so far: answers built (whether their sends then succeeded is the caller's to count).
+    pub fn admitted(&self) -> u64 {
+        self.admitted
     }
 
     /// Datagrams refused so far, by reason (datagrams that are not queries count as [`Refusal::Foreign`]).
@@ -169,7 +169,7 @@ mod tests {
         let (r, body) = proto::decode(&reply[..len]).unwrap();
         assert_eq!((r.kind, r.session, r.seq, r.send_time_ns), (Kind::DiscoverAnswer, 0xabcd, 2, 42));
         assert_eq!(Answer::parse(body).unwrap(), Answer { name: "printer-3".into(), addr });
-        assert_eq!(a.answered(), 1);
+        assert_eq!(a.admitted(), 1);
         assert_eq!(a.refused().total(), 0);
     }
 
@@ -217,7 +217,7 @@ mod tests {
             assert_eq!(v, Verdict::Refuse(Refusal::Foreign));
         }
         assert_eq!(a.refused().total(), 8);
-        assert_eq!(a.answered(), 0);
+        assert_eq!(a.admitted(), 0);
     }
 
     #[test]
@@ -261,7 +261,7 @@ mod tests {
         let cap = crate::guard::DEFAULT_SOURCES as u64;
         assert_eq!(a.sources_evicted(), 100_000 - cap);
         // The total bucket (10,000 at once) bounds the answers; each source's own bucket was full.
-        assert_eq!(a.answered(), u64::from(crate::guard::DEFAULT_TOTAL));
+        assert_eq!(a.admitted(), u64::from(crate::guard::DEFAULT_TOTAL));
         assert_eq!(a.refused().get(Refusal::TotalRate), 100_000 - u64::from(crate::guard::DEFAULT_TOTAL));
     }
 }

@@ -67,6 +67,7 @@ impl ResponderBuilder {
             reply: vec![0u8; MAX_ANSWER_LEN],
             sends: SendStats::default(),
             addrs: Addresses::default(),
+            answered: 0,
         })
     }
 }
@@ -133,6 +134,7 @@ pub struct Responder {
     reply: Vec<u8>,
     sends: SendStats,
     addrs: Addresses,
+    answered: u64,
 }
 
 impl Responder {
@@ -178,6 +180,7 @@ impl Responder {
         let outcome = send_with_retry(&RetryPolicy::default(), &mut self.sends, &mut std::thread::sleep, &mut send);
         let error = match outcome {
             Ok(Outcome::Sent(_)) => {
+                self.answered = self.answered.saturating_add(1);
                 return Ok(ResponderEvent::Answered { querier: meta.source, ring, ttl: meta.ttl, addr });
             }
             Ok(Outcome::Failed(e)) => e,
@@ -195,9 +198,9 @@ impl Responder {
         self.answerer.name()
     }
 
-    /// Queries answered so far.
+    /// Queries answered so far (answers sent).
     pub fn answered(&self) -> u64 {
-        self.answerer.answered()
+        self.answered
     }
 
     /// The group answered on.
@@ -214,7 +217,7 @@ impl Responder {
     pub fn report(&self) -> ResponderReport {
         ResponderReport {
             name: self.answerer.name().to_string(),
-            answered: self.answerer.answered(),
+            answered: self.answered,
             refused: self.answerer.refused().clone(),
             sources_evicted: self.answerer.sources_evicted(),
             sends: self.sends.clone(),
