@@ -265,6 +265,7 @@ fn a_flood_of_forged_sources_leaves_memory_flat() {
     let (a, b) = link("rgflood");
     let group: SocketAddr = "239.94.0.4:4004".parse().unwrap();
     let r = responder(&b, "239.94.0.4:4004", &["--name", "flooded"]);
+    let running = Instant::now();
     let before = rss_kib(r.child.id());
     let va = a.ifindex("va");
     let forge = a.run(move || Forge::open(Family::V4, va));
@@ -285,12 +286,16 @@ fn a_flood_of_forged_sources_leaves_memory_flat() {
     let after = rss_kib(r.child.id());
     interrupt(&r);
     let (_, out, _) = r.finish();
+    let ran = running.elapsed().as_secs_f64();
     let objects = common::cli::json(&out);
     let s = common::cli::the_summary(&objects);
     let off_link = s["refused"]["off_link"].as_u64().unwrap_or(0);
+    // Refusal lines: a burst of 20, then at most 10 a second, however many refusals.
+    let lines = common::cli::of_type(&objects, "refused").len();
+    assert!(lines >= 20 && lines as f64 <= 20.0 + 10.0 * ran.ceil(), "{lines} refusal lines in {ran:.1} s");
     let evicted = s["sources_evicted"].as_u64().expect("sources_evicted");
     eprintln!(
-        "flood: sent in {sent_in:?}; {off_link} refused off-link, {evicted} sources evicted; RSS {before} KiB -> {after} KiB"
+        "flood: sent in {sent_in:?}; {off_link} refused off-link, {evicted} sources evicted, {lines} lines; RSS {before} KiB -> {after} KiB"
     );
     assert_eq!(s["answered"], 1, "{s}");
     assert!(off_link > 4096, "the flood reached the responder: {s}");
