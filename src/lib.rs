@@ -22,6 +22,7 @@
 pub mod buffers;
 #[allow(unsafe_code)]
 mod capi;
+pub mod discover;
 pub mod doctor;
 mod endpoint;
 mod error;
