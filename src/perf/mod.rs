@@ -35,6 +35,8 @@ mod serve;
 mod session;
 
 pub use send::{PerfSender, PerfSenderBuilder, SendEvent, SendInterval, SendReport};
+#[cfg(fuzzing)]
+pub use serve::fuzz_intake;
 pub use serve::{IntervalReport, PerfServer, PerfServerBuilder, ServeEvent, ServeReport};
 pub use session::{SessionInterval, SessionKey, SessionReport};
 

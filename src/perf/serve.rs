@@ -283,6 +283,22 @@ impl Intake {
     }
 }
 
+/// The receiver's per-datagram path fed `datagrams` (metadata, bytes) with no socket, for the fuzz target
+/// `perf_intake`: sessions seen, evicted and held, datagrams refused as foreign, distinct data datagrams.
+#[cfg(fuzzing)]
+pub fn fuzz_intake<'a>(
+    max_sessions: usize,
+    datagrams: impl IntoIterator<Item = (RecvMeta, &'a [u8])>,
+) -> (u64, u64, usize, u64, u64) {
+    let mut intake = Intake::new(max_sessions, Instant::now());
+    for (meta, data) in datagrams {
+        intake.take(data, &meta);
+        intake.events.clear();
+    }
+    let t = &intake.table;
+    (t.seen(), t.evicted(), t.len(), intake.refusals.get(Refusal::Foreign), intake.total)
+}
+
 /// Receives perf datagrams and accounts each sender's run; see the [module docs](super).
 #[derive(Debug)]
 pub struct PerfServer {

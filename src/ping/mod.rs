@@ -29,4 +29,6 @@ mod table;
 pub use link::SLICE;
 pub use probe::{ProbeEvent, ProbeReport, Prober, ProberBuilder, Reply};
 pub use serve::{Answered, ServeEvent, ServeReport, Server, ServerBuilder};
+#[cfg(fuzzing)]
+pub use table::fuzz_answers;
 pub use table::{Channel, RowReport, DEFAULT_MAX_RESPONDERS};

@@ -254,3 +254,29 @@ mod tests {
         assert!(t.rows(1).iter().all(|r| r.responder != honest), "the idlest went first");
     }
 }
+
+/// The prober's handling of answers fed `datagrams` (metadata, bytes) with no socket, for the fuzz target
+/// `ping_answers`: for a prober of `session` that has sent `sent` probes and keeps `cap` responders, the
+/// responders held and evicted, and the datagrams refused as foreign.
+#[cfg(fuzzing)]
+pub fn fuzz_answers<'a>(
+    session: u32,
+    sent: u64,
+    cap: usize,
+    datagrams: impl IntoIterator<Item = (crate::RecvMeta, &'a [u8])>,
+) -> (usize, u64, u64) {
+    let mut table = Responders::new(cap);
+    let mut foreign = 0u64;
+    let now = Instant::now();
+    for (meta, data) in datagrams {
+        let repr = crate::wire::proto::decode(data).ok().map(|(r, _)| r);
+        match sort_header(repr, meta.truncated, session, sent) {
+            Sorted::Answer(r, channel) => {
+                table.record(meta.source.ip(), channel, r.seq, 0, meta.ttl, 0, now);
+            }
+            Sorted::Probe => {}
+            Sorted::Foreign => foreign += 1,
+        }
+    }
+    (table.len(), table.evicted(), foreign)
+}
