@@ -14,12 +14,14 @@ build:
 demo: build
 	$(RELEASE)/mcast demo
 
-# Every test: formatting, lints, Rust unit/integration/doc tests, then the C suite (ffi/c.mk).
+# Every test: formatting, lints (the fuzz targets must compile too), Rust unit/integration/doc tests, then the
+# C suite (ffi/c.mk).
 check: lint test-rust test-c
 
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	cd fuzz && RUSTFLAGS="--cfg fuzzing" $(CARGO) check --bins --locked --quiet
 
 test: test-rust
 

@@ -426,6 +426,45 @@ int mcast_recv_gro(int fd, void *buf, size_t len, struct mcast_rxinfo *infos, si
 /* Segmented send and GRO (end). */
 
 /* ------------------------------------------------------------------------------------------------------------
+ * Discovery (begin). The expanding-ring search of the Multicast HOWTO: a query to a group with TTL (hop limit)
+ * 0, which stays on this host, then 1 (this link), 2, 4, 8 ... each ring a router further, until a ring brings
+ * answers. `mcast responder` (or any program that speaks docs/protocol.md) answers by unicast with its name and
+ * address, and with TTL 64, so the distance in routers is known too. Queries are padded to the longest answer
+ * (301 bytes), since a responder never answers with more bytes than it was asked with.
+ */
+
+/* Flags of mcast_discover(). */
+#define MCAST_DISCOVER_ALL 1 /* keep widening after a ring that brought answers, up to max_ttl */
+
+/* One responder found. Later versions may append fields: pass sizeof(struct mcast_found) as size. */
+struct mcast_found {
+    char name[256];               /* its name, NUL-terminated (at most 255 bytes of UTF-8, cut at a NUL) */
+    struct sockaddr_storage addr; /* the address it answers for (that of its interface the query came in on),
+                                     port 0; ss_family is AF_UNSPEC when it did not say */
+    struct sockaddr_storage from; /* where its answer came from: address and port */
+    unsigned int ring;            /* the TTL or hop limit of the first query it answered */
+    int distance;                 /* routers between it and this host (64 minus the answer's arrival TTL);
+                                     -1 when unknown */
+    uint64_t rtt_ns;              /* from sending that query to the answer's arrival, in nanoseconds */
+};
+
+/* Searches group_port ("239.255.0.9:4000", "[ff02::9%eth0]:4000") out of iface (NULL: the route's choice;
+ * needed for a link-local IPv6 group without a zone) with TTL 0, 1, 2, 4 ... up to max_ttl (0..=255; -1: 32),
+ * waiting wait_ms milliseconds (0: 500) for answers after each query. Stops after the first ring that brought
+ * an answer unless flags has MCAST_DISCOVER_ALL. Blocks for the whole search: up to (rings x wait_ms).
+ * Writes the first cap responders, in the order they answered, into found[], whose entries are size bytes
+ * apart (sizeof(struct mcast_found)); found may be NULL when cap is 0. Returns how many responders answered,
+ * which may be more than cap (only cap were written); 0 when none did, which is not an error.
+ * EINVAL for a group that does not parse or has no port, max_ttl or wait_ms out of range, unknown flags, size
+ * smaller than this header's struct, or found NULL with cap > 0; ENODEV for an unknown interface or a
+ * link-local group without one. The search uses a socket of its own, closed before it returns: calls from
+ * several threads at once are independent (each gets the answers to its own queries, by session id). */
+int mcast_discover(const char *group_port, const char *iface, int max_ttl, int wait_ms, int flags,
+                   struct mcast_found *found, size_t cap, size_t size);
+
+/* Discovery (end). */
+
+/* ------------------------------------------------------------------------------------------------------------
  * ABI check: the library's own view of the structs above, so a program (or the test suite) can verify that
  * the header it was compiled with matches the library it runs with.
  */

@@ -323,19 +323,20 @@ impl AnswerGuard {
         let ip = canonical(source.ip());
         let allowed = self.policy.allow.iter().any(|&(net, len)| in_prefix(ip, net, len));
         let state = self.sources.entry(ip, now);
-        if !allowed {
-            let index = arrival.unwrap_or(0);
-            let fresh =
-                state.verdict.filter(|&(_, at, i)| i == index && now.saturating_duration_since(at) < VERDICT_AGE);
-            let verdict = match fresh {
-                Some((v, _, _)) => v,
-                None => {
-                    let v = on_link(source, arrival);
-                    state.verdict = Some((v, now, index));
-                    v
-                }
-            };
-            verdict?;
+        let index = arrival.unwrap_or(0);
+        let fresh = state.verdict.filter(|&(_, at, i)| i == index && now.saturating_duration_since(at) < VERDICT_AGE);
+        let verdict = match fresh {
+            Some((v, _, _)) => v,
+            None => {
+                let v = on_link(source, arrival);
+                state.verdict = Some((v, now, index));
+                v
+            }
+        };
+        // An allowed prefix widens "on link" to routed sources; a broadcast address stays refused.
+        match verdict {
+            Err(Refusal::OffLink) if allowed => {}
+            other => other?,
         }
         let limit = self.policy.per_source;
         if !state.bucket.get_or_insert_with(|| TokenBucket::full(limit)).take(limit, now) {

@@ -23,6 +23,7 @@ pub mod addrinfo;
 pub mod buffers;
 #[allow(unsafe_code)]
 mod capi;
+pub mod discover;
 pub mod doctor;
 mod endpoint;
 mod error;
@@ -36,6 +37,8 @@ pub mod multi;
 pub mod options;
 pub mod pace;
 pub mod payload;
+pub mod perf;
+pub mod ping;
 pub mod procnet;
 pub mod raw;
 pub mod relay;

@@ -119,8 +119,14 @@ int_options! {
     recv_ttl_v4 / set_recv_ttl_v4: bool = libc::IPPROTO_IP, IP_RECVTTL, [0, B];
     /// `IP_HDRINCL` (raw(7)): on a raw socket, the caller writes the IPv4 header.
     header_included_v4 / set_header_included_v4: bool = libc::IPPROTO_IP, IP_HDRINCL, [0, B];
+    /// `IP_TTL` (ip(7)): TTL of outgoing unicast datagrams, 1..=255 (the default is the route's, else
+    /// `net.ipv4.ip_default_ttl`, 64). Linux also takes -1 to restore that default.
+    unicast_ttl_v4 / set_unicast_ttl_v4: i32 = libc::IPPROTO_IP, IP_TTL, [-1, 255];
     /// `IPV6_MULTICAST_HOPS` (ipv6(7)): hop limit of outgoing multicast, -1 (route default, 1) or 0..=255.
     multicast_hops_v6 / set_multicast_hops_v6: i32 = libc::IPPROTO_IPV6, IPV6_MULTICAST_HOPS, [-1, 255];
+    /// `IPV6_UNICAST_HOPS` (ipv6(7)): hop limit of outgoing unicast datagrams, -1 (the route's default, else
+    /// `net.ipv6.conf.all.hop_limit`, 64) or 0..=255.
+    unicast_hops_v6 / set_unicast_hops_v6: i32 = libc::IPPROTO_IPV6, IPV6_UNICAST_HOPS, [-1, 255];
     /// `IPV6_MULTICAST_LOOP` (ipv6(7)): whether this host's own members get a copy (default on).
     multicast_loop_v6 / set_multicast_loop_v6: bool = libc::IPPROTO_IPV6, IPV6_MULTICAST_LOOP, [0, B];
     /// `IPV6_MULTICAST_IF` (ipv6(7)): outgoing interface by index; 0 reverts to the route's choice.

@@ -1,262 +1,40 @@
-//! The impairment engine of `mcast relay`: given the datagrams in arrival order, decides deterministically (from
-//! a seed) which to drop, duplicate, hold back or delay, and counts exactly what it did, so a test can compare a
-//! receiver's loss, duplicate and reorder counts with the truth. No I/O here: the relay feeds datagrams in and
-//! sends what comes out when it is due.
+//! `mcast relay` as a library: forwarding one group to another (IPv4 and IPv6 in any combination), under
+//! the relay policy of `docs/security.md` (rule 6), optionally impaired.
 //!
-//! For each datagram, three draws are made in this order, whatever the outcome, so the decisions for datagram
-//! `n` depend only on the seed and `n`: drop? duplicate? hold back? A dropped datagram goes no further. A held
-//! datagram ("reorder") is released right after the next datagram that is forwarded, so it arrives after a
-//! newer one; only one is held at a time. Every forwarded copy is sent `delay` after it was released.
+//! Three layers, each usable alone:
+//! - [`Engine`] (the impairments): decides from a seed which datagrams to drop, duplicate, hold back or
+//!   delay, and counts exactly what it did; its queue is bounded ([`QueueLimits`]).
+//! - [`Forwarder`] (the policy, no sockets): forwards only the FROM group from the FROM interfaces, with
+//!   the TTL it arrived with minus one, and refuses copies it forwarded a moment ago, each refusal counted
+//!   by its [`crate::guard::Refusal`] reason.
+//! - [`Relay`]: the forwarder between a receiver that follows its interfaces and a sender; [`Relay::poll`]
+//!   returns typed [`Event`]s and [`Relay::finish`] the [`Report`].
+//!
+//! ```no_run
+//! use mcast::relay::{Event, Relay};
+//! use mcast::Group;
+//! use std::time::Duration;
+//! let from: Group = "239.1.1.1:5000".parse()?;
+//! let to: Group = "239.1.1.2:5000".parse()?;
+//! let mut relay = Relay::builder(from, to).max_ttl(8).build()?;
+//! for _ in 0..100 {
+//!     for event in relay.poll(Duration::from_millis(100))? {
+//!         if let Event::Refused { source, reason } = event {
+//!             eprintln!("{source}: {reason}");
+//!         }
+//!     }
+//! }
+//! let (report, _) = relay.finish()?;
+//! println!("{} received, {} sent", report.received, report.sent);
+//! # Ok::<(), mcast::Error>(())
+//! ```
 
-use std::collections::VecDeque;
-use std::str::FromStr;
-use std::time::{Duration, Instant};
+mod forward;
+mod impair;
+mod run;
 
-use crate::error::{Error, ErrorKind, Result};
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a small, fast generator whose sequence is fixed by its seed.
-#[derive(Clone, Debug)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator seeded with `seed`.
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform number in `[0, 1)`.
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-/// A probability given as `0.1` or `10%`.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Probability(pub f64);
-
-impl FromStr for Probability {
-    type Err = Error;
-
-    fn from_str(s: &str) -> Result<Probability> {
-        let bad = || {
-            Error::new(ErrorKind::Parse, format!("probability '{s}': give a fraction 0..1 (0.05) or a percentage (5%)"))
-        };
-        let t = s.trim();
-        let p = match t.strip_suffix('%') {
-            Some(pct) => pct.trim().parse::<f64>().map_err(|_| bad())? / 100.0,
-            None => t.parse::<f64>().map_err(|_| bad())?,
-        };
-        if !(0.0..=1.0).contains(&p) {
-            return Err(bad());
-        }
-        Ok(Probability(p))
-    }
-}
-
-/// What to do to the traffic.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Impairments {
-    /// Chance that a datagram is dropped.
-    pub drop: Probability,
-    /// Chance that a datagram is sent twice.
-    pub duplicate: Probability,
-    /// Chance that a datagram is held back and sent after the next one.
-    pub reorder: Probability,
-    /// Time every forwarded datagram waits before it is sent.
-    pub delay: Duration,
-}
-
-/// Exact counts of what the engine did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    /// Datagrams fed in.
-    pub received: u64,
-    /// Datagrams dropped.
-    pub dropped: u64,
-    /// Datagrams sent twice (each adds one extra copy).
-    pub duplicated: u64,
-    /// Datagrams released after a newer one (a held datagram released by [`Engine::flush`] with nothing newer
-    /// after it is in order, and not counted).
-    pub reordered: u64,
-    /// Copies handed out to be sent.
-    pub sent: u64,
-}
-
-struct Held {
-    data: Vec<u8>,
-    copies: u8,
-}
-
-/// The engine: feed datagrams with [`Engine::push`], take what is due with [`Engine::pop_due`].
-pub struct Engine {
-    imp: Impairments,
-    rng: Rng,
-    held: Option<Held>,
-    queue: VecDeque<(Instant, Vec<u8>)>,
-    counts: Counts,
-}
-
-impl Engine {
-    /// An engine applying `imp`, its decisions fixed by `seed`.
-    pub fn new(imp: Impairments, seed: u64) -> Engine {
-        Engine { imp, rng: Rng::new(seed), held: None, queue: VecDeque::new(), counts: Counts::default() }
-    }
-
-    /// Takes one datagram that arrived at `now`.
-    pub fn push(&mut self, data: Vec<u8>, now: Instant) {
-        self.counts.received += 1;
-        let drop = self.rng.next_f64() < self.imp.drop.0;
-        let dup = self.rng.next_f64() < self.imp.duplicate.0;
-        let hold = self.rng.next_f64() < self.imp.reorder.0;
-        if drop {
-            self.counts.dropped += 1;
-            return;
-        }
-        let copies = if dup { 2 } else { 1 };
-        if dup {
-            self.counts.duplicated += 1;
-        }
-        if hold && self.held.is_none() {
-            self.held = Some(Held { data, copies });
-            return;
-        }
-        let due = now + self.imp.delay;
-        self.enqueue(due, data, copies);
-        if let Some(h) = self.held.take() {
-            self.counts.reordered += 1;
-            self.enqueue(due, h.data, h.copies);
-        }
-    }
-
-    fn enqueue(&mut self, due: Instant, data: Vec<u8>, copies: u8) {
-        if copies > 1 {
-            self.queue.push_back((due, data.clone()));
-        }
-        self.queue.push_back((due, data));
-    }
-
-    /// The next datagram due at or before `now`, if any.
-    pub fn pop_due(&mut self, now: Instant) -> Option<Vec<u8>> {
-        match self.queue.front() {
-            Some((due, _)) if *due <= now => {
-                self.counts.sent += 1;
-                self.queue.pop_front().map(|(_, d)| d)
-            }
-            _ => None,
-        }
-    }
-
-    /// When the next queued datagram is due.
-    pub fn next_due(&self) -> Option<Instant> {
-        self.queue.front().map(|(due, _)| *due)
-    }
-
-    /// Ends the run: releases a held datagram (in order, as nothing newer follows) and makes every queued one
-    /// due now; then [`Engine::pop_due`] drains them.
-    pub fn flush(&mut self, now: Instant) {
-        if let Some(h) = self.held.take() {
-            self.enqueue(now, h.data, h.copies);
-        }
-        for (due, _) in self.queue.iter_mut() {
-            *due = now;
-        }
-    }
-
-    /// Whether anything is held or queued.
-    pub fn is_idle(&self) -> bool {
-        self.held.is_none() && self.queue.is_empty()
-    }
-
-    /// What was done so far.
-    pub fn counts(&self) -> Counts {
-        self.counts
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(imp: Impairments, seed: u64, n: u8) -> (Vec<u8>, Counts) {
-        let mut e = Engine::new(imp, seed);
-        let t = Instant::now();
-        let mut out = Vec::new();
-        for i in 0..n {
-            e.push(vec![i], t);
-            while let Some(d) = e.pop_due(t + imp.delay) {
-                out.push(d[0]);
-            }
-        }
-        e.flush(t);
-        while let Some(d) = e.pop_due(t) {
-            out.push(d[0]);
-        }
-        (out, e.counts())
-    }
-
-    #[test]
-    fn probabilities_parse() {
-        assert_eq!("0.25".parse::<Probability>().unwrap(), Probability(0.25));
-        assert_eq!("10%".parse::<Probability>().unwrap(), Probability(0.1));
-        for bad in ["", "1.5", "-0.1", "abc", "200%"] {
-            assert!(bad.parse::<Probability>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn no_impairment_is_a_pipe() {
-        let (out, c) = run(Impairments::default(), 1, 50);
-        assert_eq!(out, (0..50).collect::<Vec<_>>());
-        assert_eq!(c, Counts { received: 50, sent: 50, ..Counts::default() });
-    }
-
-    #[test]
-    fn counts_match_the_output_and_the_seed_fixes_it() {
-        let imp = Impairments {
-            drop: Probability(0.1),
-            duplicate: Probability(0.1),
-            reorder: Probability(0.1),
-            delay: Duration::ZERO,
-        };
-        let (out, c) = run(imp, 42, 200);
-        assert_eq!(run(imp, 42, 200), (out.clone(), c));
-        assert_ne!(run(imp, 43, 200).0, out);
-        // Recount from the output the way a receiver would.
-        let mut seen = std::collections::HashSet::new();
-        let (mut dups, mut reord, mut highest) = (0, 0, None);
-        for &s in &out {
-            if !seen.insert(s) {
-                dups += 1;
-            } else if highest.is_some_and(|h| s < h) {
-                reord += 1;
-            }
-            highest = highest.max(Some(s));
-        }
-        assert_eq!(200 - seen.len() as u64, c.dropped);
-        assert_eq!(dups, c.duplicated);
-        assert_eq!(reord, c.reordered);
-        assert_eq!(out.len() as u64, c.sent);
-        assert!(c.dropped > 0 && c.duplicated > 0 && c.reordered > 0, "{c:?}");
-    }
-
-    #[test]
-    fn delay_holds_until_due() {
-        let imp = Impairments { delay: Duration::from_millis(5), ..Impairments::default() };
-        let mut e = Engine::new(imp, 0);
-        let t = Instant::now();
-        e.push(vec![1], t);
-        assert_eq!(e.pop_due(t), None);
-        assert_eq!(e.next_due(), Some(t + Duration::from_millis(5)));
-        assert_eq!(e.pop_due(t + Duration::from_millis(5)), Some(vec![1]));
-        assert!(e.is_idle());
-    }
-}
+pub use forward::{Datagram, Forwarder, Policy, Verdict, DEFAULT_DEDUP_CAP, DEFAULT_DEDUP_WINDOW};
+pub use impair::{
+    Counts, Engine, Impairments, Probability, QueueLimits, Rng, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS,
+};
+pub use run::{Event, Relay, RelayBuilder, Report};

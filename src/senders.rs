@@ -61,13 +61,20 @@ impl<K: Clone + Eq + Hash, V: Default> SenderTable<K, V> {
     /// The state of `key`, seen at `now`: created (as `V::default()`) if new, which may forget the sender
     /// idle the longest when the table is full. Senders idle past the age limit are forgotten first.
     pub fn entry(&mut self, key: K, now: Instant) -> &mut V {
+        self.entry_evicting(key, now).0
+    }
+
+    /// Like [`entry`](Self::entry), and also hands back the sender forgotten to make room for `key`, if one
+    /// was: a caller that keeps more about each sender elsewhere (a slot in its own array) can settle that
+    /// sender's account and reuse its slot.
+    pub fn entry_evicting(&mut self, key: K, now: Instant) -> (&mut V, Option<(K, V)>) {
         self.expire(now);
-        self.make_room(&key);
+        let evicted = self.make_room(&key);
         let stamp = self.stamp(&key);
         let e = self.entries.entry(key).or_insert_with(|| Entry { value: V::default(), last_seen: now, stamp });
         e.stamp = stamp;
         e.last_seen = e.last_seen.max(now);
-        &mut e.value
+        (&mut e.value, evicted)
     }
 }
 
@@ -215,6 +222,12 @@ mod tests {
         assert_eq!(t.get(&1), None);
         assert_eq!((t.get(&0), t.get(&2), t.get(&9)), (Some(&2), Some(&1), Some(&1)));
         assert_eq!((t.evicted(), t.expired(), t.forgotten()), (1, 0, 1));
+        // The next newcomer hands back the one it pushed out (2, now the longest idle) with its state.
+        let (v, gone) = t.entry_evicting(7, t0);
+        *v += 5;
+        assert_eq!(gone, Some((2, 1)));
+        assert_eq!(t.entry_evicting(7, t0).1, None, "a known sender pushes nobody out");
+        assert_eq!(t.get(&7), Some(&5));
     }
 
     #[test]

@@ -48,5 +48,11 @@ fn on_link_is_what_the_routing_table_says() {
         let mut g = AnswerGuard::new(policy);
         assert_eq!(g.admit(sa("10.62.0.9:4000"), Some(va), 100, 100, now), Ok(()));
         assert_eq!(g.admit(sa("192.0.2.7:4000"), Some(va), 100, 100, now), Err(Refusal::OffLink));
+
+        // Even allowing everything, a subnet's broadcast address is no peer.
+        let everything = vec![("0.0.0.0".parse().unwrap(), 0)];
+        let mut g = AnswerGuard::new(AnswerPolicy { allow: everything, ..AnswerPolicy::default() });
+        assert_eq!(g.admit(sa("10.61.0.255:4000"), Some(va), 100, 100, now), Err(Refusal::Broadcast));
+        assert_eq!(g.admit(sa("192.0.2.7:4000"), Some(va), 100, 100, now), Ok(()));
     });
 }

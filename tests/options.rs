@@ -92,12 +92,18 @@ option! {
     /// ip(7): IP_RECVTTL, off until asked for.
     ip_recvttl: udp4(), IPPROTO_IP, IP_RECVTTL, recv_ttl_v4 / set_recv_ttl_v4,
         default false, [true => true, false => false];
+    /// ip(7): IP_TTL, the unicast TTL; it reads as the system default (64) until set, and -1 restores that.
+    ip_ttl: udp4(), IPPROTO_IP, IP_TTL, unicast_ttl_v4 / set_unicast_ttl_v4,
+        default 64, [1 => 1, 200 => 200, 255 => 255, -1 => 64];
     /// raw(7): IP_HDRINCL is off on a raw socket of a protocol other than IPPROTO_RAW.
     ip_hdrincl: raw4(), IPPROTO_IP, IP_HDRINCL, header_included_v4 / set_header_included_v4,
         default false, [true => true, false => false];
     /// ipv6(7): IPV6_MULTICAST_HOPS; -1 means "the route default", which Linux stores and reports as 1.
     ipv6_multicast_hops: udp6(), IPPROTO_IPV6, IPV6_MULTICAST_HOPS, multicast_hops_v6 / set_multicast_hops_v6,
         default 1, [0 => 0, 1 => 1, 7 => 7, 255 => 255, -1 => 1];
+    /// ipv6(7): IPV6_UNICAST_HOPS; -1 restores the default, which reads as 64.
+    ipv6_unicast_hops: udp6(), IPPROTO_IPV6, IPV6_UNICAST_HOPS, unicast_hops_v6 / set_unicast_hops_v6,
+        default 64, [1 => 1, 200 => 200, 255 => 255, -1 => 64];
     /// ipv6(7): IPV6_MULTICAST_LOOP, on by default.
     ipv6_multicast_loop: udp6(), IPPROTO_IPV6, IPV6_MULTICAST_LOOP, multicast_loop_v6 / set_multicast_loop_v6,
         default true, [false => false, true => true];

@@ -8,7 +8,9 @@
 //! ```
 //!
 //! The router forwards h1's queries to the group onto subnet 2 ((S,G) route); the responder answers by
-//! unicast, which the router forwards back along the hosts' default routes.
+//! unicast, which the router forwards back along the hosts' default routes. The querier is not on the
+//! responder's subnet, so the responder answers it only with `--allow 0.0.0.0/0 --allow ::/0` (without, it
+//! refuses the query as `off_link`); its answers leave with TTL 64 and arrive with 63: one router away.
 
 mod common;
 
@@ -44,7 +46,19 @@ fn ring_search(tag: &str, g: IpAddr) {
     net.start_router(&[Mroute::sg(1, querier, g, &[2])]);
     let target = mcast::Group::new(g, port).expect("group").to_string();
 
-    let args = ["responder", &target, "--name", "far-host", "--iface", "v2", "--json"];
+    let args = [
+        "responder",
+        &target,
+        "--name",
+        "far-host",
+        "--iface",
+        "v2",
+        "--allow",
+        "0.0.0.0/0",
+        "--allow",
+        "::/0",
+        "--json",
+    ];
     let mut responder = Peer::start(net.host(2), &net.scratch, "mcast responder", MCAST, &args);
     responder.wait_stderr("answering discover queries");
 
@@ -66,6 +80,7 @@ fn ring_search(tag: &str, g: IpAddr) {
     assert_eq!(found.len(), 1, "{report}");
     assert_eq!(found[0]["name"], "far-host", "{report}");
     assert_eq!(found[0]["ttl"], 2, "{report}");
+    assert_eq!(found[0]["distance"], 1, "one router between: {report}");
     assert_eq!(found[0]["addr"], far.to_string().as_str(), "{report}");
     let from: std::net::SocketAddr = found[0]["from"].as_str().expect("from").parse().expect("an address");
     assert_eq!(from.ip(), far, "{report}");
@@ -80,11 +95,46 @@ fn ring_search(tag: &str, g: IpAddr) {
     let from: std::net::SocketAddr = queries[0]["from"].as_str().expect("from").parse().expect("an address");
     assert_eq!(from.ip(), querier, "{}", responder.report());
     assert_eq!(of_type(&said, "summary")[0]["answered"], 1, "{}", responder.report());
+    assert_eq!(of_type(&said, "summary")[0]["refused"], serde_json::json!({}), "{}", responder.report());
+}
+
+/// Without `--allow`, the same routed query is refused as off-link, and counted so.
+fn off_link_refused(tag: &str, g: IpAddr) {
+    let port = 4000;
+    let mut net = Routed::new(tag, 2);
+    let querier = net.subnet(1).host_ip(g);
+    net.start_router(&[Mroute::sg(1, querier, g, &[2])]);
+    let target = mcast::Group::new(g, port).expect("group").to_string();
+    let args = ["responder", &target, "--name", "far-host", "--iface", "v2", "--json"];
+    let mut responder = Peer::start(net.host(2), &net.scratch, "mcast responder", MCAST, &args);
+    responder.wait_stderr("answering discover queries");
+    let (ok, lines, report) = discover(&net, &target, 2);
+    assert!(!ok, "an off-link querier gets no answer\n{report}");
+    assert!(of_type(&lines, "found").is_empty(), "{report}");
+    responder.stop("INT");
+    let said = json_lines(&responder.stdout_text());
+    let refused = of_type(&said, "refused");
+    assert_eq!(refused.len(), 1, "the ring-2 query, refused: {}", responder.report());
+    assert_eq!(refused[0]["reason"], "off_link", "{}", responder.report());
+    let from: std::net::SocketAddr = refused[0]["from"].as_str().expect("from").parse().expect("an address");
+    assert_eq!(from.ip(), querier, "{}", responder.report());
+    let summary = of_type(&said, "summary")[0];
+    assert_eq!((summary["answered"].as_u64(), summary["refused"]["off_link"].as_u64()), (Some(0), Some(1)));
 }
 
 #[test]
 fn ipv4_discover_finds_a_responder_behind_the_router_at_ttl_2_not_1() {
     ring_search("disc4", Ipv4Addr::new(239, 255, 0, 9).into());
+}
+
+#[test]
+fn ipv4_responder_refuses_a_routed_querier_without_allow() {
+    off_link_refused("dsoff4", Ipv4Addr::new(239, 255, 0, 10).into());
+}
+
+#[test]
+fn ipv6_responder_refuses_a_routed_querier_without_allow() {
+    off_link_refused("dsoff6", Ipv6Addr::new(0xff15, 0, 0, 0, 0, 0, 0, 10).into());
 }
 
 #[test]

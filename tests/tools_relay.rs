@@ -11,9 +11,9 @@ fn relay_counts(f: &Finished) -> (u64, u64, u64, u64, u64) {
     (s.int("received"), s.int("dropped"), s.int("duplicated"), s.int("reordered"), s.int("sent"))
 }
 
-/// Topology: one namespace, loopback. perf sends 4000 datagrams to 239.81.0.1; the relay forwards them to
-/// 239.81.0.2, dropping, duplicating and holding back 5 % each (seed 7) and stopping after 4000; a perf
-/// receiver on 239.81.0.2 expects 4000.
+/// Topology: one namespace, loopback. perf sends 4000 datagrams to 239.81.0.1 with TTL 2 (a relay forwards
+/// only what has a hop left); the relay forwards them to 239.81.0.2, dropping, duplicating and holding back
+/// 5 % each (seed 7) and stopping after 4000; a perf receiver on 239.81.0.2 expects 4000.
 #[test]
 fn perf_through_an_impairing_relay_counts_what_the_relay_did() {
     let ns = Netns::new("relayp");
@@ -46,7 +46,7 @@ fn perf_through_an_impairing_relay_counts_what_the_relay_did() {
     );
     tools_support::run(
         &ns,
-        &["perf", "239.81.0.1:6001", "--rate", "10kpps", "--count", "4000", "--size", "100", "--json"],
+        &["perf", "239.81.0.1:6001", "--ttl", "2", "--rate", "10kpps", "--count", "4000", "--size", "100", "--json"],
     )
     .ok();
     let (received, dropped, duplicated, reordered, sent) = relay_counts(&relay.finish().ok());
@@ -66,8 +66,11 @@ fn perf_through_an_impairing_relay_counts_what_the_relay_did() {
 /// Topology: prober `c` (10.82.1.1, c1) <-veth-> relays `r` (10.82.1.2 r1 | 10.82.2.2 r2) <-veth-> responder `s`
 /// (10.82.2.1, s1). Probes to 239.82.0.1 on r1 are relayed to 239.82.0.2 out of r2, impaired (20 % each,
 /// seed 3); the responder's answers to 239.82.0.2 come back through a second, faithful relay to 239.82.0.1
-/// out of r1. Both relays send with loopback off, so neither hears the other. The prober's multicast row
-/// counts exactly the probes the first relay dropped, duplicated and reordered.
+/// out of r1. Both relays send with loopback off, so neither hears the other. Prober and responder send
+/// with TTL 2, so each datagram has a hop left for the relay, which sends it on with TTL 1. The answers to a
+/// duplicated probe are the same bytes, which the second relay would take for a copy come back round a loop:
+/// it keeps no digests (`--dedup 0`; no loop is possible here). The prober's multicast row counts exactly the
+/// probes the first relay dropped, duplicated and reordered.
 #[test]
 fn ping_through_an_impairing_relay_counts_what_the_relay_did() {
     let c = Netns::new("relayc");
@@ -118,13 +121,16 @@ fn ping_through_an_impairing_relay_counts_what_the_relay_did() {
             "--ttl",
             "1",
             "--no-loop",
+            "--dedup",
+            "0",
             "--timeout",
             "4",
             "--json",
         ],
         "relay",
     );
-    let responder = Proc::ready(&s, &["ping", "--serve", g2, "--iface", "s1", "--timeout", "60"], "answering");
+    let responder =
+        Proc::ready(&s, &["ping", "--serve", g2, "--iface", "s1", "--ttl", "2", "--timeout", "60"], "answering");
     let prober = tools_support::run(
         &c,
         &[
@@ -133,7 +139,7 @@ fn ping_through_an_impairing_relay_counts_what_the_relay_did() {
             "--iface",
             "c1",
             "--ttl",
-            "1",
+            "2",
             "--count",
             "40",
             "--interval",
@@ -162,9 +168,10 @@ fn ping_through_an_impairing_relay_counts_what_the_relay_did() {
     assert_eq!(mrow.int("reordered"), reordered);
 }
 
-/// Topology: one namespace with loopback and a veth pair va/vb. IPv4 239.83.0.1 on loopback is relayed to
-/// IPv6 ff02::83:1 out of va (hop limit 1, so it crosses to vb), and that group is relayed back to IPv4
-/// 239.83.0.2 on loopback. 500 datagrams go in; all 500 arrive at receivers of both.
+/// Topology: one namespace with loopback and a veth pair va/vb. IPv4 239.83.0.1 on loopback (sent with TTL 3)
+/// is relayed to IPv6 ff02::83:1 out of va (hop limit 2, so it crosses to vb with a hop left), and that group
+/// is relayed back to IPv4 239.83.0.2 on loopback (TTL 1). 500 datagrams go in; all 500 arrive at receivers
+/// of both.
 #[test]
 fn relay_carries_ipv4_to_ipv6_and_back() {
     let ns = Netns::new("relay46");
@@ -179,7 +186,7 @@ fn relay_carries_ipv4_to_ipv6_and_back() {
             "--out-iface",
             "va",
             "--ttl",
-            "1",
+            "2",
             "--count",
             "500",
             "--timeout",
@@ -205,7 +212,7 @@ fn relay_carries_ipv4_to_ipv6_and_back() {
     );
     tools_support::run(
         &ns,
-        &["perf", "239.83.0.1:6300", "--rate", "5kpps", "--count", "500", "--size", "300", "--json"],
+        &["perf", "239.83.0.1:6300", "--ttl", "3", "--rate", "5kpps", "--count", "500", "--size", "300", "--json"],
     )
     .ok();
     for relay in [to6, to4] {

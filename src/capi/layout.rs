@@ -5,6 +5,7 @@
 use std::ffi::c_char;
 use std::mem::{align_of, offset_of, size_of};
 
+use super::discover::McastFound;
 use super::multi::McastMultiStat;
 use super::types::{AbiEntry, McastIface, McastOpts, McastRxinfo};
 use super::{ffi_fn, Out};
@@ -77,6 +78,14 @@ static LAYOUT: Table = layout! {
         datagrams: u64,
         bytes: u64,
         truncated: u64,
+    }
+    McastFound as "mcast_found" {
+        name: [c_char; 256],
+        addr: libc::sockaddr_storage,
+        from: libc::sockaddr_storage,
+        ring: std::ffi::c_uint,
+        distance: std::ffi::c_int,
+        rtt_ns: u64,
     }
     AbiEntry as "mcast_abi_entry" {
         type_name as "type": *const c_char,

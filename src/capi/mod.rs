@@ -21,6 +21,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::socket::McastSocket;
 
+pub mod discover;
 pub mod endpoint;
 pub mod error;
 pub mod gso;

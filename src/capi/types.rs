@@ -83,7 +83,7 @@ impl From<&RecvMeta> for McastRxinfo {
 }
 
 /// A `sockaddr_storage` of family `AF_UNSPEC` (all zero).
-fn unspecified_storage() -> libc::sockaddr_storage {
+pub(super) fn unspecified_storage() -> libc::sockaddr_storage {
     // The zero bytes of any address in its storage: take an IPv4 one and clear the family and address.
     let mut st = sockaddr_storage(&SocketAddr::from(([0, 0, 0, 0], 0)));
     st.ss_family = libc::AF_UNSPEC as libc::sa_family_t;

@@ -150,7 +150,7 @@ int main(void) {
         return 1;
     }
     const struct test_case *tables[] = {layout_tests, args_tests, option_tests, traffic_tests, thread_tests,
-                                         raw_tests, multi_tests, gso_tests};
+                                         raw_tests, multi_tests, gso_tests, discover_tests};
     int passed = 0, failed = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
         for (const struct test_case *c = tables[t]; c->run != NULL; c++) {

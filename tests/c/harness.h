@@ -29,6 +29,7 @@ extern const struct test_case thread_tests[];
 extern const struct test_case raw_tests[];
 extern const struct test_case gso_tests[];
 extern const struct test_case multi_tests[];
+extern const struct test_case discover_tests[];
 
 /* Prints where a check failed, with errno and mcast_last_error(). */
 void check_failed(const char *file, int line, const char *func, const char *what);

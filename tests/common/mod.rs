@@ -11,6 +11,7 @@
 
 pub mod cases;
 pub mod cli;
+pub mod forge;
 pub mod procnet;
 pub mod routed;
 pub mod traffic;

@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use mcast::relay::{Engine, Impairments, Probability};
-use mcast::resilient::ResilientReceiver;
-use mcast::sendretry::SendStats;
-use mcast::{IfaceSpec, Sender};
+use mcast::guard::Refusal;
+use mcast::relay::{Event, Impairments, Probability, QueueLimits, Relay, Report};
+use mcast::relay::{DEFAULT_DEDUP_CAP, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_DATAGRAMS};
+use mcast::IfaceSpec;
 
-use crate::args::{self, Fail, Opt};
+use crate::args::{self, Fail, Matches, Opt};
 use crate::output::{Json, Out};
 use crate::tools;
 
@@ -19,23 +19,40 @@ pub const HELP: &str = r#"mcast relay: forward one group to another, and impair 
 
 Usage: mcast relay FROM_GROUP:PORT TO_GROUP:PORT [OPTIONS]
 
-Joins FROM on --in-iface and sends every datagram that arrives to TO from --out-iface, with its own
-TTL; either side may be IPv4 or IPv6. Like the relays that carry mDNS or SSDP between segments, and a
+Joins FROM on --in-iface and sends every datagram of that group that arrives to TO from --out-iface;
+either side may be IPv4 or IPv6. Like the relays that carry mDNS or SSDP between segments, and a
 test tool: it can drop, duplicate, hold back (reorder) and delay what it forwards, each decision fixed
 by --seed, and it reports exactly how many it dropped, duplicated and reordered, so a receiver's
-counts can be checked against the truth. Datagrams the relay itself sent (looped back to it) are
-never forwarded again.
+counts can be checked against the truth.
+
+A relay cannot loop or launder (docs/security.md):
+  - only datagrams sent to FROM, arrived on a FROM interface, are forwarded; unicast to this host on
+    the port, or the group from another interface, is refused (wrong_group);
+  - a copy leaves with the TTL / hop limit its datagram arrived with, minus one (--ttl only lowers
+    it); one that arrived with 1 or less is not forwarded (hops_exhausted), so a sender's default TTL
+    of 1 means "this link only" and is respected;
+  - a payload forwarded less than --dedup ago is a copy coming back round a loop of relays (or from
+    another relay of the group) and is refused (duplicate): an identical payload repeated within it
+    goes through once;
+  - relaying a group onto itself on the same interface is refused at the start;
+  - the queue of copies waiting (--delay, --reorder) is bounded; what does not fit is refused
+    (queue_full).
+Datagrams the relay itself sent (looped back to it) are never forwarded again.
 
 Options:
   --in-iface IFACE     join FROM on this interface (repeatable; default: the routing table's)
   --source ADDR        source-specific join on the FROM side (repeatable)
   --out-iface IFACE    send TO from this interface
-  --ttl N              TTL / hop limit on the TO side, 0..=255 (default 1)
+  --ttl N              at most this TTL / hop limit on the TO side, 0..=255 (default: as arrived, minus 1)
   --loop, --no-loop    whether this host's members of TO get a copy (default on)
   --drop P             drop each datagram with probability P (0.05 or 5%)
   --duplicate P        send each datagram twice with probability P
   --reorder P          hold a datagram back with probability P and send it right after the next one
   --delay MS           hold every forwarded datagram MS milliseconds (fractions allowed)
+  --queue N            at most N copies waiting to be sent (default 1000)
+  --queue-bytes BYTES  at most BYTES waiting to be sent (default 16777216)
+  --dedup MS           how long a forwarded payload is remembered to refuse its copies (default 500;
+                       0: not at all, and only the TTL ends a loop)
   --seed N             seed of the decisions (default 1): same seed, same input, same output
   --count N, -c N      stop after N datagrams have arrived (then send what is held and queued)
   --time SECS          stop after SECS seconds
@@ -43,13 +60,14 @@ Options:
   --json               the report as JSON
   --quiet, -q          no "relaying" note on standard error
 
-Report: received, dropped, duplicated, reordered (datagrams sent after a newer one), sent.
+Report: received, dropped, duplicated, reordered (datagrams sent after a newer one), sent, and the
+datagrams refused by reason (wrong_group, hops_exhausted, duplicate, queue_full).
 
-Exit status: 0 at the end; 1 runtime error; 2 bad arguments; 130 at Ctrl-C (SIGINT), 143 at SIGTERM, after
-the summary.
+Exit status: 0 at the end; 1 runtime error; 2 bad arguments (including a group relayed onto itself);
+130 at Ctrl-C (SIGINT), 143 at SIGTERM, after the summary.
 
 Examples:
-  mcast relay 224.0.0.251:5353 224.0.0.251:5353 --in-iface eth0 --out-iface eth1 --ttl 255
+  mcast relay 224.0.0.251:5353 224.0.0.251:5353 --in-iface eth0 --out-iface eth1
   mcast relay 239.1.1.1:5000 '[ff15::1]:5000' --out-iface eth1
   mcast relay 239.1.1.1:5000 239.1.1.2:5000 --drop 10% --reorder 5% --seed 7 --count 1000 --json
 "#;
@@ -65,6 +83,9 @@ const OPTS: &[Opt] = &[
     Opt::value(&["--duplicate"], "P"),
     Opt::value(&["--reorder"], "P"),
     Opt::value(&["--delay"], "MS"),
+    Opt::value(&["--queue"], "N"),
+    Opt::value(&["--queue-bytes"], "BYTES"),
+    Opt::value(&["--dedup"], "MS"),
     Opt::value(&["--seed"], "N"),
     Opt::value(&["--count", "-c"], "N"),
     Opt::value(&["--time"], "SECS"),
@@ -75,126 +96,163 @@ const OPTS: &[Opt] = &[
 
 const USAGE: &str = "mcast relay FROM_GROUP:PORT TO_GROUP:PORT [OPTIONS]";
 
+/// When to stop, besides Ctrl-C.
+struct Limits {
+    count: Option<u64>,
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+}
+
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
+    let (relay, limits) = build(&m)?;
+    let (json, quiet) = (m.flag("--json"), m.flag("--quiet"));
+    tools::catch_interrupts()?;
+    let report = run_until(relay, &limits, quiet)?;
+    Out::new().line(&if json { summary_json(&report) } else { summary_text(&report) })
+}
+
+/// Parses the command line into a relay, built (joined and ready), and when to stop.
+fn build(m: &Matches) -> Result<(Relay, Limits), Fail> {
     let pos = m.positionals(2, 2, "FROM_GROUP:PORT TO_GROUP:PORT", USAGE)?;
     let from = tools::group(&pos[0])?;
     let to = tools::group(&pos[1])?;
-    let in_ifaces = tools::ifaces(&m, "--in-iface")?;
-    let out_ifaces = tools::ifaces(&m, "--out-iface")?;
+    let out_ifaces = tools::ifaces(m, "--out-iface")?;
     if out_ifaces.len() > 1 {
         return Err(Fail::usage("--out-iface: give one (a datagram leaves by one interface)"));
     }
-    let sources = tools::sources(&m)?;
-    let delay_ms: f64 = match m.values("--delay").last() {
-        None => 0.0,
-        Some(v) => v
-            .parse::<f64>()
-            .ok()
-            .filter(|d| d.is_finite() && (0.0..=60_000.0).contains(d))
-            .ok_or_else(|| Fail::usage(format!("--delay {v}: milliseconds, 0..=60000")))?,
-    };
-    let imp = Impairments {
-        drop: m.parsed::<Probability>("--drop")?.unwrap_or_default(),
-        duplicate: m.parsed::<Probability>("--duplicate")?.unwrap_or_default(),
-        reorder: m.parsed::<Probability>("--reorder")?.unwrap_or_default(),
-        delay: Duration::from_secs_f64(delay_ms / 1e3),
-    };
-    let seed = m.int_in("--seed", 0, u64::MAX)?.unwrap_or(1);
-    let count = m.int_in("--count", 1, u64::MAX)?;
-    let time = m.seconds("--time")?;
-    let timeout = m.seconds("--timeout")?;
-    let (json, quiet) = (m.flag("--json"), m.flag("--quiet"));
-
-    // Rejoins after an interface flaps or is made again (mcast::resilient), saying so on standard error.
-    let mut rx = ResilientReceiver::new(tools::member(from, &in_ifaces, &sources, Some(8 << 20))?)?;
-    let mut b = Sender::builder(to);
-    if let Some(t) = tools::ttl(&m)? {
-        b = b.ttl(t);
+    let mut b = Relay::builder(from, to).impairments(impairments(m)?, m.int_in("--seed", 0, u64::MAX)?.unwrap_or(1));
+    for i in tools::ifaces(m, "--in-iface")? {
+        b = b.in_iface(IfaceSpec::Index(i.index));
+    }
+    for s in tools::sources(m)? {
+        b = b.source(s);
+    }
+    if let Some(i) = out_ifaces.first() {
+        b = b.out_iface(IfaceSpec::Index(i.index));
+    }
+    if let Some(t) = tools::ttl(m)? {
+        b = b.max_ttl(t as u8);
     }
     if let Some(on) = m.last_of("--loop", "--no-loop") {
         b = b.multicast_loop(on);
     }
-    if let Some(i) = out_ifaces.first() {
-        b = b.interface(IfaceSpec::Index(i.index));
+    b = b.queue(QueueLimits {
+        datagrams: m.int_in("--queue", 1, 1 << 20)?.map_or(DEFAULT_QUEUE_DATAGRAMS, |n| n as usize),
+        bytes: m.int_in("--queue-bytes", 1, 1 << 32)?.map_or(DEFAULT_QUEUE_BYTES, |n| n as usize),
+    });
+    if let Some(ms) = millis(m, "--dedup")? {
+        b = b.dedup(ms, DEFAULT_DEDUP_CAP);
     }
-    let tx = b.build()?;
-    // Connecting fixes the source address and port the kernel gives what we send, so a copy that loops back
-    // to our own FROM membership (same group, or TO joined here) can be recognised and not sent again.
-    tx.socket().connect(to.socket_addr())?;
-    let own = tx.socket().local_addr()?;
-    tools::catch_interrupts()?;
-    if !quiet {
-        tools::note(&format!("mcast relay: {from} -> {to} (Ctrl-C stops)"));
-    }
+    let limits = Limits {
+        count: m.int_in("--count", 1, u64::MAX)?,
+        deadline: m.seconds("--time")?.map(|t| Instant::now() + t),
+        timeout: m.seconds("--timeout")?,
+    };
+    Ok((b.build()?, limits))
+}
 
-    let mut engine = Engine::new(imp, seed);
-    let mut buf = vec![0u8; 65_536];
-    let start = Instant::now();
-    let deadline = time.map(|t| start + t);
-    let mut last_arrival = start;
-    let mut looped = 0u64;
-    // A forward that cannot leave (the out interface is gone) is counted; the relay carries on.
-    let mut failures = SendStats::default();
+/// --drop, --duplicate, --reorder and --delay.
+fn impairments(m: &Matches) -> Result<Impairments, Fail> {
+    Ok(Impairments {
+        drop: m.parsed::<Probability>("--drop")?.unwrap_or_default(),
+        duplicate: m.parsed::<Probability>("--duplicate")?.unwrap_or_default(),
+        reorder: m.parsed::<Probability>("--reorder")?.unwrap_or_default(),
+        delay: millis(m, "--delay")?.unwrap_or_default(),
+    })
+}
+
+/// A duration in milliseconds, fractions allowed, at most a minute.
+fn millis(m: &Matches, name: &str) -> Result<Option<Duration>, Fail> {
+    let Some(v) = m.value(name) else { return Ok(None) };
+    let ms = v
+        .parse::<f64>()
+        .ok()
+        .filter(|d| d.is_finite() && (0.0..=60_000.0).contains(d))
+        .ok_or_else(|| Fail::usage(format!("{name} {v}: milliseconds, 0..=60000")))?;
+    Ok(Some(Duration::from_secs_f64(ms / 1e3)))
+}
+
+/// Relays until a limit or Ctrl-C, saying on standard error what happens to the interfaces; then sends
+/// what is held and queued.
+fn run_until(mut relay: Relay, limits: &Limits, quiet: bool) -> Result<Report, Fail> {
+    let (start, mut hinted) = (Instant::now(), false);
+    if !quiet {
+        let r = relay.report();
+        tools::note(&format!("mcast relay: {} -> {} (Ctrl-C stops)", r.from, r.to));
+    }
     loop {
         let now = Instant::now();
-        while let Some(d) = engine.pop_due(now) {
-            tools::send_counted(&mut failures, || tx.send(&d))?;
-        }
+        let idle_end = limits.timeout.map(|t| relay.last_arrival().max(start) + t);
         if tools::interrupted()
-            || count.is_some_and(|c| engine.counts().received >= c)
-            || deadline.is_some_and(|d| now >= d)
-            || timeout.is_some_and(|t| now >= last_arrival + t)
+            || limits.count.is_some_and(|c| relay.received() >= c)
+            || limits.deadline.is_some_and(|d| now >= d)
+            || idle_end.is_some_and(|e| now >= e)
         {
             break;
         }
-        let mut wait = tools::until(deadline, now).unwrap_or_default();
-        if let Some(due) = engine.next_due() {
-            wait = wait.min(due.saturating_duration_since(now));
+        let mut wait = tools::until(limits.deadline, now).unwrap_or_default();
+        if let Some(e) = idle_end {
+            wait = wait.min(e.saturating_duration_since(now));
         }
-        if let Some(t) = timeout {
-            wait = wait.min((last_arrival + t).saturating_duration_since(now));
-        }
-        let got = rx.recv_timeout(&mut buf, wait)?;
-        for n in rx.take_notices() {
-            if !quiet {
-                tools::note(&format!("mcast relay: {n}"));
+        notes(relay.poll(wait)?, quiet, &mut hinted);
+    }
+    let (report, events) = relay.finish()?;
+    notes(events, quiet, &mut hinted);
+    Ok(report)
+}
+
+/// Interface notices on standard error, and once why a datagram with no hop left was not forwarded; the
+/// rest is counted in the report.
+fn notes(events: Vec<Event>, quiet: bool, hinted: &mut bool) {
+    for e in events.into_iter().filter(|_| !quiet) {
+        match e {
+            Event::Notice(n) => tools::note(&format!("mcast relay: {n}")),
+            Event::Refused { source, reason: Refusal::HopsExhausted } if !*hinted => {
+                *hinted = true;
+                tools::note(&format!(
+                    "mcast relay: {source} sent a datagram for its own link only (TTL 1 or less): not forwarded; \
+                     a sender that wants to be relayed gives a TTL of 2 or more"
+                ));
             }
+            _ => {}
         }
-        let Some(meta) = got else { continue };
-        if meta.source == own {
-            looped += 1;
-            continue;
-        }
-        last_arrival = Instant::now();
-        engine.push(buf[..meta.len].to_vec(), last_arrival);
     }
-    // Whatever is held or waiting goes out now: nothing newer follows it, so a held one is not reordered.
-    engine.flush(Instant::now());
-    while let Some(d) = engine.pop_due(Instant::now()) {
-        tools::send_counted(&mut failures, || tx.send(&d))?;
+}
+
+/// The reasons a relay refuses for, in the report's order.
+const REASONS: [Refusal; 4] = [Refusal::WrongGroup, Refusal::HopsExhausted, Refusal::Duplicate, Refusal::QueueFull];
+
+fn summary_json(r: &Report) -> String {
+    let refused = REASONS.iter().fold(Json::new(), |j, &why| j.int(why.name(), r.refused.get(why)));
+    Json::new()
+        .str("type", "summary")
+        .str("from", &r.from.to_string())
+        .str("to", &r.to.to_string())
+        .int("received", r.received)
+        .int("dropped", r.counts.dropped)
+        .int("duplicated", r.counts.duplicated)
+        .int("reordered", r.counts.reordered)
+        .int("sent", r.sent)
+        .int("looped", r.looped)
+        .int("send_failed", r.send.failed)
+        .raw("refused", &refused.finish())
+        .int("seed", r.seed)
+        .finish()
+}
+
+fn summary_text(r: &Report) -> String {
+    let c = &r.counts;
+    let mut line = format!(
+        "relayed {} -> {}: received {}, dropped {}, duplicated {}, reordered {}, sent {} (seed {})",
+        r.from, r.to, r.received, c.dropped, c.duplicated, c.reordered, r.sent, r.seed
+    );
+    if r.refused.total() > 0 {
+        let why: Vec<String> = r.refused.iter().map(|(why, n)| format!("{n} {}", why.name())).collect();
+        line += &format!("; refused {}", why.join(", "));
     }
-    let c = engine.counts();
-    let line = if json {
-        Json::new()
-            .str("type", "summary")
-            .str("from", &from.to_string())
-            .str("to", &to.to_string())
-            .int("received", c.received)
-            .int("dropped", c.dropped)
-            .int("duplicated", c.duplicated)
-            .int("reordered", c.reordered)
-            .int("sent", c.sent)
-            .int("looped", looped)
-            .int("send_failed", failures.failed)
-            .int("seed", seed)
-            .finish()
-    } else {
-        let fails = tools::failures_text(&failures).map_or(String::new(), |f| format!("; {f}"));
-        format!(
-            "relayed {from} -> {to}: received {}, dropped {}, duplicated {}, reordered {}, sent {} (seed {seed}){fails}",
-            c.received, c.dropped, c.duplicated, c.reordered, c.sent
-        )
-    };
-    Out::new().line(&line)
+    if let Some(f) = tools::failures_text(&r.send) {
+        line += &format!("; {f}");
+    }
+    line
 }

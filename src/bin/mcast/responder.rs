@@ -1,15 +1,13 @@
 //! `mcast responder GROUP:PORT --name NAME`: answer `mcast discover` queries by unicast with a name and the
-//! address of the interface the query came in on.
+//! address of the interface the query came in on (the engine is `mcast::discover::Responder`).
 
-use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use mcast::resilient::ResilientReceiver;
-use mcast::sendretry::SendStats;
-use mcast::wire::proto::{self, Answer, Kind};
-use mcast::{Family, Interface};
+use mcast::discover::{Responder, ResponderEvent, ResponderReport};
+use mcast::guard::{self, AnswerPolicy, RateLimit, TokenBucket};
+use mcast::wire::proto;
 
-use crate::args::{self, Fail, Opt};
+use crate::args::{self, Fail, Matches, Opt};
 use crate::output::{self, Json, Out};
 use crate::recv::{outage_json, outage_text};
 use crate::tools;
@@ -22,7 +20,15 @@ Usage: mcast responder GROUP:PORT [--name NAME] [OPTIONS]
 
 Joins GROUP on PORT and answers each discover query by unicast to the querier, with NAME and the
 address of the interface the query arrived on. The query's TTL (hop limit) is echoed, so the querier
-knows the ring at which it found this responder.
+knows the ring at which it found this responder; answers leave with TTL (hop limit) 64, so it also
+knows how many routers away this responder is.
+
+On a shared network every query may be forged, so a query is answered only when (docs/security.md):
+its source could be a real peer (not port 0, not a multicast or broadcast address ...); the answer is
+no larger than the query (`mcast discover` pads its queries so that it always is); the source is on a
+subnet directly connected to the interface the query arrived on, or inside an --allow prefix; and
+neither the source's nor the total rate limit is exceeded. Each refusal is counted by reason in the
+summary and shown as a line (at most 10 a second, beyond a first 20).
 
 When an interface it joined on goes down and up, or is deleted and made again under the same name, it
 joins again (saying so on standard error) and keeps answering, with the interface's address as it is
@@ -31,10 +37,14 @@ now; the summary lists each outage: the interface, what happened, when and for h
 Options:
   --name NAME          the name to answer with, at most 255 bytes (default: the host name)
   --iface IFACE        join on this interface (name, index or address); repeat for several
+  --allow PREFIX       also answer sources in PREFIX (e.g. 10.2.0.0/16); repeat for several.
+                       0.0.0.0/0 and ::/0 answer every routed querier, for discovery across routers
+  --answer-rate N      answers a second to one source, burst N (default 1000)
+  --total-rate N       answers a second in all, burst N (default 10000)
   --count N, -c N      exit after answering N queries
   --timeout SECS       exit after SECS seconds
   --json               one JSON object per line instead of text
-  --quiet, -q          no line per query
+  --quiet, -q          no line per query or refusal
 
 Exit status: 0 at the end (--count, --timeout); 1 runtime error; 2 bad arguments; 130 at Ctrl-C (SIGINT),
 143 at SIGTERM.
@@ -46,6 +56,9 @@ Example:
 const OPTS: &[Opt] = &[
     Opt::value(&["--name"], "NAME"),
     Opt::value(&["--iface"], "IFACE"),
+    Opt::value(&["--allow"], "PREFIX"),
+    Opt::value(&["--answer-rate"], "N"),
+    Opt::value(&["--total-rate"], "N"),
     Opt::value(&["--count", "-c"], "N"),
     Opt::value(&["--timeout"], "SECS"),
     Opt::flag(&["--json"]),
@@ -54,94 +67,124 @@ const OPTS: &[Opt] = &[
 
 const USAGE: &str = "mcast responder GROUP:PORT [--name NAME] [OPTIONS]";
 
+/// Refusal lines shown: a burst of 20, then 10 a second; the rest are only counted.
+const REFUSAL_LINES: RateLimit = RateLimit { per_second: 10, burst: 20 };
+
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
     let pos = m.positionals(1, 1, "GROUP:PORT", USAGE)?;
     let group = tools::group(&pos[0])?;
-    let name = match m.values("--name").last() {
-        Some(n) => n.to_string(),
-        None => std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default(),
-    };
-    if name.is_empty() || name.len() > proto::MAX_NAME {
-        return Err(Fail::usage(format!("--name '{name}': give 1 to {} bytes", proto::MAX_NAME)));
+    let mut b = Responder::builder(group).policy(policy(&m)?);
+    if let Some(name) = m.values("--name").last() {
+        if name.is_empty() || name.len() > proto::MAX_NAME {
+            return Err(Fail::usage(format!("--name '{name}': give 1 to {} bytes", proto::MAX_NAME)));
+        }
+        b = b.name(name);
     }
-    let ifaces = tools::ifaces(&m, "--iface")?;
+    for i in tools::ifaces(&m, "--iface")? {
+        b = b.interface(i);
+    }
     let count = m.int_in("--count", 1, u64::MAX)?;
     let timeout = m.seconds("--timeout")?;
     let (json, quiet) = (m.flag("--json"), m.flag("--quiet"));
-    // Rejoins after an interface flaps or is made again (mcast::resilient).
-    let mut rx = ResilientReceiver::new(tools::member(group, &ifaces, &[], None)?)?;
+    let mut responder = b.build()?;
     tools::catch_interrupts()?;
     if !quiet {
+        let name = responder.name();
         tools::note(&format!("mcast responder: answering discover queries on {group} as '{name}' (Ctrl-C stops)"));
     }
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut out = Out::new();
-    let mut buf = vec![0u8; 65_536];
-    let mut reply = vec![0u8; proto::HEADER_LEN + proto::MAX_NAME + 18];
-    let mut answered = 0u64;
-    let mut failures = SendStats::default();
-    while !count.is_some_and(|n| answered >= n) && !tools::interrupted() {
+    let mut lines = TokenBucket::full(REFUSAL_LINES);
+    let mut unshown = 0u64;
+    while !count.is_some_and(|n| responder.answered() >= n) && !tools::interrupted() {
         let Some(wait) = tools::until(deadline, Instant::now()) else { break };
-        let got = rx.recv_timeout(&mut buf, wait.min(Duration::from_millis(200)))?;
-        for n in rx.take_notices() {
+        let Some(event) = responder.next_event(wait)? else { continue };
+        if let ResponderEvent::Notice(n) = &event {
             if !quiet {
                 tools::note(&format!("mcast responder: {n}"));
             }
-        }
-        let Some(meta) = got else { continue };
-        let Ok((q, _)) = proto::decode(&buf[..meta.len]) else { continue };
-        if q.kind != Kind::DiscoverQuery {
             continue;
         }
-        // By the index the query came in on, so a re-created interface answers with its address now.
-        let addr = meta.ifindex.and_then(|i| Interface::by_index(i).ok()).and_then(|i| address_of(&i, group.ip()));
-        let body = Answer { name: name.clone(), addr }.to_bytes().map_err(Fail::runtime)?;
-        let len = proto::encode(Kind::DiscoverAnswer, q.session, q.seq, q.send_time_ns, &body, &mut reply)
-            .map_err(Fail::runtime)?;
-        let sock = rx.socket();
-        tools::send_counted(&mut failures, || sock.send_to(&reply[..len], meta.source))?;
-        answered += 1;
-        if quiet {
+        let refused = matches!(event, ResponderEvent::Refused { .. });
+        if quiet || (refused && !lines.take(REFUSAL_LINES, Instant::now())) {
+            unshown += u64::from(refused && !quiet);
             continue;
         }
-        let line = if json {
-            Json::new()
-                .str("type", "query")
-                .str("from", &meta.source.to_string())
-                .int("ttl_sent", q.seq)
-                .opt_int("ttl", meta.ttl)
-                .opt_str("addr", addr.map(|a| a.to_string()).as_deref())
-                .finish()
-        } else {
-            format!("query from {} (sent with TTL {}), answered", meta.source, q.seq)
-        };
-        out.line(&line)?;
+        if let Some(line) = event_line(&event, json) {
+            out.line(&line)?;
+        }
     }
-    let line = if json {
-        Json::new()
-            .str("type", "summary")
-            .str("name", &name)
-            .int("answered", answered)
-            .int("send_failed", failures.failed)
-            .raw("outages", &output::array(rx.outages().map(outage_json)))
-            .finish()
-    } else {
-        let fails = tools::failures_text(&failures).map_or(String::new(), |f| format!("; {f}"));
-        let outages: String = rx.outages().map(|o| format!("\n    outage: {}", outage_text(o))).collect();
-        format!("answered {answered} quer{}{fails}{outages}", if answered == 1 { "y" } else { "ies" })
-    };
-    out.text(&line)
+    out.text(&summary(&responder.report(), json, unshown))
 }
 
-/// The interface's address in the group's family: IPv4's first, or for IPv6 a global address before a
-/// link-local one.
-fn address_of(i: &Interface, group: IpAddr) -> Option<IpAddr> {
-    match Family::of(group) {
-        Family::V4 => i.first_ipv4().map(IpAddr::V4),
-        Family::V6 => {
-            let global = i.ipv6.iter().find(|a| a.segments()[0] & 0xffc0 != 0xfe80);
-            global.or(i.ipv6.first()).copied().map(IpAddr::V6)
-        }
+/// The answering policy from `--allow`, `--answer-rate` and `--total-rate`.
+fn policy(m: &Matches) -> Result<AnswerPolicy, Fail> {
+    let mut p = AnswerPolicy::default();
+    for v in m.values("--allow") {
+        let prefix = guard::parse_prefix(v)
+            .ok_or_else(|| Fail::usage(format!("--allow {v}: give a prefix ADDR/LEN, e.g. 10.2.0.0/16 or ::/0")))?;
+        p.allow.push(prefix);
     }
+    if let Some(n) = m.int_in("--answer-rate", 1, u64::from(u32::MAX))? {
+        p.per_source = RateLimit::per_second(n as u32);
+    }
+    if let Some(n) = m.int_in("--total-rate", 1, u64::from(u32::MAX))? {
+        p.total = RateLimit::per_second(n as u32);
+    }
+    Ok(p)
+}
+
+fn event_line(event: &ResponderEvent, json: bool) -> Option<String> {
+    Some(match (event, json) {
+        (ResponderEvent::Answered { querier, ring, ttl, addr }, true) => Json::new()
+            .str("type", "query")
+            .str("from", &querier.to_string())
+            .int("ttl_sent", *ring)
+            .opt_int("ttl", *ttl)
+            .opt_str("addr", addr.map(|a| a.to_string()).as_deref())
+            .finish(),
+        (ResponderEvent::Answered { querier, ring, .. }, false) => {
+            format!("query from {querier} (sent with TTL {ring}), answered")
+        }
+        (ResponderEvent::Refused { source, reason }, true) => {
+            Json::new().str("type", "refused").str("from", &source.to_string()).str("reason", reason.name()).finish()
+        }
+        (ResponderEvent::Refused { source, reason }, false) => format!("datagram from {source} refused: {reason}"),
+        (ResponderEvent::SendFailed { querier, error }, true) => {
+            Json::new().str("type", "send_failed").str("to", &querier.to_string()).str("error", error).finish()
+        }
+        (ResponderEvent::SendFailed { querier, error }, false) => format!("answer to {querier} not sent: {error}"),
+        _ => return None,
+    })
+}
+
+fn summary(r: &ResponderReport, json: bool, unshown: u64) -> String {
+    if json {
+        let refused = r.refused.iter().fold(Json::new(), |j, (why, n)| j.int(why.name(), n)).finish();
+        return Json::new()
+            .str("type", "summary")
+            .str("name", &r.name)
+            .int("answered", r.answered)
+            .int("send_failed", r.sends.failed)
+            .raw("refused", &refused)
+            .int("sources_evicted", r.sources_evicted)
+            .raw("outages", &output::array(r.outages.iter().map(outage_json)))
+            .finish();
+    }
+    let mut s = format!("answered {} quer{}", r.answered, if r.answered == 1 { "y" } else { "ies" });
+    if let Some(f) = tools::failures_text(&r.sends) {
+        s += &format!("; {f}");
+    }
+    if r.refused.total() > 0 {
+        let why: Vec<String> = r.refused.iter().map(|(w, n)| format!("{} {n}", w.name())).collect();
+        s += &format!("; refused {} ({})", r.refused.total(), why.join(", "));
+    }
+    if unshown > 0 {
+        s += &format!(", {unshown} of them not shown");
+    }
+    if r.sources_evicted > 0 {
+        s += &format!("; {} sources forgotten (table full)", r.sources_evicted);
+    }
+    s + &r.outages.iter().map(|o| format!("\n    outage: {}", outage_text(o))).collect::<String>()
 }

@@ -2,11 +2,11 @@
 //! and a sender to it, option parsing common to them, session ids and time arithmetic.
 
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use mcast::sendretry::{send_with_retry, Outcome, RetryPolicy, SendStats};
-use mcast::{Family, Group, IfaceSpec, Interface, McastSocket, Receiver, RecvMeta};
+use mcast::sendretry::SendStats;
+use mcast::{Group, IfaceSpec, Interface};
 
 use crate::args::{Fail, Matches};
 
@@ -35,147 +35,15 @@ pub fn group(word: &str) -> Result<Group, Fail> {
     Group::parse_with_port(word).map_err(Fail::from)
 }
 
-/// A socket bound to the group's port and joined on each of `ifaces` (the routing table's choice if none).
-pub fn member(
-    group: Group,
-    ifaces: &[Interface],
-    sources: &[IpAddr],
-    recv_buffer: Option<u32>,
-) -> Result<Receiver, Fail> {
-    let mut b = Receiver::builder(group);
-    for i in ifaces {
-        b = b.interface(IfaceSpec::Index(i.index));
-    }
-    for s in sources {
-        b = b.source(*s);
-    }
-    if let Some(bytes) = recv_buffer {
-        b = b.recv_buffer(bytes);
-    }
-    Ok(b.build()?)
-}
-
-/// Sets what a sender to `group` needs on `socket`: outgoing interface, TTL or hop limit, loopback.
-pub fn set_send(
-    socket: &McastSocket,
-    group: Group,
-    iface: Option<&Interface>,
-    ttl: Option<u32>,
-    multicast_loop: Option<bool>,
-) -> Result<(), Fail> {
-    match Family::of(group.ip()) {
-        Family::V4 => {
-            if let Some(t) = ttl {
-                socket.set_multicast_ttl_v4(t)?;
-            }
-            if let Some(on) = multicast_loop {
-                socket.set_multicast_loop_v4(on)?;
-            }
-            if let Some(i) = iface {
-                match i.first_ipv4() {
-                    Some(a) => socket.set_multicast_if_v4(a)?,
-                    None => socket.set_multicast_if_v4_index(i.index)?,
-                }
-            }
-        }
-        Family::V6 => {
-            if let Some(t) = ttl {
-                socket.set_multicast_hops_v6(t as i32)?;
-            }
-            if let Some(on) = multicast_loop {
-                socket.set_multicast_loop_v6(on)?;
-            }
-            let index = iface.map(|i| i.index).unwrap_or(group.scope_id());
-            if index != 0 {
-                socket.set_multicast_if_v6(index)?;
-            } else if group.needs_interface() {
-                return Err(Fail::usage(format!(
-                    "{group} is {:?}-scoped: name the interface (--iface, or {}%IFACE)",
-                    group.scope(),
-                    group.ip()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// A UDP socket of the group's family on an ephemeral port, ready to send to `group` (and receive unicast
-/// answers, with arrival timestamps).
-pub fn unicast_sender(group: Group, iface: Option<&Interface>, ttl: Option<u32>) -> Result<McastSocket, Fail> {
-    let family = Family::of(group.ip());
-    let s = McastSocket::udp(family)?;
-    match family {
-        Family::V4 => s.set_recv_ttl_v4(true)?,
-        Family::V6 => {
-            s.set_only_v6(true)?;
-            s.set_recv_hoplimit_v6(true)?;
-        }
-    }
-    s.set_timestamp_ns(true)?;
-    s.bind(SocketAddr::new(family.unspecified(), 0))?;
-    set_send(&s, group, iface, ttl, None)?;
-    Ok(s)
-}
-
-/// The address datagrams from `sending` to `dest` leave from when they leave by the interface with index `index`
-/// (0: the one `sending` names, or the route's): what the kernel picks for a socket with that outgoing interface
-/// once connected to `dest` (connecting sends nothing). An IPv4 `sending` named by address keeps its address.
-pub fn source_toward(sending: &McastSocket, dest: SocketAddr, index: u32) -> Result<IpAddr, Fail> {
-    let s = McastSocket::udp(sending.family())?;
-    let mut dest = dest;
-    match sending.family() {
-        Family::V4 => match sending.multicast_if_v4()? {
-            a if !a.is_unspecified() => s.set_multicast_if_v4(a)?,
-            _ if index != 0 => s.set_multicast_if_v4_index(index)?,
-            _ => {}
-        },
-        Family::V6 => match if index != 0 { index } else { sending.multicast_if_v6()? } {
-            0 => {}
-            i => {
-                s.set_multicast_if_v6(i)?;
-                if let SocketAddr::V6(d) = &mut dest {
-                    if d.scope_id() != 0 {
-                        d.set_scope_id(i);
-                    }
-                }
-            }
-        },
-    }
-    s.connect(dest)?;
-    Ok(s.local_addr()?.ip())
-}
-
 /// A session id that differs between runs and between processes started at the same moment.
 pub fn session_id() -> u32 {
     let mut rng = mcast::relay::Rng::new(mcast::wire::proto::now_ns() ^ (u64::from(std::process::id()) << 32));
     rng.next_u64() as u32
 }
 
-/// When a datagram arrived: the kernel's stamp (`SO_TIMESTAMPNS`), else now.
-pub fn arrival_ns(meta: &RecvMeta) -> u64 {
-    meta.timestamp
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_else(mcast::wire::proto::now_ns)
-}
-
 /// Milliseconds from nanoseconds.
 pub fn ms(ns: f64) -> f64 {
     ns / 1e6
-}
-
-/// Sends through trouble (`mcast::sendretry`): a full queue (`ENOBUFS`, `EAGAIN`) is retried with short
-/// pauses, a lost link (`ENETUNREACH`, `ENODEV`, ...) is counted in `stats` and skipped; `None` when this
-/// one failed. Only an error no retry can help ends the command.
-pub fn send_counted(
-    stats: &mut SendStats,
-    mut send: impl FnMut() -> mcast::Result<usize>,
-) -> Result<Option<usize>, Fail> {
-    match send_with_retry(&RetryPolicy::default(), stats, &mut std::thread::sleep, &mut send)? {
-        Outcome::Sent(n) => Ok(Some(n)),
-        Outcome::Failed(_) => Ok(None),
-    }
 }
 
 /// "3 sends failed (No such device (os error 19) x3)", or nothing when none did.
