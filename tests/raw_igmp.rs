@@ -207,6 +207,11 @@ fn flood_group(n: u32) -> Ipv4Addr {
     Ipv4Addr::from(FLOOD_BASE + n)
 }
 
+/// An IGMPv3 report with one record of `kind` and no source for each group `group(n)`, n in `ns`.
+fn forged_report(kind: RecordType, group: fn(u32) -> Ipv4Addr, ns: std::ops::Range<u32>) -> IgmpRepr {
+    IgmpRepr::ReportV3(ns.map(|n| GroupRecord { record_type: kind, group: group(n), sources: vec![] }).collect())
+}
+
 /// The last group of each report, whose join says the watcher has read the whole report.
 fn is_marker(n: u32) -> bool {
     (n + 1) % PER_REPORT == 0 || n + 1 == FLOOD
@@ -241,11 +246,7 @@ fn igmpv3_flood_of_fresh_groups_stays_within_the_cap() {
     let mut w = Watch::start_keeping(&link.b, &["igmp", "watch", "--iface", "vb", "--json"], keep);
     let (before, _) = memory(w.pid());
     let va = link.a.ifindex("va");
-    let report = |groups: std::ops::Range<u32>| {
-        let record =
-            |n| GroupRecord { record_type: RecordType::ChangeToExclude, group: flood_group(n), sources: vec![] };
-        IgmpRepr::ReportV3(groups.map(record).collect())
-    };
+    let report = |groups| forged_report(RecordType::ChangeToExclude, flood_group, groups);
     link.a.run(|| {
         let socket = IgmpSocket::open().expect("raw IGMP socket");
         for first in (0..FLOOD).step_by(PER_REPORT as usize) {
@@ -335,11 +336,7 @@ fn igmp_query_keeps_at_most_4096_answers_under_a_forged_flood() {
     let mut q = Watch::start_saying(&link.b, &args, keep_answer, " sent on ");
     let (before, _) = memory(q.pid());
     let va = link.a.ifindex("va");
-    let report = |groups: std::ops::Range<u32>| {
-        let record =
-            |n| GroupRecord { record_type: RecordType::ModeIsExclude, group: answer_group(n), sources: vec![] };
-        IgmpRepr::ReportV3(groups.map(record).collect())
-    };
+    let report = |groups| forged_report(RecordType::ModeIsExclude, answer_group, groups);
     let a4 = A4.to_string();
     link.a.run(|| {
         let socket = IgmpSocket::open().expect("raw IGMP socket");
