@@ -174,3 +174,10 @@ pub fn wait_ipv6(ns: &Netns, ifname: &str) {
     }
     panic!("no IPv6 link-local address on {ifname} in {}", ns.name);
 }
+
+/// A field of /proc/PID/status in KiB (`VmRSS:`, `VmHWM:`), if the process still exists.
+pub fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

@@ -237,6 +237,7 @@ fn summary_json(r: &Report) -> String {
         .int("looped", r.looped)
         .int("send_failed", r.send.failed)
         .raw("refused", &refused.finish())
+        .int("digests_evicted", r.digests_evicted)
         .int("seed", r.seed)
         .finish()
 }
@@ -253,6 +254,9 @@ fn summary_text(r: &Report) -> String {
     }
     if let Some(f) = tools::failures_text(&r.send) {
         line += &format!("; {f}");
+    }
+    if r.digests_evicted > 0 {
+        line += &format!("; {} digests forgotten early (table full)", r.digests_evicted);
     }
     line
 }
