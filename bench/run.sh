@@ -73,6 +73,17 @@ topo() {
 }
 
 tx() { ip netns exec "$1" taskset -c "$TX_CORE" "${@:2}"; }
+
+# Waits (up to 10 s) until a UDP socket in namespace $1 is bound to port $2.
+wait_bound() {
+    local i
+    for i in $(seq 100); do
+        [ -n "$(ip netns exec "$1" ss -Hlun "sport = :$2" 2>/dev/null)" ] && return 0
+        sleep 0.1
+    done
+    echo "bench: nothing bound to port $2 in $1 after 10 s" >&2
+    return 1
+}
 rx() { ip netns exec "$1" taskset -c "$RX_CORE" "${@:2}"; }
 
 PORT=5100
@@ -193,7 +204,11 @@ ping_rounds() {
     local r_both=$!
     "${in_rx[@]}" "$MCAST" ping --serve "$group:$p_mcast" --iface "$rxif" -q "${mbusy[@]}" >/dev/null 2>&1 &
     local r_mcast=$!
-    sleep 0.5
+    # Each must have bound its port (and so joined) before it is stopped: on a loaded machine 0.5 s is not
+    # always enough, and a responder stopped before it joined answers nothing in its first run.
+    local p
+    for p in "$p_alone" "$p_both" "$p_mcast"; do wait_bound "$srx" "$p"; done
+    sleep 0.2
     kill -STOP "$r_alone" "$r_both" "$r_mcast"
     # name, responder pid, port, prober (c or mcast), C job words
     local runs=("c-alone $r_alone $p_alone c" "c-both $r_both $p_both c both" "mcast $r_mcast $p_mcast mcast"
