@@ -287,13 +287,6 @@ fn a_burst_beyond_the_per_source_rate_is_refused_as_source_rate() {
     assert_eq!(summary["refused"], serde_json::json!({"source_rate": 45}), "{summary}");
 }
 
-/// The prober's resident memory, from `/proc/PID/status`, in KiB.
-fn vm_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 /// Bytes queued on the UDP socket of local `port` of process `pid`'s namespace (`/proc/PID/net/udp`).
 fn rx_queue(pid: u32, port: u16) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/net/udp")).unwrap();
@@ -337,7 +330,7 @@ fn a_flood_of_forged_responders_keeps_the_probers_memory_bounded() {
         (proto::decode(&buf[..m.len]).unwrap().0, m.source)
     });
     assert_eq!(first.kind, Kind::PingRequest);
-    let before = vm_rss_kib(pid);
+    let before = rss_kib(pid);
     let answer_of = |session: u32| {
         let mut buf = vec![0u8; proto::HEADER_LEN];
         proto::encode(Kind::PingReplyUnicast, session, first.seq, first.send_time_ns, b"", &mut buf).unwrap();
@@ -366,7 +359,7 @@ fn a_flood_of_forged_responders_keeps_the_probers_memory_bounded() {
             std::thread::sleep(Duration::from_millis(1));
         }
     });
-    let after = vm_rss_kib(pid);
+    let after = rss_kib(pid);
     let growth = after.saturating_sub(before);
     eprintln!("prober VmRSS {before} KiB before, {after} KiB after {FORGED} forged responders (+{growth} KiB)");
     let _ = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status();
@@ -386,4 +379,9 @@ fn a_flood_of_forged_responders_keeps_the_probers_memory_bounded() {
         assert_eq!(foreign, u64::from(FOREIGN), "{summary}");
     }
     assert!(growth < 64 * 1024, "resident memory grew by {growth} KiB");
+}
+
+/// The prober's resident memory, from `/proc/PID/status`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    common::status_kib(pid, "VmRSS:").expect("VmRSS")
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::cli::{json, mcast, of_type, the_summary, Running};
-use common::{veth, Netns};
+use common::{status_kib, veth, Netns};
 use mcast::wire::proto::{self, Kind};
 use mcast::{Family, McastSocket};
 
@@ -17,13 +17,6 @@ const FORGED: u32 = 100_000;
 const FOREIGN: u64 = 10;
 const CAP: u64 = 1024;
 const LISTED: usize = 64;
-
-/// A line of /proc/PID/status in KiB (`VmRSS`, `VmHWM`), if the process still exists.
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
 
 /// Topology: `a` (10.78.0.1, va) <-veth-> `b` (10.78.0.2, vb). A receiver in `b` joined on vb with the
 /// default cap of 1024 sessions. From `a`, a plain UDP socket sends 100,000 header-only perf datagrams, each

@@ -251,9 +251,7 @@ fn ipv6_impossible_and_spoofed_sources_are_refused_and_the_honest_query_answered
 
 /// The resident memory of process `pid` in KiB (`VmRSS` of /proc/PID/status).
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS");
-    line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("a number of kB")
+    common::status_kib(pid, "VmRSS:").expect("VmRSS of /proc/PID/status")
 }
 
 /// 100,000 queries, each from a different forged off-link source (10.200.0.0/16 and up, which b routes

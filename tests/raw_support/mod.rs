@@ -181,12 +181,8 @@ impl Drop for Watch {
 
 /// A process's resident memory now and at its peak, in bytes (`VmRSS`, `VmHWM` of /proc/PID/status).
 pub fn memory(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
-    let field = |name: &str| -> u64 {
-        let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {status}"));
-        let kib: u64 = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a number of kB");
-        kib * 1024
-    };
+    let field =
+        |name: &str| crate::common::status_kib(pid, name).unwrap_or_else(|| panic!("no {name} for {pid}")) * 1024;
     (field("VmRSS:"), field("VmHWM:"))
 }
 
