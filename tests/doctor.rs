@@ -109,6 +109,7 @@ fn a_healthy_ipv4_namespace_gets_ok_from_every_check() {
         "scope",
         "mac",
         "querier",
+        "pim",
         "loop",
     ] {
         assert!(checks.contains(&c), "{c} missing:\n{}", show(&r));
