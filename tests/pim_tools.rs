@@ -10,11 +10,15 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use common::pim::{Domain, Tuning, H1, H3A, R3_LAN};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use common::pim::{Domain, Tuning, H1, H3A, R3_LAN, RP};
 use common::routed::peer::Peer;
 use common::routed::MCAST;
 use common::traffic::iface;
-use mcast::{Group, Receiver, Sender};
+use mcast::wire::pim::{Bootstrap, RpEntry};
+use mcast::{Family, Group, McastSocket, Receiver, Sender};
 use serde_json::Value;
 
 fn json_lines(text: &str) -> Vec<Value> {
@@ -153,6 +157,46 @@ fn doctor_hears_the_querier_it_asked_and_the_pim_dr() {
     assert!(text.starts_with("PIM router(s) on v3: 10.3.0.1 (DR priority 1, holdtime 4 s); DR 10.3.0.1"), "{text}");
     assert!(text.contains("first datagrams of a new sender can be lost"), "{text}");
     assert_eq!(report["failed"], false, "{}", doc.report());
+}
+
+/// With a bootstrap router flooding its RP set on the LAN (forged by h3a: FRR 8.4 cannot be a candidate
+/// BSR), `mcast doctor` on h3b names the RP it announces, next to r3 as the PIM router.
+#[test]
+fn doctor_names_the_rp_that_a_bsr_announces() {
+    let d = Domain::new("pimbsr");
+    let bsm = Bootstrap {
+        bsr: Ipv4Addr::new(10, 3, 0, 2),
+        bsr_priority: 64,
+        rps: vec![RpEntry { group: Ipv4Addr::new(224, 0, 0, 0), mask_len: 4, rp: RP, holdtime: 150, priority: 0 }],
+    }
+    .to_bytes();
+    let stop = Arc::new(AtomicBool::new(false));
+    let index = d.h3a.ifindex("v3");
+    let flood = {
+        let stop = stop.clone();
+        d.h3a.spawn(move || {
+            let raw = McastSocket::raw(Family::V4, libc::IPPROTO_PIM).expect("raw PIM socket (CAP_NET_RAW)");
+            raw.set_multicast_if_v4_index(index).expect("IP_MULTICAST_IF");
+            raw.set_multicast_ttl_v4(1).expect("IP_MULTICAST_TTL");
+            let to = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(224, 0, 0, 13)), 0);
+            while !stop.load(Ordering::Relaxed) {
+                raw.send_to(&bsm, to).expect("send the bootstrap message");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let args = ["doctor", "239.1.2.3:5000", "--iface", "v3", "--no-loop", "--json"];
+    let mut doc = Peer::start(&d.h3b, &d.scratch, "mcast doctor", MCAST, &args);
+    doc.wait();
+    stop.store(true, Ordering::Relaxed);
+    flood.join().expect("the flood thread");
+    let report: Value =
+        serde_json::from_str(doc.stdout_text().trim()).unwrap_or_else(|e| panic!("{e}: {}", doc.report()));
+    let all = report["findings"].as_array().expect("findings");
+    let pim = all.iter().find(|f| f["check"] == "pim").unwrap_or_else(|| panic!("no pim: {}", doc.report()));
+    let text = pim["summary"].as_str().expect("summary");
+    assert!(text.starts_with("PIM router(s) on v3: 10.3.0.1 "), "{text}");
+    assert!(text.contains("; BSR 10.3.0.2 announces RP 10.12.0.2 for 224.0.0.0/4"), "{text}");
 }
 
 /// `mcast igmp watch` on h3a hears r3's queries (every 2 s here) and h3b's join, naming the querier.

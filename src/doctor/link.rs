@@ -1,4 +1,5 @@
-//! What the doctor hears on the link: the IGMP/MLD querier, and the PIM routers with their designated router.
+//! What the doctor hears on the link: the IGMP/MLD querier, and the PIM routers with their designated router
+//! (and the RPs, when a bootstrap router floods them).
 //!
 //! Both listen during one window ([`Options::querier_wait`](super::Options)), the PIM listener on a thread of its
 //! own (it inherits the caller's network namespace). Queriers ask only every 125 s by default and PIM routers say
@@ -24,7 +25,7 @@ use crate::group::Group;
 use crate::iface::Interface;
 use crate::procnet;
 use crate::socket::{Family, McastSocket};
-use crate::wire::pim::{Hello, Packet as PimPacket, ALL_PIM_ROUTERS};
+use crate::wire::pim::{Bootstrap, Hello, Packet as PimPacket, ALL_PIM_ROUTERS, TYPE_BOOTSTRAP, TYPE_HELLO};
 use crate::wire::Ipv4Packet;
 
 /// The group the doctor joins and changes to make a querier ask (admin-scoped, next to the probe group).
@@ -219,6 +220,36 @@ impl Drop for Trigger {
     }
 }
 
+/// Reads one PIM datagram (IPv4 header first): a hello goes into `routers`, a Bootstrap message replaces
+/// `bsr`; other PIM messages (join/prune, assert) are left alone. An error for a hello or Bootstrap message
+/// that does not parse.
+fn take(
+    from: Ipv4Addr,
+    bytes: &[u8],
+    routers: &mut BTreeMap<Ipv4Addr, Hello>,
+    bsr: &mut Option<Bootstrap>,
+) -> crate::wire::Result<()> {
+    let ip = Ipv4Packet::new_checked(bytes)?;
+    let pim = PimPacket::new_checked(ip.payload())?;
+    match pim.msg_type() {
+        TYPE_HELLO => {
+            routers.insert(from, Hello::parse_v4(&pim)?);
+        }
+        TYPE_BOOTSTRAP => *bsr = Some(Bootstrap::parse_v4(&pim)?),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The RPs a Bootstrap message names, for the finding: "; BSR 10.0.0.9 announces RP 10.12.0.2 for 224.0.0.0/4".
+fn rps(b: &Bootstrap) -> String {
+    let list: Vec<String> = b.rps.iter().map(|e| format!("RP {} for {}/{}", e.rp, e.group, e.mask_len)).collect();
+    match list.is_empty() {
+        true => format!("; BSR {} announces no RP", b.bsr),
+        false => format!("; BSR {} announces {}", b.bsr, list.join(", ")),
+    }
+}
+
 /// One PIM router heard on the link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Neighbour {
@@ -248,6 +279,7 @@ fn pim(iface: &Interface, group: &Group, wait: Duration, done: &AtomicBool) -> F
     let start = Instant::now();
     let deadline = start + wait;
     let mut routers: BTreeMap<Ipv4Addr, Hello> = BTreeMap::new();
+    let mut bsr: Option<Bootstrap> = None;
     let mut malformed = 0u32;
     let mut buf = [0u8; 1500];
     loop {
@@ -266,17 +298,15 @@ fn pim(iface: &Interface, group: &Group, wait: Duration, done: &AtomicBool) -> F
             continue;
         }
         let bytes = buf.get(..meta.len).unwrap_or_default();
-        let hello = Ipv4Packet::new_checked(bytes)
-            .and_then(|ip| PimPacket::new_checked(ip.payload()).and_then(|p| Hello::parse_v4(&p)));
-        match hello {
-            Ok(h) => {
-                routers.insert(from, h);
-            }
-            Err(_) => malformed += 1,
+        if take(from, bytes, &mut routers, &mut bsr).is_err() {
+            malformed += 1;
         }
     }
     let _ = socket.leave_group(IpAddr::V4(ALL_PIM_ROUTERS), iface.index);
-    let bad = if malformed > 0 { format!("; {malformed} malformed PIM message(s) ignored") } else { String::new() };
+    let mut bad = if malformed > 0 { format!("; {malformed} malformed PIM message(s) ignored") } else { String::new() };
+    if let Some(b) = &bsr {
+        bad.push_str(&rps(b));
+    }
     let routers: Vec<Neighbour> = routers.into_iter().map(|(addr, hello)| Neighbour { addr, hello }).collect();
     let Some(dr) = designated_router(&routers) else {
         return Finding::new(

@@ -11,22 +11,30 @@
 //! |            Option Value ...       |
 //! ```
 //!
+//! Bootstrap messages ([RFC 5059](https://www.rfc-editor.org/rfc/rfc5059)) go to the same group, hop by hop from
+//! the bootstrap router (BSR) across the domain, and name the rendezvous points (RPs) of group ranges:
+//! [`Bootstrap`].
+//!
 //! The checksum covers the whole PIM message (for IPv4; for IPv6 it also covers a pseudo-header, which the
 //! caller checks or not: [`Packet::checksum_ok_v4`]). Options this code does not know are skipped.
 
-use super::bytes::{need, range, set_u16, set_u8, tail, u16_at, u8_at};
+use std::net::Ipv4Addr;
+
+use super::bytes::{need, range, set_u16, set_u8, tail, u16_at, u8_at, v4_at};
 use super::{checksum, Error, Result};
 
 /// The PIM version this code reads.
 pub const VERSION: u8 = 2;
 /// The Hello message type.
 pub const TYPE_HELLO: u8 = 0;
+/// The Bootstrap message type ([RFC 5059 §5](https://www.rfc-editor.org/rfc/rfc5059#section-5)).
+pub const TYPE_BOOTSTRAP: u8 = 4;
 /// The PIM header length.
 pub const HEADER_LEN: usize = 4;
 /// IP protocol number of PIM.
 pub const PROTOCOL: u8 = 103;
 /// ALL-PIM-ROUTERS, where IPv4 hellos go.
-pub const ALL_PIM_ROUTERS: std::net::Ipv4Addr = std::net::Ipv4Addr::new(224, 0, 0, 13);
+pub const ALL_PIM_ROUTERS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 13);
 
 /// Hello option types (RFC 7761 §4.9.2, IANA "PIM-Hello Options").
 pub mod option {
@@ -100,17 +108,7 @@ pub struct Hello {
 impl Hello {
     /// Parses a PIMv2 Hello from a checked view, verifying its IPv4 checksum and every option's length.
     pub fn parse_v4<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Hello> {
-        if packet.version() != VERSION {
-            return Err(Error::BadHello("PIM version is not 2"));
-        }
-        if packet.msg_type() != TYPE_HELLO {
-            return Err(Error::UnknownType(packet.msg_type()));
-        }
-        if !packet.checksum_ok_v4() {
-            let mut copy = packet.buffer.as_ref().to_vec();
-            set_u16(&mut copy, field::CHECKSUM, 0);
-            return Err(Error::BadChecksum { expected: checksum::compute(&copy), found: packet.checksum() });
-        }
+        check_header(packet, TYPE_HELLO)?;
         let mut hello = Hello::default();
         let mut rest = packet.options();
         while !rest.is_empty() {
@@ -156,6 +154,105 @@ impl Hello {
         set_u16(&mut out, field::CHECKSUM, sum);
         out
     }
+}
+
+/// One RP of a group range, as a Bootstrap message names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RpEntry {
+    /// The group range's address.
+    pub group: Ipv4Addr,
+    /// The group range's mask length.
+    pub mask_len: u8,
+    /// The RP.
+    pub rp: Ipv4Addr,
+    /// Its holdtime, in seconds.
+    pub holdtime: u16,
+    /// Its priority (lower is preferred).
+    pub priority: u8,
+}
+
+/// What a Bootstrap message says: who the BSR is, and the RPs of each group range (in this fragment).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bootstrap {
+    /// The bootstrap router.
+    pub bsr: Ipv4Addr,
+    /// Its priority.
+    pub bsr_priority: u8,
+    /// The RPs, group range by group range.
+    pub rps: Vec<RpEntry>,
+}
+
+/// IPv4 in PIM's encoded addresses (RFC 7761 §4.9.1): address family 1, native encoding 0.
+const FAMILY_IPV4: u8 = 1;
+
+/// An encoded-unicast IPv4 address (family, encoding, 4 bytes) at the start of `b`.
+fn unicast_at(b: &[u8]) -> Result<Ipv4Addr> {
+    need(b, 6)?;
+    if u8_at(b, 0) != FAMILY_IPV4 || u8_at(b, 1) != 0 {
+        return Err(Error::BadHello("not an IPv4 encoded address"));
+    }
+    Ok(v4_at(b, 2))
+}
+
+impl Bootstrap {
+    /// Parses a Bootstrap message from a checked view, verifying its IPv4 checksum and every length.
+    pub fn parse_v4<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Bootstrap> {
+        check_header(packet, TYPE_BOOTSTRAP)?;
+        let body = packet.options();
+        need(body, 10)?;
+        let mut out = Bootstrap { bsr: unicast_at(tail(body, 4))?, bsr_priority: u8_at(body, 3), rps: Vec::new() };
+        let mut rest = tail(body, 10);
+        while !rest.is_empty() {
+            // Encoded group (family, encoding, flags, mask length, address), RP count, fragment RP count, reserved.
+            need(rest, 12)?;
+            if u8_at(rest, 0) != FAMILY_IPV4 {
+                return Err(Error::BadHello("not an IPv4 encoded group"));
+            }
+            let (mask_len, group, count) = (u8_at(rest, 3), v4_at(rest, 4), usize::from(u8_at(rest, 9)));
+            rest = tail(rest, 12);
+            need(rest, count * 10)?;
+            for i in 0..count {
+                let entry = tail(rest, i * 10);
+                let (rp, holdtime, priority) = (unicast_at(entry)?, u16_at(entry, 6), u8_at(entry, 8));
+                out.rps.push(RpEntry { group, mask_len, rp, holdtime, priority });
+            }
+            rest = tail(rest, count * 10);
+        }
+        Ok(out)
+    }
+
+    /// The bytes of this message, one group block per entry (header, IPv4 checksum).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![(VERSION << 4) | TYPE_BOOTSTRAP, 0, 0, 0, 0, 0, 0, self.bsr_priority, FAMILY_IPV4, 0];
+        out.extend_from_slice(&self.bsr.octets());
+        for e in &self.rps {
+            out.extend_from_slice(&[FAMILY_IPV4, 0, 0, e.mask_len]);
+            out.extend_from_slice(&e.group.octets());
+            out.extend_from_slice(&[1, 1, 0, 0, FAMILY_IPV4, 0]);
+            out.extend_from_slice(&e.rp.octets());
+            out.extend_from_slice(&e.holdtime.to_be_bytes());
+            out.extend_from_slice(&[e.priority, 0]);
+        }
+        let sum = checksum::compute(&out);
+        set_u16(&mut out, field::CHECKSUM, sum);
+        out
+    }
+}
+
+/// Version 2, type `want`, and a right IPv4 checksum.
+fn check_header<T: AsRef<[u8]>>(packet: &Packet<T>, want: u8) -> Result<()> {
+    if packet.version() != VERSION {
+        return Err(Error::BadHello("PIM version is not 2"));
+    }
+    if packet.msg_type() != want {
+        return Err(Error::UnknownType(packet.msg_type()));
+    }
+    if !packet.checksum_ok_v4() {
+        let mut copy = packet.buffer.as_ref().to_vec();
+        set_u16(&mut copy, field::CHECKSUM, 0);
+        return Err(Error::BadChecksum { expected: checksum::compute(&copy), found: packet.checksum() });
+    }
+    Ok(())
 }
 
 fn u32_of(b: &[u8]) -> u32 {
@@ -221,5 +318,31 @@ mod tests {
         for cut in 0..good.len() {
             let _ = parse(&good[..cut]);
         }
+    }
+
+    #[test]
+    fn bootstrap_round_trip_and_cuts() {
+        let rp = |g: [u8; 4], m, r: [u8; 4]| RpEntry {
+            group: g.into(),
+            mask_len: m,
+            rp: r.into(),
+            holdtime: 150,
+            priority: 192,
+        };
+        let b = Bootstrap {
+            bsr: Ipv4Addr::new(10, 0, 0, 9),
+            bsr_priority: 64,
+            rps: vec![rp([224, 0, 0, 0], 4, [10, 12, 0, 2]), rp([239, 1, 0, 0], 16, [10, 23, 0, 3])],
+        };
+        let bytes = b.to_bytes();
+        assert_eq!(bytes.len(), 14 + 2 * 22);
+        assert_eq!(&bytes[14..26], &[1, 0, 0, 4, 224, 0, 0, 0, 1, 1, 0, 0]);
+        let parse = |x: &[u8]| Packet::new_checked(x).and_then(|p| Bootstrap::parse_v4(&p));
+        assert_eq!(parse(&bytes), Ok(b));
+        for cut in 4..bytes.len() {
+            // A cut message fails its checksum or its lengths, never panics.
+            assert!(parse(&with_checksum(bytes[..cut].to_vec())).is_err() || cut == 14 || cut == 36, "{cut}");
+        }
+        assert_eq!(Hello::parse_v4(&Packet::new_checked(&bytes[..]).unwrap()), Err(Error::UnknownType(4)));
     }
 }
