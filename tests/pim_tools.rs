@@ -118,14 +118,17 @@ fn ping_across_pim_gets_both_rows() {
     prober.wait();
     let lines = json_lines(&prober.stdout_text());
     let rows = of_type(&lines, "responder");
-    let kinds: Vec<(&str, &str)> =
-        rows.iter().map(|r| (r["responder"].as_str().unwrap_or(""), r["kind"].as_str().unwrap_or(""))).collect();
-    assert_eq!(kinds.len(), 2, "{}", prober.report());
-    for (row, kind) in rows.iter().zip(["multicast", "unicast"]) {
-        assert!(kinds.contains(&("10.3.0.2", kind)), "{}", prober.report());
+    assert_eq!(rows.len(), 2, "a row per kind: {}", prober.report());
+    for kind in ["multicast", "unicast"] {
+        let row = rows
+            .iter()
+            .find(|r| r["responder"] == "10.3.0.2" && r["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} row: {}", prober.report()));
         assert_eq!(row["sent"], 15, "{}", prober.report());
         assert!(row["received"].as_u64().unwrap_or(0) >= 14, "{kind}: {}", prober.report());
     }
+    let multicast = rows.iter().find(|r| r["kind"] == "multicast").expect("multicast row");
+    assert_eq!(multicast["ttl"], 5, "sent with TTL 8 across three routers: {}", prober.report());
 }
 
 /// `mcast doctor` on h3b with FRR's default query interval (125 s): the querier check does not wait for
