@@ -144,6 +144,12 @@ fn no_querier_is_a_warning_that_says_what_was_tried() {
     assert!(fix_of(f).starts_with("listen through a whole query interval (--querier-wait 130)"), "{}", show(&r));
     assert!(finding(&r, "pim", Status::Ok).summary.starts_with("no PIM hello heard on va in 1 s"), "{}", show(&r));
     assert!(!r.failed(), "{}", show(&r));
+    // IGMPv2 forced by sysctl puts /proc/net/igmp in v2 mode too, but proves no querier; and a v2 host
+    // reports no change of sources, so nothing is asked.
+    ns.sysctl("net.ipv4.conf.va.force_igmp_version", "2");
+    let r = doctor(&ns, Options { querier_wait: Duration::from_secs(1), ..opts("239.1.2.3:5000", Some("va")) });
+    let f = finding(&r, "querier", Status::Warn);
+    assert!(f.summary.starts_with("no IGMP query heard on va (listened 1 s)"), "{}", show(&r));
 }
 
 #[test]

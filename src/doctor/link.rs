@@ -144,7 +144,9 @@ pub fn querier(iface: &Interface, family: Family, wait: Duration, done: &AtomicB
             format!("{proto}v{v} query from {from} heard on {} after {:.2} s{how}", iface.name, after.as_secs_f64()),
         );
     }
-    if let Some(v) = in_force.filter(|&v| family == Family::V4 && v < 3) {
+    // A version forced by sysctl shows the same in /proc/net/igmp, and proves nothing about a querier.
+    let forced = procnet::forced_on(family, &iface.name).is_some();
+    if let Some(v) = in_force.filter(|&v| family == Family::V4 && v < 3 && !forced) {
         return Finding::new(
             "querier",
             Status::Ok,
