@@ -8,6 +8,7 @@ pub mod cmsg;
 pub mod ifconf;
 pub mod mmsg;
 pub mod mreq;
+pub mod msfilter;
 pub mod netlink;
 pub mod raw;
 pub mod signal;
