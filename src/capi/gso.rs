@@ -96,7 +96,7 @@ ffi_fn! {
     fn mcast_recv_gro(fd: c_int, buf: *mut c_void, len: usize, infos: *mut McastRxinfo, count: usize) -> c_int,
         on failure -1, mcast_recv_gro in "@@MCAST_0.2"; {
         // SAFETY: the contract makes infos NULL or an array of count sized entries, buf writable for len bytes.
-        unsafe { recv_gro(fd, buf, len, RxOut::sized(infos, "infos")?, count) }
+        unsafe { recv_gro(fd, buf, len, RxOut::sized(infos, count, "infos")?, count) }
     }
 }
 

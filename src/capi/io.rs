@@ -141,7 +141,7 @@ ffi_fn! {
     fn mcast_recv(fd: c_int, buf: *mut c_void, len: usize, info: *mut McastRxinfo) -> libc::ssize_t,
         on failure -1, mcast_recv in "@@MCAST_0.2"; {
         // SAFETY: the contract makes info NULL or a sized entry, buf writable for len bytes.
-        unsafe { recv(fd, buf, len, RxOut::sized(info, "info")?) }
+        unsafe { recv(fd, buf, len, RxOut::sized(info, 1, "info")?) }
     }
 
     /// `mcast_recv_timeout`: `mcast_recv` waiting at most `timeout_ms` milliseconds (0: only what is queued;
@@ -149,7 +149,7 @@ ffi_fn! {
     fn mcast_recv_timeout(fd: c_int, buf: *mut c_void, len: usize, info: *mut McastRxinfo, timeout_ms: c_int)
         -> libc::ssize_t, on failure -1, mcast_recv_timeout in "@@MCAST_0.2"; {
         // SAFETY: as for mcast_recv.
-        unsafe { recv_timeout(fd, buf, len, RxOut::sized(info, "info")?, timeout_ms) }
+        unsafe { recv_timeout(fd, buf, len, RxOut::sized(info, 1, "info")?, timeout_ms) }
     }
 
     /// `mcast_send_batch`: each of `count` buffers as one datagram to the connected group, with one
@@ -173,6 +173,6 @@ ffi_fn! {
     fn mcast_recv_batch(fd: c_int, bufs: *const libc::iovec, infos: *mut McastRxinfo, count: usize) -> c_int,
         on failure -1, mcast_recv_batch in "@@MCAST_0.2"; {
         // SAFETY: the contract makes infos NULL or an array of count sized entries, bufs count iovecs.
-        unsafe { recv_batch(fd, bufs, RxOut::sized(infos, "infos")?, count) }
+        unsafe { recv_batch(fd, bufs, RxOut::sized(infos, count, "infos")?, count) }
     }
 }

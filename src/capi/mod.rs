@@ -25,6 +25,7 @@ pub mod compat;
 pub mod discover;
 pub mod endpoint;
 pub mod error;
+pub mod filter;
 pub mod gso;
 pub mod iface;
 pub mod io;
@@ -40,8 +41,8 @@ mod tests;
 /// Why a C call failed: the `errno` it reports and the message `mcast_last_error` returns.
 #[derive(Debug)]
 pub struct Failure {
-    errno: c_int,
-    message: String,
+    pub(crate) errno: c_int,
+    pub(crate) message: String,
 }
 
 /// The result of a C function's body.

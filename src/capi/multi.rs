@@ -196,7 +196,7 @@ ffi_fn! {
     fn mcast_multi_recv(multi: *mut McastMulti, buf: *mut c_void, len: usize, info: *mut McastRxinfo,
         timeout_ms: c_int) -> libc::ssize_t, on failure -1, mcast_multi_recv in "@@MCAST_0.2"; {
         // SAFETY: the contract makes info NULL or a sized entry, buf writable for len bytes, multi NULL or live.
-        unsafe { multi_recv(multi, buf, len, RxOut::sized(info, "info")?, timeout_ms) }
+        unsafe { multi_recv(multi, buf, len, RxOut::sized(info, 1, "info")?, timeout_ms) }
     }
 
     /// `mcast_multi_stats`: one entry per membership, in the order the groups were given, into

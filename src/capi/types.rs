@@ -260,14 +260,17 @@ pub(super) enum RxOut {
 }
 
 impl RxOut {
-    /// The sized entries at `infos` (NULL: [`RxOut::Nowhere`]); the first entry's `size` is every entry's
-    /// size, the array's stride.
+    /// The `count` sized entries at `infos` (NULL: [`RxOut::Nowhere`]); the first entry's `size` is every
+    /// entry's size, the array's stride. An empty array is not read.
     ///
     /// # Safety
-    /// `infos` is NULL or points at entries of `infos->size` bytes each, writable for the call.
-    pub(super) unsafe fn sized(infos: *mut McastRxinfo, what: &str) -> CResult<Self> {
+    /// `infos` is NULL or points at `count` entries of `infos->size` bytes each, writable for the call.
+    pub(super) unsafe fn sized(infos: *mut McastRxinfo, count: usize, what: &str) -> CResult<Self> {
         if infos.is_null() {
             return Ok(RxOut::Nowhere);
+        }
+        if count == 0 {
+            return Ok(RxOut::Sized { base: infos.cast(), stride: 0, take: 0 });
         }
         // SAFETY: non-NULL; the contract makes the first entry's size field readable.
         let size = unsafe { infos.cast::<usize>().read() };
