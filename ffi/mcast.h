@@ -244,7 +244,7 @@ int mcast_get_all(int fd, int *on);
 
 /* Settings for mcast_sender(), mcast_receiver() and mcast_multi_open(). Start from MCAST_OPTS_INIT or
  * mcast_opts_init(), which set size: the library reads only the fields size covers and takes the defaults for
- * the rest. EINVAL for a size smaller than size itself or not a multiple of its alignment; E2BIG for a larger
+ * the rest. EINVAL for a size smaller than size itself; E2BIG for a larger
  * struct than the library knows (a newer header) whose unknown fields are not zero. An all-zero struct apart
  * from size means TTL 0 and no SO_REUSEADDR. The strings are only read during the call. */
 struct mcast_opts {

@@ -124,8 +124,7 @@ const RXINFO_ENDS: [usize; 9] = field_ends!(McastRxinfo: size: usize, source: li
     drops: u32);
 
 /// Reads a caller's sized `struct mcast_opts` (NULL: the defaults): the fields its `size` covers, the defaults
-/// for the rest. A `size` smaller than the field itself, or not a multiple of the struct's alignment, is
-/// `EINVAL`; one larger than this library's struct is accepted only if the bytes this library does not know are
+/// for the rest. A `size` smaller than the field itself is `EINVAL`; one larger than this library's struct is accepted only if the bytes this library does not know are
 /// zero (`E2BIG` otherwise), as `perf_event_open(2)` does, so a newer program's settings are never silently lost.
 ///
 /// # Safety
@@ -137,7 +136,7 @@ pub(super) unsafe fn read_opts(opts: *const McastOpts) -> CResult<McastOpts> {
     }
     // SAFETY: non-NULL; the contract makes at least the size field readable.
     let size = unsafe { opts.cast::<usize>().read() };
-    check_size(size, "opts->size", "struct mcast_opts")?;
+    check_size(size, false, "opts->size", "struct mcast_opts")?;
     let ours = size_of::<McastOpts>();
     if size > ours {
         // SAFETY: the contract makes `size` bytes readable; the tail starts past our struct.
@@ -157,8 +156,10 @@ pub(super) unsafe fn read_opts(opts: *const McastOpts) -> CResult<McastOpts> {
     Ok(value)
 }
 
-fn check_size(size: usize, what: &str, ty: &str) -> CResult<()> {
-    if size < size_of::<usize>() || size % align_of::<usize>() != 0 {
+/// Checks a caller's `size`: at least the size field itself, and for an array (`stride`) a multiple of the
+/// struct's alignment, so that every entry is aligned.
+fn check_size(size: usize, stride: bool, what: &str, ty: &str) -> CResult<()> {
+    if size < size_of::<usize>() || (stride && size % align_of::<usize>() != 0) {
         return Err(Failure::invalid(format!("{what} is {size}: set it to sizeof({ty})")));
     }
     Ok(())
@@ -274,7 +275,7 @@ impl RxOut {
         }
         // SAFETY: non-NULL; the contract makes the first entry's size field readable.
         let size = unsafe { infos.cast::<usize>().read() };
-        check_size(size, &format!("{what}->size"), "struct mcast_rxinfo")?;
+        check_size(size, true, &format!("{what}->size"), "struct mcast_rxinfo")?;
         Ok(RxOut::Sized { base: infos.cast(), stride: size, take: covered(size, &RXINFO_ENDS) })
     }
 
