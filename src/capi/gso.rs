@@ -217,6 +217,7 @@ mod tests {
         let mut buf = [0u8; 16];
         // SAFETY: zeroed bytes are a valid McastRxinfo (plain integers and sockaddr_storage).
         let mut infos: [McastRxinfo; 2] = unsafe { std::mem::zeroed() };
+        infos[0].size = std::mem::size_of::<McastRxinfo>();
         // SAFETY: every pointer is NULL or valid for the lengths given; each call fails before reading.
         unsafe {
             fails(mcast_recv_gro(fd, null_mut(), 16, infos.as_mut_ptr(), 2), libc::EINVAL, "buf is NULL");

@@ -364,3 +364,40 @@ pub struct AbiEntry {
     /// The field's (or struct's) alignment.
     pub align: usize,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_size_covers_whole_fields_only() {
+        assert_eq!(covered(8, &OPTS_ENDS), 8);
+        assert_eq!(covered(13, &OPTS_ENDS), 12); // size and ttl, not half of loop
+        assert_eq!(covered(size_of::<McastOpts>() + 64, &OPTS_ENDS), OPTS_ENDS[7]);
+        assert_eq!(covered(4, &OPTS_ENDS), 0);
+        assert_eq!(covered(size_of::<McastRxinfo>(), &RXINFO_ENDS), RXINFO_ENDS[8]);
+    }
+
+    #[test]
+    fn opts_are_read_as_far_as_their_size_and_no_further() {
+        let mut big = [0u64; 16]; // a newer caller's struct, larger than ours
+        let ours = McastOpts { ttl: 9, reuse: 0, ..McastOpts::default() };
+        // SAFETY: big has room for a McastOpts at its start, aligned to 8.
+        unsafe { big.as_mut_ptr().cast::<McastOpts>().write(ours) };
+        big[0] = 128;
+        // SAFETY: big is readable for 128 bytes.
+        let read = unsafe { read_opts(big.as_ptr().cast()) }.unwrap();
+        assert_eq!((read.ttl, read.reuse, read.size), (9, 0, size_of::<McastOpts>()));
+        big[15] = 1;
+        // SAFETY: as above.
+        let e = unsafe { read_opts(big.as_ptr().cast()) }.unwrap_err();
+        assert_eq!(e.errno, libc::E2BIG);
+        big[0] = 12; // size and ttl only: the rest are defaults, whatever the bytes say
+                     // SAFETY: as above.
+        let read = unsafe { read_opts(big.as_ptr().cast()) }.unwrap();
+        assert_eq!((read.ttl, read.reuse, read.loop_), (9, 1, -1));
+        big[0] = 3;
+        // SAFETY: as above.
+        assert_eq!(unsafe { read_opts(big.as_ptr().cast()) }.unwrap_err().errno, libc::EINVAL);
+    }
+}
