@@ -139,7 +139,7 @@ int mcast_set_ttl(int fd, int ttl);
 int mcast_get_ttl(int fd, int *ttl);
 
 /* IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP: whether this host's members get a copy of what fd sends. Any
- * non-zero value is on (the default); *on reads 0 or 1. */
+ * non-zero value is on (the default); *on reads 0 or 1. EINVAL for a NULL on. */
 int mcast_set_loop(int fd, int on);
 int mcast_get_loop(int fd, int *on);
 
@@ -185,7 +185,8 @@ int mcast_join_source(int fd, const char *group, const char *source, const char 
 int mcast_leave_source(int fd, const char *group, const char *source, const char *iface);
 
 /* The same with binary addresses (network byte order) and an interface index (0: the route's choice):
- * IP_ADD_MEMBERSHIP with ip_mreqn, and IPV6_JOIN_GROUP with ipv6_mreq. */
+ * IP_ADD_MEMBERSHIP with ip_mreqn, and IPV6_JOIN_GROUP with ipv6_mreq. EINVAL for a NULL or non-multicast
+ * group; ENODEV for an index no interface has; EADDRINUSE, EADDRNOTAVAIL and ENOBUFS as for mcast_join(). */
 int mcast_join_addr(int fd, const struct in_addr *group, unsigned int ifindex);
 int mcast_leave_addr(int fd, const struct in_addr *group, unsigned int ifindex);
 int mcast_join_addr6(int fd, const struct in6_addr *group, unsigned int ifindex);
@@ -266,15 +267,17 @@ void mcast_opts_init(struct mcast_opts *opts);
 /* A UDP socket that sends to group_port ("239.1.2.3:5000", "[ff12::1%eth0]:5000"): TTL, loop and interface
  * from opts (NULL: defaults), connected to the group so send(2), mcast_send() and mcast_send_batch() need no
  * address. A link-local IPv6 group needs an interface (its %zone or opts->iface). Returns the descriptor.
- * EINVAL for a group that is not multicast or has no port, or a TTL out of range; ENODEV for an unknown
- * interface. */
+ * EINVAL for a NULL group_port, a group that is not multicast or has no port, a TTL out of range, or an
+ * opts->size smaller than the field; E2BIG for a larger opts with fields this library does not know set;
+ * ENODEV for an unknown interface; ENETUNREACH when no route leads to the group and no interface is named. */
 int mcast_sender(const char *group_port, const struct mcast_opts *opts);
 
 /* A UDP socket that receives group_port: SO_REUSEADDR (opts->reuse), bound to the port on the wildcard
  * address, joined on opts->iface (or the group's %zone, or the route's choice), only from opts->source if
  * given, with IP_MULTICAST_ALL off (else Linux hands a wildcard-bound socket every group any socket on the
  * host joined on that port) and destination, interface and TTL reporting on. Returns the descriptor.
- * Errors as for mcast_sender() and mcast_join(). */
+ * Errors as for mcast_sender() and mcast_join(); EADDRINUSE when the port is taken by a socket without
+ * SO_REUSEADDR. */
 int mcast_receiver(const char *group_port, const struct mcast_opts *opts);
 
 /* ------------------------------------------------------------------------------------------------------------
@@ -354,7 +357,8 @@ struct mcast_iface {
 
 /* Every interface of this network namespace, in index order. *list receives an array of *count entries
  * followed by one more whose index is 0; count may be NULL. An interface that cannot do multicast lacks
- * IFF_MULTICAST in flags. Free the list with mcast_if_list_free(). */
+ * IFF_MULTICAST in flags. Free the list with mcast_if_list_free(). EINVAL for a NULL list; ENOMEM, or the
+ * errors of the ioctl(2) and /proc reads that list the interfaces. */
 int mcast_if_list(struct mcast_iface **list, size_t *count);
 
 /* Frees a list from mcast_if_list(), addresses included. NULL is ignored. */
