@@ -136,7 +136,7 @@ pub(super) unsafe fn read_opts(opts: *const McastOpts) -> CResult<McastOpts> {
     }
     // SAFETY: non-NULL; the contract makes at least the size field readable.
     let size = unsafe { opts.cast::<usize>().read() };
-    check_size(size, false, "opts->size", "struct mcast_opts")?;
+    check_size(size, false, "opts", "struct mcast_opts")?;
     let ours = size_of::<McastOpts>();
     if size > ours {
         // SAFETY: the contract makes `size` bytes readable; the tail starts past our struct.
@@ -158,9 +158,11 @@ pub(super) unsafe fn read_opts(opts: *const McastOpts) -> CResult<McastOpts> {
 
 /// Checks a caller's `size`: at least the size field itself, and for an array (`stride`) a multiple of the
 /// struct's alignment, so that every entry is aligned.
+/// `what` names the struct (`opts`, `info`, `infos`); the message is made only on failure, since receive calls
+/// check on every datagram.
 fn check_size(size: usize, stride: bool, what: &str, ty: &str) -> CResult<()> {
     if size < size_of::<usize>() || (stride && size % align_of::<usize>() != 0) {
-        return Err(Failure::invalid(format!("{what} is {size}: set it to sizeof({ty})")));
+        return Err(Failure::invalid(format!("{what}->size is {size}: set it to sizeof({ty})")));
     }
     Ok(())
 }
@@ -275,7 +277,7 @@ impl RxOut {
         }
         // SAFETY: non-NULL; the contract makes the first entry's size field readable.
         let size = unsafe { infos.cast::<usize>().read() };
-        check_size(size, true, &format!("{what}->size"), "struct mcast_rxinfo")?;
+        check_size(size, true, what, "struct mcast_rxinfo")?;
         Ok(RxOut::Sized { base: infos.cast(), stride: size, take: covered(size, &RXINFO_ENDS) })
     }
 
