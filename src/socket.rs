@@ -71,6 +71,7 @@ pub struct RecvMeta {
 }
 
 impl RecvMeta {
+    #[inline]
     pub(crate) fn from_raw(r: &sys::socket::Received) -> Result<RecvMeta> {
         let source = r.source.ok_or_else(|| Error::new(ErrorKind::Mismatch, "datagram without an IP source"))?;
         let a = &r.ancillary;

@@ -299,6 +299,7 @@ impl RxOut {
     ///
     /// # Safety
     /// The array this was made from has at least `i + 1` entries, writable for the call.
+    #[inline]
     pub(super) unsafe fn write(&self, i: usize, meta: &RecvMeta) {
         match *self {
             RxOut::Nowhere => {}
@@ -307,6 +308,14 @@ impl RxOut {
             RxOut::Sized { base, stride, take } => {
                 let mut value = McastRxinfo::from(meta);
                 value.size = stride;
+                if take == size_of::<McastRxinfo>() {
+                    // The common case, a caller of this very version: one write of a known size.
+                    // SAFETY: entry i spans base + i * stride .. + stride >= take bytes, writable by the
+                    // contract, and aligned: the caller's array of structs of 8-byte alignment, with a stride
+                    // check_size made a multiple of 8.
+                    unsafe { base.add(i * stride).cast::<McastRxinfo>().write(value) };
+                    return;
+                }
                 // SAFETY: entry i spans base + i * stride .. + stride >= take bytes, writable by the contract;
                 // `value` is a live McastRxinfo of at least `take` bytes (covered() never exceeds its size).
                 unsafe {
