@@ -71,7 +71,8 @@ pub struct RecvMeta {
 }
 
 impl RecvMeta {
-    fn from_raw(r: &sys::socket::Received) -> Result<RecvMeta> {
+    #[inline]
+    pub(crate) fn from_raw(r: &sys::socket::Received) -> Result<RecvMeta> {
         let source = r.source.ok_or_else(|| Error::new(ErrorKind::Mismatch, "datagram without an IP source"))?;
         let a = &r.ancillary;
         Ok(RecvMeta {
@@ -448,7 +449,7 @@ impl McastSocket {
     }
 
     /// The protocol level for RFC 3678 options: `IPPROTO_IP` or `IPPROTO_IPV6` by the socket's family.
-    fn level(&self) -> libc::c_int {
+    pub(crate) fn level(&self) -> libc::c_int {
         match self.family {
             Family::V4 => libc::IPPROTO_IP,
             Family::V6 => libc::IPPROTO_IPV6,
@@ -458,7 +459,7 @@ impl McastSocket {
 
 /// Refuses a unicast `group` before the kernel does, naming the multicast ranges: the kernel's answer would
 /// be a bare `EINVAL`.
-fn multicast_only(cname: &str, group: impl Into<IpAddr>) -> Result<()> {
+pub(crate) fn multicast_only(cname: &str, group: impl Into<IpAddr>) -> Result<()> {
     let group = group.into();
     if group.is_multicast() {
         return Ok(());
@@ -471,7 +472,7 @@ fn multicast_only(cname: &str, group: impl Into<IpAddr>) -> Result<()> {
 
 /// Refuses a source no datagram can come from: a multicast, unspecified or broadcast address. The kernel
 /// takes some of them, and the membership then hears nothing, with no error to say why.
-fn unicast_source(cname: &str, source: IpAddr) -> Result<()> {
+pub(crate) fn unicast_source(cname: &str, source: IpAddr) -> Result<()> {
     let what = match source {
         s if s.is_multicast() => "a multicast address",
         s if s.is_unspecified() => "the unspecified address",
@@ -498,7 +499,7 @@ fn iface_addr(a: Ipv4Addr) -> String {
     }
 }
 
-fn iface_index(index: u32) -> String {
+pub(crate) fn iface_index(index: u32) -> String {
     match index {
         0 => "the default interface".into(),
         i => match sys::ifconf::index_to_name(i) {

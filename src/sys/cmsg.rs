@@ -50,6 +50,7 @@ pub fn cmsg_space(n: usize) -> usize {
     unsafe { libc::CMSG_SPACE(n as libc::c_uint) as usize }
 }
 
+#[inline]
 fn read<T: Copy>(data: &[u8]) -> Option<T> {
     if data.len() < size_of::<T>() {
         return None;
@@ -60,12 +61,14 @@ fn read<T: Copy>(data: &[u8]) -> Option<T> {
 }
 
 /// A TTL or hop limit arrives as an `int`; values outside 0..=255 are ignored rather than wrapped.
+#[inline]
 fn read_ttl(data: &[u8]) -> Option<u8> {
     read::<libc::c_int>(data).and_then(|v| u8::try_from(v).ok())
 }
 
 impl Ancillary {
     /// Interprets one control message.
+    #[inline]
     fn absorb(&mut self, level: libc::c_int, kind: libc::c_int, data: &[u8]) {
         match (level, kind) {
             (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
@@ -101,6 +104,7 @@ impl Ancillary {
 /// # Safety
 /// `msg.msg_control` must point to `msg.msg_controllen` readable bytes written by the kernel (or be null
 /// with length 0), 8-byte aligned, and stay valid for the call.
+#[inline]
 pub unsafe fn parse(msg: &libc::msghdr) -> Ancillary {
     let mut out = Ancillary::default();
     // SAFETY: the caller guarantees msg describes a valid control buffer; CMSG_FIRSTHDR returns null or a
