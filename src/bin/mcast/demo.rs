@@ -33,7 +33,7 @@ IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP, and turns IP_MULTICAST_ALL / IPV6_MULTICAST
 Takes about a second. Nothing leaves this host, so it is safe on any machine.
 
 Options:
-  -h, --help   this help
+{options}
 
 Exit status: 0 the exchanges worked, 1 one did not.
 
@@ -42,7 +42,7 @@ Examples:
   make demo
 "#;
 
-const OPTS: &[Opt] = &[];
+pub const OPTS: &[Opt] = &[];
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };

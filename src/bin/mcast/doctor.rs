@@ -7,6 +7,7 @@ use mcast::multi::parse_group_list;
 
 use crate::args::{self, Fail, Opt};
 use crate::output::{self, array, Json, Out};
+use crate::vocab;
 
 pub const SUMMARY: &str = "check what can stop multicast on this host, and say how to fix it";
 
@@ -31,13 +32,7 @@ Without a group, 239.255.0.1 stands in (no port: the firewall check then looks a
 range (239.1.1.1-239.1.1.50:5000) counts for the membership limit; the other checks use the first group.
 
 Options:
-  --iface IFACE        the interface you mean (name, index or address); default: the route's choice
-  --source ADDR        the sender's address, for the reverse-path check
-  --ttl N              the TTL (hop limit) senders use, 0..=255 (default 1)
-  --querier-wait SECS  how long to listen for a querier (default 2; 0 skips the check)
-  --no-loop            skip the loop test
-  --json               one JSON object: group, iface, failed, findings [{check, status, summary, fix}]
-  -h, --help           this help
+{options}
 
 Exit status: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad arguments.
 
@@ -47,13 +42,13 @@ Examples:
   mcast doctor [ff02::1234]:5000 --iface eth0 --json
 "#;
 
-const OPTS: &[Opt] = &[
-    Opt::value(&["--iface"], "IFACE"),
-    Opt::value(&["--source"], "ADDR"),
-    Opt::value(&["--ttl", "--hops"], "N"),
-    Opt::value(&["--querier-wait"], "SECS"),
-    Opt::flag(&["--no-loop"]),
-    Opt::flag(&["--json"]),
+pub const OPTS: &[Opt] = &[
+    vocab::IFACE.help("the interface you mean (name, index or address); default: the route's choice"),
+    vocab::SOURCE.help("the sender's address, for the reverse-path check"),
+    vocab::TTL.help("the TTL (hop limit) senders use, 0..=255 (default 1)"),
+    Opt::value("--querier-wait", "SECS", "how long to listen for a querier (default 2; 0 skips the check)"),
+    Opt::flag("--no-loop", "skip the loop test"),
+    vocab::JSON.help("one JSON object: group, iface, failed, findings [{check, status, summary, fix}]"),
 ];
 
 const USAGE: &str = "mcast doctor [GROUP:PORT] [--iface IFACE] [--source ADDR] [--ttl N] [--json]";

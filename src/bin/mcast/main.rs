@@ -33,6 +33,7 @@ mod responder;
 mod send;
 mod send_print;
 mod tools;
+mod vocab;
 mod watch;
 mod watch_lines;
 mod watch_summary;
@@ -48,23 +49,36 @@ struct Command {
     summary: &'static str,
     run: fn(&[String]) -> Result<(), Fail>,
     help: &'static str,
+    opts: &'static [args::Opt],
 }
 
 const COMMANDS: &[Command] = &[
-    Command { name: "send", summary: send::SUMMARY, run: send::run, help: send::HELP },
-    Command { name: "recv", summary: recv::SUMMARY, run: recv::run, help: recv::HELP },
-    Command { name: "ifaces", summary: ifaces::SUMMARY, run: ifaces::run, help: ifaces::HELP },
-    Command { name: "info", summary: info::SUMMARY, run: info::run, help: info::HELP },
-    Command { name: "demo", summary: demo::SUMMARY, run: demo::run, help: demo::HELP },
-    Command { name: "ping", summary: ping::SUMMARY, run: ping::run, help: ping::HELP },
-    Command { name: "perf", summary: perf::SUMMARY, run: perf::run, help: perf::HELP },
-    Command { name: "discover", summary: discover::SUMMARY, run: discover::run, help: discover::HELP },
-    Command { name: "responder", summary: responder::SUMMARY, run: responder::run, help: responder::HELP },
-    Command { name: "relay", summary: relay::SUMMARY, run: relay::run, help: relay::HELP },
-    Command { name: "groups", summary: groups::SUMMARY, run: groups::run, help: groups::HELP },
-    Command { name: "doctor", summary: doctor::SUMMARY, run: doctor::run, help: doctor::HELP },
-    Command { name: "igmp", summary: igmp::SUMMARY, run: igmp::run, help: igmp::HELP },
-    Command { name: "mld", summary: mld::SUMMARY, run: mld::run, help: mld::HELP },
+    Command { name: "send", summary: send::SUMMARY, run: send::run, help: send::HELP, opts: send::OPTS },
+    Command { name: "recv", summary: recv::SUMMARY, run: recv::run, help: recv::HELP, opts: recv::OPTS },
+    Command { name: "ifaces", summary: ifaces::SUMMARY, run: ifaces::run, help: ifaces::HELP, opts: ifaces::OPTS },
+    Command { name: "info", summary: info::SUMMARY, run: info::run, help: info::HELP, opts: info::OPTS },
+    Command { name: "demo", summary: demo::SUMMARY, run: demo::run, help: demo::HELP, opts: demo::OPTS },
+    Command { name: "ping", summary: ping::SUMMARY, run: ping::run, help: ping::HELP, opts: ping::OPTS },
+    Command { name: "perf", summary: perf::SUMMARY, run: perf::run, help: perf::HELP, opts: perf::OPTS },
+    Command {
+        name: "discover",
+        summary: discover::SUMMARY,
+        run: discover::run,
+        help: discover::HELP,
+        opts: discover::OPTS,
+    },
+    Command {
+        name: "responder",
+        summary: responder::SUMMARY,
+        run: responder::run,
+        help: responder::HELP,
+        opts: responder::OPTS,
+    },
+    Command { name: "relay", summary: relay::SUMMARY, run: relay::run, help: relay::HELP, opts: relay::OPTS },
+    Command { name: "groups", summary: groups::SUMMARY, run: groups::run, help: groups::HELP, opts: groups::OPTS },
+    Command { name: "doctor", summary: doctor::SUMMARY, run: doctor::run, help: doctor::HELP, opts: doctor::OPTS },
+    Command { name: "igmp", summary: igmp::SUMMARY, run: igmp::run, help: igmp::HELP, opts: &[] },
+    Command { name: "mld", summary: mld::SUMMARY, run: mld::run, help: mld::HELP, opts: &[] },
 ];
 
 fn usage() -> String {
@@ -101,7 +115,7 @@ fn dispatch(argv: &[String]) -> (&'static str, Result<(), Fail>) {
         "help" => match rest.first() {
             None => ("", print(&usage())),
             Some(name) => match COMMANDS.iter().find(|c| c.name == name) {
-                Some(c) => (c.name, print(c.help)),
+                Some(c) => (c.name, print(&args::render_help(c.help, c.opts))),
                 None => ("", Err(unknown_command(name))),
             },
         },

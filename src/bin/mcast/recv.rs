@@ -12,6 +12,7 @@ use crate::output::Out;
 use crate::recv_print::{datagram_json, datagram_text, listening, secs, IfaceNames, Summary};
 pub use crate::recv_print::{outage_json, outage_text};
 use crate::tools::note;
+use crate::vocab;
 
 pub const SUMMARY: &str = "join a group and print each datagram (source, group, interface, TTL, payload)";
 
@@ -23,7 +24,7 @@ Usage: mcast recv GROUP:PORT [OPTIONS]
 Binds PORT on the wildcard address (SO_REUSEADDR, so other receivers can share it), joins GROUP on each
 --iface, and prints one line per datagram: arrival time (UTC), source address:port, the group it was
 sent to, the interface it came in on, its TTL or hop limit, its length and a preview of the payload
-(control and non-ASCII bytes escaped as \xNN). A summary follows at the end (--count, --timeout or
+(control and non-ASCII bytes escaped as \xNN). A summary follows at the end (--count, --time or
 Ctrl-C): datagrams, bytes, each source, the datagrams the kernel dropped for want of buffer space, and
 any outage. A datagram too big for the 65535-byte buffer is marked "truncated". A line "listening ..."
 on standard error says when the group is joined.
@@ -45,49 +46,53 @@ bytes and rate since the last ({"type":"interval",...} with --json); the end pri
 --count then counts the datagrams of all groups.
 
 Options, with the C socket option each one sets:
-  --iface IFACE, -i    join on this interface (name, index or address); repeat it for several.
-                       Default: the interface the routing table picks for the group.
-                       setsockopt IP_ADD_MEMBERSHIP (struct ip_mreq, or ip_mreqn by index) /
-                       IPV6_JOIN_GROUP (struct ipv6_mreq)
-  --source ADDR        source-specific multicast: accept the group only from ADDR (repeatable), as for
-                       232.0.0.0/8 and ff3x::/96 groups.
-                       setsockopt IP_ADD_SOURCE_MEMBERSHIP / MCAST_JOIN_SOURCE_GROUP
-  --count N, -c N      exit after N datagrams
-  --timeout SECS       an overall deadline, counted from the start (not an idle timer): stop listening
-                       SECS seconds after the join, whatever has arrived
-  --rcvbuf BYTES       receive buffer size: setsockopt SO_RCVBUFFORCE (past net.core.rmem_max, when
-                       privileged), else SO_RCVBUF. The kernel doubles the value for its bookkeeping; a
-                       note on standard error says when it granted less than asked (clamped).
-  --quiet, -q          no line per datagram and no "listening" line: only the summary
-  --json               one JSON object per line: {"type":"datagram",...} per datagram (with "payload" as
-                       text when it is UTF-8, else null, and "payload_hex" always), then
-                       {"type":"summary",...}
-  -h, --help           this help
+{options}
 Always set: IP_MULTICAST_ALL / IPV6_MULTICAST_ALL off (only this socket's groups arrive, not those other
 sockets joined on the port), IP_PKTINFO / IPV6_RECVPKTINFO (group and interface), IP_RECVTTL /
 IPV6_RECVHOPLIMIT (TTL), SO_TIMESTAMPNS (arrival time), SO_RXQ_OVFL (drops, shown in the summary).
 
-Exit status: 0 when --count datagrams arrived; 1 when --timeout passed with fewer than --count
+Exit status: 0 when --count datagrams arrived; 1 when --time passed with fewer than --count
 datagrams (or with none, without --count), or on a runtime error; 2 bad arguments; 130 at Ctrl-C
 (SIGINT), 143 at SIGTERM, after the summary. A closed standard output (mcast recv ... | head -1) ends
 it quietly with 0.
 
 Examples:
   mcast recv 239.1.2.3:5000                        every datagram, until Ctrl-C
-  mcast recv '[ff02::1234]:5000' --iface eth0 --count 1 --timeout 5 --json
+  mcast recv '[ff02::1234]:5000' --iface eth0 --count 1 --time 5 --json
                                                    one datagram as JSON, or exit 1 after 5 s
   mcast recv 232.1.1.1:5000 --source 192.0.2.7 --iface eth0
                                                    SSM: only what 192.0.2.7 sends
 "#;
 
-const OPTS: &[Opt] = &[
-    Opt::value(&["--iface", "-i"], "IFACE"),
-    Opt::value(&["--source"], "ADDR"),
-    Opt::value(&["--count", "-c"], "N"),
-    Opt::value(&["--timeout"], "SECS"),
-    Opt::value(&["--rcvbuf"], "BYTES"),
-    Opt::flag(&["--quiet", "-q"]),
-    Opt::flag(&["--json"]),
+/// The options of `mcast recv`, one group or many.
+pub const OPTS: &[Opt] = &[
+    vocab::IFACE.help(
+        "join on this interface (name, index or address); repeat it for several. Default: the interface the \
+         routing table picks for the group. setsockopt IP_ADD_MEMBERSHIP (struct ip_mreq, or ip_mreqn by \
+         index) / IPV6_JOIN_GROUP (struct ipv6_mreq). (iperf's -i is --interval; its -B is this)",
+    ),
+    vocab::SOURCE,
+    vocab::COUNT.help("exit after N datagrams (iperf's -c names a server; here -c counts, as ping's)"),
+    vocab::TIME
+        .help(
+            "an overall deadline, counted from the start (not an idle timer): stop listening SECS seconds \
+             after the join, whatever has arrived (-t as iperf's)",
+        )
+        .alias(&["--timeout"]),
+    vocab::RCVBUF.help(
+        "receive buffer size (units allowed: 64K, 8M): setsockopt SO_RCVBUFFORCE (past net.core.rmem_max, \
+         when privileged), else SO_RCVBUF. The kernel doubles the value for its bookkeeping; a note on \
+         standard error says when it granted less than asked (clamped). -w as iperf's",
+    ),
+    vocab::INTERVAL.help(
+        "every SECS seconds, one line per group with its datagrams, bytes and rate since the last \
+         (default 1 with several groups; 0: none). No short form: -i is --iface (iperf's -i is this)",
+    ),
+    vocab::QUIET.help("no line per datagram and no \"listening\" line: only the summary"),
+    vocab::JSON.help(
+        "one JSON object per line: {\"type\":\"datagram\",...} per datagram (with \"payload\" as text when \
+         it is UTF-8, else null, and \"payload_hex\" always), then {\"type\":\"summary\",...} (docs/json.md)",
+    ),
 ];
 
 const USAGE: &str = "mcast recv GROUP:PORT [OPTIONS]";
@@ -134,8 +139,8 @@ fn request(words: &[String]) -> Result<Option<Request>, Fail> {
         .map(|v| v.parse().map_err(|_| Fail::usage(format!("--source {v}: not an IPv4 or IPv6 address"))))
         .collect::<Result<_, _>>()?;
     let count = m.int_in("--count", 1, u64::MAX)?;
-    let timeout = m.seconds("--timeout")?;
-    let rcvbuf = m.int_in("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
+    let timeout = m.seconds("--time")?;
+    let rcvbuf = m.bytes("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
     let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
     let mut builder = Receiver::builder(group);
     for i in ifaces {

@@ -100,7 +100,7 @@ pub fn ttl(m: &Matches) -> Result<Option<u32>, Fail> {
 /// Refuses options that belong only to the other side (client or `--serve`).
 pub fn refuse(m: &Matches, names: &[&str], why: &str) -> Result<(), Fail> {
     match names.iter().find(|n| m.flag(n)) {
-        Some(n) => Err(Fail::usage(format!("{n} {why}"))),
+        Some(n) => Err(Fail::usage(format!("{} {why}", m.typed(n)))),
         None => Ok(()),
     }
 }
