@@ -16,6 +16,7 @@ mod groups;
 mod ifaces;
 mod igmp;
 mod info;
+mod manual;
 mod mld;
 mod output;
 mod perf;
@@ -103,6 +104,26 @@ fn usage() -> String {
     s
 }
 
+/// Every page of help: each command's, with `igmp` and `mld` replaced by their subcommands'.
+fn pages() -> Vec<manual::Page> {
+    let mut pages = Vec::new();
+    for c in COMMANDS {
+        let nested = match c.name {
+            "igmp" => Some(("igmp watch", igmp::WATCH_HELP, "igmp query", igmp::QUERY_HELP)),
+            "mld" => Some(("mld watch", mld::WATCH_HELP, "mld query", mld::QUERY_HELP)),
+            _ => None,
+        };
+        match nested {
+            Some((watch, watch_help, query, query_help)) => {
+                pages.push(manual::Page { name: watch, summary: c.summary, help: watch_help, opts: watch::OPTS });
+                pages.push(manual::Page { name: query, summary: c.summary, help: query_help, opts: query::OPTS });
+            }
+            None => pages.push(manual::Page { name: c.name, summary: c.summary, help: c.help, opts: c.opts }),
+        }
+    }
+    pages
+}
+
 /// Runs the command line; returns the subcommand's name (for error messages) and the outcome.
 fn dispatch(argv: &[String]) -> (&'static str, Result<(), Fail>) {
     let Some((first, rest)) = argv.split_first() else {
@@ -112,6 +133,11 @@ fn dispatch(argv: &[String]) -> (&'static str, Result<(), Fail>) {
     match first.as_str() {
         "-h" | "--help" => ("", print(&usage())),
         "-V" | "--version" => ("", print(&format!("mcast {}", mcast::VERSION))),
+        // Not listed: what `make` writes to docs/mcast.1 and completions/.
+        "__man" => ("", print(&manual::man(&pages()))),
+        "__complete" => {
+            ("", manual::completion(&pages(), rest.first().map_or("", |s| s.as_str())).and_then(|t| print(&t)))
+        }
         "help" => match rest.first() {
             None => ("", print(&usage())),
             Some(name) => match COMMANDS.iter().find(|c| c.name == name) {
