@@ -31,7 +31,7 @@ _mcast() {
             opts="--json -J --help"
             ;;
         "demo")
-            opts="--help"
+            opts="--json -J --help"
             ;;
         "ping")
             opts="--iface -i --source --ttl -T --hops --busy-poll --count -c --json -J --quiet -q --interval --wait --size -l --max-responders --serve -s --time -t --timeout --allow --answer-rate --total-rate --help"

@@ -38,6 +38,7 @@ complete -c mcast -n '__fish_seen_subcommand_from recv' -l quiet -s q -d 'no lin
 complete -c mcast -n '__fish_seen_subcommand_from recv' -l json -s J -d 'one JSON object per line {typedatagram,...} per datagram (with payl...'
 complete -c mcast -n '__fish_seen_subcommand_from ifaces' -l json -s J -d 'one JSON object per interface per line index, name, flags (names), ...'
 complete -c mcast -n '__fish_seen_subcommand_from info' -l json -s J -d 'one JSON object with the same facts (address, family, multicast, bl...'
+complete -c mcast -n '__fish_seen_subcommand_from demo' -l json -s J -d 'one JSON object per line {typeexchange,...} per family (or {typeski...'
 complete -c mcast -n '__fish_seen_subcommand_from ping' -l iface -s i -r -a '(__fish_print_interfaces)' -d 'join on and send from this interface (name, index or address)'
 complete -c mcast -n '__fish_seen_subcommand_from ping' -l source -r -d 'source-specific join accept multicast only from ADDR (repeatable)'
 complete -c mcast -n '__fish_seen_subcommand_from ping' -l ttl -s T -r -d 'TTL / hop limit of what this side sends to the group, 0..=255 (defa...'

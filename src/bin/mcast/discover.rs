@@ -114,7 +114,7 @@ fn found_line(f: &Found, json: bool) -> String {
             .str("type", "found")
             .str("name", &f.name)
             .opt_str("addr", f.addr.map(|a| a.to_string()).as_deref())
-            .str("from", &f.from.to_string())
+            .peer("from", f.from)
             .int("ttl", f.ring)
             .opt_int("distance", f.distance)
             .float("rtt_ms", tools::ms(rtt_ns))

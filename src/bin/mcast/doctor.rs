@@ -98,7 +98,8 @@ fn json(r: &Report) -> String {
             .finish()
     });
     Json::new()
-        .str("group", &r.group.to_string())
+        .str("type", "report")
+        .group(r.group)
         .opt_str("iface", r.iface.as_ref().map(|i| i.name.as_str()))
         .bool("failed", r.failed())
         .raw("findings", &array(findings))
@@ -153,7 +154,7 @@ mod tests {
     #[test]
     fn json_is_one_object() {
         let j = json(&report());
-        assert!(j.starts_with(r#"{"group":"239.1.2.3:5000","iface":null,"failed":true,"findings":[{"check":"interface","status":"fail","summary":"x0 is down","fix":"ip link set x0 up"}"#), "{j}");
+        assert!(j.starts_with(r#"{"type":"report","group":"239.1.2.3","port":5000,"iface":null,"failed":true,"findings":[{"check":"interface","status":"fail","summary":"x0 is down","fix":"ip link set x0 up"}"#), "{j}");
         assert!(j.ends_with(r#"{"check":"scope","status":"ok","summary":"fine","fix":null}]}"#), "{j}");
     }
 }

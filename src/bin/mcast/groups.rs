@@ -123,6 +123,7 @@ fn json(i: &InterfaceGroups) -> String {
             .finish()
     });
     Json::new()
+        .str("type", "iface_groups")
         .int("index", i.ifindex)
         .str("name", &i.iface)
         .str("family", family_name(i.version.family))

@@ -51,6 +51,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
 
 fn json(i: &Interface) -> String {
     Json::new()
+        .str("type", "iface")
         .int("index", i.index)
         .str("name", &i.name)
         .strs("flags", i.flag_names())

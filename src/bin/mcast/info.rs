@@ -150,6 +150,7 @@ fn facts_json(f: &GroupFacts) -> String {
             .finish()
     });
     Json::new()
+        .str("type", "address")
         .str("address", &f.group.ip().to_string())
         .str("family", if f.group.is_ipv6() { "ipv6" } else { "ipv4" })
         .bool("multicast", true)
@@ -172,6 +173,7 @@ fn unicast_text(ip: IpAddr) -> String {
 
 fn unicast_json(ip: IpAddr) -> String {
     Json::new()
+        .str("type", "address")
         .str("address", &ip.to_string())
         .str("family", if ip.is_ipv6() { "ipv6" } else { "ipv4" })
         .bool("multicast", false)

@@ -109,6 +109,18 @@ impl Json {
         }
     }
 
+    /// A peer's socket address, spelled as everywhere in the JSON output: `k` is the address alone, `k_port`
+    /// its port (`"source":"10.0.0.1","source_port":40000`).
+    pub fn peer(self, k: &str, a: std::net::SocketAddr) -> Json {
+        let port = format!("{k}_port");
+        self.str(k, &a.ip().to_string()).int(&port, a.port())
+    }
+
+    /// A group, spelled as everywhere in the JSON output: `"group":"239.1.2.3","port":5000`.
+    pub fn group(self, g: mcast::Group) -> Json {
+        self.str("group", &g.ip().to_string()).int("port", g.port())
+    }
+
     /// A boolean field.
     pub fn bool(self, k: &str, v: bool) -> Json {
         self.raw(k, if v { "true" } else { "false" })

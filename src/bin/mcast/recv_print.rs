@@ -147,7 +147,7 @@ impl Summary<'_> {
             .int("port", self.group.port())
             .int("datagrams", t.datagrams)
             .int("bytes", t.bytes)
-            .int("truncated", t.truncated)
+            .int("truncated_datagrams", t.truncated)
             .int("drops", t.drops)
             .opt_int("rcvbuf", self.rcvbuf.map(|b| b.effective))
             .float("elapsed", self.elapsed.as_secs_f64())

@@ -217,8 +217,9 @@ fn summary_json(r: &Report) -> String {
     let refused = REASONS.iter().fold(Json::new(), |j, &why| j.int(why.name(), r.refused.get(why)));
     Json::new()
         .str("type", "summary")
-        .str("from", &r.from.to_string())
-        .str("to", &r.to.to_string())
+        .group(r.from)
+        .str("to_group", &r.to.ip().to_string())
+        .int("to_port", r.to.port())
         .int("received", r.received)
         .int("dropped", r.counts.dropped)
         .int("duplicated", r.counts.duplicated)

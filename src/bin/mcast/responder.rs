@@ -136,7 +136,7 @@ fn event_line(event: &ResponderEvent, json: bool) -> Option<String> {
     Some(match (event, json) {
         (ResponderEvent::Answered { querier, ring, ttl, addr }, true) => Json::new()
             .str("type", "query")
-            .str("from", &querier.to_string())
+            .peer("from", *querier)
             .int("ttl_sent", *ring)
             .opt_int("ttl", *ttl)
             .opt_str("addr", addr.map(|a| a.to_string()).as_deref())
@@ -145,11 +145,11 @@ fn event_line(event: &ResponderEvent, json: bool) -> Option<String> {
             format!("query from {querier} (sent with TTL {ring}), answered")
         }
         (ResponderEvent::Refused { source, reason }, true) => {
-            Json::new().str("type", "refused").str("from", &source.to_string()).str("reason", reason.name()).finish()
+            Json::new().str("type", "refused").peer("from", *source).str("reason", reason.name()).finish()
         }
         (ResponderEvent::Refused { source, reason }, false) => format!("datagram from {source} refused: {reason}"),
         (ResponderEvent::SendFailed { querier, error }, true) => {
-            Json::new().str("type", "send_failed").str("to", &querier.to_string()).str("error", error).finish()
+            Json::new().str("type", "send_failed").peer("to", *querier).str("error", error).finish()
         }
         (ResponderEvent::SendFailed { querier, error }, false) => format!("answer to {querier} not sent: {error}"),
         _ => return None,
