@@ -17,11 +17,11 @@ _mcast() {
     local opts="" ifaces=""
     case "$cmd" in
         "send")
-            opts="--ttl -T --hops --loop --no-loop --iface -i --count -c --interval --size -l --sndbuf --quiet -q --json -J --help"
+            opts="--ttl -T --hops --loop --no-loop --iface -i --count -c --interval --size -l --sndbuf --raw --quiet -q --json -J --help"
             ifaces="|--iface|-i|"
             ;;
         "recv")
-            opts="--iface -i --source --count -c --time -t --timeout --rcvbuf -w --interval --quiet -q --json -J --help"
+            opts="--iface -i --source --count -c --time -t --timeout --rcvbuf -w --interval --quiet -q --raw --json -J --help"
             ifaces="|--iface|-i|"
             ;;
         "ifaces")

@@ -36,6 +36,18 @@ impl Out {
         })
     }
 
+    /// Writes bytes as they are (pipe mode), and flushes.
+    pub fn bytes(&mut self, bytes: &[u8]) -> Result<(), Fail> {
+        let mut lock = self.stdout.lock();
+        mcast::sys::signal::deferred(|| lock.write_all(bytes).and_then(|()| lock.flush())).map_err(|e| {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                Fail::BrokenPipe
+            } else {
+                Fail::runtime(format!("writing to standard output: {e}"))
+            }
+        })
+    }
+
     /// Writes a block of text (a table, a help page), flushing at the end.
     pub fn text(&mut self, text: &str) -> Result<(), Fail> {
         self.line(text.strip_suffix('\n').unwrap_or(text))

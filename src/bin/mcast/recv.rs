@@ -89,6 +89,11 @@ pub const OPTS: &[Opt] = &[
          (default 1 with several groups; 0: none). No short form: -i is --iface (iperf's -i is this)",
     ),
     vocab::QUIET.help("no line per datagram and no \"listening\" line: only the summary"),
+    Opt::flag(
+        "--raw",
+        "pipe mode: write each datagram's payload to standard output as it is, binary-safe, and nothing else \
+         (notes and the summary go to standard error); one group only",
+    ),
     vocab::JSON.help(
         "one JSON object per line: {\"type\":\"datagram\",...} per datagram (with \"payload\" as text when \
          it is UTF-8, else null, and \"payload_hex\" always), then {\"type\":\"summary\",...} (docs/json.md)",
@@ -124,6 +129,7 @@ struct Request {
     rcvbuf: Option<u32>,
     quiet: bool,
     json: bool,
+    raw: bool,
 }
 
 fn request(words: &[String]) -> Result<Option<Request>, Fail> {
@@ -141,7 +147,10 @@ fn request(words: &[String]) -> Result<Option<Request>, Fail> {
     let count = m.int_in("--count", 1, u64::MAX)?;
     let timeout = m.seconds("--time")?;
     let rcvbuf = m.bytes("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
-    let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
+    let (quiet, json, raw) = (m.flag("--quiet"), m.flag("--json"), m.flag("--raw"));
+    if raw && json {
+        return Err(Fail::usage("--raw and --json: give one of them"));
+    }
     let mut builder = Receiver::builder(group);
     for i in ifaces {
         builder = builder.interface(i);
@@ -149,7 +158,7 @@ fn request(words: &[String]) -> Result<Option<Request>, Fail> {
     for s in sources {
         builder = builder.source(s);
     }
-    Ok(Some(Request { rx: builder.build()?, group, count, timeout, rcvbuf, quiet, json }))
+    Ok(Some(Request { rx: builder.build()?, group, count, timeout, rcvbuf, quiet, json, raw }))
 }
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
@@ -157,7 +166,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         return crate::recv_groups::run(words);
     }
     let Some(req) = request(words)? else { return Ok(()) };
-    let (group, quiet, json) = (req.group, req.quiet, req.json);
+    let (group, quiet, json, raw) = (req.group, req.quiet, req.json, req.raw);
     let rcvbuf = match req.rcvbuf {
         Some(bytes) => {
             let b = req.rx.socket().request_recv_buffer(bytes)?;
@@ -193,10 +202,14 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         }
         let Some(meta) = got else { continue };
         tally.add(&meta, Instant::now());
+        let payload = buf.get(..meta.len).unwrap_or(&buf);
+        if raw {
+            out.bytes(payload)?;
+            continue;
+        }
         if quiet {
             continue;
         }
-        let payload = buf.get(..meta.len).unwrap_or(&buf);
         let iface = meta.ifindex.map(|i| names.name(i));
         let line = if json {
             datagram_json(tally.datagrams, group, &meta, iface.as_deref(), payload)
@@ -212,6 +225,10 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let summary = Summary { group, tally: &tally, rcvbuf, outages: &outages, elapsed };
     if json {
         out.line(&summary.json(end))?;
+    } else if raw {
+        if !quiet {
+            note(&summary.text());
+        }
     } else {
         out.text(&summary.text())?;
     }

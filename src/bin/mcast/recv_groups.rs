@@ -34,6 +34,9 @@ struct Request {
 /// The receiver the words ask for, with the clamped buffer noted once; `None` for --help.
 fn request(words: &[String]) -> Result<Option<(MultiReceiver, Request)>, Fail> {
     let Some(m) = args::command_line(words, crate::recv::OPTS, crate::recv::HELP)? else { return Ok(None) };
+    if m.flag("--raw") {
+        return Err(Fail::usage("--raw takes one group (and no --interval)"));
+    }
     let subs = subscriptions(words)?;
     let req = Request {
         count: m.int_in("--count", 1, u64::MAX)?,

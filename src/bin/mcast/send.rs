@@ -17,6 +17,7 @@ pub const SUMMARY: &str = "send datagrams to a group (message from arguments or 
 pub const HELP: &str = r#"mcast send: send UDP datagrams to a multicast group
 
 Usage: mcast send GROUP:PORT [MESSAGE...] [OPTIONS]
+       mcast send GROUP:PORT --raw [--size BYTES] [OPTIONS] < FILE
 
 Sends MESSAGE (its words joined by spaces) --count times. With no MESSAGE (and no --size), sends one
 datagram per line of standard input, without the line's end. Prints a line per datagram and a summary.
@@ -71,6 +72,11 @@ pub const OPTS: &[Opt] = &[
          UDP payload. -l as iperf's",
     ),
     vocab::SNDBUF,
+    Opt::flag(
+        "--raw",
+        "pipe mode: send standard input as it is, binary-safe: datagrams of --size bytes (the last may be \
+         shorter), or without --size one per read of the input (tar c . | mcast send --raw G)",
+    ),
     vocab::QUIET.help("no line per datagram, only the summary"),
     vocab::JSON.help(
         "one JSON object per line: {\"type\":\"sent\",...} or {\"type\":\"failed\",...} per datagram, then \
@@ -98,14 +104,19 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let iface_name = sender.interface().map(|i| i.name.clone());
     let mut tx = ResilientSender::new(sender);
 
-    let source = match (pos.len() > 1, size) {
-        (true, _) => Source::Message(pos[1..].join(" ").into_bytes()),
-        (false, Some(_)) => Source::Generated,
-        (false, None) => Source::Lines(Box::new(io::stdin().lock())),
+    let raw = m.flag("--raw");
+    let source = match (pos.len() > 1, size, raw) {
+        (true, _, true) => return Err(Fail::usage("--raw sends standard input: no MESSAGE with it")),
+        (_, Some(0), true) => return Err(Fail::usage("--raw --size 0: a datagram needs a byte")),
+        (false, Some(n), true) => Source::Chunks(Box::new(io::stdin().lock()), n),
+        (false, None, true) => Source::Reads(Box::new(io::stdin().lock()), max_payload(group)),
+        (true, _, false) => Source::Message(pos[1..].join(" ").into_bytes()),
+        (false, Some(_), false) => Source::Generated,
+        (false, None, false) => Source::Lines(Box::new(io::stdin().lock())),
     };
     // Ctrl-C ends a long --count early with the summary; while reading stdin it keeps its usual meaning,
     // since a read blocked on a terminal would not notice the flag.
-    if !matches!(source, Source::Lines(_)) {
+    if !matches!(source, Source::Lines(_) | Source::Chunks(..) | Source::Reads(..)) {
         mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     }
 
