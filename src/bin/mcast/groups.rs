@@ -203,7 +203,7 @@ mod tests {
     fn json_has_every_field() {
         let j = json(&sample());
         assert!(
-            j.starts_with(r#"{"index":3,"name":"eth1","family":"ipv4","protocol":"IGMPv2","version":2,"forced":2,"#),
+            j.starts_with(r#"{"type":"iface_groups","index":3,"name":"eth1","family":"ipv4","protocol":"IGMPv2","version":2,"forced":2,"#),
             "{j}"
         );
         assert!(j.contains(r#""sources":[{"source":"10.0.0.1","include":1,"exclude":0}]"#), "{j}");
