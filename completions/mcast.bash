@@ -17,7 +17,7 @@ _mcast() {
     local opts="" ifaces=""
     case "$cmd" in
         "send")
-            opts="--ttl -T --hops --loop --no-loop --iface -i --count -c --interval --size -l --sndbuf --raw --quiet -q --json -J --help"
+            opts="--ttl -T --hops --loop --no-loop --iface -i --count -c --interval --size -l --sndbuf --dscp --raw --quiet -q --json -J --help"
             ifaces="|--iface|-i|"
             ;;
         "recv")
@@ -34,11 +34,11 @@ _mcast() {
             opts="--json -J --help"
             ;;
         "ping")
-            opts="--iface -i --source --ttl -T --hops --busy-poll --count -c --json -J --quiet -q --interval --wait --size -l --max-responders --serve -s --time -t --timeout --allow --answer-rate --total-rate --help"
+            opts="--iface -i --source --ttl -T --hops --dscp --busy-poll --count -c --json -J --quiet -q --interval --wait --size -l --max-responders --serve -s --time -t --timeout --allow --answer-rate --total-rate --help"
             ifaces="|--iface|-i|"
             ;;
         "perf")
-            opts="--serve -s --iface -i --interval --count -c --time -t --json -J --quiet -q --rate -b --size -l --ttl -T --hops --loop --no-loop --path --source --idle --timeout --rcvbuf -w --buffer --gro --no-gro --max-sessions --help"
+            opts="--serve -s --iface -i --interval --count -c --time -t --json -J --quiet -q --rate -b --size -l --ttl -T --hops --loop --no-loop --dscp --path --source --idle --timeout --rcvbuf -w --buffer --gro --no-gro --max-sessions --help"
             ifaces="|--iface|-i|"
             ;;
         "discover")
@@ -50,7 +50,7 @@ _mcast() {
             ifaces="|--iface|-i|"
             ;;
         "relay")
-            opts="--iface -i --in-iface --source --out-iface --ttl -T --hops --loop --no-loop --drop --duplicate --reorder --delay --queue --queue-bytes --dedup --seed --count -c --time -t --idle --timeout --json -J --quiet -q --help"
+            opts="--iface -i --in-iface --source --out-iface --ttl -T --hops --loop --no-loop --dscp --drop --duplicate --reorder --delay --queue --queue-bytes --dedup --seed --count -c --time -t --idle --timeout --json -J --quiet -q --help"
             ifaces="|--iface|-i|--in-iface|--out-iface|"
             ;;
         "groups")

@@ -92,6 +92,7 @@ pub struct PerfSenderBuilder {
     time: Option<Duration>,
     size: usize,
     ttl: Option<u32>,
+    dscp: Option<u8>,
     multicast_loop: Option<bool>,
     path: SendPath,
     interval: Option<Duration>,
@@ -135,6 +136,12 @@ impl PerfSenderBuilder {
         self
     }
 
+    /// The DSCP, 0..=63, of every datagram (`IP_TOS` / `IPV6_TCLASS`).
+    pub fn dscp(mut self, dscp: u8) -> Self {
+        self.dscp = Some(dscp);
+        self
+    }
+
     /// Whether this host's own members get copies (`IP_MULTICAST_LOOP`).
     pub fn multicast_loop(mut self, on: bool) -> Self {
         self.multicast_loop = Some(on);
@@ -165,6 +172,9 @@ impl PerfSenderBuilder {
         let mut b = Sender::builder(self.group);
         if let Some(t) = self.ttl {
             b = b.ttl(t);
+        }
+        if let Some(d) = self.dscp {
+            b = b.dscp(d);
         }
         if let Some(on) = self.multicast_loop {
             b = b.multicast_loop(on);
@@ -260,6 +270,7 @@ impl<'a> PerfSender<'a> {
             time: None,
             size: 1400,
             ttl: None,
+            dscp: None,
             multicast_loop: None,
             path: SendPath::Segments,
             interval: None,

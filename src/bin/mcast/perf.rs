@@ -69,6 +69,7 @@ pub const OPTS: &[Opt] = &[
     vocab::TTL.help("TTL / hop limit, 0..=255 (default 1; -T as iperf's)"),
     vocab::LOOP.help("copies to this host's own members (default on)"),
     vocab::NO_LOOP,
+    vocab::DSCP,
     Opt::value("--path", "P", "gso (default), sendmmsg or sendto: the fastest the kernel allows, at most P"),
     Opt::heading("Receiver options (--serve):"),
     vocab::SOURCE.help("source-specific join (repeatable)"),
@@ -99,7 +100,11 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let style = Style { json: m.flag("--json"), quiet: m.flag("--quiet") };
     let interval = (!interval.is_zero()).then_some(interval);
     if m.flag("--serve") {
-        tools::refuse(&m, &["--rate", "--size", "--ttl", "--loop", "--no-loop", "--path"], "is for the sender")?;
+        tools::refuse(
+            &m,
+            &["--rate", "--size", "--ttl", "--loop", "--no-loop", "--path", "--dscp"],
+            "is for the sender",
+        )?;
         serve(&m, group, interval, style)
     } else {
         tools::refuse(
@@ -139,6 +144,9 @@ fn send(m: &Matches, group: Group, interval: Option<Duration>, style: Style) -> 
     };
     if let Some(t) = tools::ttl(m)? {
         opts = opts.ttl(t);
+    }
+    if let Some(d) = tools::dscp(m)? {
+        opts = opts.dscp(d);
     }
     if let Some(on) = m.last_of("--loop", "--no-loop") {
         opts = opts.multicast_loop(on);

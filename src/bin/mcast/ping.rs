@@ -67,6 +67,7 @@ pub const OPTS: &[Opt] = &[
     ),
     vocab::SOURCE.help("source-specific join: accept multicast only from ADDR (repeatable)"),
     vocab::TTL.help("TTL / hop limit of what this side sends to the group, 0..=255 (default 1; ping's -t is this)"),
+    vocab::DSCP,
     Opt::flag(
         "--busy-poll",
         "spin on a non-blocking socket instead of sleeping in poll(): lower, steadier round trips for one busy core",
@@ -109,6 +110,7 @@ struct Common {
     ifaces: Vec<Interface>,
     sources: Vec<std::net::IpAddr>,
     ttl: Option<u32>,
+    dscp: Option<u8>,
     count: Option<u64>,
     busy: bool,
     json: bool,
@@ -130,6 +132,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         ifaces: tools::ifaces(&m, "--iface")?,
         sources: tools::sources(&m)?,
         ttl: tools::ttl(&m)?,
+        dscp: tools::dscp(&m)?,
         count: m.int_in("--count", 1, u64::MAX)?,
         busy: m.flag("--busy-poll"),
         json: m.flag("--json"),
@@ -168,6 +171,9 @@ fn serve_probes(m: &Matches, c: &Common) -> Result<(), Fail> {
     }
     if let Some(t) = c.ttl {
         b = b.ttl(t);
+    }
+    if let Some(d) = c.dscp {
+        b = b.dscp(d);
     }
     if let Some(n) = c.count {
         b = b.count(n);
@@ -215,6 +221,9 @@ fn probe(m: &Matches, c: &Common) -> Result<(), Fail> {
     }
     if let Some(t) = c.ttl {
         b = b.ttl(t);
+    }
+    if let Some(d) = c.dscp {
+        b = b.dscp(d);
     }
     if let Some(n) = c.count {
         b = b.count(n);

@@ -23,7 +23,7 @@ Usage: mcast recv GROUP:PORT [OPTIONS]
 
 Binds PORT on the wildcard address (SO_REUSEADDR, so other receivers can share it), joins GROUP on each
 --iface, and prints one line per datagram: arrival time (UTC), source address:port, the group it was
-sent to, the interface it came in on, its TTL or hop limit, its length and a preview of the payload
+sent to, the interface it came in on, its TTL or hop limit, its DSCP when not 0, its length and a preview of the payload
 (control and non-ASCII bytes escaped as \xNN). A summary follows at the end (--count, --time or
 Ctrl-C): datagrams, bytes, each source, the datagrams the kernel dropped for want of buffer space, and
 any outage. A datagram too big for the 65535-byte buffer is marked "truncated". A line "listening ..."
@@ -49,7 +49,7 @@ Options, with the C socket option each one sets:
 {options}
 Always set: IP_MULTICAST_ALL / IPV6_MULTICAST_ALL off (only this socket's groups arrive, not those other
 sockets joined on the port), IP_PKTINFO / IPV6_RECVPKTINFO (group and interface), IP_RECVTTL /
-IPV6_RECVHOPLIMIT (TTL), SO_TIMESTAMPNS (arrival time), SO_RXQ_OVFL (drops, shown in the summary).
+IPV6_RECVHOPLIMIT (TTL), IP_RECVTOS / IPV6_RECVTCLASS (DSCP), SO_TIMESTAMPNS (arrival time), SO_RXQ_OVFL (drops, shown in the summary).
 
 Exit status: 0 when --count datagrams arrived; 1 when --time passed with fewer than --count
 datagrams (or with none, without --count), or on a runtime error; 2 bad arguments; 130 at Ctrl-C

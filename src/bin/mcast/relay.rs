@@ -64,6 +64,7 @@ pub const OPTS: &[Opt] = &[
     vocab::TTL.help("at most this TTL / hop limit on the TO side, 0..=255 (default: as arrived, minus 1)"),
     vocab::LOOP.help("whether this host's members of TO get a copy (default on)"),
     vocab::NO_LOOP.help("the opposite of --loop"),
+    vocab::DSCP.help("mark the copies sent to TO with a DSCP: 0..=63 or a name (ef, af41, cs1 ...)"),
     Opt::value("--drop", "P", "drop each datagram with probability P (0.05 or 5%)"),
     Opt::value("--duplicate", "P", "send each datagram twice with probability P"),
     Opt::value("--reorder", "P", "hold a datagram back with probability P and send it right after the next one"),
@@ -123,6 +124,9 @@ fn build(m: &Matches) -> Result<(Relay, Limits), Fail> {
     }
     if let Some(t) = tools::ttl(m)? {
         b = b.max_ttl(t as u8);
+    }
+    if let Some(d) = tools::dscp(m)? {
+        b = b.dscp(d);
     }
     if let Some(on) = m.last_of("--loop", "--no-loop") {
         b = b.multicast_loop(on);

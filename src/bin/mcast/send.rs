@@ -9,7 +9,7 @@ use mcast::{Group, IfaceSpec, Sender};
 use crate::args::{self, Fail, Opt};
 use crate::output::{plural, Out};
 use crate::send_print::{datagram_line, settings, summary_json, summary_text};
-use crate::tools::note;
+use crate::tools::{self, note};
 use crate::vocab;
 
 pub const SUMMARY: &str = "send datagrams to a group (message from arguments or stdin lines)";
@@ -72,6 +72,7 @@ pub const OPTS: &[Opt] = &[
          UDP payload. -l as iperf's",
     ),
     vocab::SNDBUF,
+    vocab::DSCP,
     Opt::flag(
         "--raw",
         "pipe mode: send standard input as it is, binary-safe: datagrams of --size bytes (the last may be \
@@ -96,10 +97,14 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let count = m.int_in("--count", 1, u64::MAX)?;
     let interval = m.seconds("--interval")?.unwrap_or_default();
     let size = m.bytes("--size", 0, max_payload(group) as u64)?.map(|n| n as usize);
+    let dscp = tools::dscp(&m)?;
     let sndbuf = m.bytes("--sndbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
     let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
 
     let sender = build(group, ttl, multicast_loop, iface, sndbuf)?;
+    if let Some(d) = dscp {
+        sender.socket().set_dscp(d)?;
+    }
     let set = settings(&sender)?;
     let iface_name = sender.interface().map(|i| i.name.clone());
     let mut tx = ResilientSender::new(sender);

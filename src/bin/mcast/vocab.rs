@@ -98,3 +98,10 @@ pub const SERVE: Opt = Opt::flag("--serve", "the receiving side (-s as iperf's)"
 pub const JSON: Opt = Opt::flag("--json", "one JSON object per line (docs/json.md)").short('J');
 
 pub const QUIET: Opt = Opt::flag("--quiet", "only the summary").short('q');
+
+pub const DSCP: Opt = Opt::value(
+    "--dscp",
+    "DSCP",
+    "mark what this side sends with a DSCP: a number 0..=63 or a name (ef, af11..af43, cs0..cs7, le, be); \
+     setsockopt IP_TOS / IPV6_TCLASS to DSCP << 2 (ECN bits 0). iperf's -S takes the whole TOS byte",
+);
