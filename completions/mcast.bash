@@ -38,7 +38,7 @@ _mcast() {
             ifaces="|--iface|-i|"
             ;;
         "perf")
-            opts="--serve -s --iface -i --interval --count -c --time -t --json -J --quiet -q --rate -b --size -l --ttl -T --hops --loop --no-loop --dscp --path --source --idle --timeout --rcvbuf -w --buffer --gro --no-gro --max-sessions --help"
+            opts="--serve -s --iface -i --interval --count -c --time -t --json -J --quiet -q --rate -b --size -l --ttl -T --hops --loop --no-loop --dscp --iperf --path --source --idle --timeout --rcvbuf -w --buffer --gro --no-gro --max-sessions --help"
             ifaces="|--iface|-i|"
             ;;
         "discover")

@@ -75,6 +75,7 @@ complete -c mcast -n '__fish_seen_subcommand_from perf' -l hops -d 'TTL / hop li
 complete -c mcast -n '__fish_seen_subcommand_from perf' -l loop -d 'copies to this hosts own members (default on)'
 complete -c mcast -n '__fish_seen_subcommand_from perf' -l no-loop -d 'members on this host get no copy'
 complete -c mcast -n '__fish_seen_subcommand_from perf' -l dscp -r -d 'mark what this side sends with a DSCP a number 0..=63 or a name (ef...'
+complete -c mcast -n '__fish_seen_subcommand_from perf' -l iperf -d 'send iperf 2s datagrams (its sequence number and send time header, ...'
 complete -c mcast -n '__fish_seen_subcommand_from perf' -l path -r -d 'gso (default), sendmmsg or sendto the fastest the kernel allows, at...'
 complete -c mcast -n '__fish_seen_subcommand_from perf' -l source -r -d 'source-specific join (repeatable)'
 complete -c mcast -n '__fish_seen_subcommand_from perf' -l idle -r -d 'stop after SECS seconds with nothing arriving (an idle timer, befor...'

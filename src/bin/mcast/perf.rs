@@ -31,6 +31,11 @@ sendto. A receiver reads with recvmmsg (and UDP_GRO), and reports per sender, ev
 the end: datagrams/s, bits/s, loss, duplicates, reordering, jitter (RFC 3550) and the datagrams the
 kernel dropped for want of buffer space (SO_RXQ_OVFL).
 
+iperf 2 on the wire: a receiver also counts an iperf 2.1 client's stream (iperf -c GROUP -u -T 1), from
+its datagrams' sequence numbers, send times and final negative number, as a session of id 00000000 from
+the client's address and port: exact loss, reordering and jitter. With --iperf the sender sends iperf's
+datagrams, and an iperf -s -u -B GROUP server reports the loss and jitter of the run.
+
 {options}
 A receiver also stops once every sender it heard data from has sent its end marker and its datagrams
 are in (or a second has passed since the marker), or at Ctrl-C. Its final report lists the 64
@@ -44,6 +49,7 @@ Examples:
   mcast perf --serve 239.1.2.3:5001 --iface eth0
   mcast perf 239.1.2.3:5001 --iface eth0 --rate 100M --time 5 --size 1400
   mcast perf 239.1.2.3:5001 --iface eth0 --rate max --count 1000000 --size 64
+  mcast perf 239.1.2.3:5001 --iface eth0 --iperf --rate 10M --time 5 (to iperf -s -u -B 239.1.2.3)
 "#;
 
 pub const OPTS: &[Opt] = &[
@@ -70,6 +76,11 @@ pub const OPTS: &[Opt] = &[
     vocab::LOOP.help("copies to this host's own members (default on)"),
     vocab::NO_LOOP,
     vocab::DSCP,
+    Opt::flag(
+        "--iperf",
+        "send iperf 2's datagrams (its sequence number and send time header, and its final negative number) \
+         instead of the mcast header, so an iperf -s -u -B GROUP server reports loss and jitter",
+    ),
     Opt::value("--path", "P", "gso (default), sendmmsg or sendto: the fastest the kernel allows, at most P"),
     Opt::heading("Receiver options (--serve):"),
     vocab::SOURCE.help("source-specific join (repeatable)"),
@@ -102,7 +113,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     if m.flag("--serve") {
         tools::refuse(
             &m,
-            &["--rate", "--size", "--ttl", "--loop", "--no-loop", "--path", "--dscp"],
+            &["--rate", "--size", "--ttl", "--loop", "--no-loop", "--path", "--dscp", "--iperf"],
             "is for the sender",
         )?;
         serve(&m, group, interval, style)
@@ -122,7 +133,8 @@ fn send(m: &Matches, group: Group, interval: Option<Duration>, style: Style) -> 
     if count.is_some() && time.is_some() {
         return Err(Fail::usage("--count and --time: give one of them"));
     }
-    let size = m.bytes("--size", proto::HEADER_LEN as u64, mcast::gso::MAX_UDP_PAYLOAD as u64)?.unwrap_or(1400);
+    let least = if m.flag("--iperf") { mcast::wire::iperf2::HEADER_LEN } else { proto::HEADER_LEN };
+    let size = m.bytes("--size", least as u64, mcast::gso::MAX_UDP_PAYLOAD as u64)?.unwrap_or(1400);
     let path = match m.values("--path").last() {
         None | Some("gso") => SendPath::Segments,
         Some("sendmmsg") => SendPath::Batch,
@@ -148,6 +160,7 @@ fn send(m: &Matches, group: Group, interval: Option<Duration>, style: Style) -> 
     if let Some(d) = tools::dscp(m)? {
         opts = opts.dscp(d);
     }
+    opts = opts.iperf(m.flag("--iperf"));
     if let Some(on) = m.last_of("--loop", "--no-loop") {
         opts = opts.multicast_loop(on);
     }
