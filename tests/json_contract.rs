@@ -141,6 +141,8 @@ fn every_subcommand_s_json_follows_the_contract() {
 
     // send and recv, one group and several (with interval lines and a silent group).
     let rx = Proc::ready(&b, &["recv", g, "-i", "vb", "-c", "2", "-t", "30", "--json"], "listening");
+    let ticking =
+        Proc::ready(&b, &["recv", g, "-i", "vb", "-c", "2", "-t", "30", "--json", "--interval", "0.1"], "listening");
     let many = Proc::ready(
         &b,
         &["recv", "239.66.0.1:5000,239.66.0.9:5000", "-i", "vb", "--interval", "0.1", "-t", "2", "--json"],
@@ -148,7 +150,14 @@ fn every_subcommand_s_json_follows_the_contract() {
     );
     let sent = run(&a, &["send", g, "-i", "va", "-c", "2", "--interval", "0.3", "-J", "hello"]).ok();
     expect(&c.check("send", &sent), &["sent", "summary"], "send");
-    expect(&c.check("recv", &rx.finish().ok()), &["datagram", "summary"], "recv");
+    let (plain, ticking) = (rx.finish().ok(), ticking.finish().ok());
+    expect(&c.check("recv", &plain), &["datagram", "summary"], "recv");
+    expect(&c.check("recv", &ticking), &["datagram", "interval", "summary"], "recv --interval");
+    // --interval adds interval lines and changes nothing else: the same datagram lines, the same summary.
+    let keys = |o: &tools_support::Obj| o.0.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(ticking.json("datagram").len(), 2);
+    assert_eq!(keys(&plain.json("datagram")[0]), keys(&ticking.json("datagram")[0]));
+    assert_eq!(keys(&plain.one("summary")), keys(&ticking.one("summary")));
     expect(&c.check("recv", &many.finish().ok()), &["interval", "summary"], "recv (groups)");
 
     for (cmd, args, types) in [

@@ -1,14 +1,14 @@
 //! `mcast recv GROUP:PORT`: join a group and print each datagram with what the kernel says about it.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mcast::resilient::ResilientReceiver;
 use mcast::tally::{End, Next, RecvTally, Shortfall, StopRule};
 use mcast::{Group, IfaceSpec, Receiver};
 
 use crate::args::{self, Fail, Opt};
-use crate::output::Out;
+use crate::output::{self, Json, Out};
 use crate::recv_print::{datagram_json, datagram_text, listening, secs, IfaceNames, Summary};
 pub use crate::recv_print::{outage_json, outage_text};
 use crate::tools::note;
@@ -86,7 +86,7 @@ pub const OPTS: &[Opt] = &[
     ),
     vocab::INTERVAL.help(
         "every SECS seconds, one line per group with its datagrams, bytes and rate since the last \
-         (default 1 with several groups; 0: none). No short form: -i is --iface (iperf's -i is this)",
+         (default 1 with several groups, none with one; 0: none). It adds these lines and changes nothing else. No short form: -i is --iface (iperf's -i is this)",
     ),
     vocab::QUIET.help("no line per datagram and no \"listening\" line: only the summary"),
     Opt::flag(
@@ -120,6 +120,59 @@ pub fn outcome(rule: &StopRule, end: End, arrived: u64, elapsed: Duration) -> Re
     }
 }
 
+/// The interval lines of one group: what arrived since the last one, every `every`.
+struct Meter {
+    every: Duration,
+    due: Instant,
+    last: Instant,
+    /// Datagrams and bytes counted at the last line.
+    mark: (u64, u64),
+}
+
+impl Meter {
+    fn new(every: Duration, start: Instant) -> Meter {
+        Meter { every, due: start + every, last: start, mark: (0, 0) }
+    }
+
+    /// The line for the interval ending `now`, in the shape the many-group mode gives it (the group listed
+    /// when it was heard, else counted as silent); starts the next interval.
+    fn line(&mut self, group: Group, tally: &RecvTally, now: Instant, json: bool) -> String {
+        let (dgrams, bytes) = (tally.datagrams - self.mark.0, tally.bytes - self.mark.1);
+        let secs = now.saturating_duration_since(self.last).as_secs_f64().max(1e-9);
+        let (pps, bps) = (dgrams as f64 / secs, bytes as f64 * 8.0 / secs);
+        self.mark = (tally.datagrams, tally.bytes);
+        self.last = now;
+        self.due = now + self.every;
+        let heard = dgrams > 0;
+        if json {
+            let row = Json::new()
+                .group(group)
+                .int("datagrams", dgrams)
+                .int("bytes", bytes)
+                .float("pps", pps)
+                .float("bps", bps)
+                .int("total_datagrams", tally.datagrams)
+                .int("total_bytes", tally.bytes)
+                .finish();
+            return Json::new()
+                .str("type", "interval")
+                .float("time", output::unix_seconds(SystemTime::now()))
+                .float("interval", secs)
+                .int("datagrams", dgrams)
+                .int("bytes", bytes)
+                .raw("groups", &output::array(heard.then_some(row)))
+                .int("silent", u64::from(!heard))
+                .finish();
+        }
+        format!(
+            "{}  {dgrams} datagrams ({pps:.1}/s, {}), {} of 1 group heard",
+            output::time_of_day(SystemTime::now()),
+            crate::recv_groups_print::rate_text(bps),
+            u8::from(heard)
+        )
+    }
+}
+
 /// What the command line asks of one group.
 struct Request {
     rx: Receiver,
@@ -130,6 +183,7 @@ struct Request {
     quiet: bool,
     json: bool,
     raw: bool,
+    interval: Option<Duration>,
 }
 
 fn request(words: &[String]) -> Result<Option<Request>, Fail> {
@@ -158,7 +212,8 @@ fn request(words: &[String]) -> Result<Option<Request>, Fail> {
     for s in sources {
         builder = builder.source(s);
     }
-    Ok(Some(Request { rx: builder.build()?, group, count, timeout, rcvbuf, quiet, json, raw }))
+    let interval = m.seconds("--interval")?.filter(|i| !i.is_zero());
+    Ok(Some(Request { rx: builder.build()?, group, count, timeout, rcvbuf, quiet, json, raw, interval }))
 }
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
@@ -189,9 +244,17 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let mut names = IfaceNames::default();
     let mut out = Out::new();
     let mut buf = vec![0u8; BUFFER];
+    let mut meter = req.interval.map(|every| Meter::new(every, start));
     let end = loop {
-        let wait = match rule.next(tally.datagrams, mcast::sys::signal::interrupted(), Instant::now()) {
-            Next::Wait(w) => w,
+        let now = Instant::now();
+        if let Some(m) = meter.as_mut().filter(|m| now >= m.due) {
+            let line = m.line(group, &tally, now, json);
+            if !raw {
+                out.line(&line)?;
+            }
+        }
+        let wait = match rule.next(tally.datagrams, mcast::sys::signal::interrupted(), now) {
+            Next::Wait(w) => meter.as_ref().map_or(w, |m| w.min(m.due.saturating_duration_since(now))),
             Next::Stop(end) => break end,
         };
         let got = rx.recv_timeout(&mut buf, wait)?;

@@ -40,7 +40,7 @@ fn label(m: &Member) -> String {
     }
 }
 
-fn rate_text(bits: f64) -> String {
+pub fn rate_text(bits: f64) -> String {
     match bits {
         b if b >= 1e9 => format!("{:.2} Gbit/s", b / 1e9),
         b if b >= 1e6 => format!("{:.2} Mbit/s", b / 1e6),

@@ -9,15 +9,15 @@ use mcast::ErrorKind;
 use crate::args::{self, Fail, Parsed};
 use crate::recv::OPTS;
 
-/// Whether these words (after `recv`) ask for more than one group, or for interval lines: then the many-group
-/// mode (`recv_groups`) serves them.
+/// Whether these words (after `recv`) ask for more than one group: then the many-group mode (`recv_groups`)
+/// serves them.
 pub fn wanted(words: &[String]) -> bool {
     let items = scan(words).map(|(items, _)| items).unwrap_or_default();
     let many = items.len() > 1
         || items.first().is_some_and(|(g, _)| {
             parse_group_list(g, None).map(|l| l.len() > 1).unwrap_or(g.contains(',') || is_range(g))
         });
-    many || matches!(args::parse(words, OPTS), Ok(Parsed::Run(m)) if m.value("--interval").is_some())
+    many
 }
 
 /// The group arguments in order, each with the `--source`s that follow it, and the `--source`s given
@@ -75,11 +75,11 @@ mod tests {
     }
 
     #[test]
-    fn many_groups_or_an_interval_select_this_mode() {
+    fn many_groups_select_this_mode() {
         assert!(wanted(&w(&["239.1.1.1-239.1.1.3:5000"])));
         assert!(wanted(&w(&["239.1.1.1:5000,239.1.1.2:5000"])));
         assert!(wanted(&w(&["239.1.1.1:5000", "239.1.1.2:5000", "--iface", "lo"])));
-        assert!(wanted(&w(&["239.1.1.1:5000", "--interval", "2"])));
+        assert!(!wanted(&w(&["239.1.1.1:5000", "--interval", "2"])), "one group keeps its own mode");
         assert!(!wanted(&w(&["239.1.1.1:5000", "--iface", "lo", "--source", "10.0.0.1"])));
         assert!(!wanted(&w(&["[ff02::1%lo]:5000", "--count", "3"])));
     }
