@@ -127,11 +127,12 @@ install: build
 
 install-files:
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3
-	install -m 0755 $(RELEASE)/mcast $(DESTDIR)$(BINDIR)/mcast
-	install -m 0755 $(RELEASE)/libmcast.so $(DESTDIR)$(LIBDIR)/libmcast.so.$(VERSION)
+	install -m 0755 -s $(RELEASE)/mcast $(DESTDIR)$(BINDIR)/mcast
+	install -m 0755 -s $(RELEASE)/libmcast.so $(DESTDIR)$(LIBDIR)/libmcast.so.$(VERSION)
 	ln -sf libmcast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmcast.so.$(SOMAJOR)
 	ln -sf libmcast.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libmcast.so
 	install -m 0644 $(RELEASE)/libmcast.a $(DESTDIR)$(LIBDIR)/libmcast.a
+	strip --strip-debug $(DESTDIR)$(LIBDIR)/libmcast.a
 	install -m 0644 ffi/mcast.h $(DESTDIR)$(INCLUDEDIR)/mcast.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' -e 's|@PRIVATE_LIBS@|$(PRIVATE_LIBS)|' \

@@ -157,6 +157,11 @@ int mcast_get_if(int fd, unsigned int *ifindex);
 /* IPv4 only: the address IP_MULTICAST_IF reports (INADDR_ANY for the route's choice). EAFNOSUPPORT on IPv6. */
 int mcast_get_if_addr(int fd, struct in_addr *addr);
 
+/* The DSCP (0..63) of what fd sends: IP_TOS or IPV6_TCLASS set to dscp << 2, by the socket's family (ECN bits
+ * 0). EINVAL outside 0..63. mcast_get_dscp reads the upper six bits back. */
+int mcast_set_dscp(int fd, int dscp);
+int mcast_get_dscp(int fd, int *dscp);
+
 /* ------------------------------------------------------------------------------------------------------------
  * Group membership. Each membership belongs to one interface; join on several to hear several. Closing the
  * socket drops its memberships. To receive, bind the group's port on the wildcard address first (and set

@@ -68,6 +68,16 @@ pub struct RecvMeta {
     pub drops: Option<u32>,
     /// GRO segment size, when the kernel coalesced several datagrams into this read (`UDP_GRO`).
     pub gro_segment: Option<u16>,
+    /// The TOS byte (IPv4) or traffic class (IPv6) it arrived with, when the socket asked for it
+    /// (`IP_RECVTOS` / `IPV6_RECVTCLASS`; receivers built by this crate do): DSCP in the upper six bits.
+    pub tos: Option<u8>,
+}
+
+impl RecvMeta {
+    /// The DSCP it arrived with: the upper six bits of [`RecvMeta::tos`].
+    pub fn dscp(&self) -> Option<u8> {
+        self.tos.map(|t| t >> 2)
+    }
 }
 
 impl RecvMeta {
@@ -83,6 +93,7 @@ impl RecvMeta {
             group: a.dst,
             ifindex: a.ifindex,
             ttl: a.ttl,
+            tos: a.tos,
             timestamp: a.timestamp.map(
                 |(s, ns)| {
                     if s >= 0 {
@@ -114,6 +125,7 @@ impl RecvMeta {
             timestamp: None,
             drops: Some(4),
             gro_segment,
+            tos: None,
         }
     }
 }

@@ -188,6 +188,25 @@ ffi_fn! {
         Ok(0)
     }
 
+    /// `mcast_set_dscp`: `IP_TOS` / `IPV6_TCLASS` set to `dscp << 2` (0..=63).
+    fn mcast_set_dscp(fd: c_int, dscp: c_int) -> c_int, on failure -1; {
+        let socket = borrow(fd)?;
+        let d = u8::try_from(dscp)
+            .ok()
+            .filter(|d| *d <= 63)
+            .ok_or_else(|| Error::new(ErrorKind::OutOfRange, format!("DSCP {dscp}: out of range 0..=63")))?;
+        socket.set_dscp(d)?;
+        Ok(0)
+    }
+
+    /// `mcast_get_dscp`: the upper six bits of `IP_TOS` / `IPV6_TCLASS`.
+    fn mcast_get_dscp(fd: c_int, dscp: *mut c_int) -> c_int, on failure -1; {
+        let out = c_out!(dscp);
+        let socket = borrow(fd)?;
+        out.write(c_int::from(socket.dscp()?));
+        Ok(0)
+    }
+
     /// `mcast_get_loop`: 1 or 0.
     fn mcast_get_loop(fd: c_int, on: *mut c_int) -> c_int, on failure -1; {
         let out = c_out!(on);
