@@ -152,6 +152,8 @@ pub struct MultiReceiver {
     members: Vec<Member>,
     by_dest: HashMap<(usize, IpAddr), Vec<usize>>,
     strays: u64,
+    /// The sockets the last poll found readable and not yet drained, served in turn from `next`.
+    ready: Vec<usize>,
     next: usize,
 }
 
@@ -253,20 +255,37 @@ impl MultiReceiver {
     }
 
     /// Receives the next datagram from any socket, waiting at most `timeout`; `Ok(None)` when none came.
-    /// Sockets are served in turn, so a busy group cannot starve the others.
+    /// The sockets a poll found readable are served in turn, one datagram each, until each is drained, so a
+    /// busy group cannot starve the others; an idle socket costs nothing per datagram, only its place in the
+    /// next poll (which comes once every readable socket is drained).
     pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Option<Arrival>> {
         let deadline = Instant::now() + timeout;
+        let mut polled = false;
         loop {
-            let n = self.slots.len();
-            for k in 0..n {
-                let i = (self.next + k) % n;
-                if let Some(a) = self.try_recv(i, buf)? {
-                    self.next = (i + 1) % n;
-                    return Ok(Some(a));
+            while let Some(k) = (!self.ready.is_empty()).then(|| self.next % self.ready.len()) {
+                let i = self.ready[k];
+                match self.try_recv(i, buf) {
+                    Ok(Some(a)) => {
+                        self.next = k + 1;
+                        return Ok(Some(a));
+                    }
+                    Ok(None) => {
+                        self.ready.remove(k);
+                        self.next = k;
+                    }
+                    Err(e) => {
+                        self.ready.clear();
+                        return Err(e);
+                    }
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || n == 0 || self.poll(Some(left))?.is_empty() {
+            if self.slots.is_empty() || (polled && left.is_zero()) {
+                return Ok(None);
+            }
+            self.ready = self.poll(Some(left))?;
+            (self.next, polled) = (0, true);
+            if self.ready.is_empty() {
                 return Ok(None);
             }
         }
@@ -341,8 +360,14 @@ impl MultiReceiverBuilder {
         }
         let ifaces: Vec<Interface> = self.ifaces.iter().map(IfaceSpec::resolve).collect::<Result<_>>()?;
         let planned = plan(&self.subscriptions, &ifaces)?;
-        let mut rx =
-            MultiReceiver { slots: Vec::new(), members: Vec::new(), by_dest: HashMap::new(), strays: 0, next: 0 };
+        let mut rx = MultiReceiver {
+            slots: Vec::new(),
+            members: Vec::new(),
+            by_dest: HashMap::new(),
+            strays: 0,
+            ready: Vec::new(),
+            next: 0,
+        };
         // The socket currently being filled for each (family, port).
         let mut open: HashMap<(bool, u16), usize> = HashMap::new();
         for (sub, iface) in planned {
