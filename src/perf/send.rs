@@ -294,11 +294,11 @@ impl<'a> PerfSender<'a> {
             self.pacer.wait_until(self.end);
             return Ok(Step::Busy);
         }
-        let t = proto::now_ns();
-        for (i, slot) in self.buf.chunks_mut(self.size).take(k).enumerate() {
-            let mut p = Packet::new_unchecked(slot);
-            p.set_seq(self.seq.wrapping_add(i as u64));
-            p.set_send_time_ns(t);
+        let t = proto::now_ns().to_be_bytes();
+        let mut seq = self.seq;
+        for slot in self.buf.get_mut(..k * self.size).unwrap_or_default().chunks_exact_mut(self.size) {
+            Packet::new_unchecked(slot).set_seq_and_send_time(seq, t);
+            seq = seq.wrapping_add(1);
         }
         let (tx, batch, size) = (&mut self.tx, self.buf.get(..k * self.size).unwrap_or(&[]), self.size);
         let n =
