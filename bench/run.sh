@@ -354,18 +354,19 @@ scale_start() {
     echo "$pid $(( ($(date +%s%N) - t0) / 1000000 ))"
 }
 
-# The highest rate of spread ("$@": its arguments but rate and seconds) that the receiver takes without a drop
-# in a 1 s trial, searched by halving between 0 and 1,000,000/s.
+# The highest rate (datagrams/s sent in a 1 s trial of spread, "$@": its arguments but rate and seconds) that the
+# receiver took without a drop, the offered rate searched by halving between 0 and 1,000,000/s (what spread
+# actually sent is reported: the sender may be the limit).
 scale_zero_loss() {
-    local lo=0 hi=1000000 r d0 i
+    local lo=0 hi=1000000 r d0 i n best=0
     for i in 1 2 3 4 5 6 7; do
         r=$(( (lo + hi) / 2 ))
         d0=$(udp_drops)
-        tx "$SC_TX" "$OUT/spread" "$@" "$r" 1 >/dev/null
+        n=$(tx "$SC_TX" "$OUT/spread" "$@" "$r" 1 | awk '{ print $2 }')
         sleep 0.2
-        if [ "$(udp_drops)" = "$d0" ]; then lo=$r; else hi=$r; fi
+        if [ "$(udp_drops)" = "$d0" ]; then lo=$r best=${n:-0}; else hi=$r; fi
     done
-    echo "$lo"
+    echo "$best"
 }
 
 # One row: the receiver ("$1": what it holds; then its recv arguments after --) fed by spread ($2 group, $3
