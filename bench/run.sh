@@ -40,7 +40,8 @@
 # Environment: MCAST (the mcast binary, release build), BENCH_OUT (where the C baselines are built),
 # BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core), BENCH_PARTS ("throughput
 # wire fanout ping scale": which parts to run, each alone if wanted), BENCH_PING_ROUNDS (default 30),
-# BENCH_PING_COUNT (probes per run, default 200), BENCH_SCALE_RATE.
+# BENCH_PING_COUNT (probes per run, default 200), BENCH_SCALE_RATE, BENCH_SCALE_GROUPS ("1 10 100 1000 10000"),
+# BENCH_SCALE_SENDERS ("1 100 10000") and BENCH_SCALE_SETTLE (seconds between joining and measuring, default 3).
 set -euo pipefail
 
 MCAST=${MCAST:?set MCAST to the mcast binary}
@@ -49,6 +50,9 @@ SECS=${BENCH_SECONDS:-2}
 read -r TX_CORE RX_CORE <<<"${BENCH_CORES:-0 1}"
 PARTS=${BENCH_PARTS:-throughput wire fanout ping scale}
 SCALE_RATE=${BENCH_SCALE_RATE:-50000}
+SCALE_GROUPS=${BENCH_SCALE_GROUPS:-1 10 100 1000 10000}
+SCALE_SENDERS=${BENCH_SCALE_SENDERS:-1 100 10000}
+SCALE_SETTLE=${BENCH_SCALE_SETTLE:-3}
 ROUNDS=${BENCH_PING_ROUNDS:-30}
 COUNT=${BENCH_PING_COUNT:-200}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -362,7 +366,7 @@ scale_zero_loss() {
     for i in 1 2 3 4 5 6 7; do
         r=$(( (lo + hi) / 2 ))
         d0=$(udp_drops)
-        n=$(tx "$SC_TX" "$OUT/spread" "$@" "$r" 1 | awk '{ print $2 }')
+        n=$(tx "$SC_TX" timeout 10 "$OUT/spread" "$@" "$r" 1 | awk '{ print $2 }')
         sleep 0.2
         if [ "$(udp_drops)" = "$d0" ]; then lo=$r best=${n:-0}; else hi=$r; fi
     done
@@ -376,9 +380,12 @@ scale_row() {
     shift 4
     err=$(mktemp)
     read -r pid join <<<"$(scale_start "$err" "$@" --iface vb --rcvbuf 8388608)"
-    sleep 0.3
+    # Joining sends each group's unsolicited reports for a second or two (IGMPv3, MLDv2): let them pass, so
+    # that their cost is not counted to the datagrams.
+    sleep "$SCALE_SETTLE"
     c0=$(cpu_ticks "$pid")
-    sent=$(tx "$SC_TX" "$OUT/spread" "$first" "$n" "$SC_PORT" va "$sources" "$SCALE_RATE" "$SECS" | awk '{ print $2 }')
+    sent=$(tx "$SC_TX" timeout $((SECS + 10)) "$OUT/spread" "$first" "$n" "$SC_PORT" va "$sources" "$SCALE_RATE" "$SECS" |
+        awk '{ print $2 }')
     sleep 0.2
     c1=$(cpu_ticks "$pid")
     zero=$(scale_zero_loss "$first" "$n" "$SC_PORT" va "$sources")
@@ -396,7 +403,7 @@ scale() {
     sleep 2 # IPv6 link-local addresses past duplicate address detection
     printf '%-22s %8s %9s %10s %12s %12s\n' "receiver holds" "join ms" "leave ms" "sent@rate" "rx ns/dg" "0-loss/s"
     local n last6 last4
-    for n in 1 10 100 1000 10000; do
+    for n in $SCALE_GROUPS; do
         last4=$(awk -v n="$n" 'BEGIN { v = n - 1; printf "239.100.%d.%d", int(v / 256), v % 256 }')
         SC_PORT=$((PORT++))
         # One group written twice: a list, so that the many-group receiver takes it too.
@@ -404,14 +411,14 @@ scale() {
         [ "$n" = 1 ] && spec="239.100.0.0:$SC_PORT,239.100.0.0:$SC_PORT"
         scale_row "$n IPv4 groups" 239.100.0.0 "$n" 1 "$spec"
     done
-    for n in 1 10 100 1000 10000; do
+    for n in $SCALE_GROUPS; do
         last6=$(awk -v n="$n" 'BEGIN { printf "ff15::100:%x", n - 1 }')
         SC_PORT=$((PORT++))
         local spec="[ff15::100:0-$last6]:$SC_PORT"
         [ "$n" = 1 ] && spec="[ff15::100:0]:$SC_PORT,[ff15::100:0]:$SC_PORT"
         scale_row "$n IPv6 groups" ff15::100:0 "$n" 1 "$spec"
     done
-    for n in 1 100 10000; do
+    for n in $SCALE_SENDERS; do
         SC_PORT=$((PORT++))
         # The one-group receiver, whose table of senders is bounded (4096): no line per datagram.
         scale_row "1 group, $n senders" 239.101.0.1 1 "$n" "239.101.0.1:$SC_PORT" -q
