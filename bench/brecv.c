@@ -1,14 +1,17 @@
-/* Baseline multicast receiver for `make bench`: recvmmsg, 64 datagrams per call.
+/* Baseline multicast receiver for `make bench`: recvmmsg, 64 reads per call, one datagram a read, or with
+ * "gro" UDP_GRO on, so that a read may bring a train of datagrams of one size, as mcast perf --serve reads.
  *
- * usage: brecv GROUP PORT IFADDR IDLE_SECONDS
+ * usage: brecv GROUP PORT IFADDR IDLE_SECONDS [gro]
  * Joins GROUP on the interface with address IFADDR, receives until nothing has arrived for IDLE_SECONDS
- * (after the first datagram; 20 s before it), and prints "received N lost L seconds T pps P": loss from the
- * sequence numbers in each datagram's first 8 bytes, the rate over first to last arrival. */
+ * (after the first datagram; 20 s before it), and prints "received N lost L seconds T pps P": a GRO read
+ * counts as ceil(length / segment size) datagrams, the segment size from its UDP_GRO control message; loss from
+ * the sequence numbers in the first 8 bytes of each read's last datagram; the rate over first to last arrival. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
 #define BATCH 64
-#define BUF 2048
+#define BUF 65536
 
 static double now(void) {
     struct timespec t;
@@ -27,8 +34,8 @@ static double now(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 5) {
-        fprintf(stderr, "usage: brecv GROUP PORT IFADDR IDLE_SECONDS\n");
+    if (argc != 5 && !(argc == 6 && strcmp(argv[5], "gro") == 0)) {
+        fprintf(stderr, "usage: brecv GROUP PORT IFADDR IDLE_SECONDS [gro]\n");
         return 2;
     }
     struct ip_mreq mreq;
@@ -47,8 +54,14 @@ int main(int argc, char **argv) {
         perror("brecv: bind/join");
         return 1;
     }
+    int gro = argc == 6;
+    if (gro && setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one)) {
+        perror("brecv: UDP_GRO");
+        return 1;
+    }
     fprintf(stderr, "brecv: listening\n");
     static unsigned char bufs[BATCH][BUF];
+    static char controls[BATCH][CMSG_SPACE(sizeof(int))];
     struct iovec iov[BATCH];
     struct mmsghdr msgs[BATCH];
     for (int i = 0; i < BATCH; i++) {
@@ -57,11 +70,16 @@ int main(int argc, char **argv) {
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
     }
+    size_t control_len = gro ? sizeof controls[0] : 0;
     uint64_t received = 0, highest = 0;
     double first = 0, last = 0;
     struct timeval tv = {.tv_sec = 20};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     for (;;) {
+        for (int i = 0; i < BATCH; i++) {
+            msgs[i].msg_hdr.msg_control = gro ? controls[i] : NULL;
+            msgs[i].msg_hdr.msg_controllen = control_len;
+        }
         int n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
         if (n < 0) {
             if (errno == EINTR)
@@ -79,13 +97,27 @@ int main(int argc, char **argv) {
         }
         last = t;
         for (int i = 0; i < n; i++) {
+            size_t len = msgs[i].msg_len, seg = len, count = 1;
+            if (gro) {
+                struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[i].msg_hdr);
+                if (c && c->cmsg_level == IPPROTO_UDP && c->cmsg_type == UDP_GRO) {
+                    int s;
+                    memcpy(&s, CMSG_DATA(c), sizeof s);
+                    if (s > 0 && (size_t)s < len) {
+                        seg = (size_t)s;
+                        count = (len + seg - 1) / seg;
+                    }
+                }
+            }
+            received += count;
+            if ((count - 1) * seg + 8 > len)
+                continue;
             uint64_t be;
-            memcpy(&be, bufs[i], 8);
+            memcpy(&be, bufs[i] + (count - 1) * seg, 8);
             uint64_t s = be64toh(be);
             if (s + 1 > highest)
                 highest = s + 1;
         }
-        received += n;
     }
     double secs = last - first;
     printf("received %llu lost %llu seconds %.6f pps %.0f\n", (unsigned long long)received,

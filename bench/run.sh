@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
-# make bench: mcast perf against iperf2 and C baselines, and mcast ping against a C ping-pong, inside network
-# namespaces this script creates and removes. Sender pinned to one core, receiver to another (taskset).
+# make bench: mcast perf against iperf2 and C baselines that use the same kernel features, mcast ping against a C
+# ping-pong, and a receiver's cost as groups and senders grow, inside network namespaces this script creates and
+# removes. Sender pinned to one core, receiver(s) to another (taskset).
 #
-# Topologies: "lo" (sender and receiver in one namespace, over loopback) and "veth" (two namespaces joined by a
-# veth pair). Payloads of 64 and 1400 bytes. Every run sends flat out for BENCH_SECONDS and reports what the
-# receiver got: datagrams/s over first to last arrival, and loss. The C baselines receive with recvmmsg;
-# mcast perf receives with recvmmsg and UDP_GRO (its default), and without GRO ("mcast-nogro") for comparison;
-# "mcast@gso" is mcast perf paced at the rate the C UDP_SEGMENT baseline's receiver got; "mcast@0loss" is the
-# highest paced rate at which mcast perf lost nothing (RFC 2544's throughput: a binary search over paced trials,
-# the rate found then held again for twice as long).
+# Part "throughput": topologies "lo" (one namespace, loopback) and "veth" (two namespaces joined by a veth
+# pair), where a UDP_SEGMENT train reaches the receiving socket whole; payloads of 64 and 1400 bytes. Every run
+# sends flat out for BENCH_SECONDS and reports what the receiver got (datagrams/s over first to last arrival, and
+# loss) and the CPU time (user + system, from getrusage by bench/cpu.c around each program) that sender and
+# receiver spent per datagram. Rows: iperf2; "c-sendto" (a sendto loop into a recvmmsg receiver that reads one
+# datagram a read); "c-gso" (UDP_SEGMENT trains into that receiver); "c-gro" (UDP_SEGMENT trains into a
+# UDP_GRO receiver, which counts a read as ceil(length / segment size) datagrams: the kernel's ceiling, and
+# the like-for-like baseline of mcast perf); "mcast-nogro"; "mcast" (UDP_SEGMENT sender, UDP_GRO receiver);
+# "mcast>c-gro" (mcast perf into the C GRO receiver: the sender alone; its loss is not known); "mcast@c-gro"
+# (mcast perf paced at the rate c-gro received); "mcast@0loss" (the highest paced rate at which mcast perf
+# lost nothing: RFC 2544's throughput, a binary search over paced trials, the rate then held twice as long).
+# The C senders put as many datagrams in a train as mcast perf does (64, or as many as fit 65,507 bytes).
 #
-# Round trips: rounds in turn of the C ping-pong doing the least (the client is not a member; unicast answers
+# Part "wire": the same on a veth pair whose sending end cuts trains in software before the device
+# (ethtool -K tx-udp-segmentation off), as a NIC without UDP segmentation offload or a router does, with GRO
+# off ("veth-sw") and on ("veth-sw-gro", ethtool -K gro on: the receiving veth coalesces again) at the
+# receiving end. Part "fanout": a bridge (snooping off) fanning one sender out to four receiver namespaces,
+# the sender paying once; each receiver's rate, loss and CPU time. Both need ethtool (apt-get install ethtool).
+#
+# Part "ping": rounds in turn of the C ping-pong doing the least (the client is not a member; unicast answers
 # only), the C ping-pong doing mcast ping's whole job ("both": two answers per probe, the prober a member of the
 # group), mcast ping, and the mixed pairs (C prober with mcast ping --serve, mcast ping with the C responder),
 # against responders that stay up (stopped while another pair runs), so that one run follows another within a
@@ -22,17 +34,28 @@
 # recvmsg(2) doing the same job, 64-byte datagrams over lo in a namespace, on the sender core; it prints the
 # median ratio over BENCH_CAPI_ROUNDS rounds (default 15) of BENCH_CAPI_COUNT datagrams (default 20000).
 #
+# Part "scale": `mcast recv G1-G2:PORT` (the many-group receiver) holding 1, 10, 100, 1,000 and 10,000 IPv4
+# groups (20 a socket, the kernel's default) and IPv6 groups, fed by bench/spread.c in turn over every group:
+# the time to join them all (start to "listening") and to leave them (SIGINT to exit), the receiver's CPU time
+# per datagram at a fixed rate (BENCH_SCALE_RATE, default 50,000/s) and the highest rate it takes without loss
+# (a search of paced trials); then `mcast recv G:PORT` hearing 1, 100 and 10,000 distinct senders, likewise.
+#
 # Environment: MCAST (the mcast binary, release build; libmcast.so is beside it), BENCH_OUT (where the C
 # baselines are built), BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core),
-# BENCH_PARTS ("throughput ping capi": which parts to run), BENCH_PING_ROUNDS (default 30) and BENCH_PING_COUNT
-# (probes per run, default 200).
+# BENCH_PARTS ("throughput wire fanout ping scale capi": which parts to run, each alone if wanted), BENCH_PING_ROUNDS (default 30),
+# BENCH_PING_COUNT (probes per run, default 200), BENCH_SCALE_RATE, BENCH_SCALE_GROUPS ("1 10 100 1000 10000"),
+# BENCH_SCALE_SENDERS ("1 100 10000") and BENCH_SCALE_SETTLE (seconds between joining and measuring, default 3).
 set -euo pipefail
 
 MCAST=${MCAST:?set MCAST to the mcast binary}
 OUT=${BENCH_OUT:-target/bench}
 SECS=${BENCH_SECONDS:-2}
 read -r TX_CORE RX_CORE <<<"${BENCH_CORES:-0 1}"
-PARTS=${BENCH_PARTS:-throughput ping capi}
+PARTS=${BENCH_PARTS:-throughput wire fanout ping scale capi}
+SCALE_RATE=${BENCH_SCALE_RATE:-50000}
+SCALE_GROUPS=${BENCH_SCALE_GROUPS:-1 10 100 1000 10000}
+SCALE_SENDERS=${BENCH_SCALE_SENDERS:-1 100 10000}
+SCALE_SETTLE=${BENCH_SCALE_SETTLE:-3}
 ROUNDS=${BENCH_PING_ROUNDS:-30}
 COUNT=${BENCH_PING_COUNT:-200}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -43,37 +66,56 @@ done
 [ "$(id -u)" = 0 ] || { echo "bench: needs root to create network namespaces" >&2; exit 1; }
 
 mkdir -p "$OUT"
-for prog in bsend brecv pingpong; do
+for prog in bsend brecv pingpong cpu spread; do
     cc -O2 -Wall -Wextra -o "$OUT/$prog" "$HERE/$prog.c"
 done
 
-NS_LO=mcb-lo-$$ NS_TX=mcb-tx-$$ NS_RX=mcb-rx-$$
+NSES=()
 cleanup() {
-    for ns in "$NS_LO" "$NS_TX" "$NS_RX"; do ip netns del "$ns" 2>/dev/null || true; done
+    local ns
+    for ns in "${NSES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
 }
 trap cleanup EXIT INT TERM
+mkns() { ip netns add "$1" && NSES+=("$1") && ip -n "$1" link set lo up; }
 
-ip netns add "$NS_LO"
-ip -n "$NS_LO" link set lo up multicast on
+# A veth pair between namespaces $1 (end "va", 10.$3.0.1) and $2 (end "vb", 10.$3.0.2), multicast routed on it.
+veth_pair() {
+    mkns "$1"
+    mkns "$2"
+    ip link add "mcb-a$3-$$" type veth peer name "mcb-b$3-$$"
+    ip link set "mcb-a$3-$$" netns "$1" name va
+    ip link set "mcb-b$3-$$" netns "$2" name vb
+    ip -n "$1" addr add "10.$3.0.1/24" dev va
+    ip -n "$2" addr add "10.$3.0.2/24" dev vb
+    ip -n "$1" link set va up multicast on
+    ip -n "$2" link set vb up multicast on
+    ip -n "$1" route add 224.0.0.0/4 dev va
+    ip -n "$2" route add 224.0.0.0/4 dev vb
+}
+
+NS_LO=mcb-lo-$$
+mkns "$NS_LO"
+ip -n "$NS_LO" link set lo multicast on
 ip -n "$NS_LO" route add 224.0.0.0/4 dev lo src 127.0.0.1
-ip netns add "$NS_TX"
-ip netns add "$NS_RX"
-ip link add mcb-a$$ type veth peer name mcb-b$$
-ip link set mcb-a$$ netns "$NS_TX" name va
-ip link set mcb-b$$ netns "$NS_RX" name vb
-ip -n "$NS_TX" addr add 10.99.0.1/24 dev va
-ip -n "$NS_RX" addr add 10.99.0.2/24 dev vb
-for ns in "$NS_TX" "$NS_RX"; do ip -n "$ns" link set lo up; done
-ip -n "$NS_TX" link set va up multicast on
-ip -n "$NS_RX" link set vb up multicast on
-ip -n "$NS_TX" route add 224.0.0.0/4 dev va
-ip -n "$NS_RX" route add 224.0.0.0/4 dev vb
+veth_pair "mcb-tx-$$" "mcb-rx-$$" 99
+HAVE_ETHTOOL=$(command -v ethtool >/dev/null && echo 1 || echo 0)
+if [[ " $PARTS " == *" wire "* ]] && [ "$HAVE_ETHTOOL" = 1 ]; then
+    # Trains cut in software at the sending veth; the receiving veth without GRO, then with it.
+    veth_pair "mcb-swtx-$$" "mcb-swrx-$$" 97
+    veth_pair "mcb-grtx-$$" "mcb-grrx-$$" 96
+    for ns in "mcb-swtx-$$" "mcb-grtx-$$"; do ip netns exec "$ns" ethtool -K va tx-udp-segmentation off; done
+    ip netns exec "mcb-swrx-$$" ethtool -K vb gro off
+    ip netns exec "mcb-grrx-$$" ethtool -K vb gro on
+fi
 
 # topology -> sender namespace, receiver namespace, sender iface/address, receiver iface/address
 topo() {
     case $1 in
         lo) echo "$NS_LO $NS_LO lo 127.0.0.1 lo 127.0.0.1" ;;
-        veth) echo "$NS_TX $NS_RX va 10.99.0.1 vb 10.99.0.2" ;;
+        veth) echo "mcb-tx-$$ mcb-rx-$$ va 10.99.0.1 vb 10.99.0.2" ;;
+        veth-sw) echo "mcb-swtx-$$ mcb-swrx-$$ va 10.97.0.1 vb 10.97.0.2" ;;
+        veth-sw-gro) echo "mcb-grtx-$$ mcb-grrx-$$ va 10.96.0.1 vb 10.96.0.2" ;;
+        fan*) echo "mcb-ftx-$$ mcb-f${1#fan}-$$ va 10.95.0.1 vb 10.95.0.$((10 + ${1#fan}))" ;;
     esac
 }
 
@@ -92,46 +134,69 @@ wait_bound() {
 rx() { ip netns exec "$1" taskset -c "$RX_CORE" "${@:2}"; }
 
 PORT=5100
-RESULTS=()
 
-# One run: prints "rate loss" (received datagrams/s, lost datagrams).
+# CPU nanoseconds per datagram: the user + system seconds bench/cpu.c wrote to $1, over $2 datagrams.
+cpu_ns() { awk -v n="$2" '{ printf "%.0f", (n > 0 ? ($2 + $4) * 1e9 / n : 0) }' "$1" 2>/dev/null || echo "?"; }
+
+# One run: prints "rate loss tx-ns rx-ns" (received datagrams/s, lost datagrams, CPU ns per datagram of the
+# sender per datagram sent and of the receiver per datagram received; "-" for a loss not known).
 measure() {
     local t=$1 size=$2 tool=$3 group=239.99.0.1 port=$((PORT++))
     read -r stx srx txif txaddr rxif rxaddr <<<"$(topo "$t")"
-    local log; log=$(mktemp)
+    local log txlog txcpu rxcpu r l sent
+    log=$(mktemp) txlog=$(mktemp) txcpu=$(mktemp) rxcpu=$(mktemp)
+    # As many datagrams a train as mcast perf sends: 64, or as many as fit the largest UDP payload.
+    local segs=$((65507 / size))
+    [ "$segs" -gt 64 ] && segs=64
     case $tool in
         iperf2)
-            rx "$srx" timeout $((SECS + 4)) iperf -s -u -B "$group" -p "$port" -y C >"$log" 2>/dev/null &
+            rx "$srx" "$OUT/cpu" "$rxcpu" timeout $((SECS + 4)) iperf -s -u -B "$group" -p "$port" -y C >"$log" 2>/dev/null &
             local pid=$!
             sleep 0.5
-            tx "$stx" iperf -c "$group" -p "$port" -u -b 100G -l "$size" -t "$SECS" -T 1 -B "$txaddr" >/dev/null 2>&1 || true
+            tx "$stx" "$OUT/cpu" "$txcpu" iperf -c "$group" -p "$port" -u -b 100G -l "$size" -t "$SECS" -T 1 -B "$txaddr" >/dev/null 2>&1 || true
             wait "$pid" || true
             # Server CSV: ...,interval,bytes,bits/s,jitter,lost,total,...: rate from received over the interval.
-            awk -F, 'NF >= 12 && $12 > 0 { split($7, iv, "-"); secs = iv[2] - iv[1]; if (secs <= 0) secs = 1;
-                       r = ($12 - $11) / secs; print int(r), $11; exit }' "$log"
+            read -r r l sent < <(awk -F, 'NF >= 12 && $12 > 0 { split($7, iv, "-"); secs = iv[2] - iv[1]; if (secs <= 0) secs = 1;
+                       print int(($12 - $11) / secs), $11, $12; exit }' "$log")
             ;;
-        c-sendto | c-gso)
-            rx "$srx" "$OUT/brecv" "$group" "$port" "$rxaddr" 1 >"$log" 2>/dev/null &
+        c-sendto | c-gso | c-gro | mcast\>c-gro)
+            local gro=() how=gso
+            [ "$tool" = c-gro ] || [ "$tool" = "mcast>c-gro" ] && gro=(gro)
+            [ "$tool" = c-sendto ] && how=sendto
+            rx "$srx" "$OUT/cpu" "$rxcpu" "$OUT/brecv" "$group" "$port" "$rxaddr" 1 "${gro[@]}" >"$log" 2>/dev/null &
             local pid=$!
             sleep 0.5
-            tx "$stx" "$OUT/bsend" "${tool#c-}" "$group" "$port" "$size" "$SECS" "$txaddr" 16 >/dev/null
+            if [ "$tool" = "mcast>c-gro" ]; then
+                tx "$stx" "$OUT/cpu" "$txcpu" "$MCAST" perf "$group:$port" --iface "$txif" --rate max --time "$SECS" \
+                    --size "$size" --interval 0 --json -q >"$txlog"
+                sent=$(sed -n 's/.*"type":"sender".*"sent":\([0-9]*\).*/\1/p' "$txlog")
+            else
+                tx "$stx" "$OUT/cpu" "$txcpu" "$OUT/bsend" "$how" "$group" "$port" "$size" "$SECS" "$txaddr" "$segs" >"$txlog"
+                sent=$(awk '{ print $2 }' "$txlog")
+            fi
             wait "$pid"
-            awk '{ print int($8), $4 }' "$log"
+            read -r r l < <(awk '{ print int($8), $4 }' "$log")
+            # mcast perf's datagrams do not carry brecv's sequence numbers: loss from what was sent.
+            [ "$tool" = "mcast>c-gro" ] && l=$(awk '{ print $2 }' "$log" | awk -v s="${sent:-0}" '{ print (s > $1 ? s - $1 : 0) }')
             ;;
         mcast | mcast-nogro)
             local gro=--gro
             [ "$tool" = mcast-nogro ] && gro=--no-gro
-            rx "$srx" "$MCAST" perf --serve "$group:$port" --iface "$rxif" --timeout 1 --interval 0 "$gro" --json -q \
-                >"$log" 2>/dev/null &
+            rx "$srx" "$OUT/cpu" "$rxcpu" "$MCAST" perf --serve "$group:$port" --iface "$rxif" --timeout 1 --interval 0 \
+                "$gro" --json -q >"$log" 2>/dev/null &
             local pid=$!
             sleep 0.5
-            tx "$stx" "$MCAST" perf "$group:$port" --iface "$txif" --rate "${RATE:-max}" --time "$SECS" --size "$size" \
-                --interval 0 -q >/dev/null
+            tx "$stx" "$OUT/cpu" "$txcpu" "$MCAST" perf "$group:$port" --iface "$txif" --rate "${RATE:-max}" --time "$SECS" \
+                --size "$size" --interval 0 --json -q >"$txlog"
             wait "$pid" || true
-            sed -n 's/.*"type":"session".*"lost":\([0-9]*\).*"pps":\([0-9.]*\).*/\2 \1/p' "$log" | awk '{ print int($1), $2 }'
+            sent=$(sed -n 's/.*"type":"sender".*"sent":\([0-9]*\).*/\1/p' "$txlog")
+            read -r r l < <(sed -n 's/.*"type":"session".*"lost":\([0-9]*\).*"pps":\([0-9.]*\).*/\2 \1/p' "$log" | awk '{ print int($1), $2 }')
             ;;
     esac
-    rm -f "$log"
+    local received
+    received=$(awk -v s="${sent:-0}" -v l="${l:-0}" 'BEGIN { print (s > l ? s - l : 0) }')
+    echo "${r:-?} ${l:-?} $(cpu_ns "$txcpu" "${sent:-0}") $(cpu_ns "$rxcpu" "$received")"
+    rm -f "$log" "$txlog" "$txcpu" "$rxcpu"
 }
 
 # The highest paced rate (datagrams/s) at which mcast perf lost nothing, searched between 0 and `hi` in
@@ -142,7 +207,7 @@ zero_loss() {
     for i in 1 2 3 4 5 6; do
         r=$(( (lo + hi + 1) / 2 ))
         [ "$i" = 1 ] && r=$hi
-        read -r _ l <<<"$(RATE="${r}pps" measure "$t" "$size" mcast)"
+        read -r _ l _ <<<"$(RATE="${r}pps" measure "$t" "$size" mcast)"
         if [ "${l:-1}" = 0 ]; then
             lo=$r
             [ "$i" = 1 ] && break
@@ -152,39 +217,215 @@ zero_loss() {
     done
     for i in 1 2 3; do
         [ "$lo" -gt 0 ] || break
-        read -r _ l <<<"$(SECS=$((SECS * 2)) RATE="${lo}pps" measure "$t" "$size" mcast)"
+        read -r _ l _ <<<"$(SECS=$((SECS * 2)) RATE="${lo}pps" measure "$t" "$size" mcast)"
         [ "${l:-1}" = 0 ] && break
         [ "$i" = 3 ] || lo=$((lo * 95 / 100))
     done
     echo "$lo ${l:-?}"
 }
 
+# Flat-out rows for each topology in $1 and size, then the ratios: mcast over the C GRO pair (the kernel's
+# ceiling by the same path) and over iperf2, flat out and at zero loss, and the CPU time per datagram of each
+# side against the C pair's. With $2 = search, the paced rows (mcast@c-gro, mcast@0loss) too.
 throughput() {
-    printf '%-5s %5s  %-11s %12s %10s\n' topo size tool "received/s" lost
-    for t in lo veth; do
+    local topos=$1 search=${2:-} t size tool r l txn rxn
+    local results=()
+    printf '%-11s %5s  %-12s %12s %10s %8s %8s\n' topo size tool "received/s" lost "tx ns/dg" "rx ns/dg"
+    for t in $topos; do
         for size in 64 1400; do
-            declare -A rate=()
-            for tool in iperf2 c-sendto c-gso mcast-nogro mcast; do
-                read -r r l <<<"$(measure "$t" "$size" "$tool")"
-                rate[$tool]=${r:-0}
-                printf '%-5s %5s  %-11s %12s %10s\n' "$t" "$size" "$tool" "${r:-?}" "${l:-?}"
+            declare -A rate=() txns=() rxns=()
+            for tool in iperf2 c-sendto c-gso c-gro mcast-nogro mcast "mcast>c-gro"; do
+                read -r r l txn rxn <<<"$(measure "$t" "$size" "$tool")"
+                rate[$tool]=${r:-0} txns[$tool]=${txn:-0} rxns[$tool]=${rxn:-0}
+                printf '%-11s %5s  %-12s %12s %10s %8s %8s\n' "$t" "$size" "$tool" "${r:-?}" "${l:-?}" "${txn:-?}" "${rxn:-?}"
             done
-            # mcast paced at the C UDP_SEGMENT baseline's received rate: does it deliver that rate without loss?
-            read -r r l <<<"$(RATE="${rate[c-gso]}pps" measure "$t" "$size" mcast)"
-            rate[paced]=${r:-0}
-            printf '%-5s %5s  %-11s %12s %10s\n' "$t" "$size" "mcast@gso" "${r:-?}" "${l:-?}"
-            read -r r l <<<"$(zero_loss "$t" "$size" "${rate[mcast]}")"
-            rate[zero]=${r:-0}
-            printf '%-5s %5s  %-11s %12s %10s\n' "$t" "$size" "mcast@0loss" "${r:-?}" "${l:-?}"
-            RESULTS+=("$(awk -v t="$t" -v s="$size" -v m="${rate[mcast]}" -v i="${rate[iperf2]}" -v g="${rate[c-gso]}" \
-                -v p="${rate[paced]}" -v z="${rate[zero]}" 'BEGIN {
-                printf "%-5s %5s  flat out: mcast/iperf2 %6.2fx  mcast/C-UDP_SEGMENT %6.2fx   0 loss: mcast/iperf2 %6.2fx  mcast/C-UDP_SEGMENT %5.2fx   mcast@gso/C-UDP_SEGMENT %4.2fx",
-                t, s, (i ? m / i : 0), (g ? m / g : 0), (i ? z / i : 0), (g ? z / g : 0), (g ? p / g : 0) }')")
-            unset rate
+            rate[paced]=0 rate[zero]=0
+            if [ "$search" = search ]; then
+                # mcast paced at the C GRO pair's received rate: does it deliver that rate without loss?
+                read -r r l txn rxn <<<"$(RATE="${rate[c-gro]}pps" measure "$t" "$size" mcast)"
+                rate[paced]=${r:-0}
+                printf '%-11s %5s  %-12s %12s %10s %8s %8s\n' "$t" "$size" "mcast@c-gro" "${r:-?}" "${l:-?}" "${txn:-?}" "${rxn:-?}"
+                read -r r l <<<"$(zero_loss "$t" "$size" "${rate[mcast]}")"
+                rate[zero]=${r:-0}
+                printf '%-11s %5s  %-12s %12s %10s\n' "$t" "$size" "mcast@0loss" "${r:-?}" "${l:-?}"
+            fi
+            results+=("$(awk -v t="$t" -v s="$size" -v m="${rate[mcast]}" -v i="${rate[iperf2]}" -v g="${rate[c-gro]}" \
+                -v x="${rate[mcast>c-gro]}" -v p="${rate[paced]}" -v z="${rate[zero]}" \
+                -v mt="${txns[mcast]}" -v ct="${txns[c-gro]}" -v mr="${rxns[mcast]}" -v cr="${rxns[c-gro]}" 'BEGIN {
+                printf "%-11s %5s  mcast/C-GRO %5.2fx  mcast/iperf2 %6.2fx  mcast>C-GRO/C-GRO %5.2fx  CPU/dg mcast/C: tx %5.2fx rx %5.2fx",
+                    t, s, (g ? m / g : 0), (i ? m / i : 0), (g ? x / g : 0), (ct ? mt / ct : 0), (cr ? mr / cr : 0)
+                if (p || z) printf "   mcast@c-gro/C-GRO %4.2fx  0-loss mcast/C-GRO %4.2fx", (g ? p / g : 0), (g ? z / g : 0) }')")
+            unset rate txns rxns
         done
     done
     echo
-    printf '%s\n' "${RESULTS[@]}"
+    printf '%s\n' "${results[@]}"
+}
+
+# Part "fanout": one sender in namespace "ftx" behind a bridge (in "fbr", multicast snooping off, so every port
+# gets every datagram) to four receiver namespaces "f1".."f4", all receivers on the receiver core. For each tool
+# and size: the sender's rate and CPU time per datagram sent (paid once), each receiver's rate, loss and CPU.
+fanout() {
+    local ftx=mcb-ftx-$$ fbr=mcb-fbr-$$ i
+    mkns "$ftx"
+    mkns "$fbr"
+    ip -n "$fbr" link add br0 type bridge mcast_snooping 0
+    ip -n "$fbr" link set br0 up
+    for i in 0 1 2 3 4; do
+        local ns=$ftx end=va addr=10.95.0.1
+        if [ "$i" -gt 0 ]; then
+            ns=mcb-f$i-$$ end=vb addr=10.95.0.$((10 + i))
+            mkns "$ns"
+        fi
+        ip link add "mcb-p$i-$$" type veth peer name "mcb-q$i-$$"
+        ip link set "mcb-p$i-$$" netns "$ns" name "$end"
+        ip link set "mcb-q$i-$$" netns "$fbr" name "p$i"
+        ip -n "$fbr" link set "p$i" master br0 up
+        ip -n "$ns" addr add "$addr/24" dev "$end"
+        ip -n "$ns" link set "$end" up multicast on
+        ip -n "$ns" route add 224.0.0.0/4 dev "$end"
+    done
+    printf '%-6s %5s  %-7s %12s %9s   %s\n' fanout size tool "sent/s" "tx ns/dg" "receivers 1-4: received/s lost rx-ns/dg"
+    local size tool group=239.99.2.1
+    for size in 64 1400; do
+        for tool in iperf2 c-gro mcast; do
+            local port=$((PORT++)) logs=() cpus=() pids=() txlog txcpu sent=0 secs=$SECS
+            txlog=$(mktemp) txcpu=$(mktemp)
+            for i in 1 2 3 4; do
+                logs[i]=$(mktemp) cpus[i]=$(mktemp)
+                local rxns=mcb-f$i-$$ rxaddr=10.95.0.$((10 + i))
+                case $tool in
+                    iperf2) rx "$rxns" "$OUT/cpu" "${cpus[i]}" timeout $((SECS + 4)) iperf -s -u -B "$group" -p "$port" -y C >"${logs[i]}" 2>/dev/null & ;;
+                    c-gro) rx "$rxns" "$OUT/cpu" "${cpus[i]}" "$OUT/brecv" "$group" "$port" "$rxaddr" 1 gro >"${logs[i]}" 2>/dev/null & ;;
+                    mcast) rx "$rxns" "$OUT/cpu" "${cpus[i]}" "$MCAST" perf --serve "$group:$port" --iface vb --timeout 1 \
+                        --interval 0 --json -q >"${logs[i]}" 2>/dev/null & ;;
+                esac
+                pids[i]=$!
+            done
+            sleep 0.7
+            local segs=$((65507 / size))
+            [ "$segs" -gt 64 ] && segs=64
+            case $tool in
+                iperf2) tx "$ftx" "$OUT/cpu" "$txcpu" iperf -c "$group" -p "$port" -u -b 100G -l "$size" -t "$SECS" -T 1 \
+                    -B 10.95.0.1 >/dev/null 2>&1 || true ;;
+                c-gro) tx "$ftx" "$OUT/cpu" "$txcpu" "$OUT/bsend" gso "$group" "$port" "$size" "$SECS" 10.95.0.1 "$segs" >"$txlog"
+                    sent=$(awk '{ print $2 }' "$txlog") ;;
+                mcast) tx "$ftx" "$OUT/cpu" "$txcpu" "$MCAST" perf "$group:$port" --iface va --rate max --time "$SECS" \
+                    --size "$size" --interval 0 --json -q >"$txlog"
+                    sent=$(sed -n 's/.*"type":"sender".*"sent":\([0-9]*\).*/\1/p' "$txlog") ;;
+            esac
+            local line=""
+            for i in 1 2 3 4; do
+                wait "${pids[i]}" || true
+                local r l
+                case $tool in
+                    iperf2) read -r r l s < <(awk -F, 'NF >= 12 && $12 > 0 { split($7, iv, "-"); d = iv[2] - iv[1]; if (d <= 0) d = 1;
+                        print int(($12 - $11) / d), $11, $12; exit }' "${logs[i]}")
+                        [ "${s:-0}" -gt "$sent" ] && sent=$s ;;
+                    c-gro) read -r r l < <(awk '{ print int($8), $4 }' "${logs[i]}") ;;
+                    mcast) read -r r l < <(sed -n 's/.*"type":"session".*"lost":\([0-9]*\).*"pps":\([0-9.]*\).*/\2 \1/p' "${logs[i]}" |
+                        awk '{ print int($1), $2 }') ;;
+                esac
+                line+=$(printf ' %10s %8s %5s |' "${r:-?}" "${l:-?}" "$(cpu_ns "${cpus[i]}" $(( ${sent:-0} - ${l:-0} )))")
+                rm -f "${logs[i]}" "${cpus[i]}"
+            done
+            printf '%-6s %5s  %-7s %12s %9s  %s\n' bridge "$size" "$tool" "$(awk -v n="$sent" -v s="$secs" 'BEGIN { printf "%d", n / s }')" \
+                "$(cpu_ns "$txcpu" "$sent")" "$line"
+            rm -f "$txlog" "$txcpu"
+        done
+    done
+}
+
+# Part "scale" (see the header). The receiver's CPU time comes from /proc/PID/stat (clock ticks) before and after
+# the fixed-rate run, so the joining is not in it; loss is the kernel's count of drops on the receiver's sockets
+# (/proc/net/udp and udp6 in its namespace), read before and after each trial.
+SC_TX=mcb-stx-$$ SC_RX=mcb-srx-$$
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+udp_drops() { ip netns exec "$SC_RX" cat /proc/net/udp /proc/net/udp6 | awk 'NR > 1 && $NF ~ /^[0-9]+$/ { d += $NF } END { print d + 0 }'; }
+
+# One receiver up in the scale namespaces: "$@" is its command line (mcast recv ...). Prints "pid join-ms".
+scale_start() {
+    local err=$1 t0 i
+    shift
+    t0=$(date +%s%N)
+    ip netns exec "$SC_RX" taskset -c "$RX_CORE" "$MCAST" recv "$@" >/dev/null 2>"$err" &
+    local pid=$!
+    for i in $(seq 3000); do
+        if [[ " $* " == *" -q "* ]]; then
+            [ -n "$(ip netns exec "$SC_RX" ss -Hlun "sport = :$SC_PORT" 2>/dev/null)" ] && break
+        else
+            grep -q listening "$err" && break
+        fi
+        sleep 0.005
+    done
+    echo "$pid $(( ($(date +%s%N) - t0) / 1000000 ))"
+}
+
+# The highest rate (datagrams/s sent in a 1 s trial of spread, "$@": its arguments but rate and seconds) that the
+# receiver took without a drop, the offered rate searched by halving between 0 and 1,000,000/s (what spread
+# actually sent is reported: the sender may be the limit).
+scale_zero_loss() {
+    local lo=0 hi=1000000 r d0 i n best=0
+    for i in 1 2 3 4 5 6 7; do
+        r=$(( (lo + hi) / 2 ))
+        d0=$(udp_drops)
+        n=$(tx "$SC_TX" timeout 10 "$OUT/spread" "$@" "$r" 1 | awk '{ print $2 }')
+        sleep 0.2
+        if [ "$(udp_drops)" = "$d0" ]; then lo=$r best=${n:-0}; else hi=$r; fi
+    done
+    echo "$best"
+}
+
+# One row: the receiver ("$1": what it holds; then its recv arguments after --) fed by spread ($2 group, $3
+# groups, $4 sources).
+scale_row() {
+    local what=$1 first=$2 n=$3 sources=$4 err pid join c0 c1 sent t0 leave zero
+    shift 4
+    err=$(mktemp)
+    read -r pid join <<<"$(scale_start "$err" "$@" --iface vb --rcvbuf 8388608)"
+    # Joining sends each group's unsolicited reports for a second or two (IGMPv3, MLDv2): let them pass, so
+    # that their cost is not counted to the datagrams.
+    sleep "$SCALE_SETTLE"
+    c0=$(cpu_ticks "$pid")
+    sent=$(tx "$SC_TX" timeout $((SECS + 10)) "$OUT/spread" "$first" "$n" "$SC_PORT" va "$sources" "$SCALE_RATE" "$SECS" |
+        awk '{ print $2 }')
+    sleep 0.2
+    c1=$(cpu_ticks "$pid")
+    zero=$(scale_zero_loss "$first" "$n" "$SC_PORT" va "$sources")
+    t0=$(date +%s%N)
+    kill -INT "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    leave=$(( ($(date +%s%N) - t0) / 1000000 ))
+    printf '%-22s %8s %9s %10s %12s %12s\n' "$what" "$join" "$leave" "$sent" \
+        "$(awk -v c=$((c1 - c0)) -v n="$sent" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", n ? c * 1e9 / hz / n : 0 }')" "$zero"
+    rm -f "$err"
+}
+
+scale() {
+    veth_pair "$SC_TX" "$SC_RX" 94
+    sleep 2 # IPv6 link-local addresses past duplicate address detection
+    printf '%-22s %8s %9s %10s %12s %12s\n' "receiver holds" "join ms" "leave ms" "sent@rate" "rx ns/dg" "0-loss/s"
+    local n last6 last4
+    for n in $SCALE_GROUPS; do
+        last4=$(awk -v n="$n" 'BEGIN { v = n - 1; printf "239.100.%d.%d", int(v / 256), v % 256 }')
+        SC_PORT=$((PORT++))
+        # One group written twice: a list, so that the many-group receiver takes it too.
+        local spec="239.100.0.0-$last4:$SC_PORT"
+        [ "$n" = 1 ] && spec="239.100.0.0:$SC_PORT,239.100.0.0:$SC_PORT"
+        scale_row "$n IPv4 groups" 239.100.0.0 "$n" 1 "$spec"
+    done
+    for n in $SCALE_GROUPS; do
+        last6=$(awk -v n="$n" 'BEGIN { printf "ff15::100:%x", n - 1 }')
+        SC_PORT=$((PORT++))
+        local spec="[ff15::100:0-$last6]:$SC_PORT"
+        [ "$n" = 1 ] && spec="[ff15::100:0]:$SC_PORT,[ff15::100:0]:$SC_PORT"
+        scale_row "$n IPv6 groups" ff15::100:0 "$n" 1 "$spec"
+    done
+    for n in $SCALE_SENDERS; do
+        SC_PORT=$((PORT++))
+        # The one-group receiver, whose table of senders is bounded (4096): no line per datagram.
+        scale_row "1 group, $n senders" 239.101.0.1 1 "$n" "239.101.0.1:$SC_PORT" -q
+    done
 }
 
 # Median of a list of numbers, one per line.
@@ -292,9 +533,14 @@ capi() {
 
 for part in $PARTS; do
     case $part in
-        throughput) throughput ;;
+        throughput) throughput "lo veth" search ;;
+        wire)
+            if [ "$HAVE_ETHTOOL" = 1 ]; then echo; throughput "veth-sw veth-sw-gro"
+            else echo "bench: part wire needs ethtool (apt-get install ethtool); skipped" >&2; fi ;;
+        fanout) echo; fanout ;;
         ping) echo; round_trips ;;
+        scale) echo; scale ;;
         capi) echo; capi ;;
-        *) echo "bench: unknown part $part (throughput, ping, capi)" >&2; exit 2 ;;
+        *) echo "bench: unknown part $part (throughput, wire, fanout, ping, scale, capi)" >&2; exit 2 ;;
     esac
 done

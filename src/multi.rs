@@ -40,6 +40,7 @@ use crate::group::Group;
 use crate::iface::{IfaceSpec, Interface};
 use crate::procnet::sysctl_u32;
 use crate::socket::{Family, McastSocket, RecvMeta};
+use crate::sys::epoll::Epoll;
 
 pub use interval::{IntervalMeter, IntervalReport, IntervalRow};
 pub use list::{add_subscriptions, is_range, parse_group_list, parse_item, MAX_GROUPS, MAX_RANGE};
@@ -152,6 +153,10 @@ pub struct MultiReceiver {
     members: Vec<Member>,
     by_dest: HashMap<(usize, IpAddr), Vec<usize>>,
     strays: u64,
+    /// Every socket, watched for input under its index: a wait costs the same for 1 socket or 500.
+    epoll: Epoll,
+    /// The sockets the last poll found readable and not yet drained, served in turn from `next`.
+    ready: Vec<usize>,
     next: usize,
 }
 
@@ -212,11 +217,16 @@ impl MultiReceiver {
     }
 
     /// Waits until one of the sockets is readable or `timeout` passes (`None`: forever); returns the
-    /// indices of those that are readable (empty on timeout).
+    /// indices of those that are readable, in order (at most 64 at once: the others stay readable for the next
+    /// call; empty on timeout). The wait is an `epoll` one, whose cost does not grow with the sockets held.
     pub fn poll(&self, timeout: Option<Duration>) -> Result<Vec<usize>> {
-        let ready = crate::sys::socket::poll_many(&self.fds(), timeout)
-            .map_err(|e| Error::os("poll (multi-group receiver)", e))?;
-        Ok(ready.iter().enumerate().filter(|(_, r)| **r).map(|(i, _)| i).collect())
+        let mut tokens = Vec::new();
+        self.epoll.wait(&mut tokens, timeout).map_err(|e| Error::os("epoll_wait (multi-group receiver)", e))?;
+        let mut ready: Vec<usize> =
+            tokens.into_iter().filter_map(|t| usize::try_from(t).ok()).filter(|&i| i < self.slots.len()).collect();
+        ready.sort_unstable();
+        ready.dedup();
+        Ok(ready)
     }
 
     /// Reads one datagram from socket `socket` if one is queued (never blocks), counts it for its
@@ -253,20 +263,37 @@ impl MultiReceiver {
     }
 
     /// Receives the next datagram from any socket, waiting at most `timeout`; `Ok(None)` when none came.
-    /// Sockets are served in turn, so a busy group cannot starve the others.
+    /// The sockets a poll found readable are served in turn, one datagram each, until each is drained, so a
+    /// busy group cannot starve the others; an idle socket costs nothing per datagram, only its place in the
+    /// next poll (which comes once every readable socket is drained).
     pub fn recv_timeout(&mut self, buf: &mut [u8], timeout: Duration) -> Result<Option<Arrival>> {
         let deadline = Instant::now() + timeout;
+        let mut polled = false;
         loop {
-            let n = self.slots.len();
-            for k in 0..n {
-                let i = (self.next + k) % n;
-                if let Some(a) = self.try_recv(i, buf)? {
-                    self.next = (i + 1) % n;
-                    return Ok(Some(a));
+            while let Some(k) = (!self.ready.is_empty()).then(|| self.next % self.ready.len()) {
+                let i = self.ready[k];
+                match self.try_recv(i, buf) {
+                    Ok(Some(a)) => {
+                        self.next = k + 1;
+                        return Ok(Some(a));
+                    }
+                    Ok(None) => {
+                        self.ready.remove(k);
+                        self.next = k;
+                    }
+                    Err(e) => {
+                        self.ready.clear();
+                        return Err(e);
+                    }
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || n == 0 || self.poll(Some(left))?.is_empty() {
+            if self.slots.is_empty() || (polled && left.is_zero()) {
+                return Ok(None);
+            }
+            self.ready = self.poll(Some(left))?;
+            (self.next, polled) = (0, true);
+            if self.ready.is_empty() {
                 return Ok(None);
             }
         }
@@ -341,8 +368,15 @@ impl MultiReceiverBuilder {
         }
         let ifaces: Vec<Interface> = self.ifaces.iter().map(IfaceSpec::resolve).collect::<Result<_>>()?;
         let planned = plan(&self.subscriptions, &ifaces)?;
-        let mut rx =
-            MultiReceiver { slots: Vec::new(), members: Vec::new(), by_dest: HashMap::new(), strays: 0, next: 0 };
+        let mut rx = MultiReceiver {
+            slots: Vec::new(),
+            members: Vec::new(),
+            by_dest: HashMap::new(),
+            strays: 0,
+            epoll: Epoll::new().map_err(|e| Error::os("epoll_create1 (multi-group receiver)", e))?,
+            ready: Vec::new(),
+            next: 0,
+        };
         // The socket currently being filled for each (family, port).
         let mut open: HashMap<(bool, u16), usize> = HashMap::new();
         for (sub, iface) in planned {
@@ -450,6 +484,9 @@ impl MultiReceiver {
         socket.set_rxq_overflow(true)?;
         socket.set_nonblocking(true)?;
         socket.bind(SocketAddr::new(family.unspecified(), port))?;
+        self.epoll
+            .add(socket.as_fd(), self.slots.len() as u64)
+            .map_err(|e| Error::os("epoll_ctl (multi-group receiver)", e))?;
         self.slots.push(Slot { socket, port, members: 0, drops: 0 });
         Ok(self.slots.len() - 1)
     }

@@ -235,6 +235,38 @@ fn poll_names_the_socket_that_holds_the_datagram() {
     });
 }
 
+/// The sockets a poll finds readable are served in turn, one datagram each: a group with a long queue does not
+/// hold back another socket's datagram, and each socket's datagrams come in their order, all of them, exactly.
+#[test]
+fn readable_sockets_are_served_in_turn_until_drained() {
+    let ns = Netns::new("multiturn");
+    ns.run(|| {
+        let groups = parse_group_list("239.14.1.1-239.14.1.3:5006", None).unwrap();
+        let mut rx = MultiReceiver::builder().groups(groups.clone()).per_socket(1).recv_buffer(RCVBUF).build().unwrap();
+        let tx = sender(Family::V4, "lo", None);
+        let busy = 50;
+        for n in 0..busy {
+            tx.send_to(&payload(&groups[0], n), groups[0].socket_addr()).unwrap();
+        }
+        tx.send_to(&payload(&groups[2], 0), groups[2].socket_addr()).unwrap();
+        // Both sockets are readable before the first read.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while rx.poll(Some(Duration::from_millis(100))).unwrap() != vec![0, 2] && Instant::now() < deadline {}
+        let mut buf = [0u8; 256];
+        let mut order = Vec::new();
+        while let Some(a) = rx.recv_timeout(&mut buf, Duration::from_millis(500)).unwrap() {
+            let m = a.member.expect("every datagram is a member's");
+            let n = order.iter().filter(|&&o| o == m).count();
+            assert_eq!(&buf[..a.meta.len], payload(&groups[m], n).as_slice(), "in order within its group");
+            order.push(m);
+        }
+        assert_eq!(order.len(), busy + 1);
+        assert_eq!(order.iter().position(|&m| m == 2), Some(1), "served second, not after the busy queue: {order:?}");
+        assert_eq!(rx.members()[0].counters.datagrams, busy as u64);
+        assert_eq!((rx.members()[1].counters.datagrams, rx.members()[2].counters.datagrams), (0, 1));
+    });
+}
+
 fn ns_ifindex(name: &str) -> u32 {
     mcast::Interface::by_name(name).unwrap().index
 }

@@ -321,15 +321,15 @@ impl<'a> PerfSender<'a> {
             return Ok(Step::Busy);
         }
         let t = proto::now_ns();
-        for (i, slot) in self.buf.chunks_mut(self.size).take(k).enumerate() {
-            let seq = self.seq.wrapping_add(i as u64);
+        let stamp = t.to_be_bytes();
+        let mut seq = self.seq;
+        for slot in self.buf.get_mut(..k * self.size).unwrap_or_default().chunks_exact_mut(self.size) {
             if self.iperf {
                 iperf2::encode(seq as i64 + 1, t, slot).map_err(wire_error)?;
             } else {
-                let mut p = Packet::new_unchecked(slot);
-                p.set_seq(seq);
-                p.set_send_time_ns(t);
+                Packet::new_unchecked(slot).set_seq_and_send_time(seq, stamp);
             }
+            seq = seq.wrapping_add(1);
         }
         let (tx, batch, size) = (&mut self.tx, self.buf.get(..k * self.size).unwrap_or(&[]), self.size);
         let n =

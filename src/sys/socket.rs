@@ -235,7 +235,7 @@ fn readable(p: &libc::pollfd) -> bool {
 
 /// `poll`'s timeout in milliseconds (-1: none), rounded up: a wait of 0.4 ms truncated to 0 would return at once,
 /// and a caller looping until its deadline would spin instead of sleeping.
-fn poll_ms(timeout: Option<Duration>) -> libc::c_int {
+pub(crate) fn poll_ms(timeout: Option<Duration>) -> libc::c_int {
     timeout.map_or(-1, |t| t.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as libc::c_int)
 }
 

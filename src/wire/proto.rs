@@ -193,6 +193,17 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.put(field::SEND_TIME.start, &ns.to_be_bytes());
     }
 
+    /// Writes the sequence number and the send time (`ns`, already big-endian) in one store: the two fields
+    /// are adjacent, and a sender stamps every datagram of a batch with them.
+    #[inline]
+    pub fn set_seq_and_send_time(&mut self, seq: u64, ns_be: [u8; 8]) {
+        let mut both = [0u8; 16];
+        let (a, b) = both.split_at_mut(8);
+        a.copy_from_slice(&seq.to_be_bytes());
+        b.copy_from_slice(&ns_be);
+        self.put(field::SEQ.start, &both);
+    }
+
     /// The bytes after the header, writable.
     pub fn payload_mut(&mut self) -> &mut [u8] {
         self.buffer.as_mut().get_mut(HEADER_LEN..).unwrap_or(&mut [])
@@ -352,6 +363,21 @@ mod tests {
         b'M', b'C', b'S', b'T', 0x01, 0x01, 0x00, 0x02, 0x01, 0x02, 0x03, 0x04, 0, 0, 0, 0, 0, 0, 0, 5, 0x11, 0x22,
         0x33, 0x44, 0x55, 0x66, 0x77, 0x88, b'h', b'i',
     ];
+
+    #[test]
+    fn seq_and_send_time_are_stamped_together_and_nothing_else_moves() {
+        let mut buf = PING;
+        Packet::new_unchecked(&mut buf[..]).set_seq_and_send_time(0x0a0b_0c0d_0e0f_1011, 0x99u64.to_be_bytes());
+        let (r, payload) = decode(&buf).unwrap();
+        assert_eq!((r.seq, r.send_time_ns), (0x0a0b_0c0d_0e0f_1011, 0x99));
+        assert_eq!((r.kind, r.session, payload), (Kind::PingRequest, 0x0102_0304, &b"hi"[..]));
+        assert_eq!(buf[12..20], [0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11]);
+        assert_eq!((&buf[..12], &buf[28..]), (&PING[..12], &PING[28..]));
+        // A buffer too short for the fields is left alone, as by the other setters.
+        let mut short = [7u8; 20];
+        Packet::new_unchecked(&mut short[..]).set_seq_and_send_time(1, [1; 8]);
+        assert_eq!(short, [7u8; 20]);
+    }
 
     #[test]
     fn ping_deconstruct() {
