@@ -133,7 +133,7 @@ complete -c mcast -n '__fish_seen_subcommand_from doctor' -l iface -s i -r -a '(
 complete -c mcast -n '__fish_seen_subcommand_from doctor' -l source -r -d 'the senders address, for the reverse-path check'
 complete -c mcast -n '__fish_seen_subcommand_from doctor' -l ttl -s T -r -d 'the TTL (hop limit) senders use, 0..=255 (default 1)'
 complete -c mcast -n '__fish_seen_subcommand_from doctor' -l hops -d 'the TTL (hop limit) senders use, 0..=255 (default 1)'
-complete -c mcast -n '__fish_seen_subcommand_from doctor' -l querier-wait -r -d 'how long to listen for a querier (default 2; 0 skips the check)'
+complete -c mcast -n '__fish_seen_subcommand_from doctor' -l querier-wait -r -d 'how long to listen for a querier and PIM hellos (default 2; 0 skips...'
 complete -c mcast -n '__fish_seen_subcommand_from doctor' -l no-loop -d 'skip the loop test'
 complete -c mcast -n '__fish_seen_subcommand_from doctor' -l json -s J -d 'one JSON object group, iface, failed, findings {check, status, summ...'
 complete -c mcast -n '__fish_seen_subcommand_from igmp; and __fish_seen_subcommand_from watch' -l iface -s i -r -a '(__fish_print_interfaces)' -d 'watch this interface (name, index or address; repeatable)'
