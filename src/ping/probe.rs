@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::link::{Endpoint, Options, BUFFER};
-use super::own::Own;
+use super::own;
 use super::table::{self, Channel, Responders, RowReport, Sorted};
 use crate::error::{Error, ErrorKind, Result};
 use crate::group::Group;
@@ -31,7 +31,7 @@ pub struct Reply {
     pub ttl: Option<u8>,
     /// Round trip: the kernel's arrival stamp minus the probe's send time, in nanoseconds.
     pub rtt_ns: u64,
-    /// In order, reordered or a duplicate; `None` for an answer to a probe before its row's first counted one.
+    /// In order, reordered or a duplicate (`None` only when the table had no room for it).
     pub arrival: Option<Arrival>,
 }
 
@@ -67,7 +67,8 @@ pub struct ProbeReport {
     pub sent: u64,
     /// Probes that left and that failed, and why.
     pub sends: SendStats,
-    /// Datagrams the kernel dropped on the prober's sockets for want of buffer space.
+    /// Datagrams the kernel dropped on the prober's sockets for want of buffer space (the prober's own probes,
+    /// which its filter drops and the kernel counts among its drops, taken out).
     pub kernel_drops: u64,
     /// The interface outages, oldest first.
     pub outages: Vec<Outage>,
@@ -154,7 +155,7 @@ impl ProberBuilder {
         self
     }
 
-    /// Joins the group, opens the sending socket and blocks the prober's own address as a source.
+    /// Joins the group, opens the sending socket and drops the prober's own probes on the joined socket.
     pub fn build(self) -> Result<Prober> {
         if self.interval < Duration::from_millis(1) {
             return Err(Error::new(ErrorKind::OutOfRange, "the probe interval is at least 0.001 seconds"));
@@ -165,14 +166,14 @@ impl ProberBuilder {
                 format!("a probe carries at most {} bytes", proto::MAX_PAYLOAD),
             ));
         }
-        let ep = Endpoint::open(self.group, &self.opts, true, |_| Ok(()))?;
-        let index = self.opts.ifaces.first().map_or(0, |i| i.index);
-        let own = Own::block(&ep, index, !self.opts.sources.is_empty());
+        let session = self.session.unwrap_or_else(random_session);
+        let ep = Endpoint::open(self.group, &self.opts, true, |s| own::drop_own_probes(s, session))?;
         let now = Instant::now();
         Ok(Prober {
+            looped: self.opts.sources.is_empty(),
+            left: 0,
             ep,
-            own,
-            session: self.session.unwrap_or_else(random_session),
+            session,
             payload: vec![0; self.size],
             probe: vec![0; proto::HEADER_LEN + self.size],
             buf: vec![0; BUFFER],
@@ -199,7 +200,11 @@ fn random_session() -> u32 {
 /// [`Self::report`].
 pub struct Prober {
     ep: Endpoint,
-    own: Own,
+    /// Whether the kernel loops the probes back to the joined socket (an any-source membership), where the
+    /// filter drops them and counts each as a drop.
+    looped: bool,
+    /// Probes that left.
+    left: u64,
     session: u32,
     payload: Vec<u8>,
     probe: Vec<u8>,
@@ -268,10 +273,6 @@ impl Prober {
     /// for one datagram and handles it: `None` when nothing arrived or what arrived needs no report (a probe).
     pub fn step(&mut self) -> Result<Option<ProbeEvent>> {
         if let Some(n) = self.ep.notices.pop_front() {
-            if let Notice::Rejoined { index, old_index, .. } = n {
-                self.own.rejoined(index, old_index);
-                self.own.retry(&self.ep);
-            }
             return Ok(Some(ProbeEvent::Link(n)));
         }
         let now = Instant::now();
@@ -284,9 +285,6 @@ impl Prober {
             return Ok(None);
         }
         let got = self.ep.recv_until(&mut self.buf, Some(deadline))?;
-        if self.ep.take_serviced() {
-            self.own.retry(&self.ep);
-        }
         Ok(got.and_then(|(meta, joined)| self.receive(&meta, joined)))
     }
 
@@ -302,7 +300,9 @@ impl Prober {
             s.send_to(probe, dest)
         })?;
         let left = matches!(outcome, Outcome::Sent(_));
-        if !left {
+        if left {
+            self.left += 1;
+        } else {
             self.ep.relook();
         }
         self.sent += 1;
@@ -328,14 +328,7 @@ impl Prober {
         };
         let rtt_ns = arrival_ns(meta).saturating_sub(repr.send_time_ns);
         let from = meta.source.ip();
-        let counted_from = match channel {
-            Channel::Unicast => {
-                self.own.unicast_from(self.ep.rx.socket(), self.ep.group.ip(), from, repr.seq);
-                0
-            }
-            Channel::Multicast => self.own.counted_from(from),
-        };
-        let arrival = self.table.record(from, channel, repr.seq, rtt_ns, meta.ttl, counted_from, Instant::now());
+        let arrival = self.table.record(from, channel, repr.seq, rtt_ns, meta.ttl, Instant::now());
         let (seq, ttl) = (repr.seq, meta.ttl);
         Some(ProbeEvent::Reply(Reply { responder: from, channel, seq, ttl, rtt_ns, arrival }))
     }
@@ -345,7 +338,7 @@ impl Prober {
         ProbeReport {
             sent: self.sent,
             sends: self.sends.clone(),
-            kernel_drops: self.ep.kernel_drops(),
+            kernel_drops: self.ep.kernel_drops().saturating_sub(if self.looped { self.left } else { 0 }),
             outages: self.ep.rx.outages().cloned().collect(),
             rows: self.table.rows(self.sent),
             responders_evicted: self.table.evicted(),

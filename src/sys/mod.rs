@@ -5,6 +5,7 @@
 //! (which option, which group, which interface) to the errors.
 
 pub mod cmsg;
+pub mod filter;
 pub mod ifconf;
 pub mod mmsg;
 pub mod mreq;

@@ -57,6 +57,7 @@ pub mod membership;
 pub mod mld;
 pub mod proto;
 pub mod record;
+pub mod ssmping;
 
 use std::net::Ipv4Addr;
 

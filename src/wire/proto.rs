@@ -27,6 +27,11 @@ pub const HEADER_LEN: usize = field::SEND_TIME.end;
 /// The largest payload a header can declare (and the most a UDP/IPv4 datagram can carry after the header).
 pub const MAX_PAYLOAD: usize = 65_507 - HEADER_LEN;
 
+/// Offset of the type byte in the header.
+pub const KIND_AT: usize = field::KIND;
+/// Offset of the session id (4 bytes) in the header.
+pub const SESSION_AT: usize = field::SESSION.start;
+
 /// Byte ranges of the header fields.
 mod field {
     use std::ops::Range;

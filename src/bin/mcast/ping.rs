@@ -27,10 +27,11 @@ rows, "multicast" and "unicast", each with loss, duplicates, reordering and roun
 (min/avg/max/p50/p99/mdev). Probe and answers carry the mcast header (docs/protocol.md); times are the
 kernel's arrival stamps (SO_TIMESTAMPNS) minus the send time carried in the probe.
 
-The prober does not hear its own probes: it blocks its own address as a source of the group
-(MCAST_BLOCK_SOURCE), so the kernel neither loops each probe back to it nor wakes it for one. A responder
-on the same host and interface answers from that same address: its first unicast answer lifts the block,
-and its multicast row counts from the next probe on ("from_seq" in --json).
+The prober does not hear its own probes: a socket filter (SO_ATTACH_FILTER) drops the probes of its
+session before they are queued, so the kernel does not wake it for one. Its membership stays plain (no
+source excluded, which some PIM routers would not forward), and a responder on the same host is heard on
+both channels. Every responder heard gets both rows: one whose multicast answers never arrive shows
+"0 received, 100% loss" there.
 
 Both sides follow their interfaces: when the one they joined on goes down and up, or is deleted and
 made again under the same name, they join again and send from it anew (saying so on standard error),
