@@ -11,7 +11,8 @@
 mod common;
 mod tools_support;
 
-use common::traffic::Link;
+use common::routed::peer::{Peer, Scratch};
+use common::traffic::{wait_until, Link};
 use common::Netns;
 use tools_support::Proc;
 
@@ -132,4 +133,96 @@ fn what_the_server_does_not_speak_is_counted_as_foreign() {
     let refused = served.json("refused");
     assert_eq!(refused.len(), 2, "{}", served.stdout);
     assert!(refused.iter().all(|r| r.str("from").starts_with("10.0.0.1:") && r.str("reason") == "foreign"));
+}
+
+/// Starts the real ssmpingd in `ns` and waits until it listens on port 4321 (both families).
+fn ssmpingd(ns: &Netns, dir: &Scratch) -> Peer {
+    let d = Peer::start(ns, dir, "ssmpingd", "ssmpingd", &[]);
+    wait_until("ssmpingd listening on 4321", || {
+        ["/proc/net/udp", "/proc/net/udp6"].iter().all(|f| tools_support::sh(ns, "cat", &[f]).contains(":10E1 "))
+    });
+    d
+}
+
+/// `mcast ping --ssmping HOST [GROUP]` in a against the real ssmpingd in b: every query answered by unicast
+/// and to the group, each row at distance 0, and ssmpingd saw each query from a.
+fn mcast_against_ssmpingd(tag: &str, host: &str, group: Option<&str>, client: &str) {
+    let link = Link::new(tag);
+    let dir = Scratch::new(tag);
+    let mut d = ssmpingd(&link.b, &dir);
+    let mut args = vec!["ping", "--ssmping", host];
+    args.extend(group);
+    args.extend(["--iface", "va", "--count", "5", "--interval", "0.2", "--wait", "2", "--json"]);
+    let got = tools_support::run(&link.a, &args).ok();
+    d.stop("TERM");
+    let mut rows: Vec<_> = got.json("responder");
+    rows.sort_by_key(|r| r.str("kind"));
+    assert_eq!(rows.len(), 2, "{}", got.stdout);
+    for (row, kind) in rows.iter().zip(["multicast", "unicast"]) {
+        assert_eq!((row.str("responder"), row.str("kind")), (host.to_string(), kind.to_string()));
+        assert_eq!((row.int("sent"), row.int("received"), row.int("lost")), (5, 5, 0), "{kind}: {row:?}");
+        assert_eq!((row.int("ttl"), row.int("distance")), (64, 0), "{kind}: {row:?}");
+        assert!(row.num("rtt_min_ms") > 0.0);
+    }
+    let mut seqs: Vec<(String, u64)> = got.json("reply").iter().map(|r| (r.str("kind"), r.int("seq"))).collect();
+    seqs.sort();
+    let want: Vec<(String, u64)> =
+        ["multicast", "unicast"].iter().flat_map(|k| (1..=5).map(move |s| (k.to_string(), s))).collect();
+    assert_eq!(seqs, want);
+    let heard = d.stdout_text().lines().filter(|l| l.starts_with(&format!("received request from {client}"))).count();
+    assert_eq!(heard, 5, "{}", d.stdout_text());
+}
+
+#[test]
+fn mcast_ping_ssmping_v4_against_ssmpingd() {
+    mcast_against_ssmpingd("ssd4", "10.0.0.2", None, "10.0.0.1");
+}
+
+#[test]
+fn mcast_ping_ssmping_v6_against_ssmpingd() {
+    mcast_against_ssmpingd("ssd6", "fd00:1::2", None, "fd00:1::1");
+}
+
+#[test]
+fn mcast_ping_asmping_v4_against_ssmpingd() {
+    mcast_against_ssmpingd("asd4", "10.0.0.2", Some("239.8.7.234"), "10.0.0.1");
+}
+
+#[test]
+fn mcast_ping_asmping_v6_against_ssmpingd() {
+    mcast_against_ssmpingd("asd6", "fd00:1::2", Some("ff05::4321:1234"), "fd00:1::1");
+}
+
+/// mcfirst, a third party joined to the channel (b, 232.43.211.234) on port 4321 in a, hears the multicast
+/// answers `mcast ping --serve` in b sends to a prober's probes there.
+#[test]
+fn mcfirst_hears_the_servers_answers_on_the_channel() {
+    let link = Link::new("ssmf");
+    let dir = Scratch::new("ssmf");
+    let group = "232.43.211.234:4321";
+    let serve = Proc::ready(&link.b, &["ping", "--serve", group, "--iface", "vb", "--timeout", "30"], "answering");
+    let mut first = Peer::start(
+        &link.a,
+        &dir,
+        "mcfirst",
+        "mcfirst",
+        &["-4", "-I", "va", "-c", "3", "10.0.0.2", "232.43.211.234", "4321"],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let prober = tools_support::run(
+        &link.a,
+        &["ping", group, "--iface", "va", "--source", "10.0.0.2", "--count", "20", "--interval", "0.1", "--json", "-q"],
+    )
+    .ok();
+    let status = first.wait();
+    drop(serve);
+    let out = first.stdout_text();
+    assert!(status.success(), "{}", first.report());
+    // The answers to probes of no payload: 28 bytes, with the server's multicast TTL (1 by default).
+    let heard = out.lines().filter(|l| l.starts_with("Received 28 bytes from 10.0.0.2 after ")).count();
+    assert_eq!(heard, 3, "{out}");
+    assert!(out.lines().filter(|l| l.starts_with("Received ")).all(|l| l.ends_with("(ttl/hops 1)")), "{out}");
+    assert!(out.contains("mcfirst joined (S,G) = (10.0.0.2,232.43.211.234)"), "{out}");
+    let rows = prober.json("responder");
+    assert!(rows.iter().all(|r| r.str("responder") == "10.0.0.2" && r.int("received") > 0), "{}", prober.stdout);
 }

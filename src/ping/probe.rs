@@ -348,7 +348,7 @@ impl Prober {
 }
 
 /// When a datagram arrived, in nanoseconds since the Unix epoch: the kernel's stamp (`SO_TIMESTAMPNS`), else now.
-fn arrival_ns(meta: &RecvMeta) -> u64 {
+pub(crate) fn arrival_ns(meta: &RecvMeta) -> u64 {
     meta.timestamp
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))

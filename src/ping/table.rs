@@ -104,6 +104,9 @@ pub struct RowReport {
     pub ttl: Option<u8>,
     /// Round trips, when any was counted.
     pub rtt: Option<RttSummary>,
+    /// Routers between the responder and the prober, from the last arrival TTL: known for answers that leave
+    /// with TTL 64 (unicast answers to probes, and both of ssmping's).
+    pub distance: Option<u8>,
 }
 
 /// The responders heard, capped.
@@ -164,6 +167,7 @@ impl Responders {
                     reordered: row.seqs.reordered,
                     ttl: row.ttl,
                     rtt: row.rtt.summary(),
+                    distance: if channel == Channel::Unicast { crate::discover::distance(row.ttl) } else { None },
                 });
             }
         }

@@ -134,7 +134,8 @@ pub fn row(row: &RowReport, json: bool) -> String {
             .float("loss_pct", pct(lost, expected))
             .int("duplicates", row.duplicates)
             .int("reordered", row.reordered)
-            .opt_int("ttl", row.ttl);
+            .opt_int("ttl", row.ttl)
+            .opt_int("distance", row.distance);
         if let Some(s) = row.rtt {
             j = j
                 .float("rtt_min_ms", tools::ms(s.min as f64))
@@ -150,8 +151,9 @@ pub fn row(row: &RowReport, json: bool) -> String {
         let ms = [s.min as f64, s.avg, s.max as f64, s.p50 as f64, s.p99 as f64, s.mdev].map(fmt_ms);
         format!("  rtt min/avg/max/p50/p99/mdev = {} ms", ms.join("/"))
     });
+    let dist = row.distance.map_or(String::new(), |d| format!(", dist={d}"));
     format!(
-        "{ip:<15} {kind:>9}: {} received, {:.1}% loss ({lost}), {} duplicates, {} reordered{rtt}",
+        "{ip:<15} {kind:>9}: {} received, {:.1}% loss ({lost}), {} duplicates, {} reordered{dist}{rtt}",
         row.received,
         pct(lost, expected),
         row.duplicates,
@@ -160,7 +162,7 @@ pub fn row(row: &RowReport, json: bool) -> String {
 }
 
 /// The prober's summary: a heading (text), a row per responder and channel, and (JSON) the summary object.
-pub fn probe_summary(group: mcast::Group, r: &ProbeReport, json: bool) -> Vec<String> {
+pub fn probe_summary(group: &str, r: &ProbeReport, json: bool) -> Vec<String> {
     let mut lines = Vec::new();
     if !json {
         let mut head = format!("--- {group} ping statistics: {} probes{}", r.sent, troubles(&r.sends, r.kernel_drops));
