@@ -1,0 +1,161 @@
+//! The router distance across a chain of one, two and three routers: ssmping answers leave with TTL (hop
+//! limit) 64, each router takes one, and both `mcast ping --ssmping` and the real `ssmping` report the number
+//! of routers exactly, whichever side is mcast's.
+//!
+//! Topology ([`Chain`], N routers forwarding unicast by static routes, no multicast routing):
+//!
+//! ```text
+//!   h1: v 10.90.0.1 fd00:90::1 -- r1 -- 10.91.0.0/24 -- r2 -- ... -- rN -- v 10.9N.0.2 fd00:9N::2 :h2
+//! ```
+//!
+//! The queries and unicast answers cross the routers; the multicast answers do not (no router forwards
+//! multicast here), so the prober's multicast row shows every answer lost, and no distance.
+mod common;
+mod tools_support;
+
+use common::routed::peer::{Peer, Scratch};
+use common::traffic::wait_until;
+use common::{veth, wait_ipv6, Netns};
+use tools_support::Proc;
+
+/// Hosts h1 and h2 joined by `n` router namespaces in a row; link `k` (0..=n) is 10.(90+k).0.0/24 and
+/// fd00:(90+k)::/64, its left end .1, its right end .2.
+struct Chain {
+    h1: Netns,
+    h2: Netns,
+    /// Kept for their lifetime: the routers go with the value.
+    _routers: Vec<Netns>,
+    n: usize,
+}
+
+impl Chain {
+    fn new(tag: &str, n: usize) -> Chain {
+        let h1 = Netns::new(&format!("{tag}h1"));
+        let h2 = Netns::new(&format!("{tag}h2"));
+        let routers: Vec<Netns> = (1..=n).map(|i| Netns::new(&format!("{tag}r{i}"))).collect();
+        let v4 = |k: usize, end: u8| format!("10.{}.0.{end}", 90 + k);
+        let v6 = |k: usize, end: u8| format!("fd00:{}::{end}", 90 + k);
+        for k in 0..=n {
+            let left = if k == 0 { &h1 } else { &routers[k - 1] };
+            let right = if k == n { &h2 } else { &routers[k] };
+            let (lif, rif) = (
+                if k == 0 { "v".to_string() } else { format!("b{k}") },
+                if k == n { "v".to_string() } else { format!("a{k}") },
+            );
+            veth(left, &lif, &format!("{}/24", v4(k, 1)), right, &rif, &format!("{}/24", v4(k, 2)));
+            left.ip(&["-6", "addr", "add", &format!("{}/64", v6(k, 1)), "dev", &lif, "nodad"]);
+            right.ip(&["-6", "addr", "add", &format!("{}/64", v6(k, 2)), "dev", &rif, "nodad"]);
+            wait_ipv6(left, &lif);
+            wait_ipv6(right, &rif);
+        }
+        h1.ip(&["route", "add", "default", "via", &v4(0, 2)]);
+        h1.ip(&["-6", "route", "add", "default", "via", &v6(0, 2)]);
+        h2.ip(&["route", "add", "default", "via", &v4(n, 1)]);
+        h2.ip(&["-6", "route", "add", "default", "via", &v6(n, 1)]);
+        // Router i sits between links i-1 (its left) and i (its right).
+        for (i, r) in routers.iter().enumerate().map(|(i, r)| (i + 1, r)) {
+            r.sysctl("net.ipv4.ip_forward", "1");
+            r.sysctl("net.ipv6.conf.all.forwarding", "1");
+            for k in 0..=n {
+                let (net4, net6) = (format!("10.{}.0.0/24", 90 + k), format!("fd00:{}::/64", 90 + k));
+                if k + 1 < i {
+                    r.ip(&["route", "add", &net4, "via", &v4(i - 1, 1)]);
+                    r.ip(&["-6", "route", "add", &net6, "via", &v6(i - 1, 1)]);
+                } else if k > i {
+                    r.ip(&["route", "add", &net4, "via", &v4(i, 2)]);
+                    r.ip(&["-6", "route", "add", &net6, "via", &v6(i, 2)]);
+                }
+            }
+        }
+        Chain { h1, h2, _routers: routers, n }
+    }
+
+    /// h2's address of the family.
+    fn far(&self, v6: bool) -> String {
+        if v6 {
+            format!("fd00:{}::2", 90 + self.n)
+        } else {
+            format!("10.{}.0.2", 90 + self.n)
+        }
+    }
+}
+
+/// `mcast ping --ssmping` in h1 against `mcast ping --serve` in h2 across `n` routers: the unicast row has
+/// every answer, arrived with TTL 64 - n, at distance n; the multicast row has every answer lost.
+fn mcast_both_sides(tag: &str, n: usize, v6: bool) {
+    let chain = Chain::new(tag, n);
+    let (join, allow) = if v6 { ("[ff3e::4321:1234]:4321", "::/0") } else { ("232.43.211.234:4321", "0.0.0.0/0") };
+    let serve = Proc::ready(
+        &chain.h2,
+        &["ping", "--serve", join, "--iface", "v", "--allow", allow, "--count", "4", "--timeout", "60", "--json"],
+        "answering",
+    );
+    let far = chain.far(v6);
+    let got = tools_support::run(
+        &chain.h1,
+        &["ping", "--ssmping", &far, "--iface", "v", "--count", "4", "--interval", "0.2", "--wait", "2", "--json"],
+    )
+    .ok();
+    let served = serve.finish().ok();
+    assert_eq!(served.one("summary").int("ssmping_answered"), 4, "{}", served.stdout);
+    assert!(served.json("ssmping").iter().all(|q| q.int("ttl") == 64 - n as u64), "{}", served.stdout);
+    let mut rows = got.json("responder");
+    rows.sort_by_key(|r| r.str("kind"));
+    assert_eq!(rows.len(), 2, "{}", got.stdout);
+    let (m, u) = (&rows[0], &rows[1]);
+    assert_eq!((u.str("kind").as_str(), u.int("received"), u.int("lost")), ("unicast", 4, 0), "{u:?}");
+    assert_eq!((u.int("ttl"), u.int("distance")), (64 - n as u64, n as u64), "{u:?}");
+    assert_eq!((m.str("kind").as_str(), m.int("sent"), m.int("received"), m.int("lost")), ("multicast", 4, 0, 4));
+    assert!(m.get("distance").map_or(true, |d| d.is_null()), "{m:?}");
+}
+
+#[test]
+fn one_router_away() {
+    mcast_both_sides("dist1", 1, false);
+}
+
+#[test]
+fn two_routers_away() {
+    mcast_both_sides("dist2", 2, false);
+}
+
+#[test]
+fn three_routers_away() {
+    mcast_both_sides("dist3", 3, false);
+}
+
+#[test]
+fn three_routers_away_over_ipv6() {
+    mcast_both_sides("dist6", 3, true);
+}
+
+/// The real ssmping in h1 against `mcast ping --serve` in h2, and `mcast ping --ssmping` in h1 against the
+/// real ssmpingd in h2, three routers apart: both clients say `dist=3` for every unicast answer.
+#[test]
+fn real_ssmping_tools_agree_on_three_routers() {
+    let chain = Chain::new("distr", 3);
+    let far = chain.far(false);
+    let serve = Proc::ready(
+        &chain.h2,
+        &["ping", "--serve", "232.43.211.234:4321", "--iface", "v", "--allow", "0.0.0.0/0", "--timeout", "30"],
+        "answering",
+    );
+    let out = chain.h1.command("ssmping").args(["-4", "-I", "v", "-c", "3", &far]).output().expect("ssmping");
+    drop(serve);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let unicast: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("unicast from")).collect();
+    assert_eq!(unicast.len(), 3, "{text}");
+    assert!(unicast.iter().all(|l| l.contains(" dist=3 ")), "{text}");
+
+    let dir = Scratch::new("distr");
+    let mut d = Peer::start(&chain.h2, &dir, "ssmpingd", "ssmpingd", &[]);
+    wait_until("ssmpingd listening", || tools_support::sh(&chain.h2, "cat", &["/proc/net/udp"]).contains(":10E1 "));
+    let got = tools_support::run(
+        &chain.h1,
+        &["ping", "--ssmping", &far, "--iface", "v", "--count", "3", "--interval", "0.2", "--wait", "2", "--json"],
+    )
+    .ok();
+    d.stop("TERM");
+    let unicast = got.json("responder").into_iter().find(|r| r.str("kind") == "unicast").expect("a unicast row");
+    assert_eq!((unicast.int("received"), unicast.int("distance")), (3, 3), "{unicast:?}");
+}
