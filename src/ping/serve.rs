@@ -474,6 +474,12 @@ mod tests {
         assert_eq!(sort_incoming(b"GET / HTTP/1.0", false), Incoming::Foreign(None));
         assert_eq!(sort_incoming(&p[..p.len() - 1], false), Incoming::Foreign(None), "shorter than it says");
         assert_eq!(sort_incoming(&[], false), Incoming::Foreign(None));
+        // ssmping, by its first byte: a whole query is one, an answer is the protocol, a broken one is foreign.
+        let query = [b'Q', 0, 2, 0, 4, 0, 0, 0, 7];
+        assert!(matches!(sort_incoming(&query, false), Incoming::SsmQuery(r) if r.seq == Some(7)));
+        assert_eq!(sort_incoming(&[b'A', 0, 2, 0, 4, 0, 0, 0, 7], false), Incoming::SsmAnswer);
+        assert_eq!(sort_incoming(&query[..8], false), Incoming::Foreign(None), "an option cut short");
+        assert_eq!(sort_incoming(&query, true), Incoming::Foreign(None), "truncated");
     }
 
     /// What the server asks the guard for a probe: an answer of the probe's own size, so never oversized;

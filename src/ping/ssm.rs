@@ -239,14 +239,11 @@ impl SsmProber {
     fn receive(&mut self, meta: &RecvMeta) -> Option<ProbeEvent> {
         let bytes = self.buf.get(..meta.len).unwrap_or_default();
         let answer = Packet::new_checked(bytes).and_then(|p| Repr::parse(&p)).ok();
-        let Some((seq, sent_ns)) = sort_answer(answer, meta.truncated, self.client_id, self.sent) else {
+        let ours = sort_answer(answer, meta.truncated, self.client_id, self.sent);
+        let Some((seq, sent_ns)) = ours.filter(|_| meta.source.ip() == self.server.ip()) else {
             self.refused.count(Refusal::Foreign);
             return Some(ProbeEvent::Refused { source: meta.source, reason: Refusal::Foreign });
         };
-        if meta.source.ip() != self.server.ip() {
-            self.refused.count(Refusal::Foreign);
-            return Some(ProbeEvent::Refused { source: meta.source, reason: Refusal::Foreign });
-        }
         let channel = if meta.group.is_some_and(|g| g.is_multicast()) { Channel::Multicast } else { Channel::Unicast };
         let rtt_ns = super::probe::arrival_ns(meta).saturating_sub(sent_ns);
         let from = meta.source.ip();
