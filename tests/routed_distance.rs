@@ -9,7 +9,8 @@
 //! ```
 //!
 //! The queries and unicast answers cross the routers; the multicast answers do not (no router forwards
-//! multicast here), so the prober's multicast row shows every answer lost, and no distance.
+//! multicast here), so the prober's multicast row shows every answer lost, and no distance. For `mcast
+//! discover` each router also runs `smcrouted` with one (S,G) route toward h2, so the queries cross.
 mod common;
 mod tools_support;
 
@@ -23,8 +24,8 @@ use tools_support::Proc;
 struct Chain {
     h1: Netns,
     h2: Netns,
-    /// Kept for their lifetime: the routers go with the value.
-    _routers: Vec<Netns>,
+    /// The routers, h1 side first.
+    routers: Vec<Netns>,
     n: usize,
 }
 
@@ -67,7 +68,26 @@ impl Chain {
                 }
             }
         }
-        Chain { h1, h2, _routers: routers, n }
+        Chain { h1, h2, routers, n }
+    }
+
+    /// Starts `smcrouted` in every router with the route (10.90.0.1, `group`) from its h1 side to its h2 side,
+    /// and waits until each kernel has it (`/proc/net/ip_mr_cache`).
+    fn route_toward_h2(&self, dir: &Scratch, group: &str) -> Vec<Peer> {
+        let mut daemons = Vec::new();
+        for (i, r) in self.routers.iter().enumerate().map(|(i, r)| (i + 1, r)) {
+            let (left, right) = (format!("a{}", i - 1), format!("b{i}"));
+            let conf = dir.file(&format!("r{i}.conf"));
+            let text = format!("phyint {left} enable\nphyint {right} enable\nmroute from {left} source 10.90.0.1 group {group} to {right}\n");
+            std::fs::write(&conf, text).expect("write smcroute.conf");
+            let path = |name: &str| dir.file(&format!("r{i}.{name}")).to_str().expect("UTF-8 path").to_string();
+            let args = ["-n", "-N", "-f", &path("conf"), "-u", &path("sock"), "-P", &path("pid")];
+            daemons.push(Peer::start(r, dir, &format!("smcrouted r{i}"), "smcrouted", &args));
+            wait_until("the (S,G) route in the kernel", || {
+                tools_support::sh(r, "cat", &["/proc/net/ip_mr_cache"]).lines().count() > 1
+            });
+        }
+        daemons
     }
 
     /// h2's address of the family.
@@ -115,24 +135,24 @@ fn one_router_away() {
 }
 
 #[test]
-fn two_routers_away() {
+fn tworouters_away() {
     mcast_both_sides("dist2", 2, false);
 }
 
 #[test]
-fn three_routers_away() {
+fn threerouters_away() {
     mcast_both_sides("dist3", 3, false);
 }
 
 #[test]
-fn three_routers_away_over_ipv6() {
+fn threerouters_away_over_ipv6() {
     mcast_both_sides("dist6", 3, true);
 }
 
 /// The real ssmping in h1 against `mcast ping --serve` in h2, and `mcast ping --ssmping` in h1 against the
 /// real ssmpingd in h2, three routers apart: both clients say `dist=3` for every unicast answer.
 #[test]
-fn real_ssmping_tools_agree_on_three_routers() {
+fn real_ssmping_tools_agree_on_threerouters() {
     let chain = Chain::new("distr", 3);
     let far = chain.far(false);
     let serve = Proc::ready(
@@ -158,4 +178,49 @@ fn real_ssmping_tools_agree_on_three_routers() {
     d.stop("TERM");
     let unicast = got.json("responder").into_iter().find(|r| r.str("kind") == "unicast").expect("a unicast row");
     assert_eq!((unicast.int("received"), unicast.int("distance")), (3, 3), "{unicast:?}");
+}
+
+/// `mcast discover` in h1 finds the responder in h2 across `n` routers at the first ring that reaches it (TTL
+/// n + 1 or more: 2, 4, 4 for one, two and three routers), and reports the distance exactly both ways: the
+/// answer arrived with 64 - n, the query with ring - n.
+fn discover_across(tag: &str, n: usize, ring: u64) {
+    let chain = Chain::new(tag, n);
+    let dir = Scratch::new(tag);
+    let group = "239.90.0.9";
+    let mut daemons = chain.route_toward_h2(&dir, group);
+    let target = format!("{group}:4390");
+    let responder = Proc::ready(
+        &chain.h2,
+        &["responder", &target, "--name", "far", "--iface", "v", "--allow", "0.0.0.0/0", "--timeout", "60"],
+        "answering",
+    );
+    let got = tools_support::run(
+        &chain.h1,
+        &["discover", &target, "--iface", "v", "--max-ttl", "8", "--wait", "1", "--json"],
+    )
+    .ok();
+    drop(responder);
+    for d in &mut daemons {
+        d.stop("TERM");
+    }
+    let found = got.json("found");
+    assert_eq!(found.len(), 1, "{}", got.stdout);
+    let f = &found[0];
+    assert_eq!((f.str("name").as_str(), f.int("ttl")), ("far", ring), "{f:?}");
+    assert_eq!((f.int("distance"), f.int("query_distance")), (n as u64, n as u64), "{f:?}");
+}
+
+#[test]
+fn discover_one_router_away() {
+    discover_across("disc1", 1, 2);
+}
+
+#[test]
+fn discover_tworouters_away() {
+    discover_across("disc2", 2, 4);
+}
+
+#[test]
+fn discover_threerouters_away() {
+    discover_across("disc3", 3, 4);
 }
