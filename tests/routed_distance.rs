@@ -10,7 +10,8 @@
 //!
 //! The queries and unicast answers cross the routers; the multicast answers do not (no router forwards
 //! multicast here), so the prober's multicast row shows every answer lost, and no distance. For `mcast
-//! discover` each router also runs `smcrouted` with one (S,G) route toward h2, so the queries cross.
+//! discover` and the multicast `mcast ping` each router also runs `smcrouted` with (S,G) routes, so the queries
+//! cross (and the multicast answers come back).
 mod common;
 mod tools_support;
 
@@ -71,20 +72,23 @@ impl Chain {
         Chain { h1, h2, routers, n }
     }
 
-    /// Starts `smcrouted` in every router with the route (10.90.0.1, `group`) from its h1 side to its h2 side,
-    /// and waits until each kernel has it (`/proc/net/ip_mr_cache`).
-    fn route_toward_h2(&self, dir: &Scratch, group: &str) -> Vec<Peer> {
+    /// Starts `smcrouted` in every router with the (S,G) routes `(source, group, toward h2)`, each from the
+    /// router's h1 side to its h2 side or back, and waits until each kernel has them (`/proc/net/ip_mr_cache`).
+    fn route(&self, dir: &Scratch, routes: &[(&str, &str, bool)]) -> Vec<Peer> {
         let mut daemons = Vec::new();
         for (i, r) in self.routers.iter().enumerate().map(|(i, r)| (i + 1, r)) {
             let (left, right) = (format!("a{}", i - 1), format!("b{i}"));
-            let conf = dir.file(&format!("r{i}.conf"));
-            let text = format!("phyint {left} enable\nphyint {right} enable\nmroute from {left} source 10.90.0.1 group {group} to {right}\n");
-            std::fs::write(&conf, text).expect("write smcroute.conf");
+            let mut text = format!("phyint {left} enable\nphyint {right} enable\n");
+            for (source, group, east) in routes {
+                let (from, to) = if *east { (&left, &right) } else { (&right, &left) };
+                text.push_str(&format!("mroute from {from} source {source} group {group} to {to}\n"));
+            }
+            std::fs::write(dir.file(&format!("r{i}.conf")), text).expect("write smcroute.conf");
             let path = |name: &str| dir.file(&format!("r{i}.{name}")).to_str().expect("UTF-8 path").to_string();
             let args = ["-n", "-N", "-f", &path("conf"), "-u", &path("sock"), "-P", &path("pid")];
             daemons.push(Peer::start(r, dir, &format!("smcrouted r{i}"), "smcrouted", &args));
-            wait_until("the (S,G) route in the kernel", || {
-                tools_support::sh(r, "cat", &["/proc/net/ip_mr_cache"]).lines().count() > 1
+            wait_until("the (S,G) routes in the kernel", || {
+                tools_support::sh(r, "cat", &["/proc/net/ip_mr_cache"]).lines().count() > routes.len()
             });
         }
         daemons
@@ -130,29 +134,29 @@ fn mcast_both_sides(tag: &str, n: usize, v6: bool) {
 }
 
 #[test]
-fn one_router_away() {
+fn ssmping_one_router_away() {
     mcast_both_sides("dist1", 1, false);
 }
 
 #[test]
-fn tworouters_away() {
+fn ssmping_two_routers_away() {
     mcast_both_sides("dist2", 2, false);
 }
 
 #[test]
-fn threerouters_away() {
+fn ssmping_three_routers_away() {
     mcast_both_sides("dist3", 3, false);
 }
 
 #[test]
-fn threerouters_away_over_ipv6() {
+fn ssmping_three_routers_away_over_ipv6() {
     mcast_both_sides("dist6", 3, true);
 }
 
 /// The real ssmping in h1 against `mcast ping --serve` in h2, and `mcast ping --ssmping` in h1 against the
 /// real ssmpingd in h2, three routers apart: both clients say `dist=3` for every unicast answer.
 #[test]
-fn real_ssmping_tools_agree_on_threerouters() {
+fn real_ssmping_tools_agree_on_three_routers() {
     let chain = Chain::new("distr", 3);
     let far = chain.far(false);
     let serve = Proc::ready(
@@ -187,7 +191,7 @@ fn discover_across(tag: &str, n: usize, ring: u64) {
     let chain = Chain::new(tag, n);
     let dir = Scratch::new(tag);
     let group = "239.90.0.9";
-    let mut daemons = chain.route_toward_h2(&dir, group);
+    let mut daemons = chain.route(&dir, &[("10.90.0.1", group, true)]);
     let target = format!("{group}:4390");
     let responder = Proc::ready(
         &chain.h2,
@@ -216,11 +220,52 @@ fn discover_one_router_away() {
 }
 
 #[test]
-fn discover_tworouters_away() {
+fn discover_two_routers_away() {
     discover_across("disc2", 2, 4);
 }
 
 #[test]
-fn discover_threerouters_away() {
+fn discover_three_routers_away() {
     discover_across("disc3", 3, 4);
+}
+
+/// `mcast ping` (multicast probes, TTL 8) in h1 and `mcast ping --serve` (multicast answers, TTL 8) in h2 with
+/// routes both ways across `n` routers: every answer arrives on both rows; the unicast one, sent with TTL 64,
+/// gives the distance, the multicast one arrives with 8 - n and gives none (its TTL is the responder's).
+fn ping_across(tag: &str, n: usize) {
+    let chain = Chain::new(tag, n);
+    let dir = Scratch::new(tag);
+    let group = "239.90.0.10";
+    let far = chain.far(false);
+    let mut daemons = chain.route(&dir, &[("10.90.0.1", group, true), (&far, group, false)]);
+    let target = format!("{group}:4391");
+    let serve = Proc::ready(
+        &chain.h2,
+        &["ping", "--serve", &target, "--iface", "v", "--ttl", "8", "--allow", "0.0.0.0/0", "--count", "5"],
+        "answering",
+    );
+    let args = ["ping", &target, "--iface", "v", "--ttl", "8", "--count", "5", "--interval", "0.2", "--wait", "2"];
+    let got = tools_support::run(&chain.h1, &[&args[..], &["--json"]].concat()).ok();
+    serve.finish().ok();
+    for d in &mut daemons {
+        d.stop("TERM");
+    }
+    let mut rows = got.json("responder");
+    rows.sort_by_key(|r| r.str("kind"));
+    assert_eq!(rows.len(), 2, "{}", got.stdout);
+    let (m, u) = (&rows[0], &rows[1]);
+    assert!(rows.iter().all(|r| r.str("responder") == far && r.int("received") == 5), "{}", got.stdout);
+    assert_eq!((u.int("ttl"), u.int("distance")), (64 - n as u64, n as u64), "{u:?}");
+    assert_eq!(m.int("ttl"), 8 - n as u64, "{m:?}");
+    assert!(m.get("distance").map_or(true, |d| d.is_null()), "{m:?}");
+}
+
+#[test]
+fn ping_one_router_away() {
+    ping_across("ping1", 1);
+}
+
+#[test]
+fn ping_three_routers_away() {
+    ping_across("ping3", 3);
 }
