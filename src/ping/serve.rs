@@ -284,17 +284,8 @@ impl Server {
         }
         self.answered += 1;
         let (session, seq, ttl, len) = (repr.session, repr.seq, meta.ttl, meta.len);
-        let ssmping = false;
-        Ok(Some(ServeEvent::Answered(Answered {
-            source,
-            session,
-            seq,
-            ttl,
-            len,
-            unicast_sent,
-            multicast_sent,
-            ssmping,
-        })))
+        let answered = Answered { source, session, seq, ttl, len, unicast_sent, multicast_sent, ssmping: false };
+        Ok(Some(ServeEvent::Answered(answered)))
     }
 
     /// Answers an ssmping or asmping query as ssmpingd does: the query sent back with its type byte changed, by
