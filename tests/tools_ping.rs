@@ -156,40 +156,65 @@ fn udp_drops(ns: &Netns, port: u16) -> Vec<u64> {
 
 /// Topology: namespace `a` (10.74.0.1, va) <-veth-> `b` (10.74.0.2, vb). The prober in `a`, a member of the
 /// group it probes, keeps a plain membership (no source excluded: `/proc/net/mcfilter` stays empty, so a PIM
-/// router forwards the group) and drops its own looped-back probes with a socket filter: the kernel counts each
-/// as a drop on the prober's joined socket, and none reaches the prober. Every probe is answered both ways.
+/// router forwards the group). Alone in `a`, it has the kernel loop nothing back (no drop on its joined
+/// socket); with another member of the group in `a` (`mcast recv`), the loop is on and its socket filter drops
+/// each of its own looped-back probes, which the kernel counts as a drop on that socket and the prober takes
+/// out of its own count. Every probe is answered both ways either way.
 #[test]
 fn the_prober_drops_its_own_probes_and_hears_every_answer() {
     let (a, b) = linked("pingb", 74);
     let group = "239.74.0.1:4324";
     let responder =
-        Proc::ready(&b, &["ping", "--serve", group, "--iface", "vb", "--count", "40", "--timeout", "60"], "answering");
-    let prober = Proc::start(
-        &a,
-        &["ping", group, "--iface", "va", "--count", "40", "--interval", "0.05", "--wait", "2", "--json"],
-    );
-    let start = std::time::Instant::now();
-    let (mut drops, mut filters) = (Vec::new(), Vec::new());
-    while start.elapsed() < std::time::Duration::from_secs(30) {
-        (drops, filters) = (udp_drops(&a, 4324), mcfilter(&a));
-        if drops.iter().any(|&d| d >= 20) {
-            break;
+        Proc::ready(&b, &["ping", "--serve", group, "--iface", "vb", "--count", "80", "--timeout", "90"], "answering");
+    let probe = || {
+        Proc::start(
+            &a,
+            &["ping", group, "--iface", "va", "--count", "40", "--interval", "0.05", "--wait", "2", "--json"],
+        )
+    };
+    // The socket's drops while it runs, until `enough` of them (or the prober ends), and the source filters.
+    let watch = |enough: u64| {
+        let start = std::time::Instant::now();
+        let (mut seen, mut filters) = (Vec::new(), Vec::new());
+        while start.elapsed() < std::time::Duration::from_secs(30) {
+            let now = udp_drops(&a, 4324);
+            if now.is_empty() && !seen.is_empty() {
+                break; // the prober is gone
+            }
+            filters.extend(mcfilter(&a));
+            seen.extend(now);
+            if seen.iter().any(|&d| d >= enough) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let prober = prober.finish().ok();
+        (seen, filters)
+    };
+    let alone = probe();
+    let (seen_alone, filters_alone) = watch(u64::MAX);
+    let alone = alone.finish().ok();
+    assert!(!seen_alone.is_empty() && seen_alone.iter().all(|&d| d == 0), "alone, nothing looped: {seen_alone:?}");
+
+    let member = Proc::ready(&a, &["recv", group, "--iface", "va", "--timeout", "60"], "listening");
+    let shared = probe();
+    let (seen_shared, filters_shared) = watch(20);
+    let shared = shared.finish().ok();
+    drop(member);
     responder.finish().ok();
-    assert!(drops.iter().any(|&d| d >= 20), "the prober's own probes dropped by its filter: {drops:?}");
-    assert!(filters.is_empty(), "no source filter: {filters:?}");
-    assert!(prober.json("reply").iter().all(|r| r.str("responder") == "10.74.0.2"));
-    assert!(prober.json("refused").is_empty(), "{}", prober.stdout);
-    let rows = rows(&prober);
-    assert_eq!(rows.len(), 2, "{}", prober.stdout);
-    for (who, _, row) in &rows {
-        assert_eq!(who, "10.74.0.2");
-        assert_eq!((row.int("sent"), row.int("received"), row.int("lost"), row.int("duplicates")), (40, 40, 0, 0));
+    assert!(seen_shared.iter().any(|&d| d >= 20), "own probes dropped by the filter: {seen_shared:?}");
+    assert!(filters_alone.is_empty() && filters_shared.is_empty(), "no source filter: {filters_shared:?}");
+    for prober in [&alone, &shared] {
+        assert!(prober.json("reply").iter().all(|r| r.str("responder") == "10.74.0.2"));
+        assert!(prober.json("refused").is_empty(), "{}", prober.stdout);
+        let rows = rows(prober);
+        assert_eq!(rows.len(), 2, "{}", prober.stdout);
+        for (who, _, row) in &rows {
+            assert_eq!(who, "10.74.0.2");
+            let counts = (row.int("sent"), row.int("received"), row.int("lost"), row.int("duplicates"));
+            assert_eq!(counts, (40, 40, 0, 0));
+        }
+        assert_eq!(prober.one("summary").int("kernel_drops"), 0, "the prober's own probes are not drops");
     }
-    assert_eq!(prober.one("summary").int("kernel_drops"), 0, "the prober's own probes are not drops");
 }
 
 /// Topology: as above, with a second responder in `a` itself on va. It answers from the prober's own address;

@@ -4,9 +4,17 @@
 //! everything else passes, the membership stays plain (any-source, no source excluded: a router such as
 //! FRR's pimd forwards no group to an EXCLUDE report with sources), and a responder on this host is heard on
 //! both channels from the first probe.
+//!
+//! The copy itself still costs the kernel a trip up to the filter before the probe leaves for the wire. While
+//! the prober is the only member of the group on this host, nobody here needs it: [`LocalMembers`] then turns
+//! the loop off on the sending socket (`IP_MULTICAST_LOOP`), and on again as soon as another member appears.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use crate::error::Result;
-use crate::socket::McastSocket;
+use crate::iface::Interface;
+use crate::socket::{Family, McastSocket};
 use crate::sys::filter::{self, Insn};
 use crate::wire::proto::{self, Kind};
 
@@ -26,6 +34,54 @@ pub(crate) fn drop_own_probes(socket: &McastSocket, session: u32) -> Result<()> 
     socket.attach_filter(&own_probes(session))
 }
 
+/// How often the prober looks for other members of its group on this host.
+const MEMBERS_EVERY: Duration = Duration::from_millis(200);
+
+/// Whether the kernel loops the probes back to this host's members, following whether there is any member
+/// besides the prober.
+pub(crate) struct LocalMembers {
+    group: IpAddr,
+    /// The prober's own memberships of the group (one per interface joined).
+    own: u32,
+    /// Whether the loop is on (the kernel's default).
+    on: bool,
+    /// The loop stays on: the probes leave by the loopback interface (every member gets them whatever the
+    /// loop says), or by the route's choice, which may be it.
+    pinned: bool,
+    next_look: Instant,
+}
+
+impl LocalMembers {
+    /// For a prober of `group` joined on `ifaces` (sending by the first; none: the route's choice); a
+    /// source-specific join excludes the prober's own address, so the kernel makes no copy and nothing needs
+    /// following (`None`).
+    pub fn new(group: IpAddr, ifaces: &[Interface], specific: bool) -> Option<LocalMembers> {
+        let own = u32::try_from(ifaces.len().max(1)).unwrap_or(u32::MAX);
+        let pinned = ifaces.first().map_or(true, Interface::is_loopback);
+        (!specific).then(|| LocalMembers { group, own, on: true, pinned, next_look: Instant::now() })
+    }
+
+    /// Looks again at most every [`MEMBERS_EVERY`]; turns the loop on `sending` off while no other member of
+    /// the group is on this host (`/proc/net/igmp`, `igmp6`), on again when one is or when that cannot be
+    /// read. Whether the probe about to leave is looped back.
+    pub fn follow(&mut self, sending: &McastSocket, now: Instant) -> bool {
+        if !self.pinned && now >= self.next_look {
+            self.next_look = now + MEMBERS_EVERY;
+            let others = crate::procnet::group_users(self.group).map_or(true, |n| n > self.own);
+            if others != self.on {
+                let set = match sending.family() {
+                    Family::V4 => sending.set_multicast_loop_v4(others),
+                    Family::V6 => sending.set_multicast_loop_v6(others),
+                };
+                if set.is_ok() {
+                    self.on = others;
+                }
+            }
+        }
+        self.on
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +98,25 @@ mod tests {
         let n = proto::encode(kind, session, 9, 7, b"ab", &mut buf).unwrap();
         buf.truncate(n);
         udp(&buf)
+    }
+
+    #[test]
+    fn the_loop_is_followed_only_where_it_matters() {
+        let g: IpAddr = "239.1.2.3".parse().unwrap();
+        assert!(LocalMembers::new(g, &[], true).is_none(), "a source-specific join gets no copy");
+        let by_route = LocalMembers::new(g, &[], false).unwrap();
+        assert!(by_route.pinned && by_route.on, "the route may pick the loopback interface");
+        let iface = |flags: i32| Interface {
+            name: "x".into(),
+            index: 2,
+            flags: flags as u32,
+            mtu: 1500,
+            ipv4: Vec::new(),
+            ipv6: Vec::new(),
+        };
+        assert!(LocalMembers::new(g, &[iface(libc::IFF_LOOPBACK)], false).unwrap().pinned);
+        let eth = LocalMembers::new(g, &[iface(libc::IFF_UP), iface(libc::IFF_UP)], false).unwrap();
+        assert!(!eth.pinned && eth.own == 2);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::link::{Endpoint, Options, BUFFER};
-use super::own;
+use super::own::{self, LocalMembers};
 use super::table::{self, Channel, Responders, RowReport, Sorted};
 use crate::error::{Error, ErrorKind, Result};
 use crate::group::Group;
@@ -169,9 +169,10 @@ impl ProberBuilder {
         let session = self.session.unwrap_or_else(random_session);
         let ep = Endpoint::open(self.group, &self.opts, true, |s| own::drop_own_probes(s, session))?;
         let now = Instant::now();
+        let members = LocalMembers::new(self.group.ip(), &self.opts.ifaces, !self.opts.sources.is_empty());
         Ok(Prober {
-            looped: self.opts.sources.is_empty(),
-            left: 0,
+            members,
+            looped: 0,
             ep,
             session,
             payload: vec![0; self.size],
@@ -200,11 +201,10 @@ fn random_session() -> u32 {
 /// [`Self::report`].
 pub struct Prober {
     ep: Endpoint,
-    /// Whether the kernel loops the probes back to the joined socket (an any-source membership), where the
-    /// filter drops them and counts each as a drop.
-    looped: bool,
-    /// Probes that left.
-    left: u64,
+    /// The loop of the probes back to this host (`None`: a source-specific join, which gets no copy).
+    members: Option<LocalMembers>,
+    /// Probes that left with the loop on: the filter dropped each copy, and the kernel counted it as a drop.
+    looped: u64,
     session: u32,
     payload: Vec<u8>,
     probe: Vec<u8>,
@@ -295,13 +295,14 @@ impl Prober {
         let len = proto::encode(Kind::PingRequest, self.session, seq, proto::now_ns(), &self.payload, &mut self.probe)
             .map_err(|e| Error::new(ErrorKind::OutOfRange, e.to_string()))?;
         let (s, dest) = (self.ep.sending(), self.ep.dest);
+        let looped = self.members.as_mut().is_some_and(|m| m.follow(s, now));
         let probe = self.probe.get(..len).unwrap_or_default();
         let outcome = send_with_retry(&RetryPolicy::default(), &mut self.sends, &mut std::thread::sleep, &mut || {
             s.send_to(probe, dest)
         })?;
         let left = matches!(outcome, Outcome::Sent(_));
         if left {
-            self.left += 1;
+            self.looped += u64::from(looped);
         } else {
             self.ep.relook();
         }
@@ -338,7 +339,7 @@ impl Prober {
         ProbeReport {
             sent: self.sent,
             sends: self.sends.clone(),
-            kernel_drops: self.ep.kernel_drops().saturating_sub(if self.looped { self.left } else { 0 }),
+            kernel_drops: self.ep.kernel_drops().saturating_sub(self.looped),
             outages: self.ep.rx.outages().cloned().collect(),
             rows: self.table.rows(self.sent),
             responders_evicted: self.table.evicted(),

@@ -28,10 +28,12 @@ rows, "multicast" and "unicast", each with loss, duplicates, reordering and roun
 (min/avg/max/p50/p99/mdev). Probe and answers carry the mcast header (docs/protocol.md); times are the
 kernel's arrival stamps (SO_TIMESTAMPNS) minus the send time carried in the probe.
 
-The prober does not hear its own probes: a socket filter (SO_ATTACH_FILTER) drops the probes of its
-session before they are queued, so the kernel does not wake it for one. Its membership stays plain (no
-source excluded, which some PIM routers would not forward), and a responder on the same host is heard on
-both channels. Every responder heard gets both rows: one whose multicast answers never arrive shows
+The prober does not hear its own probes: while it is the only member of the group on this host, it has
+the kernel loop none back (IP_MULTICAST_LOOP off on its sending socket); when another member is there
+(/proc/net/igmp, looked at every 200 ms), the loop is on and a socket filter (SO_ATTACH_FILTER) drops
+the probes of its session before they are queued, so the kernel does not wake it for one. Its membership
+stays plain (no source excluded, which some PIM routers would not forward), and a responder on the same
+host is heard on both channels. Every responder heard gets both rows: one whose multicast answers never arrive shows
 "0 received, 100% loss" there.
 
 ssmping (draft-ietf-mboned-ssmping): with --ssmping, the prober is an ssmping client of the server HOST
