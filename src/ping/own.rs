@@ -61,10 +61,14 @@ impl LocalMembers {
         (!specific).then(|| LocalMembers { group, own, on: true, pinned, next_look: Instant::now() })
     }
 
+    /// Whether a probe sent now is looped back.
+    pub fn looped(&self) -> bool {
+        self.on
+    }
+
     /// Looks again at most every [`MEMBERS_EVERY`]; turns the loop on `sending` off while no other member of
-    /// the group is on this host (`/proc/net/igmp`, `igmp6`), on again when one is or when that cannot be
-    /// read. Whether the probe about to leave is looped back.
-    pub fn follow(&mut self, sending: &McastSocket, now: Instant) -> bool {
+    /// the group is on this host (`/proc/net/igmp`, `igmp6`), on again when one is or when that cannot be read.
+    pub fn follow(&mut self, sending: &McastSocket, now: Instant) {
         if !self.pinned && now >= self.next_look {
             self.next_look = now + MEMBERS_EVERY;
             let others = crate::procnet::group_users(self.group).map_or(true, |n| n > self.own);
@@ -78,7 +82,6 @@ impl LocalMembers {
                 }
             }
         }
-        self.on
     }
 }
 

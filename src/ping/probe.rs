@@ -169,7 +169,10 @@ impl ProberBuilder {
         let session = self.session.unwrap_or_else(random_session);
         let ep = Endpoint::open(self.group, &self.opts, true, |s| own::drop_own_probes(s, session))?;
         let now = Instant::now();
-        let members = LocalMembers::new(self.group.ip(), &self.opts.ifaces, !self.opts.sources.is_empty());
+        let mut members = LocalMembers::new(self.group.ip(), &self.opts.ifaces, !self.opts.sources.is_empty());
+        if let Some(m) = &mut members {
+            m.follow(ep.sending(), Instant::now());
+        }
         Ok(Prober {
             members,
             looped: 0,
@@ -295,11 +298,15 @@ impl Prober {
         let len = proto::encode(Kind::PingRequest, self.session, seq, proto::now_ns(), &self.payload, &mut self.probe)
             .map_err(|e| Error::new(ErrorKind::OutOfRange, e.to_string()))?;
         let (s, dest) = (self.ep.sending(), self.ep.dest);
-        let looped = self.members.as_mut().is_some_and(|m| m.follow(s, now));
+        let looped = self.members.as_ref().is_some_and(LocalMembers::looped);
         let probe = self.probe.get(..len).unwrap_or_default();
         let outcome = send_with_retry(&RetryPolicy::default(), &mut self.sends, &mut std::thread::sleep, &mut || {
             s.send_to(probe, dest)
         })?;
+        // After the probe left, not before: a look at /proc costs tens of microseconds.
+        if let Some(m) = &mut self.members {
+            m.follow(s, Instant::now());
+        }
         let left = matches!(outcome, Outcome::Sent(_));
         if left {
             self.looped += u64::from(looped);
