@@ -34,7 +34,7 @@ _mcast() {
             opts="--json -J --help"
             ;;
         "ping")
-            opts="--iface -i --source --ttl -T --hops --dscp --busy-poll --count -c --json -J --quiet -q --interval --wait --size -l --max-responders --serve -s --time -t --timeout --allow --answer-rate --total-rate --help"
+            opts="--iface -i --source --ttl -T --hops --dscp --busy-poll --count -c --json -J --quiet -q --ssmping --interval --wait --size -l --max-responders --serve -s --time -t --timeout --allow --answer-rate --total-rate --help"
             ifaces="|--iface|-i|"
             ;;
         "perf")

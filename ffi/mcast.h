@@ -536,7 +536,7 @@ int mcast_recv_gro(int fd, void *buf, size_t len, struct mcast_rxinfo *infos, si
  * 0, which stays on this host, then 1 (this link), 2, 4, 8 ... each ring a router further, until a ring brings
  * answers. `mcast responder` (or any program that speaks docs/protocol.md) answers by unicast with its name and
  * address, and with TTL 64, so the distance in routers is known too. Queries are padded to the longest answer
- * (301 bytes), since a responder never answers with more bytes than it was asked with.
+ * (302 bytes), since a responder never answers with more bytes than it was asked with.
  */
 
 /* Flags of mcast_discover(). */

@@ -45,9 +45,9 @@ pub use search::{Found, Search, SearchBuilder, SearchEvent, SearchReport, MAX_FO
 pub const ANSWER_TTL: u8 = 64;
 
 /// The longest answer body: name length, the longest name, family, an IPv6 address.
-pub const MAX_ANSWER_BODY: usize = 1 + proto::MAX_NAME + 1 + 16;
+pub const MAX_ANSWER_BODY: usize = 1 + proto::MAX_NAME + 1 + 16 + 1;
 
-/// The longest answer a responder can send, header included (301 bytes).
+/// The longest answer a responder can send, header included (302 bytes).
 pub const MAX_ANSWER_LEN: usize = proto::HEADER_LEN + MAX_ANSWER_BODY;
 
 /// The length of a padded query: as long as the longest answer, so every answer fits the no-amplification
@@ -81,21 +81,28 @@ pub fn encode_query(session: u32, ring: u8, send_time_ns: u64, out: &mut [u8]) -
     Ok(proto::encode(Kind::DiscoverQuery, session, u64::from(ring), send_time_ns, &pad, out)?)
 }
 
-/// Writes the answer to `query` (its session, sequence and send time echoed) with `name` and `addr` into
-/// `out`; returns its length. Fails when the name is longer than [`proto::MAX_NAME`] or `out` is too small.
-pub fn encode_answer(query: &Repr, name: &str, addr: Option<std::net::IpAddr>, out: &mut [u8]) -> crate::Result<usize> {
-    let body = Answer { name: name.to_string(), addr }.to_bytes()?;
+/// Writes the answer to `query` (its session, sequence and send time echoed) with `name`, `addr` and the TTL
+/// the query arrived with into `out`; returns its length. Fails when the name is longer than
+/// [`proto::MAX_NAME`] or `out` is too small.
+pub fn encode_answer(
+    query: &Repr,
+    name: &str,
+    addr: Option<std::net::IpAddr>,
+    query_ttl: Option<u8>,
+    out: &mut [u8],
+) -> crate::Result<usize> {
+    let body = Answer { name: name.to_string(), addr, query_ttl }.to_bytes()?;
     Ok(proto::encode(Kind::DiscoverAnswer, query.session, query.seq, query.send_time_ns, &body, out)?)
 }
 
-/// The length of the answer a responder named `name` gives with `addr`, header included.
+/// The length of the answer a responder named `name` gives with `addr` and a query's TTL, header included.
 pub fn answer_len(name: &str, addr: Option<std::net::IpAddr>) -> usize {
     let family = match addr {
         None => 0,
         Some(std::net::IpAddr::V4(_)) => 4,
         Some(std::net::IpAddr::V6(_)) => 16,
     };
-    proto::HEADER_LEN + 1 + name.len() + 1 + family
+    proto::HEADER_LEN + 1 + name.len() + 1 + family + 1
 }
 
 #[cfg(test)]
@@ -115,17 +122,17 @@ mod tests {
     fn queries_are_padded_to_the_longest_answer() {
         let mut q = [0xffu8; 400];
         let n = encode_query(7, 4, 99, &mut q).unwrap();
-        assert_eq!((n, QUERY_LEN, MAX_ANSWER_LEN), (301, 301, 301));
+        assert_eq!((n, QUERY_LEN, MAX_ANSWER_LEN), (302, 302, 302));
         let (r, pad) = proto::decode(&q[..n]).unwrap();
         assert_eq!((r.kind, r.session, r.seq, r.send_time_ns), (Kind::DiscoverQuery, 7, 4, 99));
         assert!(pad.iter().all(|&b| b == 0) && pad.len() == MAX_ANSWER_BODY);
         // The longest answer there is fits exactly.
         let longest = "n".repeat(proto::MAX_NAME);
         let mut a = [0u8; 400];
-        let len = encode_answer(&r, &longest, Some("fe80::1".parse().unwrap()), &mut a).unwrap();
+        let len = encode_answer(&r, &longest, Some("fe80::1".parse().unwrap()), Some(1), &mut a).unwrap();
         assert_eq!(len, QUERY_LEN);
         assert_eq!(answer_len(&longest, Some("fe80::1".parse().unwrap())), len);
-        assert_eq!(answer_len("x", Some("10.0.0.1".parse().unwrap())), 28 + 1 + 1 + 1 + 4);
+        assert_eq!(answer_len("x", Some("10.0.0.1".parse().unwrap())), 28 + 1 + 1 + 1 + 4 + 1);
     }
 
     #[test]

@@ -332,6 +332,17 @@ pub fn read() -> Result<Vec<InterfaceGroups>> {
     Ok(v4)
 }
 
+/// How many memberships of `group` this host holds, over all its interfaces (the `Users` counts of
+/// `/proc/net/igmp` or `/proc/net/igmp6`): each socket's join on each interface counts once. `None` when the
+/// file cannot be read.
+pub fn group_users(group: IpAddr) -> Option<u32> {
+    let groups = match group {
+        IpAddr::V4(_) => parse_igmp(&proc_net("igmp").ok()?).into_iter().flat_map(|i| i.groups).collect(),
+        IpAddr::V6(_) => parse_igmp6(&proc_net("igmp6").ok()?),
+    };
+    Some(groups.iter().filter(|m| m.group == group).fold(0u32, |n, m| n.saturating_add(m.users)))
+}
+
 /// Every membership of this host, flattened (both families).
 pub fn memberships() -> Result<Vec<Membership>> {
     Ok(read()?.into_iter().flat_map(|i| i.groups).collect())

@@ -239,6 +239,12 @@ impl McastSocket {
         sys::socket::set_nonblocking(self.fd(), on).map_err(os(|| "fcntl O_NONBLOCK"))
     }
 
+    /// Attaches a classic BPF program (`SO_ATTACH_FILTER`), replacing any before: the kernel runs it on every
+    /// datagram before queuing it, and drops those it returns 0 for ([`crate::sys::filter`]).
+    pub fn attach_filter(&self, program: &[sys::filter::Insn]) -> Result<()> {
+        sys::filter::attach(self.fd(), program).map_err(os(|| "SO_ATTACH_FILTER"))
+    }
+
     /// Sends one datagram to `addr`.
     pub fn send_to(&self, buf: &[u8], addr: SocketAddr) -> Result<usize> {
         sys::socket::send_to(self.fd(), buf, &addr, 0).map_err(os(|| format!("sendto {addr}")))

@@ -81,6 +81,7 @@ fn ring_search(tag: &str, g: IpAddr) {
     assert_eq!(found[0]["name"], "far-host", "{report}");
     assert_eq!(found[0]["ttl"], 2, "{report}");
     assert_eq!(found[0]["distance"], 1, "one router between: {report}");
+    assert_eq!(found[0]["query_distance"], 1, "the query arrived with TTL 1, the ring less one: {report}");
     assert_eq!(found[0]["addr"], far.to_string().as_str(), "{report}");
     let from: IpAddr = found[0]["from"].as_str().expect("from").parse().expect("an address");
     assert_eq!(from, far, "{report}");

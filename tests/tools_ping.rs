@@ -95,9 +95,8 @@ fn a_responder_that_stops_answering_shows_as_loss() {
 }
 
 /// Topology: namespace `a` (fd00:73::1, va) <-veth-> `b` (fd00:73::2, vb), IPv6 link-scope group ff02::73:1.
-/// One responder in `b` on vb, one in `a` itself on va (it hears the probes by loopback): four rows. The one in
-/// `a` answers from the prober's own link-local address, which the prober blocks until that responder's first
-/// unicast answer: its multicast row counts from the next probe on, and loses none of those.
+/// One responder in `b` on vb, one in `a` itself on va (it hears the probes by loopback): four rows, every
+/// answer of both heard, the one in `a` answering from the prober's own link-local address.
 #[test]
 fn two_ipv6_responders_each_get_their_own_rows() {
     let a = Netns::new("ping6a");
@@ -121,18 +120,14 @@ fn two_ipv6_responders_each_get_their_own_rows() {
     assert_eq!(rows.len(), 4, "{}", prober.stdout);
     let responders: std::collections::BTreeSet<&str> = rows.iter().map(|(r, _, _)| r.as_str()).collect();
     assert_eq!(responders.len(), 2, "two responders: {responders:?}");
-    let own = link_local(&a, "va");
+    assert!(responders.contains(link_local(&a, "va").as_str()), "{responders:?}");
     for (who, kind, row) in &rows {
         assert!(who.starts_with("fe80::") || who.starts_with("fd00:73::"), "{who}");
-        let from = if who == &own && kind == "multicast" { row.int("from_seq") } else { 0 };
-        assert_eq!(row.int("from_seq"), from, "{who} {kind}: {row:?}");
-        if who == &own && kind == "multicast" {
-            assert!((1..10).contains(&from), "counted from the probe after the first unicast answer: {row:?}");
-        }
-        assert_eq!(row.int("sent"), 10 - from, "{who} {kind}");
-        assert_eq!((row.int("received"), row.int("lost"), row.int("duplicates")), (10 - from, 0, 0), "{who} {kind}");
+        assert_eq!(row.int("sent"), 10, "{who} {kind}");
+        assert_eq!((row.int("received"), row.int("lost"), row.int("duplicates")), (10, 0, 0), "{who} {kind}");
         assert!(row.num("rtt_min_ms") > 0.0);
     }
+    assert_eq!(prober.one("summary").int("kernel_drops"), 0, "the prober's own probes are not drops");
 }
 
 /// The IPv6 link-local address of `dev` in `ns`.
@@ -142,60 +137,90 @@ fn link_local(ns: &Netns, dev: &str) -> String {
     word.split('/').next().unwrap().to_string()
 }
 
-/// Source filters in `ns` (`/proc/net/mcfilter`): (device, group, source, exclude count) per line, addresses
-/// as the kernel prints them (host order, hex).
-fn mcfilter(ns: &Netns) -> Vec<(String, u32, u32, u64)> {
-    let text = tools_support::sh(ns, "cat", &["/proc/net/mcfilter"]);
-    let hex = |w: &str| u32::from_str_radix(w.trim_start_matches("0x"), 16).unwrap();
-    text.lines()
+/// Source filters in `ns` (`/proc/net/mcfilter`): one line per (interface, group, source).
+fn mcfilter(ns: &Netns) -> Vec<String> {
+    tools_support::sh(ns, "cat", &["/proc/net/mcfilter"]).lines().skip(1).map(str::to_string).collect()
+}
+
+/// The drop counts of the UDP sockets bound to `port` in `ns` (`/proc/net/udp`, last column).
+fn udp_drops(ns: &Netns, port: u16) -> Vec<u64> {
+    let local = format!(":{port:04X}");
+    tools_support::sh(ns, "cat", &["/proc/net/udp"])
+        .lines()
         .skip(1)
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .filter(|w| w.len() == 6)
-        .map(|w| (w[1].to_string(), hex(w[2]), hex(w[3]), w[5].parse().unwrap()))
+        .filter(|w| w.get(1).is_some_and(|a| a.ends_with(&local)))
+        .filter_map(|w| w.last().and_then(|d| d.parse().ok()))
         .collect()
 }
 
 /// Topology: namespace `a` (10.74.0.1, va) <-veth-> `b` (10.74.0.2, vb). The prober in `a`, a member of the
-/// group it probes, blocks its own address as a source on va while it runs (so its probes are not looped back
-/// to it), and every probe is still answered both ways by the responder in `b`.
+/// group it probes, keeps a plain membership (no source excluded: `/proc/net/mcfilter` stays empty, so a PIM
+/// router forwards the group). Alone in `a`, it has the kernel loop nothing back (no drop on its joined
+/// socket); with another member of the group in `a` (`mcast recv`), the loop is on and its socket filter drops
+/// each of its own looped-back probes, which the kernel counts as a drop on that socket and the prober takes
+/// out of its own count. Every probe is answered both ways either way.
 #[test]
-fn the_prober_blocks_its_own_probes_and_hears_every_answer() {
+fn the_prober_drops_its_own_probes_and_hears_every_answer() {
     let (a, b) = linked("pingb", 74);
     let group = "239.74.0.1:4324";
     let responder =
-        Proc::ready(&b, &["ping", "--serve", group, "--iface", "vb", "--count", "40", "--timeout", "60"], "answering");
-    let prober = Proc::start(
-        &a,
-        &["ping", group, "--iface", "va", "--count", "40", "--interval", "0.05", "--wait", "2", "--json", "-q"],
-    );
-    let wanted = ("va".to_string(), u32::from_be_bytes([239, 74, 0, 1]), u32::from_be_bytes([10, 74, 0, 1]), 1);
-    let start = std::time::Instant::now();
-    let mut seen = Vec::new();
-    while start.elapsed() < std::time::Duration::from_secs(30) {
-        seen = mcfilter(&a);
-        if seen.contains(&wanted) {
-            break;
+        Proc::ready(&b, &["ping", "--serve", group, "--iface", "vb", "--count", "80", "--timeout", "90"], "answering");
+    let probe = || {
+        Proc::start(
+            &a,
+            &["ping", group, "--iface", "va", "--count", "40", "--interval", "0.05", "--wait", "2", "--json"],
+        )
+    };
+    // The socket's drops while it runs, until `enough` of them (or the prober ends), and the source filters.
+    let watch = |enough: u64| {
+        let start = std::time::Instant::now();
+        let (mut seen, mut filters) = (Vec::new(), Vec::new());
+        while start.elapsed() < std::time::Duration::from_secs(30) {
+            let now = udp_drops(&a, 4324);
+            if now.is_empty() && !seen.is_empty() {
+                break; // the prober is gone
+            }
+            filters.extend(mcfilter(&a));
+            seen.extend(now);
+            if seen.iter().any(|&d| d >= enough) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let prober = prober.finish().ok();
+        (seen, filters)
+    };
+    let alone = probe();
+    let (seen_alone, filters_alone) = watch(u64::MAX);
+    let alone = alone.finish().ok();
+    assert!(!seen_alone.is_empty() && seen_alone.iter().all(|&d| d == 0), "alone, nothing looped: {seen_alone:?}");
+
+    let member = Proc::ready(&a, &["recv", group, "--iface", "va", "--timeout", "60"], "listening");
+    let shared = probe();
+    let (seen_shared, filters_shared) = watch(20);
+    let shared = shared.finish().ok();
+    drop(member);
     responder.finish().ok();
-    assert!(seen.contains(&wanted), "the prober's own address excluded on va: {seen:?}");
-    assert!(mcfilter(&a).is_empty(), "the filter goes with the prober");
-    let rows = rows(&prober);
-    assert_eq!(rows.len(), 2, "{}", prober.stdout);
-    for (who, kind, row) in &rows {
-        assert_eq!(who, "10.74.0.2");
-        assert_eq!(row.int("from_seq"), 0, "{kind}");
-        assert_eq!((row.int("sent"), row.int("received"), row.int("lost"), row.int("duplicates")), (40, 40, 0, 0));
+    assert!(seen_shared.iter().any(|&d| d >= 20), "own probes dropped by the filter: {seen_shared:?}");
+    assert!(filters_alone.is_empty() && filters_shared.is_empty(), "no source filter: {filters_shared:?}");
+    for prober in [&alone, &shared] {
+        assert!(prober.json("reply").iter().all(|r| r.str("responder") == "10.74.0.2"));
+        assert!(prober.json("refused").is_empty(), "{}", prober.stdout);
+        let rows = rows(prober);
+        assert_eq!(rows.len(), 2, "{}", prober.stdout);
+        for (who, _, row) in &rows {
+            assert_eq!(who, "10.74.0.2");
+            let counts = (row.int("sent"), row.int("received"), row.int("lost"), row.int("duplicates"));
+            assert_eq!(counts, (40, 40, 0, 0));
+        }
+        assert_eq!(prober.one("summary").int("kernel_drops"), 0, "the prober's own probes are not drops");
     }
 }
 
-/// Topology: as above, with a second responder in `a` itself on va. It answers from the prober's own address,
-/// which the prober blocks: its first unicast answer lifts the block (the filter is gone while the prober still
-/// runs), and its multicast row counts from the next probe on, losing none. The responder in `b` is unaffected.
+/// Topology: as above, with a second responder in `a` itself on va. It answers from the prober's own address;
+/// the prober hears both of its answers to every probe, as it does the responder's in `b`.
 #[test]
-fn a_responder_on_the_probers_host_lifts_the_block() {
+fn a_responder_on_the_probers_host_is_heard_both_ways() {
     let (a, b) = linked("pingn", 75);
     let group = "239.75.0.1:4325";
     let args = |iface| ["ping", "--serve", group, "--iface", iface, "--count", "30", "--timeout", "60"];
@@ -215,26 +240,16 @@ fn a_responder_on_the_probers_host_lifts_the_block() {
         [("10.75.0.1", "multicast"), ("10.75.0.1", "unicast"), ("10.75.0.2", "multicast"), ("10.75.0.2", "unicast")]
     );
     for (who, kind, row) in &rows {
-        let from = row.int("from_seq");
-        if (who.as_str(), kind.as_str()) == ("10.75.0.1", "multicast") {
-            assert!((1..30).contains(&from), "{row:?}");
-        } else {
-            assert_eq!(from, 0, "{who} {kind}");
-        }
-        assert_eq!((row.int("sent"), row.int("received"), row.int("lost")), (30 - from, 30 - from, 0), "{who} {kind}");
+        assert_eq!((row.int("sent"), row.int("received"), row.int("lost")), (30, 30, 0), "{who} {kind}");
     }
-    // Every multicast answer of the near responder from the first counted probe on, each once.
-    let replies = prober.json("reply");
-    let from = rows[0].2.int("from_seq");
-    let mut near: Vec<u64> = replies
+    let mut near: Vec<u64> = prober
+        .json("reply")
         .iter()
         .filter(|r| r.str("responder") == "10.75.0.1" && r.str("kind") == "multicast")
         .map(|r| r.int("seq"))
-        .filter(|&s| s >= from)
         .collect();
     near.sort();
-    assert_eq!(near, (from..30).collect::<Vec<_>>());
-    assert!(mcfilter(&a).is_empty());
+    assert_eq!(near, (0..30).collect::<Vec<_>>());
 }
 
 /// Topology: namespace `b` with two links, vb1 (10.76.1.2) to `a1` and vb2 (10.76.2.2) to `a2`. The responder in

@@ -96,7 +96,8 @@ fn answers_round_trip() {
             1 => Some(std::net::IpAddr::from((rng.next_u64() as u32).to_be_bytes())),
             _ => Some(std::net::IpAddr::from(((rng.next_u64() as u128) << 64 | rng.next_u64() as u128).to_be_bytes())),
         };
-        let a = Answer { name, addr };
+        let query_ttl = (rng.next_u64() % 2 == 0).then(|| rng.next_u64() as u8);
+        let a = Answer { name, addr, query_ttl };
         assert_eq!(Answer::parse(&a.to_bytes().unwrap()).unwrap(), a, "case {case}");
     }
 }

@@ -87,7 +87,7 @@ impl Answerer {
         if let Err(why) = self.guard.admit(meta.source, meta.ifindex, datagram.len(), longest, now) {
             return Verdict::Refuse(why);
         }
-        match encode_answer(&query, &self.name, addr(), reply) {
+        match encode_answer(&query, &self.name, addr(), meta.ttl, reply) {
             Ok(len) => Verdict::Answer { len, ring: query.seq },
             // Only a reply buffer shorter than MAX_ANSWER_LEN gets here: the name was checked at the start.
             Err(_) => Verdict::Refuse(Refusal::Oversized),
@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(ring, 2);
         let (r, body) = proto::decode(&reply[..len]).unwrap();
         assert_eq!((r.kind, r.session, r.seq, r.send_time_ns), (Kind::DiscoverAnswer, 0xabcd, 2, 42));
-        assert_eq!(Answer::parse(body).unwrap(), Answer { name: "printer-3".into(), addr });
+        assert_eq!(Answer::parse(body).unwrap(), Answer { name: "printer-3".into(), addr, query_ttl: Some(1) });
         assert_eq!(a.admitted(), 1);
         assert_eq!(a.refused().total(), 0);
     }
@@ -182,10 +182,10 @@ mod tests {
         let mut reply = [0u8; MAX_ANSWER_LEN];
         let v = a.consider(&q[..n], &meta("10.0.0.2:5000", n), || None, Instant::now(), &mut reply);
         assert_eq!(v, Verdict::Refuse(Refusal::Oversized));
-        // A short name fits a 40-byte query: at most 28 + 1 + 5 + 1 + 4 = 39 bytes (35 with no address).
+        // A short name fits a 40-byte query: at most 28 + 1 + 5 + 1 + 4 + 1 = 40 bytes (36 with no address).
         let mut short = Answerer::new("short", allow_all()).unwrap();
         let v = short.consider(&q[..n], &meta("10.0.0.2:5000", n), || None, Instant::now(), &mut reply);
-        assert_eq!(v, Verdict::Answer { len: 35, ring: 1 });
+        assert_eq!(v, Verdict::Answer { len: 36, ring: 1 });
         // The header-only query of earlier versions fits no answer at all.
         let n = proto::encode(Kind::DiscoverQuery, 1, 1, 0, &[], &mut q).unwrap();
         let v = short.consider(&q[..n], &meta("10.0.0.2:5000", n), || None, Instant::now(), &mut reply);

@@ -32,6 +32,9 @@ pub struct Found {
     pub ring: u8,
     /// Routers between it and this host, from the answer's arrival TTL ([`super::distance`]).
     pub distance: Option<u8>,
+    /// Routers the query crossed on its way: the ring minus the TTL the responder says the query arrived with
+    /// (`None` when it did not say). It differs from [`Self::distance`] when the two ways are not the same path.
+    pub query_distance: Option<u8>,
     /// From sending the query to the answer's arrival.
     pub rtt: Duration,
 }
@@ -278,6 +281,7 @@ impl Search {
             from: meta.source,
             ring,
             distance: distance(meta.ttl),
+            query_distance: answer.query_ttl.and_then(|t| ring.checked_sub(t)),
             rtt: Duration::from_nanos(arrival.saturating_sub(a.send_time_ns)),
         })
     }
@@ -377,7 +381,7 @@ mod tests {
     /// Puts an answer (session, ring, name) into the search's buffer, as if received; returns its length.
     fn answer(s: &mut Search, session: u32, ring: u64, name: &str) -> usize {
         let q = proto::Repr { kind: Kind::DiscoverQuery, session, seq: ring, send_time_ns: 1, payload_len: 0 };
-        encode_answer(&q, name, Some("10.0.0.9".parse().unwrap()), &mut s.buf).unwrap()
+        encode_answer(&q, name, Some("10.0.0.9".parse().unwrap()), Some(1), &mut s.buf).unwrap()
     }
 
     /// No traffic: the socket is only opened, and answers are placed in its buffer by hand.
@@ -387,7 +391,7 @@ mod tests {
         s.next = 2; // rings 0 and 1 were sent
         let n = answer(&mut s, 77, 1, "far");
         let f = s.take(&meta("10.0.0.9:4000", n, 62)).expect("found");
-        assert_eq!((f.name.as_str(), f.ring, f.distance), ("far", 1, Some(2)));
+        assert_eq!((f.name.as_str(), f.ring, f.distance, f.query_distance), ("far", 1, Some(2), Some(0)));
         assert_eq!(f.addr, Some("10.0.0.9".parse().unwrap()));
         assert_eq!(f.from, "10.0.0.9:4000".parse().unwrap());
         // The same source again, another session, a ring never sent: ignored.

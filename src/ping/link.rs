@@ -49,8 +49,6 @@ pub(crate) struct Endpoint {
     busy: bool,
     /// What the link follower did, for the engine to hand out as events.
     pub notices: VecDeque<Notice>,
-    /// Link announcements were handled since the engine last asked.
-    serviced: bool,
 }
 
 impl Endpoint {
@@ -90,7 +88,6 @@ impl Endpoint {
             next_service: Instant::now() + SLICE,
             busy: o.busy,
             notices: VecDeque::new(),
-            serviced: false,
         };
         ep.rx.socket().set_nonblocking(true)?;
         if let Some(t) = &ep.tx {
@@ -104,17 +101,11 @@ impl Endpoint {
         self.tx.as_ref().unwrap_or(self.rx.socket())
     }
 
-    /// Whether link announcements were handled since the last call.
-    pub fn take_serviced(&mut self) -> bool {
-        std::mem::take(&mut self.serviced)
-    }
-
     /// Handles link announcements and any rejoin that is due; after a rejoin, sets the outgoing interface anew
     /// (a re-created interface has a new index). The notices wait in [`Self::notices`].
     fn follow_links(&mut self) {
         self.rx.service();
         self.next_service = Instant::now() + SLICE;
-        self.serviced = true;
         for n in self.rx.take_notices() {
             if matches!(n, Notice::Rejoined { .. }) {
                 self.relook();
@@ -271,32 +262,4 @@ fn unicast_sender(group: Group, iface: Option<&Interface>, ttl: Option<u32>) -> 
     s.bind(SocketAddr::new(family.unspecified(), 0))?;
     set_send(&s, group, iface, ttl)?;
     Ok(s)
-}
-
-/// The address datagrams from `sending` to `dest` leave from when they leave by the interface with index `index`
-/// (0: the one `sending` names, or the route's): what the kernel picks for a socket with that outgoing interface
-/// once connected to `dest` (connecting sends nothing). An IPv4 `sending` named by address keeps its address.
-pub(crate) fn source_toward(sending: &McastSocket, dest: SocketAddr, index: u32) -> Result<IpAddr> {
-    let s = McastSocket::udp(sending.family())?;
-    let mut dest = dest;
-    match sending.family() {
-        Family::V4 => match sending.multicast_if_v4()? {
-            a if !a.is_unspecified() => s.set_multicast_if_v4(a)?,
-            _ if index != 0 => s.set_multicast_if_v4_index(index)?,
-            _ => {}
-        },
-        Family::V6 => match if index != 0 { index } else { sending.multicast_if_v6()? } {
-            0 => {}
-            i => {
-                s.set_multicast_if_v6(i)?;
-                if let SocketAddr::V6(d) = &mut dest {
-                    if d.scope_id() != 0 {
-                        d.set_scope_id(i);
-                    }
-                }
-            }
-        },
-    }
-    s.connect(dest)?;
-    Ok(s.local_addr()?.ip())
 }

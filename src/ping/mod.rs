@@ -24,11 +24,13 @@ mod link;
 mod own;
 mod probe;
 mod serve;
+mod ssm;
 mod table;
 
 pub use link::SLICE;
 pub use probe::{ProbeEvent, ProbeReport, Prober, ProberBuilder, Reply};
 pub use serve::{Answered, ServeEvent, ServeReport, Server, ServerBuilder};
+pub use ssm::{SsmProber, SsmProberBuilder};
 #[cfg(fuzzing)]
 pub use table::fuzz_answers;
 pub use table::{Channel, RowReport, DEFAULT_MAX_RESPONDERS};

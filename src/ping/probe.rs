@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::link::{Endpoint, Options, BUFFER};
-use super::own::Own;
+use super::own::{self, LocalMembers};
 use super::table::{self, Channel, Responders, RowReport, Sorted};
 use crate::error::{Error, ErrorKind, Result};
 use crate::group::Group;
@@ -31,7 +31,7 @@ pub struct Reply {
     pub ttl: Option<u8>,
     /// Round trip: the kernel's arrival stamp minus the probe's send time, in nanoseconds.
     pub rtt_ns: u64,
-    /// In order, reordered or a duplicate; `None` for an answer to a probe before its row's first counted one.
+    /// In order, reordered or a duplicate (`None` only when the table had no room for it).
     pub arrival: Option<Arrival>,
 }
 
@@ -67,7 +67,8 @@ pub struct ProbeReport {
     pub sent: u64,
     /// Probes that left and that failed, and why.
     pub sends: SendStats,
-    /// Datagrams the kernel dropped on the prober's sockets for want of buffer space.
+    /// Datagrams the kernel dropped on the prober's sockets for want of buffer space (the prober's own probes,
+    /// which its filter drops and the kernel counts among its drops, taken out).
     pub kernel_drops: u64,
     /// The interface outages, oldest first.
     pub outages: Vec<Outage>,
@@ -160,7 +161,7 @@ impl ProberBuilder {
         self
     }
 
-    /// Joins the group, opens the sending socket and blocks the prober's own address as a source.
+    /// Joins the group, opens the sending socket and drops the prober's own probes on the joined socket.
     pub fn build(self) -> Result<Prober> {
         if self.interval < Duration::from_millis(1) {
             return Err(Error::new(ErrorKind::OutOfRange, "the probe interval is at least 0.001 seconds"));
@@ -171,14 +172,18 @@ impl ProberBuilder {
                 format!("a probe carries at most {} bytes", proto::MAX_PAYLOAD),
             ));
         }
-        let ep = Endpoint::open(self.group, &self.opts, true, |_| Ok(()))?;
-        let index = self.opts.ifaces.first().map_or(0, |i| i.index);
-        let own = Own::block(&ep, index, !self.opts.sources.is_empty());
+        let session = self.session.unwrap_or_else(random_session);
+        let ep = Endpoint::open(self.group, &self.opts, true, |s| own::drop_own_probes(s, session))?;
         let now = Instant::now();
+        let mut members = LocalMembers::new(self.group.ip(), &self.opts.ifaces, !self.opts.sources.is_empty());
+        if let Some(m) = &mut members {
+            m.follow(ep.sending(), Instant::now());
+        }
         Ok(Prober {
+            members,
+            looped: 0,
             ep,
-            own,
-            session: self.session.unwrap_or_else(random_session),
+            session,
             payload: vec![0; self.size],
             probe: vec![0; proto::HEADER_LEN + self.size],
             buf: vec![0; BUFFER],
@@ -205,7 +210,10 @@ fn random_session() -> u32 {
 /// [`Self::report`].
 pub struct Prober {
     ep: Endpoint,
-    own: Own,
+    /// The loop of the probes back to this host (`None`: a source-specific join, which gets no copy).
+    members: Option<LocalMembers>,
+    /// Probes that left with the loop on: the filter dropped each copy, and the kernel counted it as a drop.
+    looped: u64,
     session: u32,
     payload: Vec<u8>,
     probe: Vec<u8>,
@@ -274,10 +282,6 @@ impl Prober {
     /// for one datagram and handles it: `None` when nothing arrived or what arrived needs no report (a probe).
     pub fn step(&mut self) -> Result<Option<ProbeEvent>> {
         if let Some(n) = self.ep.notices.pop_front() {
-            if let Notice::Rejoined { index, old_index, .. } = n {
-                self.own.rejoined(index, old_index);
-                self.own.retry(&self.ep);
-            }
             return Ok(Some(ProbeEvent::Link(n)));
         }
         let now = Instant::now();
@@ -290,9 +294,6 @@ impl Prober {
             return Ok(None);
         }
         let got = self.ep.recv_until(&mut self.buf, Some(deadline))?;
-        if self.ep.take_serviced() {
-            self.own.retry(&self.ep);
-        }
         Ok(got.and_then(|(meta, joined)| self.receive(&meta, joined)))
     }
 
@@ -303,12 +304,19 @@ impl Prober {
         let len = proto::encode(Kind::PingRequest, self.session, seq, proto::now_ns(), &self.payload, &mut self.probe)
             .map_err(|e| Error::new(ErrorKind::OutOfRange, e.to_string()))?;
         let (s, dest) = (self.ep.sending(), self.ep.dest);
+        let looped = self.members.as_ref().is_some_and(LocalMembers::looped);
         let probe = self.probe.get(..len).unwrap_or_default();
         let outcome = send_with_retry(&RetryPolicy::default(), &mut self.sends, &mut std::thread::sleep, &mut || {
             s.send_to(probe, dest)
         })?;
+        // After the probe left, not before: a look at /proc costs tens of microseconds.
+        if let Some(m) = &mut self.members {
+            m.follow(s, Instant::now());
+        }
         let left = matches!(outcome, Outcome::Sent(_));
-        if !left {
+        if left {
+            self.looped += u64::from(looped);
+        } else {
             self.ep.relook();
         }
         self.sent += 1;
@@ -334,14 +342,7 @@ impl Prober {
         };
         let rtt_ns = arrival_ns(meta).saturating_sub(repr.send_time_ns);
         let from = meta.source.ip();
-        let counted_from = match channel {
-            Channel::Unicast => {
-                self.own.unicast_from(self.ep.rx.socket(), self.ep.group.ip(), from, repr.seq);
-                0
-            }
-            Channel::Multicast => self.own.counted_from(from),
-        };
-        let arrival = self.table.record(from, channel, repr.seq, rtt_ns, meta.ttl, counted_from, Instant::now());
+        let arrival = self.table.record(from, channel, repr.seq, rtt_ns, meta.ttl, Instant::now());
         let (seq, ttl) = (repr.seq, meta.ttl);
         Some(ProbeEvent::Reply(Reply { responder: from, channel, seq, ttl, rtt_ns, arrival }))
     }
@@ -351,7 +352,7 @@ impl Prober {
         ProbeReport {
             sent: self.sent,
             sends: self.sends.clone(),
-            kernel_drops: self.ep.kernel_drops(),
+            kernel_drops: self.ep.kernel_drops().saturating_sub(self.looped),
             outages: self.ep.rx.outages().cloned().collect(),
             rows: self.table.rows(self.sent),
             responders_evicted: self.table.evicted(),
@@ -361,7 +362,7 @@ impl Prober {
 }
 
 /// When a datagram arrived, in nanoseconds since the Unix epoch: the kernel's stamp (`SO_TIMESTAMPNS`), else now.
-fn arrival_ns(meta: &RecvMeta) -> u64 {
+pub(crate) fn arrival_ns(meta: &RecvMeta) -> u64 {
     meta.timestamp
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))

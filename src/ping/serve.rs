@@ -5,14 +5,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::link::{Endpoint, Options, BUFFER};
+use crate::discover::ANSWER_TTL;
 use crate::error::Result;
 use crate::group::Group;
 use crate::guard::{AnswerGuard, AnswerPolicy, Refusal, Refusals};
 use crate::iface::Interface;
 use crate::resilient::{Notice, Outage};
 use crate::sendretry::{send_with_retry, Outcome, RetryPolicy, SendStats};
-use crate::socket::{Family, McastSocket};
+use crate::socket::{Family, McastSocket, RecvMeta};
 use crate::wire::proto::{self, Kind, Packet, Repr};
+use crate::wire::ssmping;
 
 /// A probe answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub struct Answered {
     pub unicast_sent: bool,
     /// Whether the multicast answer left.
     pub multicast_sent: bool,
+    /// An ssmping query (`session`: its client id; `seq`: its sequence number), answered as ssmpingd does.
+    pub ssmping: bool,
 }
 
 /// What one [`Server::step`] saw.
@@ -55,8 +59,10 @@ pub enum ServeEvent {
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ServeReport {
-    /// Probes answered.
+    /// Probes answered (ssmping queries included).
     pub answered: u64,
+    /// ssmping and asmping queries answered.
+    pub ssmping_answered: u64,
     /// Answers sent and failed, unicast and multicast together; a unicast answer the kernel refused because
     /// of the prober's address (`EACCES`, `EPERM`, `EINVAL`, ...) is counted here as failed.
     pub sends: SendStats,
@@ -143,7 +149,15 @@ impl ServerBuilder {
     pub fn build(self) -> Result<Server> {
         let ttl = self.arrival_ttl;
         let ep = Endpoint::open(self.group, &self.opts, false, |s| lean(s, ttl))?;
+        // Unicast answers leave with a known TTL, so that a prober counts the routers between (ssmping's 64).
+        let s = ep.rx.socket();
+        match s.family() {
+            Family::V4 => s.set_unicast_ttl_v4(i32::from(ANSWER_TTL))?,
+            Family::V6 => s.set_unicast_hops_v6(i32::from(ANSWER_TTL))?,
+        }
         Ok(Server {
+            multicast_ttl: self.opts.ttl.unwrap_or(1),
+            ssmping_answered: 0,
             ep,
             guard: AnswerGuard::new(self.policy),
             buf: vec![0; BUFFER],
@@ -189,6 +203,9 @@ pub struct Server {
     count: Option<u64>,
     deadline: Option<Instant>,
     answered: u64,
+    ssmping_answered: u64,
+    /// The TTL of multicast answers to probes (ssmping's answers leave with [`ANSWER_TTL`]).
+    multicast_ttl: u32,
     sends: SendStats,
     refused: Refusals,
     retry: RetryPolicy,
@@ -235,6 +252,8 @@ impl Server {
         let bytes = self.buf.get(..meta.len).unwrap_or_default();
         let repr = match sort_incoming(bytes, meta.truncated) {
             Incoming::Probe(repr) => repr,
+            Incoming::SsmQuery(query) => return self.answer_ssmping(&meta, query).map(Some),
+            Incoming::SsmAnswer => return Ok(None),
             Incoming::Answer(repr) => {
                 // Answers (this server's own multicast ones among them) are the protocol, not strangers.
                 if joined {
@@ -271,7 +290,48 @@ impl Server {
         }
         self.answered += 1;
         let (session, seq, ttl, len) = (repr.session, repr.seq, meta.ttl, meta.len);
-        Ok(Some(ServeEvent::Answered(Answered { source, session, seq, ttl, len, unicast_sent, multicast_sent })))
+        let answered = Answered { source, session, seq, ttl, len, unicast_sent, multicast_sent, ssmping: false };
+        Ok(Some(ServeEvent::Answered(answered)))
+    }
+
+    /// Answers an ssmping or asmping query as ssmpingd does: the query sent back with its type byte changed, by
+    /// unicast to the client, and to the group the query names (or the default one) on the client's port, both
+    /// with TTL [`ANSWER_TTL`]. The answer is the query's size: the server's version (asked for with option 5)
+    /// and padding up to a larger size (option 7) are left out, since an answer may not be larger than its
+    /// query (`docs/security.md`); ssmping then prints no server version, or warns that the size differs.
+    fn answer_ssmping(&mut self, meta: &RecvMeta, query: ssmping::Repr) -> Result<ServeEvent> {
+        let source = meta.source;
+        let v6 = source.is_ipv6();
+        let Some(group) = ssmping::answerable_group(query.group, v6) else {
+            return Ok(self.refuse(source, Refusal::Foreign));
+        };
+        if let Err(why) = self.guard.admit(source, meta.ifindex, meta.len, meta.len, Instant::now()) {
+            return Ok(self.refuse(source, why));
+        }
+        let data = self.buf.get_mut(..meta.len).unwrap_or_default();
+        ssmping::Packet::new_unchecked(&mut *data).set_kind(ssmping::Kind::Answer);
+        let s = self.ep.rx.socket();
+        let unicast_sent = send_answer(&self.retry, &mut self.sends, true, &mut || s.send_to(data, source))?;
+        let mut dest = SocketAddr::new(group, source.port());
+        if let (SocketAddr::V6(d), SocketAddr::V6(ours)) = (&mut dest, self.ep.dest) {
+            d.set_scope_id(ours.scope_id());
+        }
+        set_multicast_ttl(s, u32::from(ANSWER_TTL))?;
+        let multicast_sent = send_answer(&self.retry, &mut self.sends, false, &mut || s.send_to(data, dest));
+        set_multicast_ttl(s, self.multicast_ttl)?;
+        let multicast_sent = multicast_sent?;
+        self.answered += 1;
+        self.ssmping_answered += 1;
+        Ok(ServeEvent::Answered(Answered {
+            source,
+            session: query.client_id.unwrap_or(0),
+            seq: query.seq.map_or(0, u64::from),
+            ttl: meta.ttl,
+            len: meta.len,
+            unicast_sent,
+            multicast_sent,
+            ssmping: true,
+        }))
     }
 
     fn refuse(&mut self, source: SocketAddr, reason: Refusal) -> ServeEvent {
@@ -293,6 +353,7 @@ impl Server {
     pub fn report(&self) -> ServeReport {
         ServeReport {
             answered: self.answered,
+            ssmping_answered: self.ssmping_answered,
             sends: self.sends.clone(),
             kernel_drops: self.ep.kernel_drops(),
             outages: self.ep.rx.outages().cloned().collect(),
@@ -303,12 +364,16 @@ impl Server {
 }
 
 /// What reached the server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Incoming {
     /// A probe, to be answered if the policy admits it.
     Probe(Repr),
     /// A responder's answer (this server's own multicast ones come back to it): no business of the server's.
     Answer(Repr),
+    /// An ssmping or asmping query (draft-ietf-mboned-ssmping), whole.
+    SsmQuery(ssmping::Repr),
+    /// An ssmping answer (this server's own multicast ones come back to it when it is a member of their group).
+    SsmAnswer,
     /// Not a probe: another kind of the protocol (its header, for the outage accounting), or nothing that
     /// decodes, or a datagram cut short.
     Foreign(Option<Repr>),
@@ -316,6 +381,13 @@ enum Incoming {
 
 /// Sorts one datagram read whole into `bytes` (`truncated`: it did not fit).
 fn sort_incoming(bytes: &[u8], truncated: bool) -> Incoming {
+    if !truncated && matches!(bytes.first(), Some(&ssmping::QUERY | &ssmping::ANSWER)) {
+        match ssmping::Packet::new_checked(bytes).and_then(|p| ssmping::Repr::parse(&p)) {
+            Ok(r) if r.kind == Some(ssmping::Kind::Query) => return Incoming::SsmQuery(r),
+            Ok(_) => return Incoming::SsmAnswer,
+            Err(_) => {}
+        }
+    }
     match proto::decode(bytes) {
         Ok((repr, _)) if truncated => Incoming::Foreign(Some(repr)),
         Ok((repr, _)) => match repr.kind {
@@ -324,6 +396,14 @@ fn sort_incoming(bytes: &[u8], truncated: bool) -> Incoming {
             _ => Incoming::Foreign(Some(repr)),
         },
         Err(_) => Incoming::Foreign(None),
+    }
+}
+
+/// Sets the TTL or hop limit of what `s` sends to groups.
+fn set_multicast_ttl(s: &McastSocket, ttl: u32) -> Result<()> {
+    match s.family() {
+        Family::V4 => s.set_multicast_ttl_v4(ttl),
+        Family::V6 => s.set_multicast_hops_v6(ttl as i32),
     }
 }
 
@@ -391,6 +471,12 @@ mod tests {
         assert_eq!(sort_incoming(b"GET / HTTP/1.0", false), Incoming::Foreign(None));
         assert_eq!(sort_incoming(&p[..p.len() - 1], false), Incoming::Foreign(None), "shorter than it says");
         assert_eq!(sort_incoming(&[], false), Incoming::Foreign(None));
+        // ssmping, by its first byte: a whole query is one, an answer is the protocol, a broken one is foreign.
+        let query = [b'Q', 0, 2, 0, 4, 0, 0, 0, 7];
+        assert!(matches!(sort_incoming(&query, false), Incoming::SsmQuery(r) if r.seq == Some(7)));
+        assert_eq!(sort_incoming(&[b'A', 0, 2, 0, 4, 0, 0, 0, 7], false), Incoming::SsmAnswer);
+        assert_eq!(sort_incoming(&query[..8], false), Incoming::Foreign(None), "an option cut short");
+        assert_eq!(sort_incoming(&query, true), Incoming::Foreign(None), "truncated");
     }
 
     /// What the server asks the guard for a probe: an answer of the probe's own size, so never oversized;

@@ -74,14 +74,12 @@ struct Row {
     seqs: SeqTracker,
     rtt: Rtt,
     ttl: Option<u8>,
-    /// The first probe whose answer of this channel could arrive; earlier ones are shown but not counted.
-    from: u64,
 }
 
 /// A responder's rows, by channel.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Responder {
-    rows: [Option<Row>; 2],
+    rows: [Row; 2],
 }
 
 /// One row of the prober's summary: a responder's answers of one channel.
@@ -92,11 +90,8 @@ pub struct RowReport {
     pub responder: IpAddr,
     /// Which answers.
     pub channel: Channel,
-    /// Probes whose answer was expected: those sent from `from_seq` on.
+    /// Probes whose answer was expected: all those sent.
     pub expected: u64,
-    /// The first probe counted (not 0 only for the multicast row of a responder on the prober's own address,
-    /// whose answers the prober blocked until its first unicast answer).
-    pub from_seq: u64,
     /// Distinct answers received.
     pub received: u64,
     /// Expected answers that did not arrive.
@@ -109,6 +104,9 @@ pub struct RowReport {
     pub ttl: Option<u8>,
     /// Round trips, when any was counted.
     pub rtt: Option<RttSummary>,
+    /// Routers between the responder and the prober, from the last arrival TTL: known for answers that leave
+    /// with TTL 64 (unicast answers to probes, and both of ssmping's).
+    pub distance: Option<u8>,
 }
 
 /// The responders heard, capped.
@@ -122,9 +120,7 @@ impl Responders {
         Responders { table: SenderTable::new(cap, Duration::MAX) }
     }
 
-    /// Records an answer: `counted_from` is where a new row starts counting. `None` when the answer is to a
-    /// probe before the row's first counted one (shown, not counted).
-    #[allow(clippy::too_many_arguments)]
+    /// Records an answer, and how it arrived.
     pub fn record(
         &mut self,
         from: IpAddr,
@@ -132,18 +128,16 @@ impl Responders {
         seq: u64,
         rtt_ns: u64,
         ttl: Option<u8>,
-        counted_from: u64,
         now: Instant,
     ) -> Option<Arrival> {
         let responder = self.table.entry(from, now);
-        let slot = responder.rows.get_mut(channel.slot())?;
-        let row = slot.get_or_insert_with(|| Row { from: counted_from, ..Row::default() });
-        let arrival = (seq >= row.from).then(|| row.seqs.record(seq));
-        if matches!(arrival, Some(Arrival::InOrder | Arrival::Reordered)) {
+        let row = responder.rows.get_mut(channel.slot())?;
+        let arrival = row.seqs.record(seq);
+        if matches!(arrival, Arrival::InOrder | Arrival::Reordered) {
             row.rtt.record(rtt_ns);
         }
         row.ttl = ttl.or(row.ttl);
-        arrival
+        Some(arrival)
     }
 
     /// Responders forgotten to make room for new ones.
@@ -156,24 +150,24 @@ impl Responders {
         self.table.len()
     }
 
-    /// The rows, by responder address and channel, with `sent` probes sent.
+    /// The rows, by responder address and channel, with `sent` probes sent: both channels of every responder
+    /// heard, so one whose answers of a channel never arrive shows them all lost.
     pub fn rows(&self, sent: u64) -> Vec<RowReport> {
         let mut rows = Vec::new();
         for (ip, r) in self.table.iter() {
             for (channel, row) in [Channel::Multicast, Channel::Unicast].into_iter().zip(&r.rows) {
-                let Some(row) = row else { continue };
-                let expected = sent.saturating_sub(row.from);
+                let expected = sent;
                 rows.push(RowReport {
                     responder: *ip,
                     channel,
                     expected,
-                    from_seq: row.from,
                     received: row.seqs.unique,
                     lost: row.seqs.lost(expected),
                     duplicates: row.seqs.duplicates,
                     reordered: row.seqs.reordered,
                     ttl: row.ttl,
                     rtt: row.rtt.summary(),
+                    distance: if channel == Channel::Unicast { crate::discover::distance(row.ttl) } else { None },
                 });
             }
         }
@@ -221,15 +215,19 @@ mod tests {
         let now = Instant::now();
         let a: IpAddr = "10.0.0.2".parse().unwrap();
         for seq in [0, 2, 1, 1] {
-            t.record(a, Channel::Unicast, seq, 1000 + seq, Some(64), 0, now);
+            t.record(a, Channel::Unicast, seq, 1000 + seq, Some(64), now);
         }
-        // A multicast row counted from probe 2 on: probe 1's answer is shown only.
-        assert_eq!(t.record(a, Channel::Multicast, 1, 5, Some(1), 2, now), None);
-        assert_eq!(t.record(a, Channel::Multicast, 2, 5, Some(1), 0, now), Some(Arrival::InOrder));
+        assert_eq!(t.record(a, Channel::Multicast, 2, 5, Some(1), now), Some(Arrival::InOrder));
+        // A responder heard only by unicast still has its multicast row, all lost.
+        let b: IpAddr = "10.0.0.3".parse().unwrap();
+        t.record(b, Channel::Unicast, 0, 9, Some(62), now);
         let rows = t.rows(4);
-        assert_eq!(rows.len(), 2);
+        assert_eq!(rows.len(), 4);
         let (m, u) = (&rows[0], &rows[1]);
-        assert_eq!((m.channel, m.from_seq, m.expected, m.received, m.lost), (Channel::Multicast, 2, 2, 1, 1));
+        assert_eq!((m.channel, m.expected, m.received, m.lost), (Channel::Multicast, 4, 1, 3));
+        let (bm, bu) = (&rows[2], &rows[3]);
+        assert_eq!((bm.responder, bm.channel, bm.received, bm.lost, bm.rtt), (b, Channel::Multicast, 0, 4, None));
+        assert_eq!((bu.channel, bu.received, bu.lost), (Channel::Unicast, 1, 3));
         assert_eq!(
             (u.channel, u.expected, u.received, u.lost, u.duplicates, u.reordered),
             (Channel::Unicast, 4, 3, 1, 1, 1)
@@ -243,14 +241,14 @@ mod tests {
         let mut t = Responders::new(16);
         let now = Instant::now();
         let honest: IpAddr = "10.0.0.2".parse().unwrap();
-        t.record(honest, Channel::Unicast, 0, 1, None, 0, now);
+        t.record(honest, Channel::Unicast, 0, 1, None, now);
         for i in 0..10_000u32 {
             let forged = IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + i));
-            t.record(forged, Channel::Unicast, 0, 1, None, 0, now);
+            t.record(forged, Channel::Unicast, 0, 1, None, now);
         }
         assert_eq!(t.len(), 16);
         assert_eq!(t.evicted(), 10_001 - 16);
-        assert_eq!(t.rows(1).len(), 16);
+        assert_eq!(t.rows(1).len(), 32);
         assert!(t.rows(1).iter().all(|r| r.responder != honest), "the idlest went first");
     }
 }
@@ -272,7 +270,7 @@ pub fn fuzz_answers<'a>(
         let repr = crate::wire::proto::decode(data).ok().map(|(r, _)| r);
         match sort_header(repr, meta.truncated, session, sent) {
             Sorted::Answer(r, channel) => {
-                table.record(meta.source.ip(), channel, r.seq, 0, meta.ttl, 0, now);
+                table.record(meta.source.ip(), channel, r.seq, 0, meta.ttl, now);
             }
             Sorted::Probe => {}
             Sorted::Foreign => foreign += 1,

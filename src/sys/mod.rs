@@ -6,6 +6,7 @@
 
 pub mod cmsg;
 pub mod epoll;
+pub mod filter;
 pub mod ifconf;
 pub mod mmsg;
 pub mod mreq;

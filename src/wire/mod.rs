@@ -60,6 +60,7 @@ pub mod mld;
 pub mod pim;
 pub mod proto;
 pub mod record;
+pub mod ssmping;
 
 use std::net::Ipv4Addr;
 

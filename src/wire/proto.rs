@@ -27,6 +27,11 @@ pub const HEADER_LEN: usize = field::SEND_TIME.end;
 /// The largest payload a header can declare (and the most a UDP/IPv4 datagram can carry after the header).
 pub const MAX_PAYLOAD: usize = 65_507 - HEADER_LEN;
 
+/// Offset of the type byte in the header.
+pub const KIND_AT: usize = field::KIND;
+/// Offset of the session id (4 bytes) in the header.
+pub const SESSION_AT: usize = field::SESSION.start;
+
 /// Byte ranges of the header fields.
 mod field {
     use std::ops::Range;
@@ -287,13 +292,17 @@ pub fn encode(kind: Kind, session: u32, seq: u64, send_time_ns: u64, payload: &[
 /// The payload of a [`Kind::DiscoverAnswer`]: the responder's name and the address it answers for.
 ///
 /// Layout: name length (1 byte, 0..=255), the name in UTF-8, then the address family byte (0 none, 4 IPv4,
-/// 6 IPv6) and 0, 4 or 16 address bytes. Nothing may follow.
+/// 6 IPv6) and 0, 4 or 16 address bytes, then, when the responder knows it, one byte: the TTL (hop limit) the
+/// query arrived with. Nothing else may follow.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Answer {
     /// The responder's `--name`.
     pub name: String,
     /// The address of the interface the query arrived on, if the responder knows it.
     pub addr: Option<IpAddr>,
+    /// The TTL or hop limit the query arrived with, if the responder knows it: the query's TTL (the ring)
+    /// minus this is the number of routers the query crossed.
+    pub query_ttl: Option<u8>,
 }
 
 /// The longest name an [`Answer`] carries.
@@ -308,22 +317,23 @@ impl Answer {
         let name = std::str::from_utf8(name).map_err(|_| Error::BadAnswer("name is not UTF-8"))?;
         let rest = rest.get(n..).unwrap_or(&[]);
         let (&family, rest) = rest.split_first().ok_or(Error::BadAnswer("no address family byte"))?;
-        let addr = match (family, rest.len()) {
-            (0, 0) => None,
-            (4, 4) => {
-                let mut o = [0u8; 4];
-                o.copy_from_slice(rest);
-                Some(IpAddr::V4(Ipv4Addr::from(o)))
-            }
-            (6, 16) => {
-                let mut o = [0u8; 16];
-                o.copy_from_slice(rest);
-                Some(IpAddr::V6(Ipv6Addr::from(o)))
-            }
-            (0 | 4 | 6, _) => return Err(Error::BadAnswer("address length does not match its family")),
+        let len = match family {
+            0 => 0,
+            4 => 4,
+            6 => 16,
             _ => return Err(Error::BadAnswer("unknown address family")),
         };
-        Ok(Answer { name: name.to_string(), addr })
+        let (bytes, query_ttl) = match (rest.get(..len), rest.get(len..)) {
+            (Some(b), Some([])) => (b, None),
+            (Some(b), Some(&[ttl])) => (b, Some(ttl)),
+            _ => return Err(Error::BadAnswer("address length does not match its family")),
+        };
+        let addr = match bytes {
+            [] => None,
+            &[a, b, c, d] => Some(IpAddr::V4(Ipv4Addr::new(a, b, c, d))),
+            b => <[u8; 16]>::try_from(b).ok().map(|o| IpAddr::V6(Ipv6Addr::from(o))),
+        };
+        Ok(Answer { name: name.to_string(), addr, query_ttl })
     }
 
     /// The body as bytes. Names longer than [`MAX_NAME`] bytes are refused.
@@ -331,7 +341,7 @@ impl Answer {
         if self.name.len() > MAX_NAME {
             return Err(Error::NoRoom { needed: self.name.len(), available: MAX_NAME });
         }
-        let mut out = Vec::with_capacity(2 + self.name.len() + 16);
+        let mut out = Vec::with_capacity(3 + self.name.len() + 16);
         out.push(self.name.len() as u8);
         out.extend_from_slice(self.name.as_bytes());
         match self.addr {
@@ -345,6 +355,7 @@ impl Answer {
                 out.extend_from_slice(&a.octets());
             }
         }
+        out.extend(self.query_ttl);
         Ok(out)
     }
 }
@@ -427,14 +438,19 @@ mod tests {
     #[test]
     fn answers_round_trip_and_refuse_garbage() {
         for addr in [None, Some("10.0.0.1".parse().unwrap()), Some("fe80::1".parse().unwrap())] {
-            let a = Answer { name: "büro".into(), addr };
-            assert_eq!(Answer::parse(&a.to_bytes().unwrap()).unwrap(), a);
+            for query_ttl in [None, Some(0), Some(61)] {
+                let a = Answer { name: "büro".into(), addr, query_ttl };
+                assert_eq!(Answer::parse(&a.to_bytes().unwrap()).unwrap(), a);
+            }
         }
+        let echo = Answer::parse(&[1, b'a', 4, 10, 0, 0, 1, 62]).unwrap();
+        assert_eq!((echo.addr, echo.query_ttl), (Some("10.0.0.1".parse().unwrap()), Some(62)));
+        assert!(Answer::parse(&[1, b'a', 4, 10, 0, 0, 1, 62, 0]).is_err(), "two bytes after the address");
         assert!(Answer::parse(&[]).is_err());
         assert!(Answer::parse(&[5, b'a']).is_err());
         assert!(Answer::parse(&[1, 0xff, 0]).is_err());
         assert!(Answer::parse(&[0, 4, 1, 2, 3]).is_err());
         assert!(Answer::parse(&[0, 7]).is_err());
-        assert!(Answer { name: "x".repeat(256), addr: None }.to_bytes().is_err());
+        assert!(Answer { name: "x".repeat(256), addr: None, query_ttl: None }.to_bytes().is_err());
     }
 }

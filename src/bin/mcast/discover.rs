@@ -25,9 +25,11 @@ after the first ring that brought an answer, unless --all.
 Options:
 {options}
 
-Queries are padded to the longest answer a responder can give (301 bytes), since a responder never
+Queries are padded to the longest answer a responder can give (302 bytes), since a responder never
 answers with more bytes than it was asked with. Responders answer with TTL (hop limit) 64, so the
-number of routers between here and each responder is 64 minus the TTL its answer arrived with.
+number of routers between here and each responder is 64 minus the TTL its answer arrived with; they also
+say the TTL the query arrived with, so the routers the query crossed are the ring minus that
+("query_distance" in JSON: it differs from "distance" when the two ways take different paths).
 
 Output: "found NAME at ADDR (from SOURCE) at TTL T, D routers away, X ms" per responder, the first time
 it answers ("distance" in JSON; null when the answer did not leave with TTL 64).
@@ -117,6 +119,7 @@ fn found_line(f: &Found, json: bool) -> String {
             .peer("from", f.from)
             .int("ttl", f.ring)
             .opt_int("distance", f.distance)
+            .opt_int("query_distance", f.query_distance)
             .float("rtt_ms", tools::ms(rtt_ns))
             .finish()
     } else {

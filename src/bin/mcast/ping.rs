@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use mcast::guard::{self, AnswerPolicy, RateLimit};
-use mcast::ping::{ProbeEvent, Prober, ServeEvent, Server};
+use mcast::ping::{ProbeEvent, ProbeReport, Prober, ServeEvent, Server, SsmProber};
 use mcast::wire::proto;
 use mcast::{Group, Interface};
 
@@ -20,7 +20,8 @@ pub const SUMMARY: &str = "round-trip time and loss to every responder of a grou
 pub const HELP: &str = r#"mcast ping: round-trip time and loss to every responder of a multicast group
 
 Usage: mcast ping GROUP:PORT [OPTIONS]          probe the group and report per responder
-       mcast ping --serve GROUP:PORT [OPTIONS]  answer probes
+       mcast ping --serve GROUP:PORT [OPTIONS]  answer probes (and ssmping queries to PORT)
+       mcast ping --ssmping HOST [GROUP] [OPTIONS]  probe an ssmping server (ssmpingd)
 
 The prober joins GROUP on PORT and sends a probe there every --interval. Each responder (--serve)
 answers every probe twice: once to the group, once by unicast to the prober. So each responder gets two
@@ -28,10 +29,23 @@ rows, "multicast" and "unicast", each with loss, duplicates, reordering and roun
 (min/avg/max/p50/p99/mdev). Probe and answers carry the mcast header (docs/protocol.md); times are the
 kernel's arrival stamps (SO_TIMESTAMPNS) minus the send time carried in the probe.
 
-The prober does not hear its own probes: it blocks its own address as a source of the group
-(MCAST_BLOCK_SOURCE), so the kernel neither loops each probe back to it nor wakes it for one. A responder
-on the same host and interface answers from that same address: its first unicast answer lifts the block,
-and its multicast row counts from the next probe on ("from_seq" in --json).
+The prober does not hear its own probes: while it is the only member of the group on this host, it has
+the kernel loop none back (IP_MULTICAST_LOOP off on its sending socket); when another member is there
+(/proc/net/igmp, looked at every 200 ms), the loop is on and a socket filter (SO_ATTACH_FILTER) drops
+the probes of its session before they are queued, so the kernel does not wake it for one. Its membership
+stays plain (no source excluded, which some PIM routers would not forward), and a responder on the same
+host is heard on both channels. Every responder heard gets both rows: one whose multicast answers never arrive shows
+"0 received, 100% loss" there.
+
+ssmping (draft-ietf-mboned-ssmping): with --ssmping, the prober is an ssmping client of the server HOST
+(ssmpingd, FRR's pimd, or mcast ping --serve on port 4321): it queries HOST:4321 by unicast and measures
+the answers by unicast and to GROUP (default 232.43.211.234 or ff3e::4321:1234), joined for HOST alone
+when GROUP is source-specific (ssmping), for any source otherwise (asmping; the server answers only groups
+ending in .234 or 4321:1234). Both rows give the distance: routers between, from the answers' TTL (64 when
+they left). A responder (--serve) answers ssmping and asmping queries that reach its port as ssmpingd does:
+the query sent back by unicast and to the group it names, with TTL 64, never larger than the query (a
+server version or padding asked for is left out). Its unicast answers to probes leave with TTL 64 too, so
+the prober's unicast rows give the distance as well.
 
 Both sides follow their interfaces: when the one they joined on goes down and up, or is deleted and
 made again under the same name, they join again and send from it anew (saying so on standard error),
@@ -79,6 +93,10 @@ pub const OPTS: &[Opt] = &[
     vocab::JSON.help("one JSON object per line instead of text (docs/json.md)"),
     vocab::QUIET.help("no line per answer (or per probe, with --serve): only the summary"),
     Opt::heading("Prober options:"),
+    Opt::flag(
+        "--ssmping",
+        "probe the ssmping server HOST (ssmpingd) instead of a group: mcast ping --ssmping HOST [GROUP]",
+    ),
     vocab::INTERVAL
         .help("time between probes (default 1; at least 0.001). No short form: -i is --iface (ping's -i is this)"),
     Opt::value("--wait", "SECS", "how long to wait for answers after the last probe (default 1)"),
@@ -90,7 +108,7 @@ pub const OPTS: &[Opt] = &[
          (\"responders_evicted\"), so forged answers cannot fill memory",
     ),
     Opt::heading("Responder options:"),
-    vocab::SERVE.help("answer probes instead of sending them"),
+    vocab::SERVE.help("answer probes (and ssmping queries to PORT) instead of sending them"),
     vocab::TIME.help("exit after SECS seconds (an overall limit)").alias(&["--timeout"]),
     Opt::value(
         "--allow",
@@ -102,7 +120,7 @@ pub const OPTS: &[Opt] = &[
     Opt::value("--total-rate", "N", "answers a second in all, and as many at once (default 10000)"),
 ];
 
-const USAGE: &str = "mcast ping [--serve] GROUP:PORT [OPTIONS]";
+const USAGE: &str = "mcast ping [--serve] GROUP:PORT [OPTIONS] | mcast ping --ssmping HOST [GROUP] [OPTIONS]";
 
 /// What both sides take from the command line.
 struct Common {
@@ -119,6 +137,9 @@ struct Common {
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
+    if m.flag("--ssmping") {
+        return ssmping(&m);
+    }
     let pos = m.positionals(1, 1, "GROUP:PORT", USAGE)?;
     let serve = m.flag("--serve");
     if serve {
@@ -245,12 +266,55 @@ fn probe(m: &Matches, c: &Common) -> Result<(), Fail> {
             _ => {}
         }
     }
-    let report = prober.report();
-    for line in lines::probe_summary(c.group, &report, c.json) {
+    summary(&mut out, &c.group.to_string(), &prober.report(), c.json)
+}
+
+/// The prober's summary, and its exit status: a failure when no answer came.
+fn summary(out: &mut Out, target: &str, report: &ProbeReport, json: bool) -> Result<(), Fail> {
+    for line in lines::probe_summary(target, report, json) {
         out.line(&line)?;
     }
-    if report.rows.is_empty() {
+    if report.rows.iter().all(|r| r.received == 0) {
         return Err(Fail::runtime(format!("no answer to {} probe{}", report.sent, output::plural(report.sent))));
     }
     Ok(())
+}
+
+/// `mcast ping --ssmping HOST [GROUP]`: an ssmping client.
+fn ssmping(m: &Matches) -> Result<(), Fail> {
+    let pos = m.positionals(1, 2, "HOST [GROUP]", USAGE)?;
+    let why = "is not for --ssmping";
+    let others = ["--serve", "--source", "--ttl", "--busy-poll", "--size", "--max-responders", "--timeout", "--allow"];
+    tools::refuse(m, &others, why)?;
+    tools::refuse(m, &["--answer-rate", "--total-rate"], why)?;
+    let host: std::net::IpAddr =
+        pos[0].parse().map_err(|_| Fail::usage(format!("{}: not an IP address (HOST of --ssmping)", pos[0])))?;
+    let interval = m.seconds("--interval")?.unwrap_or(Duration::from_secs(1));
+    let mut b =
+        SsmProber::builder(host).interval(interval).wait(m.seconds("--wait")?.unwrap_or(Duration::from_secs(1)));
+    if let Some(g) = pos.get(1) {
+        b = b.group(g.parse().map_err(|_| Fail::usage(format!("{g}: not a group address")))?);
+    }
+    if let Some(i) = tools::ifaces(m, "--iface")?.into_iter().next() {
+        b = b.interface(i);
+    }
+    if let Some(n) = m.int_in("--count", 1, u64::from(u32::MAX))? {
+        b = b.count(n);
+    }
+    let (json, quiet) = (m.flag("--json"), m.flag("--quiet"));
+    let mut prober = b.build()?;
+    tools::catch_interrupts()?;
+    let mut out = Out::new();
+    if !quiet && !json {
+        out.line(&format!("SSMPING {host} group {} client id {}", prober.group(), prober.client_id()))?;
+    }
+    while !prober.is_done() && !tools::interrupted() {
+        match prober.step()? {
+            _ if quiet => {}
+            Some(ProbeEvent::Reply(r)) => out.line(&lines::reply(&r, json))?,
+            Some(ProbeEvent::Refused { source, reason }) => out.line(&lines::refused(source, reason, json))?,
+            _ => {}
+        }
+    }
+    summary(&mut out, &format!("{host} ssmping"), &prober.report(), json)
 }

@@ -49,14 +49,15 @@ fn ttl_text(ttl: Option<u8>) -> String {
 pub fn answered(a: &Answered, json: bool) -> String {
     if json {
         return Json::new()
-            .str("type", "probe")
+            .str("type", if a.ssmping { "ssmping" } else { "probe" })
             .peer("from", a.source)
             .int("session", a.session)
             .int("seq", a.seq)
             .opt_int("ttl", a.ttl)
             .finish();
     }
-    format!("probe from {} session {:08x} seq={} ttl={}", a.source, a.session, a.seq, ttl_text(a.ttl))
+    let what = if a.ssmping { "ssmping query" } else { "probe" };
+    format!("{what} from {} session {:08x} seq={} ttl={}", a.source, a.session, a.seq, ttl_text(a.ttl))
 }
 
 /// A line for a datagram refused (or set aside by the prober).
@@ -73,6 +74,7 @@ pub fn serve_summary(r: &ServeReport, json: bool) -> String {
         return Json::new()
             .str("type", "summary")
             .int("answered", r.answered)
+            .int("ssmping_answered", r.ssmping_answered)
             .int("send_failed", r.sends.failed)
             .int("kernel_drops", r.kernel_drops)
             .raw("refused", &refused_json(&r.refused))
@@ -81,6 +83,9 @@ pub fn serve_summary(r: &ServeReport, json: bool) -> String {
             .finish();
     }
     let mut line = format!("answered {} probe{}", r.answered, output::plural(r.answered));
+    if r.ssmping_answered > 0 {
+        line.push_str(&format!(" ({} of them ssmping)", r.ssmping_answered));
+    }
     line.push_str(&troubles(&r.sends, r.kernel_drops));
     line.push_str(&refused_text(&r.refused));
     if r.sources_evicted > 0 {
@@ -124,13 +129,13 @@ pub fn row(row: &RowReport, json: bool) -> String {
             .str("responder", &ip.to_string())
             .str("kind", kind)
             .int("sent", expected)
-            .int("from_seq", row.from_seq)
             .int("received", row.received)
             .int("lost", lost)
             .float("loss_pct", pct(lost, expected))
             .int("duplicates", row.duplicates)
             .int("reordered", row.reordered)
-            .opt_int("ttl", row.ttl);
+            .opt_int("ttl", row.ttl)
+            .opt_int("distance", row.distance);
         if let Some(s) = row.rtt {
             j = j
                 .float("rtt_min_ms", tools::ms(s.min as f64))
@@ -146,9 +151,9 @@ pub fn row(row: &RowReport, json: bool) -> String {
         let ms = [s.min as f64, s.avg, s.max as f64, s.p50 as f64, s.p99 as f64, s.mdev].map(fmt_ms);
         format!("  rtt min/avg/max/p50/p99/mdev = {} ms", ms.join("/"))
     });
-    let from = if row.from_seq > 0 { format!(" (from seq={})", row.from_seq) } else { String::new() };
+    let dist = row.distance.map_or(String::new(), |d| format!(", dist={d}"));
     format!(
-        "{ip:<15} {kind:>9}: {} received{from}, {:.1}% loss ({lost}), {} duplicates, {} reordered{rtt}",
+        "{ip:<15} {kind:>9}: {} received, {:.1}% loss ({lost}), {} duplicates, {} reordered{dist}{rtt}",
         row.received,
         pct(lost, expected),
         row.duplicates,
@@ -157,7 +162,7 @@ pub fn row(row: &RowReport, json: bool) -> String {
 }
 
 /// The prober's summary: a heading (text), a row per responder and channel, and (JSON) the summary object.
-pub fn probe_summary(group: mcast::Group, r: &ProbeReport, json: bool) -> Vec<String> {
+pub fn probe_summary(group: &str, r: &ProbeReport, json: bool) -> Vec<String> {
     let mut lines = Vec::new();
     if !json {
         let mut head = format!("--- {group} ping statistics: {} probes{}", r.sent, troubles(&r.sends, r.kernel_drops));
