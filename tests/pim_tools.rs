@@ -87,7 +87,6 @@ fn discover_finds_a_responder_three_routers_away() {
 /// `mcast ping` from h1 to a responder on the bridged LAN: both rows, multicast and unicast, each with
 /// every probe answered once the tree stands.
 #[test]
-#[ignore = "the prober's EXCLUDE {self} membership gets no multicast answers through pimd (1 of 15)"]
 fn ping_across_pim_gets_both_rows() {
     let g = Group::new(IpAddr::V4(Ipv4Addr::new(239, 255, 0, 32)), 4321).expect("group");
     let mut d = Domain::new("pimping");
