@@ -137,10 +137,7 @@ impl SenderBuilder {
                 if index != 0 {
                     socket.set_multicast_if_v6(index)?;
                 } else if g.needs_interface() {
-                    return Err(Error::new(
-                        ErrorKind::UnknownInterface,
-                        format!("{g} is {}-scoped: name the interface (--iface, or {}%IFACE)", g.scope(), g.ip()),
-                    ));
+                    return Err(g.no_interface_error());
                 }
             }
         }
@@ -375,10 +372,7 @@ impl ReceiverBuilder {
                 targets.push(if zone != 0 { Some(Interface::by_index(zone)?) } else { None });
             }
             if g.needs_interface() && targets.iter().any(Option::is_none) {
-                return Err(Error::new(
-                    ErrorKind::UnknownInterface,
-                    format!("{g} is {}-scoped: name the interface (--iface, or {}%IFACE)", g.scope(), g.ip()),
-                ));
+                return Err(g.no_interface_error());
             }
             let sources: Vec<Option<IpAddr>> =
                 if self.sources.is_empty() { vec![None] } else { self.sources.iter().copied().map(Some).collect() };

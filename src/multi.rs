@@ -397,10 +397,7 @@ fn plan(subs: &[Subscription], ifaces: &[Interface]) -> Result<Vec<(Subscription
             vec![None]
         };
         if g.needs_interface() && targets.iter().any(Option::is_none) {
-            return Err(Error::new(
-                ErrorKind::UnknownInterface,
-                format!("{g} is {}-scoped: name the interface (--iface, or {}%IFACE)", g.scope(), g.ip()),
-            ));
+            return Err(g.no_interface_error());
         }
         for iface in targets {
             let key = (g.ip(), g.port(), sub.source, iface.as_ref().map(|i| i.index));
@@ -531,7 +528,7 @@ mod tests {
         assert!(text.contains("sysctl -w net."), "{text}");
         let other = Error::os("x", std::io::Error::from_raw_os_error(libc::ENODEV));
         assert_eq!(
-            no_room(other, &"239.1.1.1:5000".parse::<Group>().unwrap().into()).to_string(),
+            format!("{:#}", no_room(other, &"239.1.1.1:5000".parse::<Group>().unwrap().into())),
             "x: No such device (os error 19)"
         );
     }

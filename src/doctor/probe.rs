@@ -86,7 +86,7 @@ pub fn querier(iface: &Interface, family: Family, wait: Duration) -> Finding {
                 format!("skipped: listening for {proto} queries needs CAP_NET_RAW"),
             )
         }
-        Err(e) => return Finding::new("querier", Status::Skip, format!("skipped: {e}")),
+        Err(e) => return Finding::new("querier", Status::Skip, format!("skipped: {e:#}")),
     };
     let deadline = Instant::now() + wait;
     let mut buf = [0u8; 1500];
@@ -98,7 +98,7 @@ pub fn querier(iface: &Interface, family: Family, wait: Duration) -> Finding {
         let meta = match socket.recv_timeout(&mut buf, left) {
             Ok(Some(m)) => m,
             Ok(None) => break,
-            Err(e) => return Finding::new("querier", Status::Skip, format!("skipped: {e}")),
+            Err(e) => return Finding::new("querier", Status::Skip, format!("skipped: {e:#}")),
         };
         if meta.ifindex.is_some_and(|i| i != iface.index) {
             continue;
@@ -162,7 +162,7 @@ pub fn loop_test(group: &Group, iface: &Interface) -> Finding {
             } else {
                 "see the failures above".to_string()
             };
-            Finding::new("loop", Status::Fail, format!("loop test on {}: {e}", iface.name)).fix(fix)
+            Finding::new("loop", Status::Fail, format!("loop test on {}: {e:#}", iface.name)).fix(fix)
         }
     }
 }

@@ -443,7 +443,7 @@ mod tests {
     }
 
     fn g(s: &str) -> Group {
-        s.parse().unwrap()
+        Group::parse_address(s).unwrap()
     }
 
     /// Only the cases the routing table has no say in: both sides named, or a zone.

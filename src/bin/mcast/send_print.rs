@@ -44,9 +44,9 @@ pub fn datagram_line(group: Group, seq: u64, payload: &[u8], outcome: &Outcome, 
             .str("group", &group.ip().to_string())
             .int("port", group.port())
             .opt_int("errno", e.raw_os_error())
-            .str("error", &e.to_string())
+            .str("error", &format!("{e:#}"))
             .finish(),
-        (Outcome::Failed(e), false) => format!("#{seq} failed: {e}"),
+        (Outcome::Failed(e), false) => format!("#{seq} failed: {e:#}"),
     }
 }
 
