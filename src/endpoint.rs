@@ -32,6 +32,8 @@ pub struct Sender {
     iface: Option<Interface>,
 }
 
+crate::socket::fd_of_socket!(Sender, Receiver);
+
 impl Sender {
     /// Starts a sender to `group` (which must carry a port).
     pub fn builder(group: Group) -> SenderBuilder {

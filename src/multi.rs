@@ -179,7 +179,13 @@ impl MultiReceiver {
     /// The sockets' descriptors, for `poll`/`epoll`/an event loop; [`Arrival::socket`] and
     /// [`MultiReceiver::try_recv`] use the same indices. The descriptors are non-blocking.
     pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
-        self.slots.iter().map(|s| s.socket.as_fd()).collect()
+        self.iter_fds().collect()
+    }
+
+    /// The sockets' descriptors as an iterator, in index order: register each with an event loop
+    /// (`tokio::io::unix::AsyncFd`, `mio`, `epoll`) and read the ready one with [`MultiReceiver::try_recv`].
+    pub fn iter_fds(&self) -> impl ExactSizeIterator<Item = BorrowedFd<'_>> + '_ {
+        self.slots.iter().map(|s| s.socket.as_fd())
     }
 
     /// The descriptors as integers (for the C ABI and `select`-style loops).

@@ -516,6 +516,25 @@ fn ctxi(cname: &str, group: impl std::fmt::Display, index: u32) -> String {
     format!("{cname} {group} on {}", iface_index(index))
 }
 
+/// `AsFd` and `AsRawFd` for a type whose `socket` field owns its socket (an [`McastSocket`] or anything
+/// with `AsFd`), so an event loop (`tokio::io::unix::AsyncFd`, `mio`, `poll`) can wait on it.
+macro_rules! fd_of_socket {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(&self.socket)
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(&std::os::fd::AsFd::as_fd(&self.socket))
+            }
+        }
+    )+};
+}
+pub(crate) use fd_of_socket;
+
 impl AsFd for McastSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()

@@ -31,6 +31,8 @@ pub struct MldSocket {
     kernel_checksum: AtomicBool,
 }
 
+crate::socket::fd_of_socket!(MldSocket);
+
 impl MldSocket {
     /// Opens the socket. Needs `CAP_NET_RAW`; without it the error says so and how to grant it.
     pub fn open() -> Result<Self> {
