@@ -86,9 +86,10 @@ impl SenderBuilder {
         self
     }
 
-    /// The interface to send from (`IP_MULTICAST_IF`/`IPV6_MULTICAST_IF`).
-    pub fn interface(mut self, iface: IfaceSpec) -> Self {
-        self.iface = Some(iface);
+    /// The interface to send from (`IP_MULTICAST_IF`/`IPV6_MULTICAST_IF`): a name (`"eth0"`), an index
+    /// (`2u32`), one of its addresses, or an [`IfaceSpec`]; looked up at `build()`.
+    pub fn interface(mut self, iface: impl Into<IfaceSpec>) -> Self {
+        self.iface = Some(iface.into());
         self
     }
 
@@ -292,14 +293,33 @@ impl ReceiverBuilder {
     }
 
     /// Receive only from `source` (source-specific multicast); may be given several times.
+    ///
+    /// With several groups ([`ReceiverBuilder::group`]) every source applies to every group: the socket
+    /// joins each (source, group) pair on each interface, and a datagram is accepted from any of the
+    /// sources to any of the groups. To pair a source with one group only, use
+    /// [`MultiReceiverBuilder::source_group`](crate::multi::MultiReceiverBuilder::source_group).
+    ///
+    /// ```no_run
+    /// use mcast::{Group, Receiver};
+    /// // (10.0.0.1, 232.1.1.1), (10.0.0.2, 232.1.1.1), (10.0.0.1, 232.1.1.2), (10.0.0.2, 232.1.1.2):
+    /// let rx = Receiver::builder("232.1.1.1:5000".parse()?)
+    ///     .group("232.1.1.2:5000".parse()?)
+    ///     .source("10.0.0.1".parse()?)
+    ///     .source("10.0.0.2".parse()?)
+    ///     .interface("eth0")
+    ///     .build()?;
+    /// assert_eq!(rx.memberships().len(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn source(mut self, source: IpAddr) -> Self {
         self.sources.push(source);
         self
     }
 
-    /// Join on this interface; may be given several times. None: the kernel picks by route.
-    pub fn interface(mut self, iface: IfaceSpec) -> Self {
-        self.ifaces.push(iface);
+    /// Join on this interface (a name, an index, one of its addresses, or an [`IfaceSpec`]); may be given
+    /// several times. None: the kernel picks by route.
+    pub fn interface(mut self, iface: impl Into<IfaceSpec>) -> Self {
+        self.ifaces.push(iface.into());
         self
     }
 

@@ -321,10 +321,11 @@ impl MultiReceiverBuilder {
         self
     }
 
-    /// Joins every group on this interface; may be given several times. None: the kernel picks by route (or
+    /// Joins every group on this interface (a name, an index, one of its addresses, or an [`IfaceSpec`]);
+    /// may be given several times. None: the kernel picks by route (or
     /// an IPv6 group's zone).
-    pub fn interface(mut self, iface: IfaceSpec) -> Self {
-        self.ifaces.push(iface);
+    pub fn interface(mut self, iface: impl Into<IfaceSpec>) -> Self {
+        self.ifaces.push(iface.into());
         self
     }
 

@@ -50,8 +50,8 @@ pub struct RelayBuilder {
 impl RelayBuilder {
     /// Joins FROM on `iface` (repeatable; none: the interface the routing table picks). Datagrams of the
     /// group that arrive on any other interface are refused.
-    pub fn in_iface(mut self, iface: IfaceSpec) -> Self {
-        self.in_ifaces.push(iface);
+    pub fn in_iface(mut self, iface: impl Into<IfaceSpec>) -> Self {
+        self.in_ifaces.push(iface.into());
         self
     }
 
@@ -62,8 +62,8 @@ impl RelayBuilder {
     }
 
     /// Sends TO from `iface` (default: the interface the routing table picks).
-    pub fn out_iface(mut self, iface: IfaceSpec) -> Self {
-        self.out_iface = Some(iface);
+    pub fn out_iface(mut self, iface: impl Into<IfaceSpec>) -> Self {
+        self.out_iface = Some(iface.into());
         self
     }
 
