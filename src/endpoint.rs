@@ -25,6 +25,16 @@ pub struct SenderBuilder {
 }
 
 /// A socket that sends to one group.
+///
+/// ```no_run
+/// use mcast::Sender;
+/// let tx = Sender::builder("239.1.2.3:5000".parse()?)
+///     .interface("eth0") // or an index, or one of its addresses
+///     .ttl(1)            // this link only
+///     .build()?;
+/// tx.send(b"hello")?;
+/// # Ok::<(), mcast::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Sender {
     socket: McastSocket,
@@ -175,6 +185,17 @@ pub struct ReceiverBuilder {
 /// When every membership names its interface, datagrams that arrive on any other interface are dropped (and
 /// counted by [`Receiver::foreign`]). Linux matches IPv6 memberships by group alone: an IPv6 socket joined on
 /// one interface otherwise also gets the group from another interface where anything on the host joined it.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mcast::Receiver;
+/// let rx = Receiver::builder("239.1.2.3:5000".parse()?).interface("eth0").build()?;
+/// let mut buf = [0u8; 1500];
+/// if let Some(meta) = rx.recv_timeout(&mut buf, Duration::from_secs(5))? {
+///     println!("{} bytes from {} to {:?} on {:?}", meta.len, meta.source, meta.group, meta.ifindex);
+/// }
+/// # Ok::<(), mcast::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Receiver {
     socket: McastSocket,

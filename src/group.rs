@@ -21,7 +21,7 @@ pub const MULTICAST_RANGES: &str = "IPv4 groups are 224.0.0.0/4 (224.0.0.0-239.2
 /// use mcast::Group;
 /// let g: Group = "239.1.2.3:5000".parse()?;
 /// assert_eq!((g.ip().to_string(), g.port()), ("239.1.2.3".to_string(), 5000));
-/// assert!(g.scope() == mcast::Scope::Global && !g.is_source_specific());
+/// assert_eq!(g.v4_block(), Some(mcast::V4Block::AdministrativelyScoped));
 ///
 /// let e = "239.1.2.3".parse::<Group>().unwrap_err();
 /// assert!(e.to_string().contains("write 239.1.2.3:PORT"), "{e}");

@@ -9,6 +9,15 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::sys;
 
 /// An interface as the kernel describes it.
+///
+/// ```
+/// use mcast::Interface;
+/// let lo = Interface::by_name("lo")?;
+/// assert!(lo.is_loopback() && lo.is_up());
+/// assert_eq!(lo.to_string(), "lo");
+/// assert!(Interface::list()?.iter().any(|i| i.index == lo.index));
+/// # Ok::<(), mcast::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Interface {
     /// Name, e.g. `lo`, `eth0`.

@@ -146,6 +146,21 @@ pub struct MultiReceiverBuilder {
 }
 
 /// Receives many groups over as many sockets as the kernel's per-socket limits require.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mcast::multi::{parse_group_list, MultiReceiver};
+/// let mut rx = MultiReceiver::builder()
+///     .groups(parse_group_list("239.1.1.1-239.1.1.100:5000", None)?)
+///     .interface("eth0")
+///     .build()?;
+/// let mut buf = [0u8; 1500];
+/// while let Some(arrival) = rx.recv_timeout(&mut buf, Duration::from_secs(1))? {
+///     let group = arrival.member.map(|m| rx.members()[m].group());
+///     println!("{} bytes from {} to {group:?}", arrival.meta.len, arrival.meta.source);
+/// }
+/// # Ok::<(), mcast::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct MultiReceiver {
     slots: Vec<Slot>,

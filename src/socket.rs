@@ -122,6 +122,19 @@ impl RecvMeta {
 /// Every multicast option of ip(7) and ipv6(7) is a method: the integer ones in [`crate::options`], the
 /// request-struct ones (joins, source filters, interfaces) below. The descriptor is an ordinary one, so
 /// `poll`/`epoll` work on it ([`AsRawFd`]).
+///
+/// ```no_run
+/// use mcast::{Family, Interface, McastSocket};
+/// // What a Receiver does, step by step: a UDP socket, the port, a join on one interface.
+/// let socket = McastSocket::udp(Family::V4)?;
+/// socket.set_reuse_address(true)?;
+/// socket.bind("0.0.0.0:5000".parse().unwrap())?;
+/// let eth0 = Interface::by_name("eth0")?;
+/// socket.join_group("239.1.2.3".parse().unwrap(), eth0.index)?; // IP_ADD_MEMBERSHIP
+/// socket.set_multicast_all_v4(false)?; // IP_MULTICAST_ALL: only the groups this socket joined
+/// assert_eq!(socket.multicast_ttl_v4()?, 1);
+/// # Ok::<(), mcast::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct McastSocket {
     fd: OwnedFd,
