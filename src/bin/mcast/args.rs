@@ -40,7 +40,7 @@ impl From<mcast::Error> for Fail {
     fn from(e: mcast::Error) -> Fail {
         match e.kind() {
             mcast::ErrorKind::Os => Fail::Runtime(format!("{e:#}")),
-            mcast::ErrorKind::NeedsInterface => Fail::Usage(format!("{e:#} (--iface IFACE)")),
+            mcast::ErrorKind::NeedsInterface => Fail::Usage(format!("{e:#}, or give --iface IFACE")),
             _ => Fail::Usage(format!("{e:#}")),
         }
     }
