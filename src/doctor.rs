@@ -6,7 +6,8 @@
 //! ([`checks::rp_filter`]), the IGMP/MLD version ([`checks::protocol_version`]), the per-socket membership
 //! limit ([`checks::membership_limit`]), the packet filter ([`firewall_check`]), the group's scope against the
 //! TTL ([`checks::scope`]), groups that share its Ethernet MAC ([`checks::mac_collisions`]), whether a querier
-//! is heard ([`probe::querier`]) and a local loop test ([`probe::loop_test`]).
+//! is heard and which PIM routers are on the link ([`link::listen`]), and a local loop test
+//! ([`probe::loop_test`]).
 //!
 //! Everything reads the calling thread's network namespace, so a test can run the doctor inside one it made.
 //!
@@ -22,6 +23,7 @@
 pub mod checks;
 pub mod firewall;
 pub mod json;
+pub mod link;
 pub mod probe;
 pub mod route;
 
@@ -64,7 +66,7 @@ impl fmt::Display for Status {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
     /// The check's name: `interface`, `route`, `rp_filter`, `igmp-version`, `mld-version`, `memberships`,
-    /// `firewall`, `scope`, `mac`, `querier`, `loop`.
+    /// `firewall`, `scope`, `mac`, `querier`, `pim`, `loop`.
     pub check: &'static str,
     /// The outcome.
     pub status: Status,
@@ -99,7 +101,7 @@ pub struct Options {
     pub source: Option<IpAddr>,
     /// The TTL or hop limit senders use (the kernel's default is 1).
     pub ttl: u32,
-    /// How long to listen for an IGMP/MLD query; zero skips the querier check.
+    /// How long to listen for an IGMP/MLD query and PIM hellos; zero skips both checks.
     pub querier_wait: Duration,
     /// Whether to run the local loop test.
     pub loop_test: bool,
@@ -185,7 +187,7 @@ pub fn diagnose(opts: &Options) -> Report {
     findings.extend(checks::scope(&group, opts.ttl, iface.is_some()));
     findings.push(checks::mac_collisions(&group, iface.as_ref()));
     if let Some(i) = &iface {
-        findings.push(probe::querier(i, Family::of(group.ip()), opts.querier_wait));
+        findings.extend(link::listen(i, &group, opts.querier_wait));
         if opts.loop_test {
             findings.push(probe::loop_test(&group, i));
         }

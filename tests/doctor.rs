@@ -109,6 +109,7 @@ fn a_healthy_ipv4_namespace_gets_ok_from_every_check() {
         "scope",
         "mac",
         "querier",
+        "pim",
         "loop",
     ] {
         assert!(checks.contains(&c), "{c} missing:\n{}", show(&r));
@@ -126,6 +127,29 @@ fn a_healthy_ipv6_namespace_gets_ok_from_every_check() {
     assert!(finding(&r, "querier", Status::Ok).summary.contains("MLDv2 query"), "{}", show(&r));
     assert!(finding(&r, "mld-version", Status::Ok).summary.contains("MLDv2"));
     assert!(finding(&r, "loop", Status::Ok).summary.contains("ff02::4321"));
+}
+
+/// Topology: a veth pair va <-> vb in one namespace, no querier and no PIM router anywhere. The querier check
+/// says how long it listened, that the question it asked (a dropped source of 239.255.0.2) went unanswered,
+/// and offers a longer listen; the PIM check heard no router; nothing fails.
+#[test]
+fn no_querier_is_a_warning_that_says_what_was_tried() {
+    let ns = Netns::new("docnoq");
+    veth_pair_in(&ns, "va", "vb");
+    ns.add_addr("va", "10.9.1.1/24");
+    let r = doctor(&ns, Options { querier_wait: Duration::from_secs(1), ..opts("239.1.2.3:5000", Some("va")) });
+    let f = finding(&r, "querier", Status::Warn);
+    assert!(f.summary.starts_with("no IGMP query heard on va (listened 1 s"), "{}", show(&r));
+    assert!(f.summary.contains("a change of sources of 239.255.0.2, which a querier answers at once, went unanswered"));
+    assert!(fix_of(f).starts_with("listen through a whole query interval (--querier-wait 130)"), "{}", show(&r));
+    assert!(finding(&r, "pim", Status::Ok).summary.starts_with("no PIM hello heard on va in 1 s"), "{}", show(&r));
+    assert!(!r.failed(), "{}", show(&r));
+    // IGMPv2 forced by sysctl puts /proc/net/igmp in v2 mode too, but proves no querier; and a v2 host
+    // reports no change of sources, so nothing is asked.
+    ns.sysctl("net.ipv4.conf.va.force_igmp_version", "2");
+    let r = doctor(&ns, Options { querier_wait: Duration::from_secs(1), ..opts("239.1.2.3:5000", Some("va")) });
+    let f = finding(&r, "querier", Status::Warn);
+    assert!(f.summary.starts_with("no IGMP query heard on va (listened 1 s)"), "{}", show(&r));
 }
 
 #[test]

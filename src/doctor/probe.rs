@@ -1,6 +1,6 @@
-//! The doctor's checks that listen or send: is a querier heard, and does a datagram sent at TTL 0 come back?
+//! The doctor's loop test, and the readers of query versions that the querier check ([`super::link`]) uses.
 //!
-//! The querier check only listens. The loop test joins the group first and then sends with TTL (hop limit) 0:
+//! The loop test joins the group first and then sends with TTL (hop limit) 0:
 //! Linux loops the datagram back to the member and, since this host is a member on the outgoing interface,
 //! discards the original instead of transmitting it. (Without a local member, a TTL 0 datagram does go out.)
 //! Joining does announce the membership on the link with an IGMP/MLD report, as any receiver would.
@@ -55,84 +55,6 @@ pub fn mld_query_version(message: &[u8]) -> Option<u8> {
         n if n >= 28 => Some(2),
         _ => None,
     }
-}
-
-/// Listens up to `wait` for an IGMP (IPv4) or MLD (IPv6) query on `iface`. Needs `CAP_NET_RAW`; without it
-/// the check is skipped, saying so.
-pub fn querier(iface: &Interface, family: Family, wait: Duration) -> Finding {
-    let proto = if family == Family::V4 { "IGMP" } else { "MLD" };
-    if iface.is_loopback() {
-        return Finding::new(
-            "querier",
-            Status::Skip,
-            format!("{} is loopback: no querier there, none needed", iface.name),
-        );
-    }
-    if wait.is_zero() {
-        return Finding::new("querier", Status::Skip, "not listened for (a wait of 0 s was asked)");
-    }
-    let socket = match family {
-        Family::V4 => McastSocket::raw(family, libc::IPPROTO_IGMP).and_then(|s| s.set_pktinfo_v4(true).map(|_| s)),
-        Family::V6 => {
-            McastSocket::raw(family, libc::IPPROTO_ICMPV6).and_then(|s| s.set_recv_pktinfo_v6(true).map(|_| s))
-        }
-    };
-    let socket = match socket {
-        Ok(s) => s,
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) => {
-            return Finding::new(
-                "querier",
-                Status::Skip,
-                format!("skipped: listening for {proto} queries needs CAP_NET_RAW"),
-            )
-        }
-        Err(e) => return Finding::new("querier", Status::Skip, format!("skipped: {e:#}")),
-    };
-    let deadline = Instant::now() + wait;
-    let mut buf = [0u8; 1500];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        let meta = match socket.recv_timeout(&mut buf, left) {
-            Ok(Some(m)) => m,
-            Ok(None) => break,
-            Err(e) => return Finding::new("querier", Status::Skip, format!("skipped: {e:#}")),
-        };
-        if meta.ifindex.is_some_and(|i| i != iface.index) {
-            continue;
-        }
-        let bytes = buf.get(..meta.len).unwrap_or_default();
-        let version = match family {
-            Family::V4 => igmp_query_version(bytes),
-            Family::V6 => mld_query_version(bytes),
-        };
-        if let Some(v) = version {
-            let from = meta.source.ip();
-            return Finding::new(
-                "querier",
-                Status::Ok,
-                format!("{proto}v{v} query from {from} heard on {}", iface.name),
-            );
-        }
-    }
-    let secs = wait.as_secs_f64();
-    let secs = if secs.fract() == 0.0 { format!("{secs:.0}") } else { format!("{secs:.1}") };
-    Finding::new(
-        "querier",
-        Status::Warn,
-        format!(
-            "no {proto} query heard on {} in {secs} s (queriers ask every 125 s, so this is a hint, not proof): \
-             without a querier, switches that snoop {proto} stop forwarding groups a few minutes after the join",
-            iface.name
-        ),
-    )
-    .fix(format!(
-        "enable a querier on {}'s LAN: the router's {proto}, the switch's querier, or on a Linux bridge: \
-         ip link set BRIDGE type bridge mcast_querier 1",
-        iface.name
-    ))
 }
 
 /// Joins the group on `iface` on a fresh port, sends one datagram to it at TTL 0 with loop on, and waits

@@ -93,6 +93,8 @@ pub enum Error {
     },
     /// A discover answer's body is malformed.
     BadAnswer(&'static str),
+    /// A PIM message that is not a sound Hello.
+    BadHello(&'static str),
 }
 
 /// The result of parsing or emitting a wire format.
@@ -135,6 +137,7 @@ impl fmt::Display for Error {
             }
             Error::NoRoom { needed, available } => write!(f, "need {needed} bytes, have room for {available}"),
             Error::BadAnswer(why) => write!(f, "malformed discover answer: {why}"),
+            Error::BadHello(why) => write!(f, "malformed PIM hello: {why}"),
         }
     }
 }

@@ -24,7 +24,8 @@
 //!   [RFC 4443 §2.3](https://www.rfc-editor.org/rfc/rfc4443#section-2.3);
 //! - IGMPv1 [RFC 1112](https://www.rfc-editor.org/rfc/rfc1112), IGMPv2
 //!   [RFC 2236](https://www.rfc-editor.org/rfc/rfc2236), IGMPv3 [RFC 3376](https://www.rfc-editor.org/rfc/rfc3376);
-//! - MLDv1 [RFC 2710](https://www.rfc-editor.org/rfc/rfc2710), MLDv2 [RFC 3810](https://www.rfc-editor.org/rfc/rfc3810).
+//! - MLDv1 [RFC 2710](https://www.rfc-editor.org/rfc/rfc2710), MLDv2 [RFC 3810](https://www.rfc-editor.org/rfc/rfc3810);
+//! - PIM Hello [RFC 7761 §4.9.2](https://www.rfc-editor.org/rfc/rfc7761#section-4.9.2) ([`pim`]).
 //!
 //! Parse what a raw IGMP socket receives (IPv4 header included), and build a query with Router Alert:
 //!
@@ -55,6 +56,7 @@ pub mod igmp;
 pub mod ipv4;
 pub mod membership;
 pub mod mld;
+pub mod pim;
 pub mod proto;
 pub mod record;
 

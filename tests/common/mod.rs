@@ -12,6 +12,9 @@
 pub mod cases;
 pub mod cli;
 pub mod forge;
+pub mod frr;
+pub mod igmpproxy;
+pub mod pim;
 pub mod procnet;
 pub mod routed;
 pub mod traffic;

@@ -24,7 +24,10 @@ Checks, in the order a datagram meets them (each line: ok, warn, fail or skip, w
   scope         the group's scope against the TTL: 224.0.0.x never routed, 239/8 site-bounded, ff02:: needs
                 an interface
   mac           other joined groups that share the group's Ethernet MAC (32 IPv4 groups share each)
-  querier       an IGMP/MLD query heard within --querier-wait (needs CAP_NET_RAW, else skipped)
+  querier       an IGMP/MLD query heard within --querier-wait (needs CAP_NET_RAW, else skipped); on an
+                IGMPv3 host the check drops one source of a probe join (239.255.0.2), which a querier
+                answers at once; an IGMPv1/v2 mode of the host also proves a querier
+  pim           the PIM routers whose hellos (224.0.0.13) are heard in the same window, and the DR
   loop          a datagram sent at TTL 0 with loop on comes back to a member (it never leaves the host)
 
 Without a group, 239.255.0.1 stands in (no port: the firewall check then looks at IGMP only). A list or
@@ -34,7 +37,8 @@ Options:
   --iface IFACE        the interface you mean (name, index or address); default: the route's choice
   --source ADDR        the sender's address, for the reverse-path check
   --ttl N              the TTL (hop limit) senders use, 0..=255 (default 1)
-  --querier-wait SECS  how long to listen for a querier (default 2; 0 skips the check)
+  --querier-wait SECS  how long to listen for a querier and PIM hellos (default 2; 0 skips both;
+                       130 covers a whole default query interval, 35 a PIM hello period)
   --no-loop            skip the loop test
   --json               one JSON object: group, iface, failed, findings [{check, status, summary, fix}]
   -h, --help           this help

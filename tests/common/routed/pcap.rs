@@ -175,14 +175,18 @@ impl Capture {
         Capture { peer, file }
     }
 
-    /// The IGMP and MLD messages captured so far.
-    pub fn messages(&self) -> Vec<Report> {
+    /// Every frame captured so far.
+    pub fn frames(&self) -> Vec<Vec<u8>> {
         let bytes = std::fs::read(&self.file).unwrap_or_default();
         if bytes.len() < 24 {
             return Vec::new();
         }
-        let frames = frames(&bytes).unwrap_or_else(|e| panic!("{}: {e}", self.file.display()));
-        membership_messages(&frames).unwrap_or_else(|e| panic!("{}: {e}", self.file.display()))
+        frames(&bytes).unwrap_or_else(|e| panic!("{}: {e}", self.file.display()))
+    }
+
+    /// The IGMP and MLD messages captured so far.
+    pub fn messages(&self) -> Vec<Report> {
+        membership_messages(&self.frames()).unwrap_or_else(|e| panic!("{}: {e}", self.file.display()))
     }
 
     /// Waits up to [`PATIENCE`] for a message that `wanted` accepts and returns it; fails the test with
