@@ -4,9 +4,9 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 RELEASE := $(or $(CARGO_TARGET_DIR),target)/release
 
-.PHONY: all build demo check lint msrv test test-rust bench install clean
+.PHONY: all build demo check lint msrv test test-rust bench install clean generated install-completions
 
-all: build
+all: build generated
 
 build:
 	$(CARGO) build --release
@@ -39,6 +39,23 @@ test-rust:
 
 clean:
 	$(CARGO) clean
+
+# The manual page and the shell completions, generated from the command's option tables (and committed, so
+# they can be read in the repository; tests/cli_docs.rs checks they are up to date).
+generated: build
+	$(RELEASE)/mcast __man > docs/mcast.1
+	$(RELEASE)/mcast __complete bash > completions/mcast.bash
+	$(RELEASE)/mcast __complete zsh > completions/_mcast
+	$(RELEASE)/mcast __complete fish > completions/mcast.fish
+
+install: install-completions
+
+install-completions:
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 0644 completions/mcast.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/mcast
+	install -m 0644 completions/_mcast $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_mcast
+	install -m 0644 completions/mcast.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/mcast.fish
 
 # C library, examples, C tests, install: ffi/c.mk. Benchmarks: bench/bench.mk.
 include ffi/c.mk

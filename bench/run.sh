@@ -18,16 +18,21 @@
 # ratios within each round, so that the drifts of this kind of machine's wake-up latency, which last from a
 # fraction of a second to seconds, fall on all alike.
 #
-# Environment: MCAST (the mcast binary, release build), BENCH_OUT (where the C baselines are built),
-# BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core), BENCH_PARTS ("throughput
-# ping": which parts to run), BENCH_PING_ROUNDS (default 30) and BENCH_PING_COUNT (probes per run, default 200).
+# The C ABI ("capi"): bench/capi.c times a loop of mcast_send() against send(2) and of mcast_recv() against
+# recvmsg(2) doing the same job, 64-byte datagrams over lo in a namespace, on the sender core; it prints the
+# median ratio over BENCH_CAPI_ROUNDS rounds (default 15) of BENCH_CAPI_COUNT datagrams (default 20000).
+#
+# Environment: MCAST (the mcast binary, release build; libmcast.so is beside it), BENCH_OUT (where the C
+# baselines are built), BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core),
+# BENCH_PARTS ("throughput ping capi": which parts to run), BENCH_PING_ROUNDS (default 30) and BENCH_PING_COUNT
+# (probes per run, default 200).
 set -euo pipefail
 
 MCAST=${MCAST:?set MCAST to the mcast binary}
 OUT=${BENCH_OUT:-target/bench}
 SECS=${BENCH_SECONDS:-2}
 read -r TX_CORE RX_CORE <<<"${BENCH_CORES:-0 1}"
-PARTS=${BENCH_PARTS:-throughput ping}
+PARTS=${BENCH_PARTS:-throughput ping capi}
 ROUNDS=${BENCH_PING_ROUNDS:-30}
 COUNT=${BENCH_PING_COUNT:-200}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -274,10 +279,22 @@ round_trips() {
     done
 }
 
+# The C ABI against the system calls, linked with the libmcast.so of the same build as $MCAST.
+capi() {
+    local lib; lib=$(cd "$OUT" && pwd)/capi-lib
+    # cargo leaves libmcast.so without the libmcast.so.0 its SONAME names: give the program that name.
+    mkdir -p "$lib"
+    ln -sf "$(cd "$(dirname "$MCAST")" && pwd)/libmcast.so" "$lib/libmcast.so.0"
+    ln -sf libmcast.so.0 "$lib/libmcast.so"
+    cc -O2 -Wall -Wextra -I "$HERE/../ffi" -o "$OUT/capi" "$HERE/capi.c" -L"$lib" -lmcast -Wl,-rpath,"$lib"
+    ip netns exec "$NS_LO" taskset -c "$TX_CORE" "$OUT/capi" "${BENCH_CAPI_ROUNDS:-15}" "${BENCH_CAPI_COUNT:-20000}"
+}
+
 for part in $PARTS; do
     case $part in
         throughput) throughput ;;
         ping) echo; round_trips ;;
-        *) echo "bench: unknown part $part (throughput, ping)" >&2; exit 2 ;;
+        capi) echo; capi ;;
+        *) echo "bench: unknown part $part (throughput, ping, capi)" >&2; exit 2 ;;
     esac
 done

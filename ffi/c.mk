@@ -25,8 +25,8 @@ C_EXAMPLES := $(C_OUT)/server $(C_OUT)/client
 VALGRIND := valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
 	--show-leak-kinds=definite
 
-.PHONY: lib c-stage examples test-c c-abi-check c-examples c-test c-test-static c-test-valgrind c-test-asan \
-	c-test-tsan install install-files
+.PHONY: lib c-stage examples test-c c-abi-check c-abi-0.1 c-examples c-test c-test-static c-test-valgrind \
+	c-test-asan c-test-tsan install install-files
 
 all: examples
 
@@ -59,13 +59,15 @@ $(C_OUT)/test_mcast_static: $(C_TESTS) tests/c/harness.h c-stage
 		$$($(C_PKG) --cflags mcast) \
 		$$($(C_PKG) --static --libs mcast | sed 's/-lmcast/-Wl,-Bstatic -lmcast -Wl,-Bdynamic/')
 
-# The header and exports, the examples end to end, then the suite: plain, statically linked, under valgrind
-# memcheck, under ASan+UBSan (LeakSanitizer on), and under ThreadSanitizer (tests/c/test_threads.c shares
-# descriptors between threads). Each run builds its own network namespace.
-test-c: c-abi-check c-examples c-test c-test-static c-test-valgrind c-test-asan c-test-tsan
+# The header and exports, a program built for 0.1, the examples end to end, then the suite: plain, statically
+# linked, under valgrind memcheck, under ASan+UBSan (LeakSanitizer on), and under ThreadSanitizer
+# (tests/c/test_threads.c shares descriptors between threads). Each run builds its own network namespace.
+test-c: c-abi-check c-abi-0.1 c-examples c-test c-test-static c-test-valgrind c-test-asan c-test-tsan
 
 # The header compiles alone in strict C99 (and C++ where a C++ compiler is installed), and declares exactly
-# the functions the library exports.
+# the functions the library exports; the exports, each with its version, are exactly ffi/libmcast.symbols (a
+# change there is a change of the ABI, made on purpose); and every function of 0.1's header
+# (tests/c/abi-0.1/mcast.h) is still exported at MCAST_0.1.
 c-abi-check: c-stage
 	printf '#include <mcast.h>\nint main(void) { return mcast_version() == 0; }\n' > $(C_OUT)/header.c
 	$(CC) -std=c99 $(C_WARN) -o $(C_OUT)/header $(C_OUT)/header.c $$($(C_PKG) --cflags --libs mcast)
@@ -73,9 +75,29 @@ c-abi-check: c-stage
 		$(CXX) -std=c++11 $(C_WARN) -x c++ -o $(C_OUT)/header_cxx $(C_OUT)/header.c \
 			$$($(C_PKG) --cflags --libs mcast); fi
 	grep -o '\bmcast_[a-z0-9_]*(' ffi/mcast.h | tr -d '(' | sort -u > $(C_OUT)/declared.txt
-	nm -D --defined-only $(C_STAGE)/lib/libmcast.so | awk '$$2 == "T" { print $$3 }' | sort -u \
+	nm -D --defined-only $(C_STAGE)/lib/libmcast.so | awk '$$2 == "T" { print $$3 }' | LC_ALL=C sort -u \
 		> $(C_OUT)/exported.txt
-	diff -u $(C_OUT)/declared.txt $(C_OUT)/exported.txt
+	sed 's/@.*//' $(C_OUT)/exported.txt | sort -u | diff -u $(C_OUT)/declared.txt -
+	diff -u ffi/libmcast.symbols $(C_OUT)/exported.txt
+	grep -o '\bmcast_[a-z0-9_]*(' tests/c/abi-0.1/mcast.h | tr -d '(' | sed 's/$$/@MCAST_0.1/' | LC_ALL=C sort -u \
+		> $(C_OUT)/abi-0.1.txt
+	sed 's/@@/@/' $(C_OUT)/exported.txt | LC_ALL=C sort | LC_ALL=C comm -23 $(C_OUT)/abi-0.1.txt - \
+		> $(C_OUT)/abi-0.1-missing.txt
+	if [ -s $(C_OUT)/abi-0.1-missing.txt ]; then echo "0.1 symbols gone:"; cat $(C_OUT)/abi-0.1-missing.txt; \
+		exit 1; fi
+
+# A program as 0.1's users built it: compiled against 0.1's header and linked against a library whose symbols
+# carry no version (a stub with 0.1's names and soname), then run, plain and under valgrind, against this one.
+$(C_OUT)/abi-0.1/old: tests/c/abi-0.1/old.c tests/c/abi-0.1/mcast.h
+	mkdir -p $(C_OUT)/abi-0.1
+	grep -o '\bmcast_[a-z0-9_]*(' tests/c/abi-0.1/mcast.h | tr -d '(' | sort -u | sed 's/.*/void &(void) {}/' \
+		> $(C_OUT)/abi-0.1/stub.c
+	$(CC) -shared -fPIC -Wl,-soname,libmcast.so.$(SOMAJOR) -o $(C_OUT)/abi-0.1/libmcast.so $(C_OUT)/abi-0.1/stub.c
+	$(CC) $(C_FLAGS) -I tests/c/abi-0.1 -o $@ $< -L$(C_OUT)/abi-0.1 -lmcast
+
+c-abi-0.1: $(C_OUT)/abi-0.1/old c-stage
+	$(C_RUN) $(C_OUT)/abi-0.1/old
+	$(C_RUN) $(VALGRIND) $(C_OUT)/abi-0.1/old
 
 c-examples: examples
 	$(C_RUN) sh tests/c/examples.sh $(C_OUT)
@@ -105,11 +127,12 @@ install: build
 
 install-files:
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3
-	install -m 0755 $(RELEASE)/mcast $(DESTDIR)$(BINDIR)/mcast
-	install -m 0755 $(RELEASE)/libmcast.so $(DESTDIR)$(LIBDIR)/libmcast.so.$(VERSION)
+	install -m 0755 -s $(RELEASE)/mcast $(DESTDIR)$(BINDIR)/mcast
+	install -m 0755 -s $(RELEASE)/libmcast.so $(DESTDIR)$(LIBDIR)/libmcast.so.$(VERSION)
 	ln -sf libmcast.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libmcast.so.$(SOMAJOR)
 	ln -sf libmcast.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libmcast.so
 	install -m 0644 $(RELEASE)/libmcast.a $(DESTDIR)$(LIBDIR)/libmcast.a
+	strip --strip-debug $(DESTDIR)$(LIBDIR)/libmcast.a
 	install -m 0644 ffi/mcast.h $(DESTDIR)$(INCLUDEDIR)/mcast.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
 		-e 's|@VERSION@|$(VERSION)|' -e 's|@PRIVATE_LIBS@|$(PRIVATE_LIBS)|' \

@@ -14,11 +14,17 @@
  *   errno     EINVAL   a NULL pointer where one is needed, text that does not parse, a group that is not
  *                      multicast, a value out of range (TTL 256);
  *             EBADF    a negative or closed descriptor;
- *             EAFNOSUPPORT  a descriptor that is not an AF_INET/AF_INET6 SOCK_DGRAM or SOCK_RAW socket, or a
- *                      group of the other family;
+ *             ENOTSOCK a descriptor that is not a socket;
+ *             EAFNOSUPPORT  a socket that is not an AF_INET/AF_INET6 SOCK_DGRAM or SOCK_RAW one, or a group or
+ *                      source of the other family;
  *             ENODEV   no interface by that name, index or address;
  *             EIO      an internal error (a bug: please report it with mcast_last_error()'s text);
  *             anything else comes from the system call that failed (see its man page).
+ *             Each function's comment lists the errno values it adds to these.
+ *   I/O       The datagram calls (mcast_send, mcast_send_to, mcast_recv, mcast_recv_timeout, mcast_recv_batch,
+ *             mcast_recv_gro) make no system call besides the send or receive itself: they do not check what
+ *             the descriptor is, and the kernel answers EBADF or ENOTSOCK itself (any datagram socket works;
+ *             the family of what arrived comes from its source address). Nothing is cached per descriptor.
  *   Outputs   Output parameters are written only when the call succeeds; on failure they keep their value.
  *   Strings   Group, interface and source arguments are NUL-terminated UTF-8 text.
  *             A group is "239.1.2.3", "ff12::1" or "ff02::1%eth0" (an IPv6 zone: interface name or index);
@@ -40,12 +46,17 @@
  *               - option and membership calls (mcast_set_*, mcast_get_*, mcast_join*, mcast_leave*) may run
  *                 beside sends and receives; concurrent settings of one option end with one of the values.
  *             Not allowed: mcast_close() while another thread still uses the descriptor, since its number may
- *             be reused at once by an open elsewhere. mcast_last_error() and mcast_strerror() answer for the
- *             calling thread only. tests/c/test_threads.c runs these cases under ThreadSanitizer.
+ *             be reused at once by an open elsewhere. mcast_last_error() answers for the calling thread
+ *             only; mcast_strerror()'s texts are static and shared. tests/c/test_threads.c runs these cases under ThreadSanitizer.
  *   Memory    Nothing is allocated for the caller except by mcast_if_list(), freed by mcast_if_list_free(), and
  *             by mcast_multi_open(), freed by mcast_multi_free().
  *             The strings returned by mcast_version(), mcast_last_error() and mcast_strerror() belong to the
  *             library and must not be freed.
+ *   ABI       Every symbol carries the version it came in (MCAST_0.1, MCAST_0.2: objdump -T). struct mcast_opts
+ *             and struct mcast_rxinfo begin with their size, which the caller sets (MCAST_OPTS_INIT,
+ *             MCAST_RXINFO_INIT): the library reads and writes only the fields that size covers, so a program
+ *             keeps working with a later library whose structs have grown. Programs built against 0.1, whose
+ *             structs had no size, bind to the 0.1 entry points and keep working unchanged.
  *
  * Multicast is for AF_INET and AF_INET6 sockets of type SOCK_DGRAM and SOCK_RAW only.
  */
@@ -63,6 +74,13 @@
 extern "C" {
 #endif
 
+/* The version of this header, for #if: MCAST_VERSION_NUMBER is MAJOR * 10000 + MINOR * 100 + PATCH. The
+ * library's own is mcast_version(). */
+#define MCAST_VERSION_MAJOR 0
+#define MCAST_VERSION_MINOR 2
+#define MCAST_VERSION_PATCH 0
+#define MCAST_VERSION_NUMBER (MCAST_VERSION_MAJOR * 10000 + MCAST_VERSION_MINOR * 100 + MCAST_VERSION_PATCH)
+
 /* The most datagrams one mcast_send_batch() or mcast_recv_batch() call handles; larger counts are cut. */
 #define MCAST_BATCH_MAX 64
 
@@ -74,13 +92,20 @@ extern "C" {
 const char *mcast_version(void);
 
 /* The message of the last call that failed on this thread, "" if none has. Successful calls leave it as it is,
- * like errno. Valid until the next failing call on this thread. */
+ * like errno. The string stays valid and unchanged until the next failing call on this thread (successful
+ * calls, and calls on other threads, do not touch it). Never NULL. */
 const char *mcast_last_error(void);
 
 /* strerror(3)'s text for errnum, with what it usually means for multicast where that helps
- * ("No such device (no such interface, or one that cannot do multicast)"). Never NULL. Valid until the next
- * mcast_strerror() on this thread. */
+ * ("No such device (no such interface, or one that cannot do multicast)"). Never NULL. Static text, valid for
+ * the life of the process: printf("%s %s", mcast_strerror(a), mcast_strerror(b)) is fine. An errnum Linux does
+ * not define gives "Unknown error". */
 const char *mcast_strerror(int errnum);
+
+/* mcast_strerror()'s text copied into buf[0..len), NUL-terminated. Returns 0; -1 with ERANGE when it does not
+ * fit, in which case buf still holds as much of it as fits, NUL-terminated (len > 0), as XSI strerror_r does.
+ * EINVAL for a NULL buf. */
+int mcast_strerror_r(int errnum, char *buf, size_t len);
 
 /* ------------------------------------------------------------------------------------------------------------
  * Sockets
@@ -105,7 +130,8 @@ int mcast_close(int fd);
 
 /* IP_MULTICAST_TTL (0..255) or IPV6_MULTICAST_HOPS (0..255, or -1 for the route's default). The default is 1:
  * this subnet. 0 keeps datagrams on this host; 32 site, 64 region, 128 continent, 255 unrestricted.
- * EINVAL, before any system call, for a value out of range.
+ * EINVAL, before any system call, for a value out of range; EBADF, ENOTSOCK or EAFNOSUPPORT for a descriptor
+ * that is not an IPv4/IPv6 datagram or raw socket (a pipe is ENOTSOCK), as for every option call below.
  * Linux's exceptions: sent by lo itself, a datagram is looped back whatever the TTL and loop setting; and an
  * IPv6 datagram with hop limit 0 is discarded only where a member on the outgoing interface gets a looped copy
  * (without one it goes on the link). */
@@ -113,7 +139,7 @@ int mcast_set_ttl(int fd, int ttl);
 int mcast_get_ttl(int fd, int *ttl);
 
 /* IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP: whether this host's members get a copy of what fd sends. Any
- * non-zero value is on (the default); *on reads 0 or 1. */
+ * non-zero value is on (the default); *on reads 0 or 1. EINVAL for a NULL on. */
 int mcast_set_loop(int fd, int on);
 int mcast_get_loop(int fd, int *on);
 
@@ -131,6 +157,11 @@ int mcast_get_if(int fd, unsigned int *ifindex);
 /* IPv4 only: the address IP_MULTICAST_IF reports (INADDR_ANY for the route's choice). EAFNOSUPPORT on IPv6. */
 int mcast_get_if_addr(int fd, struct in_addr *addr);
 
+/* The DSCP (0..63) of what fd sends: IP_TOS or IPV6_TCLASS set to dscp << 2, by the socket's family (ECN bits
+ * 0). EINVAL outside 0..63. mcast_get_dscp reads the upper six bits back. */
+int mcast_set_dscp(int fd, int dscp);
+int mcast_get_dscp(int fd, int *dscp);
+
 /* ------------------------------------------------------------------------------------------------------------
  * Group membership. Each membership belongs to one interface; join on several to hear several. Closing the
  * socket drops its memberships. To receive, bind the group's port on the wildcard address first (and set
@@ -140,12 +171,14 @@ int mcast_get_if_addr(int fd, struct in_addr *addr);
 /* Joins group on iface: a name, index or address, or NULL for the group's %zone if it has one, else the
  * route's choice. IPv4 uses IP_ADD_MEMBERSHIP with ip_mreq (by the interface's address) or ip_mreqn (by index,
  * for an interface without an IPv4 address); IPv6 uses IPV6_JOIN_GROUP. A ":port" in group is ignored.
- * EINVAL for a group that is not multicast, EAFNOSUPPORT for one of the other family, ENODEV for an unknown
- * interface, EADDRINUSE when already joined there, ENOBUFS past the kernel's limit of
- * memberships. */
+ * EINVAL for a NULL group, text that does not parse or a group that is not multicast; EAFNOSUPPORT for one of
+ * the other family; ENODEV for an unknown interface (the message names the option, the group and the
+ * interface: "mcast_join: IP_ADD_MEMBERSHIP 239.1.2.3: no interface named 'eth9'"); EADDRINUSE when already
+ * joined there; ENOBUFS past the kernel's limit of memberships (net.ipv4.igmp_max_memberships). */
 int mcast_join(int fd, const char *group, const char *iface);
 
-/* Drops the membership mcast_join() with the same arguments made. EADDRNOTAVAIL if there is none. */
+/* Drops the membership mcast_join() with the same arguments made. EADDRNOTAVAIL if there is none; otherwise
+ * the errors of mcast_join(). */
 int mcast_leave(int fd, const char *group, const char *iface);
 
 /* Source-specific multicast (RFC 4607; groups 232.0.0.0/8 and ff3x::/96): receive group only from source.
@@ -157,19 +190,71 @@ int mcast_join_source(int fd, const char *group, const char *source, const char 
 int mcast_leave_source(int fd, const char *group, const char *source, const char *iface);
 
 /* The same with binary addresses (network byte order) and an interface index (0: the route's choice):
- * IP_ADD_MEMBERSHIP with ip_mreqn, and IPV6_JOIN_GROUP with ipv6_mreq. */
+ * IP_ADD_MEMBERSHIP with ip_mreqn, and IPV6_JOIN_GROUP with ipv6_mreq. EINVAL for a NULL or non-multicast
+ * group; ENODEV for an index no interface has; EADDRINUSE, EADDRNOTAVAIL and ENOBUFS as for mcast_join(). */
 int mcast_join_addr(int fd, const struct in_addr *group, unsigned int ifindex);
 int mcast_leave_addr(int fd, const struct in_addr *group, unsigned int ifindex);
 int mcast_join_addr6(int fd, const struct in6_addr *group, unsigned int ifindex);
 int mcast_leave_addr6(int fd, const struct in6_addr *group, unsigned int ifindex);
 
+/* Source-specific join and leave with binary addresses (network byte order) and an interface index (0: the
+ * route's choice): MCAST_JOIN_SOURCE_GROUP / MCAST_LEAVE_SOURCE_GROUP with group_source_req, for both
+ * families. Errors as for mcast_join_source(); EINVAL for a NULL group or source. */
+int mcast_join_source_addr(int fd, const struct in_addr *group, const struct in_addr *source, unsigned int ifindex);
+int mcast_leave_source_addr(int fd, const struct in_addr *group, const struct in_addr *source, unsigned int ifindex);
+int mcast_join_source_addr6(int fd, const struct in6_addr *group, const struct in6_addr *source,
+                            unsigned int ifindex);
+int mcast_leave_source_addr6(int fd, const struct in6_addr *group, const struct in6_addr *source,
+                             unsigned int ifindex);
+
+/* In an any-source membership (mcast_join), stop receiving group from source, or receive it again:
+ * MCAST_BLOCK_SOURCE / MCAST_UNBLOCK_SOURCE (RFC 3678 section 5.1), on the interface mcast_join() with the same
+ * group and iface used. Arguments as for mcast_join_source(). EINVAL for a source that is multicast,
+ * unspecified or broadcast, or a group not joined there (Linux); EADDRNOTAVAIL for unblocking a source not
+ * blocked; ENOBUFS past the kernel's limit of sources per membership (net.ipv4.igmp_max_msf, 10;
+ * net.ipv6.mld_max_msf, 64); otherwise the errors of mcast_join(). */
+int mcast_block_source(int fd, const char *group, const char *source, const char *iface);
+int mcast_unblock_source(int fd, const char *group, const char *source, const char *iface);
+
+/* The filter modes of mcast_set_source_filter(): the values of MCAST_INCLUDE and MCAST_EXCLUDE. */
+#define MCAST_FILTER_EXCLUDE 0 /* every source except those listed; an any-source join is an empty exclude */
+#define MCAST_FILTER_INCLUDE 1 /* only the sources listed; an empty include list leaves the group */
+
+/* The full-state source filter of RFC 3678 section 5.2, setsourcefilter(3) and getsourcefilter(3) with this
+ * library's messages: MCAST_MSFILTER with a group_filter, for IPv4 and IPv6. The membership of group (a
+ * struct sockaddr_in or sockaddr_in6 of grouplen bytes; its port is ignored) on interface ifindex (0: the one
+ * the kernel chose when joining by route) must exist: join it first.
+ * mcast_set_source_filter replaces the filter with fmode and the numsrc sources of slist (slist may be NULL
+ * when numsrc is 0).
+ * mcast_get_source_filter reads it: *fmode receives the mode; on entry *numsrc is the room in slist, on return
+ * the number of sources the filter has, which may be larger (only the room's worth were written).
+ * EINVAL for a NULL or malformed group, a group that is not multicast, an fmode other than the two above, a
+ * source that is multicast, unspecified or broadcast, or a NULL slist with sources to read or write;
+ * EAFNOSUPPORT for a group or source of the other family; EADDRNOTAVAIL (get) or EINVAL (set) when the group
+ * is not joined there; ENOBUFS for more sources than the kernel allows (see mcast_block_source). */
+int mcast_set_source_filter(int fd, unsigned int ifindex, const struct sockaddr *group, socklen_t grouplen,
+                            uint32_t fmode, uint32_t numsrc, const struct sockaddr_storage *slist);
+int mcast_get_source_filter(int fd, unsigned int ifindex, const struct sockaddr *group, socklen_t grouplen,
+                            uint32_t *fmode, uint32_t *numsrc, struct sockaddr_storage *slist);
+
+/* IP_MULTICAST_ALL / IPV6_MULTICAST_ALL (Linux): on (Linux's default, and what mcast_open() leaves), a socket
+ * bound to the wildcard address also receives the groups other sockets of this host joined on its port; off
+ * (what mcast_receiver() sets), only its own. Any non-zero value is on; *on reads 0 or 1. ENOPROTOOPT for
+ * IPV6_MULTICAST_ALL before Linux 4.20. */
+int mcast_set_all(int fd, int on);
+int mcast_get_all(int fd, int *on);
+
 /* ------------------------------------------------------------------------------------------------------------
  * A correct sender or receiver in one call
  */
 
-/* Settings for mcast_sender() and mcast_receiver(). Start from MCAST_OPTS_INIT or mcast_opts_init(): an
- * all-zero struct means TTL 0 and no SO_REUSEADDR. The strings are only read during the call. */
+/* Settings for mcast_sender(), mcast_receiver() and mcast_multi_open(). Start from MCAST_OPTS_INIT or
+ * mcast_opts_init(), which set size: the library reads only the fields size covers and takes the defaults for
+ * the rest. EINVAL for a size smaller than size itself; E2BIG for a larger
+ * struct than the library knows (a newer header) whose unknown fields are not zero. An all-zero struct apart
+ * from size means TTL 0 and no SO_REUSEADDR. The strings are only read during the call. */
 struct mcast_opts {
+    size_t size;         /* sizeof(struct mcast_opts), set by MCAST_OPTS_INIT and mcast_opts_init() */
     int ttl;             /* sender: TTL or hop limit 0..255; -1 (default) keeps the kernel's, 1 */
     int loop;            /* sender: 1 loops copies to this host's members, 0 does not; -1 (default): on */
     const char *iface;   /* both: interface name, index or address; NULL (default): the route's choice */
@@ -179,31 +264,37 @@ struct mcast_opts {
     unsigned int rcvbuf; /* receiver: receive buffer in bytes (SO_RCVBUFFORCE if allowed); 0 (default) */
 };
 
-#define MCAST_OPTS_INIT { -1, -1, NULL, NULL, 1, 0, 0u }
+#define MCAST_OPTS_INIT { sizeof(struct mcast_opts), -1, -1, NULL, NULL, 1, 0, 0u }
 
-/* Fills *opts with the defaults, as MCAST_OPTS_INIT does. NULL is ignored. */
+/* Fills *opts with the defaults, size included, as MCAST_OPTS_INIT does. NULL is ignored. */
 void mcast_opts_init(struct mcast_opts *opts);
 
 /* A UDP socket that sends to group_port ("239.1.2.3:5000", "[ff12::1%eth0]:5000"): TTL, loop and interface
  * from opts (NULL: defaults), connected to the group so send(2), mcast_send() and mcast_send_batch() need no
  * address. A link-local IPv6 group needs an interface (its %zone or opts->iface). Returns the descriptor.
- * EINVAL for a group that is not multicast or has no port, or a TTL out of range; ENODEV for an unknown
- * interface. */
+ * EINVAL for a NULL group_port, a group that is not multicast or has no port, a TTL out of range, or an
+ * opts->size smaller than the field; E2BIG for a larger opts with fields this library does not know set;
+ * ENODEV for an unknown interface; ENETUNREACH when no route leads to the group and no interface is named. */
 int mcast_sender(const char *group_port, const struct mcast_opts *opts);
 
 /* A UDP socket that receives group_port: SO_REUSEADDR (opts->reuse), bound to the port on the wildcard
  * address, joined on opts->iface (or the group's %zone, or the route's choice), only from opts->source if
  * given, with IP_MULTICAST_ALL off (else Linux hands a wildcard-bound socket every group any socket on the
  * host joined on that port) and destination, interface and TTL reporting on. Returns the descriptor.
- * Errors as for mcast_sender() and mcast_join(). */
+ * Errors as for mcast_sender() and mcast_join(); EADDRINUSE when the port is taken by a socket without
+ * SO_REUSEADDR. */
 int mcast_receiver(const char *group_port, const struct mcast_opts *opts);
 
 /* ------------------------------------------------------------------------------------------------------------
  * Datagrams
  */
 
-/* What mcast_recv() learnt about one datagram. */
+/* What mcast_recv() learnt about one datagram. Set size before the call (MCAST_RXINFO_INIT, or
+ * info.size = sizeof info): the library writes only the fields it covers and leaves size as it is. In an array
+ * (mcast_recv_batch, mcast_recv_gro) the first entry's size is the size of every entry. EINVAL for a size
+ * smaller than size itself or not a multiple of its alignment. */
 struct mcast_rxinfo {
+    size_t size;                    /* sizeof(struct mcast_rxinfo), set by the caller */
     struct sockaddr_storage source; /* the sender: a struct sockaddr_in or sockaddr_in6, with its port */
     struct sockaddr_storage group;  /* the destination address (normally the group), port 0; ss_family is
                                        AF_UNSPEC when unknown (IP_PKTINFO/IPV6_RECVPKTINFO off) */
@@ -216,27 +307,41 @@ struct mcast_rxinfo {
                                        (SO_RXQ_OVFL, on in mcast_receiver sockets); 0 when unknown */
 };
 
+#define MCAST_RXINFO_INIT { .size = sizeof(struct mcast_rxinfo) }
+
 /* Sends one datagram on a connected socket (as mcast_sender() makes). Returns the bytes sent. buf must not be
- * NULL, even for len 0. EDESTADDRREQ if fd is not connected. */
+ * NULL, even for len 0. EINVAL for a NULL buf; EDESTADDRREQ if fd is not connected; EBADF, ENOTSOCK, EMSGSIZE,
+ * EAGAIN (non-blocking, buffer full), ENOBUFS, ENETUNREACH and the rest from send(2). */
 ssize_t mcast_send(int fd, const void *buf, size_t len);
 
-/* Sends one datagram to group_port ("239.1.2.3:5000"). EINVAL unless it is a multicast group with a port. */
+/* Sends one datagram to group_port ("239.1.2.3:5000"). EINVAL unless it is a multicast group with a port;
+ * EAFNOSUPPORT (IPv4 socket) or EINVAL (IPv6 socket) for a group of the other family; otherwise sendto(2)'s
+ * errors, as for mcast_send(). */
 ssize_t mcast_send_to(int fd, const void *buf, size_t len, const char *group_port);
 
 /* Receives one datagram into buf, blocking unless fd is non-blocking (then EAGAIN when none is queued).
  * Returns the bytes placed in buf; a larger datagram is cut, and *info says so (truncated, full_len). info may
- * be NULL. With UDP_GRO on, one read may hold several datagrams: see mcast_set_gro(). */
+ * be NULL. With UDP_GRO on, one read may hold several datagrams: see mcast_set_gro(). EINVAL for a NULL buf or
+ * a bad info->size (checked before anything is read); EBADF, ENOTSOCK, EAGAIN and the rest from recvmsg(2). */
 ssize_t mcast_recv(int fd, void *buf, size_t len, struct mcast_rxinfo *info);
 
+/* mcast_recv() that waits at most timeout_ms milliseconds on any descriptor, blocking or not: 0 takes only
+ * what is already queued, a negative value waits for ever. When nothing arrives in time: -1 with EAGAIN (0
+ * cannot mean a timeout: empty datagrams exist). Several threads may wait on one descriptor: each datagram
+ * goes to one of them, and the others wait on until their time is up. Errors as for mcast_recv(). */
+ssize_t mcast_recv_timeout(int fd, void *buf, size_t len, struct mcast_rxinfo *info, int timeout_ms);
+
 /* Sends bufs[0..count) as count datagrams with one sendmmsg(2), on a connected socket. Returns how many were
- * sent, which may be fewer than count (at most MCAST_BATCH_MAX): send the rest again. ENOTCONN if fd is not
- * connected. */
+ * sent, which may be fewer than count (at most MCAST_BATCH_MAX): send the rest again. EINVAL for a NULL bufs or
+ * buffer; ENOTCONN if fd is not connected; otherwise the errors of getpeername(2) and sendmmsg(2), as for
+ * mcast_send(). */
 int mcast_send_batch(int fd, const struct iovec *bufs, size_t count);
 
 /* Receives up to count datagrams (at most MCAST_BATCH_MAX) with one recvmmsg(2): waits for the first (unless
  * fd is non-blocking), then takes what else is already queued. Datagram i goes into bufs[i], described by
- * infos[i]. Returns how many arrived (0 at once for count 0). The buffers must not overlap, and none may be
- * NULL. */
+ * infos[i]; infos[0].size is the size of every entry. Returns how many arrived (0 at once for count 0). The
+ * buffers must not overlap, and none may be NULL. EINVAL for a NULL bufs, buffer or infos, or a bad
+ * infos[0].size; otherwise recvmmsg(2)'s errors, as for mcast_recv(). */
 int mcast_recv_batch(int fd, const struct iovec *bufs, struct mcast_rxinfo *infos, size_t count);
 
 /* ------------------------------------------------------------------------------------------------------------
@@ -257,7 +362,8 @@ struct mcast_iface {
 
 /* Every interface of this network namespace, in index order. *list receives an array of *count entries
  * followed by one more whose index is 0; count may be NULL. An interface that cannot do multicast lacks
- * IFF_MULTICAST in flags. Free the list with mcast_if_list_free(). */
+ * IFF_MULTICAST in flags. Free the list with mcast_if_list_free(). EINVAL for a NULL list; ENOMEM, or the
+ * errors of the ioctl(2) and /proc reads that list the interfaces. */
 int mcast_if_list(struct mcast_iface **list, size_t *count);
 
 /* Frees a list from mcast_if_list(), addresses included. NULL is ignored. */

@@ -22,6 +22,7 @@ pub struct SenderBuilder {
     multicast_loop: Option<bool>,
     iface: Option<IfaceSpec>,
     bind: Option<SocketAddr>,
+    dscp: Option<u8>,
 }
 
 /// A socket that sends to one group.
@@ -47,7 +48,7 @@ crate::socket::fd_of_socket!(Sender, Receiver);
 impl Sender {
     /// Starts a sender to `group` (which must carry a port).
     pub fn builder(group: Group) -> SenderBuilder {
-        SenderBuilder { group, ttl: None, multicast_loop: None, iface: None, bind: None }
+        SenderBuilder { group, ttl: None, multicast_loop: None, iface: None, bind: None, dscp: None }
     }
 
     /// Sends one datagram to the group.
@@ -103,6 +104,12 @@ impl SenderBuilder {
         self
     }
 
+    /// The DSCP, 0..=63, of every datagram sent ([`McastSocket::set_dscp`]; default 0).
+    pub fn dscp(mut self, dscp: u8) -> Self {
+        self.dscp = Some(dscp);
+        self
+    }
+
     /// A local address to bind before sending (default: none, the kernel picks an ephemeral port).
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.bind = Some(addr);
@@ -120,6 +127,9 @@ impl SenderBuilder {
         let iface = self.iface.as_ref().map(IfaceSpec::resolve).transpose()?;
         if let Some(addr) = self.bind {
             socket.bind(addr)?;
+        }
+        if let Some(d) = self.dscp {
+            socket.set_dscp(d)?;
         }
         match family {
             Family::V4 => {
@@ -395,12 +405,14 @@ impl ReceiverBuilder {
                 socket.set_multicast_all_v4(self.multicast_all)?;
                 socket.set_pktinfo_v4(true)?;
                 socket.set_recv_ttl_v4(true)?;
+                socket.set_recv_tos_v4(true)?;
             }
             Family::V6 => {
                 socket.set_only_v6(true)?;
                 socket.set_multicast_all_v6(self.multicast_all)?;
                 socket.set_recv_pktinfo_v6(true)?;
                 socket.set_recv_hoplimit_v6(true)?;
+                socket.set_recv_tclass_v6(true)?;
             }
         }
         socket.set_timestamp_ns(true)?;

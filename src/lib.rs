@@ -27,6 +27,7 @@ pub mod discover;
 pub mod doctor;
 mod endpoint;
 mod error;
+mod filter;
 mod group;
 pub mod gso;
 pub mod guard;
@@ -54,6 +55,7 @@ pub mod wire;
 
 pub use endpoint::{Membership, Receiver, ReceiverBuilder, Sender, SenderBuilder};
 pub use error::{Error, ErrorKind, Result};
+pub use filter::{FilterMode, SourceFilter};
 pub use group::{Group, Scope, V4Block, V6Flags, MULTICAST_RANGES};
 pub use iface::{IfaceSpec, Interface};
 pub use socket::{Family, McastSocket, RecvMeta};

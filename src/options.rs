@@ -7,6 +7,7 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::socket::McastSocket;
 use crate::sys::sockopt;
+use crate::Family;
 
 /// Integer-valued option types: how a Rust value becomes the kernel's `int` and back.
 pub trait IntValue: Copy + std::fmt::Display {
@@ -122,6 +123,16 @@ int_options! {
     /// `IP_TTL` (ip(7)): TTL of outgoing unicast datagrams, 1..=255 (the default is the route's, else
     /// `net.ipv4.ip_default_ttl`, 64). Linux also takes -1 to restore that default.
     unicast_ttl_v4 / set_unicast_ttl_v4: i32 = libc::IPPROTO_IP, IP_TTL, [-1, 255];
+    /// `IP_TOS` (ip(7)): the TOS byte of outgoing datagrams, 0..=255: the DSCP in its upper six bits, ECN in
+    /// the lower two (the kernel keeps ECN to itself on TCP only). See [`McastSocket::set_dscp`].
+    tos_v4 / set_tos_v4: u32 = libc::IPPROTO_IP, IP_TOS, [0, 255];
+    /// `IP_RECVTOS` (ip(7)): deliver the TOS byte each datagram arrived with.
+    recv_tos_v4 / set_recv_tos_v4: bool = libc::IPPROTO_IP, IP_RECVTOS, [0, B];
+    /// `IPV6_TCLASS` (ipv6(7)): the traffic class of outgoing datagrams, -1 (the kernel's default, 0) or
+    /// 0..=255; like IPv4's TOS byte, DSCP in the upper six bits.
+    tclass_v6 / set_tclass_v6: i32 = libc::IPPROTO_IPV6, IPV6_TCLASS, [-1, 255];
+    /// `IPV6_RECVTCLASS` (ipv6(7)): deliver the traffic class each datagram arrived with.
+    recv_tclass_v6 / set_recv_tclass_v6: bool = libc::IPPROTO_IPV6, IPV6_RECVTCLASS, [0, B];
     /// `IPV6_MULTICAST_HOPS` (ipv6(7)): hop limit of outgoing multicast, -1 (route default, 1) or 0..=255.
     multicast_hops_v6 / set_multicast_hops_v6: i32 = libc::IPPROTO_IPV6, IPV6_MULTICAST_HOPS, [-1, 255];
     /// `IPV6_UNICAST_HOPS` (ipv6(7)): hop limit of outgoing unicast datagrams, -1 (the route's default, else
@@ -160,6 +171,37 @@ int_options! {
 }
 
 impl McastSocket {
+    /// The DSCP (0..=63) of what this socket sends: `IP_TOS` or `IPV6_TCLASS` set to `dscp << 2`, the ECN
+    /// bits 0. Refused before the syscall when above 63.
+    pub fn set_dscp(&self, dscp: u8) -> Result<()> {
+        if dscp > 63 {
+            return Err(Error::new(ErrorKind::OutOfRange, format!("DSCP {dscp}: out of range 0..=63")));
+        }
+        let byte = u32::from(dscp) << 2;
+        match self.family() {
+            Family::V4 => self.set_tos_v4(byte),
+            Family::V6 => self.set_tclass_v6(byte as i32),
+        }
+    }
+
+    /// The DSCP this socket sends with (the upper six bits of `IP_TOS` / `IPV6_TCLASS`).
+    pub fn dscp(&self) -> Result<u8> {
+        let byte = match self.family() {
+            Family::V4 => self.tos_v4()?,
+            Family::V6 => self.tclass_v6()?.max(0) as u32,
+        };
+        Ok((byte >> 2) as u8)
+    }
+
+    /// Whether each datagram received reports the TOS byte or traffic class it arrived with
+    /// (`IP_RECVTOS` / `IPV6_RECVTCLASS`; [`RecvMeta::tos`](crate::RecvMeta::tos)).
+    pub fn set_recv_tos(&self, on: bool) -> Result<()> {
+        match self.family() {
+            Family::V4 => self.set_recv_tos_v4(on),
+            Family::V6 => self.set_recv_tclass_v6(on),
+        }
+    }
+
     /// `SO_RCVBUFFORCE` (socket(7)): like `SO_RCVBUF` but past `rmem_max`; needs `CAP_NET_ADMIN`.
     /// Inside a network namespace `rmem_max` is read-only, so this is how root gets a large buffer there.
     pub fn set_recv_buffer_size_force(&self, bytes: u32) -> Result<()> {

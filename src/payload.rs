@@ -8,7 +8,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 
 use crate::group::Group;
 
@@ -45,6 +45,10 @@ pub enum Source {
     Generated,
     /// One per line, without its `\n` (nor a `\r` before it).
     Lines(Box<dyn BufRead>),
+    /// The bytes as they are, cut into datagrams of this many bytes (the last may be shorter): pipe mode.
+    Chunks(Box<dyn Read>, usize),
+    /// The bytes as they are, one datagram per `read` of at most this many bytes: pipe mode.
+    Reads(Box<dyn Read>, usize),
 }
 
 /// The payloads to send, in order: `count` of them (default 1; for lines, at most `count`, default all), each
@@ -60,7 +64,7 @@ impl Payloads {
     /// The payloads of `source`.
     pub fn new(source: Source, count: Option<u64>, size: Option<usize>) -> Payloads {
         let left = match source {
-            Source::Lines(_) => count,
+            Source::Lines(_) | Source::Chunks(..) | Source::Reads(..) => count,
             _ => Some(count.unwrap_or(1)),
         };
         Payloads { source, left, size, seq: 0 }
@@ -83,6 +87,16 @@ impl Iterator for Payloads {
                 Ok(None) => return None,
                 Err(e) => return Some(Err(e)),
             },
+            Source::Chunks(r, n) => match read_up_to(r.as_mut(), *n, true) {
+                Ok(Some(chunk)) => return self.counted(chunk),
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            },
+            Source::Reads(r, n) => match read_up_to(r.as_mut(), *n, false) {
+                Ok(Some(chunk)) => return self.counted(chunk),
+                Ok(None) => return None,
+                Err(e) => return Some(Err(e)),
+            },
         };
         self.left = self.left.map(|n| n.saturating_sub(1));
         if let Some(n) = self.size {
@@ -90,6 +104,39 @@ impl Iterator for Payloads {
         }
         Some(Ok(payload))
     }
+}
+
+impl Payloads {
+    /// A raw payload, as read: counted, never padded.
+    fn counted(&mut self, payload: Vec<u8>) -> Option<io::Result<Vec<u8>>> {
+        self.left = self.left.map(|n| n.saturating_sub(1));
+        Some(Ok(payload))
+    }
+}
+
+/// Up to `max` bytes of `r`: as many as one `read` gives, or (`fill`) as many as it takes to reach `max` or the
+/// end of input; `None` at the end of input.
+fn read_up_to(r: &mut dyn Read, max: usize, fill: bool) -> io::Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; max];
+    let mut got = 0;
+    while got < max {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                got += n;
+                if !fill {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if got == 0 && max > 0 {
+        return Ok(None);
+    }
+    buf.truncate(got);
+    Ok(Some(buf))
 }
 
 /// The next line of `r` without its end; `None` at the end of input.
@@ -113,6 +160,19 @@ mod tests {
 
     fn all(p: Payloads) -> Vec<Vec<u8>> {
         p.collect::<io::Result<_>>().unwrap()
+    }
+
+    #[test]
+    fn raw_input_is_cut_byte_exact() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let chunks = all(Payloads::new(Source::Chunks(Box::new(io::Cursor::new(data.clone())), 300), None, None));
+        assert_eq!(chunks.iter().map(Vec::len).collect::<Vec<_>>(), [300, 300, 300, 100]);
+        assert_eq!(chunks.concat(), data);
+        let reads = all(Payloads::new(Source::Reads(Box::new(io::Cursor::new(data.clone())), 65_507), None, None));
+        assert_eq!(reads.concat(), data);
+        let two = all(Payloads::new(Source::Chunks(Box::new(io::Cursor::new(data)), 300), Some(2), Some(300)));
+        assert_eq!(two.len(), 2);
+        assert!(all(Payloads::new(Source::Chunks(Box::new(io::empty()), 8), None, None)).is_empty());
     }
 
     #[test]

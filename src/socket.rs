@@ -68,10 +68,21 @@ pub struct RecvMeta {
     pub drops: Option<u32>,
     /// GRO segment size, when the kernel coalesced several datagrams into this read (`UDP_GRO`).
     pub gro_segment: Option<u16>,
+    /// The TOS byte (IPv4) or traffic class (IPv6) it arrived with, when the socket asked for it
+    /// (`IP_RECVTOS` / `IPV6_RECVTCLASS`; receivers built by this crate do): DSCP in the upper six bits.
+    pub tos: Option<u8>,
 }
 
 impl RecvMeta {
-    fn from_raw(r: &sys::socket::Received) -> Result<RecvMeta> {
+    /// The DSCP it arrived with: the upper six bits of [`RecvMeta::tos`].
+    pub fn dscp(&self) -> Option<u8> {
+        self.tos.map(|t| t >> 2)
+    }
+}
+
+impl RecvMeta {
+    #[inline]
+    pub(crate) fn from_raw(r: &sys::socket::Received) -> Result<RecvMeta> {
         let source = r.source.ok_or_else(|| Error::new(ErrorKind::Mismatch, "datagram without an IP source"))?;
         let a = &r.ancillary;
         Ok(RecvMeta {
@@ -82,6 +93,7 @@ impl RecvMeta {
             group: a.dst,
             ifindex: a.ifindex,
             ttl: a.ttl,
+            tos: a.tos,
             timestamp: a.timestamp.map(
                 |(s, ns)| {
                     if s >= 0 {
@@ -113,6 +125,7 @@ impl RecvMeta {
             timestamp: None,
             drops: Some(4),
             gro_segment,
+            tos: None,
         }
     }
 }
@@ -461,7 +474,7 @@ impl McastSocket {
     }
 
     /// The protocol level for RFC 3678 options: `IPPROTO_IP` or `IPPROTO_IPV6` by the socket's family.
-    fn level(&self) -> libc::c_int {
+    pub(crate) fn level(&self) -> libc::c_int {
         match self.family {
             Family::V4 => libc::IPPROTO_IP,
             Family::V6 => libc::IPPROTO_IPV6,
@@ -471,7 +484,7 @@ impl McastSocket {
 
 /// Refuses a unicast `group` before the kernel does, naming the multicast ranges: the kernel's answer would
 /// be a bare `EINVAL`.
-fn multicast_only(cname: &str, group: impl Into<IpAddr>) -> Result<()> {
+pub(crate) fn multicast_only(cname: &str, group: impl Into<IpAddr>) -> Result<()> {
     let group = group.into();
     if group.is_multicast() {
         return Ok(());
@@ -484,7 +497,7 @@ fn multicast_only(cname: &str, group: impl Into<IpAddr>) -> Result<()> {
 
 /// Refuses a source no datagram can come from: a multicast, unspecified or broadcast address. The kernel
 /// takes some of them, and the membership then hears nothing, with no error to say why.
-fn unicast_source(cname: &str, source: IpAddr) -> Result<()> {
+pub(crate) fn unicast_source(cname: &str, source: IpAddr) -> Result<()> {
     let what = match source {
         s if s.is_multicast() => "a multicast address",
         s if s.is_unspecified() => "the unspecified address",
@@ -511,7 +524,7 @@ fn iface_addr(a: Ipv4Addr) -> String {
     }
 }
 
-fn iface_index(index: u32) -> String {
+pub(crate) fn iface_index(index: u32) -> String {
     match index {
         0 => "the default interface".into(),
         i => match sys::ifconf::index_to_name(i) {

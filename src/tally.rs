@@ -225,6 +225,7 @@ mod tests {
             timestamp: None,
             drops,
             gro_segment: None,
+            tos: None,
         }
     }
 

@@ -239,10 +239,13 @@ fn an_allowed_source_without_a_route_is_counted_and_the_responder_goes_on() {
     assert_eq!(summary["answered"], 4, "{summary}");
     assert_eq!(summary["send_failed"], 3, "{summary}");
     assert_eq!(summary["refused"], serde_json::json!({}), "{summary}");
-    let from: Vec<&str> = of_type(&objects, "probe").iter().filter_map(|p| p["from"].as_str()).collect();
+    let from: Vec<(&str, u64)> = of_type(&objects, "probe")
+        .iter()
+        .filter_map(|p| Some((p["from"].as_str()?, p["from_port"].as_u64()?)))
+        .collect();
     assert_eq!(from.len(), 4, "{from:?}");
-    assert_eq!(from.iter().filter(|f| **f == "192.0.2.77:5555").count(), 3, "{from:?}");
-    assert_eq!(from.iter().filter(|f| f.starts_with("10.95.0.1:")).count(), 1, "{from:?}");
+    assert_eq!(from.iter().filter(|f| **f == ("192.0.2.77", 5555)).count(), 3, "{from:?}");
+    assert_eq!(from.iter().filter(|f| f.0 == "10.95.0.1").count(), 1, "{from:?}");
 }
 
 /// Topology: as above (10.93.0.0/24, and 10.93.0.3 also on va). With `--answer-rate 5`, an honest prober at

@@ -285,7 +285,7 @@ fn igmpv3_flood_of_fresh_groups_stays_within_the_cap() {
     assert_eq!(s["kernel_drops"], 0, "each report was sent after the one before was read");
     // 100,000 forged groups, one back, one honest: every join beyond the cap evicted one group.
     assert_eq!(s["joins"], u64::from(FLOOD) + 2, "{}", s["joins"]);
-    assert_eq!(s["groups"], 4096);
+    assert_eq!(s["group_count"], 4096);
     assert_eq!(s["evicted"], u64::from(FLOOD) + 2 - 4096);
     assert_eq!(s["evicted"], dropped("evict") + of_type(&kept, "evict").len() as u64, "one evict line each");
     assert!(of_type(&kept, "leave").is_empty() && of_type(&kept, "expire").is_empty(), "{kept:#?}");

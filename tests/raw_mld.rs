@@ -226,7 +226,7 @@ fn mldv2_flood_of_fresh_groups_stays_within_the_cap() {
     assert!(joins > u64::from(FLOOD), "the flood and the honest join: {s}");
     let gone =
         (of_type(&kept, "leave").iter().filter(|l| l["known"] == true).count() + of_type(&kept, "expire").len()) as u64;
-    assert_eq!(s["groups"], CAP);
+    assert_eq!(s["group_count"], CAP);
     assert_eq!(s["evicted"], joins - gone - CAP, "every join beyond the cap evicted one group");
     assert_eq!(s["evicted"], dropped("evict") + of_type(&kept, "evict").len() as u64, "one evict line each");
     let table = s["memberships"].as_array().expect("memberships");

@@ -108,7 +108,7 @@ fn recv_and_send_across_a_veth_deleted_and_made_again() {
     let (ok, failed) = (of_type(&sent, "sent"), of_type(&sent, "failed"));
     assert_eq!(ok.len() + failed.len(), 150, "a line per datagram");
     assert_eq!(summary["datagrams"], ok.len() as u64);
-    assert_eq!(summary["failed"], failed.len() as u64);
+    assert_eq!(summary["send_failed"], failed.len() as u64);
     assert!(!failed.is_empty() && ok.len() > 20, "{summary}");
     for f in &failed {
         let errno = f["errno"].as_i64().expect("errno") as i32;
@@ -489,7 +489,7 @@ fn perf_sender_and_receiver_across_a_veth_deleted_and_made_again() {
     assert!(status.success(), "{err:?}");
     let sent = json(&out);
     let s = of_type(&sent, "sender");
-    let (ok, failed) = (s[0]["sent"].as_u64().unwrap(), s[0]["failed"].as_u64().unwrap());
+    let (ok, failed) = (s[0]["sent"].as_u64().unwrap(), s[0]["send_failed"].as_u64().unwrap());
     assert!(failed > 0 && ok > 200, "{}", s[0]);
     let (status, out, err) = rx.finish();
     assert!(status.success(), "{err:?}");

@@ -191,3 +191,32 @@ fn a_blocked_source_is_dropped_and_others_pass() {
     sender_from(&link.a, g, "va", v4(A4_ALT)).send(b"from S2 again").unwrap();
     expect_exact(rx.socket(), "receiver", b"from S2 again", v4(A4_ALT), v4(G), link.b.ifindex("vb"));
 }
+
+/// `MCAST_MSFILTER` (RFC 3678 5.2), the full-state filter: include only 10.0.0.11, then exclude it; each
+/// state lets exactly one of the two senders through, and reads back as set.
+#[test]
+fn the_full_state_source_filter_lets_through_what_it_says() {
+    use mcast::FilterMode;
+    let link = Link::new("v4msf");
+    let g = group(G, 5014);
+    let rx = receiver(&link.b, g, "vb");
+    let vb = link.b.ifindex("vb");
+    let any = rx.socket().source_filter(v4(G), vb, 4).unwrap();
+    assert_eq!((any.mode, any.total), (FilterMode::Exclude, 0), "an any-source join is an empty exclude");
+
+    rx.socket().set_source_filter(v4(G), vb, FilterMode::Include, &[v4(A4_ALT)]).unwrap();
+    sender_from(&link.a, g, "va", v4(A4)).send(b"not listed").unwrap();
+    sender_from(&link.a, g, "va", v4(A4_ALT)).send(b"listed").unwrap();
+    expect_exact(rx.socket(), "receiver", b"listed", v4(A4_ALT), v4(G), vb);
+    assert_silent(rx.socket(), "receiver, include");
+    let f = rx.socket().source_filter(v4(G), vb, 4).unwrap();
+    assert_eq!((f.mode, f.total, f.sources), (FilterMode::Include, 1, vec![v4(A4_ALT)]));
+
+    rx.socket().set_source_filter(v4(G), vb, FilterMode::Exclude, &[v4(A4_ALT)]).unwrap();
+    sender_from(&link.a, g, "va", v4(A4_ALT)).send(b"excluded").unwrap();
+    sender_from(&link.a, g, "va", v4(A4)).send(b"let through").unwrap();
+    expect_exact(rx.socket(), "receiver", b"let through", v4(A4), v4(G), vb);
+    assert_silent(rx.socket(), "receiver, exclude");
+    let f = rx.socket().source_filter(v4(G), vb, 0).unwrap();
+    assert_eq!((f.mode, f.total, f.sources.len()), (FilterMode::Exclude, 1, 0), "room 0 reads the count only");
+}

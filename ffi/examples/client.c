@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
     }
     for (long n = 0; count == 0 || n < count; n++) {
         char buf[65536], host[64], port[8], dest[64] = "?", iface[IF_NAMESIZE] = "?";
-        struct mcast_rxinfo info;
+        struct mcast_rxinfo info = MCAST_RXINFO_INIT;
         ssize_t len = mcast_recv(fd, buf, sizeof buf, &info);
         if (len < 0) {
             fprintf(stderr, "client: %s\n", mcast_last_error());

@@ -17,5 +17,6 @@ pub fn meta(len: usize, source: SocketAddr, ifindex: Option<u32>, ttl: Option<u8
         timestamp: None,
         drops: None,
         gro_segment: None,
+        tos: None,
     }
 }

@@ -4,23 +4,10 @@ use std::ffi::{c_char, c_int};
 use std::net::IpAddr;
 use std::os::fd::IntoRawFd;
 
-use super::types::McastOpts;
+use super::types::{read_opts, McastOpts};
 use super::{c_str, ffi_fn, CResult, Failure, Out};
 use crate::socket::McastSocket;
 use crate::{Error, ErrorKind, Group, IfaceSpec, Receiver, Sender};
-
-/// The caller's options, or the defaults for NULL.
-///
-/// # Safety
-/// `opts` is NULL or points at a valid `struct mcast_opts`.
-pub(super) unsafe fn options(opts: *const McastOpts) -> McastOpts {
-    if opts.is_null() {
-        McastOpts::default()
-    } else {
-        // SAFETY: non-NULL and valid by this function's contract; McastOpts is Copy.
-        unsafe { *opts }
-    }
-}
 
 /// An optional string field of `struct mcast_opts`.
 ///
@@ -87,9 +74,21 @@ fn receiver(group: &str, opts: &McastOpts) -> CResult<c_int> {
     finish(b.build()?.into_socket(), opts)
 }
 
+/// `mcast_sender`'s body, for either layout of the options.
+pub(super) fn sender_call(group_port: *const c_char, opts: CResult<McastOpts>) -> CResult<c_int> {
+    let group = c_str!(group_port);
+    sender(group, &opts?)
+}
+
+/// `mcast_receiver`'s body, for either layout of the options.
+pub(super) fn receiver_call(group_port: *const c_char, opts: CResult<McastOpts>) -> CResult<c_int> {
+    let group = c_str!(group_port);
+    receiver(group, &opts?)
+}
+
 ffi_fn! {
-    /// `mcast_opts_init`: fills `*opts` with the defaults (`MCAST_OPTS_INIT`). NULL is ignored.
-    fn mcast_opts_init(opts: *mut McastOpts) -> (), on failure (); {
+    /// `mcast_opts_init`: fills `*opts` with the defaults (`MCAST_OPTS_INIT`), `size` included. NULL is ignored.
+    fn mcast_opts_init(opts: *mut McastOpts) -> (), on failure (), mcast_opts_init in "@@MCAST_0.2"; {
         // SAFETY: the contract makes opts NULL or writable.
         if let Some(out) = unsafe { Out::new(opts) } {
             out.write(McastOpts::default());
@@ -98,17 +97,17 @@ ffi_fn! {
     }
 
     /// `mcast_sender`: a socket connected to `group_port`, configured by `opts` (NULL: defaults).
-    fn mcast_sender(group_port: *const c_char, opts: *const McastOpts) -> c_int, on failure -1; {
-        let group = c_str!(group_port);
-        // SAFETY: the contract makes opts NULL or valid.
-        sender(group, &unsafe { options(opts) })
+    fn mcast_sender(group_port: *const c_char, opts: *const McastOpts) -> c_int, on failure -1,
+        mcast_sender in "@@MCAST_0.2"; {
+        // SAFETY: the contract makes opts NULL or a sized struct mcast_opts.
+        sender_call(group_port, unsafe { read_opts(opts) })
     }
 
     /// `mcast_receiver`: a socket bound to the port of `group_port` and joined to the group, configured by
     /// `opts` (NULL: defaults).
-    fn mcast_receiver(group_port: *const c_char, opts: *const McastOpts) -> c_int, on failure -1; {
-        let group = c_str!(group_port);
-        // SAFETY: the contract makes opts NULL or valid.
-        receiver(group, &unsafe { options(opts) })
+    fn mcast_receiver(group_port: *const c_char, opts: *const McastOpts) -> c_int, on failure -1,
+        mcast_receiver in "@@MCAST_0.2"; {
+        // SAFETY: the contract makes opts NULL or a sized struct mcast_opts.
+        receiver_call(group_port, unsafe { read_opts(opts) })
     }
 }

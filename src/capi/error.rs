@@ -1,13 +1,25 @@
 //! Errors and the version: `mcast_last_error`, `mcast_strerror`, `mcast_version`.
 
-use std::cell::RefCell;
-use std::ffi::{c_char, c_int, CString};
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::sync::OnceLock;
 
-use super::{ffi_fn, with_last_error};
+use super::{ffi_fn, with_last_error, Failure};
 
-thread_local! {
-    /// The text `mcast_strerror` returned last on this thread.
-    static STRERROR: RefCell<CString> = RefCell::new(CString::default());
+/// Every `errno` below this has its text made once and kept for the life of the process, so what
+/// `mcast_strerror` returns stays valid and unchanged, like glibc's `strerror` for a known code.
+const KNOWN: usize = 134; // EHWPOISON is 133, the last Linux defines
+
+/// The texts of `0..KNOWN`.
+static TEXTS: OnceLock<Vec<CString>> = OnceLock::new();
+
+/// The static text for `errnum`; codes outside Linux's share one "Unknown error" text.
+fn static_text(errnum: c_int) -> &'static CStr {
+    let texts =
+        TEXTS.get_or_init(|| (0..KNOWN as c_int).map(|e| CString::new(describe(e)).unwrap_or_default()).collect());
+    match usize::try_from(errnum).ok().and_then(|i| texts.get(i)) {
+        Some(text) => text.as_c_str(),
+        None => c"Unknown error",
+    }
 }
 
 /// What an `errno` usually means for a multicast program, beyond strerror's words.
@@ -47,22 +59,31 @@ ffi_fn! {
         Ok(with_last_error(|s| s.as_ptr()).unwrap_or(c"".as_ptr()))
     }
 
-    /// `mcast_strerror`: a description of `errnum`, valid until the next `mcast_strerror` on this thread.
-    fn mcast_strerror(errnum: c_int) -> *const c_char, on failure c"unknown error".as_ptr(); {
-        let text = CString::new(describe(errnum)).unwrap_or_default();
-        let ptr = STRERROR
-            .try_with(|slot| {
-                slot.try_borrow_mut().ok().map(|mut slot| {
-                    *slot = text;
-                    slot.as_ptr()
-                })
-            })
-            .ok()
-            .flatten();
-        Ok(ptr.unwrap_or(c"unknown error".as_ptr()))
+    /// `mcast_strerror`: a description of `errnum`; static text, valid for the life of the process.
+    fn mcast_strerror(errnum: c_int) -> *const c_char, on failure c"Unknown error".as_ptr(); {
+        Ok(static_text(errnum).as_ptr())
     }
 
-    /// `mcast_version`: the library's version, e.g. `"0.1.0"`; a static string.
+    /// `mcast_strerror_r`: `mcast_strerror`'s text copied into `buf[0..len)`, always NUL-terminated when `len` is
+    /// not 0; `ERANGE` (with the text cut) when it does not fit.
+    fn mcast_strerror_r(errnum: c_int, buf: *mut c_char, len: usize) -> c_int, on failure -1,
+        mcast_strerror_r in "@@MCAST_0.2"; {
+        // SAFETY: the contract makes buf writable for len bytes.
+        let out = unsafe { super::bytes_mut(buf.cast(), len, "buf") }?;
+        let text = static_text(errnum).to_bytes();
+        let Some(room) = len.checked_sub(1) else {
+            return Err(Failure::new(libc::ERANGE, "len is 0: no room even for the terminating NUL"));
+        };
+        let n = text.len().min(room);
+        out[..n].copy_from_slice(&text[..n]);
+        out[n] = 0;
+        if n < text.len() {
+            return Err(Failure::new(libc::ERANGE, format!("the text needs {} bytes, buf has {len}", text.len() + 1)));
+        }
+        Ok(0)
+    }
+
+    /// `mcast_version`: the library's version, e.g. `"0.2.0"`; a static string.
     fn mcast_version() -> *const c_char, on failure c"".as_ptr(); {
         Ok(VERSION.as_ptr().cast())
     }

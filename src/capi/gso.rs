@@ -8,11 +8,12 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::net::SocketAddr;
 
-use super::types::McastRxinfo;
-use super::{borrow, bytes, bytes_mut, c_out, c_str, ffi_fn, CResult, Failure, Out};
+use super::types::{McastRxinfo, RxOut};
+use super::{borrow, bytes, bytes_mut, c_out, c_str, ffi_fn, lend, CResult, Failure};
 use crate::gso::{gro_datagrams, gso_supported, BatchSender, SendPath, MAX_UDP_PAYLOAD};
 use crate::socket::McastSocket;
-use crate::{Group, RecvMeta};
+use crate::sys::socket::recv_msg;
+use crate::{Error, Group, RecvMeta};
 
 /// A segment size as C gives it, checked against what one UDP datagram carries.
 fn segment_size(segment: usize) -> CResult<usize> {
@@ -93,27 +94,33 @@ ffi_fn! {
     /// `mcast_recv_gro`: one read into `buf`, described datagram by datagram in `infos[0..count)`, the datagrams
     /// lying end to end in `buf`; how many entries were written.
     fn mcast_recv_gro(fd: c_int, buf: *mut c_void, len: usize, infos: *mut McastRxinfo, count: usize) -> c_int,
-        on failure -1; {
-        // SAFETY: the contract makes buf writable for len bytes and not otherwise in use during the call.
-        let data = unsafe { bytes_mut(buf.cast(), len, "buf") }?;
-        if infos.is_null() {
-            return Err(Failure::invalid("infos is NULL"));
-        }
-        if count == 0 {
-            return Err(Failure::invalid("count is 0: infos needs room for at least one datagram"));
-        }
-        let socket = borrow(fd)?;
-        let meta = socket.recv(data)?;
-        let parts = describe(&meta, count);
-        for (i, part) in parts.iter().enumerate() {
-            // SAFETY: the contract makes infos (checked non-NULL above) writable for count entries, and
-            // i < parts.len() <= count, so infos + i is one of them.
-            if let Some(out) = unsafe { Out::new(infos.add(i)) } {
-                out.write(McastRxinfo::from(part));
-            }
-        }
-        Ok(c_int::try_from(parts.len()).unwrap_or(c_int::MAX))
+        on failure -1, mcast_recv_gro in "@@MCAST_0.2"; {
+        // SAFETY: the contract makes infos NULL or an array of count sized entries, buf writable for len bytes.
+        unsafe { recv_gro(fd, buf, len, RxOut::sized(infos, count, "infos")?, count) }
     }
+}
+
+/// `mcast_recv_gro`'s body, for either layout of the infos.
+///
+/// # Safety
+/// `buf` is NULL or writable for `len` bytes that nothing else uses during the call; `out` was made from an array
+/// of at least `count` entries.
+pub(super) unsafe fn recv_gro(fd: c_int, buf: *mut c_void, len: usize, out: RxOut, count: usize) -> CResult<c_int> {
+    // SAFETY: forwarded from this function's contract.
+    let data = unsafe { bytes_mut(buf.cast(), len, "buf") }?;
+    if out.is_nowhere() {
+        return Err(Failure::invalid("infos is NULL"));
+    }
+    if count == 0 {
+        return Err(Failure::invalid("count is 0: infos needs room for at least one datagram"));
+    }
+    let r = recv_msg(lend(fd)?, data, 0).map_err(|e| Error::os("recvmsg", e))?;
+    let parts = describe(&RecvMeta::from_raw(&r)?, count);
+    for (i, part) in parts.iter().enumerate() {
+        // SAFETY: i < parts.len() <= count, within the caller's array by the contract.
+        unsafe { out.write(i, part) };
+    }
+    Ok(c_int::try_from(parts.len()).unwrap_or(c_int::MAX))
 }
 
 #[cfg(test)]
@@ -210,6 +217,7 @@ mod tests {
         let mut buf = [0u8; 16];
         // SAFETY: zeroed bytes are a valid McastRxinfo (plain integers and sockaddr_storage).
         let mut infos: [McastRxinfo; 2] = unsafe { std::mem::zeroed() };
+        infos[0].size = std::mem::size_of::<McastRxinfo>();
         // SAFETY: every pointer is NULL or valid for the lengths given; each call fails before reading.
         unsafe {
             fails(mcast_recv_gro(fd, null_mut(), 16, infos.as_mut_ptr(), 2), libc::EINVAL, "buf is NULL");

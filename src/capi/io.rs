@@ -1,11 +1,19 @@
-//! Datagram I/O: `mcast_send`, `mcast_send_to`, `mcast_recv` and their batch forms over `sendmmsg`/`recvmmsg`.
+//! Datagram I/O: `mcast_send`, `mcast_send_to`, `mcast_recv`, `mcast_recv_timeout` and the batch forms over
+//! `sendmmsg`/`recvmmsg`.
+//!
+//! These are the calls a program makes per datagram, so they add no system call of their own: the descriptor
+//! goes to the kernel unchecked ([`lend`]), which answers `EBADF` or `ENOTSOCK` itself, and the family of what
+//! arrived comes from the address `recvmsg` returns. Nothing is cached per descriptor.
 
 use std::ffi::{c_char, c_int, c_void};
+use std::os::fd::BorrowedFd;
+use std::time::{Duration, Instant};
 
-use super::types::McastRxinfo;
-use super::{borrow, bytes, bytes_mut, c_str, ffi_fn, CResult, Failure, Out};
-use crate::sys::mmsg::MAX_BATCH;
-use crate::{Group, RecvMeta};
+use super::types::{McastRxinfo, RxOut};
+use super::{bytes, bytes_mut, c_str, ffi_fn, lend, CResult, Failure};
+use crate::sys::mmsg::{RecvScratch, MAX_BATCH};
+use crate::sys::socket::{recv_msg, send, send_to, wait_readable};
+use crate::{Error, Group, RecvMeta};
 
 fn ssize(n: usize) -> libc::ssize_t {
     // A datagram is at most 64 KiB, so this never saturates in practice.
@@ -25,13 +33,97 @@ unsafe fn iovecs<'a>(iov: *const libc::iovec, count: usize) -> CResult<&'a [libc
     Ok(unsafe { std::slice::from_raw_parts(iov, count.min(MAX_BATCH)) })
 }
 
+/// One `recvmsg` into `buf` with `flags`, described in `out`'s first entry.
+fn recv_one(fd: BorrowedFd<'_>, buf: &mut [u8], flags: c_int, out: &RxOut) -> CResult<libc::ssize_t> {
+    let r = recv_msg(fd, buf, flags).map_err(|e| Error::os("recvmsg", e))?;
+    let meta = RecvMeta::from_raw(&r)?;
+    // SAFETY: out was made from the caller's entry (or NULL), writable for the call.
+    unsafe { out.write(0, &meta) };
+    Ok(ssize(meta.len))
+}
+
+/// `mcast_recv`'s body, for either layout of the info.
+///
+/// # Safety
+/// `buf` is NULL or writable for `len` bytes that nothing else uses during the call.
+pub(super) unsafe fn recv(fd: c_int, buf: *mut c_void, len: usize, out: RxOut) -> CResult<libc::ssize_t> {
+    // SAFETY: forwarded from this function's contract.
+    let data = unsafe { bytes_mut(buf.cast(), len, "buf") }?;
+    recv_one(lend(fd)?, data, 0, &out)
+}
+
+/// `mcast_recv_timeout`'s body: waits at most `timeout_ms` (0: only what is queued; negative: for ever) for a
+/// datagram that this thread gets to read. `EAGAIN` when none came in time.
+///
+/// # Safety
+/// As [`recv`].
+pub(super) unsafe fn recv_timeout(
+    fd: c_int,
+    buf: *mut c_void,
+    len: usize,
+    out: RxOut,
+    timeout_ms: c_int,
+) -> CResult<libc::ssize_t> {
+    // SAFETY: forwarded from this function's contract.
+    let data = unsafe { bytes_mut(buf.cast(), len, "buf") }?;
+    let fd = lend(fd)?;
+    let deadline = u64::try_from(timeout_ms).ok().map(|ms| Instant::now() + Duration::from_millis(ms));
+    loop {
+        match recv_one(fd, data, libc::MSG_DONTWAIT, &out) {
+            Err(f) if f.errno == libc::EAGAIN => {}
+            other => return other,
+        }
+        // Nothing queued (or another thread took it): wait for the next one, then try again. A signal ends a
+        // poll early; the loop waits again until the deadline.
+        let wait = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return Err(Failure::new(libc::EAGAIN, format!("no datagram within {timeout_ms} ms"))),
+            },
+            None => None,
+        };
+        wait_readable(fd, wait).map_err(|e| Error::os("poll", e))?;
+    }
+}
+
+/// `mcast_recv_batch`'s body, for either layout of the infos.
+///
+/// # Safety
+/// `bufs` is NULL or points at `count` iovecs whose buffers are writable and distinct; `out` was made from an
+/// array of at least `min(count, MAX_BATCH)` entries.
+pub(super) unsafe fn recv_batch(fd: c_int, bufs: *const libc::iovec, out: RxOut, count: usize) -> CResult<c_int> {
+    // SAFETY: the contract makes bufs point at count iovecs.
+    let iov = unsafe { iovecs(bufs, count) }?;
+    if out.is_nowhere() {
+        return Err(Failure::invalid("infos is NULL"));
+    }
+    let mut slots: Vec<&mut [u8]> = Vec::with_capacity(iov.len());
+    for v in iov {
+        // SAFETY: the contract makes each iovec's base writable for its length, the buffers distinct, and
+        // nothing else using them during the call.
+        slots.push(unsafe { bytes_mut(v.iov_base.cast::<u8>(), v.iov_len, "bufs[i].iov_base") }?);
+    }
+    let fd = lend(fd)?;
+    let mut scratch = RecvScratch::new();
+    let raw = crate::sys::mmsg::recv_batch(fd, &mut slots, &mut scratch, libc::MSG_WAITFORONE)
+        .map_err(|e| Error::os("recvmmsg", e))?;
+    let mut metas = Vec::with_capacity(raw.len());
+    for r in raw {
+        metas.push(RecvMeta::from_raw(r)?);
+    }
+    for (i, meta) in metas.iter().enumerate() {
+        // SAFETY: i < raw.len() <= min(count, MAX_BATCH), within the caller's array by the contract.
+        unsafe { out.write(i, meta) };
+    }
+    Ok(metas.len() as c_int)
+}
+
 ffi_fn! {
     /// `mcast_send`: one datagram on a connected socket (as `mcast_sender` returns); the count sent.
     fn mcast_send(fd: c_int, buf: *const c_void, len: usize) -> libc::ssize_t, on failure -1; {
         // SAFETY: the contract makes buf readable for len bytes.
         let data = unsafe { bytes(buf.cast(), len, "buf") }?;
-        let socket = borrow(fd)?;
-        Ok(ssize(socket.send(data)?))
+        Ok(ssize(send(lend(fd)?, data, 0).map_err(|e| Error::os("send", e))?))
     }
 
     /// `mcast_send_to`: one datagram to `group_port` (`239.1.2.3:5000`, `[ff12::1%eth0]:5000`), which must be a
@@ -40,24 +132,24 @@ ffi_fn! {
         on failure -1; {
         // SAFETY: the contract makes buf readable for len bytes.
         let data = unsafe { bytes(buf.cast(), len, "buf") }?;
-        let group = Group::parse_with_port(c_str!(group_port))?;
-        let socket = borrow(fd)?;
-        Ok(ssize(socket.send_to(data, group.socket_addr())?))
+        let to = Group::parse_with_port(c_str!(group_port))?.socket_addr();
+        Ok(ssize(send_to(lend(fd)?, data, &to, 0).map_err(|e| Error::os(format!("sendto {to}"), e))?))
     }
 
     /// `mcast_recv`: one datagram into `buf`, blocking unless the descriptor is non-blocking; the count placed in
     /// `buf`, with what else is known in `*info` (which may be NULL).
     fn mcast_recv(fd: c_int, buf: *mut c_void, len: usize, info: *mut McastRxinfo) -> libc::ssize_t,
-        on failure -1; {
-        // SAFETY: the contract makes buf writable for len bytes and not otherwise in use during the call.
-        let data = unsafe { bytes_mut(buf.cast(), len, "buf") }?;
-        let socket = borrow(fd)?;
-        let meta = socket.recv(data)?;
-        // SAFETY: the contract makes info NULL or writable.
-        if let Some(out) = unsafe { Out::new(info) } {
-            out.write(McastRxinfo::from(&meta));
-        }
-        Ok(ssize(meta.len))
+        on failure -1, mcast_recv in "@@MCAST_0.2"; {
+        // SAFETY: the contract makes info NULL or a sized entry, buf writable for len bytes.
+        unsafe { recv(fd, buf, len, RxOut::sized(info, 1, "info")?) }
+    }
+
+    /// `mcast_recv_timeout`: `mcast_recv` waiting at most `timeout_ms` milliseconds (0: only what is queued;
+    /// negative: for ever); `EAGAIN` when nothing came.
+    fn mcast_recv_timeout(fd: c_int, buf: *mut c_void, len: usize, info: *mut McastRxinfo, timeout_ms: c_int)
+        -> libc::ssize_t, on failure -1, mcast_recv_timeout in "@@MCAST_0.2"; {
+        // SAFETY: as for mcast_recv.
+        unsafe { recv_timeout(fd, buf, len, RxOut::sized(info, 1, "info")?, timeout_ms) }
     }
 
     /// `mcast_send_batch`: each of `count` buffers as one datagram to the connected group, with one
@@ -70,36 +162,17 @@ ffi_fn! {
             // SAFETY: the contract makes each iovec's base readable for its length.
             datagrams.push(unsafe { bytes(v.iov_base.cast::<u8>().cast_const(), v.iov_len, "bufs[i].iov_base") }?);
         }
-        let socket = borrow(fd)?;
-        let to = socket.peer_addr()?;
-        Ok(socket.send_batch(&datagrams, to)? as c_int)
+        let fd = lend(fd)?;
+        let to = crate::sys::socket::peer_addr(fd).map_err(|e| Error::os("getpeername", e))?;
+        let n = crate::sys::mmsg::send_batch(fd, &datagrams, &to).map_err(|e| Error::os(format!("sendmmsg {to}"), e))?;
+        Ok(n as c_int)
     }
 
     /// `mcast_recv_batch`: up to `count` datagrams (at most `MCAST_BATCH_MAX`) with one `recvmmsg`, waiting
     /// for the first and taking what else is queued; `infos[i]` describes `bufs[i]`. How many arrived.
     fn mcast_recv_batch(fd: c_int, bufs: *const libc::iovec, infos: *mut McastRxinfo, count: usize) -> c_int,
-        on failure -1; {
-        // SAFETY: the contract makes bufs point at count iovecs.
-        let iov = unsafe { iovecs(bufs, count) }?;
-        if infos.is_null() {
-            return Err(Failure::invalid("infos is NULL"));
-        }
-        let mut slots: Vec<&mut [u8]> = Vec::with_capacity(iov.len());
-        for v in iov {
-            // SAFETY: the contract makes each iovec's base writable for its length, the buffers distinct, and
-            // nothing else using them during the call.
-            slots.push(unsafe { bytes_mut(v.iov_base.cast::<u8>(), v.iov_len, "bufs[i].iov_base") }?);
-        }
-        let socket = borrow(fd)?;
-        let mut metas: Vec<RecvMeta> = Vec::with_capacity(slots.len());
-        let n = socket.recv_batch(&mut slots, &mut metas)?;
-        for (i, meta) in metas.iter().take(n).enumerate() {
-            // SAFETY: the contract makes infos (checked non-NULL above) writable for count entries, and
-            // i < n <= min(count, MAX_BATCH), so infos + i is one of them.
-            if let Some(out) = unsafe { Out::new(infos.add(i)) } {
-                out.write(McastRxinfo::from(meta));
-            }
-        }
-        Ok(n as c_int)
+        on failure -1, mcast_recv_batch in "@@MCAST_0.2"; {
+        // SAFETY: the contract makes infos NULL or an array of count sized entries, bufs count iovecs.
+        unsafe { recv_batch(fd, bufs, RxOut::sized(infos, count, "infos")?, count) }
     }
 }

@@ -1,13 +1,15 @@
 //! `mcast_abi_layout`: the size, alignment and field offsets of every struct in `ffi/mcast.h`, as Rust lays them
 //! out. The C suite compares each line with `sizeof`/`offsetof` of the header's definition, and the line count
 //! with its own, so a field added, removed, resized or moved on one side alone fails the build's tests.
+//! `mcast_opts_0_1` and `mcast_rxinfo_0_1` are 0.1's layouts of the two structs that grew, which the 0.1 entry
+//! points still take: a program built against 0.1's header checks its structs against those lines.
 
 use std::ffi::c_char;
 use std::mem::{align_of, offset_of, size_of};
 
 use super::discover::McastFound;
 use super::multi::McastMultiStat;
-use super::types::{AbiEntry, McastIface, McastOpts, McastRxinfo};
+use super::types::{AbiEntry, McastIface, McastOpts, McastOpts01, McastRxinfo, McastRxinfo01};
 use super::{ffi_fn, Out};
 
 /// The table, with the raw pointers (to static strings) that C reads.
@@ -42,6 +44,7 @@ macro_rules! layout {
 
 static LAYOUT: Table = layout! {
     McastOpts as "mcast_opts" {
+        size: usize,
         ttl: std::ffi::c_int,
         loop_ as "loop": std::ffi::c_int,
         iface: *const c_char,
@@ -51,6 +54,26 @@ static LAYOUT: Table = layout! {
         rcvbuf: std::ffi::c_uint,
     }
     McastRxinfo as "mcast_rxinfo" {
+        size: usize,
+        source: libc::sockaddr_storage,
+        group: libc::sockaddr_storage,
+        len: usize,
+        full_len: usize,
+        ifindex: std::ffi::c_uint,
+        ttl: std::ffi::c_int,
+        truncated: std::ffi::c_int,
+        drops: u32,
+    }
+    McastOpts01 as "mcast_opts_0_1" {
+        ttl: std::ffi::c_int,
+        loop_ as "loop": std::ffi::c_int,
+        iface: *const c_char,
+        source: *const c_char,
+        reuse: std::ffi::c_int,
+        nonblock: std::ffi::c_int,
+        rcvbuf: std::ffi::c_uint,
+    }
+    McastRxinfo01 as "mcast_rxinfo_0_1" {
         source: libc::sockaddr_storage,
         group: libc::sockaddr_storage,
         len: usize,

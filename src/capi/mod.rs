@@ -21,9 +21,11 @@ use std::panic::{self, AssertUnwindSafe};
 
 use crate::socket::McastSocket;
 
+pub mod compat;
 pub mod discover;
 pub mod endpoint;
 pub mod error;
+pub mod filter;
 pub mod gso;
 pub mod iface;
 pub mod io;
@@ -39,8 +41,8 @@ mod tests;
 /// Why a C call failed: the `errno` it reports and the message `mcast_last_error` returns.
 #[derive(Debug)]
 pub struct Failure {
-    errno: c_int,
-    message: String,
+    pub(crate) errno: c_int,
+    pub(crate) message: String,
 }
 
 /// The result of a C function's body.
@@ -116,13 +118,19 @@ pub fn boundary<T>(name: &str, fail: T, body: impl FnOnce() -> CResult<T>) -> T 
     fail
 }
 
-/// Declares C functions: each becomes `#[no_mangle] pub unsafe extern "C"`, its body runs inside [`boundary`]
-/// with its own name for the error message, and its documentation gains the `# Safety` section every one of
-/// them shares.
+/// Declares C functions: each becomes `pub unsafe extern "C"`, its body runs inside [`boundary`] with its C name
+/// for the error message, and its documentation gains the `# Safety` section every one of them shares.
+///
+/// Each function is exported under a versioned name, so that every symbol of `libmcast.so` carries the version
+/// it came in (`ffi/libmcast.map` declares the nodes): by default `name@@MCAST_0.1`; a function added later says
+/// so (`, mcast_set_all in "@@MCAST_0.2"`), and the 0.1 form of a function whose arguments changed since keeps
+/// its old entry point under a Rust name of its own (`fn mcast_sender_0_1 ..., mcast_sender in "@MCAST_0.1"`).
+/// Programs linked against 0.1, whose references carry no version, bind to the `MCAST_0.1` definitions.
 macro_rules! ffi_fn {
     ($(
         $(#[$doc:meta])*
-        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty, on failure $fail:expr; $body:block
+        fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty, on failure $fail:expr
+            $(, $cname:ident in $ver:literal)?; $body:block
     )*) => {$(
         $(#[$doc])*
         ///
@@ -130,13 +138,33 @@ macro_rules! ffi_fn {
         /// Every pointer argument is NULL or valid as `ffi/mcast.h` describes for this function: strings
         /// NUL-terminated, buffers readable or writable for the lengths given, and nothing else writing to
         /// them during the call.
-        #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
-            $crate::capi::boundary(stringify!($name), $fail, move || -> $crate::capi::CResult<$ret> { $body })
+            $crate::capi::boundary($crate::capi::ffi_fn!(@cname $name $($cname)?), $fail, move || -> $crate::capi::CResult<$ret> { $body })
         }
+        $crate::capi::ffi_fn!(@export $name $(, $cname, $ver)?);
     )*};
+    (@cname $name:ident) => { stringify!($name) };
+    (@cname $name:ident $cname:ident) => { stringify!($cname) };
+    (@export $name:ident) => { $crate::capi::ffi_fn!(@export $name, $name, "@@MCAST_0.1"); };
+    (@export $name:ident, $cname:ident, $ver:literal) => {
+        // The symbol is defined in this module's object, where `.symver` must see it; `.globl` keeps it global
+        // so that the versioned alias is exported (the Rust name itself is then hidden by rustc's own script).
+        std::arch::global_asm!(concat!(".globl {0}\n.symver {0}, ", stringify!($cname), $ver), sym $name);
+        const _: () = {
+            // Nothing in Rust calls the function in a release build: keep it from being discarded.
+            #[used]
+            static KEEP: $crate::capi::Keep = $crate::capi::Keep($name as *const ());
+        };
+    };
 }
 pub(crate) use ffi_fn;
+
+/// A function kept in the library only for its exported alias (see [`ffi_fn!`]).
+#[allow(dead_code)] // never read: holding the address is the point
+pub struct Keep(pub *const ());
+
+// SAFETY: the pointer is a function's address, never dereferenced, and immutable.
+unsafe impl Sync for Keep {}
 
 /// `c_str!(ptr)`: a C string argument as `&str`; NULL or text that is not UTF-8 is `EINVAL`, naming the
 /// argument.
@@ -230,6 +258,18 @@ pub fn borrow(fd: c_int) -> CResult<Borrowed> {
     // dropped and never closes the caller's descriptor.
     let fd = ManuallyDrop::new(unsafe { OwnedFd::from_raw_fd(fd) });
     Ok(Borrowed(ManuallyDrop::new(McastSocket::from_checked(ManuallyDrop::into_inner(fd), family))))
+}
+
+/// Lends `fd` to a datagram call without checking what it is: `sendmsg`/`recvmsg` fail by themselves on a closed
+/// descriptor (`EBADF`) or one that is not a socket (`ENOTSOCK`), so a check of ours would only cost two more
+/// system calls per datagram. A negative number is `EBADF` here, since `BorrowedFd` must not hold -1.
+pub fn lend<'a>(fd: c_int) -> CResult<BorrowedFd<'a>> {
+    if fd < 0 {
+        return Err(Failure::new(libc::EBADF, format!("{fd} is not a file descriptor")));
+    }
+    // SAFETY: fd is not -1, borrow_raw's one hard requirement. The number is only passed to system calls during
+    // the C call that lent it; a closed or foreign number makes them fail, and no memory is reached through it.
+    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
 }
 
 /// A C buffer as a byte slice; NULL is `EINVAL` even for length 0, so a missing buffer is always noticed.

@@ -8,9 +8,9 @@ use std::ffi::{c_char, c_int, c_uint, c_void};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::endpoint::{field, options};
-use super::types::{McastOpts, McastRxinfo};
-use super::{bytes_mut, c_out, c_ref, c_str, ffi_fn, CResult, Failure, Out};
+use super::endpoint::field;
+use super::types::{read_opts, McastOpts, McastRxinfo, RxOut};
+use super::{bytes_mut, c_out, c_ref, c_str, ffi_fn, CResult, Failure};
 use crate::multi::{parse_group_list, Arrival, Member, MultiReceiver, Subscription};
 use crate::sys::mreq::sockaddr_storage;
 use crate::IfaceSpec;
@@ -131,17 +131,48 @@ fn recv(rx: &mut MultiReceiver, buf: &mut [u8], timeout_ms: c_int) -> CResult<Ar
     }
 }
 
+/// `mcast_multi_open`'s body, for either layout of the options.
+pub(super) fn multi_open(groups: *const c_char, opts: CResult<McastOpts>, out: *mut *mut McastMulti) -> CResult<c_int> {
+    let text = c_str!(groups);
+    let out = c_out!(out);
+    let multi = open(text, &opts?)?;
+    out.write(Box::into_raw(Box::new(multi)));
+    Ok(0)
+}
+
+/// `mcast_multi_recv`'s body, for either layout of the info.
+///
+/// # Safety
+/// `multi` is NULL or a live receiver that nothing else uses during the call; `buf` is NULL or writable for
+/// `len` bytes.
+pub(super) unsafe fn multi_recv(
+    multi: *mut McastMulti,
+    buf: *mut c_void,
+    len: usize,
+    out: RxOut,
+    timeout_ms: c_int,
+) -> CResult<libc::ssize_t> {
+    if multi.is_null() {
+        return Err(Failure::invalid("multi is NULL"));
+    }
+    // SAFETY: not NULL; the contract makes it a receiver from mcast_multi_open, not yet freed, that no other call
+    // uses meanwhile.
+    let multi = unsafe { &mut *multi };
+    // SAFETY: the contract makes buf writable for len bytes and not otherwise in use during the call.
+    let data = unsafe { bytes_mut(buf.cast(), len, "buf") }?;
+    let arrival = recv(&mut multi.rx, data, timeout_ms)?;
+    // SAFETY: out was made from the caller's entry (or NULL), writable for the call.
+    unsafe { out.write(0, &arrival.meta) };
+    Ok(libc::ssize_t::try_from(arrival.meta.len).unwrap_or(libc::ssize_t::MAX))
+}
+
 ffi_fn! {
     /// `mcast_multi_open`: a receiver for every group of `groups` (`239.1.1.1-239.1.1.50:5000,[ff15::1]:5000`),
     /// spread over as many sockets as the kernel's limits need; `*out` on success.
     fn mcast_multi_open(groups: *const c_char, opts: *const McastOpts, out: *mut *mut McastMulti) -> c_int,
-        on failure -1; {
-        let text = c_str!(groups);
-        let out = c_out!(out);
-        // SAFETY: the contract makes opts NULL or valid.
-        let multi = open(text, &unsafe { options(opts) })?;
-        out.write(Box::into_raw(Box::new(multi)));
-        Ok(0)
+        on failure -1, mcast_multi_open in "@@MCAST_0.2"; {
+        // SAFETY: the contract makes opts NULL or a sized struct mcast_opts.
+        multi_open(groups, unsafe { read_opts(opts) }, out)
     }
 
     /// `mcast_multi_fds`: the receiver's descriptors into `fds[0..cap)`, their number in `*count`; `fds` NULL
@@ -163,21 +194,9 @@ ffi_fn! {
     /// `mcast_multi_recv`: the next datagram of any group into `buf`, waiting at most `timeout_ms` (negative:
     /// for ever); its length, with what else is known in `*info` (may be NULL). No datagram in time: `EAGAIN`.
     fn mcast_multi_recv(multi: *mut McastMulti, buf: *mut c_void, len: usize, info: *mut McastRxinfo,
-        timeout_ms: c_int) -> libc::ssize_t, on failure -1; {
-        if multi.is_null() {
-            return Err(Failure::invalid("multi is NULL"));
-        }
-        // SAFETY: not NULL; the contract makes it a receiver from mcast_multi_open, not yet freed, that no
-        // other call uses meanwhile.
-        let multi = unsafe { &mut *multi };
-        // SAFETY: the contract makes buf writable for len bytes and not otherwise in use during the call.
-        let data = unsafe { bytes_mut(buf.cast(), len, "buf") }?;
-        let arrival = recv(&mut multi.rx, data, timeout_ms)?;
-        // SAFETY: the contract makes info NULL or writable.
-        if let Some(out) = unsafe { Out::new(info) } {
-            out.write(McastRxinfo::from(&arrival.meta));
-        }
-        Ok(libc::ssize_t::try_from(arrival.meta.len).unwrap_or(libc::ssize_t::MAX))
+        timeout_ms: c_int) -> libc::ssize_t, on failure -1, mcast_multi_recv in "@@MCAST_0.2"; {
+        // SAFETY: the contract makes info NULL or a sized entry, buf writable for len bytes, multi NULL or live.
+        unsafe { multi_recv(multi, buf, len, RxOut::sized(info, 1, "info")?, timeout_ms) }
     }
 
     /// `mcast_multi_stats`: one entry per membership, in the order the groups were given, into

@@ -47,13 +47,13 @@ fn open(af: c_int, ty: c_int, protocol: c_int) -> CResult<McastSocket> {
 
 /// A group named in text (`239.1.2.3`, `ff02::1%eth0`; a `:port` is allowed and ignored), of the socket's
 /// family.
-fn text_group(socket: &Borrowed, text: &str) -> CResult<Group> {
+pub(super) fn text_group(socket: &Borrowed, text: &str) -> CResult<Group> {
     let group = Group::parse_address(text)?;
     same_family(socket, group)
 }
 
 /// A group given as an address, checked to be multicast by the safe API.
-fn addr_group(socket: &Borrowed, ip: IpAddr) -> CResult<Group> {
+pub(super) fn addr_group(socket: &Borrowed, ip: IpAddr) -> CResult<Group> {
     same_family(socket, Group::new(ip, 0)?)
 }
 
@@ -66,7 +66,7 @@ fn same_family(socket: &Borrowed, group: Group) -> CResult<Group> {
 }
 
 /// The interface a join names: the one given, else the group's zone, else none (the kernel picks by route).
-fn join_iface(iface: Option<&str>, group: &Group) -> CResult<Option<Interface>> {
+pub(super) fn join_iface(iface: Option<&str>, group: &Group) -> CResult<Option<Interface>> {
     Ok(match iface {
         Some(text) => Some(text.parse::<IfaceSpec>()?.resolve()?),
         None if group.scope_id() != 0 => Some(Interface::by_index(group.scope_id())?),
@@ -74,12 +74,12 @@ fn join_iface(iface: Option<&str>, group: &Group) -> CResult<Option<Interface>> 
     })
 }
 
-fn in_addr(a: &libc::in_addr) -> Ipv4Addr {
+pub(super) fn in_addr(a: &libc::in_addr) -> Ipv4Addr {
     // s_addr holds the address in network byte order: its bytes in memory are the octets.
     Ipv4Addr::from(a.s_addr.to_ne_bytes())
 }
 
-fn in6_addr(a: &libc::in6_addr) -> Ipv6Addr {
+pub(super) fn in6_addr(a: &libc::in6_addr) -> Ipv6Addr {
     Ipv6Addr::from(a.s6_addr)
 }
 
@@ -93,9 +93,28 @@ fn member(fd: c_int, group: &str, source: Option<&str>, iface: Option<&str>, joi
         ),
         None => None,
     };
-    let iface = join_iface(iface, &group)?;
+    // An interface that does not resolve fails before any option is set: name the option and the group the
+    // call was about, as the kernel's own failures do.
+    let iface = join_iface(iface, &group).map_err(|f| Failure {
+        message: format!("{} {group}: {}", option_name(&group, source, join), f.message),
+        ..f
+    })?;
     membership(&socket, &Membership { group, source, iface }, join)?;
     Ok(0)
+}
+
+/// The option a join or leave sets (for IPv4 without an interface address, the ip_mreqn form of the same name).
+fn option_name(group: &Group, source: Option<IpAddr>, join: bool) -> &'static str {
+    match (group.is_ipv6(), source.is_some(), join) {
+        (false, false, true) => "IP_ADD_MEMBERSHIP",
+        (false, false, false) => "IP_DROP_MEMBERSHIP",
+        (false, true, true) => "IP_ADD_SOURCE_MEMBERSHIP",
+        (false, true, false) => "IP_DROP_SOURCE_MEMBERSHIP",
+        (true, false, true) => "IPV6_JOIN_GROUP",
+        (true, false, false) => "IPV6_LEAVE_GROUP",
+        (true, true, true) => "MCAST_JOIN_SOURCE_GROUP",
+        (true, true, false) => "MCAST_LEAVE_SOURCE_GROUP",
+    }
 }
 
 /// Sets the outgoing interface: by address when the interface has an IPv4 one (readable back with
@@ -166,6 +185,25 @@ ffi_fn! {
             Family::V4 => socket.set_multicast_loop_v4(on != 0)?,
             Family::V6 => socket.set_multicast_loop_v6(on != 0)?,
         }
+        Ok(0)
+    }
+
+    /// `mcast_set_dscp`: `IP_TOS` / `IPV6_TCLASS` set to `dscp << 2` (0..=63).
+    fn mcast_set_dscp(fd: c_int, dscp: c_int) -> c_int, on failure -1; {
+        let socket = borrow(fd)?;
+        let d = u8::try_from(dscp)
+            .ok()
+            .filter(|d| *d <= 63)
+            .ok_or_else(|| Error::new(ErrorKind::OutOfRange, format!("DSCP {dscp}: out of range 0..=63")))?;
+        socket.set_dscp(d)?;
+        Ok(0)
+    }
+
+    /// `mcast_get_dscp`: the upper six bits of `IP_TOS` / `IPV6_TCLASS`.
+    fn mcast_get_dscp(fd: c_int, dscp: *mut c_int) -> c_int, on failure -1; {
+        let out = c_out!(dscp);
+        let socket = borrow(fd)?;
+        out.write(c_int::from(socket.dscp()?));
         Ok(0)
     }
 

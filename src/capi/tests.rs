@@ -291,11 +291,20 @@ fn strerror_version_and_layout() {
         assert_eq!(n, entries().len());
         assert_eq!(table, entries().as_ptr());
     }
-    let rx = entries().iter().find(|e| {
-        // SAFETY: the table's names are static NUL-terminated strings.
-        !e.field.is_null() && unsafe { CStr::from_ptr(e.field) }.to_bytes() == b"loop"
-    });
-    assert_eq!(rx.map(|e| (e.offset, e.size)), Some((4, 4)));
+    let field = |ty: &[u8], name: &[u8]| {
+        entries().iter().find(|e| {
+            // SAFETY: the table's names are static NUL-terminated strings.
+            unsafe {
+                !e.field.is_null()
+                    && CStr::from_ptr(e.type_name).to_bytes() == ty
+                    && CStr::from_ptr(e.field).to_bytes() == name
+            }
+        })
+    };
+    // 0.2 puts size first; 0.1's layout stays in the table for programs built against it.
+    assert_eq!(field(b"mcast_opts", b"loop").map(|e| (e.offset, e.size)), Some((12, 4)));
+    assert_eq!(field(b"mcast_opts_0_1", b"loop").map(|e| (e.offset, e.size)), Some((4, 4)));
+    assert_eq!(field(b"mcast_rxinfo", b"size").map(|e| (e.offset, e.size)), Some((0, 8)));
 }
 
 #[test]

@@ -147,6 +147,7 @@ mod tests {
             timestamp: None,
             drops: None,
             gro_segment: None,
+            tos: None,
         }
     }
 

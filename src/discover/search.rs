@@ -370,6 +370,7 @@ mod tests {
             timestamp: None,
             drops: None,
             gro_segment: None,
+            tos: None,
         }
     }
 

@@ -29,6 +29,10 @@
 //! [`DEFAULT_MAX_SESSIONS`] (or [`PerfServerBuilder::max_sessions`]) are kept, looked up in `O(1)`, and the
 //! one idle the longest is forgotten to make room, its figures handed back as [`ServeEvent::Evicted`] and
 //! counted in [`ServeReport::evicted`]. Datagrams that are not perf datagrams are counted as foreign.
+//!
+//! iperf 2 on the wire ([`crate::wire::iperf2`]): the receiver also accounts an iperf 2.1 client's UDP
+//! stream (its numbers, send times and final negative number), as a session of id [`IPERF_SESSION`]; the
+//! sender, with [`PerfSenderBuilder::iperf`], sends datagrams an `iperf -s -u` server counts.
 
 mod send;
 mod serve;
@@ -43,6 +47,10 @@ pub use session::{SessionInterval, SessionKey, SessionReport};
 /// Sessions a receiver keeps at once unless told otherwise: each holds an 8 KiB window of sequence
 /// numbers, so 1024 of them take 8 MiB.
 pub const DEFAULT_MAX_SESSIONS: usize = 1024;
+
+/// The session id the receiver gives an iperf 2 stream (iperf's datagrams carry none; its source address and
+/// port tell streams apart).
+pub const IPERF_SESSION: u32 = 0;
 
 /// The most sessions a receiver may be told to keep (512 MiB of sequence windows).
 pub const MAX_SESSIONS_LIMIT: usize = 65_536;

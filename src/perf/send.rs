@@ -10,6 +10,7 @@ use crate::iface::{IfaceSpec, Interface};
 use crate::pace::{Pacer, Rate};
 use crate::sendretry::{send_with_retry, InterfaceFollower, Outcome, RetryPolicy, SendStats};
 use crate::socket::McastSocket;
+use crate::wire::iperf2;
 use crate::wire::proto::{self, Kind, Packet};
 
 use super::{per_second, Step};
@@ -92,6 +93,8 @@ pub struct PerfSenderBuilder {
     time: Option<Duration>,
     size: usize,
     ttl: Option<u32>,
+    dscp: Option<u8>,
+    iperf: bool,
     multicast_loop: Option<bool>,
     path: SendPath,
     interval: Option<Duration>,
@@ -135,6 +138,19 @@ impl PerfSenderBuilder {
         self
     }
 
+    /// The DSCP, 0..=63, of every datagram (`IP_TOS` / `IPV6_TCLASS`).
+    pub fn dscp(mut self, dscp: u8) -> Self {
+        self.dscp = Some(dscp);
+        self
+    }
+
+    /// Sends iperf 2's datagrams ([`crate::wire::iperf2`]) instead of the tool's own, so an `iperf -s -u`
+    /// server counts them: numbered from 1, the run ended by one datagram of the next number negated.
+    pub fn iperf(mut self, on: bool) -> Self {
+        self.iperf = on;
+        self
+    }
+
     /// Whether this host's own members get copies (`IP_MULTICAST_LOOP`).
     pub fn multicast_loop(mut self, on: bool) -> Self {
         self.multicast_loop = Some(on);
@@ -166,6 +182,9 @@ impl PerfSenderBuilder {
         if let Some(t) = self.ttl {
             b = b.ttl(t);
         }
+        if let Some(d) = self.dscp {
+            b = b.dscp(d);
+        }
         if let Some(on) = self.multicast_loop {
             b = b.multicast_loop(on);
         }
@@ -184,10 +203,11 @@ impl PerfSenderBuilder {
     /// Starts a run on `sender` (made by [`Self::socket`], or any sender to the group). The clock starts now.
     pub fn start<'a>(&self, sender: &'a Sender) -> Result<PerfSender<'a>> {
         let size = self.size;
-        if !(proto::HEADER_LEN..=MAX_UDP_PAYLOAD).contains(&size) {
+        let least = if self.iperf { iperf2::HEADER_LEN } else { proto::HEADER_LEN };
+        if !(least..=MAX_UDP_PAYLOAD).contains(&size) {
             return Err(Error::new(
                 ErrorKind::OutOfRange,
-                format!("perf datagram size {size} is out of range {}..={MAX_UDP_PAYLOAD}", proto::HEADER_LEN),
+                format!("perf datagram size {size} is out of range {least}..={MAX_UDP_PAYLOAD}"),
             ));
         }
         let sock = sender.socket();
@@ -197,9 +217,11 @@ impl PerfSenderBuilder {
         let slots = per_call.max(crate::sys::mmsg::MAX_BATCH);
         // Every slot carries the header once; a batch rewrites only the sequence numbers and send times.
         let mut buf = vec![0u8; slots * size];
-        let filler = vec![0u8; size - proto::HEADER_LEN];
-        for slot in buf.chunks_mut(size) {
-            proto::encode(Kind::PerfData, session, 0, 0, &filler, slot).map_err(wire_error)?;
+        if !self.iperf {
+            let filler = vec![0u8; size - proto::HEADER_LEN];
+            for slot in buf.chunks_mut(size) {
+                proto::encode(Kind::PerfData, session, 0, 0, &filler, slot).map_err(wire_error)?;
+            }
         }
         let start = Instant::now();
         let time = if self.count.is_none() { Some(self.time.unwrap_or(Duration::from_secs(10))) } else { self.time };
@@ -213,6 +235,7 @@ impl PerfSenderBuilder {
             start,
             end: time.and_then(|t| start.checked_add(t)),
             count: self.count,
+            iperf: self.iperf,
             pacer: Pacer::new(self.rate.packets_per_sec(size), per_call as u64, start),
             seq: 0,
             failures: SendStats::default(),
@@ -238,6 +261,7 @@ pub struct PerfSender<'a> {
     start: Instant,
     end: Option<Instant>,
     count: Option<u64>,
+    iperf: bool,
     pacer: Pacer,
     /// The next sequence number.
     seq: u64,
@@ -260,6 +284,8 @@ impl<'a> PerfSender<'a> {
             time: None,
             size: 1400,
             ttl: None,
+            dscp: None,
+            iperf: false,
             multicast_loop: None,
             path: SendPath::Segments,
             interval: None,
@@ -296,9 +322,14 @@ impl<'a> PerfSender<'a> {
         }
         let t = proto::now_ns();
         for (i, slot) in self.buf.chunks_mut(self.size).take(k).enumerate() {
-            let mut p = Packet::new_unchecked(slot);
-            p.set_seq(self.seq.wrapping_add(i as u64));
-            p.set_send_time_ns(t);
+            let seq = self.seq.wrapping_add(i as u64);
+            if self.iperf {
+                iperf2::encode(seq as i64 + 1, t, slot).map_err(wire_error)?;
+            } else {
+                let mut p = Packet::new_unchecked(slot);
+                p.set_seq(seq);
+                p.set_send_time_ns(t);
+            }
         }
         let (tx, batch, size) = (&mut self.tx, self.buf.get(..k * self.size).unwrap_or(&[]), self.size);
         let n =
@@ -333,10 +364,20 @@ impl<'a> PerfSender<'a> {
     /// numbers were used, and returns the run's figures.
     pub fn finish(mut self) -> Result<SendReport> {
         let seconds = self.start.elapsed().as_secs_f64().max(1e-9);
-        let mut marker = [0u8; proto::HEADER_LEN];
-        proto::encode(Kind::PerfEnd, self.session, self.seq, proto::now_ns(), &[], &mut marker).map_err(wire_error)?;
+        let marker = if self.iperf {
+            // As iperf's multicast client: one datagram of full size, the next number negated.
+            let mut fin = vec![0u8; self.size];
+            iperf2::encode(-(self.seq as i64 + 1), proto::now_ns(), &mut fin).map_err(wire_error)?;
+            fin
+        } else {
+            let mut marker = vec![0u8; proto::HEADER_LEN];
+            proto::encode(Kind::PerfEnd, self.session, self.seq, proto::now_ns(), &[], &mut marker)
+                .map_err(wire_error)?;
+            marker
+        };
         let (sock, dest) = (self.sock, self.group.socket_addr());
-        for i in 0..MARKERS {
+        let markers = if self.iperf { 1 } else { MARKERS };
+        for i in 0..markers {
             if i > 0 {
                 std::thread::sleep(MARKER_GAP);
             }

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use super::IPERF_SESSION;
 use crate::endpoint::Receiver;
 use crate::error::Result;
 use crate::group::Group;
@@ -12,6 +13,7 @@ use crate::guard::{Refusal, Refusals};
 use crate::iface::{IfaceSpec, Interface};
 use crate::resilient::{Notice, ResilientReceiver};
 use crate::socket::RecvMeta;
+use crate::wire::iperf2;
 use crate::wire::proto::{self, Kind};
 
 use super::session::{SessionTable, StampNs};
@@ -236,7 +238,7 @@ impl Intake {
     /// Accounts one datagram of `data` bytes as `meta` describes it.
     #[inline]
     fn take(&mut self, data: &[u8], meta: &RecvMeta) {
-        let Ok((repr, _)) = proto::decode(data) else { return self.refuse(meta.source) };
+        let Ok((repr, _)) = proto::decode(data) else { return self.take_iperf(data, meta) };
         if let Some(d) = meta.drops {
             self.kernel_drops = self.kernel_drops.max(d);
         }
@@ -260,6 +262,36 @@ impl Intake {
         self.arrived = true;
         if s.data(repr.seq, repr.send_time_ns, data.len(), now_ns) {
             self.total += 1;
+        }
+    }
+
+    /// A datagram without the mcast header: an iperf 2 client's ([`iperf2`]), accounted as a session of
+    /// id [`IPERF_SESSION`] from its source, or foreign. Off the path of the tool's own datagrams.
+    #[cold]
+    fn take_iperf(&mut self, data: &[u8], meta: &RecvMeta) {
+        // A datagram that claims the mcast header but does not decode is foreign, whatever it looks like.
+        if data.starts_with(&proto::MAGIC) {
+            return self.refuse(meta.source);
+        }
+        let Some(d) = iperf2::decode(data) else { return self.refuse(meta.source) };
+        if let Some(n) = meta.drops {
+            self.kernel_drops = self.kernel_drops.max(n);
+        }
+        let key = SessionKey { source: meta.source, session: IPERF_SESSION };
+        let slot = match self.table.hot(&key) {
+            Some(slot) => slot,
+            None => self.place(key),
+        };
+        let Some(s) = self.table.get_mut(slot) else { return };
+        match d {
+            iperf2::Datagram::End { count } => s.end(count, Instant::now()),
+            iperf2::Datagram::Data { seq, send_time_ns } => {
+                let now_ns = self.stamps.of(meta);
+                self.arrived = true;
+                if s.data(seq, send_time_ns, data.len(), now_ns) {
+                    self.total += 1;
+                }
+            }
         }
     }
 
@@ -478,6 +510,22 @@ mod tests {
         assert_eq!((i.table.seen(), i.total), (0, 0));
         let refused = i.events.iter().filter(|e| matches!(e, ServeEvent::Refused { reason: Refusal::Foreign, .. }));
         assert_eq!(refused.count(), 3);
+    }
+
+    #[test]
+    fn an_iperf_stream_is_a_session_of_its_source() {
+        let mut i = Intake::new(16, Instant::now());
+        let mut buf = [0u8; 100];
+        for n in [1i64, 2, 4, 3] {
+            iperf2::encode(n, 1_000 + n as u64, &mut buf).unwrap();
+            i.take(&buf, &from(6000));
+        }
+        iperf2::encode(-5, 2_000, &mut buf).unwrap();
+        i.take(&buf, &from(6000));
+        assert_eq!((i.table.seen(), i.total, i.refusals.total()), (1, 4, 0));
+        let (reports, _) = i.table.reports(None, 8);
+        let r = &reports[0];
+        assert_eq!((r.session, r.received, r.expected, r.lost, r.reordered), (IPERF_SESSION, 4, 4, 0, 1));
     }
 
     /// A flood of forged session ids: the table holds its cap, evicts exactly the rest (their figures come

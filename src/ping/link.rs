@@ -26,6 +26,7 @@ pub(crate) struct Options {
     pub ifaces: Vec<Interface>,
     pub sources: Vec<IpAddr>,
     pub ttl: Option<u32>,
+    pub dscp: Option<u8>,
     pub busy: bool,
 }
 
@@ -74,6 +75,12 @@ impl Endpoint {
         rx_setup(rx.socket())?;
         set_send(rx.socket(), group, o.ifaces.first(), o.ttl)?;
         let tx = if own_socket { Some(unicast_sender(group, o.ifaces.first(), o.ttl)?) } else { None };
+        if let Some(d) = o.dscp {
+            rx.socket().set_dscp(d)?;
+            if let Some(t) = &tx {
+                t.set_dscp(d)?;
+            }
+        }
         let ep = Endpoint {
             group,
             rx: ResilientReceiver::new(rx)?,

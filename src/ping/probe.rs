@@ -111,6 +111,12 @@ impl ProberBuilder {
         self
     }
 
+    /// The DSCP, 0..=63, of what this side sends (`IP_TOS` / `IPV6_TCLASS`).
+    pub fn dscp(mut self, dscp: u8) -> Self {
+        self.opts.dscp = Some(dscp);
+        self
+    }
+
     /// Spins on non-blocking sockets instead of sleeping in `poll`.
     pub fn busy_poll(mut self, on: bool) -> Self {
         self.opts.busy = on;

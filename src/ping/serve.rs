@@ -101,6 +101,12 @@ impl ServerBuilder {
         self
     }
 
+    /// The DSCP, 0..=63, of what this side sends (`IP_TOS` / `IPV6_TCLASS`).
+    pub fn dscp(mut self, dscp: u8) -> Self {
+        self.opts.dscp = Some(dscp);
+        self
+    }
+
     /// Spins on the non-blocking socket instead of sleeping in `poll`: lower, steadier round trips for one
     /// busy core.
     pub fn busy_poll(mut self, on: bool) -> Self {

@@ -38,6 +38,7 @@ pub struct RelayBuilder {
     sources: Vec<IpAddr>,
     out_iface: Option<IfaceSpec>,
     max_ttl: Option<u8>,
+    dscp: Option<u8>,
     multicast_loop: Option<bool>,
     impairments: Impairments,
     seed: u64,
@@ -64,6 +65,12 @@ impl RelayBuilder {
     /// Sends TO from `iface` (default: the interface the routing table picks).
     pub fn out_iface(mut self, iface: impl Into<IfaceSpec>) -> Self {
         self.out_iface = Some(iface.into());
+        self
+    }
+
+    /// The DSCP, 0..=63, of every copy sent to TO (`IP_TOS` / `IPV6_TCLASS`).
+    pub fn dscp(mut self, dscp: u8) -> Self {
+        self.dscp = Some(dscp);
         self
     }
 
@@ -127,6 +134,9 @@ impl RelayBuilder {
         let rx = ResilientReceiver::new(rx.build()?)?;
 
         let mut tx = Sender::builder(to);
+        if let Some(d) = self.dscp {
+            tx = tx.dscp(d);
+        }
         if let Some(on) = self.multicast_loop {
             tx = tx.multicast_loop(on);
         }
@@ -283,6 +293,7 @@ impl Relay {
             sources: Vec::new(),
             out_iface: None,
             max_ttl: None,
+            dscp: None,
             multicast_loop: None,
             impairments: Impairments::default(),
             seed: 1,

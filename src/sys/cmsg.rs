@@ -36,6 +36,8 @@ pub struct Ancillary {
     pub drops: Option<u32>,
     /// Segment size of a coalesced GRO datagram (`UDP_GRO`).
     pub gro_segment: Option<u16>,
+    /// The TOS byte (`IP_TOS`, one byte) or traffic class (`IPV6_TCLASS`, an `int`) it arrived with.
+    pub tos: Option<u8>,
 }
 
 /// `CMSG_LEN(n)`: header plus `n` bytes of payload, unpadded.
@@ -50,6 +52,7 @@ pub fn cmsg_space(n: usize) -> usize {
     unsafe { libc::CMSG_SPACE(n as libc::c_uint) as usize }
 }
 
+#[inline]
 fn read<T: Copy>(data: &[u8]) -> Option<T> {
     if data.len() < size_of::<T>() {
         return None;
@@ -60,12 +63,14 @@ fn read<T: Copy>(data: &[u8]) -> Option<T> {
 }
 
 /// A TTL or hop limit arrives as an `int`; values outside 0..=255 are ignored rather than wrapped.
+#[inline]
 fn read_ttl(data: &[u8]) -> Option<u8> {
     read::<libc::c_int>(data).and_then(|v| u8::try_from(v).ok())
 }
 
 impl Ancillary {
     /// Interprets one control message.
+    #[inline]
     fn absorb(&mut self, level: libc::c_int, kind: libc::c_int, data: &[u8]) {
         match (level, kind) {
             (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
@@ -88,6 +93,9 @@ impl Ancillary {
                 }
             }
             (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => self.drops = read::<u32>(data),
+            // IP_RECVTOS delivers the byte alone; IPV6_RECVTCLASS an int.
+            (libc::IPPROTO_IP, libc::IP_TOS) => self.tos = data.first().copied(),
+            (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) => self.tos = read_ttl(data),
             (libc::SOL_UDP, libc::UDP_GRO) => {
                 self.gro_segment = read::<libc::c_int>(data).and_then(|v| u16::try_from(v).ok())
             }
@@ -101,6 +109,7 @@ impl Ancillary {
 /// # Safety
 /// `msg.msg_control` must point to `msg.msg_controllen` readable bytes written by the kernel (or be null
 /// with length 0), 8-byte aligned, and stay valid for the call.
+#[inline]
 pub unsafe fn parse(msg: &libc::msghdr) -> Ancillary {
     let mut out = Ancillary::default();
     // SAFETY: the caller guarantees msg describes a valid control buffer; CMSG_FIRSTHDR returns null or a
@@ -146,5 +155,18 @@ mod tests {
         assert_eq!(a.ttl, Some(7));
         a.absorb(libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT, &300i32.to_ne_bytes());
         assert_eq!(a.ttl, None, "out of range is dropped, not wrapped");
+    }
+
+    #[test]
+    fn the_tos_byte_and_traffic_class_are_read() {
+        let mut a = Ancillary::default();
+        a.absorb(libc::IPPROTO_IP, libc::IP_TOS, &[0xb8]);
+        assert_eq!(a.tos, Some(0xb8));
+        a.absorb(libc::IPPROTO_IPV6, libc::IPV6_TCLASS, &0x88i32.to_ne_bytes());
+        assert_eq!(a.tos, Some(0x88));
+        a.absorb(libc::IPPROTO_IPV6, libc::IPV6_TCLASS, &[1]);
+        assert_eq!(a.tos, None, "too short");
+        a.absorb(libc::IPPROTO_IP, libc::IP_TOS, &[]);
+        assert_eq!(a.tos, None);
     }
 }

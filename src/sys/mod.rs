@@ -8,6 +8,7 @@ pub mod cmsg;
 pub mod ifconf;
 pub mod mmsg;
 pub mod mreq;
+pub mod msfilter;
 pub mod netlink;
 pub mod raw;
 pub mod signal;
@@ -43,6 +44,7 @@ impl IsMinusOne for libc::ssize_t {
 }
 
 /// Retries a call while it fails with `EINTR`: a signal handler that returns must not look like an error.
+#[inline]
 pub(crate) fn retry_eintr<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
         match f() {

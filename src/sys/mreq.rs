@@ -179,16 +179,17 @@ pub fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) 
 }
 
 /// Reads a socket address the kernel wrote; `None` for families other than IPv4/IPv6 or a short length.
+#[inline]
 pub fn from_sockaddr(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
     let len = len as usize;
     match storage.ss_family as libc::c_int {
         libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {
-            let sin: libc::sockaddr_in = SockaddrStorage(*storage).get();
+            let sin: libc::sockaddr_in = read_as(storage);
             let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
             Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
         }
         libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => {
-            let sin6: libc::sockaddr_in6 = SockaddrStorage(*storage).get();
+            let sin6: libc::sockaddr_in6 = read_as(storage);
             Some(SocketAddr::V6(SocketAddrV6::new(
                 Ipv6Addr::from(sin6.sin6_addr.s6_addr),
                 u16::from_be(sin6.sin6_port),
@@ -214,11 +215,14 @@ impl SockaddrStorage {
         // (asserted below) and with an alignment that sockaddr_storage's 8-byte alignment satisfies.
         unsafe { std::ptr::write(std::ptr::addr_of_mut!(self.0).cast::<T>(), *value) }
     }
+}
 
-    fn get<T: SockaddrKind>(&self) -> T {
-        // SAFETY: as in put; every bit pattern is a valid sockaddr_in/in6 (integers and byte arrays only).
-        unsafe { std::ptr::read(std::ptr::addr_of!(self.0).cast::<T>()) }
-    }
+/// The leading `sockaddr_in`/`sockaddr_in6` of a storage, read in place (a receive path reads one per datagram:
+/// no copy of the whole storage first).
+fn read_as<T: SockaddrKind>(storage: &libc::sockaddr_storage) -> T {
+    // SAFETY: as in SockaddrStorage::put: T is smaller than the storage and its alignment is satisfied, and every
+    // bit pattern is a valid sockaddr_in/in6.
+    unsafe { std::ptr::read((storage as *const libc::sockaddr_storage).cast::<T>()) }
 }
 
 trait SockaddrKind: Copy {}

@@ -122,6 +122,7 @@ pub struct Received {
 }
 
 /// Fills in `msg` to receive into `iov` with `name` and `control` as the address and control buffers.
+#[inline]
 pub(crate) fn prepare_msghdr(
     msg: &mut libc::msghdr,
     name: &mut libc::sockaddr_storage,
@@ -143,6 +144,7 @@ pub(crate) fn prepare_msghdr(
 /// # Safety
 /// `msg` must have been prepared by [`prepare_msghdr`] and filled by a successful `recvmsg`/`recvmmsg`, with
 /// its name and control buffers still alive.
+#[inline]
 pub(crate) unsafe fn finish_msghdr(msg: &libc::msghdr, n: usize, cap: usize) -> Received {
     // SAFETY: msg_name points at a sockaddr_storage that the kernel filled for msg_namelen bytes.
     let source = unsafe { from_sockaddr(&*(msg.msg_name as *const libc::sockaddr_storage), msg.msg_namelen) };
@@ -160,6 +162,7 @@ pub(crate) unsafe fn finish_msghdr(msg: &libc::msghdr, n: usize, cap: usize) -> 
 /// `recvmsg(fd, ..., flags | MSG_TRUNC)`: one datagram into `buf`, with its source and control messages.
 ///
 /// `MSG_TRUNC` makes the kernel return the datagram's real length, so truncation is reported, not hidden.
+#[inline]
 pub fn recv_msg(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
     // SAFETY: all-zero sockaddr_storage and msghdr are valid values.
     let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };

@@ -53,6 +53,7 @@ pub mod checksum;
 pub mod code;
 mod error;
 pub mod igmp;
+pub mod iperf2;
 pub mod ipv4;
 pub mod membership;
 pub mod mld;

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <time.h>
@@ -109,7 +110,7 @@ bool quiet(int fd) {
     if (!readable(fd, 300))
         return true;
     char buf[64] = {0};
-    struct mcast_rxinfo info;
+    struct mcast_rxinfo info = MCAST_RXINFO_INIT;
     ssize_t n = mcast_recv(fd, buf, sizeof buf - 1, &info);
     fprintf(stderr, "    unexpected datagram: %zd bytes \"%s\", ifindex %u, ttl %d\n", n, n > 0 ? buf : "",
             info.ifindex, info.ttl);
@@ -142,6 +143,49 @@ int local_port(int fd) {
     return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+bool expect(int fd, const char *bytes, const char *source, int port, const char *group, const char *iface,
+                   int ttl) {
+    char buf[2048];
+    struct mcast_rxinfo info = MCAST_RXINFO_INIT;
+    memset(&info, 0x5a, sizeof info);
+    info.size = sizeof info;
+    ssize_t n = recv_wait(fd, buf, sizeof buf, &info);
+    CHECK(n == (ssize_t)strlen(bytes));
+    CHECK(memcmp(buf, bytes, (size_t)n) == 0);
+    CHECK(info.len == (size_t)n && info.full_len == (size_t)n && info.truncated == 0);
+    CHECK(addr_is(&info.source, source, port));
+    CHECK(addr_is(&info.group, group, 0));
+    CHECK(info.ifindex == ifindex(iface));
+    CHECK(info.ttl == ttl);
+    return true;
+}
+
+int open_bound(int family, int port) {
+    int fd = mcast_open(family, SOCK_DGRAM, 0), one = 1;
+    if (fd < 0)
+        return -1;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    socklen_t len;
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((unsigned short)port);
+        len = sizeof *sin;
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((unsigned short)port);
+        len = sizeof *sin6;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int main(void) {
     /* Unbuffered, so a crash still shows which test ran last. */
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -150,7 +194,7 @@ int main(void) {
         return 1;
     }
     const struct test_case *tables[] = {layout_tests, args_tests, option_tests, traffic_tests, thread_tests,
-                                         raw_tests, multi_tests, gso_tests, discover_tests};
+                                         raw_tests, multi_tests, gso_tests, discover_tests, filter_tests, abi_tests};
     int passed = 0, failed = 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
         for (const struct test_case *c = tables[t]; c->run != NULL; c++) {

@@ -30,6 +30,8 @@ extern const struct test_case raw_tests[];
 extern const struct test_case gso_tests[];
 extern const struct test_case multi_tests[];
 extern const struct test_case discover_tests[];
+extern const struct test_case filter_tests[];
+extern const struct test_case abi_tests[];
 
 /* Prints where a check failed, with errno and mcast_last_error(). */
 void check_failed(const char *file, int line, const char *func, const char *what);
@@ -83,6 +85,13 @@ bool addr_is(const struct sockaddr_storage *ss, const char *ip, int port);
 
 /* The local port fd is bound to. */
 int local_port(int fd);
+
+/* Receives one datagram on fd (waiting up to 5 s) and checks its bytes, its source address and port, its group,
+ * its arrival interface and TTL, and that it was whole. */
+bool expect(int fd, const char *bytes, const char *source, int port, const char *group, const char *iface, int ttl);
+
+/* A socket of family bound to the wildcard address and port, with SO_REUSEADDR; -1 on failure. */
+int open_bound(int family, int port);
 
 /* The link-local IPv6 address of iface (its only IPv6 address, as the suite sets it up), as text. */
 bool link_local(const char *iface, char *out, size_t len);

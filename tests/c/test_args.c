@@ -18,7 +18,7 @@ static bool test_null_pointers_are_einval(void) {
     CHECK_OK(fd);
     char buf[16];
     struct iovec iov = {buf, sizeof buf};
-    struct mcast_rxinfo info;
+    struct mcast_rxinfo info = MCAST_RXINFO_INIT;
 
     CHECK_ERR(mcast_get_ttl(fd, NULL), EINVAL);
     CHECK_MSG("mcast_get_ttl: ttl is NULL");
@@ -236,8 +236,9 @@ static bool test_unconnected_and_empty_sockets(void) {
     int fd = mcast_open(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     CHECK_OK(fd);
     char buf[8];
-    struct mcast_rxinfo info;
+    struct mcast_rxinfo info = MCAST_RXINFO_INIT;
     memset(&info, 0x5a, sizeof info);
+    info.size = sizeof info;
     struct mcast_rxinfo before = info;
     struct iovec iov = {buf, sizeof buf};
     CHECK_ERR(mcast_send(fd, "x", 1), EDESTADDRREQ);

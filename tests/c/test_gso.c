@@ -37,7 +37,7 @@ static bool expect_datagrams(int rx, size_t len, size_t segment, size_t count, c
                              const char *group, const char *iface) {
     static unsigned char buf[65536];
     for (size_t i = 0; i < count; i++) {
-        struct mcast_rxinfo info;
+        struct mcast_rxinfo info = MCAST_RXINFO_INIT;
         ssize_t n = recv_wait(rx, buf, sizeof buf, &info);
         CHECK(n == (ssize_t)expected_len(len, segment, i));
         CHECK(holds(buf, (size_t)n, i));
@@ -95,9 +95,9 @@ static bool test_the_last_segment_may_be_shorter(void) {
 static bool test_a_call_sends_at_most_the_maximum_and_the_rest_follows(void) {
     enum { SMALL = 10, MANY = 100, BIG = 1400 };
     static unsigned char out[MANY * BIG];
-    int rx = mcast_receiver("239.1.3.3:5104", &(struct mcast_opts){-1, -1, "lo", NULL, 1, 0, 4u << 20});
+    int rx = mcast_receiver("239.1.3.3:5104", &(struct mcast_opts){sizeof(struct mcast_opts), -1, -1, "lo", NULL, 1, 0, 4u << 20});
     CHECK_OK(rx);
-    int tx = mcast_sender("239.1.3.3:5104", &(struct mcast_opts){-1, -1, "lo", NULL, 1, 0, 0});
+    int tx = mcast_sender("239.1.3.3:5104", &(struct mcast_opts){sizeof(struct mcast_opts), -1, -1, "lo", NULL, 1, 0, 0});
     CHECK_OK(tx);
     int port = local_port(tx);
 
@@ -135,7 +135,7 @@ static bool test_a_segment_larger_than_the_mtu_falls_back_to_fragments(void) {
     static unsigned char out[LEN];
     char va_addr[INET6_ADDRSTRLEN];
     CHECK(link_local("va", va_addr, sizeof va_addr));
-    int rx = mcast_receiver("[ff12::3:4]:6104", &(struct mcast_opts){-1, -1, "vb", NULL, 1, 0, 1u << 20});
+    int rx = mcast_receiver("[ff12::3:4]:6104", &(struct mcast_opts){sizeof(struct mcast_opts), -1, -1, "vb", NULL, 1, 0, 1u << 20});
     CHECK_OK(rx);
     int tx = mcast_sender("[ff12::3:4%va]:6104", NULL);
     CHECK_OK(tx);
@@ -179,7 +179,8 @@ static bool gro_entries(const unsigned char *buf, const struct mcast_rxinfo *inf
 static bool test_gro_reads_are_split_into_their_datagrams(void) {
     static unsigned char out[1600], in[65535];
     struct mcast_rxinfo infos[64];
-    int rx = mcast_receiver("239.1.3.5:5105", &(struct mcast_opts){-1, -1, "lo", NULL, 1, 0, 1u << 20});
+    infos[0].size = sizeof infos[0];
+    int rx = mcast_receiver("239.1.3.5:5105", &(struct mcast_opts){sizeof(struct mcast_opts), -1, -1, "lo", NULL, 1, 0, 1u << 20});
     CHECK_OK(rx);
     int on = 7;
     CHECK_OK(mcast_get_gro(rx, &on));
@@ -187,7 +188,7 @@ static bool test_gro_reads_are_split_into_their_datagrams(void) {
     CHECK_OK(mcast_set_gro(rx, 1));
     CHECK_OK(mcast_get_gro(rx, &on));
     CHECK(on == 1);
-    int tx = mcast_sender("239.1.3.5:5105", &(struct mcast_opts){-1, -1, "lo", NULL, 1, 0, 0});
+    int tx = mcast_sender("239.1.3.5:5105", &(struct mcast_opts){sizeof(struct mcast_opts), -1, -1, "lo", NULL, 1, 0, 0});
     CHECK_OK(tx);
     CHECK(mcast_gso_supported(tx) == 1);
     int port = local_port(tx);
@@ -218,7 +219,7 @@ static bool test_gro_reads_are_split_into_their_datagrams(void) {
 
     /* mcast_recv() gets the coalesced read as one buffer. */
     CHECK(mcast_send_segments(tx, out, 1600, 100) == 16);
-    struct mcast_rxinfo info;
+    struct mcast_rxinfo info = MCAST_RXINFO_INIT;
     CHECK(recv_wait(rx, in, sizeof in, &info) == 1600);
     CHECK(info.len == 1600 && info.full_len == 1600 && info.truncated == 0);
     for (size_t i = 0; i < 16; i++)
@@ -259,9 +260,10 @@ static bool test_gro_reads_are_split_into_their_datagrams(void) {
 static bool test_gro_across_the_veth_yields_every_datagram(void) {
     static unsigned char out[1600], in[65535];
     struct mcast_rxinfo infos[64];
+    infos[0].size = sizeof infos[0];
     char va_addr[INET6_ADDRSTRLEN];
     CHECK(link_local("va", va_addr, sizeof va_addr));
-    int rx = mcast_receiver("[ff12::3:6]:6106", &(struct mcast_opts){-1, -1, "vb", NULL, 1, 0, 1u << 20});
+    int rx = mcast_receiver("[ff12::3:6]:6106", &(struct mcast_opts){sizeof(struct mcast_opts), -1, -1, "vb", NULL, 1, 0, 1u << 20});
     CHECK_OK(rx);
     CHECK_OK(mcast_set_gro(rx, 1));
     int tx = mcast_sender("[ff12::3:6%va]:6106", NULL);
@@ -286,6 +288,7 @@ static bool test_gro_across_the_veth_yields_every_datagram(void) {
 static bool test_bad_arguments_are_refused(void) {
     unsigned char buf[64] = {0};
     struct mcast_rxinfo infos[2];
+    infos[0].size = sizeof infos[0];
     int fd = mcast_open(AF_INET, SOCK_DGRAM, 0);
     CHECK_OK(fd);
     CHECK_ERR(mcast_send_segments(fd, NULL, 10, 5), EINVAL);

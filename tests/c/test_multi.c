@@ -105,8 +105,9 @@ static bool test_multi_spreads_60_groups_over_sockets_and_counts_each(void) {
 
     for (unsigned int i = 0; i < total; i++) {
         char buf[64];
-        struct mcast_rxinfo info;
+        struct mcast_rxinfo info = MCAST_RXINFO_INIT;
         memset(&info, 0x5a, sizeof info);
+        info.size = sizeof info;
         ssize_t n = mcast_multi_recv(m, buf, sizeof buf - 1, &info, 5000);
         CHECK(n > 0);
         buf[n] = '\0';
@@ -200,7 +201,7 @@ static bool test_multi_mixed_families_through_the_callers_poll(void) {
         CHECK(ready > 0);
         for (;;) {
             char buf[32];
-            struct mcast_rxinfo info;
+            struct mcast_rxinfo info = MCAST_RXINFO_INIT;
             errno = 0;
             ssize_t n = mcast_multi_recv(m, buf, sizeof buf - 1, &info, 0);
             if (n == -1) {
@@ -271,7 +272,7 @@ static bool test_multi_source_specific_groups(void) {
     }
     /* Both groups share one socket, so they arrive in the order sent. */
     char buf[4];
-    struct mcast_rxinfo info;
+    struct mcast_rxinfo info = MCAST_RXINFO_INIT;
     CHECK(mcast_multi_recv(m, buf, sizeof buf, &info, 5000) == 4);
     CHECK(addr_is(&info.group, "232.1.1.1", 0) && addr_is(&info.source, "127.0.0.1", local_port(from[0])));
     CHECK(info.truncated == 1 && info.len == 4 && info.full_len == 10 && memcmp(buf, "0123", 4) == 0);

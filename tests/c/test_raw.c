@@ -129,7 +129,7 @@ static bool test_raw_igmp_router_alert_on_the_wire(void) {
     const unsigned char query[8] = {0x11, 20, 0xee, 0xeb, 0, 0, 0, 0};
     CHECK(send_raw(tx, query, sizeof query, AF_INET, "224.0.0.1", 0) == (ssize_t)sizeof query);
     unsigned char buf[256];
-    struct mcast_rxinfo info;
+    struct mcast_rxinfo info = MCAST_RXINFO_INIT;
     ssize_t n = recv_type(rx, buf, sizeof buf, 24, 0x11, &info);
     CHECK(n == 24 + 8);
     CHECK(buf[0] == 0x46);                                              /* version 4, IHL 6: one option word */

@@ -43,7 +43,7 @@ static void *recv_numbered(void *p) {
     struct receiver_arg *a = p;
     while (a->got < a->want) {
         uint8_t buf[16];
-        struct mcast_rxinfo info;
+        struct mcast_rxinfo info = MCAST_RXINFO_INIT;
         ssize_t n = recv_wait(a->fd, buf, sizeof buf, &info);
         if (n < 0)
             break;
@@ -213,7 +213,7 @@ static bool test_drops_after_a_burst_are_the_shortfall(void) {
     for (int i = 0; i < N; i++)
         CHECK(mcast_send(tx, payload, sizeof payload) == (ssize_t)sizeof payload);
     char buf[2048];
-    struct mcast_rxinfo info;
+    struct mcast_rxinfo info = MCAST_RXINFO_INIT;
     uint32_t received = 0;
     while (mcast_recv(rx, buf, sizeof buf, &info) == (ssize_t)sizeof payload)
         received++;

@@ -8,49 +8,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Receives one datagram and checks it: these bytes, from source (port -1: any), to group, on iface, TTL ttl. */
-static bool expect(int fd, const char *bytes, const char *source, int port, const char *group, const char *iface,
-                   int ttl) {
-    char buf[2048];
-    struct mcast_rxinfo info;
-    memset(&info, 0x5a, sizeof info);
-    ssize_t n = recv_wait(fd, buf, sizeof buf, &info);
-    CHECK(n == (ssize_t)strlen(bytes));
-    CHECK(memcmp(buf, bytes, (size_t)n) == 0);
-    CHECK(info.len == (size_t)n && info.full_len == (size_t)n && info.truncated == 0);
-    CHECK(addr_is(&info.source, source, port));
-    CHECK(addr_is(&info.group, group, 0));
-    CHECK(info.ifindex == ifindex(iface));
-    CHECK(info.ttl == ttl);
-    return true;
-}
-
-static int open_bound(int family, int port) {
-    int fd = mcast_open(family, SOCK_DGRAM, 0), one = 1;
-    if (fd < 0)
-        return -1;
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    socklen_t len;
-    if (family == AF_INET) {
-        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((unsigned short)port);
-        len = sizeof *sin;
-    } else {
-        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((unsigned short)port);
-        len = sizeof *sin6;
-    }
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)&ss, len) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static bool test_ipv4_sender_to_receiver_on_lo(void) {
     struct mcast_opts opts = MCAST_OPTS_INIT;
     opts.iface = "lo";
@@ -87,7 +44,7 @@ static bool test_ipv4_truncation_is_reported(void) {
         big[i] = (char)('a' + i % 26);
     CHECK(mcast_send_to(tx, big, sizeof big, "239.1.2.6:5005") == (ssize_t)sizeof big);
     char small[10];
-    struct mcast_rxinfo info;
+    struct mcast_rxinfo info = MCAST_RXINFO_INIT;
     CHECK(recv_wait(rx, small, sizeof small, &info) == 10);
     CHECK(memcmp(small, big, 10) == 0);
     CHECK(info.truncated == 1 && info.len == 10 && info.full_len == 100);
@@ -181,7 +138,7 @@ static bool test_ipv4_source_specific(void) {
     CHECK(mcast_send_to(tx2, "from .2", 7, "232.1.1.1:5030") == 7);
     CHECK(mcast_send_to(tx2, "from .2", 7, "232.1.1.1:5031") == 7);
     /* From 127.0.0.1: only rx takes it. */
-    int tx1 = mcast_sender("232.1.1.1:5030", &(struct mcast_opts){-1, -1, "lo", NULL, 1, 0, 0});
+    int tx1 = mcast_sender("232.1.1.1:5030", &(struct mcast_opts){sizeof(struct mcast_opts), -1, -1, "lo", NULL, 1, 0, 0});
     CHECK_OK(tx1);
     CHECK(mcast_send(tx1, "from .1", 7) == 7);
     CHECK(mcast_send_to(tx1, "from .1", 7, "232.1.1.1:5031") == 7);
@@ -296,6 +253,7 @@ static bool batch_round_trip(const char *group_port, const char *tx_iface, const
     char in[8][64];
     struct iovec recv_iov[8];
     struct mcast_rxinfo infos[8];
+    infos[0].size = sizeof infos[0];
     int got = 0;
     while (got < COUNT) {
         for (int i = 0; i < 8; i++) {
@@ -331,9 +289,9 @@ static bool test_batches_ipv4_and_ipv6(void) {
 
 static bool test_batches_are_cut_at_the_maximum(void) {
     enum { MORE = MCAST_BATCH_MAX + 6 };
-    int rx = mcast_receiver("239.1.2.45:5045", &(struct mcast_opts){-1, -1, "lo", NULL, 1, 0, 1 << 20});
+    int rx = mcast_receiver("239.1.2.45:5045", &(struct mcast_opts){sizeof(struct mcast_opts), -1, -1, "lo", NULL, 1, 0, 1 << 20});
     CHECK_OK(rx);
-    int tx = mcast_sender("239.1.2.45:5045", &(struct mcast_opts){-1, -1, "lo", NULL, 1, 0, 0});
+    int tx = mcast_sender("239.1.2.45:5045", &(struct mcast_opts){sizeof(struct mcast_opts), -1, -1, "lo", NULL, 1, 0, 0});
     CHECK_OK(tx);
     unsigned char bytes[MORE];
     struct iovec iov[MORE];
@@ -346,6 +304,7 @@ static bool test_batches_are_cut_at_the_maximum(void) {
     CHECK(mcast_send_batch(tx, iov + MCAST_BATCH_MAX, MORE - MCAST_BATCH_MAX) == MORE - MCAST_BATCH_MAX);
     unsigned char in[MORE];
     struct mcast_rxinfo infos[MORE];
+    infos[0].size = sizeof infos[0];
     int got = 0;
     while (got < MORE) {
         for (int i = 0; i < MORE; i++) {
@@ -368,11 +327,11 @@ static bool test_raw_socket_sees_the_whole_datagram(void) {
     int raw = mcast_open(AF_INET, SOCK_RAW, IPPROTO_UDP);
     CHECK_OK(raw);
     CHECK_OK(mcast_join(raw, "239.1.2.50", "lo"));
-    int tx = mcast_sender("239.1.2.50:5050", &(struct mcast_opts){3, -1, "lo", NULL, 1, 0, 0});
+    int tx = mcast_sender("239.1.2.50:5050", &(struct mcast_opts){sizeof(struct mcast_opts), 3, -1, "lo", NULL, 1, 0, 0});
     CHECK_OK(tx);
     CHECK(mcast_send(tx, "raw payload", 11) == 11);
     unsigned char buf[256];
-    struct mcast_rxinfo info;
+    struct mcast_rxinfo info = MCAST_RXINFO_INIT;
     ssize_t n = recv_wait(raw, buf, sizeof buf, &info);
     /* A raw IPv4 socket gets the IP header (20 bytes here) and the UDP header (8) before the payload. */
     CHECK(n == 20 + 8 + 11);

@@ -198,3 +198,20 @@ impl Obj {
         self.0.get(k).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("no string {k:?} in {}", self.0)).to_string()
     }
 }
+
+/// The packet count of the one `counter` in an `nft -j list ruleset`.
+pub fn nft_counter_packets(json: &str) -> u64 {
+    let v: serde_json::Value = serde_json::from_str(json).expect("nft -j output is JSON");
+    let mut found = Vec::new();
+    for item in v["nftables"].as_array().expect("nftables array") {
+        if let Some(exprs) = item.get("rule").and_then(|r| r.get("expr")).and_then(|e| e.as_array()) {
+            for e in exprs {
+                if let Some(p) = e.get("counter").and_then(|c| c.get("packets")).and_then(|p| p.as_u64()) {
+                    found.push(p);
+                }
+            }
+        }
+    }
+    assert_eq!(found.len(), 1, "one counter in {json}");
+    found[0]
+}

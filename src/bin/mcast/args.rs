@@ -46,29 +46,119 @@ impl From<mcast::Error> for Fail {
     }
 }
 
-/// One option a subcommand accepts.
+/// One option a subcommand accepts: its names, its value, and the words `--help`, the manual page and the
+/// shell completions give it. The one definition feeds the parser and everything generated from it.
 #[derive(Clone, Copy, Debug)]
 pub struct Opt {
-    /// The long names, canonical first: `&["--ttl", "--hops"]`. Short forms (`-q`) may be listed too.
-    pub names: &'static [&'static str],
+    /// The canonical long name, `--ttl`; empty for a heading line in the help.
+    pub long: &'static str,
+    /// The short form, `-T`, if any.
+    pub short: Option<char>,
+    /// Other long names that mean the same (`--hops`), older spellings kept working.
+    pub aliases: &'static [&'static str],
     /// The value's placeholder (`"N"`), or `None` for a flag.
     pub value: Option<&'static str>,
+    /// What it does, one paragraph (wrapped when printed); for a heading, the heading.
+    pub help: &'static str,
 }
 
 impl Opt {
     /// A flag: present or not.
-    pub const fn flag(names: &'static [&'static str]) -> Opt {
-        Opt { names, value: None }
+    pub const fn flag(long: &'static str, help: &'static str) -> Opt {
+        Opt { long, short: None, aliases: &[], value: None, help }
     }
 
     /// An option that takes a value.
-    pub const fn value(names: &'static [&'static str], placeholder: &'static str) -> Opt {
-        Opt { names, value: Some(placeholder) }
+    pub const fn value(long: &'static str, placeholder: &'static str, help: &'static str) -> Opt {
+        Opt { long, short: None, aliases: &[], value: Some(placeholder), help }
     }
 
-    fn canonical(&self) -> &'static str {
-        self.names[0]
+    /// A heading between groups of options in the help ("Sender options:"); the parser skips it.
+    pub const fn heading(text: &'static str) -> Opt {
+        Opt { long: "", short: None, aliases: &[], value: None, help: text }
     }
+
+    /// The same option with a short form.
+    pub const fn short(self, c: char) -> Opt {
+        Opt { short: Some(c), ..self }
+    }
+
+    /// The same option with other long names.
+    pub const fn alias(self, aliases: &'static [&'static str]) -> Opt {
+        Opt { aliases, ..self }
+    }
+
+    /// The same option with this command's own words for it.
+    pub const fn help(self, help: &'static str) -> Opt {
+        Opt { help, ..self }
+    }
+
+    /// Whether this entry is a heading, not an option.
+    pub fn is_heading(&self) -> bool {
+        self.long.is_empty()
+    }
+
+    fn named(&self, name: &str) -> bool {
+        !self.is_heading() && (self.long == name || self.aliases.contains(&name))
+    }
+
+    /// The left column of its help line: `--ttl N, -T`.
+    pub fn signature(&self) -> String {
+        let mut s = self.long.to_string();
+        if let Some(v) = self.value {
+            s.push(' ');
+            s.push_str(v);
+        }
+        if let Some(c) = self.short {
+            s.push_str(&format!(", -{c}"));
+        }
+        s
+    }
+
+    /// Its help text with the aliases named: "... (also --hops)".
+    pub fn full_help(&self) -> String {
+        if self.aliases.is_empty() {
+            self.help.to_string()
+        } else {
+            format!("{} (also {})", self.help, self.aliases.join(", "))
+        }
+    }
+}
+
+/// The column where option descriptions start in `--help`.
+const HELP_COLUMN: usize = 23;
+/// The width `--help` wraps to.
+const HELP_WIDTH: usize = 108;
+
+/// The option lines of a help page, from the table: `  --ttl N, -T        TTL ...`, wrapped.
+pub fn render_options(opts: &[Opt]) -> String {
+    let mut s = String::new();
+    for o in opts {
+        if o.is_heading() {
+            s.push_str(o.help);
+            s.push('\n');
+            continue;
+        }
+        let sig = o.signature();
+        s.push_str("  ");
+        s.push_str(&sig);
+        if sig.len() + 3 > HELP_COLUMN {
+            s.push('\n');
+            s.push_str(&" ".repeat(HELP_COLUMN));
+        } else {
+            s.push_str(&" ".repeat(HELP_COLUMN - 2 - sig.len()));
+        }
+        s.push_str(&crate::output::wrap(&o.full_help(), HELP_COLUMN, HELP_WIDTH));
+        s.truncate(s.trim_end().len());
+        s.push('\n');
+    }
+    s.push_str("  -h, --help           this help\n");
+    s
+}
+
+/// A command's help page: its text with the line `{options}` replaced by the table's option lines.
+pub fn render_help(help: &str, opts: &[Opt]) -> String {
+    help.replace("{options}\n", &render_options(opts))
 }
 
 /// What the parser found: each option under its canonical name (with the name as typed, for messages), in
@@ -83,6 +173,8 @@ pub struct Matches {
 #[derive(Debug)]
 struct Found {
     canonical: &'static str,
+    /// How many positional words came before it.
+    after: usize,
     typed: String,
     value: Option<String>,
 }
@@ -96,7 +188,8 @@ pub enum Parsed {
     Run(Matches),
 }
 
-/// Parses `words` (the arguments after the subcommand's name) against `opts`.
+/// Parses `words` (the arguments after the subcommand's name) against `opts`. Long options take their value
+/// as the next word or after `=`; short ones combine (`-qc 2`, `-qc2`), the last of a group may take a value.
 pub fn parse(words: &[String], opts: &[Opt]) -> Result<Parsed, Fail> {
     // Help wins wherever it stands before `--`: `mcast send --ttl 999 --help` shows the help.
     if words.iter().take_while(|w| *w != "--").any(|w| w == "--help" || w == "-h") {
@@ -109,45 +202,82 @@ pub fn parse(words: &[String], opts: &[Opt]) -> Result<Parsed, Fail> {
             m.positionals.extend(words.by_ref().cloned());
             break;
         }
-        if !is_option(word) {
+        if !is_option(word, opts) {
             m.positionals.push(word.clone());
             continue;
         }
+        if !word.starts_with("--") {
+            shorts(word, opts, &mut words, &mut m)?;
+            continue;
+        }
         let (name, inline) = match word.split_once('=') {
-            Some((n, v)) if word.starts_with("--") => (n, Some(v.to_string())),
-            _ => (word.as_str(), None),
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (word.as_str(), None),
         };
         let opt = opts
             .iter()
-            .find(|o| o.names.contains(&name))
+            .find(|o| o.named(name))
             .ok_or_else(|| Fail::usage(format!("unknown option {name} (see --help)")))?;
         let value = match (opt.value, inline) {
             (None, None) => None,
             (None, Some(_)) => return Err(Fail::usage(format!("{name} takes no value"))),
             (Some(_), Some(v)) => Some(v),
-            (Some(ph), None) => {
-                Some(words.next().cloned().ok_or_else(|| Fail::usage(format!("{name}: missing value ({name} {ph})")))?)
-            }
+            (Some(ph), None) => Some(next_value(name, ph, &mut words)?),
         };
-        m.found.push(Found { canonical: opt.canonical(), typed: name.to_string(), value });
+        m.found.push(Found { canonical: opt.long, after: m.positionals.len(), typed: name.to_string(), value });
     }
     Ok(Parsed::Run(m))
+}
+
+/// One word of short options, `-q`, `-qc 2` or `-c2`.
+fn shorts<'a>(
+    word: &str,
+    opts: &[Opt],
+    rest: &mut impl Iterator<Item = &'a String>,
+    m: &mut Matches,
+) -> Result<(), Fail> {
+    let body = &word[1..];
+    for (i, c) in body.char_indices() {
+        let typed = format!("-{c}");
+        let opt = opts
+            .iter()
+            .find(|o| !o.is_heading() && o.short == Some(c))
+            .ok_or_else(|| Fail::usage(format!("unknown option {typed} (see --help)")))?;
+        let Some(ph) = opt.value else {
+            m.found.push(Found { canonical: opt.long, after: m.positionals.len(), typed, value: None });
+            continue;
+        };
+        let inline = &body[i + c.len_utf8()..];
+        let value = if inline.is_empty() { next_value(&typed, ph, rest)? } else { inline.to_string() };
+        m.found.push(Found { canonical: opt.long, after: m.positionals.len(), typed, value: Some(value) });
+        return Ok(());
+    }
+    Ok(())
+}
+
+fn next_value<'a>(name: &str, placeholder: &str, rest: &mut impl Iterator<Item = &'a String>) -> Result<String, Fail> {
+    rest.next().cloned().ok_or_else(|| Fail::usage(format!("{name}: missing value ({name} {placeholder})")))
 }
 
 /// Parses a subcommand's words; `None` when `--help` was asked for (and has been printed).
 pub fn command_line(words: &[String], opts: &[Opt], help: &str) -> Result<Option<Matches>, Fail> {
     match parse(words, opts)? {
         Parsed::Help => {
-            crate::output::Out::new().text(help)?;
+            crate::output::Out::new().text(&render_help(help, opts))?;
             Ok(None)
         }
         Parsed::Run(m) => Ok(Some(m)),
     }
 }
 
-/// `-x` and `--xyz` are options; `-` alone (stdin, by convention) and negative numbers are not.
-fn is_option(word: &str) -> bool {
-    word.len() > 1 && word.starts_with('-') && !word[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.')
+/// `-x` and `--xyz` are options; `-` alone (stdin, by convention) and negative numbers are not, unless the
+/// table has that digit as a short option (`-4`).
+fn is_option(word: &str, opts: &[Opt]) -> bool {
+    let Some(first) = word.strip_prefix('-').and_then(|r| r.chars().next()) else { return false };
+    if first.is_ascii_digit() || first == '.' {
+        return opts.iter().any(|o| o.short == Some(first));
+    }
+    true
 }
 
 impl Matches {
@@ -166,13 +296,19 @@ impl Matches {
         self.found.iter().filter(move |f| f.canonical == name).filter_map(|f| f.value.as_deref())
     }
 
+    /// Every value given for a repeatable option, each with how many positional words came before it (so a
+    /// value can belong to the positional it follows).
+    pub fn placed<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+        self.found.iter().filter(move |f| f.canonical == name).filter_map(|f| Some((f.after, f.value.as_deref()?)))
+    }
+
     /// The last value given for an option (a later one overrides an earlier one).
     pub fn value(&self, name: &str) -> Option<&str> {
         self.found.iter().rev().find(|f| f.canonical == name).and_then(|f| f.value.as_deref())
     }
 
     /// The name the user typed for the last occurrence of an option (`--hops` for `--ttl`), for messages.
-    fn typed<'a>(&'a self, name: &'a str) -> &'a str {
+    pub fn typed<'a>(&'a self, name: &'a str) -> &'a str {
         self.found.iter().rev().find(|f| f.canonical == name).map_or(name, |f| f.typed.as_str())
     }
 
@@ -215,6 +351,17 @@ impl Matches {
         Ok(Some(n))
     }
 
+    /// A size in bytes in `lo..=hi`: a whole number, or with a binary unit (`64K`, `1M`, `2G`, also `KiB`, `MB`).
+    pub fn bytes(&self, name: &str, lo: u64, hi: u64) -> Result<Option<u64>, Fail> {
+        let Some(v) = self.value(name) else { return Ok(None) };
+        let name = self.typed(name);
+        let n = parse_bytes(v).ok_or_else(|| Fail::usage(format!("{name} {v}: not a size (1400, 64K, 8M, 1G)")))?;
+        if n < lo || n > hi {
+            return Err(Fail::usage(range_error(name, v, lo, hi)));
+        }
+        Ok(Some(n))
+    }
+
     /// A duration in seconds, fractions allowed (`0.25`), at most a day.
     pub fn seconds(&self, name: &str) -> Result<Option<Duration>, Fail> {
         const DAY: f64 = 86_400.0;
@@ -226,6 +373,20 @@ impl Matches {
         }
         Ok(Some(Duration::from_secs_f64(s)))
     }
+}
+
+/// `1400`, `64K`, `64k`, `8M`, `8MiB`, `8MB`, `1G`: K, M and G are powers of 1024, as for buffer sizes.
+pub fn parse_bytes(v: &str) -> Option<u64> {
+    let digits = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let n: u64 = v[..digits].parse().ok()?;
+    let shift = match v[digits..].to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
 }
 
 fn range_error(name: &str, v: &str, lo: u64, hi: u64) -> String {
@@ -241,12 +402,15 @@ mod tests {
     use super::*;
 
     const OPTS: &[Opt] = &[
-        Opt::value(&["--ttl", "--hops"], "N"),
-        Opt::flag(&["--loop"]),
-        Opt::flag(&["--no-loop"]),
-        Opt::value(&["--iface"], "IFACE"),
-        Opt::flag(&["--quiet", "-q"]),
-        Opt::value(&["--interval"], "SECS"),
+        Opt::value("--ttl", "N", "").alias(&["--hops"]),
+        Opt::flag("--loop", ""),
+        Opt::flag("--no-loop", ""),
+        Opt::value("--iface", "IFACE", ""),
+        Opt::flag("--quiet", "").short('q'),
+        Opt::value("--interval", "SECS", ""),
+        Opt::value("--count", "N", "").short('c'),
+        Opt::flag("--ipv4", "").short('4'),
+        Opt::value("--size", "BYTES", ""),
     ];
 
     fn run(words: &[&str]) -> Result<Matches, Fail> {
@@ -317,5 +481,48 @@ mod tests {
     #[test]
     fn dash_alone_and_negative_numbers_are_positional() {
         assert_eq!(run(&["-", "-5"]).unwrap().positionals, ["-", "-5"]);
+        let m = run(&["-4", "-5"]).unwrap();
+        assert!(m.flag("--ipv4"));
+        assert_eq!(m.positionals, ["-5"]);
+    }
+
+    #[test]
+    fn short_options_combine() {
+        let m = run(&["-qc", "2", "g"]).unwrap();
+        assert!(m.flag("--quiet"));
+        assert_eq!(m.value("--count"), Some("2"));
+        assert_eq!(m.positionals, ["g"]);
+        let m = run(&["-qc7"]).unwrap();
+        assert_eq!(m.value("--count"), Some("7"));
+        assert_eq!(usage(&["-qx"]), "unknown option -x (see --help)");
+        assert_eq!(usage(&["-qc"]), "-c: missing value (-c N)");
+        let m = run(&["-c", "300"]).unwrap();
+        assert!(matches!(m.int_in("--count", 1, 255), Err(Fail::Usage(s)) if s == "-c 300: out of range 1..=255"));
+    }
+
+    #[test]
+    fn sizes_take_binary_units() {
+        assert_eq!(parse_bytes("1400"), Some(1400));
+        assert_eq!(parse_bytes("64K"), Some(65_536));
+        assert_eq!(parse_bytes("8MiB"), Some(8 << 20));
+        assert_eq!(parse_bytes("1g"), Some(1 << 30));
+        assert_eq!(parse_bytes("1.5M"), None);
+        assert_eq!(parse_bytes("M"), None);
+        assert_eq!(parse_bytes("99999999999999999999G"), None);
+        let m = run(&["--size", "2K"]).unwrap();
+        assert_eq!(m.bytes("--size", 0, 65_507).unwrap(), Some(2048));
+        let m = run(&["--size", "64K"]).unwrap();
+        assert!(
+            matches!(m.bytes("--size", 0, 65_507), Err(Fail::Usage(s)) if s == "--size 64K: out of range 0..=65507")
+        );
+    }
+
+    #[test]
+    fn help_lines_come_from_the_table() {
+        let help = render_help("Options:\n{options}\nEnd\n", OPTS);
+        assert!(help.contains("  --ttl N              (also --hops)"), "{help}");
+        assert!(help.contains("  --quiet, -q"), "{help}");
+        assert!(help.ends_with("  --loop\n  --no-loop\n") || help.contains("  --loop\n"), "{help}");
+        assert!(help.ends_with("  -h, --help           this help\nEnd\n"), "{help}");
     }
 }

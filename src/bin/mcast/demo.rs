@@ -6,13 +6,14 @@ use mcast::hostloop::{self, LoopOff, LoopPair, ARRIVE, PORT, SILENCE, V4_GROUP, 
 use mcast::Interface;
 
 use crate::args::{self, Fail, Opt};
-use crate::output::{self, preview, Out};
+use crate::output::{self, preview, Json, Out};
+use crate::vocab;
 
 pub const SUMMARY: &str = "a sender and a receiver in one process, IPv4 then IPv6, never leaving this host";
 
 pub const HELP: &str = r#"mcast demo: watch multicast work without touching the network
 
-Usage: mcast demo
+Usage: mcast demo [--json]
 
 One process opens a receiver and a sender and shows each socket option it sets, as the kernel reads
 it back, then the datagram that arrives with its metadata (source, group, interface, TTL):
@@ -33,7 +34,7 @@ IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP, and turns IP_MULTICAST_ALL / IPV6_MULTICAST
 Takes about a second. Nothing leaves this host, so it is safe on any machine.
 
 Options:
-  -h, --help   this help
+{options}
 
 Exit status: 0 the exchanges worked, 1 one did not.
 
@@ -42,18 +43,46 @@ Examples:
   make demo
 "#;
 
-const OPTS: &[Opt] = &[];
+pub const OPTS: &[Opt] = &[vocab::JSON.help(
+    "one JSON object per line: {\"type\":\"exchange\",...} per family (or {\"type\":\"skipped\",...}), then \
+     {\"type\":\"summary\",...} (docs/json.md)",
+)];
+
+/// Standard output for the demo: its text rows, or with --json only the objects.
+struct Sink {
+    out: Out,
+    json: bool,
+}
+
+impl Sink {
+    /// A text line (nothing with --json).
+    fn line(&mut self, line: &str) -> Result<(), Fail> {
+        if self.json {
+            return Ok(());
+        }
+        self.out.line(line)
+    }
+
+    /// A JSON object (nothing without --json).
+    fn json(&mut self, j: Json) -> Result<(), Fail> {
+        if !self.json {
+            return Ok(());
+        }
+        self.out.line(&j.finish())
+    }
+}
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
-    m.positionals(0, 0, "", "mcast demo")?;
-    let mut out = Out::new();
+    m.positionals(0, 0, "", "mcast demo [--json]")?;
+    let mut out = Sink { out: Out::new(), json: m.flag("--json") };
     out.line("mcast demo: a receiver and a sender in this process, IPv4 then IPv6. Nothing leaves this host.")?;
     out.line("")?;
     ipv4(&mut out)?;
     out.line("")?;
     let v6 = ipv6(&mut out)?;
     out.line("")?;
+    out.json(Json::new().str("type", "summary").int("exchanges", if v6 { 2u8 } else { 1 }))?;
     out.line(if v6 {
         "done: both exchanges arrived, and nothing left this host."
     } else {
@@ -66,11 +95,11 @@ fn on_off(b: bool) -> u8 {
 }
 
 /// A row: the option as the kernel reads it back, then what it did.
-fn row(out: &mut Out, label: &str, setting: String, meaning: &str) -> Result<(), Fail> {
+fn row(out: &mut Sink, label: &str, setting: String, meaning: &str) -> Result<(), Fail> {
     out.line(format!("  {label:<9} {setting:<42} {meaning}").trim_end())
 }
 
-fn ipv4(out: &mut Out) -> Result<(), Fail> {
+fn ipv4(out: &mut Sink) -> Result<(), Fail> {
     let pair = hostloop::ipv4_pair()?;
     let group = pair.tx.group();
     let name = pair.tx.interface().map_or("lo".to_string(), |i| i.name.clone());
@@ -100,23 +129,25 @@ fn ipv4(out: &mut Out) -> Result<(), Fail> {
     row(out, "", format!("IP_MULTICAST_LOOP {}", on_off(t.multicast_loop_v4()?)), "this host's members get a copy")?;
     row(out, "", format!("IP_MULTICAST_IF {}", t.multicast_if_v4()?), &format!("sent from {name}"))?;
 
-    exchange(out, &pair, "IPv4")?;
-    loop_off(out, &pair, "IPv4", "IP_MULTICAST_LOOP")
+    let arrived = exchange(out, &pair, "IPv4")?;
+    let off = loop_off(out, &pair, "IPv4", "IP_MULTICAST_LOOP")?;
+    out.json(arrived.str("loop_off", off))
 }
 
 /// Runs the IPv6 part; `Ok(false)` when this host cannot (no interface, or IPv6 turned off).
-fn ipv6(out: &mut Out) -> Result<bool, Fail> {
+fn ipv6(out: &mut Sink) -> Result<bool, Fail> {
     let Some(iface) = hostloop::ipv6_interface()? else {
-        out.line(
-            "IPv6: skipped: no interface is up, multicast-capable and has an IPv6 address \
-             (Linux does not deliver IPv6 multicast over lo).",
-        )?;
+        let why = "no interface is up, multicast-capable and has an IPv6 address \
+                   (Linux does not deliver IPv6 multicast over lo)";
+        out.line(&format!("IPv6: skipped: {why}."))?;
+        out.json(Json::new().str("type", "skipped").str("family", "ipv6").str("reason", why))?;
         return Ok(false);
     };
     let pair = match hostloop::ipv6_pair(&iface) {
         Ok(pair) => pair,
         Err(e) if e.raw_os_error() == Some(libc::EAFNOSUPPORT) => {
             out.line("IPv6: skipped: IPv6 is turned off on this host.")?;
+            out.json(Json::new().str("type", "skipped").str("family", "ipv6").str("reason", "IPv6 is turned off"))?;
             return Ok(false);
         }
         Err(e) => return Err(e.into()),
@@ -169,12 +200,14 @@ fn ipv6(out: &mut Out) -> Result<bool, Fail> {
     row(out, "", format!("IPV6_MULTICAST_LOOP {}", on_off(t.multicast_loop_v6()?)), "this host's members get a copy")?;
     row(out, "", format!("IPV6_MULTICAST_IF {}", t.multicast_if_v6()?), &format!("sent from {name}"))?;
 
-    exchange(out, &pair, "IPv6")?;
-    loop_off(out, &pair, "IPv6", "IPV6_MULTICAST_LOOP")?;
+    let arrived = exchange(out, &pair, "IPv6")?;
+    let off = loop_off(out, &pair, "IPv6", "IPV6_MULTICAST_LOOP")?;
+    out.json(arrived.str("loop_off", off))?;
     Ok(true)
 }
 
-fn exchange(out: &mut Out, pair: &LoopPair, family: &str) -> Result<(), Fail> {
+/// Sends one datagram and shows what arrived; returns the JSON object of the exchange, to be completed.
+fn exchange(out: &mut Sink, pair: &LoopPair, family: &str) -> Result<Json, Fail> {
     let msg = hostloop::payload(family, "loop on");
     let (n, meta) = pair.exchange(&msg, ARRIVE)?;
     row(out, "sent", format!("{n} bytes"), &format!("\"{}\"", preview(&msg, 80)))?;
@@ -188,7 +221,16 @@ fn exchange(out: &mut Out, pair: &LoopPair, family: &str) -> Result<(), Fail> {
         "received",
         format!("{} bytes from {}", meta.len, meta.source),
         &format!("to {group} on {iface}, {} {ttl}", ttl_word(family)),
-    )
+    )?;
+    Ok(Json::new()
+        .str("type", "exchange")
+        .str("family", &family.to_ascii_lowercase())
+        .group(pair.tx.group())
+        .str("iface", &iface)
+        .int("sent", n as u64)
+        .int("len", meta.len as u64)
+        .peer("source", meta.source)
+        .opt_int("ttl", meta.ttl))
 }
 
 fn ttl_word(family: &str) -> &'static str {
@@ -199,10 +241,16 @@ fn ttl_word(family: &str) -> &'static str {
     }
 }
 
-/// Turns loop off, reads it back as `option`, sends again, and says what happened.
-fn loop_off(out: &mut Out, pair: &LoopPair, family: &str, option: &str) -> Result<(), Fail> {
+/// Turns loop off, reads it back as `option`, sends again, and says what happened; returns its name for JSON.
+fn loop_off(out: &mut Sink, pair: &LoopPair, family: &str, option: &str) -> Result<&'static str, Fail> {
     let setting = format!("{option} {}", on_off(pair.loop_off()?));
-    let what = match pair.send_loop_off(&hostloop::payload(family, "loop off"))? {
+    let off = pair.send_loop_off(&hostloop::payload(family, "loop off"))?;
+    let name = match off {
+        LoopOff::Silent => "silent",
+        LoopOff::ArrivedOnLoopback => "arrived_on_loopback",
+        LoopOff::ArrivedAnyway => "arrived_anyway",
+    };
+    let what = match off {
         LoopOff::Silent => format!(
             "sent again: nothing arrived in {} s, as it should: at {} 0 the loopback copy is the only one, \
              and loop off removed it",
@@ -219,10 +267,11 @@ fn loop_off(out: &mut Out, pair: &LoopPair, family: &str, option: &str) -> Resul
         }
     };
     row(out, "loop off", setting, "")?;
-    wrapped(out, &what)
+    wrapped(out, &what)?;
+    Ok(name)
 }
 
 /// A long explanation, wrapped under the rows' middle column.
-fn wrapped(out: &mut Out, text: &str) -> Result<(), Fail> {
+fn wrapped(out: &mut Sink, text: &str) -> Result<(), Fail> {
     out.line(&format!("{:12}{}", "", output::wrap(text, 12, 104)))
 }

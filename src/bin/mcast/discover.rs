@@ -9,6 +9,7 @@ use mcast::discover::{Found, Search, SearchEvent};
 use crate::args::{self, Fail, Opt};
 use crate::output::{Json, Out};
 use crate::tools;
+use crate::vocab;
 
 pub const SUMMARY: &str = "find responders by expanding-ring search (TTL 0, 1, 2, 4 ...)";
 
@@ -22,13 +23,7 @@ router further. Responders (`mcast responder`) answer by unicast with their name
 after the first ring that brought an answer, unless --all.
 
 Options:
-  --max-ttl N          the widest ring, 0..=255 (default 32)
-  --wait SECS          how long to wait for answers at each ring (default 0.5)
-  --all                keep widening after the first answer, to find everyone up to --max-ttl
-  --iface IFACE        send from this interface (name, index or address)
-                       IP_MULTICAST_IF / IPV6_MULTICAST_IF
-  --json               one JSON object per line: {"type":"found",...} per responder, then a summary
-  --quiet, -q          only the responders, no line per ring
+{options}
 
 Queries are padded to the longest answer a responder can give (301 bytes), since a responder never
 answers with more bytes than it was asked with. Responders answer with TTL (hop limit) 64, so the
@@ -44,13 +39,13 @@ Example:
   mcast discover 239.255.0.9:4000 --iface eth0 --max-ttl 8 --all
 "#;
 
-const OPTS: &[Opt] = &[
-    Opt::value(&["--max-ttl", "--max-hops"], "N"),
-    Opt::value(&["--wait"], "SECS"),
-    Opt::flag(&["--all"]),
-    Opt::value(&["--iface"], "IFACE"),
-    Opt::flag(&["--json"]),
-    Opt::flag(&["--quiet", "-q"]),
+pub const OPTS: &[Opt] = &[
+    Opt::value("--max-ttl", "N", "the widest ring, 0..=255 (default 32)").alias(&["--max-hops"]),
+    Opt::value("--wait", "SECS", "how long to wait for answers at each ring (default 0.5)"),
+    Opt::flag("--all", "keep widening after the first answer, to find everyone up to --max-ttl"),
+    vocab::IFACE.help("send from this interface (name, index or address) IP_MULTICAST_IF / IPV6_MULTICAST_IF"),
+    vocab::JSON.help("one JSON object per line: {\"type\":\"found\",...} per responder, then a summary"),
+    vocab::QUIET.help("only the responders, no line per ring"),
 ];
 
 const USAGE: &str = "mcast discover GROUP:PORT [OPTIONS]";
@@ -119,7 +114,7 @@ fn found_line(f: &Found, json: bool) -> String {
             .str("type", "found")
             .str("name", &f.name)
             .opt_str("addr", f.addr.map(|a| a.to_string()).as_deref())
-            .str("from", &f.from.to_string())
+            .peer("from", f.from)
             .int("ttl", f.ring)
             .opt_int("distance", f.distance)
             .float("rtt_ms", tools::ms(rtt_ns))

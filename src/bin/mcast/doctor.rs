@@ -7,6 +7,7 @@ use mcast::multi::parse_group_list;
 
 use crate::args::{self, Fail, Opt};
 use crate::output::{self, array, Json, Out};
+use crate::vocab;
 
 pub const SUMMARY: &str = "check what can stop multicast on this host, and say how to fix it";
 
@@ -34,14 +35,7 @@ Without a group, 239.255.0.1 stands in (no port: the firewall check then looks a
 range (239.1.1.1-239.1.1.50:5000) counts for the membership limit; the other checks use the first group.
 
 Options:
-  --iface IFACE        the interface you mean (name, index or address); default: the route's choice
-  --source ADDR        the sender's address, for the reverse-path check
-  --ttl N              the TTL (hop limit) senders use, 0..=255 (default 1)
-  --querier-wait SECS  how long to listen for a querier and PIM hellos (default 2; 0 skips both;
-                       130 covers a whole default query interval, 35 a PIM hello period)
-  --no-loop            skip the loop test
-  --json               one JSON object: group, iface, failed, findings [{check, status, summary, fix}]
-  -h, --help           this help
+{options}
 
 Exit status: 0 nothing failed (warnings allowed), 1 a check failed, 2 bad arguments.
 
@@ -51,13 +45,13 @@ Examples:
   mcast doctor [ff02::1234]:5000 --iface eth0 --json
 "#;
 
-const OPTS: &[Opt] = &[
-    Opt::value(&["--iface"], "IFACE"),
-    Opt::value(&["--source"], "ADDR"),
-    Opt::value(&["--ttl", "--hops"], "N"),
-    Opt::value(&["--querier-wait"], "SECS"),
-    Opt::flag(&["--no-loop"]),
-    Opt::flag(&["--json"]),
+pub const OPTS: &[Opt] = &[
+    vocab::IFACE.help("the interface you mean (name, index or address); default: the route's choice"),
+    vocab::SOURCE.help("the sender's address, for the reverse-path check"),
+    vocab::TTL.help("the TTL (hop limit) senders use, 0..=255 (default 1)"),
+    Opt::value("--querier-wait", "SECS", "how long to listen for a querier and PIM hellos (default 2; 0 skips both; 130 covers a whole default query interval, 35 a PIM hello period)"),
+    Opt::flag("--no-loop", "skip the loop test"),
+    vocab::JSON.help("one JSON object: group, iface, failed, findings [{check, status, summary, fix}]"),
 ];
 
 const USAGE: &str = "mcast doctor [GROUP:PORT] [--iface IFACE] [--source ADDR] [--ttl N] [--json]";
@@ -107,7 +101,8 @@ fn json(r: &Report) -> String {
             .finish()
     });
     Json::new()
-        .str("group", &r.group.to_string())
+        .str("type", "report")
+        .group(r.group)
         .opt_str("iface", r.iface.as_ref().map(|i| i.name.as_str()))
         .bool("failed", r.failed())
         .raw("findings", &array(findings))
@@ -162,7 +157,7 @@ mod tests {
     #[test]
     fn json_is_one_object() {
         let j = json(&report());
-        assert!(j.starts_with(r#"{"group":"239.1.2.3:5000","iface":null,"failed":true,"findings":[{"check":"interface","status":"fail","summary":"x0 is down","fix":"ip link set x0 up"}"#), "{j}");
+        assert!(j.starts_with(r#"{"type":"report","group":"239.1.2.3","port":5000,"iface":null,"failed":true,"findings":[{"check":"interface","status":"fail","summary":"x0 is down","fix":"ip link set x0 up"}"#), "{j}");
         assert!(j.ends_with(r#"{"check":"scope","status":"ok","summary":"fine","fix":null}]}"#), "{j}");
     }
 }

@@ -5,6 +5,7 @@ use mcast::{Family, Group};
 
 use crate::args::{self, Fail, Opt};
 use crate::output::{self, array, Json, Out};
+use crate::vocab;
 
 pub const SUMMARY: &str = "what this host has joined, per interface, with the IGMP/MLD version in force";
 
@@ -22,11 +23,7 @@ the kernel uses now: it drops to v2 or v1 for a while when it hears an older que
 forced (an MLDv1 querier's effect is not shown by the kernel).
 
 Options:
-  --iface IFACE   only this interface (name or index)
-  -4, -6          only IPv4 (IGMP) or only IPv6 (MLD) (also --ipv4, --ipv6)
-  --json          one JSON object per interface and family per line: index, name, family, protocol,
-                  version, forced, groups [{group, mac, users, timer_running, last_reporter, sources, name}]
-  -h, --help      this help
+{options}
 
 Exit status: 0 listed, 1 /proc/net/igmp could not be read, 2 bad arguments.
 
@@ -36,20 +33,20 @@ Examples:
   mcast groups --json
 "#;
 
-const OPTS: &[Opt] =
-    &[Opt::value(&["--iface"], "IFACE"), Opt::flag(&["--ipv4"]), Opt::flag(&["--ipv6"]), Opt::flag(&["--json"])];
+pub const OPTS: &[Opt] = &[
+    vocab::IFACE.help("only this interface (name or index)"),
+    Opt::flag("--ipv4", "only IPv4 (IGMP)").short('4'),
+    Opt::flag("--ipv6", "only IPv6 (MLD)").short('6'),
+    vocab::JSON.help(
+        "one JSON object per interface and family per line: index, name, family, protocol, version, forced, \
+         groups [{group, mac, users, timer_running, last_reporter, sources, name}]",
+    ),
+];
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
-    // "-4" and "-6" read like negative numbers to the shared parser, so they arrive as positionals.
-    let pos = m.positionals(0, 2, "", "mcast groups [--iface IFACE] [-4|-6] [--json]")?;
-    if let Some(w) = pos.iter().find(|w| *w != "-4" && *w != "-6") {
-        return Err(Fail::usage(format!(
-            "unexpected argument '{w}' (usage: mcast groups [--iface IFACE] [-4|-6] [--json])"
-        )));
-    }
-    let four = m.flag("--ipv4") || pos.iter().any(|w| w == "-4");
-    let six = m.flag("--ipv6") || pos.iter().any(|w| w == "-6");
+    m.positionals(0, 0, "", "mcast groups [--iface IFACE] [-4|-6] [--json]")?;
+    let (four, six) = (m.flag("--ipv4"), m.flag("--ipv6"));
     let iface = match m.value("--iface") {
         Some(spec) => Some(spec.parse::<mcast::IfaceSpec>()?.resolve()?),
         None => None,
@@ -126,6 +123,7 @@ fn json(i: &InterfaceGroups) -> String {
             .finish()
     });
     Json::new()
+        .str("type", "iface_groups")
         .int("index", i.ifindex)
         .str("name", &i.iface)
         .str("family", family_name(i.version.family))
@@ -205,7 +203,7 @@ mod tests {
     fn json_has_every_field() {
         let j = json(&sample());
         assert!(
-            j.starts_with(r#"{"index":3,"name":"eth1","family":"ipv4","protocol":"IGMPv2","version":2,"forced":2,"#),
+            j.starts_with(r#"{"type":"iface_groups","index":3,"name":"eth1","family":"ipv4","protocol":"IGMPv2","version":2,"forced":2,"#),
             "{j}"
         );
         assert!(j.contains(r#""sources":[{"source":"10.0.0.1","include":1,"exclude":0}]"#), "{j}");

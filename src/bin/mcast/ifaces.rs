@@ -4,6 +4,7 @@ use mcast::Interface;
 
 use crate::args::{self, Fail, Opt};
 use crate::output::{Json, Out};
+use crate::vocab;
 
 pub const SUMMARY: &str = "list interfaces: index, name, flags, MTU, addresses, multicast or not";
 
@@ -20,9 +21,7 @@ ioctl SIOCGIFFLAGS (IFF_UP, IFF_LOOPBACK, IFF_MULTICAST, ...); MTU from SIOCGIFM
 SIOCGIFCONF, which knows no IPv6; IPv6 addresses from /proc/net/if_inet6.
 
 Options:
-  --json       one JSON object per interface per line: index, name, flags (names), up, running,
-               loopback, multicast, mtu, ipv4, ipv6
-  -h, --help   this help
+{options}
 
 Exit status: 0 listed, 1 the kernel refused to list them, 2 bad arguments.
 
@@ -31,7 +30,10 @@ Examples:
   mcast ifaces --json | grep '"multicast":true'
 "#;
 
-const OPTS: &[Opt] = &[Opt::flag(&["--json"])];
+pub const OPTS: &[Opt] = &[vocab::JSON.help(
+    "one JSON object per interface per line: index, name, flags (names), up, running, loopback, \
+        multicast, mtu, ipv4, ipv6",
+)];
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
@@ -49,6 +51,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
 
 fn json(i: &Interface) -> String {
     Json::new()
+        .str("type", "iface")
         .int("index", i.index)
         .str("name", &i.name)
         .strs("flags", i.flag_names())

@@ -9,7 +9,7 @@ pub const SUMMARY: &str = "IGMP on a raw socket: watch a link's memberships, or 
 
 pub const HELP: &str = r#"mcast igmp: the IPv4 group-membership protocol on a raw socket
 
-Usage: mcast igmp watch [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]
+Usage: mcast igmp watch [--iface IFACE] [--json] [--time SECS] [--count N] [--mrouter]
                         [--max-groups N] [--max-sources N]
        mcast igmp query [--version 1|2|3] [--group GROUP] [--iface IFACE] [--json] [--wait SECS]
                         [--max-resp SECS] [--mrouter]
@@ -26,7 +26,7 @@ what a raw socket hears and why.
 
 pub const WATCH_HELP: &str = r#"mcast igmp watch: the group memberships on a link, learned from its IGMP reports and leaves
 
-Usage: mcast igmp watch [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]
+Usage: mcast igmp watch [--iface IFACE] [--json] [--time SECS] [--count N] [--mrouter]
                         [--max-groups N] [--max-sources N]
 
 Opens a raw IGMP socket, joins 224.0.0.22 (where IGMPv3 reports go) and 224.0.0.2 (where IGMPv2
@@ -35,7 +35,7 @@ version, filter mode or sources changed (change), a host left it (leave), or no 
 (expire). Each line names the group, the interface, the IGMP version, the filter mode (EXCLUDE with no
 sources is a plain join), the sources and the reporter. A query heard on the link is shown too, and a
 datagram that is not valid IGMP gets one line saying exactly why (bad checksum, truncated, unknown type,
-a record count larger than the packet...); the watch goes on. At the end (--timeout, --count or
+a record count larger than the packet...); the watch goes on. At the end (--time, --count or
 Ctrl-C) the table is printed.
 
 What it hears: IGMPv3 reports and IGMPv2 leaves, from every host on the link. IGMPv1/v2 reports are
@@ -51,26 +51,14 @@ the list ends in "...". The summary counts evictions, sources left out, and the 
 dropped for lack of receive buffer.
 
 Options:
-  --iface IFACE, -i   watch this interface (name, index or address; repeatable). Default: every
-                      interface that is up and multicast-capable, except lo
-  --timeout SECS      stop after SECS seconds
-  --count N, -c N     stop after N changes (join, change, leave, expire, evict)
-  --mrouter           become the network namespace's multicast router (MRT_INIT, MRT_ADD_VIF; the raw
-                      socket's CAP_NET_RAW is enough, but no routing daemon may run there): hears IGMPv1/v2
-                      reports to any routable group; forwards nothing; undone when the watch ends
-  --max-groups N      keep at most N groups per interface (default 4096, at most 1048576)
-  --max-sources N     keep at most N sources per group (default 64, at most 65535)
-  --json              one JSON object per line: {"type":"join"|"change"|"leave"|"expire"|"evict"|
-                      "query"|"malformed",...}, then {"type":"summary",...} with the table, its caps
-                      (max_groups, max_sources), evicted, sources_left_out and kernel_drops
-  -h, --help          this help
+{options}
 
-Exit status: 0 done; 1 a runtime error, no CAP_NET_RAW, or --timeout with fewer than --count changes;
+Exit status: 0 done; 1 a runtime error, no CAP_NET_RAW, or --time with fewer than --count changes;
 2 bad arguments; 130 at Ctrl-C, 143 at SIGTERM, after the table.
 
 Examples:
   mcast igmp watch --iface eth0
-  mcast igmp watch --iface eth0 --json --timeout 60
+  mcast igmp watch --iface eth0 --json --time 60
 "#;
 
 pub const QUERY_HELP: &str = r#"mcast igmp query: send an IGMP membership query and list who answers
@@ -93,16 +81,7 @@ heard only with --mrouter (for groups outside 224.0.0.0/24). A v1 or v2 query al
 the link fall back to that version for a while (260 s by the defaults), as RFC 3376 requires.
 
 Options:
-  --version V         IGMP version of the query: 1, 2 or 3 (default 3)
-  --group GROUP       ask about this group only (v2, v3)
-  --iface IFACE, -i   query on this interface (repeatable). Default: every interface that is up and
-                      multicast-capable, except lo
-  --max-resp SECS     the maximum response time the query asks for (default 10; v2: 0.1..25.5)
-  --wait SECS         how long to listen for answers (default: the maximum response time + 1)
-  --mrouter           become the namespace's multicast router while waiting (see mcast igmp watch --help)
-  --json              one JSON object per line: {"type":"sent",...} per query, {"type":"answer",...}
-                      per answer, then {"type":"summary",...}
-  -h, --help          this help
+{options}
 
 Exit status: 0 some host answered; 1 none did within --wait, a runtime error, or no CAP_NET_RAW;
 2 bad arguments.

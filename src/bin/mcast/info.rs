@@ -7,6 +7,7 @@ use mcast::{Group, V6Flags, MULTICAST_RANGES};
 
 use crate::args::{self, Fail, Opt};
 use crate::output::{self, Json, Out};
+use crate::vocab;
 
 pub const SUMMARY: &str = "explain an address: block, scope, flags, Ethernet MAC, TTL advice";
 
@@ -26,9 +27,7 @@ For any other address it says what the address is and which ranges are multicast
 ADDR may carry a port or zone: 239.1.2.3, 239.1.2.3:5000, ff02::fb, [ff02::fb%eth0]:5353.
 
 Options:
-  --json       one JSON object with the same facts (address, family, multicast, block, scope, flags,
-               well_known, source_specific, never_forwarded, mac, mac_shared_with, ttl, ttl_advice)
-  -h, --help   this help
+{options}
 
 Exit status: 0 ADDR is multicast, 1 it is not (explained all the same), 2 ADDR is not an address.
 
@@ -38,7 +37,10 @@ Examples:
   mcast info ff3e::8000:1         an IPv6 source-specific group
 "#;
 
-const OPTS: &[Opt] = &[Opt::flag(&["--json"])];
+pub const OPTS: &[Opt] = &[vocab::JSON.help(
+    "one JSON object with the same facts (address, family, multicast, block, scope, flags, \
+        well_known, source_specific, never_forwarded, mac, mac_shared_with, ttl, ttl_advice)",
+)];
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
@@ -148,6 +150,7 @@ fn facts_json(f: &GroupFacts) -> String {
             .finish()
     });
     Json::new()
+        .str("type", "address")
         .str("address", &f.group.ip().to_string())
         .str("family", if f.group.is_ipv6() { "ipv6" } else { "ipv4" })
         .bool("multicast", true)
@@ -170,6 +173,7 @@ fn unicast_text(ip: IpAddr) -> String {
 
 fn unicast_json(ip: IpAddr) -> String {
     Json::new()
+        .str("type", "address")
         .str("address", &ip.to_string())
         .str("family", if ip.is_ipv6() { "ipv6" } else { "ipv4" })
         .bool("multicast", false)

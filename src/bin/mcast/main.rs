@@ -16,6 +16,7 @@ mod groups;
 mod ifaces;
 mod igmp;
 mod info;
+mod manual;
 mod mld;
 mod output;
 mod perf;
@@ -33,6 +34,7 @@ mod responder;
 mod send;
 mod send_print;
 mod tools;
+mod vocab;
 mod watch;
 mod watch_lines;
 mod watch_summary;
@@ -48,23 +50,36 @@ struct Command {
     summary: &'static str,
     run: fn(&[String]) -> Result<(), Fail>,
     help: &'static str,
+    opts: &'static [args::Opt],
 }
 
 const COMMANDS: &[Command] = &[
-    Command { name: "send", summary: send::SUMMARY, run: send::run, help: send::HELP },
-    Command { name: "recv", summary: recv::SUMMARY, run: recv::run, help: recv::HELP },
-    Command { name: "ifaces", summary: ifaces::SUMMARY, run: ifaces::run, help: ifaces::HELP },
-    Command { name: "info", summary: info::SUMMARY, run: info::run, help: info::HELP },
-    Command { name: "demo", summary: demo::SUMMARY, run: demo::run, help: demo::HELP },
-    Command { name: "ping", summary: ping::SUMMARY, run: ping::run, help: ping::HELP },
-    Command { name: "perf", summary: perf::SUMMARY, run: perf::run, help: perf::HELP },
-    Command { name: "discover", summary: discover::SUMMARY, run: discover::run, help: discover::HELP },
-    Command { name: "responder", summary: responder::SUMMARY, run: responder::run, help: responder::HELP },
-    Command { name: "relay", summary: relay::SUMMARY, run: relay::run, help: relay::HELP },
-    Command { name: "groups", summary: groups::SUMMARY, run: groups::run, help: groups::HELP },
-    Command { name: "doctor", summary: doctor::SUMMARY, run: doctor::run, help: doctor::HELP },
-    Command { name: "igmp", summary: igmp::SUMMARY, run: igmp::run, help: igmp::HELP },
-    Command { name: "mld", summary: mld::SUMMARY, run: mld::run, help: mld::HELP },
+    Command { name: "send", summary: send::SUMMARY, run: send::run, help: send::HELP, opts: send::OPTS },
+    Command { name: "recv", summary: recv::SUMMARY, run: recv::run, help: recv::HELP, opts: recv::OPTS },
+    Command { name: "ifaces", summary: ifaces::SUMMARY, run: ifaces::run, help: ifaces::HELP, opts: ifaces::OPTS },
+    Command { name: "info", summary: info::SUMMARY, run: info::run, help: info::HELP, opts: info::OPTS },
+    Command { name: "demo", summary: demo::SUMMARY, run: demo::run, help: demo::HELP, opts: demo::OPTS },
+    Command { name: "ping", summary: ping::SUMMARY, run: ping::run, help: ping::HELP, opts: ping::OPTS },
+    Command { name: "perf", summary: perf::SUMMARY, run: perf::run, help: perf::HELP, opts: perf::OPTS },
+    Command {
+        name: "discover",
+        summary: discover::SUMMARY,
+        run: discover::run,
+        help: discover::HELP,
+        opts: discover::OPTS,
+    },
+    Command {
+        name: "responder",
+        summary: responder::SUMMARY,
+        run: responder::run,
+        help: responder::HELP,
+        opts: responder::OPTS,
+    },
+    Command { name: "relay", summary: relay::SUMMARY, run: relay::run, help: relay::HELP, opts: relay::OPTS },
+    Command { name: "groups", summary: groups::SUMMARY, run: groups::run, help: groups::HELP, opts: groups::OPTS },
+    Command { name: "doctor", summary: doctor::SUMMARY, run: doctor::run, help: doctor::HELP, opts: doctor::OPTS },
+    Command { name: "igmp", summary: igmp::SUMMARY, run: igmp::run, help: igmp::HELP, opts: &[] },
+    Command { name: "mld", summary: mld::SUMMARY, run: mld::run, help: mld::HELP, opts: &[] },
 ];
 
 fn usage() -> String {
@@ -89,6 +104,26 @@ fn usage() -> String {
     s
 }
 
+/// Every page of help: each command's, with `igmp` and `mld` replaced by their subcommands'.
+fn pages() -> Vec<manual::Page> {
+    let mut pages = Vec::new();
+    for c in COMMANDS {
+        let nested = match c.name {
+            "igmp" => Some(("igmp watch", igmp::WATCH_HELP, "igmp query", igmp::QUERY_HELP)),
+            "mld" => Some(("mld watch", mld::WATCH_HELP, "mld query", mld::QUERY_HELP)),
+            _ => None,
+        };
+        match nested {
+            Some((watch, watch_help, query, query_help)) => {
+                pages.push(manual::Page { name: watch, summary: c.summary, help: watch_help, opts: watch::OPTS });
+                pages.push(manual::Page { name: query, summary: c.summary, help: query_help, opts: query::OPTS });
+            }
+            None => pages.push(manual::Page { name: c.name, summary: c.summary, help: c.help, opts: c.opts }),
+        }
+    }
+    pages
+}
+
 /// Runs the command line; returns the subcommand's name (for error messages) and the outcome.
 fn dispatch(argv: &[String]) -> (&'static str, Result<(), Fail>) {
     let Some((first, rest)) = argv.split_first() else {
@@ -98,10 +133,15 @@ fn dispatch(argv: &[String]) -> (&'static str, Result<(), Fail>) {
     match first.as_str() {
         "-h" | "--help" => ("", print(&usage())),
         "-V" | "--version" => ("", print(&format!("mcast {}", mcast::VERSION))),
+        // Not listed: what `make` writes to docs/mcast.1 and completions/.
+        "__man" => ("", print(&manual::man(&pages()))),
+        "__complete" => {
+            ("", manual::completion(&pages(), rest.first().map_or("", |s| s.as_str())).and_then(|t| print(&t)))
+        }
         "help" => match rest.first() {
             None => ("", print(&usage())),
             Some(name) => match COMMANDS.iter().find(|c| c.name == name) {
-                Some(c) => (c.name, print(c.help)),
+                Some(c) => (c.name, print(&args::render_help(c.help, c.opts))),
                 None => ("", Err(unknown_command(name))),
             },
         },

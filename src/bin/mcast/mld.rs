@@ -9,7 +9,7 @@ pub const SUMMARY: &str = "MLD on a raw socket: watch a link's IPv6 memberships,
 
 pub const HELP: &str = r#"mcast mld: the IPv6 group-membership protocol (MLD, carried in ICMPv6) on a raw socket
 
-Usage: mcast mld watch [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]
+Usage: mcast mld watch [--iface IFACE] [--json] [--time SECS] [--count N] [--mrouter]
                        [--max-groups N] [--max-sources N]
        mcast mld query [--version 1|2] [--group GROUP] [--iface IFACE] [--json] [--wait SECS]
                        [--max-resp SECS] [--mrouter]
@@ -26,7 +26,7 @@ tells what a raw socket hears and why.
 
 pub const WATCH_HELP: &str = r#"mcast mld watch: the IPv6 group memberships on a link, learned from its MLD reports
 
-Usage: mcast mld watch [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter]
+Usage: mcast mld watch [--iface IFACE] [--json] [--time SECS] [--count N] [--mrouter]
                        [--max-groups N] [--max-sources N]
 
 Opens a raw ICMPv6 socket whose ICMP6_FILTER passes only the MLD types (130, 131, 132, 143), joins
@@ -36,7 +36,7 @@ expire (no report for 260 s), naming the group, interface, MLD version, filter m
 reporter. A query heard is shown too. The kernel's own checksum check is off on this socket
 (IPV6_CHECKSUM at SOL_RAW), so a message with a bad checksum is reported, not silently dropped; any
 message that is not valid MLD gets one line saying exactly why, and the watch goes on. At the end
-(--timeout, --count or Ctrl-C) the table is printed.
+(--time, --count or Ctrl-C) the table is printed.
 
 What it hears: MLDv2 reports and MLDv1 done messages, from every host on the link. MLDv1 reports are
 sent to the group itself, which the watcher has not joined; --mrouter hears them, for groups beyond
@@ -51,27 +51,14 @@ the list ends in "...". The summary counts evictions, sources left out, and the 
 dropped for lack of receive buffer.
 
 Options:
-  --iface IFACE, -i   watch this interface (name, index or address; repeatable). Default: every
-                      interface that is up and multicast-capable, except lo
-  --timeout SECS      stop after SECS seconds
-  --count N, -c N     stop after N changes (join, change, leave, expire, evict)
-  --mrouter           become the network namespace's IPv6 multicast router (MRT6_INIT; the raw
-                      socket's CAP_NET_RAW is enough, but no routing daemon may run there): hears MLDv1
-                      reports to any group beyond link-local scope; forwards nothing; undone when the
-                      watch ends
-  --max-groups N      keep at most N groups per interface (default 4096, at most 1048576)
-  --max-sources N     keep at most N sources per group (default 64, at most 65535)
-  --json              one JSON object per line: {"type":"join"|"change"|"leave"|"expire"|"evict"|
-                      "query"|"malformed",...}, then {"type":"summary",...} with the table, its caps
-                      (max_groups, max_sources), evicted, sources_left_out and kernel_drops
-  -h, --help          this help
+{options}
 
-Exit status: 0 done; 1 a runtime error, no CAP_NET_RAW, or --timeout with fewer than --count changes;
+Exit status: 0 done; 1 a runtime error, no CAP_NET_RAW, or --time with fewer than --count changes;
 2 bad arguments; 130 at Ctrl-C, 143 at SIGTERM, after the table.
 
 Examples:
   mcast mld watch --iface eth0
-  mcast mld watch --iface eth0 --json --timeout 60
+  mcast mld watch --iface eth0 --json --time 60
 "#;
 
 pub const QUERY_HELP: &str = r#"mcast mld query: send an MLD query and list who answers
@@ -94,17 +81,7 @@ with --mrouter (for groups beyond link-local scope). A v1 query also makes the h
 back to MLDv1 for a while (260 s by the defaults), as RFC 3810 requires.
 
 Options:
-  --version V         MLD version of the query: 1 or 2 (default 2)
-  --group GROUP       ask about this group only
-  --iface IFACE, -i   query on this interface (repeatable). Default: every interface that is up and
-                      multicast-capable, except lo
-  --max-resp SECS     the maximum response time the query asks for (default 10; v1: at most 65.535)
-  --wait SECS         how long to listen for answers (default: the maximum response time + 1)
-  --mrouter           become the namespace's IPv6 multicast router while waiting (see mcast mld watch
-                      --help)
-  --json              one JSON object per line: {"type":"sent",...} per query, {"type":"answer",...}
-                      per answer, then {"type":"summary",...}
-  -h, --help          this help
+{options}
 
 Exit status: 0 some host answered; 1 none did within --wait, a runtime error, or no CAP_NET_RAW;
 2 bad arguments.

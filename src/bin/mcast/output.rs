@@ -36,6 +36,18 @@ impl Out {
         })
     }
 
+    /// Writes bytes as they are (pipe mode), and flushes.
+    pub fn bytes(&mut self, bytes: &[u8]) -> Result<(), Fail> {
+        let mut lock = self.stdout.lock();
+        mcast::sys::signal::deferred(|| lock.write_all(bytes).and_then(|()| lock.flush())).map_err(|e| {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                Fail::BrokenPipe
+            } else {
+                Fail::runtime(format!("writing to standard output: {e}"))
+            }
+        })
+    }
+
     /// Writes a block of text (a table, a help page), flushing at the end.
     pub fn text(&mut self, text: &str) -> Result<(), Fail> {
         self.line(text.strip_suffix('\n').unwrap_or(text))
@@ -107,6 +119,18 @@ impl Json {
             Some(f) => self.float(k, f),
             None => self.raw(k, "null"),
         }
+    }
+
+    /// A peer's socket address, spelled as everywhere in the JSON output: `k` is the address alone, `k_port`
+    /// its port (`"source":"10.0.0.1","source_port":40000`).
+    pub fn peer(self, k: &str, a: std::net::SocketAddr) -> Json {
+        let port = format!("{k}_port");
+        self.str(k, &a.ip().to_string()).int(&port, a.port())
+    }
+
+    /// A group, spelled as everywhere in the JSON output: `"group":"239.1.2.3","port":5000`.
+    pub fn group(self, g: mcast::Group) -> Json {
+        self.str("group", &g.ip().to_string()).int("port", g.port())
     }
 
     /// A boolean field.

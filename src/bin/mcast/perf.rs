@@ -15,6 +15,7 @@ use crate::args::{self, Fail, Matches, Opt};
 use crate::output::Out;
 use crate::perf_lines::{self as lines, Style};
 use crate::tools;
+use crate::vocab;
 
 pub const SUMMARY: &str = "throughput test: send paced or flat out, receive and report loss, jitter, drops";
 
@@ -30,31 +31,12 @@ sendto. A receiver reads with recvmmsg (and UDP_GRO), and reports per sender, ev
 the end: datagrams/s, bits/s, loss, duplicates, reordering, jitter (RFC 3550) and the datagrams the
 kernel dropped for want of buffer space (SO_RXQ_OVFL).
 
-Options (both sides):
-  --iface IFACE        join on / send from this interface (name, index or address)
-  --interval SECS      report every SECS seconds (default 1; 0 for no interval reports)
-  --json               JSON objects, one per line: "interval", "sender" or "session", "summary"
-  --quiet, -q          only the final report
-Sender options:
-  --rate RATE          datagrams/s (5000, 2kpps, 1.5Mpps), bits/s of UDP payload with a unit (100M,
-                       2.5G, 64kbit), or max (flat out). Default 1M, as iperf.
-  --time SECS          send for SECS seconds (default 10, unless --count)
-  --count N, -c N      send N datagrams
-  --size BYTES         UDP payload of each datagram, 28..=65507 (default 1400)
-  --ttl N              TTL / hop limit, 0..=255 (default 1)
-  --loop, --no-loop    copies to this host's own members (default on)
-  --path P             gso (default), sendmmsg or sendto: the fastest the kernel allows, at most P
-Receiver options (--serve):
-  --source ADDR        source-specific join (repeatable)
-  --count N, -c N      stop once N datagrams have arrived; also the count expected when no end marker
-                       comes (so loss is counted against N)
-  --time SECS          stop SECS seconds after the first datagram
-  --timeout SECS       stop after SECS seconds with nothing arriving (before the first one too)
-  --buffer BYTES       receive buffer (SO_RCVBUFFORCE, else SO_RCVBUF), default 67108864 (64 MiB,
-                       a limit, not an allocation)
-  --gro, --no-gro      let the kernel coalesce datagrams (UDP_GRO), split again here (default on)
-  --max-sessions N     keep at most N sessions (sender address and session id), 1..=65536 (default
-                       1024, 8 MiB); the one idle the longest is forgotten to make room, and counted
+iperf 2 on the wire: a receiver also counts an iperf 2.1 client's stream (iperf -c GROUP -u -T 1), from
+its datagrams' sequence numbers, send times and final negative number, as a session of id 00000000 from
+the client's address and port: exact loss, reordering and jitter. With --iperf the sender sends iperf's
+datagrams, and an iperf -s -u -B GROUP server reports the loss and jitter of the run.
+
+{options}
 A receiver also stops once every sender it heard data from has sent its end marker and its datagrams
 are in (or a second has passed since the marker), or at Ctrl-C. Its final report lists the 64
 sessions that received the most, and counts the others, the sessions forgotten and the datagrams
@@ -67,28 +49,56 @@ Examples:
   mcast perf --serve 239.1.2.3:5001 --iface eth0
   mcast perf 239.1.2.3:5001 --iface eth0 --rate 100M --time 5 --size 1400
   mcast perf 239.1.2.3:5001 --iface eth0 --rate max --count 1000000 --size 64
+  mcast perf 239.1.2.3:5001 --iface eth0 --iperf --rate 10M --time 5 (to iperf -s -u -B 239.1.2.3)
 "#;
 
-const OPTS: &[Opt] = &[
-    Opt::flag(&["--serve"]),
-    Opt::value(&["--iface"], "IFACE"),
-    Opt::value(&["--interval"], "SECS"),
-    Opt::flag(&["--json"]),
-    Opt::flag(&["--quiet", "-q"]),
-    Opt::value(&["--rate"], "RATE"),
-    Opt::value(&["--time"], "SECS"),
-    Opt::value(&["--count", "-c"], "N"),
-    Opt::value(&["--size"], "BYTES"),
-    Opt::value(&["--ttl", "--hops"], "N"),
-    Opt::flag(&["--loop"]),
-    Opt::flag(&["--no-loop"]),
-    Opt::value(&["--path"], "P"),
-    Opt::value(&["--source"], "ADDR"),
-    Opt::value(&["--timeout"], "SECS"),
-    Opt::value(&["--buffer"], "BYTES"),
-    Opt::flag(&["--gro"]),
-    Opt::flag(&["--no-gro"]),
-    Opt::value(&["--max-sessions"], "N"),
+pub const OPTS: &[Opt] = &[
+    Opt::heading("Options (both sides):"),
+    vocab::SERVE.help("receive and report instead of sending (-s as iperf's)"),
+    vocab::IFACE.help(
+        "join on / send from this interface (name, index or address). (iperf's -i is --interval; its -B is this)",
+    ),
+    vocab::INTERVAL,
+    vocab::COUNT.help(
+        "sender: send N datagrams. Receiver: stop once N datagrams have arrived; also the count expected when \
+         no end marker comes (so loss is counted against N). (iperf's -c names a server; here -c counts)",
+    ),
+    vocab::TIME.help(
+        "sender: send for SECS seconds (default 10, unless --count). Receiver: stop SECS seconds after the \
+         first datagram. (-t as iperf's)",
+    ),
+    vocab::JSON.help("JSON objects, one per line: \"interval\", \"sender\" or \"session\", \"summary\" (docs/json.md)"),
+    vocab::QUIET.help("only the final report"),
+    Opt::heading("Sender options:"),
+    vocab::RATE,
+    vocab::SIZE.help("UDP payload of each datagram, 28..=65507 (default 1400; units allowed; -l as iperf's)"),
+    vocab::TTL.help("TTL / hop limit, 0..=255 (default 1; -T as iperf's)"),
+    vocab::LOOP.help("copies to this host's own members (default on)"),
+    vocab::NO_LOOP,
+    vocab::DSCP,
+    Opt::flag(
+        "--iperf",
+        "send iperf 2's datagrams (its sequence number and send time header, and its final negative number) \
+         instead of the mcast header, so an iperf -s -u -B GROUP server reports loss and jitter",
+    ),
+    Opt::value("--path", "P", "gso (default), sendmmsg or sendto: the fastest the kernel allows, at most P"),
+    Opt::heading("Receiver options (--serve):"),
+    vocab::SOURCE.help("source-specific join (repeatable)"),
+    vocab::IDLE,
+    vocab::RCVBUF
+        .help(
+            "receive buffer (SO_RCVBUFFORCE, else SO_RCVBUF), default 64M (a limit, not an allocation); units \
+             allowed (-w as iperf's)",
+        )
+        .alias(&["--buffer"]),
+    Opt::flag("--gro", "let the kernel coalesce datagrams (UDP_GRO), split again here (default on)"),
+    Opt::flag("--no-gro", "datagrams one by one from the kernel"),
+    Opt::value(
+        "--max-sessions",
+        "N",
+        "keep at most N sessions (sender address and session id), 1..=65536 (default 1024, 8 MiB); the one idle \
+         the longest is forgotten to make room, and counted",
+    ),
 ];
 
 const USAGE: &str = "mcast perf [--serve] GROUP:PORT [OPTIONS]";
@@ -101,12 +111,16 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let style = Style { json: m.flag("--json"), quiet: m.flag("--quiet") };
     let interval = (!interval.is_zero()).then_some(interval);
     if m.flag("--serve") {
-        tools::refuse(&m, &["--rate", "--size", "--ttl", "--loop", "--no-loop", "--path"], "is for the sender")?;
+        tools::refuse(
+            &m,
+            &["--rate", "--size", "--ttl", "--loop", "--no-loop", "--path", "--dscp", "--iperf"],
+            "is for the sender",
+        )?;
         serve(&m, group, interval, style)
     } else {
         tools::refuse(
             &m,
-            &["--source", "--timeout", "--buffer", "--gro", "--no-gro", "--max-sessions"],
+            &["--source", "--idle", "--rcvbuf", "--gro", "--no-gro", "--max-sessions"],
             "is for --serve",
         )?;
         send(&m, group, interval, style)
@@ -119,7 +133,8 @@ fn send(m: &Matches, group: Group, interval: Option<Duration>, style: Style) -> 
     if count.is_some() && time.is_some() {
         return Err(Fail::usage("--count and --time: give one of them"));
     }
-    let size = m.int_in("--size", proto::HEADER_LEN as u64, mcast::gso::MAX_UDP_PAYLOAD as u64)?.unwrap_or(1400);
+    let least = if m.flag("--iperf") { mcast::wire::iperf2::HEADER_LEN } else { proto::HEADER_LEN };
+    let size = m.bytes("--size", least as u64, mcast::gso::MAX_UDP_PAYLOAD as u64)?.unwrap_or(1400);
     let path = match m.values("--path").last() {
         None | Some("gso") => SendPath::Segments,
         Some("sendmmsg") => SendPath::Batch,
@@ -142,6 +157,10 @@ fn send(m: &Matches, group: Group, interval: Option<Duration>, style: Style) -> 
     if let Some(t) = tools::ttl(m)? {
         opts = opts.ttl(t);
     }
+    if let Some(d) = tools::dscp(m)? {
+        opts = opts.dscp(d);
+    }
+    opts = opts.iperf(m.flag("--iperf"));
     if let Some(on) = m.last_of("--loop", "--no-loop") {
         opts = opts.multicast_loop(on);
     }
@@ -161,7 +180,7 @@ fn send(m: &Matches, group: Group, interval: Option<Duration>, style: Style) -> 
 
 fn serve(m: &Matches, group: Group, interval: Option<Duration>, style: Style) -> Result<(), Fail> {
     let mut opts = PerfServer::builder(group)
-        .recv_buffer(m.int_in("--buffer", 4096, i32::MAX as u64)?.unwrap_or(64 << 20) as u32)
+        .recv_buffer(m.bytes("--rcvbuf", 4096, i32::MAX as u64)?.unwrap_or(64 << 20) as u32)
         .gro(m.last_of("--gro", "--no-gro").unwrap_or(true))
         .interval(interval);
     for i in tools::ifaces(m, "--iface")? {
@@ -176,7 +195,7 @@ fn serve(m: &Matches, group: Group, interval: Option<Duration>, style: Style) ->
     if let Some(t) = m.seconds("--time")? {
         opts = opts.time(t);
     }
-    if let Some(t) = m.seconds("--timeout")? {
+    if let Some(t) = m.seconds("--idle")? {
         opts = opts.timeout(t);
     }
     if let Some(n) = m.int_in("--max-sessions", 1, MAX_SESSIONS_LIMIT as u64)? {

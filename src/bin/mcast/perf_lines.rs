@@ -2,7 +2,7 @@
 
 use mcast::perf::{IntervalReport, SendInterval, SendReport, ServeReport, SessionReport};
 
-use crate::output::{plural, Json};
+use crate::output::{self, plural, Json};
 use crate::tools;
 
 /// How to print.
@@ -31,8 +31,9 @@ pub fn sent_interval(style: Style, i: &SendInterval) -> String {
     if style.json {
         Json::new()
             .str("type", "interval")
-            .float("from", a)
-            .float("to", b)
+            .float("time", output::unix_seconds(std::time::SystemTime::now()))
+            .float("elapsed", b)
+            .float("interval", b - a)
             .int("sent", i.sent)
             .float("pps", i.pps)
             .finish()
@@ -47,12 +48,12 @@ pub fn sent(style: Style, r: &SendReport) -> String {
         return Json::new()
             .str("type", "sender")
             .int("session", r.session)
-            .str("group", &r.group.to_string())
+            .group(r.group)
             .int("sent", r.sent)
-            .int("failed", r.failed)
+            .int("send_failed", r.failed)
             .int("size", r.size as u64)
             .int("bytes", r.bytes)
-            .float("seconds", r.seconds)
+            .float("elapsed", r.seconds)
             .float("pps", r.pps())
             .float("bps", r.bps())
             .str("path", r.path.name())
@@ -83,9 +84,10 @@ pub fn interval(style: Style, r: &IntervalReport) -> Vec<String> {
             if style.json {
                 Json::new()
                     .str("type", "interval")
-                    .str("source", &s.source.to_string())
+                    .peer("source", s.source)
                     .int("session", s.session)
-                    .float("at", at)
+                    .float("time", output::unix_seconds(std::time::SystemTime::now()))
+                    .float("elapsed", at)
                     .int("received", s.received)
                     .int("lost", s.lost)
                     .float("pps", s.pps)
@@ -116,7 +118,7 @@ pub fn session(style: Style, s: &SessionReport) -> String {
     if style.json {
         return Json::new()
             .str("type", "session")
-            .str("source", &s.source.to_string())
+            .peer("source", s.source)
             .int("session", s.session)
             .int("received", s.received)
             .int("expected", s.expected)
@@ -126,7 +128,7 @@ pub fn session(style: Style, s: &SessionReport) -> String {
             .int("reordered", s.reordered)
             .int("too_old", s.too_old)
             .int("bytes", s.bytes)
-            .float("seconds", s.seconds)
+            .float("elapsed", s.seconds)
             .float("pps", s.pps())
             .float("bps", s.bps())
             .float("jitter_ms", tools::ms(s.jitter_ns))
@@ -157,7 +159,7 @@ pub fn summary(style: Style, r: &ServeReport) -> Vec<String> {
     if style.json {
         let line = Json::new()
             .str("type", "summary")
-            .str("group", &r.group.to_string())
+            .group(r.group)
             .int("sessions", r.sessions_seen)
             .int("sessions_held", r.sessions_held as u64)
             .int("sessions_omitted", r.sessions_omitted as u64)

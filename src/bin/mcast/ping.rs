@@ -13,6 +13,7 @@ use crate::args::{self, Fail, Matches, Opt};
 use crate::output::{self, Out};
 use crate::ping_lines as lines;
 use crate::tools;
+use crate::vocab;
 
 pub const SUMMARY: &str = "round-trip time and loss to every responder of a group, multicast and unicast";
 
@@ -37,30 +38,7 @@ made again under the same name, they join again and send from it anew (saying so
 and the summary lists each outage: the interface, what happened, when, for how long, and the probes
 (or multicast answers) missed.
 
-Options (both sides):
-  --iface IFACE        join on and send from this interface (name, index or address)
-                       IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP, IP_MULTICAST_IF / IPV6_MULTICAST_IF
-  --source ADDR        source-specific join: accept multicast only from ADDR (repeatable)
-  --ttl N              TTL / hop limit of what this side sends to the group, 0..=255 (default 1)
-  --busy-poll          spin on a non-blocking socket instead of sleeping in poll(): lower, steadier
-                       round trips for one busy core
-  --json               one JSON object per line instead of text
-  --quiet, -q          no line per answer (or per probe, with --serve): only the summary
-Prober options:
-  --count N, -c N      send N probes, then wait --wait for the last answers (default: until Ctrl-C)
-  --interval SECS      time between probes (default 1; at least 0.001)
-  --wait SECS          how long to wait for answers after the last probe (default 1)
-  --size N             payload bytes in each probe, echoed back (default 0)
-  --max-responders N   responders remembered at once (default 1024); past it the idlest is forgotten
-                       and counted ("responders_evicted"), so forged answers cannot fill memory
-Responder options:
-  --serve              answer probes instead of sending them
-  --count N, -c N      exit after answering N probes
-  --timeout SECS       exit after SECS seconds
-  --allow PREFIX       also answer sources in PREFIX (repeatable); by default only sources on a subnet
-                       directly connected to the host are answered (0.0.0.0/0, ::/0: every routed source)
-  --answer-rate N      answers a second to one source, and as many at once (default 1000)
-  --total-rate N       answers a second in all, and as many at once (default 10000)
+{options}
 
 A responder answers a probe only if its source could be a real prober (not port 0, not a broadcast,
 multicast or unspecified address), is on a directly connected subnet (or --allow), and neither its
@@ -81,23 +59,47 @@ Examples:
   mcast ping 239.1.2.3:4321 --iface eth0 --count 10 --interval 0.2
 "#;
 
-const OPTS: &[Opt] = &[
-    Opt::flag(&["--serve"]),
-    Opt::value(&["--iface"], "IFACE"),
-    Opt::value(&["--source"], "ADDR"),
-    Opt::value(&["--ttl", "--hops"], "N"),
-    Opt::flag(&["--busy-poll"]),
-    Opt::flag(&["--json"]),
-    Opt::flag(&["--quiet", "-q"]),
-    Opt::value(&["--count", "-c"], "N"),
-    Opt::value(&["--interval"], "SECS"),
-    Opt::value(&["--wait"], "SECS"),
-    Opt::value(&["--size"], "N"),
-    Opt::value(&["--max-responders"], "N"),
-    Opt::value(&["--timeout"], "SECS"),
-    Opt::value(&["--allow"], "PREFIX"),
-    Opt::value(&["--answer-rate"], "N"),
-    Opt::value(&["--total-rate"], "N"),
+pub const OPTS: &[Opt] = &[
+    Opt::heading("Options (both sides):"),
+    vocab::IFACE.help(
+        "join on and send from this interface (name, index or address). IP_ADD_MEMBERSHIP / IPV6_JOIN_GROUP, \
+         IP_MULTICAST_IF / IPV6_MULTICAST_IF. (ping's -I is this; its -i is --interval)",
+    ),
+    vocab::SOURCE.help("source-specific join: accept multicast only from ADDR (repeatable)"),
+    vocab::TTL.help("TTL / hop limit of what this side sends to the group, 0..=255 (default 1; ping's -t is this)"),
+    vocab::DSCP,
+    Opt::flag(
+        "--busy-poll",
+        "spin on a non-blocking socket instead of sleeping in poll(): lower, steadier round trips for one busy core",
+    ),
+    vocab::COUNT.help(
+        "prober: send N probes, then wait --wait for the last answers (default: until Ctrl-C). Responder: exit \
+         after answering N probes",
+    ),
+    vocab::JSON.help("one JSON object per line instead of text (docs/json.md)"),
+    vocab::QUIET.help("no line per answer (or per probe, with --serve): only the summary"),
+    Opt::heading("Prober options:"),
+    vocab::INTERVAL
+        .help("time between probes (default 1; at least 0.001). No short form: -i is --iface (ping's -i is this)"),
+    Opt::value("--wait", "SECS", "how long to wait for answers after the last probe (default 1)"),
+    vocab::SIZE.help("payload bytes in each probe, echoed back (default 0)"),
+    Opt::value(
+        "--max-responders",
+        "N",
+        "responders remembered at once (default 1024); past it the idlest is forgotten and counted \
+         (\"responders_evicted\"), so forged answers cannot fill memory",
+    ),
+    Opt::heading("Responder options:"),
+    vocab::SERVE.help("answer probes instead of sending them"),
+    vocab::TIME.help("exit after SECS seconds (an overall limit)").alias(&["--timeout"]),
+    Opt::value(
+        "--allow",
+        "PREFIX",
+        "also answer sources in PREFIX (repeatable); by default only sources on a subnet directly connected \
+         to the host are answered (0.0.0.0/0, ::/0: every routed source)",
+    ),
+    Opt::value("--answer-rate", "N", "answers a second to one source, and as many at once (default 1000)"),
+    Opt::value("--total-rate", "N", "answers a second in all, and as many at once (default 10000)"),
 ];
 
 const USAGE: &str = "mcast ping [--serve] GROUP:PORT [OPTIONS]";
@@ -108,6 +110,7 @@ struct Common {
     ifaces: Vec<Interface>,
     sources: Vec<std::net::IpAddr>,
     ttl: Option<u32>,
+    dscp: Option<u8>,
     count: Option<u64>,
     busy: bool,
     json: bool,
@@ -122,13 +125,14 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         tools::refuse(&m, &["--interval", "--wait", "--size", "--max-responders"], "is for the prober, not --serve")?;
     } else {
         let why = "is for --serve (the prober ends after --count and --wait)";
-        tools::refuse(&m, &["--timeout", "--allow", "--answer-rate", "--total-rate"], why)?;
+        tools::refuse(&m, &["--time", "--allow", "--answer-rate", "--total-rate"], why)?;
     }
     let c = Common {
         group: tools::group(&pos[0])?,
         ifaces: tools::ifaces(&m, "--iface")?,
         sources: tools::sources(&m)?,
         ttl: tools::ttl(&m)?,
+        dscp: tools::dscp(&m)?,
         count: m.int_in("--count", 1, u64::MAX)?,
         busy: m.flag("--busy-poll"),
         json: m.flag("--json"),
@@ -168,10 +172,13 @@ fn serve_probes(m: &Matches, c: &Common) -> Result<(), Fail> {
     if let Some(t) = c.ttl {
         b = b.ttl(t);
     }
+    if let Some(d) = c.dscp {
+        b = b.dscp(d);
+    }
     if let Some(n) = c.count {
         b = b.count(n);
     }
-    if let Some(t) = m.seconds("--timeout")? {
+    if let Some(t) = m.seconds("--time")? {
         b = b.timeout(t);
     }
     let mut server = b.build()?;
@@ -201,7 +208,7 @@ fn probe(m: &Matches, c: &Common) -> Result<(), Fail> {
     let mut b = Prober::builder(c.group)
         .interval(interval)
         .wait(m.seconds("--wait")?.unwrap_or(Duration::from_secs(1)))
-        .size(m.int_in("--size", 0, proto::MAX_PAYLOAD as u64)?.unwrap_or(0) as usize)
+        .size(m.bytes("--size", 0, proto::MAX_PAYLOAD as u64)?.unwrap_or(0) as usize)
         .busy_poll(c.busy);
     if let Some(n) = m.int_in("--max-responders", 1, 1 << 24)? {
         b = b.max_responders(n as usize);
@@ -214,6 +221,9 @@ fn probe(m: &Matches, c: &Common) -> Result<(), Fail> {
     }
     if let Some(t) = c.ttl {
         b = b.ttl(t);
+    }
+    if let Some(d) = c.dscp {
+        b = b.dscp(d);
     }
     if let Some(n) = c.count {
         b = b.count(n);

@@ -50,7 +50,7 @@ pub fn answered(a: &Answered, json: bool) -> String {
     if json {
         return Json::new()
             .str("type", "probe")
-            .str("from", &a.source.to_string())
+            .peer("from", a.source)
             .int("session", a.session)
             .int("seq", a.seq)
             .opt_int("ttl", a.ttl)
@@ -62,7 +62,7 @@ pub fn answered(a: &Answered, json: bool) -> String {
 /// A line for a datagram refused (or set aside by the prober).
 pub fn refused(source: std::net::SocketAddr, why: mcast::guard::Refusal, json: bool) -> String {
     if json {
-        return Json::new().str("type", "refused").str("from", &source.to_string()).str("reason", why.name()).finish();
+        return Json::new().str("type", "refused").peer("from", source).str("reason", why.name()).finish();
     }
     format!("refused {source}: {why}")
 }
@@ -102,7 +102,7 @@ pub fn reply(r: &Reply, json: bool) -> String {
             .opt_int("ttl", r.ttl)
             .float("rtt_ms", tools::ms(r.rtt_ns as f64))
             .bool("duplicate", r.arrival == Some(Arrival::Duplicate))
-            .bool("reordered", r.arrival == Some(Arrival::Reordered))
+            .bool("out_of_order", r.arrival == Some(Arrival::Reordered))
             .finish();
     }
     let mark = match r.arrival {

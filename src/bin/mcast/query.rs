@@ -11,17 +11,24 @@ use mcast::{Family, Interface};
 use crate::args::{self, Fail, Opt};
 use crate::output::{self, array, Json, Out};
 use crate::tools::note;
+use crate::vocab;
 use crate::watch::{self, Proto};
 use crate::watch_lines::{self, sources_text, Names};
 
-const OPTS: &[Opt] = &[
-    Opt::value(&["--version"], "V"),
-    Opt::value(&["--group"], "GROUP"),
-    Opt::value(&["--iface", "-i"], "IFACE"),
-    Opt::value(&["--max-resp"], "SECS"),
-    Opt::value(&["--wait"], "SECS"),
-    Opt::flag(&["--mrouter"]),
-    Opt::flag(&["--json"]),
+pub const OPTS: &[Opt] = &[
+    Opt::value("--version", "V", "version of the query: IGMP 1, 2 or 3 (default 3), MLD 1 or 2 (default 2)"),
+    Opt::value("--group", "GROUP", "ask about this group only (v2, v3)"),
+    vocab::IFACE.help(
+        "query on this interface (repeatable). Default: every interface that is up and \
+        multicast-capable, except lo",
+    ),
+    Opt::value("--max-resp", "SECS", "the maximum response time the query asks for (default 10; v2: 0.1..25.5)"),
+    Opt::value("--wait", "SECS", "how long to listen for answers (default: the maximum response time + 1)"),
+    Opt::flag("--mrouter", "become the namespace's multicast router while waiting (see mcast igmp watch --help)"),
+    vocab::JSON.help(
+        "one JSON object per line: {\"type\":\"sent\",...} per query, {\"type\":\"answer\",...} per answer, \
+        then {\"type\":\"summary\",...}",
+    ),
 ];
 
 /// The protocols' default Query Response Interval (RFC 3376 §8.3, RFC 3810 §9.3).

@@ -1,17 +1,18 @@
 //! `mcast recv GROUP:PORT`: join a group and print each datagram with what the kernel says about it.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mcast::resilient::ResilientReceiver;
 use mcast::tally::{End, Next, RecvTally, Shortfall, StopRule};
 use mcast::{Group, IfaceSpec, Receiver};
 
 use crate::args::{self, Fail, Opt};
-use crate::output::Out;
+use crate::output::{self, Json, Out};
 use crate::recv_print::{datagram_json, datagram_text, listening, secs, IfaceNames, Summary};
 pub use crate::recv_print::{outage_json, outage_text};
 use crate::tools::note;
+use crate::vocab;
 
 pub const SUMMARY: &str = "join a group and print each datagram (source, group, interface, TTL, payload)";
 
@@ -22,8 +23,8 @@ Usage: mcast recv GROUP:PORT [OPTIONS]
 
 Binds PORT on the wildcard address (SO_REUSEADDR, so other receivers can share it), joins GROUP on each
 --iface, and prints one line per datagram: arrival time (UTC), source address:port, the group it was
-sent to, the interface it came in on, its TTL or hop limit, its length and a preview of the payload
-(control and non-ASCII bytes escaped as \xNN). A summary follows at the end (--count, --timeout or
+sent to, the interface it came in on, its TTL or hop limit, its DSCP when not 0, its length and a preview of the payload
+(control and non-ASCII bytes escaped as \xNN). A summary follows at the end (--count, --time or
 Ctrl-C): datagrams, bytes, each source, the datagrams the kernel dropped for want of buffer space, and
 any outage. A datagram too big for the 65535-byte buffer is marked "truncated". A line "listening ..."
 on standard error says when the group is joined.
@@ -45,49 +46,58 @@ bytes and rate since the last ({"type":"interval",...} with --json); the end pri
 --count then counts the datagrams of all groups.
 
 Options, with the C socket option each one sets:
-  --iface IFACE, -i    join on this interface (name, index or address); repeat it for several.
-                       Default: the interface the routing table picks for the group.
-                       setsockopt IP_ADD_MEMBERSHIP (struct ip_mreq, or ip_mreqn by index) /
-                       IPV6_JOIN_GROUP (struct ipv6_mreq)
-  --source ADDR        source-specific multicast: accept the group only from ADDR (repeatable), as for
-                       232.0.0.0/8 and ff3x::/96 groups.
-                       setsockopt IP_ADD_SOURCE_MEMBERSHIP / MCAST_JOIN_SOURCE_GROUP
-  --count N, -c N      exit after N datagrams
-  --timeout SECS       an overall deadline, counted from the start (not an idle timer): stop listening
-                       SECS seconds after the join, whatever has arrived
-  --rcvbuf BYTES       receive buffer size: setsockopt SO_RCVBUFFORCE (past net.core.rmem_max, when
-                       privileged), else SO_RCVBUF. The kernel doubles the value for its bookkeeping; a
-                       note on standard error says when it granted less than asked (clamped).
-  --quiet, -q          no line per datagram and no "listening" line: only the summary
-  --json               one JSON object per line: {"type":"datagram",...} per datagram (with "payload" as
-                       text when it is UTF-8, else null, and "payload_hex" always), then
-                       {"type":"summary",...}
-  -h, --help           this help
+{options}
 Always set: IP_MULTICAST_ALL / IPV6_MULTICAST_ALL off (only this socket's groups arrive, not those other
 sockets joined on the port), IP_PKTINFO / IPV6_RECVPKTINFO (group and interface), IP_RECVTTL /
-IPV6_RECVHOPLIMIT (TTL), SO_TIMESTAMPNS (arrival time), SO_RXQ_OVFL (drops, shown in the summary).
+IPV6_RECVHOPLIMIT (TTL), IP_RECVTOS / IPV6_RECVTCLASS (DSCP), SO_TIMESTAMPNS (arrival time), SO_RXQ_OVFL (drops, shown in the summary).
 
-Exit status: 0 when --count datagrams arrived; 1 when --timeout passed with fewer than --count
+Exit status: 0 when --count datagrams arrived; 1 when --time passed with fewer than --count
 datagrams (or with none, without --count), or on a runtime error; 2 bad arguments; 130 at Ctrl-C
 (SIGINT), 143 at SIGTERM, after the summary. A closed standard output (mcast recv ... | head -1) ends
 it quietly with 0.
 
 Examples:
   mcast recv 239.1.2.3:5000                        every datagram, until Ctrl-C
-  mcast recv '[ff02::1234]:5000' --iface eth0 --count 1 --timeout 5 --json
+  mcast recv '[ff02::1234]:5000' --iface eth0 --count 1 --time 5 --json
                                                    one datagram as JSON, or exit 1 after 5 s
   mcast recv 232.1.1.1:5000 --source 192.0.2.7 --iface eth0
                                                    SSM: only what 192.0.2.7 sends
 "#;
 
-const OPTS: &[Opt] = &[
-    Opt::value(&["--iface", "-i"], "IFACE"),
-    Opt::value(&["--source"], "ADDR"),
-    Opt::value(&["--count", "-c"], "N"),
-    Opt::value(&["--timeout"], "SECS"),
-    Opt::value(&["--rcvbuf"], "BYTES"),
-    Opt::flag(&["--quiet", "-q"]),
-    Opt::flag(&["--json"]),
+/// The options of `mcast recv`, one group or many.
+pub const OPTS: &[Opt] = &[
+    vocab::IFACE.help(
+        "join on this interface (name, index or address); repeat it for several. Default: the interface the \
+         routing table picks for the group. setsockopt IP_ADD_MEMBERSHIP (struct ip_mreq, or ip_mreqn by \
+         index) / IPV6_JOIN_GROUP (struct ipv6_mreq). (iperf's -i is --interval; its -B is this)",
+    ),
+    vocab::SOURCE,
+    vocab::COUNT.help("exit after N datagrams (iperf's -c names a server; here -c counts, as ping's)"),
+    vocab::TIME
+        .help(
+            "an overall deadline, counted from the start (not an idle timer): stop listening SECS seconds \
+             after the join, whatever has arrived (-t as iperf's)",
+        )
+        .alias(&["--timeout"]),
+    vocab::RCVBUF.help(
+        "receive buffer size (units allowed: 64K, 8M): setsockopt SO_RCVBUFFORCE (past net.core.rmem_max, \
+         when privileged), else SO_RCVBUF. The kernel doubles the value for its bookkeeping; a note on \
+         standard error says when it granted less than asked (clamped). -w as iperf's",
+    ),
+    vocab::INTERVAL.help(
+        "every SECS seconds, one line per group with its datagrams, bytes and rate since the last \
+         (default 1 with several groups, none with one; 0: none). It adds these lines and changes nothing else. No short form: -i is --iface (iperf's -i is this)",
+    ),
+    vocab::QUIET.help("no line per datagram and no \"listening\" line: only the summary"),
+    Opt::flag(
+        "--raw",
+        "pipe mode: write each datagram's payload to standard output as it is, binary-safe, and nothing else \
+         (notes and the summary go to standard error); one group only",
+    ),
+    vocab::JSON.help(
+        "one JSON object per line: {\"type\":\"datagram\",...} per datagram (with \"payload\" as text when \
+         it is UTF-8, else null, and \"payload_hex\" always), then {\"type\":\"summary\",...} (docs/json.md)",
+    ),
 ];
 
 const USAGE: &str = "mcast recv GROUP:PORT [OPTIONS]";
@@ -110,6 +120,59 @@ pub fn outcome(rule: &StopRule, end: End, arrived: u64, elapsed: Duration) -> Re
     }
 }
 
+/// The interval lines of one group: what arrived since the last one, every `every`.
+struct Meter {
+    every: Duration,
+    due: Instant,
+    last: Instant,
+    /// Datagrams and bytes counted at the last line.
+    mark: (u64, u64),
+}
+
+impl Meter {
+    fn new(every: Duration, start: Instant) -> Meter {
+        Meter { every, due: start + every, last: start, mark: (0, 0) }
+    }
+
+    /// The line for the interval ending `now`, in the shape the many-group mode gives it (the group listed
+    /// when it was heard, else counted as silent); starts the next interval.
+    fn line(&mut self, group: Group, tally: &RecvTally, now: Instant, json: bool) -> String {
+        let (dgrams, bytes) = (tally.datagrams - self.mark.0, tally.bytes - self.mark.1);
+        let secs = now.saturating_duration_since(self.last).as_secs_f64().max(1e-9);
+        let (pps, bps) = (dgrams as f64 / secs, bytes as f64 * 8.0 / secs);
+        self.mark = (tally.datagrams, tally.bytes);
+        self.last = now;
+        self.due = now + self.every;
+        let heard = dgrams > 0;
+        if json {
+            let row = Json::new()
+                .group(group)
+                .int("datagrams", dgrams)
+                .int("bytes", bytes)
+                .float("pps", pps)
+                .float("bps", bps)
+                .int("total_datagrams", tally.datagrams)
+                .int("total_bytes", tally.bytes)
+                .finish();
+            return Json::new()
+                .str("type", "interval")
+                .float("time", output::unix_seconds(SystemTime::now()))
+                .float("interval", secs)
+                .int("datagrams", dgrams)
+                .int("bytes", bytes)
+                .raw("groups", &output::array(heard.then_some(row)))
+                .int("silent", u64::from(!heard))
+                .finish();
+        }
+        format!(
+            "{}  {dgrams} datagrams ({pps:.1}/s, {}), {} of 1 group heard",
+            output::time_of_day(SystemTime::now()),
+            crate::recv_groups_print::rate_text(bps),
+            u8::from(heard)
+        )
+    }
+}
+
 /// What the command line asks of one group.
 struct Request {
     rx: Receiver,
@@ -119,6 +182,8 @@ struct Request {
     rcvbuf: Option<u32>,
     quiet: bool,
     json: bool,
+    raw: bool,
+    interval: Option<Duration>,
 }
 
 fn request(words: &[String]) -> Result<Option<Request>, Fail> {
@@ -134,9 +199,12 @@ fn request(words: &[String]) -> Result<Option<Request>, Fail> {
         .map(|v| v.parse().map_err(|_| Fail::usage(format!("--source {v}: not an IPv4 or IPv6 address"))))
         .collect::<Result<_, _>>()?;
     let count = m.int_in("--count", 1, u64::MAX)?;
-    let timeout = m.seconds("--timeout")?;
-    let rcvbuf = m.int_in("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
-    let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
+    let timeout = m.seconds("--time")?;
+    let rcvbuf = m.bytes("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
+    let (quiet, json, raw) = (m.flag("--quiet"), m.flag("--json"), m.flag("--raw"));
+    if raw && json {
+        return Err(Fail::usage("--raw and --json: give one of them"));
+    }
     let mut builder = Receiver::builder(group);
     for i in ifaces {
         builder = builder.interface(i);
@@ -144,7 +212,8 @@ fn request(words: &[String]) -> Result<Option<Request>, Fail> {
     for s in sources {
         builder = builder.source(s);
     }
-    Ok(Some(Request { rx: builder.build()?, group, count, timeout, rcvbuf, quiet, json }))
+    let interval = m.seconds("--interval")?.filter(|i| !i.is_zero());
+    Ok(Some(Request { rx: builder.build()?, group, count, timeout, rcvbuf, quiet, json, raw, interval }))
 }
 
 pub fn run(words: &[String]) -> Result<(), Fail> {
@@ -152,7 +221,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         return crate::recv_groups::run(words);
     }
     let Some(req) = request(words)? else { return Ok(()) };
-    let (group, quiet, json) = (req.group, req.quiet, req.json);
+    let (group, quiet, json, raw) = (req.group, req.quiet, req.json, req.raw);
     let rcvbuf = match req.rcvbuf {
         Some(bytes) => {
             let b = req.rx.socket().request_recv_buffer(bytes)?;
@@ -175,9 +244,17 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let mut names = IfaceNames::default();
     let mut out = Out::new();
     let mut buf = vec![0u8; BUFFER];
+    let mut meter = req.interval.map(|every| Meter::new(every, start));
     let end = loop {
-        let wait = match rule.next(tally.datagrams, mcast::sys::signal::interrupted(), Instant::now()) {
-            Next::Wait(w) => w,
+        let now = Instant::now();
+        if let Some(m) = meter.as_mut().filter(|m| now >= m.due) {
+            let line = m.line(group, &tally, now, json);
+            if !raw {
+                out.line(&line)?;
+            }
+        }
+        let wait = match rule.next(tally.datagrams, mcast::sys::signal::interrupted(), now) {
+            Next::Wait(w) => meter.as_ref().map_or(w, |m| w.min(m.due.saturating_duration_since(now))),
             Next::Stop(end) => break end,
         };
         let got = rx.recv_timeout(&mut buf, wait)?;
@@ -188,10 +265,14 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         }
         let Some(meta) = got else { continue };
         tally.add(&meta, Instant::now());
+        let payload = buf.get(..meta.len).unwrap_or(&buf);
+        if raw {
+            out.bytes(payload)?;
+            continue;
+        }
         if quiet {
             continue;
         }
-        let payload = buf.get(..meta.len).unwrap_or(&buf);
         let iface = meta.ifindex.map(|i| names.name(i));
         let line = if json {
             datagram_json(tally.datagrams, group, &meta, iface.as_deref(), payload)
@@ -207,6 +288,10 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let summary = Summary { group, tally: &tally, rcvbuf, outages: &outages, elapsed };
     if json {
         out.line(&summary.json(end))?;
+    } else if raw {
+        if !quiet {
+            note(&summary.text());
+        }
     } else {
         out.text(&summary.text())?;
     }

@@ -11,25 +11,13 @@ use mcast::resilient::{LinkFollower, Outage};
 use mcast::tally::{Next, StopRule};
 use mcast::IfaceSpec;
 
-use crate::args::{self, Fail, Opt};
+use crate::args::{self, Fail};
 use crate::output::Out;
 use crate::recv::outcome;
 use crate::recv_groups_print::{interval_line, listening, summary_json, summary_text};
 use crate::recv_words::subscriptions;
 pub use crate::recv_words::wanted;
 use crate::tools::note;
-
-/// The options of `mcast recv` in this mode: its own, and `--interval`.
-pub const OPTS: &[Opt] = &[
-    Opt::value(&["--iface", "-i"], "IFACE"),
-    Opt::value(&["--source"], "ADDR"),
-    Opt::value(&["--count", "-c"], "N"),
-    Opt::value(&["--timeout"], "SECS"),
-    Opt::value(&["--rcvbuf"], "BYTES"),
-    Opt::value(&["--interval"], "SECS"),
-    Opt::flag(&["--quiet", "-q"]),
-    Opt::flag(&["--json"]),
-];
 
 /// Longest single wait: bounds how late a Ctrl-C or an interval line comes.
 const SLICE: Duration = Duration::from_millis(200);
@@ -45,22 +33,19 @@ struct Request {
 
 /// The receiver the words ask for, with the clamped buffer noted once; `None` for --help.
 fn request(words: &[String]) -> Result<Option<(MultiReceiver, Request)>, Fail> {
-    let m = match args::parse(words, OPTS)? {
-        args::Parsed::Help => {
-            Out::new().text(crate::recv::HELP)?;
-            return Ok(None);
-        }
-        args::Parsed::Run(m) => m,
-    };
+    let Some(m) = args::command_line(words, crate::recv::OPTS, crate::recv::HELP)? else { return Ok(None) };
+    if m.flag("--raw") {
+        return Err(Fail::usage("--raw takes one group (and no --interval)"));
+    }
     let subs = subscriptions(words)?;
     let req = Request {
         count: m.int_in("--count", 1, u64::MAX)?,
-        timeout: m.seconds("--timeout")?,
+        timeout: m.seconds("--time")?,
         interval: m.seconds("--interval")?.unwrap_or(Duration::from_secs(1)),
         quiet: m.flag("--quiet"),
         json: m.flag("--json"),
     };
-    let rcvbuf = m.int_in("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
+    let rcvbuf = m.bytes("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
     let mut builder = MultiReceiver::builder().subscriptions(subs);
     for v in m.values("--iface") {
         builder = builder.interface(v.parse::<IfaceSpec>().map_err(|e| Fail::usage(format!("--iface {v}: {e}")))?);

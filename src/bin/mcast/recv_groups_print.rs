@@ -40,7 +40,7 @@ fn label(m: &Member) -> String {
     }
 }
 
-fn rate_text(bits: f64) -> String {
+pub fn rate_text(bits: f64) -> String {
     match bits {
         b if b >= 1e9 => format!("{:.2} Gbit/s", b / 1e9),
         b if b >= 1e6 => format!("{:.2} Mbit/s", b / 1e6),
@@ -53,7 +53,9 @@ fn rate_text(bits: f64) -> String {
 pub fn interval_line(rx: &MultiReceiver, report: &IntervalReport, json: bool) -> String {
     let members = rx.members();
     let (dgrams, bytes) = (report.datagrams(), report.bytes());
-    let rows = report.rows.iter().filter_map(|r| Some((members.get(r.member)?, r)));
+    // Only the groups heard in the interval are listed; the silent ones are counted.
+    let rows = report.rows.iter().filter(|r| r.datagrams > 0).filter_map(|r| Some((members.get(r.member)?, r)));
+    let silent = report.rows.len() - report.heard();
     if json {
         let groups = rows.map(|(m, r)| {
             member_json(m)
@@ -68,10 +70,11 @@ pub fn interval_line(rx: &MultiReceiver, report: &IntervalReport, json: bool) ->
         return Json::new()
             .str("type", "interval")
             .float("time", output::unix_seconds(SystemTime::now()))
-            .float("seconds", report.elapsed.as_secs_f64())
+            .float("interval", report.elapsed.as_secs_f64())
             .int("datagrams", dgrams)
             .int("bytes", bytes)
             .raw("groups", &array(groups))
+            .int("silent", silent as u64)
             .finish();
     }
     let secs = report.elapsed.as_secs_f64().max(1e-9);
@@ -86,14 +89,16 @@ pub fn interval_line(rx: &MultiReceiver, report: &IntervalReport, json: bool) ->
     for (m, r) in rows {
         s.push_str(&format!(" | {} {}/{}B {:.1}/s", label(m), r.datagrams, r.bytes, r.rate.datagrams_per_sec));
     }
+    if silent > 0 {
+        s.push_str(&format!(" | {silent} silent"));
+    }
     s
 }
 
 fn member_json(m: &Member) -> Json {
     let g = m.group();
     Json::new()
-        .str("group", &g.ip().to_string())
-        .int("port", g.port())
+        .group(g)
         .opt_str("source", m.subscription.source.map(|s| s.to_string()).as_deref())
         .opt_str("iface", m.iface.as_ref().map(|i| i.name.as_str()))
         .int("socket", m.socket as u64)
@@ -156,7 +161,7 @@ pub fn summary_json(rx: &MultiReceiver, elapsed: Duration, end: End, outages: &[
         member_json(m)
             .int("datagrams", c.datagrams)
             .int("bytes", c.bytes)
-            .int("truncated", c.truncated)
+            .int("truncated_datagrams", c.truncated)
             .float("pps", c.datagrams as f64 / secs)
             .float("bps", c.bytes as f64 * 8.0 / secs)
             .finish()

@@ -48,8 +48,10 @@ pub fn datagram_text(group: Group, meta: &RecvMeta, iface: Option<&str>, payload
     } else {
         format!("{} bytes", meta.len)
     };
+    // The DSCP is shown when it is not the default, 0.
+    let dscp = meta.dscp().filter(|d| *d != 0).map_or(String::new(), |d| format!("  dscp {d}"));
     format!(
-        "{}  {} -> {} on {}  ttl {ttl}  {size}  \"{}\"",
+        "{}  {} -> {} on {}  ttl {ttl}{dscp}  {size}  \"{}\"",
         output::time_of_day(arrival(meta)),
         meta.source,
         dst,
@@ -71,6 +73,7 @@ pub fn datagram_json(seq: u64, group: Group, meta: &RecvMeta, iface: Option<&str
         .opt_str("iface", iface)
         .opt_int("ifindex", meta.ifindex)
         .opt_int("ttl", meta.ttl)
+        .opt_int("dscp", meta.dscp())
         .int("len", meta.full_len as u64)
         .int("captured", meta.len as u64)
         .bool("truncated", meta.truncated)
@@ -147,7 +150,7 @@ impl Summary<'_> {
             .int("port", self.group.port())
             .int("datagrams", t.datagrams)
             .int("bytes", t.bytes)
-            .int("truncated", t.truncated)
+            .int("truncated_datagrams", t.truncated)
             .int("drops", t.drops)
             .opt_int("rcvbuf", self.rcvbuf.map(|b| b.effective))
             .float("elapsed", self.elapsed.as_secs_f64())

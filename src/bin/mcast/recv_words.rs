@@ -6,18 +6,18 @@ use std::net::IpAddr;
 use mcast::multi::{add_subscriptions, is_range, parse_group_list, Subscription, MAX_GROUPS};
 use mcast::ErrorKind;
 
-use crate::args::Fail;
-use crate::recv_groups::OPTS;
+use crate::args::{self, Fail, Parsed};
+use crate::recv::OPTS;
 
-/// Whether these words (after `recv`) ask for more than one group, or for interval lines: then the many-group
-/// mode (`recv_groups`) serves them.
+/// Whether these words (after `recv`) ask for more than one group: then the many-group mode (`recv_groups`)
+/// serves them.
 pub fn wanted(words: &[String]) -> bool {
     let items = scan(words).map(|(items, _)| items).unwrap_or_default();
     let many = items.len() > 1
         || items.first().is_some_and(|(g, _)| {
             parse_group_list(g, None).map(|l| l.len() > 1).unwrap_or(g.contains(',') || is_range(g))
         });
-    many || words.iter().any(|w| w == "--interval" || w.starts_with("--interval="))
+    many
 }
 
 /// The group arguments in order, each with the `--source`s that follow it, and the `--source`s given
@@ -25,40 +25,13 @@ pub fn wanted(words: &[String]) -> bool {
 type Items = (Vec<(String, Vec<String>)>, Vec<String>);
 
 fn scan(words: &[String]) -> Option<Items> {
-    let mut items: Vec<(String, Vec<String>)> = Vec::new();
+    let Ok(Parsed::Run(m)) = args::parse(words, OPTS) else { return None };
+    let mut items: Vec<(String, Vec<String>)> = m.positionals.iter().map(|g| (g.clone(), Vec::new())).collect();
     let mut global = Vec::new();
-    let mut i = 0;
-    while let Some(w) = words.get(i) {
-        i += 1;
-        if w == "--" {
-            items.extend(words.get(i..).unwrap_or_default().iter().map(|g| (g.clone(), Vec::new())));
-            break;
-        }
-        let is_option =
-            w.len() > 1 && w.starts_with('-') && !w[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.');
-        if !is_option {
-            items.push((w.clone(), Vec::new()));
-            continue;
-        }
-        let (name, inline) = match w.split_once('=') {
-            Some((n, v)) if w.starts_with("--") => (n, Some(v.to_string())),
-            _ => (w.as_str(), None),
-        };
-        let takes_value = OPTS.iter().find(|o| o.names.contains(&name)).is_some_and(|o| o.value.is_some());
-        let value = match (takes_value, inline) {
-            (true, Some(v)) => Some(v),
-            (true, None) => {
-                i += 1;
-                Some(words.get(i - 1)?.clone())
-            }
-            (false, _) => None,
-        };
-        if name == "--source" {
-            let v = value?;
-            match items.last_mut() {
-                Some((_, sources)) => sources.push(v),
-                None => global.push(v),
-            }
+    for (before, v) in m.placed("--source") {
+        match before.checked_sub(1).and_then(|i| items.get_mut(i)) {
+            Some((_, sources)) => sources.push(v.to_string()),
+            None => global.push(v.to_string()),
         }
     }
     Some((items, global))
@@ -102,11 +75,11 @@ mod tests {
     }
 
     #[test]
-    fn many_groups_or_an_interval_select_this_mode() {
+    fn many_groups_select_this_mode() {
         assert!(wanted(&w(&["239.1.1.1-239.1.1.3:5000"])));
         assert!(wanted(&w(&["239.1.1.1:5000,239.1.1.2:5000"])));
         assert!(wanted(&w(&["239.1.1.1:5000", "239.1.1.2:5000", "--iface", "lo"])));
-        assert!(wanted(&w(&["239.1.1.1:5000", "--interval", "2"])));
+        assert!(!wanted(&w(&["239.1.1.1:5000", "--interval", "2"])), "one group keeps its own mode");
         assert!(!wanted(&w(&["239.1.1.1:5000", "--iface", "lo", "--source", "10.0.0.1"])));
         assert!(!wanted(&w(&["[ff02::1%lo]:5000", "--count", "3"])));
     }

@@ -12,6 +12,7 @@ use mcast::IfaceSpec;
 use crate::args::{self, Fail, Matches, Opt};
 use crate::output::{Json, Out};
 use crate::tools;
+use crate::vocab;
 
 pub const SUMMARY: &str = "forward a group to another group or interface (v4<->v6), optionally impaired";
 
@@ -19,7 +20,7 @@ pub const HELP: &str = r#"mcast relay: forward one group to another, and impair 
 
 Usage: mcast relay FROM_GROUP:PORT TO_GROUP:PORT [OPTIONS]
 
-Joins FROM on --in-iface and sends every datagram of that group that arrives to TO from --out-iface;
+Joins FROM on --iface and sends every datagram of that group that arrives to TO from --out-iface;
 either side may be IPv4 or IPv6. Like the relays that carry mDNS or SSDP between segments, and a
 test tool: it can drop, duplicate, hold back (reorder) and delay what it forwards, each decision fixed
 by --seed, and it reports exactly how many it dropped, duplicated and reordered, so a receiver's
@@ -40,25 +41,7 @@ A relay cannot loop or launder (docs/security.md):
 Datagrams the relay itself sent (looped back to it) are never forwarded again.
 
 Options:
-  --in-iface IFACE     join FROM on this interface (repeatable; default: the routing table's)
-  --source ADDR        source-specific join on the FROM side (repeatable)
-  --out-iface IFACE    send TO from this interface
-  --ttl N              at most this TTL / hop limit on the TO side, 0..=255 (default: as arrived, minus 1)
-  --loop, --no-loop    whether this host's members of TO get a copy (default on)
-  --drop P             drop each datagram with probability P (0.05 or 5%)
-  --duplicate P        send each datagram twice with probability P
-  --reorder P          hold a datagram back with probability P and send it right after the next one
-  --delay MS           hold every forwarded datagram MS milliseconds (fractions allowed)
-  --queue N            at most N copies waiting to be sent (default 1000)
-  --queue-bytes BYTES  at most BYTES waiting to be sent (default 16777216)
-  --dedup MS           how long a forwarded payload is remembered to refuse its copies (default 500;
-                       0: not at all, and only the TTL ends a loop)
-  --seed N             seed of the decisions (default 1): same seed, same input, same output
-  --count N, -c N      stop after N datagrams have arrived (then send what is held and queued)
-  --time SECS          stop after SECS seconds
-  --timeout SECS       stop after SECS seconds with nothing arriving (before the first one too)
-  --json               the report as JSON
-  --quiet, -q          no "relaying" note on standard error
+{options}
 
 Report: received, dropped, duplicated, reordered (datagrams sent after a newer one), sent, and the
 datagrams refused by reason (wrong_group, hops_exhausted, duplicate, queue_full).
@@ -67,31 +50,39 @@ Exit status: 0 at the end; 1 runtime error; 2 bad arguments (including a group r
 130 at Ctrl-C (SIGINT), 143 at SIGTERM, after the summary.
 
 Examples:
-  mcast relay 224.0.0.251:5353 224.0.0.251:5353 --in-iface eth0 --out-iface eth1
+  mcast relay 224.0.0.251:5353 224.0.0.251:5353 --iface eth0 --out-iface eth1
   mcast relay 239.1.1.1:5000 '[ff15::1]:5000' --out-iface eth1
   mcast relay 239.1.1.1:5000 239.1.1.2:5000 --drop 10% --reorder 5% --seed 7 --count 1000 --json
 "#;
 
-const OPTS: &[Opt] = &[
-    Opt::value(&["--in-iface"], "IFACE"),
-    Opt::value(&["--source"], "ADDR"),
-    Opt::value(&["--out-iface"], "IFACE"),
-    Opt::value(&["--ttl", "--hops"], "N"),
-    Opt::flag(&["--loop"]),
-    Opt::flag(&["--no-loop"]),
-    Opt::value(&["--drop"], "P"),
-    Opt::value(&["--duplicate"], "P"),
-    Opt::value(&["--reorder"], "P"),
-    Opt::value(&["--delay"], "MS"),
-    Opt::value(&["--queue"], "N"),
-    Opt::value(&["--queue-bytes"], "BYTES"),
-    Opt::value(&["--dedup"], "MS"),
-    Opt::value(&["--seed"], "N"),
-    Opt::value(&["--count", "-c"], "N"),
-    Opt::value(&["--time"], "SECS"),
-    Opt::value(&["--timeout"], "SECS"),
-    Opt::flag(&["--json"]),
-    Opt::flag(&["--quiet", "-q"]),
+pub const OPTS: &[Opt] = &[
+    vocab::IFACE
+        .help("join FROM on this interface (repeatable; default: the routing table's). (iperf's -i is --interval)")
+        .alias(&["--in-iface"]),
+    vocab::SOURCE.help("source-specific join on the FROM side (repeatable)"),
+    Opt::value("--out-iface", "IFACE", "send TO from this interface"),
+    vocab::TTL.help("at most this TTL / hop limit on the TO side, 0..=255 (default: as arrived, minus 1)"),
+    vocab::LOOP.help("whether this host's members of TO get a copy (default on)"),
+    vocab::NO_LOOP.help("the opposite of --loop"),
+    vocab::DSCP.help("mark the copies sent to TO with a DSCP: 0..=63 or a name (ef, af41, cs1 ...)"),
+    Opt::value("--drop", "P", "drop each datagram with probability P (0.05 or 5%)"),
+    Opt::value("--duplicate", "P", "send each datagram twice with probability P"),
+    Opt::value("--reorder", "P", "hold a datagram back with probability P and send it right after the next one"),
+    Opt::value("--delay", "MS", "hold every forwarded datagram MS milliseconds (fractions allowed)"),
+    Opt::value("--queue", "N", "at most N copies waiting to be sent (default 1000)"),
+    Opt::value("--queue-bytes", "BYTES", "at most BYTES waiting to be sent (default 16M; units allowed)"),
+    Opt::value(
+        "--dedup",
+        "MS",
+        "how long a forwarded payload is remembered to refuse its copies (default 500; 0: not at all, \
+        and only the TTL ends a loop)",
+    ),
+    Opt::value("--seed", "N", "seed of the decisions (default 1): same seed, same input, same output"),
+    vocab::COUNT.help("stop after N datagrams have arrived (then send what is held and queued)"),
+    vocab::TIME.help("stop SECS seconds after the start (an overall limit; -t as iperf's)"),
+    vocab::IDLE,
+    vocab::JSON.help("the report as JSON"),
+    vocab::QUIET.help("no \"relaying\" note on standard error"),
 ];
 
 const USAGE: &str = "mcast relay FROM_GROUP:PORT TO_GROUP:PORT [OPTIONS]";
@@ -122,7 +113,7 @@ fn build(m: &Matches) -> Result<(Relay, Limits), Fail> {
         return Err(Fail::usage("--out-iface: give one (a datagram leaves by one interface)"));
     }
     let mut b = Relay::builder(from, to).impairments(impairments(m)?, m.int_in("--seed", 0, u64::MAX)?.unwrap_or(1));
-    for i in tools::ifaces(m, "--in-iface")? {
+    for i in tools::ifaces(m, "--iface")? {
         b = b.in_iface(IfaceSpec::Index(i.index));
     }
     for s in tools::sources(m)? {
@@ -134,12 +125,15 @@ fn build(m: &Matches) -> Result<(Relay, Limits), Fail> {
     if let Some(t) = tools::ttl(m)? {
         b = b.max_ttl(t as u8);
     }
+    if let Some(d) = tools::dscp(m)? {
+        b = b.dscp(d);
+    }
     if let Some(on) = m.last_of("--loop", "--no-loop") {
         b = b.multicast_loop(on);
     }
     b = b.queue(QueueLimits {
         datagrams: m.int_in("--queue", 1, 1 << 20)?.map_or(DEFAULT_QUEUE_DATAGRAMS, |n| n as usize),
-        bytes: m.int_in("--queue-bytes", 1, 1 << 32)?.map_or(DEFAULT_QUEUE_BYTES, |n| n as usize),
+        bytes: m.bytes("--queue-bytes", 1, 1 << 32)?.map_or(DEFAULT_QUEUE_BYTES, |n| n as usize),
     });
     if let Some(ms) = millis(m, "--dedup")? {
         b = b.dedup(ms, DEFAULT_DEDUP_CAP);
@@ -147,7 +141,7 @@ fn build(m: &Matches) -> Result<(Relay, Limits), Fail> {
     let limits = Limits {
         count: m.int_in("--count", 1, u64::MAX)?,
         deadline: m.seconds("--time")?.map(|t| Instant::now() + t),
-        timeout: m.seconds("--timeout")?,
+        timeout: m.seconds("--idle")?,
     };
     Ok((b.build()?, limits))
 }
@@ -227,8 +221,9 @@ fn summary_json(r: &Report) -> String {
     let refused = REASONS.iter().fold(Json::new(), |j, &why| j.int(why.name(), r.refused.get(why)));
     Json::new()
         .str("type", "summary")
-        .str("from", &r.from.to_string())
-        .str("to", &r.to.to_string())
+        .group(r.from)
+        .str("to_group", &r.to.ip().to_string())
+        .int("to_port", r.to.port())
         .int("received", r.received)
         .int("dropped", r.counts.dropped)
         .int("duplicated", r.counts.duplicated)

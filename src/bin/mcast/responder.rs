@@ -11,6 +11,7 @@ use crate::args::{self, Fail, Matches, Opt};
 use crate::output::{self, Json, Out};
 use crate::recv::{outage_json, outage_text};
 use crate::tools;
+use crate::vocab;
 
 pub const SUMMARY: &str = "answer discover queries on a group with a name, by unicast";
 
@@ -35,34 +36,30 @@ joins again (saying so on standard error) and keeps answering, with the interfac
 now; the summary lists each outage: the interface, what happened, when and for how long.
 
 Options:
-  --name NAME          the name to answer with, at most 255 bytes (default: the host name)
-  --iface IFACE        join on this interface (name, index or address); repeat for several
-  --allow PREFIX       also answer sources in PREFIX (e.g. 10.2.0.0/16); repeat for several.
-                       0.0.0.0/0 and ::/0 answer every routed querier, for discovery across routers
-  --answer-rate N      answers a second to one source, burst N (default 1000)
-  --total-rate N       answers a second in all, burst N (default 10000)
-  --count N, -c N      exit after answering N queries
-  --timeout SECS       exit after SECS seconds
-  --json               one JSON object per line instead of text
-  --quiet, -q          no line per query or refusal
+{options}
 
-Exit status: 0 at the end (--count, --timeout); 1 runtime error; 2 bad arguments; 130 at Ctrl-C (SIGINT),
+Exit status: 0 at the end (--count, --time); 1 runtime error; 2 bad arguments; 130 at Ctrl-C (SIGINT),
 143 at SIGTERM.
 
 Example:
   mcast responder 239.255.0.9:4000 --name printer-3 --iface eth0
 "#;
 
-const OPTS: &[Opt] = &[
-    Opt::value(&["--name"], "NAME"),
-    Opt::value(&["--iface"], "IFACE"),
-    Opt::value(&["--allow"], "PREFIX"),
-    Opt::value(&["--answer-rate"], "N"),
-    Opt::value(&["--total-rate"], "N"),
-    Opt::value(&["--count", "-c"], "N"),
-    Opt::value(&["--timeout"], "SECS"),
-    Opt::flag(&["--json"]),
-    Opt::flag(&["--quiet", "-q"]),
+pub const OPTS: &[Opt] = &[
+    Opt::value("--name", "NAME", "the name to answer with, at most 255 bytes (default: the host name)"),
+    vocab::IFACE.help("join on this interface (name, index or address); repeat for several"),
+    Opt::value(
+        "--allow",
+        "PREFIX",
+        "also answer sources in PREFIX (e.g. 10.2.0.0/16); repeat for several. 0.0.0.0/0 and ::/0 \
+        answer every routed querier, for discovery across routers",
+    ),
+    Opt::value("--answer-rate", "N", "answers a second to one source, burst N (default 1000)"),
+    Opt::value("--total-rate", "N", "answers a second in all, burst N (default 10000)"),
+    vocab::COUNT.help("exit after answering N queries"),
+    vocab::TIME.help("exit after SECS seconds (an overall limit)").alias(&["--timeout"]),
+    vocab::JSON.help("one JSON object per line instead of text"),
+    vocab::QUIET.help("no line per query or refusal"),
 ];
 
 const USAGE: &str = "mcast responder GROUP:PORT [--name NAME] [OPTIONS]";
@@ -85,7 +82,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         b = b.interface(i);
     }
     let count = m.int_in("--count", 1, u64::MAX)?;
-    let timeout = m.seconds("--timeout")?;
+    let timeout = m.seconds("--time")?;
     let (json, quiet) = (m.flag("--json"), m.flag("--quiet"));
     let mut responder = b.build()?;
     tools::catch_interrupts()?;
@@ -139,7 +136,7 @@ fn event_line(event: &ResponderEvent, json: bool) -> Option<String> {
     Some(match (event, json) {
         (ResponderEvent::Answered { querier, ring, ttl, addr }, true) => Json::new()
             .str("type", "query")
-            .str("from", &querier.to_string())
+            .peer("from", *querier)
             .int("ttl_sent", *ring)
             .opt_int("ttl", *ttl)
             .opt_str("addr", addr.map(|a| a.to_string()).as_deref())
@@ -148,11 +145,11 @@ fn event_line(event: &ResponderEvent, json: bool) -> Option<String> {
             format!("query from {querier} (sent with TTL {ring}), answered")
         }
         (ResponderEvent::Refused { source, reason }, true) => {
-            Json::new().str("type", "refused").str("from", &source.to_string()).str("reason", reason.name()).finish()
+            Json::new().str("type", "refused").peer("from", *source).str("reason", reason.name()).finish()
         }
         (ResponderEvent::Refused { source, reason }, false) => format!("datagram from {source} refused: {reason}"),
         (ResponderEvent::SendFailed { querier, error }, true) => {
-            Json::new().str("type", "send_failed").str("to", &querier.to_string()).str("error", error).finish()
+            Json::new().str("type", "send_failed").peer("to", *querier).str("error", error).finish()
         }
         (ResponderEvent::SendFailed { querier, error }, false) => format!("answer to {querier} not sent: {error}"),
         _ => return None,

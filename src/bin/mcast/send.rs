@@ -9,13 +9,15 @@ use mcast::{Group, IfaceSpec, Sender};
 use crate::args::{self, Fail, Opt};
 use crate::output::{plural, Out};
 use crate::send_print::{datagram_line, settings, summary_json, summary_text};
-use crate::tools::note;
+use crate::tools::{self, note};
+use crate::vocab;
 
 pub const SUMMARY: &str = "send datagrams to a group (message from arguments or stdin lines)";
 
 pub const HELP: &str = r#"mcast send: send UDP datagrams to a multicast group
 
 Usage: mcast send GROUP:PORT [MESSAGE...] [OPTIONS]
+       mcast send GROUP:PORT --raw [--size BYTES] [OPTIONS] < FILE
 
 Sends MESSAGE (its words joined by spaces) --count times. With no MESSAGE (and no --size), sends one
 datagram per line of standard input, without the line's end. Prints a line per datagram and a summary.
@@ -29,29 +31,7 @@ GROUP:PORT is 239.1.2.3:5000, [ff15::1]:5000 or [ff02::1%eth0]:5000. A link- or 
 group (ff02::/16, ff01::/16) needs an interface: the %zone or --iface.
 
 Options, with the C socket option each one sets:
-  --ttl N, --hops N    TTL (IPv4) or hop limit (IPv6) of each datagram, 0..=255. The seed's thresholds:
-                       0 this host only, 1 this link (the kernel's default), 32 site, 64 region,
-                       128 continent, 255 unrestricted. Linux keeps TTL 0 on this host only when
-                       this host is a member of the group on the outgoing interface (with loop on);
-                       otherwise it transmits it with TTL 0 and neighbours on the link receive it.
-                       setsockopt IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS
-  --loop, --no-loop    whether members on this host get a copy (default: on). The last one given wins.
-                       setsockopt IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP
-  --iface IFACE, -i    send from this interface: a name (eth0), an index (2) or an address (192.168.1.10).
-                       Default: the interface the routing table picks for the group.
-                       setsockopt IP_MULTICAST_IF (struct in_addr, or ip_mreqn by index) / IPV6_MULTICAST_IF
-  --count N, -c N      send N datagrams (default 1); with standard input, at most N lines
-  --interval SECS      pause between two datagrams, fractions allowed (default 0)
-  --size BYTES         make every datagram exactly BYTES long: a message is padded with '.' or cut. With
-                       no message, each datagram is generated: "mcast #SEQ " and filler. At most 65507
-                       (IPv4) or 65527 (IPv6), the largest UDP payload.
-  --sndbuf BYTES       send buffer size: setsockopt SO_SNDBUFFORCE (past net.core.wmem_max, when
-                       privileged), else SO_SNDBUF; a note on standard error says when the kernel
-                       granted less than asked (clamped)
-  --quiet, -q          no line per datagram, only the summary
-  --json               one JSON object per line: {"type":"sent",...} or {"type":"failed",...} per
-                       datagram, then {"type":"summary",...}
-  -h, --help           this help
+{options}
 
 Exit status: 0 all sent; 1 some failed (after the others were sent and the summary printed), or an
 error no retry can help (e.g. a datagram too large); 2 bad arguments; 130 at Ctrl-C (SIGINT), 143 at
@@ -65,17 +45,44 @@ Examples:
                                                    one datagram per line
 "#;
 
-const OPTS: &[Opt] = &[
-    Opt::value(&["--ttl", "--hops"], "N"),
-    Opt::flag(&["--loop"]),
-    Opt::flag(&["--no-loop"]),
-    Opt::value(&["--iface", "-i"], "IFACE"),
-    Opt::value(&["--count", "-c"], "N"),
-    Opt::value(&["--interval"], "SECS"),
-    Opt::value(&["--size"], "BYTES"),
-    Opt::value(&["--sndbuf"], "BYTES"),
-    Opt::flag(&["--quiet", "-q"]),
-    Opt::flag(&["--json"]),
+pub const OPTS: &[Opt] = &[
+    vocab::TTL.help(
+        "TTL (IPv4) or hop limit (IPv6) of each datagram, 0..=255. Customary scopes: 0 this host only, 1 this \
+         link (the kernel's default), 32 site, 64 region, 128 continent, 255 unrestricted. Linux keeps TTL 0 on \
+         this host only when this host is a member of the group on the outgoing interface (with loop on); \
+         otherwise it transmits it with TTL 0 and neighbours on the link receive it. \
+         setsockopt IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS",
+    ),
+    vocab::LOOP,
+    vocab::NO_LOOP,
+    vocab::IFACE.help(
+        "send from this interface: a name (eth0), an index (2) or an address (192.168.1.10). Default: the \
+         interface the routing table picks for the group. setsockopt IP_MULTICAST_IF (struct in_addr, or \
+         ip_mreqn by index) / IPV6_MULTICAST_IF. (iperf's -i is --interval; its -B is this)",
+    ),
+    vocab::COUNT.help("send N datagrams (default 1); with standard input, at most N lines (iperf's -c names a server)"),
+    Opt::value(
+        "--interval",
+        "SECS",
+        "pause between two datagrams, fractions allowed (default 0; iperf's -i is a report interval)",
+    ),
+    vocab::SIZE.help(
+        "make every datagram exactly BYTES long: a message is padded with '.' or cut. With no message, each \
+         datagram is generated: \"mcast #SEQ \" and filler. At most 65507 (IPv4) or 65527 (IPv6), the largest \
+         UDP payload. -l as iperf's",
+    ),
+    vocab::SNDBUF,
+    vocab::DSCP,
+    Opt::flag(
+        "--raw",
+        "pipe mode: send standard input as it is, binary-safe: datagrams of --size bytes (the last may be \
+         shorter), or without --size one per read of the input (tar c . | mcast send --raw G)",
+    ),
+    vocab::QUIET.help("no line per datagram, only the summary"),
+    vocab::JSON.help(
+        "one JSON object per line: {\"type\":\"sent\",...} or {\"type\":\"failed\",...} per datagram, then \
+         {\"type\":\"summary\",...} (docs/json.md)",
+    ),
 ];
 
 const USAGE: &str = "mcast send GROUP:PORT [MESSAGE...] [OPTIONS]";
@@ -89,23 +96,32 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let iface: Option<IfaceSpec> = m.parsed("--iface")?;
     let count = m.int_in("--count", 1, u64::MAX)?;
     let interval = m.seconds("--interval")?.unwrap_or_default();
-    let size = m.int_in("--size", 0, max_payload(group) as u64)?.map(|n| n as usize);
-    let sndbuf = m.int_in("--sndbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
+    let size = m.bytes("--size", 0, max_payload(group) as u64)?.map(|n| n as usize);
+    let dscp = tools::dscp(&m)?;
+    let sndbuf = m.bytes("--sndbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
     let (quiet, json) = (m.flag("--quiet"), m.flag("--json"));
 
     let sender = build(group, ttl, multicast_loop, iface, sndbuf)?;
+    if let Some(d) = dscp {
+        sender.socket().set_dscp(d)?;
+    }
     let set = settings(&sender)?;
     let iface_name = sender.interface().map(|i| i.name.clone());
     let mut tx = ResilientSender::new(sender);
 
-    let source = match (pos.len() > 1, size) {
-        (true, _) => Source::Message(pos[1..].join(" ").into_bytes()),
-        (false, Some(_)) => Source::Generated,
-        (false, None) => Source::Lines(Box::new(io::stdin().lock())),
+    let raw = m.flag("--raw");
+    let source = match (pos.len() > 1, size, raw) {
+        (true, _, true) => return Err(Fail::usage("--raw sends standard input: no MESSAGE with it")),
+        (_, Some(0), true) => return Err(Fail::usage("--raw --size 0: a datagram needs a byte")),
+        (false, Some(n), true) => Source::Chunks(Box::new(io::stdin().lock()), n),
+        (false, None, true) => Source::Reads(Box::new(io::stdin().lock()), max_payload(group)),
+        (true, _, false) => Source::Message(pos[1..].join(" ").into_bytes()),
+        (false, Some(_), false) => Source::Generated,
+        (false, None, false) => Source::Lines(Box::new(io::stdin().lock())),
     };
     // Ctrl-C ends a long --count early with the summary; while reading stdin it keeps its usual meaning,
     // since a read blocked on a terminal would not notice the flag.
-    if !matches!(source, Source::Lines(_)) {
+    if !matches!(source, Source::Lines(_) | Source::Chunks(..) | Source::Reads(..)) {
         mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     }
 

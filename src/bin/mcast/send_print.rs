@@ -30,19 +30,14 @@ pub fn settings(sender: &Sender) -> Result<Settings, Fail> {
 /// One datagram sent, or failed, as a line.
 pub fn datagram_line(group: Group, seq: u64, payload: &[u8], outcome: &Outcome, json: bool) -> String {
     match (outcome, json) {
-        (Outcome::Sent(n), true) => Json::new()
-            .str("type", "sent")
-            .int("seq", seq)
-            .str("group", &group.ip().to_string())
-            .int("port", group.port())
-            .int("len", *n as u64)
-            .finish(),
+        (Outcome::Sent(n), true) => {
+            Json::new().str("type", "sent").int("seq", seq).group(group).int("len", *n as u64).finish()
+        }
         (Outcome::Sent(n), false) => format!("#{seq} {n} bytes to {group}: \"{}\"", preview(payload, 64)),
         (Outcome::Failed(e), true) => Json::new()
             .str("type", "failed")
             .int("seq", seq)
-            .str("group", &group.ip().to_string())
-            .int("port", group.port())
+            .group(group)
             .opt_int("errno", e.raw_os_error())
             .str("error", &format!("{e:#}"))
             .finish(),
@@ -55,7 +50,7 @@ pub fn summary_json(group: Group, st: &SendStats, set: &Settings, iface: Option<
         .str("type", "summary")
         .int("datagrams", st.sent)
         .int("bytes", st.bytes)
-        .int("failed", st.failed)
+        .int("send_failed", st.failed)
         .int("retries", st.retries)
         .raw("errors", &errors_json(st))
         .str("group", &group.ip().to_string())

@@ -97,10 +97,61 @@ pub fn ttl(m: &Matches) -> Result<Option<u32>, Fail> {
     Ok(m.int_in("--ttl", 0, 255)?.map(|t| t as u32))
 }
 
+/// The `--dscp` option: a number 0..=63 or a name (RFC 2474, 2597, 3246, 8622).
+pub fn dscp(m: &Matches) -> Result<Option<u8>, Fail> {
+    let Some(v) = m.value("--dscp") else { return Ok(None) };
+    parse_dscp(v).map(Some).ok_or_else(|| {
+        Fail::usage(format!("{} {v}: a DSCP is 0..=63 or a name (ef, af11..af43, cs0..cs7, le, be)", m.typed("--dscp")))
+    })
+}
+
+/// `ef` 46, `afXY` 8X+2Y, `csN` 8N, `le` 1, `be` 0, or a number 0..=63.
+pub fn parse_dscp(v: &str) -> Option<u8> {
+    let v = v.to_ascii_lowercase();
+    let n = match v.as_str() {
+        "ef" => 46,
+        "le" => 1,
+        "be" | "default" => 0,
+        _ => {
+            if let Some(c) = v.strip_prefix("cs") {
+                let n: u8 = c.parse().ok()?;
+                (n <= 7).then_some(n * 8)?
+            } else if let Some(af) = v.strip_prefix("af") {
+                let (x, y) = (af.as_bytes().first()?, af.as_bytes().get(1)?);
+                let (x, y) = (x.checked_sub(b'0')?, y.checked_sub(b'0')?);
+                ((1..=4).contains(&x) && (1..=3).contains(&y) && af.len() == 2).then_some(8 * x + 2 * y)?
+            } else {
+                v.parse().ok()?
+            }
+        }
+    };
+    (n <= 63).then_some(n)
+}
+
 /// Refuses options that belong only to the other side (client or `--serve`).
 pub fn refuse(m: &Matches, names: &[&str], why: &str) -> Result<(), Fail> {
     match names.iter().find(|n| m.flag(n)) {
-        Some(n) => Err(Fail::usage(format!("{n} {why}"))),
+        Some(n) => Err(Fail::usage(format!("{} {why}", m.typed(n)))),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_dscp;
+
+    #[test]
+    fn dscp_names_and_numbers() {
+        assert_eq!(parse_dscp("ef"), Some(46));
+        assert_eq!(parse_dscp("AF41"), Some(34));
+        assert_eq!(parse_dscp("af11"), Some(10));
+        assert_eq!(parse_dscp("af43"), Some(38));
+        assert_eq!(parse_dscp("cs1"), Some(8));
+        assert_eq!(parse_dscp("cs7"), Some(56));
+        assert_eq!(parse_dscp("le"), Some(1));
+        assert_eq!(parse_dscp("63"), Some(63));
+        for bad in ["64", "af51", "af14", "af1", "af111", "cs8", "x", "-1", ""] {
+            assert_eq!(parse_dscp(bad), None, "{bad}");
+        }
     }
 }

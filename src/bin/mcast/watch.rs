@@ -13,6 +13,7 @@ use mcast::{Family, IfaceSpec, Interface};
 use crate::args::{self, Fail, Matches, Opt};
 use crate::output::Out;
 use crate::tools::note;
+use crate::vocab;
 use crate::watch_lines::{event_line, message_line, unknown_leave_line, Names};
 use crate::watch_summary::{summary_json, summary_text};
 
@@ -59,14 +60,19 @@ pub fn dispatch(proto: &Proto, help: &str, words: &[String]) -> Result<(), Fail>
     }
 }
 
-const OPTS: &[Opt] = &[
-    Opt::value(&["--iface", "-i"], "IFACE"),
-    Opt::value(&["--timeout"], "SECS"),
-    Opt::value(&["--count", "-c"], "N"),
-    Opt::flag(&["--mrouter"]),
-    Opt::value(&["--max-groups"], "N"),
-    Opt::value(&["--max-sources"], "N"),
-    Opt::flag(&["--json"]),
+pub const OPTS: &[Opt] = &[
+    vocab::IFACE.help("watch this interface (name, index or address; repeatable). Default: every interface that is \
+        up and multicast-capable, except lo"),
+    vocab::TIME.help("stop after SECS seconds (an overall limit)").alias(&["--timeout"]),
+    vocab::COUNT.help("stop after N changes (join, change, leave, expire, evict)"),
+    Opt::flag("--mrouter", "become the network namespace's multicast router (MRT_INIT, MRT_ADD_VIF; the raw socket's \
+        CAP_NET_RAW is enough, but no routing daemon may run there): hears the reports sent to the group itself (IGMPv1/v2, MLDv1) for any \
+        routable group; forwards nothing; undone when the watch ends"),
+    Opt::value("--max-groups", "N", "keep at most N groups per interface (default 4096, at most 1048576)"),
+    Opt::value("--max-sources", "N", "keep at most N sources per group (default 64, at most 65535)"),
+    vocab::JSON.help("one JSON object per line: {\"type\":\"join\"|\"change\"|\"leave\"|\"expire\"|\"evict\"| \
+        \"query\"|\"malformed\",...}, then {\"type\":\"summary\",...} with the table, its caps (max_groups, \
+        max_sources), evicted, sources_left_out and kernel_drops"),
 ];
 
 /// The largest caps the options accept: a million groups per interface, every source one record can carry.
@@ -99,13 +105,13 @@ pub fn interfaces(m: &Matches) -> Result<Vec<Interface>, Fail> {
 pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, proto.watch_help)? else { return Ok(()) };
     let usage = format!(
-        "{} [--iface IFACE] [--json] [--timeout SECS] [--count N] [--mrouter] [--max-groups N] [--max-sources N]",
+        "{} [--iface IFACE] [--json] [--time SECS] [--count N] [--mrouter] [--max-groups N] [--max-sources N]",
         proto.prefix("watch")
     );
     m.positionals(0, 0, "", &usage)?;
     let ifaces = interfaces(&m)?;
     let count = m.int_in("--count", 1, u64::MAX)?;
-    let timeout = m.seconds("--timeout")?;
+    let timeout = m.seconds("--time")?;
     let json = m.flag("--json");
     let groups = m.int_in("--max-groups", 1, MOST_GROUPS)?.map_or(DEFAULT_MAX_GROUPS, |n| n as usize);
     let sources = m.int_in("--max-sources", 1, MOST_SOURCES)?.map_or(DEFAULT_MAX_SOURCES, |n| n as usize);
@@ -182,11 +188,14 @@ mod tests {
 
     #[test]
     fn the_help_states_the_caps_the_options_use() {
+        let help_of = |name: &str| OPTS.iter().find(|o| o.long == name).map_or("", |o| o.help);
+        let groups =
+            format!("keep at most N groups per interface (default {DEFAULT_MAX_GROUPS}, at most {MOST_GROUPS})");
+        let sources =
+            format!("keep at most N sources per group (default {DEFAULT_MAX_SOURCES}, at most {MOST_SOURCES})");
+        assert_eq!(help_of("--max-groups"), groups);
+        assert_eq!(help_of("--max-sources"), sources);
         for help in [crate::igmp::WATCH_HELP, crate::mld::WATCH_HELP] {
-            let groups = format!("--max-groups N      keep at most N groups per interface (default {DEFAULT_MAX_GROUPS}, at most {MOST_GROUPS})");
-            let sources = format!("--max-sources N     keep at most N sources per group (default {DEFAULT_MAX_SOURCES}, at most {MOST_SOURCES})");
-            assert!(help.contains(&groups), "{help}");
-            assert!(help.contains(&sources), "{help}");
             assert!(help.contains(&format!("at most {DEFAULT_MAX_GROUPS} groups per interface (--max-groups) and {DEFAULT_MAX_SOURCES} sources per\ngroup")), "{help}");
         }
     }

@@ -82,7 +82,7 @@ pub fn summary_json(t: &WatchTally, w: &Watcher, names: &Names, elapsed: Duratio
         .int("malformed", t.malformed)
         .int("own", t.own)
         .int("joins", t.joins)
-        .int("groups", w.table().len() as u64)
+        .int("group_count", w.table().len() as u64)
         .int("max_groups", w.table().limits().groups as u64)
         .int("max_sources", w.table().limits().sources as u64)
         .int("evicted", w.table().evicted())
