@@ -4,7 +4,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 RELEASE := $(or $(CARGO_TARGET_DIR),target)/release
 
-.PHONY: all build demo check lint test test-rust bench install clean generated install-completions
+.PHONY: all build demo check lint msrv test test-rust bench install clean generated install-completions
 
 all: build generated
 
@@ -16,12 +16,21 @@ demo: build
 
 # Every test: formatting, lints (the fuzz targets must compile too), Rust unit/integration/doc tests, then the
 # C suite (ffi/c.mk).
-check: lint test-rust test-c
+check: lint msrv test-rust test-c
 
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	cd fuzz && RUSTFLAGS="--cfg fuzzing" $(CARGO) check --bins --locked --quiet
+
+# The oldest Rust that builds the library and the command: Cargo.toml's rust-version, proved with that
+# toolchain (.ci/run installs it; elsewhere it is skipped when missing, except under CI=true).
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+msrv:
+	@if rustup run $(MSRV) rustc --version >/dev/null 2>&1; then \
+		$(CARGO) +$(MSRV) check --lib --bins --locked --quiet; \
+	elif [ "$$CI" = true ]; then echo "msrv: Rust $(MSRV) is not installed" >&2; exit 1; \
+	else echo "msrv: skipped, Rust $(MSRV) is not installed (rustup toolchain install $(MSRV) --profile minimal)"; fi
 
 test: test-rust
 

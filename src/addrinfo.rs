@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn ttl_advice_follows_the_scope() {
-        let ttl = |s: &str| ttl_advice(s.parse().unwrap()).ttl;
+        let ttl = |s: &str| ttl_advice(Group::parse_address(s).unwrap()).ttl;
         assert_eq!(ttl("224.0.0.251"), 1);
         assert_eq!(ttl("239.255.1.1"), 32);
         assert_eq!(ttl("239.192.0.1"), 64);
@@ -184,11 +184,11 @@ mod tests {
 
     #[test]
     fn facts_come_from_the_group() {
-        let f = describe("239.1.2.3".parse().unwrap());
+        let f = describe(Group::parse_address("239.1.2.3").unwrap());
         assert_eq!(f.mac, [0x01, 0x00, 0x5e, 0x01, 0x02, 0x03]);
         assert_eq!(f.mac_aliases.len(), 31);
         assert_eq!((f.scope_nibble, f.flags, f.source_specific, f.never_forwarded), (None, None, false, false));
-        let v6 = describe("ff3e::8000:1".parse().unwrap());
+        let v6 = describe(Group::parse_address("ff3e::8000:1").unwrap());
         assert_eq!((v6.scope_nibble, v6.source_specific), (Some(0xe), true));
         assert!(v6.flags.is_some_and(|f| f.prefix_based && f.transient) && v6.mac_aliases.is_empty());
     }

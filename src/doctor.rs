@@ -157,7 +157,7 @@ pub fn diagnose(opts: &Options) -> Report {
             Ok(i) => Some(i),
             Err(e) => {
                 findings.push(
-                    Finding::new("interface", Status::Fail, e.to_string())
+                    Finding::new("interface", Status::Fail, format!("{e:#}"))
                         .fix("name an interface this host has (mcast ifaces lists them)"),
                 );
                 return Report { group, iface: None, findings };

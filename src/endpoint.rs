@@ -26,12 +26,24 @@ pub struct SenderBuilder {
 }
 
 /// A socket that sends to one group.
+///
+/// ```no_run
+/// use mcast::Sender;
+/// let tx = Sender::builder("239.1.2.3:5000".parse()?)
+///     .interface("eth0") // or an index, or one of its addresses
+///     .ttl(1)            // this link only
+///     .build()?;
+/// tx.send(b"hello")?;
+/// # Ok::<(), mcast::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Sender {
     socket: McastSocket,
     group: Group,
     iface: Option<Interface>,
 }
+
+crate::socket::fd_of_socket!(Sender, Receiver);
 
 impl Sender {
     /// Starts a sender to `group` (which must carry a port).
@@ -85,9 +97,10 @@ impl SenderBuilder {
         self
     }
 
-    /// The interface to send from (`IP_MULTICAST_IF`/`IPV6_MULTICAST_IF`).
-    pub fn interface(mut self, iface: IfaceSpec) -> Self {
-        self.iface = Some(iface);
+    /// The interface to send from (`IP_MULTICAST_IF`/`IPV6_MULTICAST_IF`): a name (`"eth0"`), an index
+    /// (`2u32`), one of its addresses, or an [`IfaceSpec`]; looked up at `build()`.
+    pub fn interface(mut self, iface: impl Into<IfaceSpec>) -> Self {
+        self.iface = Some(iface.into());
         self
     }
 
@@ -147,10 +160,7 @@ impl SenderBuilder {
                 if index != 0 {
                     socket.set_multicast_if_v6(index)?;
                 } else if g.needs_interface() {
-                    return Err(Error::new(
-                        ErrorKind::UnknownInterface,
-                        format!("{g} is {}-scoped: name the interface (--iface, or {}%IFACE)", g.scope(), g.ip()),
-                    ));
+                    return Err(g.no_interface_error());
                 }
             }
         }
@@ -185,6 +195,17 @@ pub struct ReceiverBuilder {
 /// When every membership names its interface, datagrams that arrive on any other interface are dropped (and
 /// counted by [`Receiver::foreign`]). Linux matches IPv6 memberships by group alone: an IPv6 socket joined on
 /// one interface otherwise also gets the group from another interface where anything on the host joined it.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mcast::Receiver;
+/// let rx = Receiver::builder("239.1.2.3:5000".parse()?).interface("eth0").build()?;
+/// let mut buf = [0u8; 1500];
+/// if let Some(meta) = rx.recv_timeout(&mut buf, Duration::from_secs(5))? {
+///     println!("{} bytes from {} to {:?} on {:?}", meta.len, meta.source, meta.group, meta.ifindex);
+/// }
+/// # Ok::<(), mcast::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Receiver {
     socket: McastSocket,
@@ -303,14 +324,33 @@ impl ReceiverBuilder {
     }
 
     /// Receive only from `source` (source-specific multicast); may be given several times.
+    ///
+    /// With several groups ([`ReceiverBuilder::group`]) every source applies to every group: the socket
+    /// joins each (source, group) pair on each interface, and a datagram is accepted from any of the
+    /// sources to any of the groups. To pair a source with one group only, use
+    /// [`MultiReceiverBuilder::source_group`](crate::multi::MultiReceiverBuilder::source_group).
+    ///
+    /// ```no_run
+    /// use mcast::{Group, Receiver};
+    /// // (10.0.0.1, 232.1.1.1), (10.0.0.2, 232.1.1.1), (10.0.0.1, 232.1.1.2), (10.0.0.2, 232.1.1.2):
+    /// let rx = Receiver::builder("232.1.1.1:5000".parse()?)
+    ///     .group("232.1.1.2:5000".parse()?)
+    ///     .source("10.0.0.1".parse()?)
+    ///     .source("10.0.0.2".parse()?)
+    ///     .interface("eth0")
+    ///     .build()?;
+    /// assert_eq!(rx.memberships().len(), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn source(mut self, source: IpAddr) -> Self {
         self.sources.push(source);
         self
     }
 
-    /// Join on this interface; may be given several times. None: the kernel picks by route.
-    pub fn interface(mut self, iface: IfaceSpec) -> Self {
-        self.ifaces.push(iface);
+    /// Join on this interface (a name, an index, one of its addresses, or an [`IfaceSpec`]); may be given
+    /// several times. None: the kernel picks by route.
+    pub fn interface(mut self, iface: impl Into<IfaceSpec>) -> Self {
+        self.ifaces.push(iface.into());
         self
     }
 
@@ -387,10 +427,7 @@ impl ReceiverBuilder {
                 targets.push(if zone != 0 { Some(Interface::by_index(zone)?) } else { None });
             }
             if g.needs_interface() && targets.iter().any(Option::is_none) {
-                return Err(Error::new(
-                    ErrorKind::UnknownInterface,
-                    format!("{g} is {}-scoped: name the interface (--iface, or {}%IFACE)", g.scope(), g.ip()),
-                ));
+                return Err(g.no_interface_error());
             }
             let sources: Vec<Option<IpAddr>> =
                 if self.sources.is_empty() { vec![None] } else { self.sources.iter().copied().map(Some).collect() };

@@ -18,6 +18,9 @@ pub enum ErrorKind {
     NotUnicast,
     /// No interface by that name, index or address.
     UnknownInterface,
+    /// A group that is only meaningful on one interface (IPv6 link- or interface-local scope), given
+    /// without one.
+    NeedsInterface,
     /// A value outside the range an option accepts (a TTL of 300, a hop limit of -2).
     OutOfRange,
     /// Text that does not parse (`GROUP:PORT`, an address, a number).
@@ -29,7 +32,21 @@ pub enum ErrorKind {
     TooMany,
 }
 
-/// An error with its context: "IP_ADD_MEMBERSHIP 239.1.2.3 on eth1: No such device (os error 19)".
+/// An error with its context: which call or option failed, on which group and interface, and why.
+///
+/// `Display` says what failed ("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1"); [`source`](std::error::Error::source)
+/// is the cause (the kernel's `No such device (os error 19)`), so error reporters that walk the chain, such
+/// as anyhow's `{:#}`, print each part once. The alternate form `{:#}` of this type prints both, joined by
+/// `": "`, for a one-line message without a reporter.
+///
+/// ```
+/// use std::io;
+/// let e = mcast::Error::os("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1", io::Error::from_raw_os_error(19));
+/// assert_eq!(e.to_string(), "IP_ADD_MEMBERSHIP 239.1.2.3 on eth1");
+/// assert!(format!("{e:#}").starts_with("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1: "));
+/// assert_eq!(e.raw_os_error(), Some(19));
+/// assert_eq!(io::Error::from(e).raw_os_error(), Some(19));
+/// ```
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
@@ -67,7 +84,7 @@ impl Error {
     pub fn errno(&self) -> i32 {
         match self.kind {
             ErrorKind::Os => self.raw_os_error().unwrap_or(libc::EIO),
-            ErrorKind::UnknownInterface => libc::ENODEV,
+            ErrorKind::UnknownInterface | ErrorKind::NeedsInterface => libc::ENODEV,
             ErrorKind::Mismatch => libc::EAFNOSUPPORT,
             ErrorKind::NotMulticast | ErrorKind::NotUnicast | ErrorKind::OutOfRange | ErrorKind::Parse => libc::EINVAL,
             ErrorKind::TooMany => libc::ERANGE,
@@ -83,9 +100,10 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.context)?;
         match &self.source {
-            Some(e) => write!(f, "{}: {}", self.context, e),
-            None => f.write_str(&self.context),
+            Some(e) if f.alternate() => write!(f, ": {e}"),
+            _ => Ok(()),
         }
     }
 }
@@ -96,14 +114,20 @@ impl std::error::Error for Error {
     }
 }
 
+/// A failed system call becomes the `io::Error` of its `errno` (so `raw_os_error` and `kind` are the
+/// kernel's; the context is dropped, as `io::Error` has no room for both); any other error keeps its
+/// message under the closest `io::ErrorKind`.
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
+        if let Some(errno) = e.raw_os_error() {
+            return io::Error::from_raw_os_error(errno);
+        }
         let kind = match e.kind {
             ErrorKind::Os => e.source.as_ref().map(io::Error::kind).unwrap_or(io::ErrorKind::Other),
             ErrorKind::UnknownInterface => io::ErrorKind::NotFound,
             _ => io::ErrorKind::InvalidInput,
         };
-        io::Error::new(kind, e.to_string())
+        io::Error::new(kind, format!("{e:#}"))
     }
 }
 
@@ -116,9 +140,45 @@ mod tests {
         let e = Error::os("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1", io::Error::from_raw_os_error(libc::ENODEV));
         assert_eq!(e.raw_os_error(), Some(libc::ENODEV));
         assert_eq!(e.errno(), libc::ENODEV);
-        let text = e.to_string();
+        assert_eq!(e.to_string(), "IP_ADD_MEMBERSHIP 239.1.2.3 on eth1");
+        let text = format!("{e:#}");
         assert!(text.starts_with("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1: "), "{text}");
         assert!(text.contains("No such device"), "{text}");
+    }
+
+    /// What anyhow's `{:#}` does: each error of the chain once, joined by ": ".
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut text = e.to_string();
+        let mut next = e.source();
+        while let Some(cause) = next {
+            text.push_str(&format!(": {cause}"));
+            next = cause.source();
+        }
+        text
+    }
+
+    #[test]
+    fn a_chain_printer_shows_the_cause_once() {
+        let e =
+            Error::os("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1", io::Error::from_raw_os_error(libc::ENODEV)).within("join");
+        let text = chain(&e);
+        assert_eq!(text.matches("No such device").count(), 1, "{text}");
+        assert_eq!(text, format!("{e:#}"));
+        assert!(text.starts_with("join: IP_ADD_MEMBERSHIP 239.1.2.3 on eth1: No such device"), "{text}");
+        let plain = Error::new(ErrorKind::OutOfRange, "IP_MULTICAST_TTL 300 is out of range 0..=255");
+        assert_eq!(chain(&plain), plain.to_string());
+        assert_eq!(format!("{plain:#}"), plain.to_string());
+    }
+
+    #[test]
+    fn io_errors_keep_the_errno() {
+        let e = Error::os("IP_ADD_MEMBERSHIP 239.1.2.3 on eth1", io::Error::from_raw_os_error(libc::EADDRINUSE));
+        let io: io::Error = e.into();
+        assert_eq!(io.raw_os_error(), Some(libc::EADDRINUSE));
+        assert_eq!(io.kind(), io::ErrorKind::AddrInUse);
+        let io: io::Error = Error::new(ErrorKind::UnknownInterface, "unknown interface 'eth9'").into();
+        assert_eq!((io.kind(), io.raw_os_error()), (io::ErrorKind::NotFound, None));
+        assert_eq!(io.to_string(), "unknown interface 'eth9'");
     }
 
     #[test]

@@ -11,7 +11,23 @@ pub const MULTICAST_RANGES: &str = "IPv4 groups are 224.0.0.0/4 (224.0.0.0-239.2
 
 /// A validated multicast group, with the UDP port and (IPv6) the zone it was given with.
 ///
-/// Parses `239.1.2.3:5000`, `239.1.2.3`, `[ff15::1%eth0]:5000`, `ff02::1%2`, `[ff02::1]`. A missing port is 0.
+/// Parsing (`str::parse`) wants a port: `239.1.2.3:5000`, `[ff15::1%eth0]:5000`, `[ff02::1%2]:5000`. Text
+/// without one is an error that shows the fix ("'239.1.2.3' has no port: write 239.1.2.3:PORT"), so a bare
+/// IPv6 address such as `ff02::1:5000` is never taken for a group and a port. Where only the address
+/// matters (a raw socket's join, a group's description), [`Group::parse_address`] also takes `239.1.2.3`
+/// and `ff02::1%eth0`, with port 0.
+///
+/// ```
+/// use mcast::Group;
+/// let g: Group = "239.1.2.3:5000".parse()?;
+/// assert_eq!((g.ip().to_string(), g.port()), ("239.1.2.3".to_string(), 5000));
+/// assert_eq!(g.v4_block(), Some(mcast::V4Block::AdministrativelyScoped));
+///
+/// let e = "239.1.2.3".parse::<Group>().unwrap_err();
+/// assert!(e.to_string().contains("write 239.1.2.3:PORT"), "{e}");
+/// assert_eq!(Group::parse_address("ff02::1:5000")?.port(), 0);
+/// # Ok::<(), mcast::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Group {
     ip: IpAddr,
@@ -81,16 +97,16 @@ impl Group {
         Ok(Group { ip, port, scope_id })
     }
 
-    /// Parses `GROUP:PORT` and insists on a port (1-65535).
+    /// Parses `GROUP:PORT` and insists on a port (1-65535); the same as `s.parse()`.
     pub fn parse_with_port(s: &str) -> Result<Self> {
-        let g: Group = s.parse()?;
-        if g.port == 0 {
-            return Err(Error::new(
-                ErrorKind::Parse,
-                format!("'{s}' has no port: write GROUP:PORT, e.g. 239.1.2.3:5000 or [ff15::1]:5000"),
-            ));
-        }
-        Ok(g)
+        s.parse()
+    }
+
+    /// Parses a group address, with or without a port: `239.1.2.3`, `ff02::1%eth0`, `[ff02::1]`, and every
+    /// form `str::parse` takes. A missing port is 0; a bare IPv6 address keeps all its groups of digits
+    /// (`ff02::1:5000` is the address ff02::1:5000).
+    pub fn parse_address(s: &str) -> Result<Self> {
+        parse(s).map(|(g, _)| g)
     }
 
     /// The group address.
@@ -196,6 +212,14 @@ impl Group {
     /// Whether a socket must name an interface to use this group (IPv6 link- and interface-local scope).
     pub fn needs_interface(&self) -> bool {
         self.is_ipv6() && matches!(self.scope(), Scope::InterfaceLocal | Scope::LinkLocal)
+    }
+
+    /// The error for a group that [needs an interface](Self::needs_interface) but was given none.
+    pub(crate) fn no_interface_error(&self) -> Error {
+        Error::new(
+            ErrorKind::NeedsInterface,
+            format!("{self} is {}-scoped: name the interface, or write the group as {}%IFACE", self.scope(), self.ip),
+        )
     }
 
     /// The Ethernet destination MAC: 01:00:5e + low 23 bits (IPv4, RFC 1112), 33:33 + low 32 bits (IPv6).
@@ -361,43 +385,69 @@ fn parse_zone(zone: &str, whole: &str) -> Result<u32> {
 impl FromStr for Group {
     type Err = Error;
 
+    /// `GROUP:PORT`; see [`Group`] for the forms, and [`Group::parse_address`] for text without a port.
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |why: &str| {
-            Error::new(
-                ErrorKind::Parse,
-                format!("'{s}' is not a group: {why} (expected e.g. 239.1.2.3:5000, [ff15::1%eth0]:5000, ff02::1%2)"),
-            )
-        };
-        let s_trim = s.trim();
-        if s_trim.is_empty() {
-            return Err(bad("empty"));
+        match parse(s)? {
+            (g, Some(p)) if p != 0 => Ok(g),
+            (g, _) => Err(no_port(s, g)),
         }
-        let parse_port = |p: &str| p.parse::<u16>().map_err(|_| bad(&format!("port '{p}' is not 0-65535")));
-        let (host, port) = if let Some(rest) = s_trim.strip_prefix('[') {
-            let (host, after) = rest.split_once(']').ok_or_else(|| bad("missing ']'"))?;
-            let port = match after {
-                "" => 0,
-                p => parse_port(p.strip_prefix(':').ok_or_else(|| bad("expected ':PORT' after ']'"))?)?,
-            };
-            (host, port)
-        } else if s_trim.matches(':').count() == 1 {
-            let (h, p) = s_trim.split_once(':').ok_or_else(|| bad("missing port"))?;
-            (h, parse_port(p)?)
-        } else {
-            (s_trim, 0)
-        };
-        let (addr, zone) = match host.split_once('%') {
-            Some((a, z)) => (a, Some(z)),
-            None => (host, None),
-        };
-        let ip: IpAddr = addr.parse().map_err(|_| bad(&format!("'{addr}' is not an IP address")))?;
-        let scope_id = match (ip, zone) {
-            (IpAddr::V4(_), Some(_)) => return Err(bad("a %zone applies to IPv6 only")),
-            (_, Some(z)) => parse_zone(z, s)?,
-            (_, None) => 0,
-        };
-        Group::with_scope(ip, port, scope_id)
     }
+}
+
+/// "'239.1.2.3' has no port: write 239.1.2.3:PORT", with the bracketed form for IPv6, and the guess that a
+/// bare IPv6 address's last group of digits was meant as the port.
+fn no_port(s: &str, g: Group) -> Error {
+    let host = g.with_port(0).to_string();
+    let mut text = match g.ip {
+        IpAddr::V4(_) => format!("'{s}' has no port: write {host}:PORT"),
+        IpAddr::V6(_) => format!("'{s}' has no port: write [{host}]:PORT"),
+    };
+    let last = s.trim().rsplit_once(':').filter(|(a, p)| p.parse::<u16>().is_ok_and(|p| p != 0) && a.contains(':'));
+    if let Some((addr, port)) = last.filter(|_| !s.trim().starts_with('[')) {
+        if addr.split('%').next().is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok_and(|a| a.is_multicast())) {
+            text.push_str(&format!(", or [{addr}]:{port} if {port} is the port"));
+        }
+    }
+    Error::new(ErrorKind::Parse, text)
+}
+
+/// Reads every written form of a group: the group (port 0 when none is written) and the port if one is.
+fn parse(s: &str) -> Result<(Group, Option<u16>)> {
+    let bad = |why: &str| {
+        Error::new(
+            ErrorKind::Parse,
+            format!("'{s}' is not a group: {why} (expected e.g. 239.1.2.3:5000, [ff15::1%eth0]:5000)"),
+        )
+    };
+    let s_trim = s.trim();
+    if s_trim.is_empty() {
+        return Err(bad("empty"));
+    }
+    let parse_port = |p: &str| p.parse::<u16>().map_err(|_| bad(&format!("port '{p}' is not 0-65535")));
+    let (host, port) = if let Some(rest) = s_trim.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(|| bad("missing ']'"))?;
+        let port = match after {
+            "" => None,
+            p => Some(parse_port(p.strip_prefix(':').ok_or_else(|| bad("expected ':PORT' after ']'"))?)?),
+        };
+        (host, port)
+    } else if s_trim.matches(':').count() == 1 {
+        let (h, p) = s_trim.split_once(':').ok_or_else(|| bad("missing port"))?;
+        (h, Some(parse_port(p)?))
+    } else {
+        (s_trim, None)
+    };
+    let (addr, zone) = match host.split_once('%') {
+        Some((a, z)) => (a, Some(z)),
+        None => (host, None),
+    };
+    let ip: IpAddr = addr.parse().map_err(|_| bad(&format!("'{addr}' is not an IP address")))?;
+    let scope_id = match (ip, zone) {
+        (IpAddr::V4(_), Some(_)) => return Err(bad("a %zone applies to IPv6 only")),
+        (_, Some(z)) => parse_zone(z, s)?,
+        (_, None) => 0,
+    };
+    Ok((Group::with_scope(ip, port.unwrap_or(0), scope_id)?, port))
 }
 
 #[cfg(test)]
@@ -405,7 +455,7 @@ mod tests {
     use super::*;
 
     fn g(s: &str) -> Group {
-        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+        Group::parse_address(s).unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
     #[test]
@@ -419,12 +469,33 @@ mod tests {
         assert_eq!(g("[ff02::1]").port(), 0);
         assert_eq!(g("ff02::1:5000").port(), 0, "a bare IPv6 address keeps its last group");
         assert_eq!(g("[ff15::1%lo]:9").scope_id(), crate::sys::ifconf::name_to_index("lo").unwrap());
+        for s in ["239.1.2.3:5000", "[ff15::1%1]:5000", "[ff02::1%0]:7"] {
+            assert_eq!(s.parse::<Group>().unwrap(), g(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn parsing_without_a_port_is_an_error_that_shows_the_fix() {
+        for (s, fix) in [
+            ("239.1.2.3", "'239.1.2.3' has no port: write 239.1.2.3:PORT"),
+            ("239.1.2.3:0", "'239.1.2.3:0' has no port: write 239.1.2.3:PORT"),
+            ("[ff15::1]", "'[ff15::1]' has no port: write [ff15::1]:PORT"),
+            ("ff02::1%lo", "'ff02::1%lo' has no port: write [ff02::1%lo]:PORT"),
+            (
+                "ff02::1:5000",
+                "'ff02::1:5000' has no port: write [ff02::1:5000]:PORT, or [ff02::1]:5000 if 5000 is the port",
+            ),
+        ] {
+            let e = s.parse::<Group>().unwrap_err();
+            assert_eq!((e.kind(), e.to_string()), (ErrorKind::Parse, fix.to_string()), "{s}");
+        }
+        assert!(Group::parse_with_port("239.1.2.3").unwrap_err().to_string().contains("has no port"));
     }
 
     #[test]
     fn refuses_non_multicast_naming_the_ranges() {
         for s in ["10.0.0.1:5000", "[2001:db8::1]:5000", "255.255.255.255:1", "127.0.0.1"] {
-            let e = s.parse::<Group>().unwrap_err();
+            let e = Group::parse_address(s).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::NotMulticast, "{s}");
             assert!(e.to_string().contains("224.0.0.0/4") && e.to_string().contains("ff00::/8"), "{e}");
         }
@@ -443,10 +514,9 @@ mod tests {
             "239.1.2.3%eth0:1",
             "ff02::1%no-such-if0",
         ] {
-            let e = s.parse::<Group>().unwrap_err();
+            let e = Group::parse_address(s).unwrap_err();
             assert!(matches!(e.kind(), ErrorKind::Parse | ErrorKind::UnknownInterface), "{s}: {e:?}");
         }
-        assert!(Group::parse_with_port("239.1.2.3").unwrap_err().to_string().contains("no port"));
     }
 
     #[test]
@@ -454,7 +524,7 @@ mod tests {
         // The kernel's indexes are positive ints, handed out counting up from 1: the largest is never reached,
         // and one past it cannot be.
         for (s, index) in [("[ff02::1%2147483647]:5000", i32::MAX as u32), ("ff02::1%4294967295", u32::MAX)] {
-            let e = s.parse::<Group>().unwrap_err();
+            let e = Group::parse_address(s).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::UnknownInterface, "{s}");
             assert_eq!(e.to_string(), format!("'{s}': no interface with index {index} for the zone"));
         }

@@ -122,7 +122,7 @@ impl<'a> BatchSender<'a> {
                     Ok(_) => n,
                     Err(e) if refuses_gso(&e) => {
                         // A refused segmented send sent nothing: fall back and send the same chunk again.
-                        self.fallback = Some(e.to_string());
+                        self.fallback = Some(format!("{e:#}"));
                         self.path = SendPath::Batch;
                         continue;
                     }
@@ -139,7 +139,7 @@ impl<'a> BatchSender<'a> {
                     match self.socket.send_batch(&slices[..k], self.dest) {
                         Ok(k) => k,
                         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                            self.fallback = Some(e.to_string());
+                            self.fallback = Some(format!("{e:#}"));
                             self.path = SendPath::Single;
                             continue;
                         }

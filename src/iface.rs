@@ -9,6 +9,15 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::sys;
 
 /// An interface as the kernel describes it.
+///
+/// ```
+/// use mcast::Interface;
+/// let lo = Interface::by_name("lo")?;
+/// assert!(lo.is_loopback() && lo.is_up());
+/// assert_eq!(lo.to_string(), "lo");
+/// assert!(Interface::list()?.iter().any(|i| i.index == lo.index));
+/// # Ok::<(), mcast::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Interface {
     /// Name, e.g. `lo`, `eth0`.
@@ -172,23 +181,86 @@ impl IfaceSpec {
 impl FromStr for IfaceSpec {
     type Err = Error;
 
+    /// A name, a decimal index or an address; refuses what no interface can be called (empty, 16 bytes or
+    /// more, a '/' or a space).
     fn from_str(s: &str) -> Result<Self> {
         if s.is_empty() {
             return Err(Error::new(ErrorKind::Parse, "empty interface: give a name, index or address"));
         }
-        if let Ok(i) = s.parse::<u32>() {
-            return Ok(IfaceSpec::Index(i));
-        }
-        if let Ok(a) = s.parse::<IpAddr>() {
-            return Ok(IfaceSpec::Addr(a));
-        }
-        if s.len() >= sys::ifconf::IFNAMSIZ || s.contains(['/', ' ', '\0']) {
+        let spec = IfaceSpec::from(s);
+        if matches!(spec, IfaceSpec::Name(_)) && (s.len() >= sys::ifconf::IFNAMSIZ || s.contains(['/', ' ', '\0'])) {
             return Err(Error::new(
                 ErrorKind::UnknownInterface,
                 format!("'{s}' cannot be an interface name (at most 15 bytes, no '/' or spaces)"),
             ));
         }
-        Ok(IfaceSpec::Name(s.to_string()))
+        Ok(spec)
+    }
+}
+
+/// `"eth0"`, `"2"`, `"192.168.1.10"`: a decimal index or an address when it reads as one, else a name.
+/// Nothing is refused here; a name no interface has fails when it is looked up (at `build()`).
+impl From<&str> for IfaceSpec {
+    fn from(s: &str) -> Self {
+        if let Ok(i) = s.parse::<u32>() {
+            return IfaceSpec::Index(i);
+        }
+        match s.parse::<IpAddr>() {
+            Ok(a) => IfaceSpec::Addr(a),
+            Err(_) => IfaceSpec::Name(s.to_string()),
+        }
+    }
+}
+
+impl From<&String> for IfaceSpec {
+    fn from(s: &String) -> Self {
+        IfaceSpec::from(s.as_str())
+    }
+}
+
+impl From<String> for IfaceSpec {
+    fn from(s: String) -> Self {
+        IfaceSpec::from(s.as_str())
+    }
+}
+
+/// An interface index.
+impl From<u32> for IfaceSpec {
+    fn from(index: u32) -> Self {
+        IfaceSpec::Index(index)
+    }
+}
+
+/// One of the interface's addresses.
+impl From<IpAddr> for IfaceSpec {
+    fn from(addr: IpAddr) -> Self {
+        IfaceSpec::Addr(addr)
+    }
+}
+
+impl From<Ipv4Addr> for IfaceSpec {
+    fn from(addr: Ipv4Addr) -> Self {
+        IfaceSpec::Addr(addr.into())
+    }
+}
+
+impl From<Ipv6Addr> for IfaceSpec {
+    fn from(addr: Ipv6Addr) -> Self {
+        IfaceSpec::Addr(addr.into())
+    }
+}
+
+/// An interface already looked up, by its index.
+impl From<&Interface> for IfaceSpec {
+    fn from(iface: &Interface) -> Self {
+        IfaceSpec::Index(iface.index)
+    }
+}
+
+/// Its name, as `ip link` shows it: `eth0`.
+impl fmt::Display for Interface {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
     }
 }
 
@@ -231,5 +303,21 @@ mod tests {
         let e = Interface::by_name("nosuchif0").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::UnknownInterface);
         assert!(e.to_string().contains(&lo.name), "{e}");
+    }
+
+    #[test]
+    fn names_indexes_and_addresses_convert_without_parsing_by_hand() {
+        assert_eq!(IfaceSpec::from("eth0"), IfaceSpec::Name("eth0".into()));
+        assert_eq!(IfaceSpec::from("2"), IfaceSpec::Index(2));
+        assert_eq!(IfaceSpec::from("fe80::1"), IfaceSpec::Addr("fe80::1".parse().unwrap()));
+        assert_eq!(IfaceSpec::from(7u32), IfaceSpec::Index(7));
+        assert_eq!(IfaceSpec::from(Ipv4Addr::LOCALHOST), IfaceSpec::Addr(Ipv4Addr::LOCALHOST.into()));
+        for s in ["eth0", "2", "10.0.0.1", "fe80::1"] {
+            assert_eq!(s.parse::<IfaceSpec>().unwrap(), IfaceSpec::from(s), "{s}");
+        }
+        assert!("a/b".parse::<IfaceSpec>().is_err() && "".parse::<IfaceSpec>().is_err());
+        let lo = Interface::by_name("lo").unwrap();
+        assert_eq!(IfaceSpec::from(&lo).resolve().unwrap(), lo);
+        assert_eq!(lo.to_string(), "lo");
     }
 }

@@ -147,6 +147,21 @@ pub struct MultiReceiverBuilder {
 }
 
 /// Receives many groups over as many sockets as the kernel's per-socket limits require.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use mcast::multi::{parse_group_list, MultiReceiver};
+/// let mut rx = MultiReceiver::builder()
+///     .groups(parse_group_list("239.1.1.1-239.1.1.100:5000", None)?)
+///     .interface("eth0")
+///     .build()?;
+/// let mut buf = [0u8; 1500];
+/// while let Some(arrival) = rx.recv_timeout(&mut buf, Duration::from_secs(1))? {
+///     let group = arrival.member.map(|m| rx.members()[m].group());
+///     println!("{} bytes from {} to {group:?}", arrival.meta.len, arrival.meta.source);
+/// }
+/// # Ok::<(), mcast::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct MultiReceiver {
     slots: Vec<Slot>,
@@ -184,7 +199,13 @@ impl MultiReceiver {
     /// The sockets' descriptors, for `poll`/`epoll`/an event loop; [`Arrival::socket`] and
     /// [`MultiReceiver::try_recv`] use the same indices. The descriptors are non-blocking.
     pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
-        self.slots.iter().map(|s| s.socket.as_fd()).collect()
+        self.iter_fds().collect()
+    }
+
+    /// The sockets' descriptors as an iterator, in index order: register each with an event loop
+    /// (`tokio::io::unix::AsyncFd`, `mio`, `epoll`) and read the ready one with [`MultiReceiver::try_recv`].
+    pub fn iter_fds(&self) -> impl ExactSizeIterator<Item = BorrowedFd<'_>> + '_ {
+        self.slots.iter().map(|s| s.socket.as_fd())
     }
 
     /// The descriptors as integers (for the C ABI and `select`-style loops).
@@ -342,10 +363,11 @@ impl MultiReceiverBuilder {
         self
     }
 
-    /// Joins every group on this interface; may be given several times. None: the kernel picks by route (or
+    /// Joins every group on this interface (a name, an index, one of its addresses, or an [`IfaceSpec`]);
+    /// may be given several times. None: the kernel picks by route (or
     /// an IPv6 group's zone).
-    pub fn interface(mut self, iface: IfaceSpec) -> Self {
-        self.ifaces.push(iface);
+    pub fn interface(mut self, iface: impl Into<IfaceSpec>) -> Self {
+        self.ifaces.push(iface.into());
         self
     }
 
@@ -431,10 +453,7 @@ fn plan(subs: &[Subscription], ifaces: &[Interface]) -> Result<Vec<(Subscription
             vec![None]
         };
         if g.needs_interface() && targets.iter().any(Option::is_none) {
-            return Err(Error::new(
-                ErrorKind::UnknownInterface,
-                format!("{g} is {}-scoped: name the interface (--iface, or {}%IFACE)", g.scope(), g.ip()),
-            ));
+            return Err(g.no_interface_error());
         }
         for iface in targets {
             let key = (g.ip(), g.port(), sub.source, iface.as_ref().map(|i| i.index));
@@ -568,7 +587,7 @@ mod tests {
         assert!(text.contains("sysctl -w net."), "{text}");
         let other = Error::os("x", std::io::Error::from_raw_os_error(libc::ENODEV));
         assert_eq!(
-            no_room(other, &"239.1.1.1:5000".parse::<Group>().unwrap().into()).to_string(),
+            format!("{:#}", no_room(other, &"239.1.1.1:5000".parse::<Group>().unwrap().into())),
             "x: No such device (os error 19)"
         );
     }

@@ -359,7 +359,7 @@ impl LinkFollower {
                 self.notice(notice);
             }
             Err(e) => {
-                let error = e.to_string();
+                let error = format!("{e:#}");
                 let first = o.rejoin_error.as_deref() != Some(error.as_str());
                 o.rejoin_error = Some(error.clone());
                 self.next_check = Some(now + RECHECK);

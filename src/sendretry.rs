@@ -103,7 +103,7 @@ impl SendStats {
             self.failing_since = Some(SystemTime::now());
         }
         self.streak += 1;
-        self.last_error = Some(e.to_string());
+        self.last_error = Some(format!("{e:#}"));
     }
 }
 

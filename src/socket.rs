@@ -135,6 +135,19 @@ impl RecvMeta {
 /// Every multicast option of ip(7) and ipv6(7) is a method: the integer ones in [`crate::options`], the
 /// request-struct ones (joins, source filters, interfaces) below. The descriptor is an ordinary one, so
 /// `poll`/`epoll` work on it ([`AsRawFd`]).
+///
+/// ```no_run
+/// use mcast::{Family, Interface, McastSocket};
+/// // What a Receiver does, step by step: a UDP socket, the port, a join on one interface.
+/// let socket = McastSocket::udp(Family::V4)?;
+/// socket.set_reuse_address(true)?;
+/// socket.bind("0.0.0.0:5000".parse().unwrap())?;
+/// let eth0 = Interface::by_name("eth0")?;
+/// socket.join_group("239.1.2.3".parse().unwrap(), eth0.index)?; // IP_ADD_MEMBERSHIP
+/// socket.set_multicast_all_v4(false)?; // IP_MULTICAST_ALL: only the groups this socket joined
+/// assert_eq!(socket.multicast_ttl_v4()?, 1);
+/// # Ok::<(), mcast::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct McastSocket {
     fd: OwnedFd,
@@ -534,6 +547,25 @@ fn ctx4(cname: &str, group: Ipv4Addr, iface: Ipv4Addr) -> String {
 fn ctxi(cname: &str, group: impl std::fmt::Display, index: u32) -> String {
     format!("{cname} {group} on {}", iface_index(index))
 }
+
+/// `AsFd` and `AsRawFd` for a type whose `socket` field owns its socket (an [`McastSocket`] or anything
+/// with `AsFd`), so an event loop (`tokio::io::unix::AsyncFd`, `mio`, `poll`) can wait on it.
+macro_rules! fd_of_socket {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl std::os::fd::AsFd for $ty {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(&self.socket)
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $ty {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(&std::os::fd::AsFd::as_fd(&self.socket))
+            }
+        }
+    )+};
+}
+pub(crate) use fd_of_socket;
 
 impl AsFd for McastSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {

@@ -328,7 +328,15 @@ fn bad_input_exits_2_with_one_line() {
         (&["send", "239.1.2.3:5000", "--bogus", "x"], "mcast send: unknown option --bogus"),
         (&["recv", "239.1.2.3:5000", "--count"], "mcast recv: --count: missing value"),
         (&["recv", "239.1.2.3:5000", "--count", "many"], "mcast recv: --count many: not a whole number"),
-        (&["recv", "[ff02::1]:5000"], "mcast recv: [ff02::1]:5000 is link-local-scoped: name the interface"),
+        (
+            &["recv", "[ff02::1]:5000"],
+            "mcast recv: [ff02::1]:5000 is link-local-scoped: name the interface, or write the group as \
+             ff02::1%IFACE, or give --iface IFACE",
+        ),
+        (
+            &["send", "ff02::1:5000", "x"],
+            "mcast send: 'ff02::1:5000' has no port: write [ff02::1:5000]:PORT, or [ff02::1]:5000 if 5000 is the port",
+        ),
         (&["recv", "239.1.2.3:5000", "--source", "ff02::1"], "mcast recv: source ff02::1 is not of the group's"),
         (
             &["recv", "232.1.1.1:5000", "--source", "239.1.1.1"],

@@ -97,12 +97,8 @@ fn hundred_ipv4_groups_each_counted_exactly() {
     ns.run(|| {
         let groups = parse_group_list("239.10.0.1-239.10.0.100:5000", None).unwrap();
         assert_eq!(groups.len(), 100);
-        let mut rx = MultiReceiver::builder()
-            .groups(groups.clone())
-            .interface("lo".parse().unwrap())
-            .recv_buffer(RCVBUF)
-            .build()
-            .unwrap();
+        let mut rx =
+            MultiReceiver::builder().groups(groups.clone()).interface("lo").recv_buffer(RCVBUF).build().unwrap();
         assert_eq!(rx.members_per_socket(), vec![20; 5], "the kernel's default limit of 20 per socket");
         assert_eq!(rx.fds().len(), 5);
         let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
@@ -169,7 +165,7 @@ fn source_specific_subscriptions_are_counted_per_source() {
             ("127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap());
         let mut rx = MultiReceiver::builder()
             .subscriptions([Subscription { group: g, source: Some(s1) }, Subscription { group: g, source: Some(s2) }])
-            .interface("lo".parse().unwrap())
+            .interface("lo")
             .build()
             .unwrap();
         assert_eq!(rx.members_per_socket(), vec![1, 1], "one source per socket under igmp_max_msf=1");

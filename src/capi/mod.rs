@@ -62,7 +62,8 @@ impl Failure {
 
 impl From<crate::Error> for Failure {
     fn from(e: crate::Error) -> Self {
-        Failure { errno: e.errno(), message: e.to_string() }
+        // `{:#}`: what failed and why (the kernel's words), in one line.
+        Failure { errno: e.errno(), message: format!("{e:#}") }
     }
 }
 

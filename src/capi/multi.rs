@@ -275,9 +275,7 @@ mod tests {
             "the group list holds 131072 groups; a list may hold at most 65536 groups",
         );
         open_fails(c"[ff02::1]:5000", null(), libc::ENODEV, "name the interface");
-        // SAFETY: a byte string with a NUL at its end only.
-        let latin1 = unsafe { CStr::from_bytes_with_nul_unchecked(b"239.1.1.1:5000\xff\0") };
-        open_fails(latin1, null(), libc::EINVAL, "groups is not UTF-8");
+        open_fails(c"239.1.1.1:5000\xff", null(), libc::EINVAL, "groups is not UTF-8");
     }
 
     #[test]

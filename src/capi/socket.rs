@@ -48,7 +48,7 @@ fn open(af: c_int, ty: c_int, protocol: c_int) -> CResult<McastSocket> {
 /// A group named in text (`239.1.2.3`, `ff02::1%eth0`; a `:port` is allowed and ignored), of the socket's
 /// family.
 pub(super) fn text_group(socket: &Borrowed, text: &str) -> CResult<Group> {
-    let group: Group = text.parse()?;
+    let group = Group::parse_address(text)?;
     same_family(socket, group)
 }
 

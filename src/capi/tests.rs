@@ -324,3 +324,20 @@ fn interface_list_has_loopback_and_frees_cleanly() {
         mcast_if_list_free(list);
     }
 }
+
+/// A failed system call's message names the call and the group, then the kernel's words, once.
+#[test]
+fn last_error_names_the_call_and_its_cause_once() {
+    let fd = open(libc::AF_INET);
+    // SAFETY: valid NUL-terminated strings; leaving a group never joined changes nothing.
+    unsafe {
+        fails!(
+            mcast_leave(fd, c"239.7.7.8".as_ptr(), c"lo".as_ptr()),
+            libc::EADDRNOTAVAIL,
+            "IP_DROP_MEMBERSHIP 239.7.7.8"
+        );
+    }
+    let msg = last_error();
+    assert_eq!(msg.matches("Cannot assign requested address").count(), 1, "{msg}");
+    close(fd);
+}

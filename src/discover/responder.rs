@@ -190,7 +190,7 @@ impl Responder {
                 e
             }
         };
-        Ok(ResponderEvent::SendFailed { querier: meta.source, error: error.to_string() })
+        Ok(ResponderEvent::SendFailed { querier: meta.source, error: format!("{error:#}") })
     }
 
     /// The name answered with.
@@ -241,7 +241,7 @@ fn count_failure(stats: &mut SendStats, e: &Error) {
         stats.failing_since = Some(std::time::SystemTime::now());
     }
     stats.streak = stats.streak.saturating_add(1);
-    stats.last_error = Some(e.to_string());
+    stats.last_error = Some(format!("{e:#}"));
 }
 
 /// How long an interface's address is trusted before it is looked up again.

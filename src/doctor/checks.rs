@@ -69,7 +69,7 @@ pub fn route(group: &Group, wanted: Option<&Interface>) -> (Vec<Finding>, Option
             .fix(add_route(&dev_hint));
             return (vec![f], None);
         }
-        Err(e) => return (vec![Finding::new("route", Status::Skip, format!("cannot ask the kernel: {e}"))], None),
+        Err(e) => return (vec![Finding::new("route", Status::Skip, format!("cannot ask the kernel: {e:#}"))], None),
     };
     if r.kind == route::RouteKind::Refused {
         let f = Finding::new(

@@ -72,7 +72,7 @@ fn raw(family: Family, protocol: libc::c_int, what: &str) -> Result<McastSocket,
         Some(libc::EPERM) | Some(libc::EACCES) => {
             Finding::new(check, Status::Skip, format!("skipped: listening for {what} needs CAP_NET_RAW"))
         }
-        _ => Finding::new(check, Status::Skip, format!("skipped: {e}")),
+        _ => Finding::new(check, Status::Skip, format!("skipped: {e:#}")),
     })
 }
 
@@ -111,7 +111,7 @@ pub fn querier(iface: &Interface, family: Family, wait: Duration, done: &AtomicB
         let meta = match socket.recv_timeout(&mut buf, left) {
             Ok(Some(m)) => m,
             Ok(None) => break None,
-            Err(e) => return Finding::new("querier", Status::Skip, format!("skipped: {e}")),
+            Err(e) => return Finding::new("querier", Status::Skip, format!("skipped: {e:#}")),
         };
         if meta.ifindex.is_some_and(|i| i != iface.index) || own.contains(&meta.source.ip()) {
             continue;
@@ -276,7 +276,7 @@ fn pim(iface: &Interface, group: &Group, wait: Duration, done: &AtomicBool) -> F
         Err(f) => return f,
     };
     if let Err(e) = socket.join_group(IpAddr::V4(ALL_PIM_ROUTERS), iface.index) {
-        return Finding::new("pim", Status::Skip, format!("skipped: joining {ALL_PIM_ROUTERS}: {e}"));
+        return Finding::new("pim", Status::Skip, format!("skipped: joining {ALL_PIM_ROUTERS}: {e:#}"));
     }
     let start = Instant::now();
     let deadline = start + wait;
@@ -293,7 +293,7 @@ fn pim(iface: &Interface, group: &Group, wait: Duration, done: &AtomicBool) -> F
         let meta = match socket.recv_timeout(&mut buf, left) {
             Ok(Some(m)) => m,
             Ok(None) => continue,
-            Err(e) => return Finding::new("pim", Status::Skip, format!("skipped: {e}")),
+            Err(e) => return Finding::new("pim", Status::Skip, format!("skipped: {e:#}")),
         };
         let IpAddr::V4(from) = meta.source.ip() else { continue };
         if meta.ifindex.is_some_and(|i| i != iface.index) {

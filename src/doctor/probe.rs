@@ -84,7 +84,7 @@ pub fn loop_test(group: &Group, iface: &Interface) -> Finding {
             } else {
                 "see the failures above".to_string()
             };
-            Finding::new("loop", Status::Fail, format!("loop test on {}: {e}", iface.name)).fix(fix)
+            Finding::new("loop", Status::Fail, format!("loop test on {}: {e:#}", iface.name)).fix(fix)
         }
     }
 }

@@ -176,7 +176,7 @@ fn split_range(host: &str) -> Option<(&str, &str)> {
 
 fn group_at(item: &str, host: &str, port: u16) -> Result<Group> {
     let text = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-    text.parse::<Group>().map_err(|e| match e.kind() {
+    Group::parse_address(&text).map_err(|e| match e.kind() {
         ErrorKind::Parse => parse_error(item, &e.to_string()),
         _ => e,
     })

@@ -423,7 +423,7 @@ fn send_answer(
             stats.failed = stats.failed.saturating_add(1);
             let n = stats.errors.entry(e.raw_os_error().unwrap_or(0)).or_default();
             *n = n.saturating_add(1);
-            stats.last_error = Some(e.to_string());
+            stats.last_error = Some(format!("{e:#}"));
             Ok(false)
         }
         Err(e) => Err(e),

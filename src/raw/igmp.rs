@@ -24,6 +24,8 @@ pub struct IgmpSocket {
     socket: McastSocket,
 }
 
+crate::socket::fd_of_socket!(IgmpSocket);
+
 impl IgmpSocket {
     /// Opens the socket. Needs `CAP_NET_RAW`; without it the error says so and how to grant it.
     pub fn open() -> Result<Self> {

@@ -31,6 +31,8 @@ pub struct MldSocket {
     kernel_checksum: AtomicBool,
 }
 
+crate::socket::fd_of_socket!(MldSocket);
+
 impl MldSocket {
     /// Opens the socket. Needs `CAP_NET_RAW`; without it the error says so and how to grant it.
     pub fn open() -> Result<Self> {
@@ -50,7 +52,7 @@ impl MldSocket {
         &self.socket
     }
 
-    /// A filter that passes the MLD types ([`MLD_TYPES`]) and blocks every other.
+    /// A filter that passes the MLD types (queries, reports, done) and blocks every other.
     pub fn mld_filter() -> Icmp6Filter {
         let mut filter = Icmp6Filter::block_all();
         for ty in MLD_TYPES {

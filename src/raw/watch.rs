@@ -28,6 +28,18 @@ enum Socket {
     Mld(MldSocket),
 }
 
+impl std::os::fd::AsFd for Socket {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Socket::Igmp(s) => s.as_fd(),
+            Socket::Mld(s) => s.as_fd(),
+        }
+    }
+}
+
+// The raw socket's descriptor, to wait on in an event loop before the watcher's non-blocking reads.
+crate::socket::fd_of_socket!(Watcher);
+
 /// What one message did: the message itself, the table changes it caused, and what the table could not use.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {

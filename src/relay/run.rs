@@ -51,8 +51,8 @@ pub struct RelayBuilder {
 impl RelayBuilder {
     /// Joins FROM on `iface` (repeatable; none: the interface the routing table picks). Datagrams of the
     /// group that arrive on any other interface are refused.
-    pub fn in_iface(mut self, iface: IfaceSpec) -> Self {
-        self.in_ifaces.push(iface);
+    pub fn in_iface(mut self, iface: impl Into<IfaceSpec>) -> Self {
+        self.in_ifaces.push(iface.into());
         self
     }
 
@@ -63,8 +63,8 @@ impl RelayBuilder {
     }
 
     /// Sends TO from `iface` (default: the interface the routing table picks).
-    pub fn out_iface(mut self, iface: IfaceSpec) -> Self {
-        self.out_iface = Some(iface);
+    pub fn out_iface(mut self, iface: impl Into<IfaceSpec>) -> Self {
+        self.out_iface = Some(iface.into());
         self
     }
 
@@ -454,7 +454,7 @@ mod tests {
     }
 
     fn g(s: &str) -> Group {
-        s.parse().unwrap()
+        Group::parse_address(s).unwrap()
     }
 
     /// Only the cases the routing table has no say in: both sides named, or a zone.

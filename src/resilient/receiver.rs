@@ -22,6 +22,9 @@ pub struct ResilientReceiver {
     foreign: u64,
 }
 
+// The data socket's descriptor; the link watcher's is `link_fd`.
+crate::socket::fd_of_socket!(ResilientReceiver);
+
 /// One socket's memberships, as [`Memberships`].
 struct OnSocket<'a> {
     socket: &'a McastSocket,

@@ -11,7 +11,7 @@
 //!
 //! Parsing follows smoltcp's `wire` modules: [`Packet`] is a view over bytes whose [`Packet::new_checked`]
 //! proves the length, [`Repr`] is the parsed meaning with [`Repr::parse`], [`Repr::emit`] and
-//! [`Repr::buffer_len`]. The decoder is total: any bytes give a value or a [`Error`](super::Error), never a panic.
+//! [`Repr::buffer_len`]. The decoder is total: any bytes give a value or an [`Error`], never a panic.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

@@ -80,7 +80,7 @@ fn all_hosts_group_is_joined_on_every_multicast_interface() {
         assert!(ns.igmp_users(dev, all_hosts) >= 1, "{dev}: {:?}", ns.igmp());
         assert!(ns.igmp6_users(dev, all_nodes) >= 1, "{dev}: {:?}", ns.igmp6());
     }
-    let g: Group = "224.0.0.1".parse().unwrap();
+    let g = Group::parse_address("224.0.0.1").unwrap();
     assert!(g.well_known().is_some_and(|name| name.contains("all")), "{:?}", g.well_known());
 }
 
@@ -90,7 +90,7 @@ fn all_hosts_group_is_joined_on_every_multicast_interface() {
 /// mcast's classification says the same (the forwarding itself needs routers and is not checked here).
 #[test]
 fn local_and_administratively_scoped_blocks_are_classified() {
-    let g = |s: &str| s.parse::<Group>().unwrap();
+    let g = |s: &str| Group::parse_address(s).unwrap();
     for local in ["224.0.0.0", "224.0.0.1", "224.0.0.255"] {
         assert!(g(local).is_never_forwarded(), "{local}");
         assert_eq!(g(local).scope(), Scope::LinkLocal, "{local}");
@@ -119,11 +119,11 @@ fn ipv6_scope_is_encoded_in_the_address() {
             ("8", Scope::OrganizationLocal),
             ("e", Scope::Global),
         ] {
-            let g: Group = format!("ff{flags}{nibble}::1234").parse().unwrap();
+            let g = Group::parse_address(&format!("ff{flags}{nibble}::1234")).unwrap();
             assert_eq!(g.scope(), scope, "{}", g.ip());
         }
     }
-    let e = "fe80::1".parse::<Group>().unwrap_err();
+    let e = Group::parse_address("fe80::1").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotMulticast, "ff00::/8 only: {e}");
 }
 

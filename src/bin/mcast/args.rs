@@ -34,11 +34,14 @@ impl Fail {
 }
 
 /// A library error is the user's fault when it is about input (group, interface, range), else the system's.
+/// The message is what failed and why (`{:#}`), plus the option that fixes it where the library cannot
+/// name one.
 impl From<mcast::Error> for Fail {
     fn from(e: mcast::Error) -> Fail {
         match e.kind() {
-            mcast::ErrorKind::Os => Fail::Runtime(e.to_string()),
-            _ => Fail::Usage(e.to_string()),
+            mcast::ErrorKind::Os => Fail::Runtime(format!("{e:#}")),
+            mcast::ErrorKind::NeedsInterface => Fail::Usage(format!("{e:#}, or give --iface IFACE")),
+            _ => Fail::Usage(format!("{e:#}")),
         }
     }
 }

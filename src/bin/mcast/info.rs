@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn ipv4_facts_are_explained() {
-        let f = describe("239.1.2.3".parse().unwrap());
+        let f = describe(Group::parse_address("239.1.2.3").unwrap());
         assert!(mac_sharing(&f).contains("224-239.{1,129}.2.3"), "{}", mac_sharing(&f));
         let t = facts_text(&f);
         assert!(t.contains("Administratively Scoped Block"), "{t}");

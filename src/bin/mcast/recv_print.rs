@@ -176,7 +176,7 @@ pub fn outage_text(o: &Outage) -> String {
         s.push_str(&format!(", {n} datagram{} missed", plural(n)));
     }
     if let Some(e) = &o.rejoin_error {
-        s.push_str(&format!(" (rejoining failed: {e})"));
+        s.push_str(&format!(" (rejoining failed: {e:#})"));
     }
     s
 }

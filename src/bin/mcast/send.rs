@@ -144,7 +144,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
                     note(&format!("mcast send: sending again after {streak} failed send{}", plural(streak)))
                 }
                 Outcome::Failed(e) if streak == 0 => {
-                    note(&format!("mcast send: sends failing ({e}); counting them and carrying on"))
+                    note(&format!("mcast send: sends failing ({e:#}); counting them and carrying on"))
                 }
                 _ => {}
             }

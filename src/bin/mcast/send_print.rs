@@ -39,9 +39,9 @@ pub fn datagram_line(group: Group, seq: u64, payload: &[u8], outcome: &Outcome, 
             .int("seq", seq)
             .group(group)
             .opt_int("errno", e.raw_os_error())
-            .str("error", &e.to_string())
+            .str("error", &format!("{e:#}"))
             .finish(),
-        (Outcome::Failed(e), false) => format!("#{seq} failed: {e}"),
+        (Outcome::Failed(e), false) => format!("#{seq} failed: {e:#}"),
     }
 }
 

@@ -18,7 +18,7 @@ pub fn ifaces(m: &Matches, name: &str) -> Result<Vec<Interface>, Fail> {
     m.values(name)
         .map(|v| {
             let spec: IfaceSpec = v.parse().map_err(|e| Fail::usage(format!("{name} {v}: {e}")))?;
-            spec.resolve().map_err(|e| Fail::usage(format!("{name} {v}: {e}")))
+            spec.resolve().map_err(|e| Fail::usage(format!("{name} {v}: {e:#}")))
         })
         .collect()
 }

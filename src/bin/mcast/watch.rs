@@ -88,7 +88,7 @@ pub fn interfaces(m: &Matches) -> Result<Vec<Interface>, Fail> {
         .values("--iface")
         .map(|v| {
             let spec: IfaceSpec = v.parse().map_err(|e| Fail::usage(format!("--iface {v}: {e}")))?;
-            spec.resolve().map_err(|e| Fail::usage(format!("--iface {v}: {e}")))
+            spec.resolve().map_err(|e| Fail::usage(format!("--iface {v}: {e:#}")))
         })
         .collect::<Result<_, _>>()?;
     if !named.is_empty() {
