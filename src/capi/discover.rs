@@ -111,7 +111,7 @@ ffi_fn! {
         found: *mut McastFound,
         cap: usize,
         size: usize,
-    ) -> c_int, on failure -1; {
+    ) -> c_int, on failure -1, mcast_discover in "@@MCAST_0.2"; {
         let group = c_str!(group_port);
         let iface = if iface.is_null() { None } else { Some(c_str!(iface)) };
         check_array(found, cap, size)?;

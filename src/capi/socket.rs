@@ -189,7 +189,7 @@ ffi_fn! {
     }
 
     /// `mcast_set_dscp`: `IP_TOS` / `IPV6_TCLASS` set to `dscp << 2` (0..=63).
-    fn mcast_set_dscp(fd: c_int, dscp: c_int) -> c_int, on failure -1; {
+    fn mcast_set_dscp(fd: c_int, dscp: c_int) -> c_int, on failure -1, mcast_set_dscp in "@@MCAST_0.2"; {
         let socket = borrow(fd)?;
         let d = u8::try_from(dscp)
             .ok()
@@ -200,7 +200,7 @@ ffi_fn! {
     }
 
     /// `mcast_get_dscp`: the upper six bits of `IP_TOS` / `IPV6_TCLASS`.
-    fn mcast_get_dscp(fd: c_int, dscp: *mut c_int) -> c_int, on failure -1; {
+    fn mcast_get_dscp(fd: c_int, dscp: *mut c_int) -> c_int, on failure -1, mcast_get_dscp in "@@MCAST_0.2"; {
         let out = c_out!(dscp);
         let socket = borrow(fd)?;
         out.write(c_int::from(socket.dscp()?));

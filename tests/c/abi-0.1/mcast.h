@@ -151,8 +151,7 @@ int mcast_leave(int fd, const char *group, const char *iface);
 /* Source-specific multicast (RFC 4607; groups 232.0.0.0/8 and ff3x::/96): receive group only from source.
  * IP_ADD_SOURCE_MEMBERSHIP, or MCAST_JOIN_SOURCE_GROUP for IPv6 and interfaces without an IPv4 address.
  * Joining several sources of one group adds them to its filter. Dropping the last source leaves the group;
- * dropping a source from a group not joined is EINVAL. A source is a sender's unicast address: a multicast,
- * unspecified (0.0.0.0, ::) or broadcast (255.255.255.255) one is EINVAL. */
+ * dropping a source from a group not joined is EINVAL. */
 int mcast_join_source(int fd, const char *group, const char *source, const char *iface);
 int mcast_leave_source(int fd, const char *group, const char *source, const char *iface);
 
@@ -290,22 +289,16 @@ struct mcast_multi_stat {
     uint64_t truncated;             /* how many of them did not fit the buffer they were read into */
 };
 
-/* The most groups one list given to mcast_multi_open() may hold, all its ranges and items together. */
-#define MCAST_MULTI_MAX_GROUPS 65536
-
 /* Joins every group of groups, written as for `mcast recv`: a comma list of groups with ports and of ranges,
  * "239.1.1.1-239.1.1.50:5000", "239.1.1.1-50:5000", "[ff15::1-ff15::20]:5000", "[ff02::1%eth0]:6000", both
- * families mixed; the whole list holds at most MCAST_MULTI_MAX_GROUPS groups, counted before any is made. From
- * opts (NULL: defaults) it takes iface (every group is joined there; NULL: each group's %zone, else the route's
- * choice), source (a unicast address: every group is received only from it, so all groups must be of its
- * family) and rcvbuf (for each socket); the other fields do not apply: the sockets always share their port and
- * are always non-blocking. On success *out is the receiver.
- * EINVAL for a list that does not parse, a group that is not multicast or has no port, a reversed range (one
- * that ends before it starts), or a source that is multicast, unspecified or broadcast; ERANGE for a range or
- * a list of more than MCAST_MULTI_MAX_GROUPS groups; ENODEV for an unknown interface or a link-local group
- * without one; EAFNOSUPPORT for a source of the other family; ENOBUFS or ENOMEM when even an empty socket cannot
- * take one more membership (the message names the sysctl to raise and a value); EMFILE when the descriptors run
- * out. Nothing stays joined on failure. */
+ * families mixed; one range holds at most 65536 groups. From opts (NULL: defaults) it takes iface (every group
+ * is joined there; NULL: each group's %zone, else the route's choice), source (every group is received only
+ * from it, so all groups must be of its family) and rcvbuf (for each socket); the other fields do not apply: the
+ * sockets always share their port and are always non-blocking. On success *out is the receiver.
+ * EINVAL for a list that does not parse, a group that is not multicast or has no port, or a range that ends
+ * before it starts; ENODEV for an unknown interface or a link-local group without one; EAFNOSUPPORT for a source
+ * of the other family; ENOBUFS or ENOMEM when even an empty socket cannot take one more membership (the message
+ * names the sysctl to raise and a value); EMFILE when the descriptors run out. Nothing stays joined on failure. */
 int mcast_multi_open(const char *groups, const struct mcast_opts *opts, struct mcast_multi **out);
 
 /* The receiver's descriptors, for poll(2) or epoll(7): *count receives their number (more than one when the
@@ -424,45 +417,6 @@ int mcast_get_gro(int fd, int *on);
 int mcast_recv_gro(int fd, void *buf, size_t len, struct mcast_rxinfo *infos, size_t count);
 
 /* Segmented send and GRO (end). */
-
-/* ------------------------------------------------------------------------------------------------------------
- * Discovery (begin). The expanding-ring search of the Multicast HOWTO: a query to a group with TTL (hop limit)
- * 0, which stays on this host, then 1 (this link), 2, 4, 8 ... each ring a router further, until a ring brings
- * answers. `mcast responder` (or any program that speaks docs/protocol.md) answers by unicast with its name and
- * address, and with TTL 64, so the distance in routers is known too. Queries are padded to the longest answer
- * (301 bytes), since a responder never answers with more bytes than it was asked with.
- */
-
-/* Flags of mcast_discover(). */
-#define MCAST_DISCOVER_ALL 1 /* keep widening after a ring that brought answers, up to max_ttl */
-
-/* One responder found. Later versions may append fields: pass sizeof(struct mcast_found) as size. */
-struct mcast_found {
-    char name[256];               /* its name, NUL-terminated (at most 255 bytes of UTF-8, cut at a NUL) */
-    struct sockaddr_storage addr; /* the address it answers for (that of its interface the query came in on),
-                                     port 0; ss_family is AF_UNSPEC when it did not say */
-    struct sockaddr_storage from; /* where its answer came from: address and port */
-    unsigned int ring;            /* the TTL or hop limit of the first query it answered */
-    int distance;                 /* routers between it and this host (64 minus the answer's arrival TTL);
-                                     -1 when unknown */
-    uint64_t rtt_ns;              /* from sending that query to the answer's arrival, in nanoseconds */
-};
-
-/* Searches group_port ("239.255.0.9:4000", "[ff02::9%eth0]:4000") out of iface (NULL: the route's choice;
- * needed for a link-local IPv6 group without a zone) with TTL 0, 1, 2, 4 ... up to max_ttl (0..=255; -1: 32),
- * waiting wait_ms milliseconds (0: 500) for answers after each query. Stops after the first ring that brought
- * an answer unless flags has MCAST_DISCOVER_ALL. Blocks for the whole search: up to (rings x wait_ms).
- * Writes the first cap responders, in the order they answered, into found[], whose entries are size bytes
- * apart (sizeof(struct mcast_found)); found may be NULL when cap is 0. Returns how many responders answered,
- * which may be more than cap (only cap were written); 0 when none did, which is not an error.
- * EINVAL for a group that does not parse or has no port, max_ttl or wait_ms out of range, unknown flags, size
- * smaller than this header's struct, or found NULL with cap > 0; ENODEV for an unknown interface or a
- * link-local group without one. The search uses a socket of its own, closed before it returns: calls from
- * several threads at once are independent (each gets the answers to its own queries, by session id). */
-int mcast_discover(const char *group_port, const char *iface, int max_ttl, int wait_ms, int flags,
-                   struct mcast_found *found, size_t cap, size_t size);
-
-/* Discovery (end). */
 
 /* ------------------------------------------------------------------------------------------------------------
  * ABI check: the library's own view of the structs above, so a program (or the test suite) can verify that
