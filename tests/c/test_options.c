@@ -56,6 +56,46 @@ static bool test_loop_round_trips(void) {
     return true;
 }
 
+static bool test_dscp_round_trips(void) {
+    int v4 = mcast_open(AF_INET, SOCK_DGRAM, 0), v6 = mcast_open(AF_INET6, SOCK_DGRAM, 0);
+    CHECK_OK(v4);
+    CHECK_OK(v6);
+    int dscp = -7;
+    CHECK_OK(mcast_get_dscp(v4, &dscp));
+    CHECK(dscp == 0); /* the kernel's default: best effort */
+    const int values[] = {0, 8, 34, 46, 63};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        CHECK_OK(mcast_set_dscp(v4, values[i]));
+        CHECK_OK(mcast_get_dscp(v4, &dscp));
+        CHECK(dscp == values[i]);
+        CHECK_OK(mcast_set_dscp(v6, values[i]));
+        CHECK_OK(mcast_get_dscp(v6, &dscp));
+        CHECK(dscp == values[i]);
+    }
+    /* The real options, with the ECN bits clear: EF (46) is TOS 0xb8, AF41 (34) traffic class 0x88. */
+    int raw = 0;
+    socklen_t len = sizeof raw;
+    CHECK_OK(mcast_set_dscp(v4, 46));
+    CHECK(getsockopt(v4, IPPROTO_IP, IP_TOS, &raw, &len) == 0 && raw == 0xb8);
+    len = sizeof raw;
+    CHECK_OK(mcast_set_dscp(v6, 34));
+    CHECK(getsockopt(v6, IPPROTO_IPV6, IPV6_TCLASS, &raw, &len) == 0 && raw == 0x88);
+    /* Out of range, a NULL output and a descriptor that is no socket. */
+    CHECK_ERR(mcast_set_dscp(v4, 64), EINVAL);
+    CHECK_ERR(mcast_set_dscp(v4, -1), EINVAL);
+    CHECK_ERR(mcast_get_dscp(v4, NULL), EINVAL);
+    CHECK_OK(mcast_get_dscp(v4, &dscp));
+    CHECK(dscp == 46); /* refused calls changed nothing */
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    CHECK(mcast_set_dscp(fds[0], 8) == -1);
+    close(fds[0]);
+    close(fds[1]);
+    CHECK_OK(mcast_close(v4));
+    CHECK_OK(mcast_close(v6));
+    return true;
+}
+
 static bool test_interface_round_trips(void) {
     unsigned int lo = ifindex("lo"), va = ifindex("va"), vb = ifindex("vb"), index = 77;
     CHECK(lo != 0 && va != 0 && vb != 0);
@@ -244,6 +284,7 @@ static bool test_receiver_binds_the_port_and_shares_it(void) {
 const struct test_case option_tests[] = {
     TEST(test_ttl_round_trips),
     TEST(test_loop_round_trips),
+    TEST(test_dscp_round_trips),
     TEST(test_interface_round_trips),
     TEST(test_open_turns_on_arrival_information),
     TEST(test_interface_list),
