@@ -23,7 +23,7 @@
  *   Strings   Group, interface and source arguments are NUL-terminated UTF-8 text.
  *             A group is "239.1.2.3", "ff12::1" or "ff02::1%eth0" (an IPv6 zone: interface name or index);
  *             where a port is needed it is "239.1.2.3:5000" or "[ff12::1%eth0]:5000".
- *             An interface is a name ("eth0"), an index ("2") or one of its addresses ("192.168.1.10").
+ *             An interface is a name ("lan0"), an index ("2") or one of its addresses ("192.168.1.10").
  *   Sockets   The descriptor is the caller's: no function closes it except mcast_close(), not even on failure.
  *   Signals   EINTR is retried inside: a signal whose handler returns does not end a blocking call. Use a
  *             non-blocking descriptor or poll(2) first to stay responsive.
