@@ -182,23 +182,32 @@ fn policy(m: &Matches) -> Result<AnswerPolicy, Fail> {
     Ok(p)
 }
 
+/// The options both sides take, applied to either side's builder (they have the same setters).
+macro_rules! with_common {
+    ($b:expr, $c:expr) => {{
+        let mut b = $b;
+        for i in &$c.ifaces {
+            b = b.interface(i.clone());
+        }
+        for s in &$c.sources {
+            b = b.source(*s);
+        }
+        if let Some(t) = $c.ttl {
+            b = b.ttl(t);
+        }
+        if let Some(d) = $c.dscp {
+            b = b.dscp(d);
+        }
+        if let Some(n) = $c.count {
+            b = b.count(n);
+        }
+        b
+    }};
+}
+
 fn serve_probes(m: &Matches, c: &Common) -> Result<(), Fail> {
     let mut b = Server::builder(c.group).policy(policy(m)?).busy_poll(c.busy).arrival_ttl(!c.quiet);
-    for i in &c.ifaces {
-        b = b.interface(i.clone());
-    }
-    for s in &c.sources {
-        b = b.source(*s);
-    }
-    if let Some(t) = c.ttl {
-        b = b.ttl(t);
-    }
-    if let Some(d) = c.dscp {
-        b = b.dscp(d);
-    }
-    if let Some(n) = c.count {
-        b = b.count(n);
-    }
+    b = with_common!(b, c);
     if let Some(t) = m.seconds("--time")? {
         b = b.timeout(t);
     }
@@ -234,21 +243,7 @@ fn probe(m: &Matches, c: &Common) -> Result<(), Fail> {
     if let Some(n) = m.int_in("--max-responders", 1, 1 << 24)? {
         b = b.max_responders(n as usize);
     }
-    for i in &c.ifaces {
-        b = b.interface(i.clone());
-    }
-    for s in &c.sources {
-        b = b.source(*s);
-    }
-    if let Some(t) = c.ttl {
-        b = b.ttl(t);
-    }
-    if let Some(d) = c.dscp {
-        b = b.dscp(d);
-    }
-    if let Some(n) = c.count {
-        b = b.count(n);
-    }
+    b = with_common!(b, c);
     let mut prober = b.build()?;
     tools::catch_interrupts()?;
     let mut out = Out::new();
