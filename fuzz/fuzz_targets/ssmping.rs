@@ -7,7 +7,7 @@ use mcast::wire::ssmping::{self, Packet, Repr};
 
 fuzz_target!(|data: &[u8]| {
     let unchecked = Packet::new_unchecked(data);
-    let _ = (unchecked.kind(), unchecked.options().count(), unchecked.check());
+    let _ = (unchecked.kind(), unchecked.options().count(), unchecked.check_len());
     if let Ok(repr) = Packet::new_checked(data).and_then(|p| Repr::parse(&p)) {
         let mut out = vec![0u8; repr.buffer_len()];
         let n = repr.emit(&mut out).expect("a parsed message emits");

@@ -90,17 +90,7 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without looking at it.
-    pub fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps a buffer after checking that it holds a whole header and exactly the payload it declares.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Packet::new_unchecked(buffer);
-        p.check_len()?;
-        Ok(p)
-    }
+    view_constructors!("A view whose buffer holds a whole header and exactly the payload it declares.");
 
     /// Checks the length alone: a header, then exactly `payload_len` bytes.
     pub fn check_len(&self) -> Result<()> {
@@ -114,11 +104,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
             return Err(Error::PayloadLength { declared, actual });
         }
         Ok(())
-    }
-
-    /// Gives the buffer back.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 
     /// The magic bytes.

@@ -100,20 +100,10 @@ pub struct Packet<T: AsRef<[u8]>> {
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
-    /// Wraps a buffer without looking at it.
-    pub fn new_unchecked(buffer: T) -> Packet<T> {
-        Packet { buffer }
-    }
-
-    /// Wraps a buffer after checking that it starts with `Q` or `A` and that its options tile the rest exactly.
-    pub fn new_checked(buffer: T) -> Result<Packet<T>> {
-        let p = Packet::new_unchecked(buffer);
-        p.check()?;
-        Ok(p)
-    }
+    view_constructors!("A view whose buffer starts with `Q` or `A` and whose options tile the rest exactly.");
 
     /// The checks of [`Self::new_checked`].
-    pub fn check(&self) -> Result<()> {
+    pub fn check_len(&self) -> Result<()> {
         self.kind()?;
         let mut options = self.options();
         for _ in options.by_ref() {}
@@ -133,11 +123,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The options in order, as (type, value); stops at the first that does not fit.
     pub fn options(&self) -> Options<'_> {
         Options { rest: tail(self.buffer.as_ref(), 1), at: 1 }
-    }
-
-    /// Gives the buffer back.
-    pub fn into_inner(self) -> T {
-        self.buffer
     }
 }
 
@@ -236,7 +221,7 @@ fn exact<const N: usize>(what: &'static str, v: &[u8]) -> Result<[u8; N]> {
 impl Repr {
     /// Reads a message: the options of known types must have their sizes; the last of a repeated option wins.
     pub fn parse<T: AsRef<[u8]>>(packet: &Packet<T>) -> Result<Repr> {
-        packet.check()?;
+        packet.check_len()?;
         let mut r = Repr { kind: Some(packet.kind()?), ..Repr::default() };
         for (t, v) in packet.options() {
             match t {
