@@ -9,7 +9,7 @@ RELEASE := $(or $(CARGO_TARGET_DIR),target)/release
 all: build generated
 
 build:
-	$(CARGO) build --release
+	$(CARGO) build --release --workspace
 
 demo: build
 	$(RELEASE)/mcast demo
@@ -20,7 +20,7 @@ check: lint msrv test-rust test-c
 
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cd fuzz && RUSTFLAGS="--cfg fuzzing" $(CARGO) check --bins --locked --quiet
 
 # The oldest Rust that builds the library and the command: Cargo.toml's rust-version, proved with that
@@ -28,14 +28,14 @@ lint:
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 msrv:
 	@if rustup run $(MSRV) rustc --version >/dev/null 2>&1; then \
-		$(CARGO) +$(MSRV) check --lib --bins --locked --quiet; \
+		$(CARGO) +$(MSRV) check --workspace --lib --bins --locked --quiet; \
 	elif [ "$$CI" = true ]; then echo "msrv: Rust $(MSRV) is not installed" >&2; exit 1; \
 	else echo "msrv: skipped, Rust $(MSRV) is not installed (rustup toolchain install $(MSRV) --profile minimal)"; fi
 
 test: test-rust
 
 test-rust:
-	$(CARGO) test
+	$(CARGO) test --workspace
 
 clean:
 	$(CARGO) clean

@@ -22,6 +22,7 @@
 pub mod addrinfo;
 pub mod buffers;
 #[allow(unsafe_code)]
+#[cfg(feature = "capi")]
 mod capi;
 pub mod discover;
 pub mod doctor;
