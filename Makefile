@@ -4,7 +4,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 RELEASE := $(or $(CARGO_TARGET_DIR),target)/release
 
-.PHONY: all build demo check lint msrv test test-rust bench install clean generated install-completions
+.PHONY: all build demo check lint msrv api api-update test test-rust bench install clean generated install-completions
 
 all: build generated
 
@@ -16,7 +16,7 @@ demo: build
 
 # Every test: formatting, lints (the fuzz targets must compile too), Rust unit/integration/doc tests, then the
 # C suite (ffi/c.mk).
-check: lint msrv test-rust test-c
+check: lint msrv api test-rust test-c
 
 lint:
 	$(CARGO) fmt --check
@@ -31,6 +31,20 @@ msrv:
 		$(CARGO) +$(MSRV) check --workspace --lib --bins --locked --quiet; \
 	elif [ "$$CI" = true ]; then echo "msrv: Rust $(MSRV) is not installed" >&2; exit 1; \
 	else echo "msrv: skipped, Rust $(MSRV) is not installed (rustup toolchain install $(MSRV) --profile minimal)"; fi
+
+# The public API is what docs/design.md lists: rustdoc's JSON of the library, one line per item
+# (tests/api/list.py), must equal the committed tests/api/public-api.txt. After a deliberate change,
+# `make api-update` rewrites the listing, and the diff is reviewed with the change.
+API_JSON := $(or $(CARGO_TARGET_DIR),target)/doc/mcast.json
+api:
+	RUSTC_BOOTSTRAP=1 $(CARGO) rustdoc --lib --all-features --quiet -- -Z unstable-options --output-format json
+	python3 tests/api/list.py $(API_JSON) > $(API_JSON).txt
+	@diff -u tests/api/public-api.txt $(API_JSON).txt || { echo "api: the public API changed;" \
+		"if on purpose, run 'make api-update' and update docs/design.md" >&2; exit 1; }
+
+api-update:
+	RUSTC_BOOTSTRAP=1 $(CARGO) rustdoc --lib --all-features --quiet -- -Z unstable-options --output-format json
+	python3 tests/api/list.py $(API_JSON) > tests/api/public-api.txt
 
 test: test-rust
 

@@ -170,6 +170,7 @@ impl SenderBuilder {
 
 /// One membership of a [`Receiver`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Membership {
     /// The group.
     pub group: Group,

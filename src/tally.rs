@@ -126,8 +126,8 @@ pub struct SourceCount {
 }
 
 /// What has arrived at one receiver so far. The totals are exact; the per-source counts are kept in a
-/// [`SenderTable`] (at most [`crate::senders::DEFAULT_CAP`] sources, each forgotten after
-/// [`crate::senders::DEFAULT_MAX_AGE`] of silence), since the sources are whatever the network sends.
+/// `SenderTable` (at most `crate::senders::DEFAULT_CAP` sources, each forgotten after
+/// `crate::senders::DEFAULT_MAX_AGE` of silence), since the sources are whatever the network sends.
 #[derive(Clone, Debug, Default)]
 pub struct RecvTally {
     /// Datagrams.

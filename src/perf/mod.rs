@@ -38,6 +38,7 @@ mod send;
 mod serve;
 mod session;
 
+pub use crate::pace::Rate;
 pub use send::{PerfSender, PerfSenderBuilder, SendEvent, SendInterval, SendReport};
 #[cfg(fuzzing)]
 pub use serve::fuzz_intake;

@@ -26,7 +26,7 @@
 //! Anyone on the link with a raw socket can forge reports, and one IGMPv3 or MLDv2 report may name thousands of
 //! fresh groups, each with hundreds of sources. So every part of the table keyed by what the network chooses is
 //! capped ([`MembershipLimits`]): at most [`DEFAULT_MAX_GROUPS`] groups per interface, kept in a
-//! [`SenderTable`] (`O(1)` lookup); when a new group arrives at a full interface, the group refreshed least
+//! `SenderTable` (`O(1)` lookup); when a new group arrives at a full interface, the group refreshed least
 //! recently is forgotten, with an [`Event::Evicted`], and counted ([`MembershipTable::evicted`]). An evicted
 //! group that is reported again simply joins again. Each group keeps at most [`DEFAULT_MAX_SOURCES`] sources:
 //! those it held first, then the lowest addresses; the entry says when some were left out
