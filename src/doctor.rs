@@ -72,12 +72,33 @@ pub struct Finding {
     pub summary: String,
     /// The command or change that fixes it (for warnings and failures).
     pub fix: Option<String>,
+    /// The program setting the finding is about, when a program (rather than the host) can change it: a tool
+    /// built on the library names its own option for it.
+    pub setting: Option<Setting>,
+}
+
+/// A setting of the sending or receiving program that a finding asks to change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// The interface a program sends on or joins on (`IP_MULTICAST_IF`, the join's interface, a zone).
+    Interface,
+    /// The sender a receiver names (a source-specific join).
+    Source,
+    /// The TTL or hop limit a sender uses (`IP_MULTICAST_TTL`, `IPV6_MULTICAST_HOPS`).
+    Ttl,
 }
 
 impl Finding {
     /// A finding without a fix.
     pub fn new(check: &'static str, status: Status, summary: impl Into<String>) -> Finding {
-        Finding { check, status, summary: summary.into(), fix: None }
+        Finding { check, status, summary: summary.into(), fix: None, setting: None }
+    }
+
+    /// The same finding, about a setting of the program.
+    pub fn setting(mut self, setting: Setting) -> Finding {
+        self.setting = Some(setting);
+        self
     }
 
     /// The same finding with a fix.
