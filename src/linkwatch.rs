@@ -10,9 +10,9 @@
 //! [`LinkEvent::Resync`] ("re-read the interfaces"), never a panic. All integers are in host byte order.
 //!
 //! ```no_run
-//! use mcast::linkwatch::{LinkEvent, LinkWatcher};
+//! use mcast::__private::linkwatch::{LinkEvent, LinkWatcher};
 //! let mut watch = LinkWatcher::open()?;
-//! for event in watch.wait(None)? {
+//! for event in watch.read()? {
 //!     if let LinkEvent::DelLink(link) = event {
 //!         println!("interface {} (#{}) is gone", link.name.as_deref().unwrap_or("?"), link.index);
 //!     }

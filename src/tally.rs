@@ -4,7 +4,7 @@
 //! Pure and I/O-free, so a loop's decisions can be tested without a socket:
 //!
 //! ```
-//! use mcast::tally::{End, Next, StopRule};
+//! use mcast::__private::tally::{End, Next, StopRule};
 //! use std::time::{Duration, Instant};
 //! let start = Instant::now();
 //! let rule = StopRule::new(start, Some(3), Some(Duration::from_secs(5)), Duration::from_millis(500));

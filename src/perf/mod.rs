@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! use mcast::perf::{PerfSender, PerfServer, ServeEvent, Step};
-//! use mcast::pace::Rate;
+//! use mcast::perf::Rate;
 //! let group: mcast::Group = "239.1.2.3:5001".parse()?;
 //! // Receiving, in one process:
 //! let mut server = PerfServer::builder(group).timeout(std::time::Duration::from_secs(5)).build()?;
