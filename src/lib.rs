@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod addrinfo;
 pub mod buffers;
@@ -51,6 +52,9 @@ pub mod stats;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod tally;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio;
 pub mod wire;
 
 pub use endpoint::{Membership, Receiver, ReceiverBuilder, Sender, SenderBuilder};
