@@ -54,7 +54,7 @@ use crate::sys::asyncfd::{self, OwnsFd};
 /// ```
 #[derive(Debug)]
 pub struct AsyncSender {
-    fd: AsyncFd<Sender>,
+    socket: AsyncFd<Sender>,
 }
 
 /// A [`Receiver`] whose receives wait for a datagram without blocking the thread.
@@ -72,7 +72,7 @@ pub struct AsyncSender {
 /// ```
 #[derive(Debug)]
 pub struct AsyncReceiver {
-    fd: AsyncFd<Receiver>,
+    socket: AsyncFd<Receiver>,
 }
 
 /// A [`MultiReceiver`] whose receives wait, without blocking the thread, for a datagram on any of its
@@ -94,7 +94,8 @@ pub struct AsyncReceiver {
 /// ```
 #[derive(Debug)]
 pub struct AsyncMultiReceiver {
-    fd: AsyncFd<Watched>,
+    /// The receiver, registered by its `epoll` descriptor.
+    epoll: AsyncFd<Watched>,
 }
 
 /// The many-group receiver as the runtime sees it: one descriptor, its `epoll` set.
@@ -148,39 +149,39 @@ impl AsyncSender {
     /// Outside a tokio runtime, or in one without IO enabled, as `tokio::net` does.
     pub fn new(sender: Sender) -> Result<Self> {
         sender.socket().set_nonblocking(true)?;
-        Ok(AsyncSender { fd: register(sender, Interest::WRITABLE)? })
+        Ok(AsyncSender { socket: register(sender, Interest::WRITABLE)? })
     }
 
     /// Sends one datagram to the group (as [`Sender::send`]), waiting while the send buffer is full.
     pub async fn send(&self, buf: &[u8]) -> Result<usize> {
-        when_ready(&self.fd, true, |tx| tx.send(buf).map(Some)).await
+        when_ready(&self.socket, true, |tx| tx.send(buf).map(Some)).await
     }
 
     /// Sends one datagram to `addr`, another group or a unicast peer, with this sender's interface, TTL and
     /// loop settings.
     pub async fn send_to(&self, buf: &[u8], addr: SocketAddr) -> Result<usize> {
-        when_ready(&self.fd, true, |tx| tx.socket().send_to(buf, addr).map(Some)).await
+        when_ready(&self.socket, true, |tx| tx.socket().send_to(buf, addr).map(Some)).await
     }
 
     /// Sends several datagrams to the group with `sendmmsg` (as [`Sender::send_batch`]); returns how many
     /// went, at least one.
     pub async fn send_batch(&self, bufs: &[&[u8]]) -> Result<usize> {
-        when_ready(&self.fd, true, |tx| tx.send_batch(bufs).map(Some)).await
+        when_ready(&self.socket, true, |tx| tx.send_batch(bufs).map(Some)).await
     }
 
     /// The group.
     pub fn group(&self) -> Group {
-        self.fd.get_ref().group()
+        self.socket.get_ref().group()
     }
 
     /// The blocking sender inside, for its socket's options.
     pub fn get_ref(&self) -> &Sender {
-        self.fd.get_ref()
+        self.socket.get_ref()
     }
 
     /// Leaves the runtime and gives back the blocking sender, its socket blocking again.
     pub fn into_inner(self) -> Result<Sender> {
-        let sender = self.fd.into_inner();
+        let sender = self.socket.into_inner();
         sender.socket().set_nonblocking(false)?;
         Ok(sender)
     }
@@ -193,39 +194,39 @@ impl AsyncReceiver {
     /// Outside a tokio runtime, or in one without IO enabled, as `tokio::net` does.
     pub fn new(receiver: Receiver) -> Result<Self> {
         receiver.socket().set_nonblocking(true)?;
-        Ok(AsyncReceiver { fd: register(receiver, Interest::READABLE)? })
+        Ok(AsyncReceiver { socket: register(receiver, Interest::READABLE)? })
     }
 
     /// Receives one datagram, waiting for it: the same metadata as [`Receiver::recv`] (size, sender, group,
     /// interface, TTL, truncation). Cancel-safe.
     pub async fn recv(&self, buf: &mut [u8]) -> Result<RecvMeta> {
-        when_ready(&self.fd, false, |rx| rx.try_recv(buf)).await
+        when_ready(&self.socket, false, |rx| rx.try_recv(buf)).await
     }
 
     /// Receives a batch with `recvmmsg` once a datagram is queued, as [`Receiver::recv_batch`] (whose count
     /// can be 0 when every datagram came from an interface this receiver did not join on).
     pub async fn recv_batch(&self, bufs: &mut [&mut [u8]], metas: &mut Vec<RecvMeta>) -> Result<usize> {
-        when_ready(&self.fd, false, |rx| rx.recv_batch(bufs, metas).map(Some)).await
+        when_ready(&self.socket, false, |rx| rx.recv_batch(bufs, metas).map(Some)).await
     }
 
     /// What this receiver joined.
     pub fn memberships(&self) -> &[Membership] {
-        self.fd.get_ref().memberships()
+        self.socket.get_ref().memberships()
     }
 
     /// The blocking receiver inside, for its socket's options and counters.
     pub fn get_ref(&self) -> &Receiver {
-        self.fd.get_ref()
+        self.socket.get_ref()
     }
 
     /// Leaves one membership, the others staying ([`Receiver::leave`]).
     pub fn leave(&mut self, group: &Group, source: Option<IpAddr>) -> Result<()> {
-        self.fd.get_mut().leave(group, source)
+        self.socket.get_mut().leave(group, source)
     }
 
     /// Leaves the runtime and gives back the blocking receiver, its socket blocking again.
     pub fn into_inner(self) -> Result<Receiver> {
-        let receiver = self.fd.into_inner();
+        let receiver = self.socket.into_inner();
         receiver.socket().set_nonblocking(false)?;
         Ok(receiver)
     }
@@ -238,7 +239,7 @@ impl AsyncMultiReceiver {
     /// # Panics
     /// Outside a tokio runtime, or in one without IO enabled, as `tokio::net` does.
     pub fn new(receiver: MultiReceiver) -> Result<Self> {
-        Ok(AsyncMultiReceiver { fd: register(Watched(receiver), Interest::READABLE)? })
+        Ok(AsyncMultiReceiver { epoll: register(Watched(receiver), Interest::READABLE)? })
     }
 
     /// Receives the next datagram from any socket, waiting for one, and counts it for its membership, as
@@ -246,7 +247,7 @@ impl AsyncMultiReceiver {
     /// the others. Cancel-safe.
     pub async fn recv(&mut self, buf: &mut [u8]) -> Result<Arrival> {
         loop {
-            let mut guard = self.fd.readable_mut().await.map_err(wait_error)?;
+            let mut guard = self.epoll.readable_mut().await.map_err(wait_error)?;
             match guard.get_inner_mut().0.recv_timeout(buf, Duration::ZERO)? {
                 Some(arrival) => return Ok(arrival),
                 None => guard.clear_ready(),
@@ -256,43 +257,42 @@ impl AsyncMultiReceiver {
 
     /// Every membership with its counters ([`MultiReceiver::members`]).
     pub fn members(&self) -> &[Member] {
-        self.fd.get_ref().0.members()
+        self.epoll.get_ref().0.members()
     }
 
     /// Every socket's descriptor, in index order ([`MultiReceiver::iter_fds`]).
     pub fn iter_fds(&self) -> impl ExactSizeIterator<Item = BorrowedFd<'_>> + '_ {
-        self.fd.get_ref().0.iter_fds()
+        self.epoll.get_ref().0.iter_fds()
     }
 
     /// The blocking receiver inside, for its counters and sockets.
     pub fn get_ref(&self) -> &MultiReceiver {
-        &self.fd.get_ref().0
+        &self.epoll.get_ref().0
     }
 
     /// Leaves the runtime and gives back the blocking receiver (whose sockets are always non-blocking).
     pub fn into_inner(self) -> MultiReceiver {
-        self.fd.into_inner().0
+        self.epoll.into_inner().0
     }
 }
 
-impl TryFrom<Sender> for AsyncSender {
-    type Error = Error;
-    fn try_from(sender: Sender) -> Result<Self> {
-        AsyncSender::new(sender)
-    }
+/// `TryFrom` each blocking type: its async type's `new`.
+macro_rules! async_from_blocking {
+    ($($blocking:ty => $async:ty),+) => {$(
+        impl TryFrom<$blocking> for $async {
+            type Error = Error;
+            fn try_from(inner: $blocking) -> Result<Self> {
+                <$async>::new(inner)
+            }
+        }
+    )+};
 }
+async_from_blocking!(Sender => AsyncSender, Receiver => AsyncReceiver, MultiReceiver => AsyncMultiReceiver);
 
 impl TryFrom<AsyncSender> for Sender {
     type Error = Error;
     fn try_from(sender: AsyncSender) -> Result<Self> {
         sender.into_inner()
-    }
-}
-
-impl TryFrom<Receiver> for AsyncReceiver {
-    type Error = Error;
-    fn try_from(receiver: Receiver) -> Result<Self> {
-        AsyncReceiver::new(receiver)
     }
 }
 
@@ -303,49 +303,26 @@ impl TryFrom<AsyncReceiver> for Receiver {
     }
 }
 
-impl TryFrom<MultiReceiver> for AsyncMultiReceiver {
-    type Error = Error;
-    fn try_from(receiver: MultiReceiver) -> Result<Self> {
-        AsyncMultiReceiver::new(receiver)
-    }
-}
-
 impl From<AsyncMultiReceiver> for MultiReceiver {
     fn from(receiver: AsyncMultiReceiver) -> Self {
         receiver.into_inner()
     }
 }
 
-/// The socket's descriptor, as for the blocking types.
-impl AsFd for AsyncSender {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.get_ref().as_fd()
-    }
-}
-
-/// The socket's descriptor, as for the blocking types.
-impl AsFd for AsyncReceiver {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.get_ref().as_fd()
-    }
-}
+// The socket's descriptor, as for the blocking types.
+crate::socket::fd_of_socket!(AsyncSender, AsyncReceiver);
 
 /// The `epoll` descriptor that watches every socket, readable while any of them is; the sockets themselves
 /// are [`AsyncMultiReceiver::iter_fds`].
 impl AsFd for AsyncMultiReceiver {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.get_ref().0.wait_fd()
+        self.epoll.get_ref().0.wait_fd()
     }
 }
 
-macro_rules! raw_fd_of_as_fd {
-    ($($ty:ty),+) => {$(
-        /// The descriptor [`AsFd`] gives.
-        impl AsRawFd for $ty {
-            fn as_raw_fd(&self) -> RawFd {
-                self.as_fd().as_raw_fd()
-            }
-        }
-    )+};
+/// The `epoll` descriptor, as [`AsFd`] gives it.
+impl AsRawFd for AsyncMultiReceiver {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
 }
-raw_fd_of_as_fd!(AsyncSender, AsyncReceiver, AsyncMultiReceiver);
