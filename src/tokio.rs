@@ -163,8 +163,8 @@ impl AsyncSender {
         when_ready(&self.socket, true, |tx| tx.socket().send_to(buf, addr).map(Some)).await
     }
 
-    /// Sends several datagrams to the group with `sendmmsg` (as [`Sender::send_batch`]); returns how many
-    /// went, at least one.
+    /// Sends several datagrams to the group with `sendmmsg` (as [`Sender::send_batch`]), waiting while the
+    /// send buffer is full; returns how many went (the rest are the caller's).
     pub async fn send_batch(&self, bufs: &[&[u8]]) -> Result<usize> {
         when_ready(&self.socket, true, |tx| tx.send_batch(bufs).map(Some)).await
     }

@@ -251,3 +251,13 @@ fn many_groups_over_several_sockets_each_counted_exactly() {
         })
     });
 }
+
+/// What an event loop and `tokio::spawn` need of each async type: its descriptor, and to move between and be
+/// shared by threads.
+#[test]
+fn async_types_hand_out_descriptors_and_are_send_and_sync() {
+    fn takes<T: AsFd + AsRawFd + Send + Sync>() {}
+    takes::<AsyncSender>();
+    takes::<AsyncReceiver>();
+    takes::<AsyncMultiReceiver>();
+}
