@@ -20,7 +20,7 @@ check: lint msrv api test-rust test-c
 
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 	cd fuzz && RUSTFLAGS="--cfg fuzzing" $(CARGO) check --bins --locked --quiet
 
 # The oldest Rust that builds the library and the command: Cargo.toml's rust-version, proved with that
@@ -28,7 +28,8 @@ lint:
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
 msrv:
 	@if rustup run $(MSRV) rustc --version >/dev/null 2>&1; then \
-		$(CARGO) +$(MSRV) check --workspace --lib --bins --locked --quiet; \
+		$(CARGO) +$(MSRV) check --workspace --lib --bins --locked --quiet && \
+		$(CARGO) +$(MSRV) check --lib --locked --quiet --features tokio; \
 	elif [ "$$CI" = true ]; then echo "msrv: Rust $(MSRV) is not installed" >&2; exit 1; \
 	else echo "msrv: skipped, Rust $(MSRV) is not installed (rustup toolchain install $(MSRV) --profile minimal)"; fi
 
@@ -48,8 +49,11 @@ api-update:
 
 test: test-rust
 
+# The optional tokio feature: its tests, doc tests and example (the rest of the crate is the same with it).
 test-rust:
 	$(CARGO) test --workspace
+	$(CARGO) test --features tokio --test async_tokio --example async_receiver
+	$(CARGO) test --features tokio --doc tokio
 
 clean:
 	$(CARGO) clean

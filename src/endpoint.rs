@@ -252,6 +252,13 @@ impl Receiver {
         }
     }
 
+    /// Receives one datagram if one is queued, never waiting; `Ok(None)` when none is (datagrams from
+    /// interfaces this receiver did not join on are dropped on the way, as by [`Receiver::recv`]). The step an
+    /// event loop runs when the descriptor is readable.
+    pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<RecvMeta>> {
+        self.recv_timeout(buf, Duration::ZERO)
+    }
+
     /// Receives one datagram, waiting at most `timeout`.
     pub fn recv_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<RecvMeta>> {
         let deadline = Instant::now() + timeout;

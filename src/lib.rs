@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The public modules: what docs/design.md lists under "The public API" (tests/api/public-api.txt is the
 // listing `make check` compares).
@@ -33,6 +34,9 @@ pub mod procnet;
 pub mod raw;
 pub mod relay;
 pub mod resilient;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio;
 pub mod wire;
 
 // Inside the crate only.

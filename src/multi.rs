@@ -212,6 +212,13 @@ impl MultiReceiver {
         self.slots.iter().map(|s| s.socket.as_fd())
     }
 
+    /// The `epoll` descriptor that watches every socket: readable while any of them is (for `crate::tokio`,
+    /// which registers this one descriptor however many sockets there are).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn wait_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
+
     /// The descriptors as integers (for the C ABI and `select`-style loops).
     pub fn raw_fds(&self) -> Vec<RawFd> {
         self.slots.iter().map(|s| s.socket.as_raw_fd()).collect()

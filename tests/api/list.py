@@ -178,6 +178,8 @@ class Lister:
             body = imp["inner"]["impl"]
             if body.get("is_synthetic") or body.get("blanket_impl") is not None:
                 continue
+            if "generic" in (body.get("for") or {}):
+                continue  # a blanket implementation (`impl<T> From<T> for T`), not the type's own
             trait = body.get("trait")
             if trait is None:
                 for mid in body["items"]:
@@ -189,7 +191,7 @@ class Lister:
                 name = self.path_ty(trait)
                 if name.startswith("PRIVATE("):
                     continue  # a crate-private trait: nothing a dependent can see or use
-                self.lines.add(f"impl {neg}{name} for {path}")
+                self.lines.add(f"impl {neg}{name} for {self.ty(body['for'])}")
 
     def assoc(self, path, m, in_trait):
         inner = m["inner"]
