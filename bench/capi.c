@@ -52,8 +52,9 @@ static double time_send(int fd, int lib, long count) {
  * sender's address straight into info->source, then the control messages the socket asked for (mcast_receiver
  * turns on IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, SO_TIMESTAMPNS and SO_RXQ_OVFL, so both loops get the same ones
  * from the kernel) walked with CMSG_NXTHDR, reading what struct mcast_rxinfo holds: the group and interface
- * (IP_PKTINFO), the TTL and the drop count; the length, full length and truncation from MSG_TRUNC. */
-static ssize_t plain_recv(int fd, unsigned char *buf, size_t len, struct mcast_rxinfo *info) {
+ * (IP_PKTINFO), the TTL and the drop count; the length, full length and truncation from MSG_TRUNC. A function
+ * of its own, as mcast_recv() is, so that callgrind counts each per call (docs/performance.md). */
+static __attribute__((noinline)) ssize_t plain_recv(int fd, unsigned char *buf, size_t len, struct mcast_rxinfo *info) {
     union {
         char bytes[256];
         struct cmsghdr align;
