@@ -35,16 +35,17 @@ msrv:
 
 # The public API is what docs/design.md lists: rustdoc's JSON of the library, one line per item
 # (tests/api/list.py), must equal the committed tests/api/public-api.txt. After a deliberate change,
-# `make api-update` rewrites the listing, and the diff is reviewed with the change.
+# `make api-update` rewrites the listing, and the diff is reviewed with the change. A rustdoc warning (a broken
+# link in the documentation) fails here too.
 API_JSON := $(or $(CARGO_TARGET_DIR),target)/doc/mcast.json
 api:
-	RUSTC_BOOTSTRAP=1 $(CARGO) rustdoc --lib --all-features --quiet -- -Z unstable-options --output-format json
+	RUSTC_BOOTSTRAP=1 $(CARGO) rustdoc --lib --all-features --quiet -- -Z unstable-options --output-format json -D warnings
 	python3 tests/api/list.py $(API_JSON) > $(API_JSON).txt
 	@diff -u tests/api/public-api.txt $(API_JSON).txt || { echo "api: the public API changed;" \
 		"if on purpose, run 'make api-update' and update docs/design.md" >&2; exit 1; }
 
 api-update:
-	RUSTC_BOOTSTRAP=1 $(CARGO) rustdoc --lib --all-features --quiet -- -Z unstable-options --output-format json
+	RUSTC_BOOTSTRAP=1 $(CARGO) rustdoc --lib --all-features --quiet -- -Z unstable-options --output-format json -D warnings
 	python3 tests/api/list.py $(API_JSON) > tests/api/public-api.txt
 
 test: test-rust

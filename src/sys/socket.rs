@@ -167,7 +167,7 @@ pub struct RawRecv<'a> {
     pub control_truncated: bool,
     /// The sender's address, the `msg_namelen` bytes the kernel wrote.
     pub name: &'a [u8],
-    /// The control messages, the `msg_controllen` bytes the kernel wrote (see [`cmsg::walk`]).
+    /// The control messages, the `msg_controllen` bytes the kernel wrote (see `cmsg::walk`).
     pub control: &'a [u8],
 }
 
