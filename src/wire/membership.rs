@@ -83,23 +83,8 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// Which sources a membership receives from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FilterMode {
-    /// Only from the listed sources.
-    Include,
-    /// From all but the listed sources (with none listed: from everyone, a plain join).
-    Exclude,
-}
-
-impl fmt::Display for FilterMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FilterMode::Include => "INCLUDE",
-            FilterMode::Exclude => "EXCLUDE",
-        })
-    }
-}
+/// Which sources a membership receives from: the same mode as a socket's source filter.
+pub use crate::filter::FilterMode;
 
 /// Where a membership is: the interface it was heard on (its index) and the group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
