@@ -38,13 +38,17 @@
 # groups (20 a socket, the kernel's default) and IPv6 groups, fed by bench/spread.c in turn over every group:
 # the time to join them all (start to "listening") and to leave them (SIGINT to exit), the receiver's CPU time
 # per datagram at a fixed rate (BENCH_SCALE_RATE, default 50,000/s) and the highest rate it takes without loss
-# (a search of paced trials); then `mcast recv G:PORT` hearing 1, 100 and 10,000 distinct senders, likewise.
+# (a flat-out trial, then a search of paced trials below it); then `mcast recv G:PORT` hearing 1, 100 and
+# 10,000 distinct senders, likewise. Each row has a time cap (BENCH_SCALE_CAP, default 45 s) and every run of
+# the sender ends on time: what could not be measured within it prints "n/a", and the bench goes on.
 #
 # Environment: MCAST (the mcast binary, release build; libmcast.so is beside it), BENCH_OUT (where the C
 # baselines are built), BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core),
 # BENCH_PARTS ("throughput wire fanout ping scale capi": which parts to run, each alone if wanted), BENCH_PING_ROUNDS (default 30),
+# BENCH_PING_TOPOS ("lo veth"),
 # BENCH_PING_COUNT (probes per run, default 200), BENCH_SCALE_RATE, BENCH_SCALE_GROUPS ("1 10 100 1000 10000"),
-# BENCH_SCALE_SENDERS ("1 100 10000") and BENCH_SCALE_SETTLE (seconds between joining and measuring, default 3).
+# BENCH_SCALE_SENDERS ("1 100 10000"), BENCH_SCALE_SETTLE (seconds between joining and measuring, default 3)
+# and BENCH_SCALE_CAP (seconds a scale row may take, default 45).
 set -euo pipefail
 
 MCAST=${MCAST:?set MCAST to the mcast binary}
@@ -56,6 +60,7 @@ SCALE_RATE=${BENCH_SCALE_RATE:-50000}
 SCALE_GROUPS=${BENCH_SCALE_GROUPS:-1 10 100 1000 10000}
 SCALE_SENDERS=${BENCH_SCALE_SENDERS:-1 100 10000}
 SCALE_SETTLE=${BENCH_SCALE_SETTLE:-3}
+SCALE_CAP=${BENCH_SCALE_CAP:-45}
 ROUNDS=${BENCH_PING_ROUNDS:-30}
 COUNT=${BENCH_PING_COUNT:-200}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -343,61 +348,90 @@ SC_TX=mcb-stx-$$ SC_RX=mcb-srx-$$
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 udp_drops() { ip netns exec "$SC_RX" cat /proc/net/udp /proc/net/udp6 | awk 'NR > 1 && $NF ~ /^[0-9]+$/ { d += $NF } END { print d + 0 }'; }
 
-# One receiver up in the scale namespaces: "$@" is its command line (mcast recv ...). Prints "pid join-ms".
+# One receiver up in the scale namespaces: "$@" is its command line (mcast recv ...). Prints "pid join-ms", the
+# join "n/a" when the receiver was not listening by the row's time cap.
 scale_start() {
-    local err=$1 t0 i
+    local err=$1 t0 up=0
     shift
     t0=$(date +%s%N)
     ip netns exec "$SC_RX" taskset -c "$RX_CORE" "$MCAST" recv "$@" >/dev/null 2>"$err" &
     local pid=$!
-    for i in $(seq 3000); do
+    while [ "$(date +%s)" -lt "$SC_DEADLINE" ]; do
         if [[ " $* " == *" -q "* ]]; then
-            [ -n "$(ip netns exec "$SC_RX" ss -Hlun "sport = :$SC_PORT" 2>/dev/null)" ] && break
+            [ -n "$(ip netns exec "$SC_RX" ss -Hlun "sport = :$SC_PORT" 2>/dev/null)" ] && up=1
         else
-            grep -q listening "$err" && break
+            grep -q listening "$err" && up=1
         fi
+        [ "$up" = 1 ] && break
         sleep 0.005
     done
-    echo "$pid $(( ($(date +%s%N) - t0) / 1000000 ))"
+    [ "$up" = 1 ] && echo "$pid $(( ($(date +%s%N) - t0) / 1000000 ))" || echo "$pid n/a"
 }
 
-# The highest rate (datagrams/s sent in a 1 s trial of spread, "$@": its arguments but rate and seconds) that the
-# receiver took without a drop, the offered rate searched by halving between 0 and 1,000,000/s (what spread
-# actually sent is reported: the sender may be the limit).
+# One paced trial of spread ("$@": its arguments but rate and seconds) at rate $1 (0: flat out) for 1 s. Prints
+# what it sent (empty when it did not end on time) and the drops on the receiver's sockets meanwhile.
+scale_trial() {
+    local rate=$1 d0 n
+    shift
+    d0=$(udp_drops)
+    n=$(tx "$SC_TX" timeout 5 "$OUT/spread" "$@" "$rate" 1 | awk '{ print $2 }') || true
+    sleep 0.2
+    echo "${n:-} $(( $(udp_drops) - d0 ))"
+}
+
+# The highest rate (datagrams/s sent in a 1 s trial of spread) that the receiver took without a drop. A first
+# trial flat out measures what the sender can send: if the receiver lost nothing of it, that is the figure,
+# marked "+" (the sender was the limit, not the receiver); else the offered rate is searched in six halvings
+# between 0 and it, reporting what spread actually sent. The search stops at the row's time cap
+# (SC_DEADLINE); "n/a (time cap)" when no trial without loss was made by then.
 scale_zero_loss() {
-    local lo=0 hi=1000000 r d0 i n best=0
-    for i in 1 2 3 4 5 6 7; do
+    local lo=0 hi n d i r best=
+    read -r n d <<<"$(scale_trial 0 "$@")"
+    if [ -n "$n" ] && [ "$d" = 0 ]; then
+        echo "$n+"
+        return
+    fi
+    hi=${n:-1000000}
+    for i in 1 2 3 4 5 6; do
+        [ "$(date +%s)" -lt "$SC_DEADLINE" ] || break
         r=$(( (lo + hi) / 2 ))
-        d0=$(udp_drops)
-        n=$(tx "$SC_TX" timeout 10 "$OUT/spread" "$@" "$r" 1 | awk '{ print $2 }')
-        sleep 0.2
-        if [ "$(udp_drops)" = "$d0" ]; then lo=$r best=${n:-0}; else hi=$r; fi
+        read -r n d <<<"$(scale_trial "$r" "$@")"
+        if [ -n "$n" ] && [ "$d" = 0 ]; then lo=$r best=$n; else hi=$r; fi
     done
-    echo "$best"
+    echo "${best:-n/a (time cap)}"
 }
 
 # One row: the receiver ("$1": what it holds; then its recv arguments after --) fed by spread ($2 group, $3
-# groups, $4 sources).
+# groups, $4 sources). Every step is bounded (BENCH_SCALE_CAP seconds for the row, each run of spread ending
+# on time), so a slow step says "n/a" in its column rather than stopping the bench.
 scale_row() {
-    local what=$1 first=$2 n=$3 sources=$4 err pid join c0 c1 sent t0 leave zero
+    local what=$1 first=$2 n=$3 sources=$4 err pid join c0 c1 sent t0 leave zero cpu
     shift 4
     err=$(mktemp)
+    SC_DEADLINE=$(( $(date +%s) + SCALE_CAP ))
     read -r pid join <<<"$(scale_start "$err" "$@" --iface vb --rcvbuf 8388608)"
-    # Joining sends each group's unsolicited reports for a second or two (IGMPv3, MLDv2): let them pass, so
-    # that their cost is not counted to the datagrams.
-    sleep "$SCALE_SETTLE"
-    c0=$(cpu_ticks "$pid")
-    sent=$(tx "$SC_TX" timeout $((SECS + 10)) "$OUT/spread" "$first" "$n" "$SC_PORT" va "$sources" "$SCALE_RATE" "$SECS" |
-        awk '{ print $2 }')
-    sleep 0.2
-    c1=$(cpu_ticks "$pid")
-    zero=$(scale_zero_loss "$first" "$n" "$SC_PORT" va "$sources")
+    sent="n/a" cpu="n/a" zero="n/a (time cap)"
+    if [ "$join" != n/a ]; then
+        # Joining sends each group's unsolicited reports for a second or two (IGMPv3, MLDv2): let them pass, so
+        # that their cost is not counted to the datagrams.
+        sleep "$SCALE_SETTLE"
+        c0=$(cpu_ticks "$pid")
+        sent=$(tx "$SC_TX" timeout $((SECS + 5)) "$OUT/spread" "$first" "$n" "$SC_PORT" va "$sources" "$SCALE_RATE" "$SECS" |
+            awk '{ print $2 }') || true
+        sleep 0.2
+        c1=$(cpu_ticks "$pid")
+        if [ -n "$sent" ]; then
+            cpu=$(awk -v c=$((c1 - c0)) -v n="$sent" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", n ? c * 1e9 / hz / n : 0 }')
+        else
+            sent="n/a"
+        fi
+        zero=$(scale_zero_loss "$first" "$n" "$SC_PORT" va "$sources")
+    fi
     t0=$(date +%s%N)
     kill -INT "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     leave=$(( ($(date +%s%N) - t0) / 1000000 ))
-    printf '%-22s %8s %9s %10s %12s %12s\n' "$what" "$join" "$leave" "$sent" \
-        "$(awk -v c=$((c1 - c0)) -v n="$sent" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", n ? c * 1e9 / hz / n : 0 }')" "$zero"
+    printf '%-22s %8s %9s %10s %12s %12s\n' "$what" "$join" "$leave" "$sent" "$cpu" "$zero"
     rm -f "$err"
 }
 
@@ -426,6 +460,8 @@ scale() {
         # The one-group receiver, whose table of senders is bounded (4096): no line per datagram.
         scale_row "1 group, $n senders" 239.101.0.1 1 "$n" "239.101.0.1:$SC_PORT" -q
     done
+    echo "(0-loss/s N+: nothing lost at the sender's flat-out rate, the sender the limit; n/a: not measured within"
+    echo " BENCH_SCALE_CAP=$SCALE_CAP s for the row, or a run of spread that did not end on time)"
 }
 
 # Median of a list of numbers, one per line.
