@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::link::{Endpoint, Options, BUFFER};
+use super::link::{lean, Endpoint, Options, BUFFER};
 use super::own::{self, LocalMembers};
 use super::table::{self, Channel, Responders, RowReport, Sorted};
 use crate::error::{Error, ErrorKind, Result};
@@ -173,7 +173,11 @@ impl ProberBuilder {
             ));
         }
         let session = self.session.unwrap_or_else(random_session);
-        let ep = Endpoint::open(self.group, &self.opts, true, |s| own::drop_own_probes(s, session))?;
+        // Stamps and TTL read from each answer; its own probes dropped before they are queued.
+        let ep = Endpoint::open(self.group, &self.opts, true, |s| {
+            lean(s, true, true)?;
+            own::drop_own_probes(s, session)
+        })?;
         let now = Instant::now();
         let mut members = LocalMembers::new(self.group.ip(), &self.opts.ifaces, !self.opts.sources.is_empty());
         if let Some(m) = &mut members {
