@@ -28,7 +28,9 @@
 # against responders that stay up (stopped while another pair runs), so that one run follows another within a
 # few milliseconds. Reported: the median of the runs' medians, and as ratio the median (and quartiles) of the
 # ratios within each round, so that the drifts of this kind of machine's wake-up latency, which last from a
-# fraction of a second to seconds, fall on all alike.
+# fraction of a second to seconds, fall on all alike. Two topologies (BENCH_PING_TOPOS, default "lo veth"):
+# "lo (same ns)", the responders on the prober's host, so its probes loop back to it too; "veth (link)", the
+# responders across a veth pair, the prober its host's only member, with no loop (see round_trips).
 #
 # The C ABI ("capi"): bench/capi.c times a loop of mcast_send() against send(2) and of mcast_recv() against
 # recvmsg(2) doing the same job, 64-byte datagrams over lo in a namespace, on the sender core; it prints the
@@ -475,7 +477,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 # prober always follows the same one. Each run prints "round name unicast multicast"
 # (median round trips in microseconds; multicast 0 where there is none).
 ping_rounds() {
-    local stx=$1 srx=$2 txif=$3 txaddr=$4 rxif=$5 rxaddr=$6 mode=$7 group=239.99.1.1 busy=() mbusy=()
+    local stx=$1 srx=$2 txif=$3 txaddr=$4 rxif=$5 rxaddr=$6 mode=$7 loop=${8:-} group=239.99.1.1 busy=() mbusy=()
     [ "$mode" = busy ] && busy=(busy) && mbusy=(--busy-poll)
     local p_alone=$((PORT++)) p_both=$((PORT++)) p_mcast=$((PORT++))
     # Started directly, not through rx(): $! must be the responder itself for the signals to reach it.
@@ -493,8 +495,8 @@ ping_rounds() {
     sleep 0.2
     kill -STOP "$r_alone" "$r_both" "$r_mcast"
     # name, responder pid, port, prober (c or mcast), C job words
-    local runs=("c-alone $r_alone $p_alone c" "c-both $r_both $p_both c both" "mcast $r_mcast $p_mcast mcast"
-        "x-mcast-responder $r_mcast $p_mcast c both" "x-mcast-prober $r_both $p_both mcast")
+    local runs=("c-alone $r_alone $p_alone c" "c-both $r_both $p_both c both $loop" "mcast $r_mcast $p_mcast mcast"
+        "x-mcast-responder $r_mcast $p_mcast c both $loop" "x-mcast-prober $r_both $p_both mcast")
     # The three compared most (C alone, C both, mcast) first, in each of their six orders in turn, so that any two
     # of them run at most one run apart; then the mixed pairs, in alternate orders.
     local orders=("0 1 2 3 4" "1 2 0 4 3" "2 0 1 3 4" "2 1 0 4 3" "1 0 2 3 4" "0 2 1 4 3") r i name pid port prober job
@@ -530,26 +532,34 @@ round_ratio() {
             printf "%.3f %.3f %.3f\n", v[int((NR + 1) / 2)], v[int((NR + 3) / 4)], v[int((3 * NR + 3) / 4)] }'
 }
 
+# Topologies: "lo", the responders in the prober's own namespace (members of the group on its host, so every
+# probe is looped back to the prober's joined socket too, and dropped there by its filter: a copy the kernel
+# makes before the probe leaves); "veth", the responders in another namespace across a veth pair, as a real
+# ping crosses a link: the prober is its host's only member, so it turns IP_MULTICAST_LOOP off and the kernel
+# makes no copy, and the C prober doing the whole job does the same ("noloop"). BENCH_PING_TOPOS picks them.
 round_trips() {
-    printf '%-5s %-8s %9s %9s %9s  %-20s %-20s  %-26s  %s\n' topo mode "C alone" "C both" mcast \
+    printf '%-13s %-8s %9s %9s %9s  %-20s %-20s  %-26s  %s\n' topo mode "C alone" "C both" mcast \
         "mcast/C alone" "mcast/C both" "multicast: C, mcast, ratio" "/C both: mcast responder, prober"
-    for t in lo veth; do
+    local t label loop
+    for t in ${BENCH_PING_TOPOS:-lo veth}; do
         read -r stx srx txif txaddr rxif rxaddr <<<"$(topo "$t")"
+        label="$t (same ns)" loop=""
+        [ "$t" = veth ] && label="veth (link)" loop=noloop
         for mode in blocking busy; do
             local log; log=$(mktemp)
-            ping_rounds "$stx" "$srx" "$txif" "$txaddr" "$rxif" "$rxaddr" "$mode" >"$log"
+            ping_rounds "$stx" "$srx" "$txif" "$txaddr" "$rxif" "$rxaddr" "$mode" "$loop" >"$log"
             local ca cb m cbm mm
             ca=$(awk '$2 == "c-alone" { print $3 }' "$log" | median)
             cb=$(awk '$2 == "c-both" { print $3 }' "$log" | median)
             cbm=$(awk '$2 == "c-both" { print $4 }' "$log" | median)
             m=$(awk '$2 == "mcast" { print $3 }' "$log" | median)
             mm=$(awk '$2 == "mcast" { print $4 }' "$log" | median)
-            awk -v t="$t" -v mode="$mode" -v ca="$ca" -v cb="$cb" -v m="$m" -v cbm="$cbm" -v mm="$mm" \
+            awk -v t="$label" -v mode="$mode" -v ca="$ca" -v cb="$cb" -v m="$m" -v cbm="$cbm" -v mm="$mm" \
                 -v ra="$(round_ratio "$log" mcast c-alone 3)" -v rb="$(round_ratio "$log" mcast c-both 3)" \
                 -v rm="$(round_ratio "$log" mcast c-both 4)" -v xr="$(round_ratio "$log" x-mcast-responder c-both 3)" \
                 -v xp="$(round_ratio "$log" x-mcast-prober c-both 3)" 'BEGIN {
                 split(ra, a, " "); split(rb, b, " "); split(rm, c, " "); split(xr, x, " "); split(xp, y, " ")
-                printf "%-5s %-8s %9.3f %9.3f %9.3f  %5.2fx (%4.2f-%4.2f)   %5.2fx (%4.2f-%4.2f)   %7.3f %7.3f %5.2fx   %5.2fx %5.2fx\n",
+                printf "%-13s %-8s %9.3f %9.3f %9.3f  %5.2fx (%4.2f-%4.2f)   %5.2fx (%4.2f-%4.2f)   %7.3f %7.3f %5.2fx   %5.2fx %5.2fx\n",
                     t, mode, ca, cb, m, a[1], a[2], a[3], b[1], b[2], b[3], cbm, mm, c[1], x[1], y[1] }'
             rm -f "$log"
         done
