@@ -332,9 +332,11 @@ impl Prober {
     /// Handles one datagram read into the buffer.
     fn receive(&mut self, meta: &RecvMeta, joined: bool) -> Option<ProbeEvent> {
         let repr = self.buf.get(..meta.len).and_then(|b| proto::decode(b).ok()).map(|(r, _)| r);
+        // One reading of the clock serves the bookkeeping of this datagram.
+        let now = Instant::now();
         if let (Some(r), true) = (&repr, joined) {
             // Numbered answers to the group tell an outage's missed datagrams.
-            self.ep.rx.observe_header(r, Instant::now());
+            self.ep.rx.observe_header(r, now);
         }
         let (repr, channel) = match table::sort_header(repr, meta.truncated, self.session, self.sent) {
             Sorted::Answer(repr, channel) => (repr, channel),
@@ -346,7 +348,7 @@ impl Prober {
         };
         let rtt_ns = arrival_ns(meta).saturating_sub(repr.send_time_ns);
         let from = meta.source.ip();
-        let arrival = self.table.record(from, channel, repr.seq, rtt_ns, meta.ttl, Instant::now());
+        let arrival = self.table.record(from, channel, repr.seq, rtt_ns, meta.ttl, now);
         let (seq, ttl) = (repr.seq, meta.ttl);
         Some(ProbeEvent::Reply(Reply { responder: from, channel, seq, ttl, rtt_ns, arrival }))
     }
