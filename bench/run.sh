@@ -347,6 +347,7 @@ fanout() {
 # the fixed-rate run, so the joining is not in it; loss is the kernel's count of drops on the receiver's sockets
 # (/proc/net/udp and udp6 in its namespace), read before and after each trial.
 SC_TX=mcb-stx-$$ SC_RX=mcb-srx-$$
+alive() { local st; st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 udp_drops() { ip netns exec "$SC_RX" cat /proc/net/udp /proc/net/udp6 | awk 'NR > 1 && $NF ~ /^[0-9]+$/ { d += $NF } END { print d + 0 }'; }
 
@@ -431,8 +432,18 @@ scale_row() {
     fi
     t0=$(date +%s%N)
     kill -INT "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    # Not this shell's child (scale_start ran in a subshell), so `wait` cannot time its exit: watched instead,
+    # for at most 10 s, until it is gone or a zombie (whoever inherited it may reap it late).
+    local i
+    for i in $(seq 2000); do
+        alive "$pid" || break
+        sleep 0.005
+    done
     leave=$(( ($(date +%s%N) - t0) / 1000000 ))
+    if alive "$pid"; then
+        leave="n/a"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
     printf '%-22s %8s %9s %10s %12s %12s\n' "$what" "$join" "$leave" "$sent" "$cpu" "$zero"
     rm -f "$err"
 }
