@@ -8,9 +8,12 @@
  * prober and then to the group, and the client is a member of the group (joined on IFADDR, bound to PORT) so
  * that it hears the multicast answers, sending its probes from a second socket on an ephemeral port where the
  * unicast answers come back. Without "both" the client is not a member and the server answers by unicast only.
+ * With "noloop" the client's probes are not looped back to this host (IP_MULTICAST_LOOP off on the sending
+ * socket), as `mcast ping` does while it is the only member of the group on its host: then the kernel makes no
+ * copy of each probe for the client's own joined socket.
  *
  * usage: pingpong server GROUP PORT IFADDR COUNT [busy] [both]
- *        pingpong client GROUP PORT IFADDR COUNT INTERVAL_US [busy] [both] [wait=MS]
+ *        pingpong client GROUP PORT IFADDR COUNT INTERVAL_US [busy] [both] [noloop] [wait=MS]
  * The client prints "median_us M p99_us P received N mcast_median_us M2 mcast_received N2"; busy spins on
  * MSG_DONTWAIT instead of sleeping in poll(); wait=MS is how long the client waits for answers after its last
  * probe (default 200). */
@@ -133,17 +136,18 @@ static double median_us(uint64_t *v, long n) {
 int main(int argc, char **argv) {
     if (argc < 6) {
         fprintf(stderr,
-                "usage: pingpong server|client GROUP PORT IFADDR COUNT [INTERVAL_US] [busy] [both] [wait=MS]\n");
+                "usage: pingpong server|client GROUP PORT IFADDR COUNT [INTERVAL_US] [busy] [both] [noloop] [wait=MS]\n");
         return 2;
     }
     int server = strcmp(argv[1], "server") == 0;
     long count = atol(argv[5]);
     long interval_us = !server && argc > 6 ? atol(argv[6]) : 0;
-    int busy = 0, both = 0;
+    int busy = 0, both = 0, noloop = 0;
     uint64_t wait_ns = 200000000u;
     for (int i = 6; i < argc; i++) {
         busy |= strcmp(argv[i], "busy") == 0;
         both |= strcmp(argv[i], "both") == 0;
+        noloop |= strcmp(argv[i], "noloop") == 0;
         if (strncmp(argv[i], "wait=", 5) == 0)
             wait_ns = (uint64_t)atol(argv[i] + 5) * 1000000u;
     }
@@ -183,6 +187,10 @@ int main(int argc, char **argv) {
      * until the next probe is due (then for wait=MS after the last). */
     int fds[2] = {udp_socket(mreq.imr_interface), -1};
     int nfds = 1;
+    if (noloop) {
+        unsigned char zero = 0;
+        setsockopt(fds[0], IPPROTO_IP, IP_MULTICAST_LOOP, &zero, sizeof zero);
+    }
     if (both) {
         struct sockaddr_in any = {.sin_family = AF_INET};
         if (bind(fds[0], (struct sockaddr *)&any, sizeof any)) {

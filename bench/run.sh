@@ -28,7 +28,9 @@
 # against responders that stay up (stopped while another pair runs), so that one run follows another within a
 # few milliseconds. Reported: the median of the runs' medians, and as ratio the median (and quartiles) of the
 # ratios within each round, so that the drifts of this kind of machine's wake-up latency, which last from a
-# fraction of a second to seconds, fall on all alike.
+# fraction of a second to seconds, fall on all alike. Two topologies (BENCH_PING_TOPOS, default "lo veth"):
+# "lo (same ns)", the responders on the prober's host, so its probes loop back to it too; "veth (link)", the
+# responders across a veth pair, the prober its host's only member, with no loop (see round_trips).
 #
 # The C ABI ("capi"): bench/capi.c times a loop of mcast_send() against send(2) and of mcast_recv() against
 # recvmsg(2) doing the same job, 64-byte datagrams over lo in a namespace, on the sender core; it prints the
@@ -38,13 +40,17 @@
 # groups (20 a socket, the kernel's default) and IPv6 groups, fed by bench/spread.c in turn over every group:
 # the time to join them all (start to "listening") and to leave them (SIGINT to exit), the receiver's CPU time
 # per datagram at a fixed rate (BENCH_SCALE_RATE, default 50,000/s) and the highest rate it takes without loss
-# (a search of paced trials); then `mcast recv G:PORT` hearing 1, 100 and 10,000 distinct senders, likewise.
+# (a flat-out trial, then a search of paced trials below it); then `mcast recv G:PORT` hearing 1, 100 and
+# 10,000 distinct senders, likewise. Each row has a time cap (BENCH_SCALE_CAP, default 45 s) and every run of
+# the sender ends on time: what could not be measured within it prints "n/a", and the bench goes on.
 #
 # Environment: MCAST (the mcast binary, release build; libmcast.so is beside it), BENCH_OUT (where the C
 # baselines are built), BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core),
 # BENCH_PARTS ("throughput wire fanout ping scale capi": which parts to run, each alone if wanted), BENCH_PING_ROUNDS (default 30),
+# BENCH_PING_TOPOS ("lo veth"),
 # BENCH_PING_COUNT (probes per run, default 200), BENCH_SCALE_RATE, BENCH_SCALE_GROUPS ("1 10 100 1000 10000"),
-# BENCH_SCALE_SENDERS ("1 100 10000") and BENCH_SCALE_SETTLE (seconds between joining and measuring, default 3).
+# BENCH_SCALE_SENDERS ("1 100 10000"), BENCH_SCALE_SETTLE (seconds between joining and measuring, default 3)
+# and BENCH_SCALE_CAP (seconds a scale row may take, default 45).
 set -euo pipefail
 
 MCAST=${MCAST:?set MCAST to the mcast binary}
@@ -56,6 +62,7 @@ SCALE_RATE=${BENCH_SCALE_RATE:-50000}
 SCALE_GROUPS=${BENCH_SCALE_GROUPS:-1 10 100 1000 10000}
 SCALE_SENDERS=${BENCH_SCALE_SENDERS:-1 100 10000}
 SCALE_SETTLE=${BENCH_SCALE_SETTLE:-3}
+SCALE_CAP=${BENCH_SCALE_CAP:-45}
 ROUNDS=${BENCH_PING_ROUNDS:-30}
 COUNT=${BENCH_PING_COUNT:-200}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -340,64 +347,104 @@ fanout() {
 # the fixed-rate run, so the joining is not in it; loss is the kernel's count of drops on the receiver's sockets
 # (/proc/net/udp and udp6 in its namespace), read before and after each trial.
 SC_TX=mcb-stx-$$ SC_RX=mcb-srx-$$
+alive() { local st; st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 udp_drops() { ip netns exec "$SC_RX" cat /proc/net/udp /proc/net/udp6 | awk 'NR > 1 && $NF ~ /^[0-9]+$/ { d += $NF } END { print d + 0 }'; }
 
-# One receiver up in the scale namespaces: "$@" is its command line (mcast recv ...). Prints "pid join-ms".
+# One receiver up in the scale namespaces: "$@" is its command line (mcast recv ...). Prints "pid join-ms", the
+# join "n/a" when the receiver was not listening by the row's time cap.
 scale_start() {
-    local err=$1 t0 i
+    local err=$1 t0 up=0
     shift
     t0=$(date +%s%N)
     ip netns exec "$SC_RX" taskset -c "$RX_CORE" "$MCAST" recv "$@" >/dev/null 2>"$err" &
     local pid=$!
-    for i in $(seq 3000); do
+    while [ "$(date +%s)" -lt "$SC_DEADLINE" ]; do
         if [[ " $* " == *" -q "* ]]; then
-            [ -n "$(ip netns exec "$SC_RX" ss -Hlun "sport = :$SC_PORT" 2>/dev/null)" ] && break
+            [ -n "$(ip netns exec "$SC_RX" ss -Hlun "sport = :$SC_PORT" 2>/dev/null)" ] && up=1
         else
-            grep -q listening "$err" && break
+            grep -q listening "$err" && up=1
         fi
+        [ "$up" = 1 ] && break
         sleep 0.005
     done
-    echo "$pid $(( ($(date +%s%N) - t0) / 1000000 ))"
+    [ "$up" = 1 ] && echo "$pid $(( ($(date +%s%N) - t0) / 1000000 ))" || echo "$pid n/a"
 }
 
-# The highest rate (datagrams/s sent in a 1 s trial of spread, "$@": its arguments but rate and seconds) that the
-# receiver took without a drop, the offered rate searched by halving between 0 and 1,000,000/s (what spread
-# actually sent is reported: the sender may be the limit).
+# One paced trial of spread ("$@": its arguments but rate and seconds) at rate $1 (0: flat out) for 1 s. Prints
+# what it sent (empty when it did not end on time) and the drops on the receiver's sockets meanwhile.
+scale_trial() {
+    local rate=$1 d0 n
+    shift
+    d0=$(udp_drops)
+    n=$(tx "$SC_TX" timeout 5 "$OUT/spread" "$@" "$rate" 1 | awk '{ print $2 }') || true
+    sleep 0.2
+    echo "${n:-} $(( $(udp_drops) - d0 ))"
+}
+
+# The highest rate (datagrams/s sent in a 1 s trial of spread) that the receiver took without a drop. A first
+# trial flat out measures what the sender can send: if the receiver lost nothing of it, that is the figure,
+# marked "+" (the sender was the limit, not the receiver); else the offered rate is searched in six halvings
+# between 0 and it, reporting what spread actually sent. The search stops at the row's time cap
+# (SC_DEADLINE); "n/a (time cap)" when no trial without loss was made by then.
 scale_zero_loss() {
-    local lo=0 hi=1000000 r d0 i n best=0
-    for i in 1 2 3 4 5 6 7; do
+    local lo=0 hi n d i r best=
+    read -r n d <<<"$(scale_trial 0 "$@")"
+    if [ -n "$n" ] && [ "$d" = 0 ]; then
+        echo "$n+"
+        return
+    fi
+    hi=${n:-1000000}
+    for i in 1 2 3 4 5 6; do
+        [ "$(date +%s)" -lt "$SC_DEADLINE" ] || break
         r=$(( (lo + hi) / 2 ))
-        d0=$(udp_drops)
-        n=$(tx "$SC_TX" timeout 10 "$OUT/spread" "$@" "$r" 1 | awk '{ print $2 }')
-        sleep 0.2
-        if [ "$(udp_drops)" = "$d0" ]; then lo=$r best=${n:-0}; else hi=$r; fi
+        read -r n d <<<"$(scale_trial "$r" "$@")"
+        if [ -n "$n" ] && [ "$d" = 0 ]; then lo=$r best=$n; else hi=$r; fi
     done
-    echo "$best"
+    echo "${best:-n/a (time cap)}"
 }
 
 # One row: the receiver ("$1": what it holds; then its recv arguments after --) fed by spread ($2 group, $3
-# groups, $4 sources).
+# groups, $4 sources). Every step is bounded (BENCH_SCALE_CAP seconds for the row, each run of spread ending
+# on time), so a slow step says "n/a" in its column rather than stopping the bench.
 scale_row() {
-    local what=$1 first=$2 n=$3 sources=$4 err pid join c0 c1 sent t0 leave zero
+    local what=$1 first=$2 n=$3 sources=$4 err pid join c0 c1 sent t0 leave zero cpu
     shift 4
     err=$(mktemp)
+    SC_DEADLINE=$(( $(date +%s) + SCALE_CAP ))
     read -r pid join <<<"$(scale_start "$err" "$@" --iface vb --rcvbuf 8388608)"
-    # Joining sends each group's unsolicited reports for a second or two (IGMPv3, MLDv2): let them pass, so
-    # that their cost is not counted to the datagrams.
-    sleep "$SCALE_SETTLE"
-    c0=$(cpu_ticks "$pid")
-    sent=$(tx "$SC_TX" timeout $((SECS + 10)) "$OUT/spread" "$first" "$n" "$SC_PORT" va "$sources" "$SCALE_RATE" "$SECS" |
-        awk '{ print $2 }')
-    sleep 0.2
-    c1=$(cpu_ticks "$pid")
-    zero=$(scale_zero_loss "$first" "$n" "$SC_PORT" va "$sources")
+    sent="n/a" cpu="n/a" zero="n/a (time cap)"
+    if [ "$join" != n/a ]; then
+        # Joining sends each group's unsolicited reports for a second or two (IGMPv3, MLDv2): let them pass, so
+        # that their cost is not counted to the datagrams.
+        sleep "$SCALE_SETTLE"
+        c0=$(cpu_ticks "$pid")
+        sent=$(tx "$SC_TX" timeout $((SECS + 5)) "$OUT/spread" "$first" "$n" "$SC_PORT" va "$sources" "$SCALE_RATE" "$SECS" |
+            awk '{ print $2 }') || true
+        sleep 0.2
+        c1=$(cpu_ticks "$pid")
+        if [ -n "$sent" ]; then
+            cpu=$(awk -v c=$((c1 - c0)) -v n="$sent" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", n ? c * 1e9 / hz / n : 0 }')
+        else
+            sent="n/a"
+        fi
+        zero=$(scale_zero_loss "$first" "$n" "$SC_PORT" va "$sources")
+    fi
     t0=$(date +%s%N)
     kill -INT "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    # Not this shell's child (scale_start ran in a subshell), so `wait` cannot time its exit: watched instead,
+    # for at most 10 s, until it is gone or a zombie (whoever inherited it may reap it late).
+    local i
+    for i in $(seq 2000); do
+        alive "$pid" || break
+        sleep 0.005
+    done
     leave=$(( ($(date +%s%N) - t0) / 1000000 ))
-    printf '%-22s %8s %9s %10s %12s %12s\n' "$what" "$join" "$leave" "$sent" \
-        "$(awk -v c=$((c1 - c0)) -v n="$sent" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", n ? c * 1e9 / hz / n : 0 }')" "$zero"
+    if alive "$pid"; then
+        leave="n/a"
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    printf '%-22s %8s %9s %10s %12s %12s\n' "$what" "$join" "$leave" "$sent" "$cpu" "$zero"
     rm -f "$err"
 }
 
@@ -426,6 +473,8 @@ scale() {
         # The one-group receiver, whose table of senders is bounded (4096): no line per datagram.
         scale_row "1 group, $n senders" 239.101.0.1 1 "$n" "239.101.0.1:$SC_PORT" -q
     done
+    echo "(0-loss/s N+: nothing lost at the sender's flat-out rate, the sender the limit; n/a: not measured within"
+    echo " BENCH_SCALE_CAP=$SCALE_CAP s for the row, or a run of spread that did not end on time)"
 }
 
 # Median of a list of numbers, one per line.
@@ -439,7 +488,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)
 # prober always follows the same one. Each run prints "round name unicast multicast"
 # (median round trips in microseconds; multicast 0 where there is none).
 ping_rounds() {
-    local stx=$1 srx=$2 txif=$3 txaddr=$4 rxif=$5 rxaddr=$6 mode=$7 group=239.99.1.1 busy=() mbusy=()
+    local stx=$1 srx=$2 txif=$3 txaddr=$4 rxif=$5 rxaddr=$6 mode=$7 loop=${8:-} group=239.99.1.1 busy=() mbusy=()
     [ "$mode" = busy ] && busy=(busy) && mbusy=(--busy-poll)
     local p_alone=$((PORT++)) p_both=$((PORT++)) p_mcast=$((PORT++))
     # Started directly, not through rx(): $! must be the responder itself for the signals to reach it.
@@ -457,8 +506,8 @@ ping_rounds() {
     sleep 0.2
     kill -STOP "$r_alone" "$r_both" "$r_mcast"
     # name, responder pid, port, prober (c or mcast), C job words
-    local runs=("c-alone $r_alone $p_alone c" "c-both $r_both $p_both c both" "mcast $r_mcast $p_mcast mcast"
-        "x-mcast-responder $r_mcast $p_mcast c both" "x-mcast-prober $r_both $p_both mcast")
+    local runs=("c-alone $r_alone $p_alone c" "c-both $r_both $p_both c both $loop" "mcast $r_mcast $p_mcast mcast"
+        "x-mcast-responder $r_mcast $p_mcast c both $loop" "x-mcast-prober $r_both $p_both mcast")
     # The three compared most (C alone, C both, mcast) first, in each of their six orders in turn, so that any two
     # of them run at most one run apart; then the mixed pairs, in alternate orders.
     local orders=("0 1 2 3 4" "1 2 0 4 3" "2 0 1 3 4" "2 1 0 4 3" "1 0 2 3 4" "0 2 1 4 3") r i name pid port prober job
@@ -494,26 +543,34 @@ round_ratio() {
             printf "%.3f %.3f %.3f\n", v[int((NR + 1) / 2)], v[int((NR + 3) / 4)], v[int((3 * NR + 3) / 4)] }'
 }
 
+# Topologies: "lo", the responders in the prober's own namespace (members of the group on its host, so every
+# probe is looped back to the prober's joined socket too, and dropped there by its filter: a copy the kernel
+# makes before the probe leaves); "veth", the responders in another namespace across a veth pair, as a real
+# ping crosses a link: the prober is its host's only member, so it turns IP_MULTICAST_LOOP off and the kernel
+# makes no copy, and the C prober doing the whole job does the same ("noloop"). BENCH_PING_TOPOS picks them.
 round_trips() {
-    printf '%-5s %-8s %9s %9s %9s  %-20s %-20s  %-26s  %s\n' topo mode "C alone" "C both" mcast \
+    printf '%-13s %-8s %9s %9s %9s  %-20s %-20s  %-26s  %s\n' topo mode "C alone" "C both" mcast \
         "mcast/C alone" "mcast/C both" "multicast: C, mcast, ratio" "/C both: mcast responder, prober"
-    for t in lo veth; do
+    local t label loop
+    for t in ${BENCH_PING_TOPOS:-lo veth}; do
         read -r stx srx txif txaddr rxif rxaddr <<<"$(topo "$t")"
+        label="$t (same ns)" loop=""
+        [ "$t" = veth ] && label="veth (link)" loop=noloop
         for mode in blocking busy; do
             local log; log=$(mktemp)
-            ping_rounds "$stx" "$srx" "$txif" "$txaddr" "$rxif" "$rxaddr" "$mode" >"$log"
+            ping_rounds "$stx" "$srx" "$txif" "$txaddr" "$rxif" "$rxaddr" "$mode" "$loop" >"$log"
             local ca cb m cbm mm
             ca=$(awk '$2 == "c-alone" { print $3 }' "$log" | median)
             cb=$(awk '$2 == "c-both" { print $3 }' "$log" | median)
             cbm=$(awk '$2 == "c-both" { print $4 }' "$log" | median)
             m=$(awk '$2 == "mcast" { print $3 }' "$log" | median)
             mm=$(awk '$2 == "mcast" { print $4 }' "$log" | median)
-            awk -v t="$t" -v mode="$mode" -v ca="$ca" -v cb="$cb" -v m="$m" -v cbm="$cbm" -v mm="$mm" \
+            awk -v t="$label" -v mode="$mode" -v ca="$ca" -v cb="$cb" -v m="$m" -v cbm="$cbm" -v mm="$mm" \
                 -v ra="$(round_ratio "$log" mcast c-alone 3)" -v rb="$(round_ratio "$log" mcast c-both 3)" \
                 -v rm="$(round_ratio "$log" mcast c-both 4)" -v xr="$(round_ratio "$log" x-mcast-responder c-both 3)" \
                 -v xp="$(round_ratio "$log" x-mcast-prober c-both 3)" 'BEGIN {
                 split(ra, a, " "); split(rb, b, " "); split(rm, c, " "); split(xr, x, " "); split(xp, y, " ")
-                printf "%-5s %-8s %9.3f %9.3f %9.3f  %5.2fx (%4.2f-%4.2f)   %5.2fx (%4.2f-%4.2f)   %7.3f %7.3f %5.2fx   %5.2fx %5.2fx\n",
+                printf "%-13s %-8s %9.3f %9.3f %9.3f  %5.2fx (%4.2f-%4.2f)   %5.2fx (%4.2f-%4.2f)   %7.3f %7.3f %5.2fx   %5.2fx %5.2fx\n",
                     t, mode, ca, cb, m, a[1], a[2], a[3], b[1], b[2], b[3], cbm, mm, c[1], x[1], y[1] }'
             rm -f "$log"
         done

@@ -69,8 +69,16 @@ impl<K: Clone + Eq + Hash, V: Default> SenderTable<K, V> {
     /// sender's account and reuse its slot.
     pub fn entry_evicting(&mut self, key: K, now: Instant) -> (&mut V, Option<(K, V)>) {
         self.expire(now);
-        let evicted = self.make_room(&key);
-        let stamp = self.stamp(&key);
+        // The sender used last (one heard over and over, the common case) stays last: its place in the order
+        // of use is kept, without taking it out and putting it back.
+        let last = self.by_use.last_key_value().filter(|(_, k)| **k == key).map(|(&s, _)| s);
+        let (stamp, evicted) = match last {
+            Some(s) => (s, None),
+            None => {
+                let evicted = self.make_room(&key);
+                (self.stamp(&key), evicted)
+            }
+        };
         let e = self.entries.entry(key).or_insert_with(|| Entry { value: V::default(), last_seen: now, stamp });
         e.stamp = stamp;
         e.last_seen = e.last_seen.max(now);
@@ -228,6 +236,24 @@ mod tests {
         assert_eq!(gone, Some((2, 1)));
         assert_eq!(t.entry_evicting(7, t0).1, None, "a known sender pushes nobody out");
         assert_eq!(t.get(&7), Some(&5));
+    }
+
+    #[test]
+    fn the_sender_used_last_keeps_its_place_and_its_age() {
+        let t0 = Instant::now();
+        let mut t: SenderTable<u32, u64> = SenderTable::new(2, Duration::from_secs(5));
+        *t.entry(1, t0) += 1;
+        // 2 heard over and over: it stays the last used, its last time moves on, its state adds up.
+        for s in 1..=4 {
+            *t.entry(2, t0 + Duration::from_secs(s)) += 1;
+        }
+        assert_eq!((t.get(&1), t.get(&2)), (Some(&1), Some(&4)));
+        // 1 is the longest idle: a newcomer pushes it out, not 2.
+        assert_eq!(t.entry_evicting(3, t0 + Duration::from_secs(4)).1, Some((1, 1)));
+        // At 9 s, 2 (last heard at 4 s) is not past the age limit, 3 (at 4 s) neither; at 10 s both are.
+        assert_eq!(t.expire(t0 + Duration::from_secs(9)), 0);
+        assert_eq!(t.expire(t0 + Duration::from_secs(10)), 2);
+        assert!(t.is_empty());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::link::{Endpoint, Options, BUFFER};
+use super::link::{lean, Endpoint, Options, BUFFER};
 use super::own::{self, LocalMembers};
 use super::table::{self, Channel, Responders, RowReport, Sorted};
 use crate::error::{Error, ErrorKind, Result};
@@ -173,7 +173,11 @@ impl ProberBuilder {
             ));
         }
         let session = self.session.unwrap_or_else(random_session);
-        let ep = Endpoint::open(self.group, &self.opts, true, |s| own::drop_own_probes(s, session))?;
+        // Stamps and TTL read from each answer; its own probes dropped before they are queued.
+        let ep = Endpoint::open(self.group, &self.opts, true, |s| {
+            lean(s, true, true)?;
+            own::drop_own_probes(s, session)
+        })?;
         let now = Instant::now();
         let mut members = LocalMembers::new(self.group.ip(), &self.opts.ifaces, !self.opts.sources.is_empty());
         if let Some(m) = &mut members {
@@ -328,9 +332,11 @@ impl Prober {
     /// Handles one datagram read into the buffer.
     fn receive(&mut self, meta: &RecvMeta, joined: bool) -> Option<ProbeEvent> {
         let repr = self.buf.get(..meta.len).and_then(|b| proto::decode(b).ok()).map(|(r, _)| r);
+        // One reading of the clock serves the bookkeeping of this datagram.
+        let now = Instant::now();
         if let (Some(r), true) = (&repr, joined) {
             // Numbered answers to the group tell an outage's missed datagrams.
-            self.ep.rx.observe_header(r, Instant::now());
+            self.ep.rx.observe_header(r, now);
         }
         let (repr, channel) = match table::sort_header(repr, meta.truncated, self.session, self.sent) {
             Sorted::Answer(repr, channel) => (repr, channel),
@@ -342,7 +348,7 @@ impl Prober {
         };
         let rtt_ns = arrival_ns(meta).saturating_sub(repr.send_time_ns);
         let from = meta.source.ip();
-        let arrival = self.table.record(from, channel, repr.seq, rtt_ns, meta.ttl, Instant::now());
+        let arrival = self.table.record(from, channel, repr.seq, rtt_ns, meta.ttl, now);
         let (seq, ttl) = (repr.seq, meta.ttl);
         Some(ProbeEvent::Reply(Reply { responder: from, channel, seq, ttl, rtt_ns, arrival }))
     }

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::link::{Endpoint, Options, BUFFER};
+use super::link::{lean, Endpoint, Options, BUFFER};
 use crate::discover::ANSWER_TTL;
 use crate::error::Result;
 use crate::group::Group;
@@ -148,7 +148,8 @@ impl ServerBuilder {
     /// Joins the group and gets ready to answer.
     pub fn build(self) -> Result<Server> {
         let ttl = self.arrival_ttl;
-        let ep = Endpoint::open(self.group, &self.opts, false, |s| lean(s, ttl))?;
+        // A server reports no times: no arrival stamps.
+        let ep = Endpoint::open(self.group, &self.opts, false, |s| lean(s, false, ttl))?;
         // Unicast answers leave with a known TTL, so that a prober counts the routers between (ssmping's 64).
         let s = ep.rx.socket();
         match s.family() {
@@ -169,29 +170,6 @@ impl ServerBuilder {
             retry: RetryPolicy::default(),
         })
     }
-}
-
-/// Turns off the control messages a server never reads, each a copy the kernel makes on the way from a probe's
-/// arrival to its unicast answer (together about 0.3 µs a probe, 4 % of a busy-polled round trip over a veth):
-/// arrival stamps (a server reports no times), the drop count (`SO_MEMINFO` gives it exact), the TTL when not
-/// asked for, and for IPv4 the arrival interface, since the kernel itself matches an IPv4 membership by
-/// interface (IPv6 memberships match by group alone, so there the interface stays, for
-/// [`crate::resilient::ResilientReceiver::accepts`]). Without it the on-link rule accepts a source directly
-/// connected to any of the host's interfaces.
-fn lean(s: &McastSocket, arrival_ttl: bool) -> Result<()> {
-    s.set_timestamp_ns(false)?;
-    s.set_rxq_overflow(false)?;
-    match s.family() {
-        Family::V4 => {
-            s.set_pktinfo_v4(false)?;
-            if !arrival_ttl {
-                s.set_recv_ttl_v4(false)?;
-            }
-        }
-        Family::V6 if !arrival_ttl => s.set_recv_hoplimit_v6(false)?,
-        Family::V6 => {}
-    }
-    Ok(())
 }
 
 /// Answers probes: `mcast ping --serve` as a library. Call [`Self::step`] until [`Self::is_done`] (or for as
