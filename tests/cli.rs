@@ -321,6 +321,11 @@ fn bad_input_exits_2_with_one_line() {
         (&["recv", "10.0.0.1:5000"], "mcast recv: 10.0.0.1 is not a multicast address"),
         (&["send", "239.1.2.3:5000", "--ttl", "256", "x"], "mcast send: --ttl 256: out of range 0..=255"),
         (&["send", "239.1.2.3:5000", "--hops=256", "x"], "mcast send: --hops 256: out of range 0..=255"),
+        // Every tool's TTL is range-checked as a number before it becomes a u8: 300 is named, never wrapped.
+        (&["send", "239.1.2.3:5000", "--ttl", "300", "x"], "mcast send: --ttl 300: out of range 0..=255"),
+        (&["perf", "239.1.2.3:5001", "--ttl", "300"], "mcast perf: --ttl 300: out of range 0..=255"),
+        (&["ping", "239.1.2.3:5002", "--ttl", "300"], "mcast ping: --ttl 300: out of range 0..=255"),
+        (&["doctor", "239.1.2.3:5003", "--ttl", "300"], "mcast doctor: --ttl 300: out of range 0..=255"),
         (&["send", "239.1.2.3", "x"], "mcast send: '239.1.2.3' has no port"),
         (&["send", "239.1.2.3:99999", "x"], "mcast send: '239.1.2.3:99999' is not a group"),
         (&["recv", "239.1.2.3:port"], "mcast recv: '239.1.2.3:port' is not a group"),

@@ -36,7 +36,7 @@ fn join(ns: &common::Netns, g: Group, ifname: &str, source: Option<Ipv4Addr>) ->
     .expect("receiver")
 }
 
-fn h1_sender(d: &Domain, g: Group, ttl: u32) -> Sender {
+fn h1_sender(d: &Domain, g: Group, ttl: u8) -> Sender {
     let bind = std::net::SocketAddr::new(IpAddr::V4(H1), 0);
     d.h1.run(move || Sender::builder(g).interface(iface("v1")).ttl(ttl).bind(bind).build()).expect("sender")
 }

@@ -45,18 +45,18 @@ fn network(tag: &str, groups: &[IpAddr]) -> Routed {
 
 /// A sender in h1 out of v1, bound to h1's address of the group's family (so the source is the one the
 /// (S,G) route names, also for a link-scoped IPv6 group), with the given TTL and no loopback.
-fn h1_sender(net: &Routed, g: Group, ttl: u32) -> Sender {
+fn h1_sender(net: &Routed, g: Group, ttl: u8) -> Sender {
     let bind = SocketAddr::new(net.subnet(1).host_ip(g.ip()), 0);
     net.host(1)
         .run(move || Sender::builder(g).interface(iface("v1")).ttl(ttl).multicast_loop(false).bind(bind).build())
         .expect("sender in h1")
 }
 
-fn set_ttl(tx: &Sender, ttl: u32) {
+fn set_ttl(tx: &Sender, ttl: u8) {
     let s: &McastSocket = tx.socket();
     match tx.group().ip() {
         IpAddr::V4(_) => s.set_multicast_ttl_v4(ttl).expect("IP_MULTICAST_TTL"),
-        IpAddr::V6(_) => s.set_multicast_hops_v6(ttl as i32).expect("IPV6_MULTICAST_HOPS"),
+        IpAddr::V6(_) => s.set_multicast_hops_v6(ttl).expect("IPV6_MULTICAST_HOPS"),
     }
 }
 
@@ -107,7 +107,7 @@ fn router_decrements_the_ttl(tag: &str, g: IpAddr) {
     let far = receiver(net.host(2), g, "v2");
     let tx = h1_sender(&net, g, 2);
     for ttl in [2u8, 5, 255] {
-        set_ttl(&tx, u32::from(ttl));
+        set_ttl(&tx, ttl);
         let payload = format!("sent with TTL {ttl}");
         tx.send(payload.as_bytes()).unwrap();
         expect_hop(&net, &near, &net.router, "r1", g, payload.as_bytes(), ttl);

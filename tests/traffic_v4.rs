@@ -52,11 +52,11 @@ fn receiver_sees_the_senders_ttl() {
     let link = Link::new("v4ttl");
     let g = group(G, 5001);
     let rx = receiver(&link.b, g, "vb");
-    for ttl in [1u32, 7, 255] {
+    for ttl in [1u8, 7, 255] {
         let tx = sender(&link.a, g, "va", ttl, true);
         tx.send(format!("ttl {ttl}").as_bytes()).unwrap();
         let got = expect_exact(rx.socket(), "b", format!("ttl {ttl}").as_bytes(), v4(A4), v4(G), link.b.ifindex("vb"));
-        assert_eq!(got.meta.ttl, Some(ttl as u8), "TTL on arrival");
+        assert_eq!(got.meta.ttl, Some(ttl), "TTL on arrival");
     }
 }
 

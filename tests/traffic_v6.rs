@@ -54,12 +54,12 @@ fn receiver_sees_the_senders_hop_limit() {
     let g = group(G, 6001);
     let rx = receiver(&link.b, g, "vb");
     let vb = link.b.ifindex("vb");
-    for hops in [1u32, 7, 255] {
+    for hops in [1u8, 7, 255] {
         let tx = sender(&link.a, g, "va", hops, true);
-        assert_eq!(tx.socket().multicast_hops_v6().unwrap(), hops as i32);
+        assert_eq!(tx.socket().multicast_hops_v6().unwrap(), hops);
         tx.send(format!("hops {hops}").as_bytes()).unwrap();
         let got = expect_exact(rx.socket(), "b", format!("hops {hops}").as_bytes(), v6(A6), v6(G), vb);
-        assert_eq!(got.meta.ttl, Some(hops as u8), "hop limit on arrival");
+        assert_eq!(got.meta.ttl, Some(hops), "hop limit on arrival");
     }
 }
 

@@ -36,7 +36,7 @@ fn sender(group: &str, opts: &McastOpts) -> CResult<c_int> {
     match opts.ttl {
         -1 => {}
         ttl => {
-            let ttl = u32::try_from(ttl).map_err(|_| {
+            let ttl = u8::try_from(ttl).map_err(|_| {
                 Error::new(ErrorKind::OutOfRange, format!("TTL {ttl}: give 0..=255, or -1 for the default"))
             })?;
             b = b.ttl(ttl);
