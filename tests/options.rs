@@ -58,6 +58,7 @@ macro_rules! option {
         $(#[$doc])*
         #[test]
         fn $test() {
+            needs_root!();
             let ns = Netns::new("opt");
             ns.run(|| {
                 let s: McastSocket = $sock;
@@ -157,6 +158,7 @@ option! {
 /// raw(7): "If IPPROTO_RAW is specified, the IP_HDRINCL option is enabled": the kernel says so too.
 #[test]
 fn ip_hdrincl_is_on_for_ipproto_raw() {
+    needs_root!();
     Netns::new("opt").run(|| {
         let s = McastSocket::raw(Family::V4, libc::IPPROTO_RAW).expect("SOCK_RAW IPPROTO_RAW");
         assert!(s.header_included_v4().unwrap());
@@ -167,6 +169,7 @@ fn ip_hdrincl_is_on_for_ipproto_raw() {
 /// socket(7): SO_RCVBUFFORCE "can override the rmem_max limit" (CAP_NET_ADMIN); the kernel doubles it too.
 #[test]
 fn so_rcvbufforce_passes_rmem_max() {
+    needs_root!();
     Netns::new("opt").run(|| {
         let s = udp4();
         let bytes = 2 * net_core("rmem_max") + 4096;
@@ -181,6 +184,7 @@ fn so_rcvbufforce_passes_rmem_max() {
 /// socket(7): SO_SNDBUFFORCE "can override the wmem_max limit".
 #[test]
 fn so_sndbufforce_passes_wmem_max() {
+    needs_root!();
     Netns::new("opt").run(|| {
         let s = udp4();
         let bytes = 2 * net_core("wmem_max") + 4096;
@@ -195,6 +199,7 @@ fn so_sndbufforce_passes_wmem_max() {
 /// ipv6(7) IPV6_CHECKSUM: the kernel itself refuses an odd offset (the library passes it on, with context).
 #[test]
 fn ipv6_checksum_odd_offset_is_refused_by_the_kernel() {
+    needs_root!();
     Netns::new("opt").run(|| {
         let s = raw6();
         let e = s.set_checksum_offset_v6(3).unwrap_err();
@@ -210,6 +215,7 @@ macro_rules! refused {
     ($($test:ident: $sock:expr, $set:ident($good:expr, $bad:expr), $get:ident, $cname:literal;)*) => {$(
         #[test]
         fn $test() {
+            needs_root!();
             Netns::new("opt").run(|| {
                 let s: McastSocket = $sock;
                 s.$set($good).unwrap();

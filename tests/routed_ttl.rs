@@ -90,11 +90,13 @@ fn ttl_1_stays_on_its_subnet(tag: &str, g: IpAddr) {
 
 #[test]
 fn ipv4_ttl_1_stays_on_its_subnet() {
+    needs_root!();
     ttl_1_stays_on_its_subnet("ttl1v4", G4.into());
 }
 
 #[test]
 fn ipv6_hop_limit_1_stays_on_its_subnet() {
+    needs_root!();
     ttl_1_stays_on_its_subnet("ttl1v6", G6.into());
 }
 
@@ -118,11 +120,13 @@ fn router_decrements_the_ttl(tag: &str, g: IpAddr) {
 
 #[test]
 fn ipv4_router_decrements_the_ttl() {
+    needs_root!();
     router_decrements_the_ttl("decv4", G4.into());
 }
 
 #[test]
 fn ipv6_router_decrements_the_hop_limit() {
+    needs_root!();
     router_decrements_the_ttl("decv6", G6.into());
 }
 
@@ -170,10 +174,12 @@ fn link_local_is_never_forwarded(tag: &str, link_local: IpAddr, routable: IpAddr
 
 #[test]
 fn ipv4_link_local_groups_are_never_forwarded() {
+    needs_root!();
     link_local_is_never_forwarded("llv4", LL4.into(), G4.into());
 }
 
 #[test]
 fn ipv6_link_scoped_groups_are_never_forwarded() {
+    needs_root!();
     link_local_is_never_forwarded("llv6", LL6.into(), G6.into());
 }
