@@ -73,10 +73,7 @@ impl Sandbox {
     /// [`skip`]); when it may not, the sandbox is returned all the same and the commands it runs fail, saying
     /// why.
     pub fn new() -> Option<Sandbox> {
-        let mut unshare = vec!["--net"];
-        if !is_root() {
-            unshare.splice(0..0, ["--user", "--map-root-user"]);
-        }
+        let unshare = if is_root() { vec!["--net"] } else { vec!["--user", "--map-root-user", "--net"] };
         let works = Command::new("unshare").args(&unshare).arg("true").status().is_ok_and(|s| s.success());
         if !works && skip("user namespaces (`unshare --user --net` failed)") {
             return None;
@@ -84,10 +81,11 @@ impl Sandbox {
         Some(Sandbox { unshare })
     }
 
-    /// `prog` inside a namespace of its own.
+    /// `prog` inside a namespace of its own, killed if still running after a minute (`timeout` exits 124
+    /// then, which no test expects), so a command that wrongly accepts its arguments cannot hang the test.
     pub fn command(&self, prog: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new("unshare");
-        c.args(&self.unshare).arg("--").arg(prog);
+        let mut c = Command::new("timeout");
+        c.args(["--kill-after=5", "60", "unshare"]).args(&self.unshare).arg("--").arg(prog);
         c
     }
 }
