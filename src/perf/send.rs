@@ -132,7 +132,7 @@ impl PerfSenderBuilder {
         self
     }
 
-    /// TTL or hop limit.
+    /// TTL or hop limit of the test traffic (default: the kernel's, 1).
     pub fn ttl(mut self, ttl: u8) -> Self {
         self.ttl = Some(ttl);
         self

@@ -206,6 +206,7 @@ static bool test_bad_options(void) {
     CHECK_ERR(mcast_sender("239.1.2.3:5000", &opts), EINVAL);
     opts.ttl = 300;
     CHECK_ERR(mcast_sender("[ff15::1]:5000", &opts), EINVAL);
+    CHECK_MSG("IPV6_MULTICAST_HOPS 300");
     opts = (struct mcast_opts)MCAST_OPTS_INIT;
     opts.source = "nope";
     CHECK_ERR(mcast_receiver("232.1.1.1:5000", &opts), EINVAL);
