@@ -1,6 +1,7 @@
 /* The C ABI's per-datagram cost for `make bench` (BENCH_PARTS=capi): a loop of mcast_send() against the same
- * loop of send(2), and a loop of mcast_recv() against recvmsg(2) doing the same job (source address, control
- * messages for the group, interface and TTL, MSG_TRUNC), on one socket pair over lo, 64-byte datagrams.
+ * loop of send(2), and a loop of mcast_recv() against recvmsg(2) doing the same job (every field of struct
+ * mcast_rxinfo: source address, group and interface, TTL, drop count, lengths; see plain_recv), on the same
+ * sockets over lo, 64-byte datagrams.
  *
  * usage: capi ROUNDS COUNT
  * Each round times COUNT sends with each call, then fills the receiver with twice COUNT datagrams and times
@@ -47,39 +48,52 @@ static double time_send(int fd, int lib, long count) {
     return now() - t0;
 }
 
-/* What a C program does to learn what mcast_recv() reports. */
-static ssize_t plain_recv(int fd, unsigned char *buf, unsigned int *ifindex, int *ttl) {
-    struct sockaddr_storage from;
+/* What a C program does to learn what mcast_recv() reports, written into the same struct: recvmsg(2) with the
+ * sender's address straight into info->source, then the control messages the socket asked for (mcast_receiver
+ * turns on IP_PKTINFO, IP_RECVTTL, IP_RECVTOS, SO_TIMESTAMPNS and SO_RXQ_OVFL, so both loops get the same ones
+ * from the kernel) walked with CMSG_NXTHDR, reading what struct mcast_rxinfo holds: the group and interface
+ * (IP_PKTINFO), the TTL and the drop count; the length, full length and truncation from MSG_TRUNC. A function
+ * of its own, as mcast_recv() is, so that callgrind counts each per call (docs/performance.md). */
+static __attribute__((noinline)) ssize_t plain_recv(int fd, unsigned char *buf, size_t len, struct mcast_rxinfo *info) {
     union {
         char bytes[256];
         struct cmsghdr align;
     } control;
-    struct iovec iov = {buf, SIZE * 2};
-    struct msghdr msg = {.msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
-                         .msg_control = control.bytes, .msg_controllen = sizeof control.bytes};
+    struct iovec iov = {buf, len};
+    struct msghdr msg = {.msg_name = &info->source, .msg_namelen = sizeof info->source, .msg_iov = &iov,
+                         .msg_iovlen = 1, .msg_control = control.bytes, .msg_controllen = sizeof control.bytes};
     ssize_t n = recvmsg(fd, &msg, MSG_TRUNC);
     if (n < 0)
         return n;
+    info->full_len = (size_t)n;
+    info->len = (size_t)n < len ? (size_t)n : len;
+    info->truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+    info->group.ss_family = AF_UNSPEC;
+    info->ifindex = 0;
+    info->ttl = -1;
+    info->drops = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
             struct in_pktinfo pi;
             memcpy(&pi, CMSG_DATA(c), sizeof pi);
-            *ifindex = (unsigned int)pi.ipi_ifindex;
+            struct sockaddr_in group = {.sin_family = AF_INET, .sin_addr = pi.ipi_addr};
+            memcpy(&info->group, &group, sizeof group);
+            info->ifindex = (unsigned int)pi.ipi_ifindex;
         } else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) {
-            memcpy(ttl, CMSG_DATA(c), sizeof *ttl);
+            memcpy(&info->ttl, CMSG_DATA(c), sizeof info->ttl);
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+            memcpy(&info->drops, CMSG_DATA(c), sizeof info->drops);
         }
     }
-    return n;
+    return (ssize_t)info->len;
 }
 
 static double time_recv(int fd, int lib, long count) {
     unsigned char buf[SIZE * 2];
     struct mcast_rxinfo info = MCAST_RXINFO_INIT;
-    unsigned int ifindex = 0;
-    int ttl = -1;
     double t0 = now();
     for (long i = 0; i < count; i++) {
-        ssize_t n = lib ? mcast_recv(fd, buf, sizeof buf, &info) : plain_recv(fd, buf, &ifindex, &ttl);
+        ssize_t n = lib ? mcast_recv(fd, buf, sizeof buf, &info) : plain_recv(fd, buf, sizeof buf, &info);
         if (n != SIZE)
             die(lib ? "mcast_recv" : "recvmsg");
     }
@@ -143,6 +157,8 @@ int main(int argc, char **argv) {
         rn[r] = t[0] / (double)count * 1e9;
     }
     printf("capi: %d rounds of %ld datagrams of %d bytes over lo; ratio median (quartiles)\n", rounds, count, SIZE);
+    printf("      recv: one socket for both loops (same control messages from the kernel: pktinfo, TTL, TOS,\n"
+           "      timestamp, drops); both fill a struct mcast_rxinfo (recvmsg + CMSG_NXTHDR walk in C)\n");
     report("mcast_send / send", sr, sn, rounds);
     report("mcast_recv / recvmsg", rr, rn, rounds);
     free(sr);

@@ -6,7 +6,7 @@
 //! ([`parse_addr`]).
 //!
 //! ```
-//! use mcast::addrinfo::{describe, parse_addr};
+//! use mcast::__private::addrinfo::{describe, parse_addr};
 //! let ip = parse_addr("[ff02::fb%eth0]:5353").unwrap();
 //! let facts = describe(mcast::Group::new(ip, 0)?);
 //! assert_eq!((facts.well_known, facts.never_forwarded, facts.ttl.ttl), (Some("mDNS"), true, 1));

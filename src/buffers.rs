@@ -23,6 +23,7 @@ pub enum Direction {
 
 /// A buffer size request and the kernel's answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BufferSize {
     /// Which buffer.
     pub direction: Direction,

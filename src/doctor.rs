@@ -1,13 +1,10 @@
 //! "Why doesn't multicast work here?": the checks `mcast doctor` runs, as library functions that return
 //! [`Finding`]s (ok / warn / fail, a one-line explanation, and the command that fixes it).
 //!
-//! [`diagnose`] runs them all for one group and interface, in the order a packet meets them: the interface
-//! ([`checks::interface`]), the route that picks it ([`checks::route`]), reverse-path filtering
-//! ([`checks::rp_filter`]), the IGMP/MLD version ([`checks::protocol_version`]), the per-socket membership
-//! limit ([`checks::membership_limit`]), the packet filter ([`firewall_check`]), the group's scope against the
-//! TTL ([`checks::scope`]), groups that share its Ethernet MAC ([`checks::mac_collisions`]), whether a querier
-//! is heard and which PIM routers are on the link ([`link::listen`]), and a local loop test
-//! ([`probe::loop_test`]).
+//! [`diagnose`] runs them all for one group and interface, in the order a packet meets them: the interface, the
+//! route that picks it, reverse-path filtering, the IGMP/MLD version, the per-socket membership limit, the packet
+//! filter, the group's scope against the TTL, groups that share its Ethernet MAC, whether a querier is heard and
+//! which PIM routers are on the link, and a local loop test.
 //!
 //! Everything reads the calling thread's network namespace, so a test can run the doctor inside one it made.
 //!
@@ -20,12 +17,12 @@
 //! # Ok::<(), mcast::Error>(())
 //! ```
 
-pub mod checks;
-pub mod firewall;
-pub mod json;
-pub mod link;
-pub mod probe;
-pub mod route;
+pub(crate) mod checks;
+pub(crate) mod firewall;
+pub(crate) mod json;
+pub(crate) mod link;
+pub(crate) mod probe;
+pub(crate) mod route;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -64,6 +61,7 @@ impl fmt::Display for Status {
 
 /// One finding: which check, how it came out, why in one line, and the fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Finding {
     /// The check's name: `interface`, `route`, `rp_filter`, `igmp-version`, `mld-version`, `memberships`,
     /// `firewall`, `scope`, `mac`, `querier`, `pim`, `loop`.
@@ -74,12 +72,33 @@ pub struct Finding {
     pub summary: String,
     /// The command or change that fixes it (for warnings and failures).
     pub fix: Option<String>,
+    /// The program setting the finding is about, when a program (rather than the host) can change it: a tool
+    /// built on the library names its own option for it.
+    pub setting: Option<Setting>,
+}
+
+/// A setting of the sending or receiving program that a finding asks to change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// The interface a program sends on or joins on (`IP_MULTICAST_IF`, the join's interface, a zone).
+    Interface,
+    /// The sender a receiver names (a source-specific join).
+    Source,
+    /// The TTL or hop limit a sender uses (`IP_MULTICAST_TTL`, `IPV6_MULTICAST_HOPS`).
+    Ttl,
 }
 
 impl Finding {
     /// A finding without a fix.
     pub fn new(check: &'static str, status: Status, summary: impl Into<String>) -> Finding {
-        Finding { check, status, summary: summary.into(), fix: None }
+        Finding { check, status, summary: summary.into(), fix: None, setting: None }
+    }
+
+    /// The same finding, about a setting of the program.
+    pub fn setting(mut self, setting: Setting) -> Finding {
+        self.setting = Some(setting);
+        self
     }
 
     /// The same finding with a fix.
@@ -196,7 +215,7 @@ pub fn diagnose(opts: &Options) -> Report {
 }
 
 /// The traffic kinds multicast reception depends on, for `group` on `iface`.
-pub fn packets(group: &Group, iface: Option<&Interface>) -> Vec<Packet> {
+pub(crate) fn packets(group: &Group, iface: Option<&Interface>) -> Vec<Packet> {
     let name = iface.map(|i| i.name.clone());
     let family = Family::of(group.ip());
     let base = |what: String, proto: u8, daddrs: Vec<IpAddr>, types: Vec<u8>, inbound: bool| Packet {
@@ -265,7 +284,7 @@ fn listing(prog: &str, args: &[&str]) -> Option<String> {
 
 /// Reads the packet filter: nftables (`nft -j list ruleset`), and iptables where nft does not show it
 /// (legacy iptables, or no nft). Returns the rules and the names of the sources read.
-pub fn read_ruleset() -> (Ruleset, Vec<&'static str>) {
+pub(crate) fn read_ruleset() -> (Ruleset, Vec<&'static str>) {
     let mut rs = Ruleset::default();
     let mut read = Vec::new();
     let nft = listing("nft", &["-j", "list", "ruleset"]).and_then(|t| firewall::parse_nft_json(&t));
@@ -304,7 +323,7 @@ pub fn read_ruleset() -> (Ruleset, Vec<&'static str>) {
 
 /// Would the packet filter drop the group's datagrams, or the IGMP/MLD that keeps the membership alive?
 /// One finding per kind of traffic dropped; a single `ok` when none is.
-pub fn firewall_check(group: &Group, iface: Option<&Interface>) -> Vec<Finding> {
+pub(crate) fn firewall_check(group: &Group, iface: Option<&Interface>) -> Vec<Finding> {
     let (rs, read) = read_ruleset();
     if read.is_empty() {
         return vec![Finding::new(
@@ -318,7 +337,7 @@ pub fn firewall_check(group: &Group, iface: Option<&Interface>) -> Vec<Finding> 
 }
 
 /// [`firewall_check`] on rules already read.
-pub fn judge_ruleset(rs: &Ruleset, read: &[&str], group: &Group, iface: Option<&Interface>) -> Vec<Finding> {
+pub(crate) fn judge_ruleset(rs: &Ruleset, read: &[&str], group: &Group, iface: Option<&Interface>) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in packets(group, iface) {
         match rs.judge(&p) {

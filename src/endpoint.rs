@@ -169,6 +169,7 @@ impl SenderBuilder {
 
 /// One membership of a [`Receiver`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Membership {
     /// The group.
     pub group: Group,
@@ -248,6 +249,13 @@ impl Receiver {
                 return Ok(meta);
             }
         }
+    }
+
+    /// Receives one datagram if one is queued, never waiting; `Ok(None)` when none is (datagrams from
+    /// interfaces this receiver did not join on are dropped on the way, as by [`Receiver::recv`]). The step an
+    /// event loop runs when the descriptor is readable.
+    pub fn try_recv(&self, buf: &mut [u8]) -> Result<Option<RecvMeta>> {
+        self.recv_timeout(buf, Duration::ZERO)
     }
 
     /// Receives one datagram, waiting at most `timeout`.

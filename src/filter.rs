@@ -8,13 +8,23 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::socket::{iface_index, multicast_only, unicast_source, Family, McastSocket};
 use crate::sys::msfilter::{self, MCAST_EXCLUDE, MCAST_INCLUDE};
 
-/// Which sources a membership's filter lets through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which sources a membership's filter lets through: a socket's source filter, or a membership reported on the
+/// wire (IGMPv3/MLDv2 records).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FilterMode {
     /// `MCAST_INCLUDE`: only the listed sources (source-specific; an empty list leaves the group).
     Include,
     /// `MCAST_EXCLUDE`: every source but the listed ones (an any-source join has an empty exclude list).
     Exclude,
+}
+
+impl std::fmt::Display for FilterMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FilterMode::Include => "INCLUDE",
+            FilterMode::Exclude => "EXCLUDE",
+        })
+    }
 }
 
 impl FilterMode {

@@ -27,6 +27,7 @@ pub const MAX_UDP_PAYLOAD: usize = 65_507;
 
 /// How a [`BatchSender`] hands datagrams to the kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendPath {
     /// One `sendmsg` with `UDP_SEGMENT` per up to [`MAX_SEGMENTS`] datagrams.
     Segments,

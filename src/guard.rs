@@ -15,7 +15,7 @@
 //!    gets at most a bounded rate.
 //!
 //! Every refusal is counted by reason ([`Refusals`]); the per-source state lives in a capped table that
-//! forgets its idlest entries ([`SenderTable`]), so a flood of forged sources cannot grow it.
+//! forgets its idlest entries (`SenderTable`), so a flood of forged sources cannot grow it.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

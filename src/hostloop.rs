@@ -9,7 +9,7 @@
 //! node. Joining it sends no MLD report (below link-local scope there is none).
 //!
 //! ```no_run
-//! use mcast::hostloop::{ipv4_pair, payload, ARRIVE};
+//! use mcast::__private::hostloop::{ipv4_pair, payload, ARRIVE};
 //! let pair = ipv4_pair()?;
 //! let msg = payload("IPv4", "loop on");
 //! let (sent, meta) = pair.exchange(&msg, ARRIVE)?;

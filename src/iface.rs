@@ -19,6 +19,7 @@ use crate::sys;
 /// # Ok::<(), mcast::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Interface {
     /// Name, e.g. `lo`, `eth0`.
     pub name: String,

@@ -10,9 +10,9 @@
 //! [`LinkEvent::Resync`] ("re-read the interfaces"), never a panic. All integers are in host byte order.
 //!
 //! ```no_run
-//! use mcast::linkwatch::{LinkEvent, LinkWatcher};
+//! use mcast::__private::linkwatch::{LinkEvent, LinkWatcher};
 //! let mut watch = LinkWatcher::open()?;
-//! for event in watch.wait(None)? {
+//! for event in watch.read()? {
 //!     if let LinkEvent::DelLink(link) = event {
 //!         println!("interface {} (#{}) is gone", link.name.as_deref().unwrap_or("?"), link.index);
 //!     }
@@ -23,7 +23,6 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
-use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::sys::netlink::{self, Read};
@@ -315,17 +314,6 @@ pub enum LinkEvent {
     Resync,
 }
 
-impl LinkEvent {
-    /// The interface index the event is about (`None` for [`LinkEvent::Resync`]).
-    pub fn index(&self) -> Option<u32> {
-        match self {
-            LinkEvent::NewLink(l) | LinkEvent::DelLink(l) => Some(l.index),
-            LinkEvent::NewAddr(a) | LinkEvent::DelAddr(a) => Some(a.index),
-            LinkEvent::Resync => None,
-        }
-    }
-}
-
 /// Every event in a buffer of netlink messages, in order. Messages of other types (acknowledgements,
 /// `NLMSG_DONE`, routes) are skipped; a malformed message or `NLMSG_OVERRUN` becomes [`LinkEvent::Resync`].
 pub fn parse_events(buf: &[u8]) -> Vec<LinkEvent> {
@@ -397,12 +385,6 @@ impl LinkWatcher {
             }
         }
         Ok(events)
-    }
-
-    /// Waits up to `timeout` (`None`: until something comes) for announcements, then reads them.
-    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Vec<LinkEvent>> {
-        crate::sys::socket::wait_readable(self.fd.as_fd(), timeout).map_err(|e| Error::os("poll", e))?;
-        self.read()
     }
 }
 
@@ -486,7 +468,6 @@ mod tests {
         );
         let LinkEvent::NewLink(l) = &events[0] else { unreachable!() };
         assert!(l.is_usable());
-        assert_eq!(events[3].index(), Some(9));
     }
 
     #[test]

@@ -62,6 +62,7 @@ impl From<Group> for Subscription {
 
 /// Datagrams and bytes received for one membership.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Datagrams.
     pub datagrams: u64,
@@ -77,12 +78,12 @@ pub struct Counters {
 
 impl Counters {
     /// Datagrams and bits per second since `earlier` (a copy of these counters taken `elapsed` ago).
-    pub fn rate_since(&self, earlier: &Counters, elapsed: Duration) -> Rate {
+    pub fn rate_since(&self, earlier: &Counters, elapsed: Duration) -> Throughput {
         let secs = elapsed.as_secs_f64();
         if secs <= 0.0 {
-            return Rate::default();
+            return Throughput::default();
         }
-        Rate {
+        Throughput {
             datagrams_per_sec: self.datagrams.saturating_sub(earlier.datagrams) as f64 / secs,
             bits_per_sec: self.bytes.saturating_sub(earlier.bytes) as f64 * 8.0 / secs,
         }
@@ -91,7 +92,8 @@ impl Counters {
 
 /// A receive rate.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Rate {
+#[non_exhaustive]
+pub struct Throughput {
     /// Datagrams per second.
     pub datagrams_per_sec: f64,
     /// Payload bits per second.
@@ -100,6 +102,7 @@ pub struct Rate {
 
 /// A membership of the receiver: a subscription on one interface, the socket that holds it, its counters.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Member {
     /// What is received.
     pub subscription: Subscription,
@@ -120,6 +123,7 @@ impl Member {
 
 /// One received datagram: which membership it counted for, on which socket, and its metadata.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Arrival {
     /// Index into [`MultiReceiver::members`]; `None` for a stray (see [`MultiReceiver::strays`]).
     pub member: Option<usize>,
@@ -206,6 +210,13 @@ impl MultiReceiver {
     /// (`tokio::io::unix::AsyncFd`, `mio`, `epoll`) and read the ready one with [`MultiReceiver::try_recv`].
     pub fn iter_fds(&self) -> impl ExactSizeIterator<Item = BorrowedFd<'_>> + '_ {
         self.slots.iter().map(|s| s.socket.as_fd())
+    }
+
+    /// The `epoll` descriptor that watches every socket: readable while any of them is (for `crate::tokio`,
+    /// which registers this one descriptor however many sockets there are).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn wait_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
     }
 
     /// The descriptors as integers (for the C ABI and `select`-style loops).
@@ -562,7 +573,7 @@ mod tests {
         let b = Counters { datagrams: 30, bytes: 3000, ..Counters::default() };
         let r = b.rate_since(&a, Duration::from_secs(2));
         assert_eq!((r.datagrams_per_sec, r.bits_per_sec), (10.0, 8000.0));
-        assert_eq!(a.rate_since(&b, Duration::ZERO), Rate::default());
+        assert_eq!(a.rate_since(&b, Duration::ZERO), Throughput::default());
         assert_eq!(a.rate_since(&b, Duration::from_secs(1)).datagrams_per_sec, 0.0, "never negative");
     }
 

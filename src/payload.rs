@@ -2,7 +2,7 @@
 //! apart, or one datagram per line of a reader; each optionally made exactly a given size.
 //!
 //! ```
-//! use mcast::payload::{Payloads, Source};
+//! use mcast::__private::payload::{Payloads, Source};
 //! let all: Vec<Vec<u8>> = Payloads::new(Source::Generated, Some(2), Some(12)).collect::<Result<_, _>>()?;
 //! assert_eq!(all, [b"mcast #1 abc".to_vec(), b"mcast #2 abc".to_vec()]);
 //! # Ok::<(), std::io::Error>(())

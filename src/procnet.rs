@@ -62,7 +62,7 @@ impl ProtocolVersion {
 
 /// One source in a group's filter on an interface (`/proc/net/mcfilter`, `/proc/net/mcfilter6`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SourceFilter {
+pub struct HostSource {
     /// Interface index.
     pub ifindex: u32,
     /// The group.
@@ -77,7 +77,7 @@ pub struct SourceFilter {
 
 /// One group joined on one interface.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Membership {
+pub struct HostGroup {
     /// Interface index.
     pub ifindex: u32,
     /// Interface name.
@@ -92,7 +92,7 @@ pub struct Membership {
     /// This host sent the last report for the group on the link (IGMPv1/v2, MLDv1 report suppression).
     pub last_reporter: bool,
     /// The sources in its filter; empty for plain any-source joins.
-    pub sources: Vec<SourceFilter>,
+    pub sources: Vec<HostSource>,
 }
 
 /// An interface with the groups joined on it, for one family.
@@ -105,7 +105,7 @@ pub struct InterfaceGroups {
     /// The IGMP or MLD version in force.
     pub version: ProtocolVersion,
     /// Groups joined on it.
-    pub groups: Vec<Membership>,
+    pub groups: Vec<HostGroup>,
 }
 
 /// `MAF_TIMER_RUNNING` in `/proc/net/igmp6`'s flags (include/net/if_inet6.h).
@@ -164,14 +164,14 @@ fn parse_igmp_device(line: &str) -> Option<InterfaceGroups> {
 }
 
 /// `\t\t\t\t010000E0     1 0:00000000\t\t0`
-fn parse_igmp_group(line: &str, ifindex: u32, iface: &str) -> Option<Membership> {
+fn parse_igmp_group(line: &str, ifindex: u32, iface: &str) -> Option<HostGroup> {
     let mut f = line.split_whitespace();
     let hex = f.next().filter(|h| h.len() == 8)?;
     let raw = u32::from_str_radix(hex, 16).ok()?;
     let users = f.next()?.parse().ok()?;
     let (running, _delta) = f.next()?.split_once(':')?;
     let reporter = f.next()?;
-    Some(Membership {
+    Some(HostGroup {
         ifindex,
         iface: iface.to_string(),
         // The kernel printed the network-order word as a host integer: its bytes in memory order are the address.
@@ -184,13 +184,13 @@ fn parse_igmp_group(line: &str, ifindex: u32, iface: &str) -> Option<Membership>
 }
 
 /// Parses `/proc/net/igmp6`: `IDX NAME GROUP32HEX USERS FLAGS TIMER`, one membership a line.
-pub fn parse_igmp6(text: &str) -> Vec<Membership> {
+pub fn parse_igmp6(text: &str) -> Vec<HostGroup> {
     text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
             let [index, name, group, users, flags, _timer] = f.as_slice() else { return None };
             let flags = u32::from_str_radix(flags, 16).ok()?;
-            Some(Membership {
+            Some(HostGroup {
                 ifindex: index.parse().ok().filter(|&i| i != 0)?,
                 iface: name.to_string(),
                 group: IpAddr::V6(hex6(group)?),
@@ -204,7 +204,7 @@ pub fn parse_igmp6(text: &str) -> Vec<Membership> {
 }
 
 /// Parses `/proc/net/mcfilter`: a header, then `IDX NAME 0xGROUP 0xSOURCE INC EXC` (addresses host order).
-pub fn parse_mcfilter(text: &str) -> Vec<SourceFilter> {
+pub fn parse_mcfilter(text: &str) -> Vec<HostSource> {
     let hex4 = |s: &str| {
         let h = s.strip_prefix("0x").filter(|h| h.len() == 8)?;
         u32::from_str_radix(h, 16).ok().map(|v| IpAddr::V4(Ipv4Addr::from(v)))
@@ -213,17 +213,17 @@ pub fn parse_mcfilter(text: &str) -> Vec<SourceFilter> {
 }
 
 /// Parses `/proc/net/mcfilter6`: a header, then `IDX NAME GROUP32HEX SOURCE32HEX INC EXC`.
-pub fn parse_mcfilter6(text: &str) -> Vec<SourceFilter> {
+pub fn parse_mcfilter6(text: &str) -> Vec<HostSource> {
     parse_filters(text, |s| hex6(s).map(IpAddr::V6))
 }
 
-fn parse_filters(text: &str, addr: impl Fn(&str) -> Option<IpAddr>) -> Vec<SourceFilter> {
+fn parse_filters(text: &str, addr: impl Fn(&str) -> Option<IpAddr>) -> Vec<HostSource> {
     text.lines()
         .filter_map(|line| {
             let f: Vec<&str> = line.split_whitespace().collect();
             // The device name is cut to six bytes ("%6.6s"), so the index is what identifies the interface.
             let [index, _name, group, source, inc, exc] = f.as_slice() else { return None };
-            Some(SourceFilter {
+            Some(HostSource {
                 ifindex: index.parse().ok().filter(|&i| i != 0)?,
                 group: addr(group)?,
                 source: addr(source)?,
@@ -243,7 +243,7 @@ fn hex6(s: &str) -> Option<Ipv6Addr> {
 
 /// Groups IPv6 memberships by interface, with `version` for each (MLD's version is not in the file).
 pub fn group_by_interface(
-    memberships: Vec<Membership>,
+    memberships: Vec<HostGroup>,
     version: impl Fn(u32, &str) -> ProtocolVersion,
 ) -> Vec<InterfaceGroups> {
     let mut out: Vec<InterfaceGroups> = Vec::new();
@@ -262,7 +262,7 @@ pub fn group_by_interface(
 }
 
 /// Attaches each source filter to the membership it belongs to (same interface and group).
-pub fn attach_sources(interfaces: &mut [InterfaceGroups], filters: &[SourceFilter]) {
+pub fn attach_sources(interfaces: &mut [InterfaceGroups], filters: &[HostSource]) {
     for iface in interfaces.iter_mut() {
         for m in iface.groups.iter_mut() {
             m.sources = filters.iter().filter(|f| f.ifindex == m.ifindex && f.group == m.group).copied().collect();
@@ -344,7 +344,7 @@ pub fn group_users(group: IpAddr) -> Option<u32> {
 }
 
 /// Every membership of this host, flattened (both families).
-pub fn memberships() -> Result<Vec<Membership>> {
+pub fn memberships() -> Result<Vec<HostGroup>> {
     Ok(read()?.into_iter().flat_map(|i| i.groups).collect())
 }
 
@@ -403,7 +403,7 @@ mod tests {
         );
         assert_eq!(f6[0].group, "ff3e::8000:1".parse::<IpAddr>().unwrap());
         assert_eq!(f6[0].source, "2001:db8::1".parse::<IpAddr>().unwrap());
-        let m = Membership {
+        let m = HostGroup {
             ifindex: 2,
             iface: "eth0".into(),
             group: "232.1.1.1".parse().unwrap(),

@@ -64,6 +64,7 @@ pub use watch::{igmp_query, mld_query, Reported, Step, Watcher};
 
 /// A membership message of either family.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Message {
     /// IGMP, with the IPv4 header it came in.
     Igmp {

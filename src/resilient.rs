@@ -4,14 +4,14 @@
 //! The kernel keeps a membership across a link going down and up (same interface index), but not across a
 //! deletion: an interface re-created under the same name has a new index, and a socket joined on the old
 //! one hears nothing more, silently. So the receiver listens to the kernel's link announcements
-//! ([`LinkWatcher`]) beside its data socket; when an interface it joined on comes back usable (up, with a
+//! (`LinkWatcher`) beside its data socket; when an interface it joined on comes back usable (up, with a
 //! carrier) under a new index it leaves the stale membership and joins again there (and on the same index it
 //! makes sure the membership is still held). Without a `NETLINK_ROUTE` socket (a sandbox that refuses one)
 //! it falls back to reading the interface list every second.
 //!
 //! Each [`Outage`] records the interface, what happened (down, no carrier, deleted), when, for how long, and
 //! how many datagrams were missed where the payload carries the tools' header ([`crate::wire::proto`]): the gap in
-//! a sender's sequence numbers across the outage. Per-sender sequence state is a bounded [`SenderTable`].
+//! a sender's sequence numbers across the outage. Per-sender sequence state is a bounded `SenderTable`.
 //!
 //! ```no_run
 //! use mcast::resilient::ResilientReceiver;
@@ -407,7 +407,7 @@ impl LinkFollower {
         self.watch.as_ref().map(|w| w.as_fd())
     }
 
-    /// Numbered streams remembered (bounded: see [`SenderTable`]).
+    /// Numbered streams remembered (bounded: see `SenderTable`).
     pub fn streams(&self) -> usize {
         self.streams.len()
     }

@@ -67,6 +67,7 @@ impl Default for RetryPolicy {
 
 /// How many sends succeeded, were retried and failed, and why.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SendStats {
     /// Datagrams sent.
     pub sent: u64,
@@ -196,7 +197,7 @@ impl InterfaceFollower {
     }
 }
 
-/// A [`Sender`] that survives its interface: see the [module docs](self).
+/// A [`Sender`] that survives its interface: it sorts send errors (retried, counted, or fatal) and looks its interface up again by name.
 #[derive(Debug)]
 pub struct ResilientSender {
     sender: Sender,

@@ -47,6 +47,7 @@ impl Family {
 
 /// What one received datagram was: its size, sender, destination group, arrival interface and TTL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecvMeta {
     /// Bytes placed in the buffer.
     pub len: usize,
@@ -74,6 +75,30 @@ pub struct RecvMeta {
 }
 
 impl RecvMeta {
+    /// The metadata of a whole datagram of `len` bytes from `source`, nothing else known: for feeding an engine
+    /// datagrams made up by a test or replayed from a capture. Set the other fields on the result.
+    ///
+    /// ```
+    /// let mut meta = mcast::RecvMeta::new(64, "192.0.2.1:5000".parse().unwrap());
+    /// meta.ttl = Some(1);
+    /// assert!(!meta.truncated);
+    /// ```
+    pub fn new(len: usize, source: SocketAddr) -> RecvMeta {
+        RecvMeta {
+            len,
+            full_len: len,
+            truncated: false,
+            source,
+            group: None,
+            ifindex: None,
+            ttl: None,
+            timestamp: None,
+            drops: None,
+            gro_segment: None,
+            tos: None,
+        }
+    }
+
     /// The DSCP it arrived with: the upper six bits of [`RecvMeta::tos`].
     pub fn dscp(&self) -> Option<u8> {
         self.tos.map(|t| t >> 2)
@@ -132,7 +157,7 @@ impl RecvMeta {
 
 /// An IPv4 or IPv6 socket (`SOCK_DGRAM` or `SOCK_RAW`) that owns its descriptor.
 ///
-/// Every multicast option of ip(7) and ipv6(7) is a method: the integer ones in [`crate::options`], the
+/// Every multicast option of ip(7) and ipv6(7) is a method: the integer ones in `crate::options`, the
 /// request-struct ones (joins, source filters, interfaces) below. The descriptor is an ordinary one, so
 /// `poll`/`epoll` work on it ([`AsRawFd`]).
 ///
@@ -214,6 +239,7 @@ impl McastSocket {
     }
 
     /// A socket over a descriptor already checked by [`McastSocket::family_of`].
+    #[cfg(feature = "capi")]
     pub(crate) fn from_checked(fd: OwnedFd, family: Family) -> Self {
         McastSocket { fd, family }
     }
@@ -253,7 +279,7 @@ impl McastSocket {
     }
 
     /// Attaches a classic BPF program (`SO_ATTACH_FILTER`), replacing any before: the kernel runs it on every
-    /// datagram before queuing it, and drops those it returns 0 for ([`crate::sys::filter`]).
+    /// datagram before queuing it, and drops those it returns 0 for (`crate::sys::filter`).
     pub fn attach_filter(&self, program: &[sys::filter::Insn]) -> Result<()> {
         sys::filter::attach(self.fd(), program).map_err(os(|| "SO_ATTACH_FILTER"))
     }

@@ -6,7 +6,7 @@ pub const WINDOW: u64 = 1 << 16;
 
 /// What one arrival was, relative to those before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arrival {
+pub enum Order {
     /// The highest sequence number so far (in order, possibly after a gap).
     InOrder,
     /// New, but lower than one already seen: it was overtaken (RFC 4737's "reordered").
@@ -80,7 +80,7 @@ impl SeqTracker {
 
     /// Records one arrival and says what it was.
     #[inline]
-    pub fn record(&mut self, seq: u64) -> Arrival {
+    pub fn record(&mut self, seq: u64) -> Order {
         // The common case, the number after the highest: its slot is the one the window slides over, so
         // setting its bit both forgets the old number there and records the new one.
         if let Some(h) = self.highest {
@@ -91,7 +91,7 @@ impl SeqTracker {
                 }
                 self.highest = Some(seq);
                 self.unique += 1;
-                return Arrival::InOrder;
+                return Order::InOrder;
             }
         }
         self.record_other(seq)
@@ -99,12 +99,12 @@ impl SeqTracker {
 
     /// [`Self::record`] for any number but the next one.
     #[inline(never)]
-    fn record_other(&mut self, seq: u64) -> Arrival {
+    fn record_other(&mut self, seq: u64) -> Order {
         let arrival = match self.highest {
             None => {
                 self.highest = Some(seq);
                 self.test_and_set(seq);
-                Arrival::InOrder
+                Order::InOrder
             }
             Some(h) if seq > h => {
                 // Forget the slots the window slides over, so they can hold the new numbers.
@@ -118,25 +118,25 @@ impl SeqTracker {
                 }
                 self.highest = Some(seq);
                 self.test_and_set(seq);
-                Arrival::InOrder
+                Order::InOrder
             }
-            Some(h) if h - seq >= WINDOW => Arrival::TooOld,
+            Some(h) if h - seq >= WINDOW => Order::TooOld,
             Some(_) => {
                 if self.test_and_set(seq) {
-                    Arrival::Duplicate
+                    Order::Duplicate
                 } else {
-                    Arrival::Reordered
+                    Order::Reordered
                 }
             }
         };
         match arrival {
-            Arrival::InOrder => self.unique += 1,
-            Arrival::Reordered => {
+            Order::InOrder => self.unique += 1,
+            Order::Reordered => {
                 self.unique += 1;
                 self.reordered += 1
             }
-            Arrival::Duplicate => self.duplicates += 1,
-            Arrival::TooOld => self.too_old += 1,
+            Order::Duplicate => self.duplicates += 1,
+            Order::TooOld => self.too_old += 1,
         }
         arrival
     }
@@ -204,6 +204,7 @@ pub struct Rtt {
 
 /// What [`Rtt::summary`] reports, in nanoseconds.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RttSummary {
     /// Samples.
     pub count: usize,
@@ -281,7 +282,7 @@ mod tests {
     fn in_order_stream_counts_nothing_odd() {
         let mut t = SeqTracker::new();
         for s in 0..1000 {
-            assert_eq!(t.record(s), Arrival::InOrder);
+            assert_eq!(t.record(s), Order::InOrder);
         }
         assert_eq!((t.unique, t.duplicates, t.reordered, t.lost(1000)), (1000, 0, 0, 0));
     }
@@ -307,12 +308,12 @@ mod tests {
                 _ => next.saturating_sub(WINDOW + rng % 10),
             };
             let want = match highest {
-                Some(h) if seq <= h && h - seq >= WINDOW => Arrival::TooOld,
-                _ if seen.contains(&seq) => Arrival::Duplicate,
-                Some(h) if seq < h => Arrival::Reordered,
-                _ => Arrival::InOrder,
+                Some(h) if seq <= h && h - seq >= WINDOW => Order::TooOld,
+                _ if seen.contains(&seq) => Order::Duplicate,
+                Some(h) if seq < h => Order::Reordered,
+                _ => Order::InOrder,
             };
-            if want != Arrival::TooOld {
+            if want != Order::TooOld {
                 seen.insert(seq);
             }
             highest = highest.max(Some(seq));
@@ -331,7 +332,7 @@ mod tests {
         let mut t = SeqTracker::new();
         // 0 1 3 2 2 5 (4 lost), 6 expected => lost 1 of 7.
         let kinds: Vec<_> = [0, 1, 3, 2, 2, 5, 6].iter().map(|&s| t.record(s)).collect();
-        use Arrival::*;
+        use Order::*;
         assert_eq!(kinds, [InOrder, InOrder, InOrder, Reordered, Duplicate, InOrder, InOrder]);
         assert_eq!((t.unique, t.duplicates, t.reordered), (6, 1, 1));
         assert_eq!(t.lost(7), 1);
@@ -343,15 +344,15 @@ mod tests {
         let mut t = SeqTracker::new();
         t.record(0);
         t.record(WINDOW + 5);
-        assert_eq!(t.record(0), Arrival::TooOld);
-        assert_eq!(t.record(WINDOW + 5), Arrival::Duplicate);
-        assert_eq!(t.record(WINDOW + 4), Arrival::Reordered);
+        assert_eq!(t.record(0), Order::TooOld);
+        assert_eq!(t.record(WINDOW + 5), Order::Duplicate);
+        assert_eq!(t.record(WINDOW + 4), Order::Reordered);
         // A slot reused after the slide reads as new, not as a duplicate of its old occupant.
         let mut u = SeqTracker::new();
         u.record(3);
         u.record(3 + WINDOW - 1);
-        assert_eq!(u.record(3 + WINDOW), Arrival::InOrder);
-        assert_eq!(u.record(u64::MAX), Arrival::InOrder);
+        assert_eq!(u.record(3 + WINDOW), Order::InOrder);
+        assert_eq!(u.record(u64::MAX), Order::InOrder);
         assert_eq!(u.expected_by_highest(), u64::MAX);
     }
 

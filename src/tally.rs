@@ -4,7 +4,7 @@
 //! Pure and I/O-free, so a loop's decisions can be tested without a socket:
 //!
 //! ```
-//! use mcast::tally::{End, Next, StopRule};
+//! use mcast::__private::tally::{End, Next, StopRule};
 //! use std::time::{Duration, Instant};
 //! let start = Instant::now();
 //! let rule = StopRule::new(start, Some(3), Some(Duration::from_secs(5)), Duration::from_millis(500));
@@ -126,8 +126,8 @@ pub struct SourceCount {
 }
 
 /// What has arrived at one receiver so far. The totals are exact; the per-source counts are kept in a
-/// [`SenderTable`] (at most [`crate::senders::DEFAULT_CAP`] sources, each forgotten after
-/// [`crate::senders::DEFAULT_MAX_AGE`] of silence), since the sources are whatever the network sends.
+/// `SenderTable` (at most `crate::senders::DEFAULT_CAP` sources, each forgotten after
+/// `crate::senders::DEFAULT_MAX_AGE` of silence), since the sources are whatever the network sends.
 #[derive(Clone, Debug, Default)]
 pub struct RecvTally {
     /// Datagrams.

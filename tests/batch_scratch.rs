@@ -8,9 +8,9 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use common::Netns;
+use mcast::__private::sys::mmsg::{recv_batch, RecvScratch};
+use mcast::__private::sys::socket::{wait_readable, Received};
 use mcast::gso::BatchReceiver;
-use mcast::sys::mmsg::{recv_batch, RecvScratch};
-use mcast::sys::socket::{wait_readable, Received};
 use mcast::{Group, McastSocket, Receiver, Sender};
 
 /// What a test expects of one read (or one datagram of a split read).

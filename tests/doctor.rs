@@ -403,7 +403,7 @@ fn the_command_exits_1_on_failure_and_speaks_json() {
     assert!(text.contains("va is down") && text.contains("ip link set va up"), "{text}");
     let (code, json, _) = run(&["239.1.2.3:5000", "--iface", "va", "--querier-wait", "0", "--json"]);
     assert_eq!(code, Some(1));
-    let doc = mcast::doctor::json::Json::parse(json.trim()).unwrap_or_else(|| panic!("not JSON: {json}"));
+    let doc = mcast::__private::json::Json::parse(json.trim()).unwrap_or_else(|| panic!("not JSON: {json}"));
     let findings = doc.get("findings").unwrap().items();
     let down = findings
         .iter()
@@ -411,7 +411,7 @@ fn the_command_exits_1_on_failure_and_speaks_json() {
         .unwrap_or_else(|| panic!("{json}"));
     assert_eq!(down.get("status").and_then(|s| s.as_str()), Some("fail"));
     assert_eq!(down.get("fix").and_then(|s| s.as_str()), Some("ip link set va up"));
-    assert_eq!(doc.get("failed"), Some(&mcast::doctor::json::Json::Bool(true)));
+    assert_eq!(doc.get("failed"), Some(&mcast::__private::json::Json::Bool(true)));
     let (code, _, err) = run(&["not-a-group"]);
     assert_eq!(code, Some(2), "{err}");
 }

@@ -8,8 +8,8 @@ mod common;
 use std::net::IpAddr;
 
 use common::*;
-use mcast::doctor::json::Json;
-use mcast::procnet::{self, InterfaceGroups, Membership};
+use mcast::__private::json::Json;
+use mcast::procnet::{self, HostGroup, InterfaceGroups};
 use mcast::{Family, McastSocket};
 
 fn ip(s: &str) -> IpAddr {
@@ -17,7 +17,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 /// The memberships of `group` on interface `ifname`, as this namespace's kernel reports them.
-fn find<'a>(list: &'a [InterfaceGroups], ifname: &str, family: Family, group: &str) -> Option<&'a Membership> {
+fn find<'a>(list: &'a [InterfaceGroups], ifname: &str, family: Family, group: &str) -> Option<&'a HostGroup> {
     list.iter()
         .filter(|i| i.iface == ifname && i.version.family == family)
         .flat_map(|i| i.groups.iter())

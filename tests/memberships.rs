@@ -41,8 +41,9 @@ fn lo() -> u32 {
 
 /// `IP_MULTICAST_IF` as the kernel reports it, read as raw bytes.
 fn kernel_multicast_if(s: &McastSocket) -> Ipv4Addr {
-    let raw = mcast::sys::sockopt::getsockopt::<libc::c_uint>(s.as_fd(), libc::IPPROTO_IP, libc::IP_MULTICAST_IF)
-        .expect("getsockopt IP_MULTICAST_IF");
+    let raw =
+        mcast::__private::sys::sockopt::getsockopt::<libc::c_uint>(s.as_fd(), libc::IPPROTO_IP, libc::IP_MULTICAST_IF)
+            .expect("getsockopt IP_MULTICAST_IF");
     Ipv4Addr::from(raw.to_ne_bytes())
 }
 

@@ -288,7 +288,7 @@ fn the_recv_command_counts_each_group_of_a_range() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 
-    use mcast::doctor::json::Json;
+    use mcast::__private::json::Json;
 
     let ns = Netns::new("multicli");
     let groups = parse_group_list("239.21.0.1-239.21.0.30:5010", None).unwrap();

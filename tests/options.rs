@@ -17,7 +17,7 @@ use mcast::{ErrorKind, Family, Interface, McastSocket};
 
 /// The kernel's value of an `int` option, read without the library's typed getters.
 fn kernel_int(s: &McastSocket, level: libc::c_int, name: libc::c_int) -> i32 {
-    mcast::sys::sockopt::getsockopt::<libc::c_int>(s.as_fd(), level, name)
+    mcast::__private::sys::sockopt::getsockopt::<libc::c_int>(s.as_fd(), level, name)
         .unwrap_or_else(|e| panic!("getsockopt({level}, {name}): {e}"))
 }
 

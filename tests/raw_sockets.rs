@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use common::traffic::Link;
 use common::Netns;
+use mcast::__private::sys::sockopt::getsockopt_bytes;
 use mcast::raw::{Heard, IgmpSocket, Message, MldSocket};
-use mcast::sys::sockopt::getsockopt_bytes;
 use mcast::wire::{self, IgmpRepr, MldRepr};
 use raw_support::{link_local, mcast, A4, BIN};
 

@@ -440,7 +440,7 @@ fn multi_group_recv_across_a_veth_deleted_and_made_again() {
             let (g, stop) = (g.parse::<Group>().unwrap(), stop.clone());
             // Each stream its own session, so the receiver tells their numbers apart.
             a.spawn(move || {
-                let mut tx = mcast::sendretry::ResilientSender::new(
+                let mut tx = mcast::__private::sendretry::ResilientSender::new(
                     Sender::builder(g).interface(IfaceSpec::Name("va".into())).ttl(1).build().unwrap(),
                 );
                 let (mut buf, mut seq) = ([0u8; 64], 0u64);

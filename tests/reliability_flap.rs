@@ -16,8 +16,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{veth, wait_ipv6, Netns};
+use mcast::__private::sendretry::{Outcome, ResilientSender, SendStats};
 use mcast::resilient::{Cause, Notice, Outage, ResilientReceiver};
-use mcast::sendretry::{Outcome, ResilientSender, SendStats};
 use mcast::wire::proto::{self, Kind};
 use mcast::{Group, IfaceSpec, Receiver, Sender};
 

@@ -101,7 +101,7 @@ fn one_sender_shared_by_threads_and_a_receiver_on_another() {
 #[test]
 fn a_full_send_queue_is_retried_then_counted() {
     needs_root!();
-    use mcast::sendretry::{Outcome, ResilientSender, RetryPolicy};
+    use mcast::__private::sendretry::{Outcome, ResilientSender, RetryPolicy};
 
     let a = Netns::new("prqa");
     let b = Netns::new("prqb");

@@ -3,9 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcast::doctor::firewall::{parse_iptables_save, parse_nft_json, Ruleset};
-use mcast::doctor::json::Json;
-use mcast::doctor::packets;
+use mcast::__private::firewall::{packets, parse_iptables_save, parse_nft_json, Ruleset};
+use mcast::__private::json::Json;
 use mcast::Group;
 
 fuzz_target!(|data: &[u8]| {

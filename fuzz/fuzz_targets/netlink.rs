@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcast::linkwatch::{parse_events, AddrInfo, Attrs, LinkInfo, Messages};
+use mcast::__private::linkwatch::{parse_events, AddrInfo, Attrs, LinkInfo, Messages};
 
 fuzz_target!(|data: &[u8]| {
     let events = parse_events(data);

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mcast::wire::proto::{self, Answer, Packet};
-use mcast::stats::SeqTracker;
+use mcast::__private::stats::SeqTracker;
 
 fuzz_target!(|data: &[u8]| {
     let unchecked = Packet::new_unchecked(data);

@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcast::doctor::route::parse_reply;
+use mcast::__private::route::parse_reply;
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_reply(data, 1);

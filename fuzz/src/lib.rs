@@ -6,17 +6,9 @@ use mcast::RecvMeta;
 
 /// The metadata of a datagram of `len` bytes from `source`, to `group`, arrived on `ifindex` with `ttl`.
 pub fn meta(len: usize, source: SocketAddr, ifindex: Option<u32>, ttl: Option<u8>, group: Option<IpAddr>) -> RecvMeta {
-    RecvMeta {
-        len,
-        full_len: len,
-        truncated: false,
-        source,
-        group,
-        ifindex,
-        ttl,
-        timestamp: None,
-        drops: None,
-        gro_segment: None,
-        tos: None,
-    }
+    let mut meta = RecvMeta::new(len, source);
+    meta.group = group;
+    meta.ifindex = ifindex;
+    meta.ttl = ttl;
+    meta
 }

@@ -9,11 +9,11 @@ use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
-use super::types::{McastRxinfo, RxOut};
+use super::types::{McastRxinfo, RawRx, RxOut};
 use super::{bytes, bytes_mut, c_str, ffi_fn, lend, CResult, Failure};
-use crate::sys::mmsg::{RecvScratch, MAX_BATCH};
-use crate::sys::socket::{recv_msg, send, send_to, wait_readable};
-use crate::{Error, Group, RecvMeta};
+use crate::sys::mmsg::{recv_batch_raw, BatchSpace, MAX_BATCH};
+use crate::sys::socket::{recv_raw, send, send_to, wait_readable, RecvSpace};
+use crate::{Error, Group};
 
 fn ssize(n: usize) -> libc::ssize_t {
     // A datagram is at most 64 KiB, so this never saturates in practice.
@@ -33,19 +33,28 @@ unsafe fn iovecs<'a>(iov: *const libc::iovec, count: usize) -> CResult<&'a [libc
     Ok(unsafe { std::slice::from_raw_parts(iov, count.min(MAX_BATCH)) })
 }
 
-/// One `recvmsg` into `buf` with `flags`, described in `out`'s first entry.
+/// One `recvmsg` into `buf` with `flags`, described in `out`'s first entry: the sender's address and the
+/// control messages go from the kernel's answer (on this stack, not cleared) straight into the entry.
+#[inline]
 fn recv_one(fd: BorrowedFd<'_>, buf: &mut [u8], flags: c_int, out: &RxOut) -> CResult<libc::ssize_t> {
-    let r = recv_msg(fd, buf, flags).map_err(|e| Error::os("recvmsg", e))?;
-    let meta = RecvMeta::from_raw(&r)?;
+    let mut space = RecvSpace::new();
+    let r = recv_raw(fd, buf, flags, &mut space).map_err(recv_failed)?;
+    let rx = RawRx::new(r)?;
     // SAFETY: out was made from the caller's entry (or NULL), writable for the call.
-    unsafe { out.write(0, &meta) };
-    Ok(ssize(meta.len))
+    unsafe { out.write_raw(0, &rx) };
+    Ok(ssize(rx.len()))
+}
+
+#[cold]
+fn recv_failed(e: std::io::Error) -> Failure {
+    Error::os("recvmsg", e).into()
 }
 
 /// `mcast_recv`'s body, for either layout of the info.
 ///
 /// # Safety
 /// `buf` is NULL or writable for `len` bytes that nothing else uses during the call.
+#[inline]
 pub(super) unsafe fn recv(fd: c_int, buf: *mut c_void, len: usize, out: RxOut) -> CResult<libc::ssize_t> {
     // SAFETY: forwarded from this function's contract.
     let data = unsafe { bytes_mut(buf.cast(), len, "buf") }?;
@@ -97,25 +106,27 @@ pub(super) unsafe fn recv_batch(fd: c_int, bufs: *const libc::iovec, out: RxOut,
     if out.is_nowhere() {
         return Err(Failure::invalid("infos is NULL"));
     }
-    let mut slots: Vec<&mut [u8]> = Vec::with_capacity(iov.len());
     for v in iov {
-        // SAFETY: the contract makes each iovec's base writable for its length, the buffers distinct, and
-        // nothing else using them during the call.
-        slots.push(unsafe { bytes_mut(v.iov_base.cast::<u8>(), v.iov_len, "bufs[i].iov_base") }?);
+        // SAFETY: the contract makes each iovec's base writable for its length; this only checks it.
+        unsafe { bytes_mut(v.iov_base.cast::<u8>(), v.iov_len, "bufs[i].iov_base") }?;
     }
     let fd = lend(fd)?;
-    let mut scratch = RecvScratch::new();
-    let raw = crate::sys::mmsg::recv_batch(fd, &mut slots, &mut scratch, libc::MSG_WAITFORONE)
-        .map_err(|e| Error::os("recvmmsg", e))?;
-    let mut metas = Vec::with_capacity(raw.len());
-    for r in raw {
-        metas.push(RecvMeta::from_raw(r)?);
+    let mut space = BatchSpace::new();
+    // SAFETY: checked above: each iovec's buffer is non-NULL, and by the contract writable and distinct.
+    let got = unsafe { recv_batch_raw(fd, iov, libc::MSG_WAITFORONE, &mut space) }
+        .map_err(|e| Failure::from(Error::os("recvmmsg", e)))?;
+    // Every sender is checked before any entry is written, so that a failure leaves the entries alone.
+    let mut raws = [None; MAX_BATCH];
+    for (i, slot) in raws.iter_mut().enumerate().take(got.len()) {
+        *slot = got.get(i).map(RawRx::new).transpose()?;
     }
-    for (i, meta) in metas.iter().enumerate() {
-        // SAFETY: i < raw.len() <= min(count, MAX_BATCH), within the caller's array by the contract.
-        unsafe { out.write(i, meta) };
+    for (i, rx) in raws.iter().enumerate().take(got.len()) {
+        if let Some(rx) = rx {
+            // SAFETY: i < got.len() <= min(count, MAX_BATCH), within the caller's array by the contract.
+            unsafe { out.write_raw(i, rx) };
+        }
     }
-    Ok(metas.len() as c_int)
+    Ok(got.len() as c_int)
 }
 
 ffi_fn! {

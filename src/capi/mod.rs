@@ -248,7 +248,7 @@ impl Deref for Borrowed {
 /// `EBADF`; a closed descriptor fails the check with `EBADF`, another kind of socket with `EAFNOSUPPORT`.
 pub fn borrow(fd: c_int) -> CResult<Borrowed> {
     if fd < 0 {
-        return Err(Failure::new(libc::EBADF, format!("{fd} is not a file descriptor")));
+        return Err(not_a_descriptor(fd));
     }
     // SAFETY: fd is not -1, borrow_raw's one hard requirement. The number is only passed to system calls for
     // the duration of this call; if the caller gave a closed or foreign number those calls fail with EBADF or
@@ -260,28 +260,41 @@ pub fn borrow(fd: c_int) -> CResult<Borrowed> {
     Ok(Borrowed(ManuallyDrop::new(McastSocket::from_checked(ManuallyDrop::into_inner(fd), family))))
 }
 
+#[cold]
+fn not_a_descriptor(fd: c_int) -> Failure {
+    Failure::new(libc::EBADF, format!("{fd} is not a file descriptor"))
+}
+
 /// Lends `fd` to a datagram call without checking what it is: `sendmsg`/`recvmsg` fail by themselves on a closed
 /// descriptor (`EBADF`) or one that is not a socket (`ENOTSOCK`), so a check of ours would only cost two more
 /// system calls per datagram. A negative number is `EBADF` here, since `BorrowedFd` must not hold -1.
+#[inline]
 pub fn lend<'a>(fd: c_int) -> CResult<BorrowedFd<'a>> {
     if fd < 0 {
-        return Err(Failure::new(libc::EBADF, format!("{fd} is not a file descriptor")));
+        return Err(not_a_descriptor(fd));
     }
     // SAFETY: fd is not -1, borrow_raw's one hard requirement. The number is only passed to system calls during
     // the C call that lent it; a closed or foreign number makes them fail, and no memory is reached through it.
     Ok(unsafe { BorrowedFd::borrow_raw(fd) })
 }
 
+#[cold]
+fn bad_buffer(null: bool, len: usize, what: &str) -> Failure {
+    if null {
+        Failure::invalid(format!("{what} is NULL"))
+    } else {
+        Failure::invalid(format!("{what} length {len} is too large"))
+    }
+}
+
 /// A C buffer as a byte slice; NULL is `EINVAL` even for length 0, so a missing buffer is always noticed.
 ///
 /// # Safety
 /// `ptr` is NULL or readable for `len` bytes that nothing writes during the returned slice's life.
+#[inline]
 pub unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> CResult<&'a [u8]> {
-    if ptr.is_null() {
-        return Err(Failure::invalid(format!("{what} is NULL")));
-    }
-    if len > isize::MAX as usize {
-        return Err(Failure::invalid(format!("{what} length {len} is too large")));
+    if ptr.is_null() || len > isize::MAX as usize {
+        return Err(bad_buffer(ptr.is_null(), len, what));
     }
     // SAFETY: non-NULL, length checked against isize::MAX, readability from this function's contract.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
@@ -291,12 +304,10 @@ pub unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> CResult<&'a [
 ///
 /// # Safety
 /// `ptr` is NULL or writable for `len` bytes that nothing else reads or writes during the returned slice's life.
+#[inline]
 pub unsafe fn bytes_mut<'a>(ptr: *mut u8, len: usize, what: &str) -> CResult<&'a mut [u8]> {
-    if ptr.is_null() {
-        return Err(Failure::invalid(format!("{what} is NULL")));
-    }
-    if len > isize::MAX as usize {
-        return Err(Failure::invalid(format!("{what} length {len} is too large")));
+    if ptr.is_null() || len > isize::MAX as usize {
+        return Err(bad_buffer(ptr.is_null(), len, what));
     }
     // SAFETY: non-NULL, length checked against isize::MAX, exclusivity from this function's contract.
     Ok(unsafe { std::slice::from_raw_parts_mut(ptr, len) })

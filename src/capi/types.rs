@@ -2,13 +2,16 @@
 //! C suite compares them with what the C compiler makes of the header, so the two cannot drift apart.
 
 use std::ffi::{c_char, c_int, c_uint};
-use std::mem::{align_of, offset_of, size_of};
+use std::mem::{align_of, offset_of, size_of, MaybeUninit};
 use std::net::SocketAddr;
+use std::ptr::addr_of_mut;
 
 use super::{CResult, Failure};
 
+use crate::sys::cmsg::{self, Sink};
 use crate::sys::mreq::sockaddr_storage;
-use crate::RecvMeta;
+use crate::sys::socket::RawRecv;
+use crate::{Error, ErrorKind, RecvMeta};
 
 /// `struct mcast_opts`: settings for `mcast_sender` and `mcast_receiver`; `MCAST_OPTS_INIT` and
 /// `mcast_opts_init` give the defaults. `size` comes first so that the struct can grow: the library reads only
@@ -112,8 +115,13 @@ macro_rules! field_ends {
 
 /// How many leading bytes of a struct whose fields end at `ends` a caller's `size` covers, whole fields only: a
 /// caller built against an older header has a shorter struct, and a field it lacks must not be read half.
+#[inline]
 fn covered(size: usize, ends: &[usize]) -> usize {
-    ends.iter().copied().filter(|&e| e <= size).max().unwrap_or(0)
+    match ends.last() {
+        // A caller of this version or a newer one (the receive calls' usual case, checked on every datagram).
+        Some(&last) if size >= last => last,
+        _ => ends.iter().copied().filter(|&e| e <= size).max().unwrap_or(0),
+    }
 }
 
 const OPTS_ENDS: [usize; 8] = field_ends!(McastOpts: size: usize, ttl: c_int, loop_: c_int, iface: *const c_char,
@@ -160,11 +168,18 @@ pub(super) unsafe fn read_opts(opts: *const McastOpts) -> CResult<McastOpts> {
 /// struct's alignment, so that every entry is aligned.
 /// `what` names the struct (`opts`, `info`, `infos`); the message is made only on failure, since receive calls
 /// check on every datagram.
+#[inline]
 fn check_size(size: usize, stride: bool, what: &str, ty: &str) -> CResult<()> {
     if size < size_of::<usize>() || (stride && size % align_of::<usize>() != 0) {
-        return Err(Failure::invalid(format!("{what}->size is {size}: set it to sizeof({ty})")));
+        return Err(bad_size(size, what, ty));
     }
     Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn bad_size(size: usize, what: &str, ty: &str) -> Failure {
+    Failure::invalid(format!("{what}->size is {size}: set it to sizeof({ty})"))
 }
 
 /// `struct mcast_rxinfo`: what `mcast_recv` learnt about one datagram. `size` comes first: the caller sets it
@@ -234,21 +249,120 @@ impl From<&RecvMeta> for McastRxinfo {
     }
 }
 
-impl From<&RecvMeta> for McastRxinfo01 {
-    fn from(m: &RecvMeta) -> Self {
-        let i = McastRxinfo::from(m);
-        McastRxinfo01 {
-            source: i.source,
-            group: i.group,
-            len: i.len,
-            full_len: i.full_len,
-            ifindex: i.ifindex,
-            ttl: i.ttl,
-            truncated: i.truncated,
-            drops: i.drops,
+/// A receive's raw answer, checked: the datagram calls' path to `struct mcast_rxinfo`, which copies the
+/// sender's address as the kernel wrote it and reads the control messages once, straight into the caller's
+/// entry, with no Rust address types in between.
+#[derive(Clone, Copy)]
+pub(super) struct RawRx<'a> {
+    raw: RawRecv<'a>,
+    /// The sender's `sockaddr_in` or `sockaddr_in6`.
+    source: &'a [u8],
+}
+
+impl<'a> RawRx<'a> {
+    /// The answer of one `recvmsg`. A sender that is not an IPv4 or IPv6 address (a socket of another family)
+    /// is an error, as in the safe API; nothing has been written then.
+    #[inline]
+    pub(super) fn new(raw: RawRecv<'a>) -> CResult<Self> {
+        match raw.source_bytes() {
+            Some(source) => Ok(RawRx { raw, source }),
+            None => Err(no_ip_source()),
         }
     }
+
+    /// Bytes placed in the buffer.
+    #[inline]
+    pub(super) fn len(&self) -> usize {
+        self.raw.len
+    }
+
+    /// Writes the whole entry at `p` but its size.
+    ///
+    /// # Safety
+    /// `p` is writable for a `McastRxinfo` (any alignment).
+    #[inline]
+    unsafe fn fill(&self, p: *mut McastRxinfo) {
+        let r = &self.raw;
+        // SAFETY: every field pointer lies within *p, writable by the contract; the unaligned writes ask nothing
+        // of its alignment.
+        unsafe {
+            // The address as the kernel wrote it, zeros after it; each copy of a constant length.
+            let source = addr_of_mut!((*p).source);
+            source.write_bytes(0, 1);
+            if let Ok(sin) = <[u8; size_of::<libc::sockaddr_in>()]>::try_from(self.source) {
+                source.cast::<[u8; size_of::<libc::sockaddr_in>()]>().write_unaligned(sin);
+            } else if let Ok(sin6) = <[u8; size_of::<libc::sockaddr_in6>()]>::try_from(self.source) {
+                source.cast::<[u8; size_of::<libc::sockaddr_in6>()]>().write_unaligned(sin6);
+            }
+            addr_of_mut!((*p).group).write_bytes(0, 1);
+            addr_of_mut!((*p).len).write_unaligned(r.len);
+            addr_of_mut!((*p).full_len).write_unaligned(r.full_len);
+            addr_of_mut!((*p).truncated).write_unaligned(c_int::from(r.truncated));
+            addr_of_mut!((*p).ifindex).write_unaligned(0);
+            addr_of_mut!((*p).ttl).write_unaligned(-1);
+            addr_of_mut!((*p).drops).write_unaligned(0);
+        }
+        cmsg::walk(r.control, &mut EntrySink(p));
+    }
 }
+
+#[cold]
+fn no_ip_source() -> Failure {
+    Error::new(ErrorKind::Mismatch, "datagram without an IP source").into()
+}
+
+/// The control messages' values, written into an entry whose defaults are in place (see [`RawRx::fill`]).
+struct EntrySink(*mut McastRxinfo);
+
+impl Sink for EntrySink {
+    #[inline]
+    fn pktinfo_v4(&mut self, pi: &libc::in_pktinfo) {
+        let sin = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: pi.ipi_addr,
+            sin_zero: [0; 8],
+        };
+        // SAFETY: the entry is writable (RawRx::fill's contract), and its group storage already zeroed past the
+        // address.
+        unsafe {
+            addr_of_mut!((*self.0).group).cast::<libc::sockaddr_in>().write_unaligned(sin);
+            addr_of_mut!((*self.0).ifindex).write_unaligned(c_uint::try_from(pi.ipi_ifindex).unwrap_or(0));
+        }
+    }
+    #[inline]
+    fn pktinfo_v6(&mut self, pi: &libc::in6_pktinfo) {
+        let sin6 = libc::sockaddr_in6 {
+            sin6_family: libc::AF_INET6 as libc::sa_family_t,
+            sin6_port: 0,
+            sin6_flowinfo: 0,
+            sin6_addr: pi.ipi6_addr,
+            sin6_scope_id: 0,
+        };
+        // SAFETY: as above.
+        unsafe {
+            addr_of_mut!((*self.0).group).cast::<libc::sockaddr_in6>().write_unaligned(sin6);
+            addr_of_mut!((*self.0).ifindex).write_unaligned(pi.ipi6_ifindex);
+        }
+    }
+    #[inline]
+    fn ttl(&mut self, ttl: Option<u8>) {
+        // SAFETY: as above.
+        unsafe { addr_of_mut!((*self.0).ttl).write_unaligned(ttl.map_or(-1, c_int::from)) }
+    }
+    #[inline]
+    fn drops(&mut self, drops: Option<u32>) {
+        // SAFETY: as above.
+        unsafe { addr_of_mut!((*self.0).drops).write_unaligned(drops.unwrap_or(0)) }
+    }
+}
+
+// 0.1's entry is this version's without the leading size: RxOut::write_with copies one from the other.
+const _: () = {
+    assert!(size_of::<McastRxinfo01>() + size_of::<usize>() == size_of::<McastRxinfo>());
+    assert!(offset_of!(McastRxinfo01, source) + size_of::<usize>() == offset_of!(McastRxinfo, source));
+    assert!(offset_of!(McastRxinfo01, drops) + size_of::<usize>() == offset_of!(McastRxinfo, drops));
+};
 
 /// Where a receive call writes its `struct mcast_rxinfo` entries: nowhere (NULL), 0.1's layout, or the sized
 /// layout, `stride` bytes apart with the first `take` bytes of each written. Checked before anything is
@@ -268,6 +382,7 @@ impl RxOut {
     ///
     /// # Safety
     /// `infos` is NULL or points at `count` entries of `infos->size` bytes each, writable for the call.
+    #[inline]
     pub(super) unsafe fn sized(infos: *mut McastRxinfo, count: usize, what: &str) -> CResult<Self> {
         if infos.is_null() {
             return Ok(RxOut::Nowhere);
@@ -295,34 +410,64 @@ impl RxOut {
         matches!(self, RxOut::Nowhere)
     }
 
-    /// Writes entry `i` from `meta`.
+    /// Writes entry `i` from a receive's raw answer.
     ///
     /// # Safety
     /// The array this was made from has at least `i + 1` entries, writable for the call.
     #[inline]
+    pub(super) unsafe fn write_raw(&self, i: usize, rx: &RawRx<'_>) {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.write_with(i, |p| rx.fill(p)) }
+    }
+
+    /// Writes entry `i` from `meta`.
+    ///
+    /// # Safety
+    /// As [`RxOut::write_raw`].
     pub(super) unsafe fn write(&self, i: usize, meta: &RecvMeta) {
+        let value = McastRxinfo::from(meta);
+        // SAFETY: forwarded from this function's contract; `fill` is handed a writable McastRxinfo.
+        unsafe { self.write_with(i, |p| p.write_unaligned(value)) }
+    }
+
+    /// Writes entry `i` with `fill`, which writes a whole `McastRxinfo` but its size at the pointer it is
+    /// given: the caller's entry itself when it is of this version's layout and size (the common case, no
+    /// copy), else a struct on the stack of which the fields the entry has are then copied.
+    ///
+    /// # Safety
+    /// As [`RxOut::write_raw`]; `fill` writes nothing but the `McastRxinfo` it is given.
+    #[inline]
+    unsafe fn write_with(&self, i: usize, fill: impl FnOnce(*mut McastRxinfo)) {
+        let whole = size_of::<McastRxinfo>();
         match *self {
             RxOut::Nowhere => {}
-            // SAFETY: entry i exists and is writable by the contract.
-            RxOut::V01(p) => unsafe { p.add(i).write(McastRxinfo01::from(meta)) },
+            RxOut::Sized { base, stride, take } if take == whole => {
+                // SAFETY: entry i spans base + i * stride .. + stride >= take bytes, writable by the contract.
+                let p = unsafe { base.add(i * stride) }.cast::<McastRxinfo>();
+                fill(p);
+                // SAFETY: as above.
+                unsafe { addr_of_mut!((*p).size).write_unaligned(stride) };
+            }
             RxOut::Sized { base, stride, take } => {
-                let mut value = McastRxinfo::from(meta);
-                value.size = stride;
-                if take == size_of::<McastRxinfo>() {
-                    // The common case, a caller of this very version: one write of a known size.
-                    // SAFETY: entry i spans base + i * stride .. + stride >= take bytes, writable by the
-                    // contract, and aligned: the caller's array of structs of 8-byte alignment, with a stride
-                    // check_size made a multiple of 8.
-                    unsafe { base.add(i * stride).cast::<McastRxinfo>().write(value) };
-                    return;
+                let mut value = MaybeUninit::<McastRxinfo>::uninit();
+                fill(value.as_mut_ptr());
+                // SAFETY: fill wrote every field but the size, which is written here; the entry spans stride
+                // >= take bytes, writable by the contract, and `take` never exceeds the struct (covered()).
+                unsafe {
+                    addr_of_mut!((*value.as_mut_ptr()).size).write(stride);
+                    std::ptr::copy_nonoverlapping(value.as_ptr().cast::<u8>(), base.add(i * stride), take);
                 }
-                // SAFETY: entry i spans base + i * stride .. + stride >= take bytes, writable by the contract;
-                // `value` is a live McastRxinfo of at least `take` bytes (covered() never exceeds its size).
+            }
+            RxOut::V01(p) => {
+                let mut value = MaybeUninit::<McastRxinfo>::uninit();
+                fill(value.as_mut_ptr());
+                // SAFETY: fill wrote every field after the size; 0.1's entry is the same fields without the
+                // size (the layout table in layout.rs proves it), and entry i is writable by the contract.
                 unsafe {
                     std::ptr::copy_nonoverlapping(
-                        (&value as *const McastRxinfo).cast::<u8>(),
-                        base.add(i * stride),
-                        take,
+                        value.as_ptr().cast::<u8>().add(size_of::<usize>()),
+                        p.add(i).cast::<u8>(),
+                        size_of::<McastRxinfo01>(),
                     )
                 }
             }
@@ -379,6 +524,100 @@ pub struct AbiEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::cmsg::control_bytes;
+    use crate::sys::mreq::sockaddr;
+
+    /// A raw answer from `source` with IP_PKTINFO (interface 3, group 239.1.2.3), TTL 9, a timestamp and a
+    /// drop count of 4, cut from 5 bytes to 3.
+    fn raw_answer<'a>(name: &'a [u8], control: &'a [u8]) -> RawRecv<'a> {
+        RawRecv { len: 3, full_len: 5, truncated: true, control_truncated: false, name, control }
+    }
+
+    fn sample_control(v6: bool) -> Vec<u8> {
+        let pktinfo = if v6 {
+            let mut b = "ff15::1".parse::<std::net::Ipv6Addr>().unwrap().octets().to_vec();
+            b.extend_from_slice(&3u32.to_ne_bytes());
+            b
+        } else {
+            let mut b = 3i32.to_ne_bytes().to_vec();
+            b.extend_from_slice(&[10, 0, 0, 1, 239, 1, 2, 3]);
+            b
+        };
+        let (level, kind, ttl) = if v6 {
+            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, libc::IPV6_HOPLIMIT)
+        } else {
+            (libc::IPPROTO_IP, libc::IP_PKTINFO, libc::IP_TTL)
+        };
+        let ts = [7i64.to_ne_bytes(), 9i64.to_ne_bytes()].concat();
+        control_bytes(&[
+            (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS, &ts),
+            (level, kind, &pktinfo),
+            (level, ttl, &9i32.to_ne_bytes()),
+            (libc::SOL_SOCKET, libc::SO_RXQ_OVFL, &4u32.to_ne_bytes()),
+        ])
+    }
+
+    fn bytes_of<T>(v: &T) -> &[u8] {
+        // SAFETY: any initialised value may be viewed as its bytes (the structs here have no padding that was
+        // left unwritten: they come from zeroed memory or whole writes).
+        unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
+    }
+
+    #[test]
+    fn the_raw_path_writes_what_the_safe_api_path_writes() {
+        for source in ["192.0.2.1:5000", "[2001:db8::1%7]:6000"] {
+            let addr: SocketAddr = source.parse().unwrap();
+            let (st, len) = sockaddr(&addr);
+            let name = &bytes_of(&st)[..len as usize];
+            let control = sample_control(addr.is_ipv6());
+            let raw = raw_answer(name, &control);
+            let want = McastRxinfo::from(&RecvMeta::from_raw(&raw.received()).unwrap());
+            assert_eq!(
+                (want.len, want.full_len, want.truncated, want.ifindex, want.ttl, want.drops),
+                (3, 5, 1, 3, 9, 4)
+            );
+            let rx = RawRx::new(raw).unwrap();
+            // Whatever the entry held before, every byte is written.
+            for fill in [0u8, 0xa5] {
+                let mut got = [fill; size_of::<McastRxinfo>()];
+                got[..8].copy_from_slice(&size_of::<McastRxinfo>().to_ne_bytes());
+                // SAFETY: got is a writable entry of its own size.
+                unsafe { RxOut::sized(got.as_mut_ptr().cast(), 1, "info").unwrap().write_raw(0, &rx) };
+                assert_eq!(&got[..], bytes_of(&want), "{source}");
+                let mut old = [fill; size_of::<McastRxinfo01>()];
+                // SAFETY: old is a writable 0.1 entry.
+                unsafe { RxOut::v01(old.as_mut_ptr().cast()).write_raw(0, &rx) };
+                assert_eq!(&old[..], &bytes_of(&want)[size_of::<usize>()..], "{source}, 0.1");
+            }
+        }
+    }
+
+    #[test]
+    fn an_older_callers_entry_is_written_only_as_far_as_its_size() {
+        let addr: SocketAddr = "192.0.2.1:5000".parse().unwrap();
+        let (st, len) = sockaddr(&addr);
+        let control = sample_control(false);
+        let rx = RawRx::new(raw_answer(&bytes_of(&st)[..len as usize], &control)).unwrap();
+        let size = offset_of!(McastRxinfo, full_len); // a struct that ended with len
+        let mut entry = [0xa5u8; size_of::<McastRxinfo>()];
+        entry[..8].copy_from_slice(&size.to_ne_bytes());
+        // SAFETY: entry is writable for more than the size it declares.
+        unsafe { RxOut::sized(entry.as_mut_ptr().cast(), 1, "info").unwrap().write_raw(0, &rx) };
+        let at = offset_of!(McastRxinfo, len);
+        assert_eq!(entry[at..at + 8], 3usize.to_ne_bytes());
+        assert!(entry[size..].iter().all(|&b| b == 0xa5), "nothing past the size is written");
+        assert_eq!(entry[..8], size.to_ne_bytes(), "the size is kept");
+        let group = offset_of!(McastRxinfo, group);
+        assert_eq!(entry[group..group + 8], [2, 0, 0, 0, 239, 1, 2, 3], "AF_INET, port 0, the group");
+    }
+
+    #[test]
+    fn a_sender_that_is_not_ip_is_refused() {
+        let unix = [1u8, 0, b'/', b'x'];
+        let e = RawRx::new(raw_answer(&unix, &[])).err().unwrap();
+        assert!(e.message.contains("without an IP source"), "{}", e.message);
+        assert!(RawRx::new(raw_answer(&[2, 0, 0, 0], &[])).is_err(), "a short IPv4 address");
+    }
 
     #[test]
     fn a_size_covers_whole_fields_only() {

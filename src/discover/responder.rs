@@ -34,7 +34,7 @@ impl ResponderBuilder {
         self
     }
 
-    /// The name to answer with, 1 to [`proto::MAX_NAME`] bytes (default: the host name).
+    /// The name to answer with, 1 to [`proto::MAX_NAME`](crate::wire::proto::MAX_NAME) bytes (default: the host name).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
         self

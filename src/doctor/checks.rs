@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{route, Finding, Status};
+use super::{route, Finding, Setting, Status};
 use crate::group::{Group, Scope};
 use crate::iface::Interface;
 use crate::procnet::{self, conf_u32, forced_on, sysctl_u32};
@@ -88,14 +88,13 @@ pub fn route(group: &Group, wanted: Option<&Interface>) -> (Vec<Finding>, Option
         Some(w) if w.index != routed.index => {
             let fix = match g {
                 IpAddr::V4(_) => format!(
-                    "make programs name the interface (--iface {}, IP_MULTICAST_IF), or route the group there: \
+                    "make programs name the interface ({} as IP_MULTICAST_IF), or route the group there: \
                      ip route add {g}/32 dev {}",
                     w.name, w.name
                 ),
-                IpAddr::V6(_) => format!(
-                    "make programs name the interface (--iface {}, IPV6_MULTICAST_IF, or {g}%{})",
-                    w.name, w.name
-                ),
+                IpAddr::V6(_) => {
+                    format!("make programs name the interface ({} as IPV6_MULTICAST_IF, or {g}%{})", w.name, w.name)
+                }
             };
             Finding::new(
                 "route",
@@ -106,6 +105,7 @@ pub fn route(group: &Group, wanted: Option<&Interface>) -> (Vec<Finding>, Option
                 ),
             )
             .fix(fix)
+            .setting(Setting::Interface)
         }
         _ => Finding::new("route", Status::Ok, format!("{g} is routed out of {}{src}", routed.name)),
     };
@@ -128,8 +128,9 @@ pub fn rp_filter(i: &Interface, source: Option<IpAddr>) -> Finding {
         (_, None) => Finding::new(
             "rp_filter",
             Status::Ok,
-            format!("{setting}: strict, senders must be routed back through {name} (give --source to check one)"),
-        ),
+            format!("{setting}: strict, senders must be routed back through {name} (name a sender to check one)"),
+        )
+        .setting(Setting::Source),
         (_, Some(s)) => match route::get(s, None) {
             Ok(r) if r.oif == Some(i.index) => Finding::new(
                 "rp_filter",
@@ -291,7 +292,8 @@ pub fn scope(group: &Group, ttl: u8, have_iface: bool) -> Vec<Finding> {
     if group.needs_interface() && !have_iface {
         out.push(
             f(Status::Fail, format!("{g} is {scope}: it exists only on one interface, and none was named"))
-                .fix(format!("--iface IFACE, or write {g}%IFACE")),
+                .fix(format!("name the interface, or write {g}%IFACE"))
+                .setting(Setting::Interface),
         );
     }
     if let Scope::Other(n) = scope {
@@ -301,7 +303,13 @@ pub fn scope(group: &Group, ttl: u8, have_iface: bool) -> Vec<Finding> {
         );
     }
     if group.is_source_specific() {
-        out.push(f(Status::Ok, format!("{g} is source-specific (SSM): receivers must name the sender (--source)")));
+        out.push(
+            f(
+                Status::Ok,
+                format!("{g} is source-specific (SSM): receivers must name the sender (a source-specific join)"),
+            )
+            .setting(Setting::Source),
+        );
     }
     let reach = match ttl {
         0 => {
@@ -313,7 +321,8 @@ pub fn scope(group: &Group, ttl: u8, have_iface: bool) -> Vec<Finding> {
                          sends {g} on the link, and the next hop discards it)"
                     ),
                 )
-                .fix("--ttl 1 for this link, more to cross routers"),
+                .fix("TTL 1 for this link, more to cross routers")
+                .setting(Setting::Ttl),
             );
             return out;
         }
@@ -325,18 +334,24 @@ pub fn scope(group: &Group, ttl: u8, have_iface: bool) -> Vec<Finding> {
         Scope::LinkLocal if ttl > 1 => {
             out.push(
                 f(Status::Warn, format!("{g} is link-local: routers never forward it, so TTL {ttl} buys nothing"))
-                    .fix("--ttl 1, or a routable group (239.x.x.x, ff15::/16) to cross routers"),
+                    .fix("TTL 1, or a routable group (239.x.x.x, ff15::/16) to cross routers")
+                    .setting(Setting::Ttl),
             );
             return out;
         }
         Scope::LinkLocal => format!("{g} is link-local: it stays on the link, which TTL 1 matches"),
-        _ if ttl == 1 => format!("{g} is {scope}; TTL 1 keeps it on this link (raise --ttl to cross routers)"),
+        _ if ttl == 1 => format!("{g} is {scope}; TTL 1 keeps it on this link (raise the TTL to cross routers)"),
         _ if !group.is_ipv6() && matches!(scope, Scope::AdminLocal | Scope::SiteLocal | Scope::OrganizationLocal) => {
             format!("{g} is administratively scoped (239/8): with TTL {ttl} it reaches {reach}, stopped at the site's boundary routers")
         }
         _ => format!("{g} is {scope}: TTL {ttl} reaches {reach}"),
     };
-    out.push(f(Status::Ok, text));
+    let ok = f(Status::Ok, text);
+    out.push(if ttl == 1 && !matches!(scope, Scope::InterfaceLocal | Scope::LinkLocal) {
+        ok.setting(Setting::Ttl)
+    } else {
+        ok
+    });
     out
 }
 
@@ -401,7 +416,7 @@ mod tests {
         assert!(ff02[0].fix.as_deref().unwrap().contains("%IFACE"));
         assert_eq!(scope(&g("[ff10::1]:1"), 1, true)[0].status, Status::Fail, "reserved scope 0");
         assert!(scope(&g("239.1.2.3:1"), 33, true)[0].summary.contains("up to 32 routers"));
-        assert!(scope(&g("232.1.1.1:1"), 1, true)[0].summary.contains("--source"));
+        assert_eq!(scope(&g("232.1.1.1:1"), 1, true)[0].setting, Some(Setting::Source));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! discards the original instead of transmitting it. (Without a local member, a TTL 0 datagram does go out.)
 //! Joining does announce the membership on the link with an IGMP/MLD report, as any receiver would.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::{Finding, Status};
@@ -17,15 +17,6 @@ use crate::socket::{Family, McastSocket};
 const IGMP_QUERY: u8 = 0x11;
 /// MLD Multicast Listener Query (RFC 2710, RFC 3810).
 const MLD_QUERY: u8 = 130;
-
-/// A query seen on the wire: who asked, and in which version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Query {
-    /// The querier's address.
-    pub from: IpAddr,
-    /// IGMP 1-3 or MLD 1-2.
-    pub version: u8,
-}
 
 /// Reads an IGMP query out of what a raw `IPPROTO_IGMP` socket delivers (the IPv4 header first). Version by
 /// length and code (RFC 3376 §7.1): 8 bytes with Max Resp Code 0 is IGMPv1, 8 bytes otherwise IGMPv2, 12 or

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Counters, Member, Rate};
+use super::{Counters, Member, Throughput};
 
 /// Cuts a receiver's counters into intervals: says when the next report is due and, when it is, what each
 /// member received since the last one.
@@ -17,6 +17,7 @@ pub struct IntervalMeter {
 
 /// What one member received in one interval.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct IntervalRow {
     /// Index into the members the meter was read with.
     pub member: usize,
@@ -25,11 +26,12 @@ pub struct IntervalRow {
     /// Bytes in the interval.
     pub bytes: u64,
     /// The interval's rate.
-    pub rate: Rate,
+    pub rate: Throughput,
 }
 
 /// One interval's report.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct IntervalReport {
     /// How long the interval was.
     pub elapsed: Duration,
@@ -131,7 +133,7 @@ mod tests {
         let r = meter.take(&members, secs(2));
         assert_eq!(r.elapsed, Duration::from_secs(2));
         assert_eq!((r.datagrams(), r.bytes(), r.heard()), (10, 1000, 1));
-        assert_eq!(r.rows[0].rate, Rate { datagrams_per_sec: 5.0, bits_per_sec: 4000.0 });
+        assert_eq!(r.rows[0].rate, Throughput { datagrams_per_sec: 5.0, bits_per_sec: 4000.0 });
         assert_eq!(r.rows[1].datagrams, 0);
         // Fell behind: the next is due now, not in the past; then one period on.
         assert!(meter.due(secs(2)));

@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! use mcast::perf::{PerfSender, PerfServer, ServeEvent, Step};
-//! use mcast::pace::Rate;
+//! use mcast::perf::Rate;
 //! let group: mcast::Group = "239.1.2.3:5001".parse()?;
 //! // Receiving, in one process:
 //! let mut server = PerfServer::builder(group).timeout(std::time::Duration::from_secs(5)).build()?;
@@ -38,6 +38,7 @@ mod send;
 mod serve;
 mod session;
 
+pub use crate::pace::Rate;
 pub use send::{PerfSender, PerfSenderBuilder, SendEvent, SendInterval, SendReport};
 #[cfg(fuzzing)]
 pub use serve::fuzz_intake;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::senders::SenderTable;
 use crate::socket::RecvMeta;
-use crate::stats::{Arrival, Jitter, SeqTracker};
+use crate::stats::{Jitter, Order, SeqTracker};
 use crate::wire::proto;
 
 use super::per_second;
@@ -139,7 +139,7 @@ impl Session {
     #[inline]
     pub(crate) fn data(&mut self, seq: u64, send_ns: u64, len: usize, now_ns: u64) -> bool {
         match self.seqs.record(seq) {
-            Arrival::InOrder | Arrival::Reordered => {
+            Order::InOrder | Order::Reordered => {
                 self.bytes = self.bytes.saturating_add(len as u64);
                 if self.first_ns == 0 {
                     self.first_ns = now_ns;
@@ -148,7 +148,7 @@ impl Session {
                 self.jitter.record(send_ns, now_ns);
                 true
             }
-            Arrival::Duplicate | Arrival::TooOld => false,
+            Order::Duplicate | Order::TooOld => false,
         }
     }
 

@@ -27,6 +27,7 @@ mod serve;
 mod ssm;
 mod table;
 
+pub use crate::stats::{Order, RttSummary};
 pub use link::SLICE;
 pub use probe::{ProbeEvent, ProbeReport, Prober, ProberBuilder, Reply};
 pub use serve::{Answered, ServeEvent, ServeReport, Server, ServerBuilder};

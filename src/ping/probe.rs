@@ -14,7 +14,7 @@ use crate::iface::Interface;
 use crate::resilient::{Notice, Outage};
 use crate::sendretry::{send_with_retry, Outcome, RetryPolicy, SendStats};
 use crate::socket::RecvMeta;
-use crate::stats::Arrival;
+use crate::stats::Order;
 use crate::wire::proto::{self, Kind};
 
 /// An answer to one of the prober's probes.
@@ -32,7 +32,7 @@ pub struct Reply {
     /// Round trip: the kernel's arrival stamp minus the probe's send time, in nanoseconds.
     pub rtt_ns: u64,
     /// In order, reordered or a duplicate (`None` only when the table had no room for it).
-    pub arrival: Option<Arrival>,
+    pub arrival: Option<Order>,
 }
 
 /// What one [`Prober::step`] did or saw.

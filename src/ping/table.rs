@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use crate::senders::SenderTable;
-use crate::stats::{Arrival, Rtt, RttSummary, SeqTracker};
+use crate::stats::{Order, Rtt, RttSummary, SeqTracker};
 use crate::wire::proto::{Kind, Repr};
 
 /// The default cap of the prober's table: responders remembered at once (each with up to two rows).
@@ -129,11 +129,11 @@ impl Responders {
         rtt_ns: u64,
         ttl: Option<u8>,
         now: Instant,
-    ) -> Option<Arrival> {
+    ) -> Option<Order> {
         let responder = self.table.entry(from, now);
         let row = responder.rows.get_mut(channel.slot())?;
         let arrival = row.seqs.record(seq);
-        if matches!(arrival, Arrival::InOrder | Arrival::Reordered) {
+        if matches!(arrival, Order::InOrder | Order::Reordered) {
             row.rtt.record(rtt_ns);
         }
         row.ttl = ttl.or(row.ttl);
@@ -217,7 +217,7 @@ mod tests {
         for seq in [0, 2, 1, 1] {
             t.record(a, Channel::Unicast, seq, 1000 + seq, Some(64), now);
         }
-        assert_eq!(t.record(a, Channel::Multicast, 2, 5, Some(1), now), Some(Arrival::InOrder));
+        assert_eq!(t.record(a, Channel::Multicast, 2, 5, Some(1), now), Some(Order::InOrder));
         // A responder heard only by unicast still has its multicast row, all lost.
         let b: IpAddr = "10.0.0.3".parse().unwrap();
         t.record(b, Channel::Unicast, 0, 9, Some(62), now);

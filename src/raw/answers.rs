@@ -16,6 +16,7 @@ pub const MAX_ANSWERS: usize = 4096;
 
 /// One answer to a query: who reported which group on which interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub struct Answer {
     /// The interface it arrived on (0 when unknown).
     pub ifindex: u32,

@@ -56,6 +56,7 @@ pub struct Step {
 
 /// One group of a report, as a querier lists the answers it got.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Reported {
     /// The group.
     pub group: IpAddr,

@@ -98,7 +98,7 @@ pub enum Verdict {
 ///   not forwarded ([`Refusal::HopsExhausted`]). So a datagram going round a loop of relays dies out within
 ///   its TTL at the latest, like one going round a loop of routers.
 /// - **Copies already forwarded.** A keyed 64-bit digest of each forwarded payload is remembered for a short
-///   while ([`DEFAULT_DEDUP_WINDOW`], 500 ms, in a [`SenderTable`] of at most [`DEFAULT_DEDUP_CAP`]
+///   while ([`DEFAULT_DEDUP_WINDOW`], 500 ms, in a `SenderTable` of at most [`DEFAULT_DEDUP_CAP`]
 ///   digests, the oldest forgotten first); a payload seen again meanwhile is a copy coming back round a loop
 ///   of relays, or forwarded by another relay of the same group on the link, and is refused
 ///   ([`Refusal::Duplicate`]). The trade-off: a sender that repeats an identical payload within the window

@@ -70,6 +70,7 @@ pub struct Impairments {
 
 /// Exact counts of what the engine did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counts {
     /// Datagrams fed in.
     pub received: u64,

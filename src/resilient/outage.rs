@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// What took an interface away.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Cause {
     /// Up, but without a carrier (`IFF_RUNNING` off: a cable out, a veth whose peer is down).
     NoCarrier,
@@ -27,6 +28,7 @@ impl fmt::Display for Cause {
 
 /// One interval during which an interface the receiver joined on was unusable.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Outage {
     /// The interface's name.
     pub iface: String,
@@ -59,6 +61,7 @@ impl Outage {
 
 /// Something the receiver did about its interfaces, for the caller to report as it happens.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Notice {
     /// An interface the receiver joined on became unusable.
     Lost {

@@ -1,8 +1,10 @@
 //! Control messages (ancillary data) read safely from a `recvmsg`/`recvmmsg` answer.
 //!
-//! The buffer is 8-byte aligned so that `cmsghdr` reads are aligned; each payload is read with
-//! `read_unaligned` after its length has been checked against the type, so a short or odd message is
-//! skipped, never misread.
+//! [`walk`] goes through the bytes the kernel wrote without libc's `CMSG_NXTHDR`: each header and payload is
+//! read with `read_unaligned` after its length has been checked against the type and the bytes left, so a short
+//! or odd message is skipped, never misread, and it tells a [`Sink`] what each message says, so that a caller
+//! keeps only what it wants, in the form it wants (the safe API's [`Ancillary`], the C ABI's
+//! `struct mcast_rxinfo`).
 
 use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -52,13 +54,36 @@ pub fn cmsg_space(n: usize) -> usize {
     unsafe { libc::CMSG_SPACE(n as libc::c_uint) as usize }
 }
 
+/// C structs made of integers (and arrays of them) only, for which every bit pattern is a valid value: what
+/// [`read`] may copy out of bytes the kernel wrote.
+pub trait Plain: Copy + private::Sealed {}
+
+mod private {
+    pub trait Sealed {}
+}
+
+macro_rules! plain {
+    ($($t:ty),*) => {$(impl private::Sealed for $t {} impl Plain for $t {})*};
+}
+plain!(
+    libc::c_int,
+    u32,
+    libc::cmsghdr,
+    libc::in_pktinfo,
+    libc::in6_pktinfo,
+    libc::timespec,
+    libc::sockaddr_in,
+    libc::sockaddr_in6
+);
+
+/// The `T` at the start of `data`, or `None` when `data` is too short.
 #[inline]
-fn read<T: Copy>(data: &[u8]) -> Option<T> {
+pub fn read<T: Plain>(data: &[u8]) -> Option<T> {
     if data.len() < size_of::<T>() {
         return None;
     }
-    // SAFETY: data holds at least size_of::<T>() readable bytes; read_unaligned copes with any alignment;
-    // T is only instantiated below with integer-only C structs, for which every bit pattern is valid.
+    // SAFETY: data holds at least size_of::<T>() readable bytes; read_unaligned copes with any alignment; T is
+    // Plain, so every bit pattern is a valid value.
     Some(unsafe { std::ptr::read_unaligned(data.as_ptr().cast::<T>()) })
 }
 
@@ -68,66 +93,120 @@ fn read_ttl(data: &[u8]) -> Option<u8> {
     read::<libc::c_int>(data).and_then(|v| u8::try_from(v).ok())
 }
 
-impl Ancillary {
-    /// Interprets one control message.
+/// What the control messages of a datagram say, message by message, as [`walk`] finds them; each method's
+/// default ignores its message. Payloads too short for their type are reported as `None` where a value is
+/// expected (an earlier message's value is then forgotten) and not at all for the packet info.
+pub trait Sink {
+    /// `IP_PKTINFO`: destination address and arrival interface.
     #[inline]
-    fn absorb(&mut self, level: libc::c_int, kind: libc::c_int, data: &[u8]) {
-        match (level, kind) {
-            (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
-                if let Some(pi) = read::<libc::in_pktinfo>(data) {
-                    self.dst = Some(IpAddr::V4(Ipv4Addr::from(pi.ipi_addr.s_addr.to_ne_bytes())));
-                    self.ifindex = u32::try_from(pi.ipi_ifindex).ok();
-                }
-            }
-            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
-                if let Some(pi) = read::<libc::in6_pktinfo>(data) {
-                    self.dst = Some(IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)));
-                    self.ifindex = Some(pi.ipi6_ifindex);
-                }
-            }
-            (libc::IPPROTO_IP, libc::IP_TTL) => self.ttl = read_ttl(data),
-            (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => self.ttl = read_ttl(data),
-            (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
-                if let Some(ts) = read::<libc::timespec>(data) {
-                    self.timestamp = Some((ts.tv_sec, ts.tv_nsec.clamp(0, 999_999_999) as u32));
-                }
-            }
-            (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => self.drops = read::<u32>(data),
-            // IP_RECVTOS delivers the byte alone; IPV6_RECVTCLASS an int.
-            (libc::IPPROTO_IP, libc::IP_TOS) => self.tos = data.first().copied(),
-            (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) => self.tos = read_ttl(data),
-            (libc::SOL_UDP, libc::UDP_GRO) => {
-                self.gro_segment = read::<libc::c_int>(data).and_then(|v| u16::try_from(v).ok())
-            }
-            _ => {}
-        }
+    fn pktinfo_v4(&mut self, _pi: &libc::in_pktinfo) {}
+    /// `IPV6_PKTINFO`: destination address and arrival interface.
+    #[inline]
+    fn pktinfo_v6(&mut self, _pi: &libc::in6_pktinfo) {}
+    /// `IP_TTL` or `IPV6_HOPLIMIT`.
+    #[inline]
+    fn ttl(&mut self, _ttl: Option<u8>) {}
+    /// `SCM_TIMESTAMPNS`: seconds and nanoseconds since the Unix epoch.
+    #[inline]
+    fn timestamp(&mut self, _sec: i64, _nsec: u32) {}
+    /// `SO_RXQ_OVFL`: the socket's running count of drops.
+    #[inline]
+    fn drops(&mut self, _drops: Option<u32>) {}
+    /// `UDP_GRO`: the segment size of a coalesced read.
+    #[inline]
+    fn gro_segment(&mut self, _size: Option<u16>) {}
+    /// `IP_TOS` (one byte) or `IPV6_TCLASS` (an `int`).
+    #[inline]
+    fn tos(&mut self, _tos: Option<u8>) {}
+}
+
+impl Sink for Ancillary {
+    #[inline]
+    fn pktinfo_v4(&mut self, pi: &libc::in_pktinfo) {
+        self.dst = Some(IpAddr::V4(Ipv4Addr::from(pi.ipi_addr.s_addr.to_ne_bytes())));
+        self.ifindex = u32::try_from(pi.ipi_ifindex).ok();
+    }
+    #[inline]
+    fn pktinfo_v6(&mut self, pi: &libc::in6_pktinfo) {
+        self.dst = Some(IpAddr::V6(Ipv6Addr::from(pi.ipi6_addr.s6_addr)));
+        self.ifindex = Some(pi.ipi6_ifindex);
+    }
+    #[inline]
+    fn ttl(&mut self, ttl: Option<u8>) {
+        self.ttl = ttl;
+    }
+    #[inline]
+    fn timestamp(&mut self, sec: i64, nsec: u32) {
+        self.timestamp = Some((sec, nsec));
+    }
+    #[inline]
+    fn drops(&mut self, drops: Option<u32>) {
+        self.drops = drops;
+    }
+    #[inline]
+    fn gro_segment(&mut self, size: Option<u16>) {
+        self.gro_segment = size;
+    }
+    #[inline]
+    fn tos(&mut self, tos: Option<u8>) {
+        self.tos = tos;
     }
 }
 
-/// Walks the control messages a `msghdr` points at and collects what they say.
-///
-/// # Safety
-/// `msg.msg_control` must point to `msg.msg_controllen` readable bytes written by the kernel (or be null
-/// with length 0), 8-byte aligned, and stay valid for the call.
+/// Interprets one control message for `sink`.
 #[inline]
-pub unsafe fn parse(msg: &libc::msghdr) -> Ancillary {
-    let mut out = Ancillary::default();
-    // SAFETY: the caller guarantees msg describes a valid control buffer; CMSG_FIRSTHDR returns null or a
-    // header pointer inside it.
-    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(msg) };
-    while !cmsg.is_null() {
-        // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR only return headers that lie wholly inside the buffer.
-        let hdr = unsafe { std::ptr::read_unaligned(cmsg) };
-        let header_len = cmsg_len(0);
-        let data_len = (hdr.cmsg_len as usize).saturating_sub(header_len);
-        // SAFETY: CMSG_DATA points just past the header; the kernel wrote cmsg_len bytes from the header
-        // start, and CMSG_NXTHDR already checked that cmsg_len fits the buffer.
-        let data = unsafe { std::slice::from_raw_parts(libc::CMSG_DATA(cmsg), data_len) };
-        out.absorb(hdr.cmsg_level, hdr.cmsg_type, data);
-        // SAFETY: msg and cmsg are valid as above.
-        cmsg = unsafe { libc::CMSG_NXTHDR(msg, cmsg) };
+fn absorb(sink: &mut impl Sink, level: libc::c_int, kind: libc::c_int, data: &[u8]) {
+    match (level, kind) {
+        (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+            if let Some(pi) = read::<libc::in_pktinfo>(data) {
+                sink.pktinfo_v4(&pi);
+            }
+        }
+        (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+            if let Some(pi) = read::<libc::in6_pktinfo>(data) {
+                sink.pktinfo_v6(&pi);
+            }
+        }
+        (libc::IPPROTO_IP, libc::IP_TTL) | (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => sink.ttl(read_ttl(data)),
+        (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
+            if let Some(ts) = read::<libc::timespec>(data) {
+                sink.timestamp(ts.tv_sec, ts.tv_nsec.clamp(0, 999_999_999) as u32);
+            }
+        }
+        (libc::SOL_SOCKET, libc::SO_RXQ_OVFL) => sink.drops(read::<u32>(data)),
+        // IP_RECVTOS delivers the byte alone; IPV6_RECVTCLASS an int.
+        (libc::IPPROTO_IP, libc::IP_TOS) => sink.tos(data.first().copied()),
+        (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) => sink.tos(read_ttl(data)),
+        (libc::SOL_UDP, libc::UDP_GRO) => {
+            sink.gro_segment(read::<libc::c_int>(data).and_then(|v| u16::try_from(v).ok()))
+        }
+        _ => {}
     }
-    out
+}
+
+/// `CMSG_ALIGN(size_of::<cmsghdr>())`: where a control message's payload starts (`CMSG_DATA`), and the
+/// shortest valid `cmsg_len`.
+const HEADER: usize = align(size_of::<libc::cmsghdr>());
+
+/// `CMSG_ALIGN(n)`: `n` rounded up to the alignment of `size_t`, as glibc and the kernel pad messages.
+const fn align(n: usize) -> usize {
+    (n + size_of::<usize>() - 1) & !(size_of::<usize>() - 1)
+}
+
+/// Walks the control messages in `control`, the bytes the kernel wrote (`msg_controllen` of them), and tells
+/// `sink` what each says. A header whose length is shorter than a header or runs past the end stops the walk
+/// (the kernel writes neither; a truncated message, under `MSG_CTRUNC`, has its length cut to what fits).
+#[inline]
+pub fn walk(control: &[u8], sink: &mut impl Sink) {
+    let mut rest = control;
+    while let Some(header) = read::<libc::cmsghdr>(rest) {
+        let len = header.cmsg_len;
+        if len < HEADER || len > rest.len() {
+            break;
+        }
+        absorb(sink, header.cmsg_level, header.cmsg_type, &rest[HEADER..len]);
+        rest = rest.get(align(len)..).unwrap_or_default();
+    }
 }
 
 /// Writes one `UDP_SEGMENT` control message (`u16` segment size) into `buf`, returning the length used.
@@ -142,31 +221,104 @@ pub fn encode_udp_segment(buf: &mut CmsgBuf, segment: u16) -> usize {
     space
 }
 
+/// Control messages laid out as the kernel writes them (header, payload, padding to the next header), for
+/// tests of what reads them.
+#[cfg(test)]
+pub(crate) fn control_bytes(messages: &[(libc::c_int, libc::c_int, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for &(level, kind, data) in messages {
+        let len = HEADER + data.len();
+        out.extend_from_slice(&len.to_ne_bytes());
+        out.extend_from_slice(&level.to_ne_bytes());
+        out.extend_from_slice(&kind.to_ne_bytes());
+        out.extend_from_slice(data);
+        out.resize(out.len() + align(len) - len, 0);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn the_layout_is_libcs() {
+        assert_eq!(HEADER, cmsg_len(0));
+        assert_eq!(align(HEADER + 4), cmsg_space(4));
+        assert_eq!(align(HEADER + 12), cmsg_space(12));
+    }
+
+    fn pktinfo_v4(ifindex: i32, addr: [u8; 4]) -> Vec<u8> {
+        let mut b = ifindex.to_ne_bytes().to_vec();
+        b.extend_from_slice(&[127, 0, 0, 1]); // ipi_spec_dst
+        b.extend_from_slice(&addr);
+        b
+    }
+
+    #[test]
+    fn a_walk_reads_every_message_and_stops_at_a_bad_header() {
+        let pi = pktinfo_v4(3, [239, 1, 2, 3]);
+        let ts = [7i64.to_ne_bytes(), 9i64.to_ne_bytes()].concat();
+        let mut control = control_bytes(&[
+            (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS, &ts),
+            (libc::IPPROTO_IP, libc::IP_PKTINFO, &pi),
+            (libc::IPPROTO_IP, libc::IP_TTL, &5i32.to_ne_bytes()),
+            (libc::IPPROTO_IP, libc::IP_TOS, &[0xb8]),
+            (libc::SOL_SOCKET, libc::SO_RXQ_OVFL, &11u32.to_ne_bytes()),
+        ]);
+        let mut a = Ancillary::default();
+        walk(&control, &mut a);
+        let want = Ancillary {
+            dst: Some(IpAddr::from([239, 1, 2, 3])),
+            ifindex: Some(3),
+            ttl: Some(5),
+            timestamp: Some((7, 9)),
+            drops: Some(11),
+            gro_segment: None,
+            tos: Some(0xb8),
+        };
+        assert_eq!(a, want);
+        // A header claiming more than is left stops the walk there; so does one shorter than a header, and a
+        // tail too short for a header is ignored.
+        let good = control.len();
+        control.extend_from_slice(&control_bytes(&[(libc::IPPROTO_IP, libc::IP_TTL, &6i32.to_ne_bytes())]));
+        control[good..good + 8].copy_from_slice(&64usize.to_ne_bytes());
+        let mut b = Ancillary::default();
+        walk(&control, &mut b);
+        assert_eq!(b, want, "the overlong message is not read");
+        control[good..good + 8].copy_from_slice(&8usize.to_ne_bytes());
+        let mut c = Ancillary::default();
+        walk(&control, &mut c);
+        assert_eq!(c, want, "the short message is not read");
+        let mut d = Ancillary::default();
+        walk(&control[..good + 10], &mut d);
+        assert_eq!(d, want);
+        let mut e = Ancillary::default();
+        walk(&[], &mut e);
+        assert_eq!(e, Ancillary::default());
+    }
+
+    #[test]
     fn short_payloads_are_ignored() {
         let mut a = Ancillary::default();
-        a.absorb(libc::IPPROTO_IP, libc::IP_TTL, &[1, 0]);
+        absorb(&mut a, libc::IPPROTO_IP, libc::IP_TTL, &[1, 0]);
         assert_eq!(a.ttl, None);
-        a.absorb(libc::IPPROTO_IP, libc::IP_TTL, &7i32.to_ne_bytes());
+        absorb(&mut a, libc::IPPROTO_IP, libc::IP_TTL, &7i32.to_ne_bytes());
         assert_eq!(a.ttl, Some(7));
-        a.absorb(libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT, &300i32.to_ne_bytes());
+        absorb(&mut a, libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT, &300i32.to_ne_bytes());
         assert_eq!(a.ttl, None, "out of range is dropped, not wrapped");
     }
 
     #[test]
     fn the_tos_byte_and_traffic_class_are_read() {
         let mut a = Ancillary::default();
-        a.absorb(libc::IPPROTO_IP, libc::IP_TOS, &[0xb8]);
+        absorb(&mut a, libc::IPPROTO_IP, libc::IP_TOS, &[0xb8]);
         assert_eq!(a.tos, Some(0xb8));
-        a.absorb(libc::IPPROTO_IPV6, libc::IPV6_TCLASS, &0x88i32.to_ne_bytes());
+        absorb(&mut a, libc::IPPROTO_IPV6, libc::IPV6_TCLASS, &0x88i32.to_ne_bytes());
         assert_eq!(a.tos, Some(0x88));
-        a.absorb(libc::IPPROTO_IPV6, libc::IPV6_TCLASS, &[1]);
+        absorb(&mut a, libc::IPPROTO_IPV6, libc::IPV6_TCLASS, &[1]);
         assert_eq!(a.tos, None, "too short");
-        a.absorb(libc::IPPROTO_IP, libc::IP_TOS, &[]);
+        absorb(&mut a, libc::IPPROTO_IP, libc::IP_TOS, &[]);
         assert_eq!(a.tos, None);
     }
 }

@@ -2,7 +2,7 @@
 //! receiver that holds hundreds of sockets (`poll` walks every one of them on every call).
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use super::cvt;
@@ -52,5 +52,13 @@ impl Epoll {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// The epoll descriptor itself is readable while any watched descriptor is, so an outer event loop can wait on
+/// the whole set with one registration.
+impl AsFd for Epoll {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }

@@ -2,12 +2,15 @@
 //! receiver may keep between calls ([`RecvScratch`]).
 
 use std::io;
+use std::mem::size_of;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use super::cmsg::CmsgBuf;
+use std::mem::MaybeUninit;
+
+use super::cmsg::{CmsgBuf, CMSG_SPACE};
 use super::mreq::sockaddr;
-use super::socket::{finish_msghdr, prepare_msghdr, Received};
+use super::socket::{finish_msghdr, prepare_msghdr, raw_answer, RawRecv, Received};
 use super::{cvt, retry_eintr};
 
 /// The most datagrams one batch call handles (`UIO_MAXIOV` allows 1024; 64 keeps the stack arrays small).
@@ -164,4 +167,111 @@ pub fn recv_batch<'s, B: AsMut<[u8]>>(
         *slot = unsafe { finish_msghdr(&msgs[i].msg_hdr, msgs[i].msg_len as usize, buf.as_mut().len()) };
     }
     Ok(&out[..got])
+}
+
+/// Room for what one `recvmmsg` writes besides the datagrams: an address, a control buffer and a header per
+/// datagram, left uninitialised (the kernel says how much of each it wrote, and only that much is read). For
+/// a caller that keeps nothing between calls (the C ABI); some 28 KiB, on its stack.
+pub struct BatchSpace {
+    names: [MaybeUninit<libc::sockaddr_storage>; MAX_BATCH],
+    controls: [MaybeUninit<CmsgBuf>; MAX_BATCH],
+    msgs: [MaybeUninit<libc::mmsghdr>; MAX_BATCH],
+}
+
+impl BatchSpace {
+    /// Room for [`MAX_BATCH`] datagrams.
+    #[inline]
+    pub fn new() -> BatchSpace {
+        BatchSpace {
+            names: [MaybeUninit::uninit(); MAX_BATCH],
+            controls: [MaybeUninit::uninit(); MAX_BATCH],
+            msgs: [MaybeUninit::uninit(); MAX_BATCH],
+        }
+    }
+}
+
+impl Default for BatchSpace {
+    fn default() -> Self {
+        BatchSpace::new()
+    }
+}
+
+/// What one `recvmmsg` into a [`BatchSpace`] reported: [`BatchAnswer::get`] reads datagram `i`'s in place.
+pub struct BatchAnswer<'a> {
+    msgs: &'a [libc::mmsghdr],
+    iovs: &'a [libc::iovec],
+}
+
+impl<'a> BatchAnswer<'a> {
+    /// How many datagrams arrived.
+    pub fn len(&self) -> usize {
+        self.msgs.len()
+    }
+
+    /// True when none did (never, for a successful call).
+    pub fn is_empty(&self) -> bool {
+        self.msgs.is_empty()
+    }
+
+    /// Datagram `i`'s lengths, sender and control messages; `None` past [`BatchAnswer::len`].
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<RawRecv<'a>> {
+        let (m, iov) = (self.msgs.get(i)?, self.iovs.get(i)?);
+        // SAFETY: the kernel filled this header (i < the count it returned), which recv_batch_raw pointed at a
+        // sockaddr_storage and a CmsgBuf of the BatchSpace borrowed for 'a. With MSG_TRUNC, msg_len is the
+        // datagram's full length.
+        Some(unsafe { raw_answer(&m.msg_hdr, m.msg_len as usize, iov.iov_len) })
+    }
+}
+
+/// `recvmmsg(fd, ..., flags | MSG_TRUNC)`: up to `iovs.len()` datagrams (at most [`MAX_BATCH`]), datagram `i`
+/// into the buffer `iovs[i]` describes (the caller's iovecs are handed to the kernel as they are: it only reads
+/// them), addresses and control messages into `space`; retried on `EINTR`. With `MSG_WAITFORONE` it blocks for
+/// the first and takes what else is queued.
+///
+/// # Safety
+/// Each iovec's base is writable for its length, the buffers do not overlap, and nothing else uses them during
+/// the call.
+pub unsafe fn recv_batch_raw<'a>(
+    fd: BorrowedFd<'_>,
+    iovs: &'a [libc::iovec],
+    flags: libc::c_int,
+    space: &'a mut BatchSpace,
+) -> io::Result<BatchAnswer<'a>> {
+    let n = iovs.len().min(MAX_BATCH);
+    if n == 0 {
+        return Ok(BatchAnswer { msgs: &[], iovs });
+    }
+    let got = retry_eintr(|| {
+        let BatchSpace { names, controls, msgs } = &mut *space;
+        for (((slot, name), control), iov) in
+            msgs.iter_mut().zip(names.iter_mut()).zip(controls.iter_mut()).zip(&iovs[..n])
+        {
+            // SAFETY: an all-zero mmsghdr is valid (null pointers, zero lengths).
+            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            m.msg_hdr.msg_name = name.as_mut_ptr().cast();
+            m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            m.msg_hdr.msg_iov = (iov as *const libc::iovec).cast_mut();
+            m.msg_hdr.msg_iovlen = 1;
+            m.msg_hdr.msg_control = control.as_mut_ptr().cast();
+            m.msg_hdr.msg_controllen = CMSG_SPACE as _;
+            slot.write(m);
+        }
+        // SAFETY: msgs[..n] were just written, pointing at space's names and controls (writable for the lengths
+        // given) and at the caller's iovecs (read only by the kernel; their buffers writable by the contract).
+        // A null timeout means none.
+        let k = unsafe {
+            libc::recvmmsg(
+                fd.as_raw_fd(),
+                space.msgs.as_mut_ptr().cast(),
+                n as libc::c_uint,
+                flags | libc::MSG_TRUNC,
+                std::ptr::null_mut(),
+            )
+        };
+        cvt(k).map(|k| (k as usize).min(n))
+    })?;
+    // SAFETY: msgs[..got] were initialised above (got <= n) and filled by the kernel.
+    let msgs = unsafe { std::slice::from_raw_parts(space.msgs.as_ptr().cast::<libc::mmsghdr>(), got) };
+    Ok(BatchAnswer { msgs, iovs })
 }

@@ -4,6 +4,8 @@
 //! results out, `errno` preserved in the returned [`std::io::Error`]. The safe API above adds the context
 //! (which option, which group, which interface) to the errors.
 
+#[cfg(feature = "tokio")]
+pub(crate) mod asyncfd;
 pub mod cmsg;
 pub mod epoll;
 pub mod filter;

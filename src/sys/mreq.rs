@@ -152,25 +152,12 @@ pub fn sockaddr_storage(addr: &SocketAddr) -> libc::sockaddr_storage {
 pub fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     // SAFETY-free construction: fill a typed sockaddr_in/in6 and copy its bytes into the storage.
     let mut storage = SockaddrStorage::zeroed();
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
-                sin_zero: [0; 8],
-            };
+    let len = match CSockAddr::new(addr) {
+        CSockAddr::V4(sin) => {
             storage.put(&sin);
             size_of::<libc::sockaddr_in>()
         }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo().to_be(),
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
-                sin6_scope_id: a.scope_id(),
-            };
+        CSockAddr::V6(sin6) => {
             storage.put(&sin6);
             size_of::<libc::sockaddr_in6>()
         }
@@ -182,22 +169,86 @@ pub fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) 
 #[inline]
 pub fn from_sockaddr(storage: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
     let len = len as usize;
-    match storage.ss_family as libc::c_int {
-        libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {
-            let sin: libc::sockaddr_in = read_as(storage);
-            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
-            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+    let addr = match storage.ss_family as libc::c_int {
+        libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => CSockAddr::V4(read_as(storage)),
+        libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => CSockAddr::V6(read_as(storage)),
+        _ => return None,
+    };
+    Some(addr.socket_addr())
+}
+
+const V4_LEN: usize = size_of::<libc::sockaddr_in>();
+
+/// An IPv4 or IPv6 socket address as the kernel lays it out: what a receive path copies from the kernel's
+/// answer to a C caller's `sockaddr_storage` as it is, with no [`SocketAddr`] in between.
+#[derive(Clone, Copy)]
+pub enum CSockAddr {
+    /// A `sockaddr_in`.
+    V4(libc::sockaddr_in),
+    /// A `sockaddr_in6`.
+    V6(libc::sockaddr_in6),
+}
+
+impl CSockAddr {
+    /// The C form of `addr`.
+    #[inline]
+    pub fn new(addr: &SocketAddr) -> Self {
+        match addr {
+            SocketAddr::V4(a) => CSockAddr::V4(libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
+                sin_zero: [0; 8],
+            }),
+            SocketAddr::V6(a) => CSockAddr::V6(libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo().to_be(),
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: a.scope_id(),
+            }),
         }
-        libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => {
-            let sin6: libc::sockaddr_in6 = read_as(storage);
-            Some(SocketAddr::V6(SocketAddrV6::new(
+    }
+
+    /// The address at the start of `name`, the bytes the kernel wrote (`msg_namelen` of them); `None` for
+    /// another family or a short length.
+    #[inline]
+    pub fn read(name: &[u8]) -> Option<Self> {
+        match CSockAddr::len_of(name)? {
+            V4_LEN => super::cmsg::read(name).map(CSockAddr::V4),
+            _ => super::cmsg::read(name).map(CSockAddr::V6),
+        }
+    }
+
+    /// The length of the `sockaddr_in` or `sockaddr_in6` at the start of `name` (see [`CSockAddr::read`]).
+    #[inline]
+    pub fn len_of(name: &[u8]) -> Option<usize> {
+        let family = match name {
+            [a, b, ..] => libc::sa_family_t::from_ne_bytes([*a, *b]),
+            _ => return None,
+        };
+        let len = match family as libc::c_int {
+            libc::AF_INET => V4_LEN,
+            libc::AF_INET6 => size_of::<libc::sockaddr_in6>(),
+            _ => return None,
+        };
+        (name.len() >= len).then_some(len)
+    }
+
+    /// The Rust form.
+    pub fn socket_addr(&self) -> SocketAddr {
+        match self {
+            CSockAddr::V4(sin) => SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes()),
+                u16::from_be(sin.sin_port),
+            )),
+            CSockAddr::V6(sin6) => SocketAddr::V6(SocketAddrV6::new(
                 Ipv6Addr::from(sin6.sin6_addr.s6_addr),
                 u16::from_be(sin6.sin6_port),
                 u32::from_be(sin6.sin6_flowinfo),
                 sin6.sin6_scope_id,
-            )))
+            )),
         }
-        _ => None,
     }
 }
 

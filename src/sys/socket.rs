@@ -1,13 +1,13 @@
 //! Socket lifecycle and datagram I/O: `socket`, `bind`, `connect`, `sendto`, `recvmsg`, `poll`.
 
 use std::io;
-use std::mem::size_of;
+use std::mem::{size_of, MaybeUninit};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use super::cmsg::{self, Ancillary, CmsgBuf};
-use super::mreq::{from_sockaddr, sockaddr};
+use super::cmsg::{self, Ancillary, CmsgBuf, CMSG_SPACE};
+use super::mreq::{from_sockaddr, sockaddr, CSockAddr};
 use super::{cvt, retry_eintr};
 
 /// `socket(domain, type | SOCK_CLOEXEC, protocol)`.
@@ -121,6 +121,113 @@ pub struct Received {
     pub ancillary: Ancillary,
 }
 
+/// `recvmsg(fd, ..., flags | MSG_TRUNC)`: one datagram into `buf`, with its source and control messages.
+///
+/// `MSG_TRUNC` makes the kernel return the datagram's real length, so truncation is reported, not hidden.
+#[inline]
+pub fn recv_msg(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
+    let mut space = RecvSpace::new();
+    recv_raw(fd, buf, flags, &mut space).map(|r| r.received())
+}
+
+/// Room for what one `recvmsg` writes besides the datagram: the sender's address and the control messages.
+/// Left uninitialised (some 400 bytes a datagram need not be cleared): the kernel says how much of each it
+/// wrote, and only that much is ever read.
+pub struct RecvSpace {
+    name: MaybeUninit<libc::sockaddr_storage>,
+    control: MaybeUninit<CmsgBuf>,
+}
+
+impl RecvSpace {
+    /// Room for one datagram's address and control messages.
+    #[inline]
+    pub fn new() -> RecvSpace {
+        RecvSpace { name: MaybeUninit::uninit(), control: MaybeUninit::uninit() }
+    }
+}
+
+impl Default for RecvSpace {
+    fn default() -> Self {
+        RecvSpace::new()
+    }
+}
+
+/// What one `recvmsg` reported, read in place from the buffers it wrote: lengths and flags, the sender's
+/// address and the control messages as the kernel wrote them, for a caller that wants them in C form (the C
+/// ABI) as much as for [`RawRecv::received`].
+#[derive(Clone, Copy)]
+pub struct RawRecv<'a> {
+    /// Bytes placed in the buffer.
+    pub len: usize,
+    /// The datagram's full length (larger than `len` when truncated).
+    pub full_len: usize,
+    /// `MSG_TRUNC`: the datagram did not fit the buffer.
+    pub truncated: bool,
+    /// `MSG_CTRUNC`: some control messages did not fit.
+    pub control_truncated: bool,
+    /// The sender's address, the `msg_namelen` bytes the kernel wrote.
+    pub name: &'a [u8],
+    /// The control messages, the `msg_controllen` bytes the kernel wrote (see `cmsg::walk`).
+    pub control: &'a [u8],
+}
+
+impl<'a> RawRecv<'a> {
+    /// The sender, when it is an IPv4 or IPv6 address.
+    #[inline]
+    pub fn source(&self) -> Option<CSockAddr> {
+        CSockAddr::read(self.name)
+    }
+
+    /// The sender's `sockaddr_in` or `sockaddr_in6` as the kernel wrote it (16 or 28 bytes), when it is one.
+    #[inline]
+    pub fn source_bytes(&self) -> Option<&'a [u8]> {
+        CSockAddr::len_of(self.name).and_then(|n| self.name.get(..n))
+    }
+
+    /// The answer in Rust types.
+    #[inline]
+    pub fn received(&self) -> Received {
+        let mut ancillary = Ancillary::default();
+        cmsg::walk(self.control, &mut ancillary);
+        Received {
+            len: self.len,
+            full_len: self.full_len,
+            truncated: self.truncated,
+            control_truncated: self.control_truncated,
+            source: self.source().map(|a| a.socket_addr()),
+            ancillary,
+        }
+    }
+}
+
+/// `recvmsg(fd, ..., flags | MSG_TRUNC)` into `buf`, the sender's address and control messages into `space`,
+/// retried on `EINTR`; what it wrote is read in place ([`RawRecv`]). No allocation, and nothing cleared.
+#[inline]
+pub fn recv_raw<'a>(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    flags: libc::c_int,
+    space: &'a mut RecvSpace,
+) -> io::Result<RawRecv<'a>> {
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    // SAFETY: an all-zero msghdr is valid (null pointers, zero lengths).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    let n = retry_eintr(|| {
+        msg.msg_name = space.name.as_mut_ptr().cast();
+        msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = space.control.as_mut_ptr().cast();
+        msg.msg_controllen = CMSG_SPACE as _;
+        msg.msg_flags = 0;
+        // SAFETY: msg points at space's name and control buffers and at iov (-> buf), all writable for the
+        // lengths given and alive for the call; the kernel writes no more than those lengths.
+        cvt(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags | libc::MSG_TRUNC) }).map(|n| n as usize)
+    })?;
+    // SAFETY: the successful recvmsg above filled msg; it points at space, borrowed for 'a.
+    Ok(unsafe { raw_answer(&msg, n, buf.len()) })
+}
+
 /// Fills in `msg` to receive into `iov` with `name` and `control` as the address and control buffers.
 #[inline]
 pub(crate) fn prepare_msghdr(
@@ -138,45 +245,42 @@ pub(crate) fn prepare_msghdr(
     msg.msg_flags = 0;
 }
 
-/// Reads what the kernel wrote into a prepared `msghdr` after it returned `n` (the full datagram length,
-/// since `MSG_TRUNC` is always passed) for a buffer of `cap` bytes.
+/// What the kernel wrote into a `msghdr` whose name and control buffers are a `sockaddr_storage` and a
+/// [`CmsgBuf`], after it returned `n` (the full datagram length, since `MSG_TRUNC` is always passed) for a
+/// buffer of `cap` bytes.
+///
+/// # Safety
+/// `msg` must have been filled by a successful `recvmsg`/`recvmmsg`, its name and control pointing at a
+/// `sockaddr_storage` and a `CmsgBuf` that stay alive and unwritten for `'a`.
+#[inline]
+pub(crate) unsafe fn raw_answer<'a>(msg: &libc::msghdr, n: usize, cap: usize) -> RawRecv<'a> {
+    // The kernel reports the lengths it wrote, never more than it was given (a longer address is cut, and
+    // msg_namelen then says the full length: hence the min).
+    let name_len = (msg.msg_namelen as usize).min(size_of::<libc::sockaddr_storage>());
+    let control_len = msg.msg_controllen.min(CMSG_SPACE);
+    RawRecv {
+        len: n.min(cap),
+        full_len: n,
+        truncated: msg.msg_flags & libc::MSG_TRUNC != 0 || n > cap,
+        control_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+        // SAFETY: by the contract, msg_name points at a sockaddr_storage whose first name_len bytes the kernel
+        // wrote, and msg_control at a CmsgBuf whose first control_len bytes it wrote.
+        name: unsafe { std::slice::from_raw_parts(msg.msg_name.cast::<u8>(), name_len) },
+        // SAFETY: as above.
+        control: unsafe { std::slice::from_raw_parts(msg.msg_control.cast::<u8>(), control_len) },
+    }
+}
+
+/// Reads what the kernel wrote into a `msghdr` prepared by [`prepare_msghdr`] (see [`raw_answer`]).
 ///
 /// # Safety
 /// `msg` must have been prepared by [`prepare_msghdr`] and filled by a successful `recvmsg`/`recvmmsg`, with
 /// its name and control buffers still alive.
 #[inline]
 pub(crate) unsafe fn finish_msghdr(msg: &libc::msghdr, n: usize, cap: usize) -> Received {
-    // SAFETY: msg_name points at a sockaddr_storage that the kernel filled for msg_namelen bytes.
-    let source = unsafe { from_sockaddr(&*(msg.msg_name as *const libc::sockaddr_storage), msg.msg_namelen) };
-    Received {
-        len: n.min(cap),
-        full_len: n,
-        truncated: msg.msg_flags & libc::MSG_TRUNC != 0 || n > cap,
-        control_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
-        source,
-        // SAFETY: forwarded from this function's contract.
-        ancillary: unsafe { cmsg::parse(msg) },
-    }
-}
-
-/// `recvmsg(fd, ..., flags | MSG_TRUNC)`: one datagram into `buf`, with its source and control messages.
-///
-/// `MSG_TRUNC` makes the kernel return the datagram's real length, so truncation is reported, not hidden.
-#[inline]
-pub fn recv_msg(fd: BorrowedFd<'_>, buf: &mut [u8], flags: libc::c_int) -> io::Result<Received> {
-    // SAFETY: all-zero sockaddr_storage and msghdr are valid values.
-    let mut name: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut control = CmsgBuf::default();
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    // SAFETY: as above.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    let n = retry_eintr(|| {
-        prepare_msghdr(&mut msg, &mut name, &mut iov, &mut control);
-        // SAFETY: msg points at name, iov (-> buf) and control, all writable and alive for the call.
-        cvt(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags | libc::MSG_TRUNC) }).map(|n| n as usize)
-    })?;
-    // SAFETY: msg was prepared and filled by the successful recvmsg above; its buffers are still alive.
-    Ok(unsafe { finish_msghdr(&msg, n, buf.len()) })
+    // SAFETY: forwarded from this function's contract: prepare_msghdr pointed msg at a sockaddr_storage and a
+    // CmsgBuf.
+    unsafe { raw_answer(msg, n, cap) }.received()
 }
 
 /// Waits until `fd` is readable, up to `timeout` (`None`: forever). Returns `false` on timeout.

@@ -26,7 +26,7 @@
 //! Anyone on the link with a raw socket can forge reports, and one IGMPv3 or MLDv2 report may name thousands of
 //! fresh groups, each with hundreds of sources. So every part of the table keyed by what the network chooses is
 //! capped ([`MembershipLimits`]): at most [`DEFAULT_MAX_GROUPS`] groups per interface, kept in a
-//! [`SenderTable`] (`O(1)` lookup); when a new group arrives at a full interface, the group refreshed least
+//! `SenderTable` (`O(1)` lookup); when a new group arrives at a full interface, the group refreshed least
 //! recently is forgotten, with an [`Event::Evicted`], and counted ([`MembershipTable::evicted`]). An evicted
 //! group that is reported again simply joins again. Each group keeps at most [`DEFAULT_MAX_SOURCES`] sources:
 //! those it held first, then the lowest addresses; the entry says when some were left out
@@ -83,23 +83,8 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// Which sources a membership receives from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FilterMode {
-    /// Only from the listed sources.
-    Include,
-    /// From all but the listed sources (with none listed: from everyone, a plain join).
-    Exclude,
-}
-
-impl fmt::Display for FilterMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            FilterMode::Include => "INCLUDE",
-            FilterMode::Exclude => "EXCLUDE",
-        })
-    }
-}
+/// Which sources a membership receives from: the same mode as a socket's source filter.
+pub use crate::filter::FilterMode;
 
 /// Where a membership is: the interface it was heard on (its index) and the group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -93,11 +93,11 @@ fn v6(ip: IpAddr) -> Option<Ipv6Addr> {
     }
 }
 
-fn membership<A>(m: procnet::Membership, family: fn(IpAddr) -> Option<A>) -> Option<Membership<A>> {
+fn membership<A>(m: procnet::HostGroup, family: fn(IpAddr) -> Option<A>) -> Option<Membership<A>> {
     Some(Membership { ifindex: m.ifindex, dev: m.iface, group: family(m.group)?, users: m.users })
 }
 
-fn filter<A>(f: procnet::SourceFilter, family: fn(IpAddr) -> Option<A>) -> Option<SourceFilter<A>> {
+fn filter<A>(f: procnet::HostSource, family: fn(IpAddr) -> Option<A>) -> Option<SourceFilter<A>> {
     Some(SourceFilter {
         ifindex: f.ifindex,
         group: family(f.group)?,

@@ -8,8 +8,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use crate::common::traffic::Link;
 use crate::common::Netns;
 use crate::needs_root;
-use mcast::sys::mreq::IpMreq;
-use mcast::sys::sockopt;
+use mcast::__private::sys::mreq::IpMreq;
+use mcast::__private::sys::sockopt;
 use mcast::{ErrorKind, Family, Group, Interface, McastSocket, Scope};
 
 const LO: Ipv4Addr = Ipv4Addr::LOCALHOST;

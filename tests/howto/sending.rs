@@ -78,7 +78,7 @@ fn hops_can_be_any_value_from_0_to_255() {
 
 /// `setsockopt` with an `int`, past the library's range checks.
 fn raw_int(s: &McastSocket, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> std::io::Result<()> {
-    mcast::sys::sockopt::setsockopt(std::os::fd::AsFd::as_fd(s), level, name, &v)
+    mcast::__private::sys::sockopt::setsockopt(std::os::fd::AsFd::as_fd(s), level, name, &v)
 }
 
 /// Link: a has a member of the group on va (its own copy needs loop on for IPv6), b has one on vb. a's

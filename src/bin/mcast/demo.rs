@@ -1,8 +1,8 @@
 //! `mcast demo`: a receiver and a sender in one process, IPv4 then IPv6, that never leave this host. The
-//! exchanges are [`mcast::hostloop`]'s (which says why they stay on this host); this file shows each socket
+//! exchanges are [`mcast::__private::hostloop`]'s (which says why they stay on this host); this file shows each socket
 //! option as the kernel reads it back, and what arrived.
 
-use mcast::hostloop::{self, LoopOff, LoopPair, ARRIVE, PORT, SILENCE, V4_GROUP, V6_GROUP};
+use mcast::__private::hostloop::{self, LoopOff, LoopPair, ARRIVE, PORT, SILENCE, V4_GROUP, V6_GROUP};
 use mcast::Interface;
 
 use crate::args::{self, Fail, Opt};

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use mcast::doctor::{diagnose, Finding, Options, Report, Status};
+use mcast::doctor::{diagnose, Finding, Options, Report, Setting, Status};
 use mcast::multi::parse_group_list;
 
 use crate::args::{self, Fail, Opt};
@@ -97,8 +97,8 @@ fn json(r: &Report) -> String {
         Json::new()
             .str("check", f.check)
             .str("status", &f.status.to_string())
-            .str("summary", &f.summary)
-            .opt_str("fix", f.fix.as_deref())
+            .str("summary", &summary(f))
+            .opt_str("fix", fix(f).as_deref())
             .finish()
     });
     Json::new()
@@ -110,13 +110,41 @@ fn json(r: &Report) -> String {
         .finish()
 }
 
+/// This command's option for what a finding is about: the library says "name the interface", the command says
+/// which flag does it.
+fn flag(setting: Setting) -> Option<&'static str> {
+    match setting {
+        Setting::Interface => Some("--iface IFACE"),
+        Setting::Source => Some("--source ADDR"),
+        Setting::Ttl => Some("--ttl N"),
+        _ => None,
+    }
+}
+
+/// The finding's summary, with the flag when there is no fix to carry it.
+fn summary(f: &Finding) -> String {
+    match (f.setting.and_then(flag), &f.fix) {
+        (Some(flag), None) => format!("{} (mcast: {flag})", f.summary),
+        _ => f.summary.clone(),
+    }
+}
+
+/// The finding's fix, with the flag that makes it.
+fn fix(f: &Finding) -> Option<String> {
+    let fix = f.fix.as_ref()?;
+    Some(match f.setting.and_then(flag) {
+        Some(flag) => format!("{fix} (mcast: {flag})"),
+        None => fix.clone(),
+    })
+}
+
 fn text(r: &Report) -> String {
     const INDENT: usize = 19;
     let mut s = String::new();
     for f in &r.findings {
-        s.push_str(&format!("{:<4}  {:<12} {}\n", f.status, f.check, output::wrap(&f.summary, INDENT, 110)));
-        if let Some(fix) = &f.fix {
-            s.push_str(&format!("{:INDENT$}fix: {}\n", "", output::wrap(fix, INDENT + 5, 110)));
+        s.push_str(&format!("{:<4}  {:<12} {}\n", f.status, f.check, output::wrap(&summary(f), INDENT, 110)));
+        if let Some(fix) = fix(f) {
+            s.push_str(&format!("{:INDENT$}fix: {}\n", "", output::wrap(&fix, INDENT + 5, 110)));
         }
     }
     let count = |st: Status| r.findings.iter().filter(|f| f.status == st).count();
@@ -160,5 +188,25 @@ mod tests {
         let j = json(&report());
         assert!(j.starts_with(r#"{"type":"report","group":"239.1.2.3","port":5000,"iface":null,"failed":true,"findings":[{"check":"interface","status":"fail","summary":"x0 is down","fix":"ip link set x0 up"}"#), "{j}");
         assert!(j.ends_with(r#"{"check":"scope","status":"ok","summary":"fine","fix":null}]}"#), "{j}");
+    }
+
+    #[test]
+    fn a_finding_about_a_program_setting_names_this_commands_flag() {
+        let r = Report {
+            group: "[ff02::1]:5000".parse().unwrap(),
+            iface: None,
+            findings: vec![
+                Finding::new("scope", Status::Fail, "no interface")
+                    .fix("name the interface")
+                    .setting(Setting::Interface),
+                Finding::new("scope", Status::Ok, "SSM: receivers name the sender").setting(Setting::Source),
+            ],
+        };
+        let t = text(&r);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[1], "                   fix: name the interface (mcast: --iface IFACE)");
+        assert_eq!(lines[2], "ok    scope        SSM: receivers name the sender (mcast: --source ADDR)");
+        let j = json(&r);
+        assert!(j.contains(r#""fix":"name the interface (mcast: --iface IFACE)""#), "{j}");
     }
 }

@@ -1,6 +1,6 @@
 //! `mcast groups`: what this host has joined, per interface, decoded from /proc/net/igmp and igmp6.
 
-use mcast::procnet::{self, InterfaceGroups, Membership};
+use mcast::procnet::{self, HostGroup, InterfaceGroups};
 use mcast::{Family, Group};
 
 use crate::args::{self, Fail, Opt};
@@ -84,15 +84,15 @@ fn family_name(f: Family) -> &'static str {
     }
 }
 
-fn well_known(m: &Membership) -> Option<&'static str> {
+fn well_known(m: &HostGroup) -> Option<&'static str> {
     Group::new(m.group, 0).ok().and_then(|g| g.well_known())
 }
 
-fn mac_of(m: &Membership) -> String {
+fn mac_of(m: &HostGroup) -> String {
     Group::new(m.group, 0).map(|g| output::mac(g.mac())).unwrap_or_default()
 }
 
-fn sources(m: &Membership) -> Vec<String> {
+fn sources(m: &HostGroup) -> Vec<String> {
     m.sources
         .iter()
         .map(|s| match (s.include, s.exclude) {
@@ -162,10 +162,10 @@ fn text(list: &[InterfaceGroups]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mcast::procnet::{ProtocolVersion, SourceFilter};
+    use mcast::procnet::{HostSource, ProtocolVersion};
 
     fn sample() -> InterfaceGroups {
-        let m = |g: &str, users| Membership {
+        let m = |g: &str, users| HostGroup {
             ifindex: 3,
             iface: "eth1".into(),
             group: g.parse().unwrap(),
@@ -175,7 +175,7 @@ mod tests {
             sources: vec![],
         };
         let mut ssm = m("232.1.1.1", 1);
-        ssm.sources = vec![SourceFilter {
+        ssm.sources = vec![HostSource {
             ifindex: 3,
             group: ssm.group,
             source: "10.0.0.1".parse().unwrap(),

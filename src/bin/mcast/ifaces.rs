@@ -114,14 +114,8 @@ mod tests {
 
     #[test]
     fn the_table_lines_up_and_marks_multicast() {
-        let lo = Interface {
-            name: "lo".into(),
-            index: 1,
-            flags: (libc::IFF_UP | libc::IFF_LOOPBACK) as u32,
-            mtu: 65536,
-            ipv4: vec!["127.0.0.1".parse().unwrap()],
-            ipv6: vec![],
-        };
+        let flags = (libc::IFF_UP | libc::IFF_LOOPBACK) as u32;
+        let lo = mcast::__private::interface("lo", 1, flags, 65536, vec!["127.0.0.1".parse().unwrap()], vec![]);
         let t = table(std::slice::from_ref(&lo));
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 2);

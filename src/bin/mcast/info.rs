@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use mcast::addrinfo::{describe, parse_addr, unicast_kind, GroupFacts};
+use mcast::__private::addrinfo::{describe, parse_addr, unicast_kind, GroupFacts};
 use mcast::{Group, V6Flags, MULTICAST_RANGES};
 
 use crate::args::{self, Fail, Opt};

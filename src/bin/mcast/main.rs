@@ -186,7 +186,7 @@ fn main() {
     // A command that caught SIGINT/SIGTERM stopped early and printed its summary; it ends with the status a
     // shell gives a process the signal ended, so a script can tell an interruption from a run to completion.
     if code != 2 {
-        code = mcast::sys::signal::exit_status().unwrap_or(code);
+        code = mcast::__private::signal::exit_status().unwrap_or(code);
     }
     std::process::exit(code);
 }

@@ -27,19 +27,21 @@ impl Out {
         whole.push_str(line);
         whole.push('\n');
         let mut lock = self.stdout.lock();
-        mcast::sys::signal::deferred(|| lock.write_all(whole.as_bytes()).and_then(|()| lock.flush())).map_err(|e| {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                Fail::BrokenPipe
-            } else {
-                Fail::runtime(format!("writing to standard output: {e}"))
-            }
-        })
+        mcast::__private::signal::deferred(|| lock.write_all(whole.as_bytes()).and_then(|()| lock.flush())).map_err(
+            |e| {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    Fail::BrokenPipe
+                } else {
+                    Fail::runtime(format!("writing to standard output: {e}"))
+                }
+            },
+        )
     }
 
     /// Writes bytes as they are (pipe mode), and flushes.
     pub fn bytes(&mut self, bytes: &[u8]) -> Result<(), Fail> {
         let mut lock = self.stdout.lock();
-        mcast::sys::signal::deferred(|| lock.write_all(bytes).and_then(|()| lock.flush())).map_err(|e| {
+        mcast::__private::signal::deferred(|| lock.write_all(bytes).and_then(|()| lock.flush())).map_err(|e| {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 Fail::BrokenPipe
             } else {

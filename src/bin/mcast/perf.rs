@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use mcast::gso::SendPath;
-use mcast::pace::Rate;
+use mcast::perf::Rate;
 use mcast::perf::{PerfSender, PerfServer, SendEvent, ServeEvent, Step, MAX_SESSIONS_LIMIT};
 use mcast::wire::proto;
 use mcast::Group;

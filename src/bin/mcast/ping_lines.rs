@@ -2,8 +2,8 @@
 //! events and reports (`mcast::ping`).
 
 use mcast::guard::Refusals;
+use mcast::ping::Order;
 use mcast::ping::{Answered, ProbeReport, Reply, RowReport, ServeReport};
-use mcast::stats::Arrival;
 
 use crate::output::{self, Json};
 use crate::recv::{outage_json, outage_text};
@@ -28,7 +28,7 @@ fn refused_text(r: &Refusals) -> String {
 }
 
 /// ", 3 sends failed (...), 12 dropped by the kernel (receive buffer full)", or nothing.
-fn troubles(sends: &mcast::sendretry::SendStats, drops: u64) -> String {
+fn troubles(sends: &mcast::SendStats, drops: u64) -> String {
     let mut s = tools::failures_text(sends).map_or(String::new(), |f| format!(", {f}"));
     if drops > 0 {
         s.push_str(&format!(", {drops} dropped by the kernel (receive buffer full)"));
@@ -106,13 +106,13 @@ pub fn reply(r: &Reply, json: bool) -> String {
             .int("seq", r.seq)
             .opt_int("ttl", r.ttl)
             .float("rtt_ms", tools::ms(r.rtt_ns as f64))
-            .bool("duplicate", r.arrival == Some(Arrival::Duplicate))
-            .bool("out_of_order", r.arrival == Some(Arrival::Reordered))
+            .bool("duplicate", r.arrival == Some(Order::Duplicate))
+            .bool("out_of_order", r.arrival == Some(Order::Reordered))
             .finish();
     }
     let mark = match r.arrival {
-        Some(Arrival::Duplicate) => " (DUP!)",
-        Some(Arrival::Reordered) => " (reordered)",
+        Some(Order::Duplicate) => " (DUP!)",
+        Some(Order::Reordered) => " (reordered)",
         None => " (before this row's first counted probe)",
         _ => "",
     };

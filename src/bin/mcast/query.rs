@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant, SystemTime};
 
+use mcast::__private::tally::{Next, StopRule};
 use mcast::raw::{self, Answer, Answers, Reported, Watcher};
-use mcast::tally::{Next, StopRule};
 use mcast::{Family, Interface};
 
 use crate::args::{self, Fail, Opt};
@@ -60,7 +60,7 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
             watcher.listen(g, i.index)?;
         }
     }
-    mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
+    mcast::__private::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     let names = Names::of(watcher.interfaces());
     let mut out = Out::new();
     let sent = Sent { protocol: proto.protocol(), ver, group, max_resp };
@@ -75,7 +75,7 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
     let start = Instant::now();
     let rule = StopRule::new(start, None, Some(wait), SLICE);
     let mut answers = Answers::default();
-    while let Next::Wait(left) = rule.next(0, mcast::sys::signal::interrupted(), Instant::now()) {
+    while let Next::Wait(left) = rule.next(0, mcast::__private::signal::interrupted(), Instant::now()) {
         let Some(step) = watcher.next(left)? else { continue };
         if step.own {
             continue;

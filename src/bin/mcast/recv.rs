@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+use mcast::__private::tally::{End, Next, RecvTally, Shortfall, StopRule};
 use mcast::resilient::ResilientReceiver;
-use mcast::tally::{End, Next, RecvTally, Shortfall, StopRule};
 use mcast::{Group, IfaceSpec, Receiver};
 
 use crate::args::{self, Fail, Opt};
@@ -233,7 +233,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         None => None,
     };
     let mut rx = ResilientReceiver::new(req.rx)?;
-    mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
+    mcast::__private::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     if !quiet {
         note(&listening(&rx, group));
     }
@@ -253,7 +253,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
                 out.line(&line)?;
             }
         }
-        let wait = match rule.next(tally.datagrams, mcast::sys::signal::interrupted(), now) {
+        let wait = match rule.next(tally.datagrams, mcast::__private::signal::interrupted(), now) {
             Next::Wait(w) => meter.as_ref().map_or(w, |m| w.min(m.due.saturating_duration_since(now))),
             Next::Stop(end) => break end,
         };

@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
+use mcast::__private::tally::{Next, StopRule};
 use mcast::multi::{IntervalMeter, MultiReceiver};
 use mcast::resilient::{LinkFollower, Outage};
-use mcast::tally::{Next, StopRule};
 use mcast::IfaceSpec;
 
 use crate::args::{self, Fail};
@@ -68,7 +68,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some((mut rx, req)) = request(words)? else { return Ok(()) };
     // Rejoins after an interface flaps or is made again, and records each outage (mcast::resilient).
     let mut follower = LinkFollower::new(&mut rx);
-    mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
+    mcast::__private::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     if !req.quiet {
         note(&listening(&rx));
     }
@@ -81,7 +81,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let mut total = 0u64;
     let end = loop {
         let now = Instant::now();
-        let wait = match rule.next(total, mcast::sys::signal::interrupted(), now) {
+        let wait = match rule.next(total, mcast::__private::signal::interrupted(), now) {
             Next::Wait(w) => w,
             Next::Stop(end) => break end,
         };

@@ -3,10 +3,10 @@
 
 use std::time::{Duration, SystemTime};
 
+use mcast::__private::tally::End;
 use mcast::multi::{IntervalReport, Member, MultiReceiver};
 use mcast::procnet::sysctl_u32;
 use mcast::resilient::Outage;
-use mcast::tally::End;
 
 use crate::output::{self, array, plural, Json};
 use crate::recv_print::{outage_json, outage_text};

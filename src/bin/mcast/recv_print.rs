@@ -1,12 +1,12 @@
 //! How `mcast recv` (one group) writes what it heard: a line per datagram, the summary, and each outage, as
-//! text or JSON. The counting is [`mcast::tally::RecvTally`]'s.
+//! text or JSON. The counting is [`mcast::__private::tally::RecvTally`]'s.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
+use mcast::__private::tally::{End, RecvTally};
 use mcast::buffers::BufferSize;
 use mcast::resilient::{Outage, ResilientReceiver};
-use mcast::tally::{End, RecvTally};
 use mcast::{Group, Interface, RecvMeta};
 
 use crate::output::{self, plural, preview, Json};

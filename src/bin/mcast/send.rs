@@ -2,8 +2,8 @@
 
 use std::io;
 
-use mcast::payload::{max_payload, Payloads, Source};
-use mcast::sendretry::{Outcome, ResilientSender};
+use mcast::__private::payload::{max_payload, Payloads, Source};
+use mcast::__private::sendretry::{Outcome, ResilientSender};
 use mcast::{Group, IfaceSpec, Sender};
 
 use crate::args::{self, Fail, Opt};
@@ -122,7 +122,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     // Ctrl-C ends a long --count early with the summary; while reading stdin it keeps its usual meaning,
     // since a read blocked on a terminal would not notice the flag.
     if !matches!(source, Source::Lines(_) | Source::Chunks(..) | Source::Reads(..)) {
-        mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
+        mcast::__private::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     }
 
     let mut out = Out::new();
@@ -131,7 +131,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         if seq > 0 && !interval.is_zero() {
             std::thread::sleep(interval);
         }
-        if mcast::sys::signal::interrupted() {
+        if mcast::__private::signal::interrupted() {
             break;
         }
         let payload = payload.map_err(|e| Fail::runtime(format!("reading standard input: {e}")))?;

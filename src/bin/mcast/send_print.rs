@@ -3,7 +3,7 @@
 
 use std::io;
 
-use mcast::sendretry::{Outcome, SendStats};
+use mcast::__private::sendretry::{Outcome, SendStats};
 use mcast::{Group, Sender};
 
 use crate::args::Fail;
@@ -58,7 +58,7 @@ pub fn summary_json(group: Group, st: &SendStats, set: &Settings, iface: Option<
         .int("ttl", set.ttl)
         .bool("loop", set.multicast_loop)
         .opt_str("iface", iface)
-        .bool("interrupted", mcast::sys::signal::interrupted())
+        .bool("interrupted", mcast::__private::signal::interrupted())
         .finish()
 }
 

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use mcast::sendretry::SendStats;
+use mcast::SendStats;
 use mcast::{Group, IfaceSpec, Interface};
 
 use crate::args::{Fail, Matches};
@@ -57,12 +57,12 @@ pub fn failures_text(stats: &SendStats) -> Option<String> {
 
 /// Catches Ctrl-C as a flag, so loops end with their summary.
 pub fn catch_interrupts() -> Result<(), Fail> {
-    mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))
+    mcast::__private::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))
 }
 
 /// Whether Ctrl-C (or SIGTERM) arrived.
 pub fn interrupted() -> bool {
-    mcast::sys::signal::interrupted()
+    mcast::__private::signal::interrupted()
 }
 
 /// A note on standard error; standard output stays the report.

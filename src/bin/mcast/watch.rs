@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use mcast::__private::tally::{Next, Shortfall, StopRule};
 use mcast::raw::{Step, WatchTally, Watcher};
-use mcast::tally::{Next, Shortfall, StopRule};
 use mcast::wire::{MembershipLimits, DEFAULT_MAX_GROUPS, DEFAULT_MAX_SOURCES, MEMBERSHIP_INTERVAL};
 use mcast::{Family, IfaceSpec, Interface};
 
@@ -117,7 +117,7 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
     let sources = m.int_in("--max-sources", 1, MOST_SOURCES)?.map_or(DEFAULT_MAX_SOURCES, |n| n as usize);
     let limits = MembershipLimits::new(groups, sources);
     let mut watcher = Watcher::open_with_limits(proto.family, &ifaces, m.flag("--mrouter"), limits)?;
-    mcast::sys::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
+    mcast::__private::signal::catch_interrupts().map_err(|e| Fail::runtime(format!("sigaction: {e}")))?;
     let names = Names::of(watcher.interfaces());
     let on: Vec<String> = ifaces.iter().map(|i| format!("{} (#{})", i.name, i.index)).collect();
     let hint = if m.flag("--mrouter") {
@@ -137,7 +137,7 @@ pub fn run(proto: &Proto, words: &[String]) -> Result<(), Fail> {
     let mut tally = WatchTally::default();
     let mut out = Out::new();
     let end = loop {
-        let wait = match rule.next(tally.changes, mcast::sys::signal::interrupted(), Instant::now()) {
+        let wait = match rule.next(tally.changes, mcast::__private::signal::interrupted(), Instant::now()) {
             Next::Wait(w) => w,
             Next::Stop(end) => break end,
         };

@@ -196,7 +196,7 @@ mod tests {
     use std::time::Instant;
 
     fn names() -> Names {
-        let vb = Interface { name: "vb".into(), index: 7, flags: 0, mtu: 1500, ipv4: vec![], ipv6: vec![] };
+        let vb = mcast::__private::interface("vb", 7, 0, 1500, vec![], vec![]);
         Names::of(&[vb])
     }
 

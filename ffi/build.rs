@@ -8,7 +8,7 @@ fn main() {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libmcast.so.{major}");
         // The symbol versions (MCAST_0.1, MCAST_0.2) that src/capi assigns with `.symver`.
         let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
-        println!("cargo:rerun-if-changed=ffi/libmcast.map");
-        println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={dir}/ffi/libmcast.map");
+        println!("cargo:rerun-if-changed=libmcast.map");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,--version-script={dir}/libmcast.map");
     }
 }
