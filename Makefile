@@ -4,7 +4,8 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 RELEASE := $(or $(CARGO_TARGET_DIR),target)/release
 
-.PHONY: all build demo check lint msrv api api-update test test-rust bench install clean generated install-completions
+.PHONY: all build demo check require-root lint msrv api api-update test test-rust bench install clean generated \
+	install-completions
 
 all: build generated
 
@@ -15,8 +16,13 @@ demo: build
 	$(RELEASE)/mcast demo
 
 # Every test: formatting, lints (the fuzz targets must compile too), Rust unit/integration/doc tests, then the
-# C suite (ffi/c.mk).
-check: lint msrv api test-rust test-c
+# C suite (ffi/c.mk). Root only: it stops at once without root rather than let the traffic tests skip (without
+# root, plain `cargo test` runs every test that needs no namespace: CONTRIBUTING.md).
+check: require-root lint msrv api test-rust test-c
+
+require-root:
+	@[ "$$(id -u)" = 0 ] || { echo "make check: needs root (the traffic tests build network namespaces);" \
+		"without root, cargo test runs the rest (CONTRIBUTING.md)" >&2; exit 1; }
 
 lint:
 	$(CARGO) fmt --check

@@ -119,7 +119,7 @@ pub struct Options {
     /// The sender's address, if known: reverse-path filtering is judged against it.
     pub source: Option<IpAddr>,
     /// The TTL or hop limit senders use (the kernel's default is 1).
-    pub ttl: u32,
+    pub ttl: u8,
     /// How long to listen for an IGMP/MLD query and PIM hellos; zero skips both checks.
     pub querier_wait: Duration,
     /// Whether to run the local loop test.

@@ -18,7 +18,7 @@ use crate::socket::{Family, McastSocket, RecvMeta};
 #[derive(Clone, Debug)]
 pub struct SenderBuilder {
     group: Group,
-    ttl: Option<u32>,
+    ttl: Option<u8>,
     multicast_loop: Option<bool>,
     iface: Option<IfaceSpec>,
     bind: Option<SocketAddr>,
@@ -86,7 +86,7 @@ impl SenderBuilder {
     /// TTL (IPv4) or hop limit (IPv6), 0..=255; the kernel's default is 1. 0 is meant for this host only, but
     /// Linux transmits it unless this host is a member of the group on the outgoing interface (for IPv6, with
     /// loop on as well); sent on `lo`, or to an interface-local IPv6 group, it stays on the host.
-    pub fn ttl(mut self, ttl: u32) -> Self {
+    pub fn ttl(mut self, ttl: u8) -> Self {
         self.ttl = Some(ttl);
         self
     }
@@ -150,8 +150,7 @@ impl SenderBuilder {
             }
             Family::V6 => {
                 if let Some(ttl) = self.ttl {
-                    let hops = i32::try_from(ttl).unwrap_or(i32::MAX);
-                    socket.set_multicast_hops_v6(hops)?;
+                    socket.set_multicast_hops_v6(ttl)?;
                 }
                 if let Some(on) = self.multicast_loop {
                     socket.set_multicast_loop_v6(on)?;

@@ -10,7 +10,7 @@ use crate::sys::sockopt;
 use crate::Family;
 
 /// Integer-valued option types: how a Rust value becomes the kernel's `int` and back.
-pub trait IntValue: Copy + std::fmt::Display {
+pub trait IntValue: Copy {
     /// The value as the kernel's `int`.
     fn to_c(self) -> i64;
     /// The kernel's `int` as this type.
@@ -32,6 +32,26 @@ impl IntValue for u32 {
     }
     fn from_c(v: libc::c_int) -> Self {
         v as u32
+    }
+}
+
+impl IntValue for u8 {
+    fn to_c(self) -> i64 {
+        i64::from(self)
+    }
+    fn from_c(v: libc::c_int) -> Self {
+        // TTLs and hop limits read back as 0..=255: the kernel resolves -1 (the route's default) first.
+        v.clamp(0, 255) as u8
+    }
+}
+
+/// A TTL or hop limit to set: `None` is the route's default, -1 to the kernel.
+impl IntValue for Option<u8> {
+    fn to_c(self) -> i64 {
+        self.map_or(-1, i64::from)
+    }
+    fn from_c(v: libc::c_int) -> Self {
+        u8::try_from(v).ok()
     }
 }
 
@@ -57,10 +77,10 @@ impl McastSocket {
     ) -> Result<()> {
         let v = value.to_c();
         if v < lo || v > hi {
-            return Err(Error::new(ErrorKind::OutOfRange, format!("{cname} {value} is out of range {lo}..={hi}")));
+            return Err(out_of_range(cname, v, lo, hi));
         }
         sockopt::setsockopt(self.fd(), level, name, &(v as libc::c_int))
-            .map_err(|e| Error::os(format!("setsockopt {cname} {value}"), e))
+            .map_err(|e| Error::os(format!("setsockopt {cname} {v}"), e))
     }
 
     /// Reads an `int` option.
@@ -71,27 +91,52 @@ impl McastSocket {
     }
 }
 
+/// The error for an option value outside `lo..=hi`, refused before the kernel sees it. The C boundary uses it
+/// too, for values its `int` arguments can carry but the typed setters cannot (a TTL of 300).
+pub(crate) fn out_of_range(cname: &str, value: i64, lo: i64, hi: i64) -> Error {
+    Error::new(ErrorKind::OutOfRange, format!("{cname} {value} is out of range {lo}..={hi}"))
+}
+
 /// `SO_TIMESTAMPNS` as Linux defines it on 64-bit-time architectures (`SO_TIMESTAMPNS_OLD`).
 const SO_TIMESTAMPNS: libc::c_int = 35;
 
 macro_rules! int_options {
     ($(
         $(#[$doc:meta])*
-        $get:ident / $set:ident: $ty:ty = $level:path, $name:ident $(as $alias:ident)?, [$lo:expr, $hi:expr];
+        $get:ident / $set:ident: $ty:tt = $level:path, $name:ident $(as $alias:ident)?, [$lo:expr, $hi:expr];
     )*) => {
         /// Integer and boolean options, get and set.
         impl McastSocket {
             $(
-                $(#[$doc])*
-                pub fn $set(&self, value: $ty) -> Result<()> {
-                    self.set_int($level, int_options!(@c $name $($alias)?), stringify!($name), value, $lo, $hi)
-                }
-
-                #[doc = concat!("Reads `", stringify!($name), "`; see [`McastSocket::", stringify!($set), "`].")]
-                pub fn $get(&self) -> Result<$ty> {
-                    self.get_int($level, int_options!(@c $name $($alias)?), stringify!($name))
-                }
+                int_options!(@fn [$(#[$doc])*] $get $set $ty ($level, int_options!(@c $name $($alias)?),
+                    $name, $lo, $hi));
             )*
+        }
+    };
+    // A TTL or hop limit that also takes the route's default: set with `7` or `None`, read as the value in use.
+    (@fn [$($doc:tt)*] $get:ident $set:ident hops ($level:path, $c:expr, $name:ident, $lo:expr, $hi:expr)) => {
+        $($doc)*
+        ///
+        /// `None` asks for the route's default (`-1` to the kernel); `7` and `Some(7)` both set 7.
+        pub fn $set(&self, value: impl Into<Option<u8>>) -> Result<()> {
+            self.set_int::<Option<u8>>($level, $c, stringify!($name), value.into(), $lo, $hi)
+        }
+
+        #[doc = concat!("Reads `", stringify!($name), "`: the value in use, the route's default resolved; see [`McastSocket::",
+            stringify!($set), "`].")]
+        pub fn $get(&self) -> Result<u8> {
+            self.get_int($level, $c, stringify!($name))
+        }
+    };
+    (@fn [$($doc:tt)*] $get:ident $set:ident $ty:tt ($level:path, $c:expr, $name:ident, $lo:expr, $hi:expr)) => {
+        $($doc)*
+        pub fn $set(&self, value: $ty) -> Result<()> {
+            self.set_int($level, $c, stringify!($name), value, $lo, $hi)
+        }
+
+        #[doc = concat!("Reads `", stringify!($name), "`; see [`McastSocket::", stringify!($set), "`].")]
+        pub fn $get(&self) -> Result<$ty> {
+            self.get_int($level, $c, stringify!($name))
         }
     };
     (@c $name:ident) => { libc::$name };
@@ -103,10 +148,10 @@ const INT_MAX: i64 = i32::MAX as i64;
 
 int_options! {
     /// `IP_MULTICAST_TTL` (ip(7)): TTL of outgoing multicast datagrams, 0..=255 (default 1: this subnet);
-    /// 32 site, 64 region, 128 continent, 255 unrestricted. Refused before the syscall when out of range.
+    /// 32 site, 64 region, 128 continent, 255 unrestricted (a `u8`: 256 does not compile).
     /// 0 is meant for this host only (delivered locally if loop is on), but Linux drops a TTL-0 datagram only
     /// when this host is a member of the group on the outgoing interface: otherwise it goes out with TTL 0.
-    multicast_ttl_v4 / set_multicast_ttl_v4: u32 = libc::IPPROTO_IP, IP_MULTICAST_TTL, [0, 255];
+    multicast_ttl_v4 / set_multicast_ttl_v4: u8 = libc::IPPROTO_IP, IP_MULTICAST_TTL, [0, 255];
     /// `IP_MULTICAST_LOOP` (ip(7)): whether this host's own members get a copy of what this socket sends
     /// (default on). Has no effect on delivery to this host through another interface.
     multicast_loop_v4 / set_multicast_loop_v4: bool = libc::IPPROTO_IP, IP_MULTICAST_LOOP, [0, B];
@@ -121,8 +166,8 @@ int_options! {
     /// `IP_HDRINCL` (raw(7)): on a raw socket, the caller writes the IPv4 header.
     header_included_v4 / set_header_included_v4: bool = libc::IPPROTO_IP, IP_HDRINCL, [0, B];
     /// `IP_TTL` (ip(7)): TTL of outgoing unicast datagrams, 1..=255 (the default is the route's, else
-    /// `net.ipv4.ip_default_ttl`, 64). Linux also takes -1 to restore that default.
-    unicast_ttl_v4 / set_unicast_ttl_v4: i32 = libc::IPPROTO_IP, IP_TTL, [-1, 255];
+    /// `net.ipv4.ip_default_ttl`, 64); `None` restores that default. The kernel refuses 0 (`EINVAL`).
+    unicast_ttl_v4 / set_unicast_ttl_v4: hops = libc::IPPROTO_IP, IP_TTL, [-1, 255];
     /// `IP_TOS` (ip(7)): the TOS byte of outgoing datagrams, 0..=255: the DSCP in its upper six bits, ECN in
     /// the lower two (the kernel keeps ECN to itself on TCP only). See [`McastSocket::set_dscp`].
     tos_v4 / set_tos_v4: u32 = libc::IPPROTO_IP, IP_TOS, [0, 255];
@@ -133,11 +178,12 @@ int_options! {
     tclass_v6 / set_tclass_v6: i32 = libc::IPPROTO_IPV6, IPV6_TCLASS, [-1, 255];
     /// `IPV6_RECVTCLASS` (ipv6(7)): deliver the traffic class each datagram arrived with.
     recv_tclass_v6 / set_recv_tclass_v6: bool = libc::IPPROTO_IPV6, IPV6_RECVTCLASS, [0, B];
-    /// `IPV6_MULTICAST_HOPS` (ipv6(7)): hop limit of outgoing multicast, -1 (route default, 1) or 0..=255.
-    multicast_hops_v6 / set_multicast_hops_v6: i32 = libc::IPPROTO_IPV6, IPV6_MULTICAST_HOPS, [-1, 255];
-    /// `IPV6_UNICAST_HOPS` (ipv6(7)): hop limit of outgoing unicast datagrams, -1 (the route's default, else
-    /// `net.ipv6.conf.all.hop_limit`, 64) or 0..=255.
-    unicast_hops_v6 / set_unicast_hops_v6: i32 = libc::IPPROTO_IPV6, IPV6_UNICAST_HOPS, [-1, 255];
+    /// `IPV6_MULTICAST_HOPS` (ipv6(7)): hop limit of outgoing multicast, 0..=255, or `None` for the route's
+    /// default (1, which Linux stores and reports).
+    multicast_hops_v6 / set_multicast_hops_v6: hops = libc::IPPROTO_IPV6, IPV6_MULTICAST_HOPS, [-1, 255];
+    /// `IPV6_UNICAST_HOPS` (ipv6(7)): hop limit of outgoing unicast datagrams, 0..=255, or `None` for the
+    /// route's default (else `net.ipv6.conf.all.hop_limit`, 64).
+    unicast_hops_v6 / set_unicast_hops_v6: hops = libc::IPPROTO_IPV6, IPV6_UNICAST_HOPS, [-1, 255];
     /// `IPV6_MULTICAST_LOOP` (ipv6(7)): whether this host's own members get a copy (default on).
     multicast_loop_v6 / set_multicast_loop_v6: bool = libc::IPPROTO_IPV6, IPV6_MULTICAST_LOOP, [0, B];
     /// `IPV6_MULTICAST_IF` (ipv6(7)): outgoing interface by index; 0 reverts to the route's choice.
@@ -171,6 +217,33 @@ int_options! {
 }
 
 impl McastSocket {
+    /// The TTL (IPv4, `IP_MULTICAST_TTL`) or hop limit (IPv6, `IPV6_MULTICAST_HOPS`) of the multicast this
+    /// socket sends, by its family; the kernel's default is 1. For IPv6's route default, see
+    /// [`McastSocket::set_multicast_hops_v6`] with `None`.
+    pub fn set_multicast_ttl(&self, ttl: u8) -> Result<()> {
+        match self.family() {
+            Family::V4 => self.set_multicast_ttl_v4(ttl),
+            Family::V6 => self.set_multicast_hops_v6(ttl),
+        }
+    }
+
+    /// The multicast TTL or hop limit in use; see [`McastSocket::set_multicast_ttl`].
+    pub fn multicast_ttl(&self) -> Result<u8> {
+        match self.family() {
+            Family::V4 => self.multicast_ttl_v4(),
+            Family::V6 => self.multicast_hops_v6(),
+        }
+    }
+
+    /// The TTL (`IP_TTL`) or hop limit (`IPV6_UNICAST_HOPS`) of the unicast this socket sends, by its family;
+    /// `None` restores the route's default (64 unless configured otherwise).
+    pub fn set_unicast_ttl(&self, ttl: impl Into<Option<u8>>) -> Result<()> {
+        match self.family() {
+            Family::V4 => self.set_unicast_ttl_v4(ttl),
+            Family::V6 => self.set_unicast_hops_v6(ttl),
+        }
+    }
+
     /// The DSCP (0..=63) of what this socket sends: `IP_TOS` or `IPV6_TCLASS` set to `dscp << 2`, the ECN
     /// bits 0. Refused before the syscall when above 63.
     pub fn set_dscp(&self, dscp: u8) -> Result<()> {

@@ -27,7 +27,7 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use tokio::task::JoinHandle;
 
 /// The TTL (hop limit) every sender here sets; one veth link does not change it.
-const TTL: u32 = 7;
+const TTL: u8 = 7;
 
 fn group(ip: impl Into<IpAddr>, port: u16) -> Group {
     Group::new(ip.into(), port).expect("a multicast group")
@@ -70,7 +70,7 @@ fn assert_meta(meta: &RecvMeta, len: usize, from: SocketAddr, g: Group, ifindex:
     assert_eq!(meta.source, from, "sender address and port");
     assert_eq!(meta.group, Some(g.ip()), "group");
     assert_eq!(meta.ifindex, Some(ifindex), "arrival interface");
-    assert_eq!(meta.ttl, Some(TTL as u8), "TTL on arrival");
+    assert_eq!(meta.ttl, Some(TTL), "TTL on arrival");
 }
 
 /// a sends to `g` from `source`, b receives on vb: the first datagram wakes a receive that was already
@@ -138,12 +138,14 @@ fn three_datagrams_cross_the_link(link: &Link, g: Group, source: IpAddr) {
 
 #[test]
 fn ipv4_datagrams_arrive_with_bytes_sender_group_interface_and_ttl() {
+    needs_root!();
     let link = Link::new("tk4");
     three_datagrams_cross_the_link(&link, group(Ipv4Addr::new(239, 1, 7, 1), 7000), IpAddr::V4(A4));
 }
 
 #[test]
 fn ipv6_datagrams_arrive_with_bytes_sender_group_interface_and_hop_limit() {
+    needs_root!();
     let link = Link::new("tk6");
     let g = group(Ipv6Addr::new(0xff1e, 0, 0, 0, 0, 0, 0, 0x7001), 7001);
     three_datagrams_cross_the_link(&link, g, IpAddr::V6(A6));
@@ -153,6 +155,7 @@ fn ipv6_datagrams_arrive_with_bytes_sender_group_interface_and_hop_limit() {
 /// `truncated`; the next datagram arrives whole.
 #[test]
 fn a_datagram_larger_than_the_buffer_is_reported_truncated() {
+    needs_root!();
     let link = Link::new("tktr");
     let g = group(Ipv4Addr::new(239, 1, 7, 2), 7002);
     let tx = sender_in_a(&link, g, IpAddr::V4(A4));
@@ -182,6 +185,7 @@ fn a_datagram_larger_than_the_buffer_is_reported_truncated() {
 /// it, from the right sender, with its own payload; nothing more comes, and every group's counters are exact.
 #[test]
 fn many_groups_over_several_sockets_each_counted_exactly() {
+    needs_root!();
     const ROUNDS: u64 = 5;
     let link = Link::new("tkmg");
     let v4: Vec<Group> = (1..=4).map(|i| group(Ipv4Addr::new(239, 1, 7, 10 + i), 7003)).collect();

@@ -82,6 +82,7 @@ fn read_sys(sock: &McastSocket, scratch: &mut RecvScratch, g: Group, want: usize
 /// datagram from B.
 #[test]
 fn a_reused_scratch_reports_only_the_current_batch() {
+    needs_root!();
     let ns = Netns::new("bscr");
     ns.run(|| {
         let g: Group = "239.63.0.1:6300".parse().unwrap();
@@ -125,6 +126,7 @@ fn a_reused_scratch_reports_only_the_current_batch() {
 /// coalesced pair from A after it is split again.
 #[test]
 fn a_batch_receiver_hands_over_each_datagram_of_a_smaller_batch_afresh() {
+    needs_root!();
     let ns = Netns::new("bscr2");
     ns.run(|| {
         let g: Group = "239.63.0.2:6301".parse().unwrap();

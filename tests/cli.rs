@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::cli::{of_type, spawn};
+use common::cli::{of_type, sandboxed, spawn};
+use common::root::Sandbox;
 use common::traffic::{expect, Link, A4};
 use common::{veth_pair_in, Netns};
 use mcast::{Group, IfaceSpec, Receiver, Sender};
@@ -136,6 +137,7 @@ fn check_datagram(d: &Value, seq: u64, payload: &str, p: &Path) {
 /// stdin lines (`--count 3`) at TTL 7.
 #[test]
 fn send_and_recv_over_a_veth_ipv4() {
+    needs_root!();
     let link = Link::new("cli4");
     let rx = Listening::start(
         &link.b,
@@ -182,6 +184,7 @@ fn send_and_recv_over_a_veth_ipv4() {
 /// hop limit 5 (`--hops`); `mcast recv --count 4` in b sees each, from va's link-local address.
 #[test]
 fn send_and_recv_over_a_veth_ipv6() {
+    needs_root!();
     let link = Link::new("cli6");
     let source = link_local(&link.a, "va");
     let rx = Listening::start(
@@ -231,6 +234,7 @@ fn send_and_recv_over_a_veth_ipv6() {
 /// escaped, then the summary; the sender is this test, through the library.
 #[test]
 fn recv_prints_an_escaped_line_and_a_summary() {
+    needs_root!();
     let ns = Netns::new("clitext");
     let rx = Listening::start(&ns, &["recv", "239.1.2.3:5600", "--iface", "lo", "--count", "1", "--timeout", "20"]);
     ns.run(|| {
@@ -252,6 +256,7 @@ fn recv_prints_an_escaped_line_and_a_summary() {
 /// receiver is this test, through the library.
 #[test]
 fn send_generates_payloads_of_the_given_size() {
+    needs_root!();
     let ns = Netns::new("clisize");
     let g: Group = "239.1.2.3:5500".parse().unwrap();
     let rx = ns.run(|| Receiver::builder(g).interface(IfaceSpec::Name("lo".into())).build().unwrap());
@@ -273,6 +278,7 @@ fn send_generates_payloads_of_the_given_size() {
 /// exit status is 1, with one line saying so.
 #[test]
 fn recv_times_out_with_status_1() {
+    needs_root!();
     let ns = Netns::new("clitimeout");
     let out = run(&ns, &["recv", "239.1.2.3:5400", "--iface", "lo", "--count", "2", "--timeout", "0.5", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
@@ -291,7 +297,7 @@ fn recv_times_out_with_status_1() {
 /// Bad input: exit 2, nothing on stdout, exactly one line on stderr that names the problem.
 #[test]
 fn bad_input_exits_2_with_one_line() {
-    let ns = Netns::new("clibad");
+    let Some(sandbox) = Sandbox::new() else { return };
     // 256 ranges of 65536 groups: 16 million, refused before any is made (it used to abort for want of memory).
     let huge: Vec<String> = (0..256).map(|i| format!("239.{i}.0.0-239.{i}.255.255:5000")).collect();
     let huge = huge.join(",");
@@ -321,6 +327,11 @@ fn bad_input_exits_2_with_one_line() {
         (&["recv", "10.0.0.1:5000"], "mcast recv: 10.0.0.1 is not a multicast address"),
         (&["send", "239.1.2.3:5000", "--ttl", "256", "x"], "mcast send: --ttl 256: out of range 0..=255"),
         (&["send", "239.1.2.3:5000", "--hops=256", "x"], "mcast send: --hops 256: out of range 0..=255"),
+        // Every tool's TTL is range-checked as a number before it becomes a u8: 300 is named, never wrapped.
+        (&["send", "239.1.2.3:5000", "--ttl", "300", "x"], "mcast send: --ttl 300: out of range 0..=255"),
+        (&["perf", "239.1.2.3:5001", "--ttl", "300"], "mcast perf: --ttl 300: out of range 0..=255"),
+        (&["ping", "239.1.2.3:5002", "--ttl", "300"], "mcast ping: --ttl 300: out of range 0..=255"),
+        (&["doctor", "239.1.2.3:5003", "--ttl", "300"], "mcast doctor: --ttl 300: out of range 0..=255"),
         (&["send", "239.1.2.3", "x"], "mcast send: '239.1.2.3' has no port"),
         (&["send", "239.1.2.3:99999", "x"], "mcast send: '239.1.2.3:99999' is not a group"),
         (&["recv", "239.1.2.3:port"], "mcast recv: '239.1.2.3:port' is not a group"),
@@ -364,7 +375,7 @@ fn bad_input_exits_2_with_one_line() {
         (&[], "mcast: missing command"),
     ];
     for (args, expected) in cases {
-        let out = run(&ns, args);
+        let out = sandboxed(&sandbox, args);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err:?}");
@@ -377,7 +388,7 @@ fn bad_input_exits_2_with_one_line() {
 /// the C socket options the flags map to.
 #[test]
 fn every_subcommand_has_help() {
-    let ns = Netns::new("clihelp");
+    let Some(sandbox) = Sandbox::new() else { return };
     let cases: &[(&str, &[&str])] = &[
         (
             "send",
@@ -417,26 +428,26 @@ fn every_subcommand_has_help() {
         ("demo", &["IP_MULTICAST_TTL", "IPV6_MULTICAST_HOPS", "IP_MULTICAST_LOOP", "Examples:"]),
     ];
     for (cmd, words) in cases {
-        let long = run(&ns, &[cmd, "--help"]);
+        let long = sandboxed(&sandbox, &[cmd, "--help"]);
         assert!(long.status.success(), "{cmd} --help");
         let help = text(&long.stdout);
         assert!(help.contains(&format!("Usage: mcast {cmd}")), "{cmd}: {help}");
         for w in *words {
             assert!(help.contains(w), "{cmd} --help does not mention {w}");
         }
-        assert_eq!(text(&run(&ns, &[cmd, "-h"]).stdout), help, "{cmd} -h");
-        assert_eq!(text(&run(&ns, &["help", cmd]).stdout), help, "help {cmd}");
+        assert_eq!(text(&sandboxed(&sandbox, &[cmd, "-h"]).stdout), help, "{cmd} -h");
+        assert_eq!(text(&sandboxed(&sandbox, &["help", cmd]).stdout), help, "help {cmd}");
         // Help wins over anything else on the line.
-        let bogus = run(&ns, &[cmd, "--bogus", "--ttl", "999", "--help"]);
+        let bogus = sandboxed(&sandbox, &[cmd, "--bogus", "--ttl", "999", "--help"]);
         assert!(bogus.status.success(), "{cmd}: {}", text(&bogus.stderr));
         assert_eq!(text(&bogus.stdout), help, "{cmd} --bogus --help");
     }
-    let top = run(&ns, &["--help"]);
+    let top = sandboxed(&sandbox, &["--help"]);
     assert!(top.status.success());
     for (cmd, _) in cases {
         assert!(text(&top.stdout).contains(&format!("  {cmd} ")), "mcast --help lists {cmd}");
     }
-    let version = run(&ns, &["--version"]);
+    let version = sandboxed(&sandbox, &["--version"]);
     assert_eq!(text(&version.stdout), format!("mcast {}\n", env!("CARGO_PKG_VERSION")));
 }
 
@@ -444,6 +455,7 @@ fn every_subcommand_has_help() {
 /// exchanges a datagram over IPv4 and IPv6, shows loop off, and exits 0 without a word on stderr.
 #[test]
 fn demo_runs_both_exchanges_in_a_namespace() {
+    needs_root!();
     let ns = Netns::new("clidemo");
     veth_pair_in(&ns, "va", "vb");
     let out = run(&ns, &["demo"]);
@@ -466,6 +478,7 @@ fn demo_runs_both_exchanges_in_a_namespace() {
 /// must end on the next write, quietly (no panic, no error line), with status 0.
 #[test]
 fn recv_into_a_closed_pipe_exits_quietly() {
+    needs_root!();
     let ns = Netns::new("clipipe");
     let mut rx = Listening::start(&ns, &["recv", "239.1.2.3:5300", "--iface", "lo"]);
     let stop = Arc::new(AtomicBool::new(false));
@@ -495,6 +508,7 @@ fn recv_into_a_closed_pipe_exits_quietly() {
 /// flags and addresses.
 #[test]
 fn ifaces_lists_lo_and_the_veth() {
+    needs_root!();
     let ns = Netns::new("cliifaces");
     veth_pair_in(&ns, "va", "vb");
     let out = run(&ns, &["ifaces", "--json"]);
@@ -541,9 +555,9 @@ fn ifaces_lists_lo_and_the_veth() {
 /// `info` on well-known, scoped, IPv6 and unicast addresses: the key facts, as JSON and as text.
 #[test]
 fn info_explains_addresses() {
-    let ns = Netns::new("cliinfo");
+    let Some(sandbox) = Sandbox::new() else { return };
     let info = |addr: &str| -> (Option<i32>, Value) {
-        let out = run(&ns, &["info", addr, "--json"]);
+        let out = sandboxed(&sandbox, &["info", addr, "--json"]);
         (out.status.code(), serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{addr}: {e}")))
     };
 
@@ -587,10 +601,10 @@ fn info_explains_addresses() {
     assert!(uni["kind"].as_str().unwrap().contains("RFC 1918"), "{uni}");
     assert!(uni["multicast_ranges"].as_str().unwrap().contains("224.0.0.0/4"), "{uni}");
 
-    let t = run(&ns, &["info", "10.0.0.1"]);
+    let t = sandboxed(&sandbox, &["info", "10.0.0.1"]);
     assert_eq!(t.status.code(), Some(1));
     assert_eq!(text(&t.stderr), "");
     assert!(text(&t.stdout).starts_with("10.0.0.1 is not a multicast address"), "{}", text(&t.stdout));
-    let t = text(&run(&ns, &["info", "[ff02::fb%lo]:5353"]).stdout);
+    let t = text(&sandboxed(&sandbox, &["info", "[ff02::fb%lo]:5353"]).stdout);
     assert!(t.contains("well-known       mDNS") && t.contains("ethernet mac     33:33:00:00:00:fb"), "{t}");
 }

@@ -16,6 +16,7 @@ use mcast::Interface;
 
 #[test]
 fn a_search_finds_a_responder_at_ring_1_and_the_responder_reports_the_query() {
+    needs_root!();
     let a = Netns::new("dengA");
     let b = Netns::new("dengB");
     veth(&a, "va", "10.95.0.1/24", &b, "vb", "10.95.0.2/24");

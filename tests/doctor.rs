@@ -95,6 +95,7 @@ fn bridged(tag: &str) -> Netns {
 
 #[test]
 fn a_healthy_ipv4_namespace_gets_ok_from_every_check() {
+    needs_root!();
     let ns = bridged("dochealthy");
     let r = doctor(&ns, Options { querier_wait: Duration::from_secs(10), ..opts("239.1.2.3:5000", Some("br0")) });
     assert!(r.findings.iter().all(|f| f.status == Status::Ok), "{}", show(&r));
@@ -121,6 +122,7 @@ fn a_healthy_ipv4_namespace_gets_ok_from_every_check() {
 
 #[test]
 fn a_healthy_ipv6_namespace_gets_ok_from_every_check() {
+    needs_root!();
     let ns = bridged("dochealthy6");
     let r = doctor(&ns, Options { querier_wait: Duration::from_secs(10), ..opts("[ff02::4321]:5000", Some("br0")) });
     assert!(r.findings.iter().all(|f| f.status == Status::Ok), "{}", show(&r));
@@ -134,6 +136,7 @@ fn a_healthy_ipv6_namespace_gets_ok_from_every_check() {
 /// and offers a longer listen; the PIM check heard no router; nothing fails.
 #[test]
 fn no_querier_is_a_warning_that_says_what_was_tried() {
+    needs_root!();
     let ns = Netns::new("docnoq");
     veth_pair_in(&ns, "va", "vb");
     ns.add_addr("va", "10.9.1.1/24");
@@ -154,6 +157,7 @@ fn no_querier_is_a_warning_that_says_what_was_tried() {
 
 #[test]
 fn no_route_is_named_with_the_route_to_add() {
+    needs_root!();
     let ns = Netns::new("docnoroute");
     veth_pair_in(&ns, "va", "vb");
     ns.ip(&["route", "del", "224.0.0.0/4"]);
@@ -172,6 +176,7 @@ fn no_route_is_named_with_the_route_to_add() {
 
 #[test]
 fn a_down_interface_is_named_and_its_fix_brings_it_up() {
+    needs_root!();
     let ns = Netns::new("docdown");
     veth_pair_in(&ns, "va", "vb");
     ns.ip(&["route", "add", "239.0.0.0/8", "dev", "va"]);
@@ -191,6 +196,7 @@ fn a_down_interface_is_named_and_its_fix_brings_it_up() {
 
 #[test]
 fn a_missing_multicast_flag_is_named() {
+    needs_root!();
     let ns = Netns::new("docnomc");
     veth_pair_in(&ns, "va", "vb");
     ns.ip(&["route", "add", "239.0.0.0/8", "dev", "va"]);
@@ -214,6 +220,7 @@ fn a_missing_multicast_flag_is_named() {
 /// The doctor must fail rp_filter; the traffic proves it right (nothing arrives), and its fix makes it arrive.
 #[test]
 fn strict_rp_filter_with_an_asymmetric_path_is_named_and_fixed() {
+    needs_root!();
     let a = Netns::new("docrpa");
     let b = Netns::new("docrpb");
     veth(&a, "va", "10.1.0.1/24", &b, "vb", "10.1.0.2/24");
@@ -268,6 +275,7 @@ fn assert_silent_in(ns: &Netns, sock: &McastSocket, what: &str) {
 
 #[test]
 fn an_nft_drop_rule_is_named_with_a_rule_that_lets_the_group_in() {
+    needs_root!();
     let ns = Netns::new("docnft");
     veth_pair_in(&ns, "va", "vb");
     ns.ip(&["route", "add", "239.0.0.0/8", "dev", "va"]);
@@ -295,6 +303,7 @@ fn an_nft_drop_rule_is_named_with_a_rule_that_lets_the_group_in() {
 
 #[test]
 fn an_iptables_rule_dropping_igmp_is_named() {
+    needs_root!();
     let ns = Netns::new("docipt");
     veth_pair_in(&ns, "va", "vb");
     ns.ip(&["route", "add", "239.0.0.0/8", "dev", "va"]);
@@ -313,6 +322,7 @@ fn an_iptables_rule_dropping_igmp_is_named() {
 
 #[test]
 fn a_lowered_membership_limit_is_named_with_the_sysctl() {
+    needs_root!();
     let ns = Netns::new("doclimit");
     ns.sysctl("net.ipv4.igmp_max_memberships", "2");
     let r = doctor(&ns, opts("239.1.1.1-239.1.1.5:5000", Some("lo")));
@@ -335,6 +345,7 @@ fn a_lowered_membership_limit_is_named_with_the_sysctl() {
 
 #[test]
 fn a_mac_collision_with_a_joined_group_is_named() {
+    needs_root!();
     let ns = Netns::new("docmac");
     // 224.1.2.3 and 239.129.2.3 both map to 01:00:5e:01:02:03.
     let holder = ns.run(|| {
@@ -356,6 +367,7 @@ fn a_mac_collision_with_a_joined_group_is_named() {
 
 #[test]
 fn a_forced_igmp_version_fails_source_specific_joins() {
+    needs_root!();
     let ns = Netns::new("docforce");
     ns.sysctl("net.ipv4.conf.lo.force_igmp_version", "2");
     let o = Options { source: Some("127.0.0.1".parse().unwrap()), ..opts("232.1.1.1:5000", Some("lo")) };
@@ -370,6 +382,7 @@ fn a_forced_igmp_version_fails_source_specific_joins() {
 /// `mcast doctor` itself: text, `--json`, and exit status 1 when a check fails.
 #[test]
 fn the_command_exits_1_on_failure_and_speaks_json() {
+    needs_root!();
     let ns = Netns::new("doccli");
     veth_pair_in(&ns, "va", "vb");
     ns.ip(&["route", "add", "239.0.0.0/8", "dev", "va"]);
@@ -407,6 +420,7 @@ fn the_command_exits_1_on_failure_and_speaks_json() {
 /// listing programs that leave a mark when run, `mcast doctor` (run as root here) runs none of them.
 #[test]
 fn the_firewall_listing_never_runs_programs_found_through_path() {
+    needs_root!();
     let ns = Netns::new("docpath");
     let dir = std::env::temp_dir().join(format!("mcast-docpath-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

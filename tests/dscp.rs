@@ -72,6 +72,7 @@ fn the_socket_option_sets_and_reads_back_the_dscp() {
 /// `send --dscp ef` over IPv4: tcpdump sees TOS 0xb8; the receiver reports DSCP 46.
 #[test]
 fn send_marks_ipv4_and_the_receiver_reports_it() {
+    needs_root!();
     let (a, b) = link("dscp4");
     let dump = tcpdump(&b, "vb", 5000);
     let rx = Proc::ready(&b, &["recv", "239.68.0.1:5000", "-i", "vb", "-c", "1", "-t", "30", "--json"], "listening");
@@ -85,6 +86,7 @@ fn send_marks_ipv4_and_the_receiver_reports_it() {
 /// the receiver reports 0.
 #[test]
 fn send_marks_ipv6_and_the_receiver_reports_it() {
+    needs_root!();
     let (a, b) = link("dscp6");
     let dump = tcpdump(&b, "vb", 5001);
     let g = "[ff05::68:1]:5001";
@@ -101,6 +103,7 @@ fn send_marks_ipv6_and_the_receiver_reports_it() {
 /// perf, ping and relay mark what they send: a plain receiver of their datagrams reports the DSCP.
 #[test]
 fn perf_ping_and_relay_mark_what_they_send() {
+    needs_root!();
     let (a, b) = link("dscpt");
     // perf --dscp cs1: every datagram has DSCP 8.
     let rx = Proc::ready(&b, &["recv", "239.68.0.2:5002", "-i", "vb", "-c", "1", "-t", "30", "--json"], "listening");

@@ -49,6 +49,7 @@ fn cli_groups(objs: &[Json], ifname: &str) -> Vec<(String, u64)> {
 
 #[test]
 fn joins_appear_with_their_interface_users_and_sources_and_leaves_disappear() {
+    needs_root!();
     let ns = Netns::new("groups");
     veth_pair_in(&ns, "va", "vb");
     let (lo, va) = (ns.ifindex("lo"), ns.ifindex("va"));
@@ -118,6 +119,7 @@ fn joins_appear_with_their_interface_users_and_sources_and_leaves_disappear() {
 
 #[test]
 fn a_forced_igmp_version_shows() {
+    needs_root!();
     let ns = Netns::new("groupsforce");
     ns.sysctl("net.ipv4.conf.lo.force_igmp_version", "2");
     let list = ns.run(|| procnet::read().unwrap());

@@ -20,6 +20,7 @@ fn sa(s: &str) -> SocketAddr {
 /// judges sources as if their queries arrived on va.
 #[test]
 fn on_link_is_what_the_routing_table_says() {
+    needs_root!();
     let a = Netns::new("guarda");
     let b = Netns::new("guardb");
     veth(&a, "va", "10.61.0.1/24", &b, "vb", "10.61.0.2/24");

@@ -112,9 +112,9 @@ impl Fam {
     }
 
     /// Reads `IP_MULTICAST_TTL` or `IPV6_MULTICAST_HOPS`.
-    pub fn hops_of(&self, s: &McastSocket) -> i32 {
+    pub fn hops_of(&self, s: &McastSocket) -> u8 {
         match self.family {
-            Family::V4 => s.multicast_ttl_v4().map(|t| t as i32),
+            Family::V4 => s.multicast_ttl_v4(),
             Family::V6 => s.multicast_hops_v6(),
         }
         .expect("read TTL or hop limit")

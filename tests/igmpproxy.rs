@@ -26,6 +26,7 @@ fn run_json(p: &Proxied, name: &str, args: &[&str]) -> (bool, String, Peer) {
 /// A plain join on hd is reported in IGMPv2 and proxied upstream: h1's datagrams (TTL 2) arrive with TTL 1.
 #[test]
 fn a_plain_join_behind_the_proxy_gets_the_traffic() {
+    needs_root!();
     let p = Proxied::new("pxtraffic");
     let g = Group::new(IpAddr::V4(Ipv4Addr::new(239, 4, 4, 4)), 5000).expect("group");
     let rx = p.hd.run(move || Receiver::builder(g).interface(iface("v4")).build()).expect("receiver");
@@ -49,6 +50,7 @@ fn a_plain_join_behind_the_proxy_gets_the_traffic() {
 /// `mcast groups` shows v4 in IGMPv2 (not forced: the querier did it).
 #[test]
 fn groups_shows_the_host_in_igmpv2_mode() {
+    needs_root!();
     let p = Proxied::new("pxgroups");
     let (ok, out, peer) = run_json(&p, "mcast groups", &["groups", "--iface", "v4", "-4", "--json"]);
     assert!(ok, "{}", peer.report());
@@ -65,6 +67,7 @@ fn groups_shows_the_host_in_igmpv2_mode() {
 /// the proxy happened to query during the check's window. For an any-source group the version is a warning.
 #[test]
 fn doctor_agrees_with_itself_about_the_igmpv2_querier() {
+    needs_root!();
     let p = Proxied::new("pxdoctor");
     for (group, source, version_status) in
         [("232.1.1.1:5000", Some("10.1.0.2"), "fail"), ("239.4.4.5:5000", None, "warn")]

@@ -48,6 +48,7 @@ fn iperf_writes(report: &str) -> u64 {
 /// single final datagram, -201, and nothing else: as many as iperf reports it wrote, plus one.
 #[test]
 fn iperf2_client_to_mcast_recv_counts_exactly_what_iperf_sent() {
+    needs_root!();
     let link = Link::new("ipc");
     let dir = Scratch::new("ipc");
     let g = Ipv4Addr::new(239, 7, 7, 1);
@@ -123,6 +124,7 @@ fn iperf_datagrams(n: i32) -> Vec<u8> {
 /// reports them all: from 10.0.0.1 to the group, 3000 bytes, 10 datagrams, none lost or out of order.
 #[test]
 fn mcast_send_to_iperf2_server_is_counted_by_iperf() {
+    needs_root!();
     let link = Link::new("ips");
     let dir = Scratch::new("ips");
     let g = Ipv4Addr::new(239, 7, 7, 2);

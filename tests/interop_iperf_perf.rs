@@ -194,20 +194,24 @@ fn mcast_iperf_to_iperf_server(drop: bool) {
 
 #[test]
 fn iperf_client_into_mcast_perf_serve_counts_exactly() {
+    needs_root!();
     iperf_client_to_mcast_serve(false);
 }
 
 #[test]
 fn iperf_client_into_mcast_perf_serve_counts_the_nftables_loss() {
+    needs_root!();
     iperf_client_to_mcast_serve(true);
 }
 
 #[test]
 fn mcast_perf_iperf_into_an_iperf_server_counts_exactly() {
+    needs_root!();
     mcast_iperf_to_iperf_server(false);
 }
 
 #[test]
 fn mcast_perf_iperf_into_an_iperf_server_counts_the_nftables_loss() {
+    needs_root!();
     mcast_iperf_to_iperf_server(true);
 }

@@ -53,6 +53,7 @@ fn mcast_send_to_socat(tag: &str, g: IpAddr, port: u16, socat_addr: String, targ
 
 #[test]
 fn mcast_send_to_socat_udp4_recv_prints_the_exact_bytes() {
+    needs_root!();
     let g = Ipv4Addr::new(239, 8, 8, 1);
     let socat_addr = format!("UDP4-RECV:6001,ip-add-membership={g}:{B4}");
     mcast_send_to_socat("sox4", g.into(), 6001, socat_addr, format!("{g}:6001"));
@@ -60,6 +61,7 @@ fn mcast_send_to_socat_udp4_recv_prints_the_exact_bytes() {
 
 #[test]
 fn mcast_send_to_socat_udp6_recv_prints_the_exact_bytes() {
+    needs_root!();
     let g = Ipv6Addr::new(0xff15, 0, 0, 0, 0, 0, 8, 1);
     let socat_addr = format!("UDP6-RECV:6002,ipv6-join-group=[{g}]:vb");
     mcast_send_to_socat("sox6", g.into(), 6002, socat_addr, format!("[{g}]:6002"));
@@ -98,6 +100,7 @@ fn socat_to_mcast_recv(tag: &str, g: IpAddr, source: IpAddr, target: String, soc
 
 #[test]
 fn socat_udp4_datagram_to_mcast_recv_gets_the_exact_bytes() {
+    needs_root!();
     let g = Ipv4Addr::new(239, 8, 8, 2);
     let socat_addr = format!("UDP4-DATAGRAM:{g}:6003,ip-multicast-if={A4},ip-multicast-ttl=1");
     socat_to_mcast_recv("sor4", g.into(), A4.into(), format!("{g}:6003"), socat_addr);
@@ -105,6 +108,7 @@ fn socat_udp4_datagram_to_mcast_recv_gets_the_exact_bytes() {
 
 #[test]
 fn socat_udp6_datagram_to_mcast_recv_gets_the_exact_bytes() {
+    needs_root!();
     let g = Ipv6Addr::new(0xff15, 0, 0, 0, 0, 0, 8, 2);
     let socat_addr = format!("UDP6-DATAGRAM:[{g}]:6004,so-bindtodevice=va");
     socat_to_mcast_recv("sor6", g.into(), A6.into(), format!("[{g}]:6004"), socat_addr);

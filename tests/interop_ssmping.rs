@@ -89,23 +89,27 @@ fn real_client_against_mcast(tag: &str, family: &str, join: &str, prog: &str, ar
 
 #[test]
 fn ssmping_v4_against_mcast_ping_serve() {
+    needs_root!();
     real_client_against_mcast("ssq4", "-4", "232.43.211.234:4321", "ssmping", &["10.0.0.2"], "10.0.0.2", "10.0.0.1");
 }
 
 #[test]
 fn ssmping_v6_against_mcast_ping_serve() {
+    needs_root!();
     let join = "[ff3e::4321:1234]:4321";
     real_client_against_mcast("ssq6", "-6", join, "ssmping", &["fd00:1::2"], "fd00:1::2", "fd00:1::1");
 }
 
 #[test]
 fn asmping_v4_against_mcast_ping_serve() {
+    needs_root!();
     let args = ["239.8.7.234", "10.0.0.2"];
     real_client_against_mcast("asq4", "-4", "239.8.7.234:4321", "asmping", &args, "10.0.0.2", "10.0.0.1");
 }
 
 #[test]
 fn asmping_v6_against_mcast_ping_serve() {
+    needs_root!();
     let args = ["ff05::4321:1234", "fd00:1::2"];
     real_client_against_mcast("asq6", "-6", "[ff05::4321:1234]:4321", "asmping", &args, "fd00:1::2", "fd00:1::1");
 }
@@ -114,6 +118,7 @@ fn asmping_v6_against_mcast_ping_serve() {
 /// query naming a group ssmpingd would not answer to is refused too, and nothing is sent for either.
 #[test]
 fn what_the_server_does_not_speak_is_counted_as_foreign() {
+    needs_root!();
     let link = Link::new("ssqf");
     let serve = Proc::ready(
         &link.b,
@@ -175,21 +180,25 @@ fn mcast_against_ssmpingd(tag: &str, host: &str, group: Option<&str>, client: &s
 
 #[test]
 fn mcast_ping_ssmping_v4_against_ssmpingd() {
+    needs_root!();
     mcast_against_ssmpingd("ssd4", "10.0.0.2", None, "10.0.0.1");
 }
 
 #[test]
 fn mcast_ping_ssmping_v6_against_ssmpingd() {
+    needs_root!();
     mcast_against_ssmpingd("ssd6", "fd00:1::2", None, "fd00:1::1");
 }
 
 #[test]
 fn mcast_ping_asmping_v4_against_ssmpingd() {
+    needs_root!();
     mcast_against_ssmpingd("asd4", "10.0.0.2", Some("239.8.7.234"), "10.0.0.1");
 }
 
 #[test]
 fn mcast_ping_asmping_v6_against_ssmpingd() {
+    needs_root!();
     mcast_against_ssmpingd("asd6", "fd00:1::2", Some("ff05::4321:1234"), "fd00:1::1");
 }
 
@@ -197,6 +206,7 @@ fn mcast_ping_asmping_v6_against_ssmpingd() {
 /// answers `mcast ping --serve` in b sends to a prober's probes there.
 #[test]
 fn mcfirst_hears_the_servers_answers_on_the_channel() {
+    needs_root!();
     let link = Link::new("ssmf");
     let dir = Scratch::new("ssmf");
     let group = "232.43.211.234:4321";

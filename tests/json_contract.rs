@@ -129,6 +129,7 @@ fn expect(seen: &BTreeSet<String>, types: &[&str], what: &str) {
 
 #[test]
 fn every_subcommand_s_json_follows_the_contract() {
+    needs_root!();
     let c = contract();
     let a = Netns::new("jsona");
     let b = Netns::new("jsonb");

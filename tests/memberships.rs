@@ -63,6 +63,7 @@ fn assert_os_error<T: std::fmt::Debug>(r: mcast::Result<T>, errno: i32, words: &
 /// ip(7) IP_MULTICAST_IF: set by local address, read back as that address; INADDR_ANY reverts.
 #[test]
 fn ip_multicast_if_by_address() {
+    needs_root!();
     Netns::new("mif").run(|| {
         let s = udp4();
         assert_eq!(s.multicast_if_v4().unwrap(), Ipv4Addr::UNSPECIFIED, "default: the route's choice");
@@ -78,6 +79,7 @@ fn ip_multicast_if_by_address() {
 /// 0.0.0.0 when the interface was named by index alone.
 #[test]
 fn ip_multicast_if_by_index_reads_back_as_0_0_0_0() {
+    needs_root!();
     Netns::new("mif").run(|| {
         let s = udp4();
         s.set_multicast_if_v4(LO).unwrap();
@@ -90,6 +92,7 @@ fn ip_multicast_if_by_index_reads_back_as_0_0_0_0() {
 /// An address no interface has is refused by the kernel; the error names the option and the address.
 #[test]
 fn ip_multicast_if_refuses_a_foreign_address() {
+    needs_root!();
     Netns::new("mif").run(|| {
         let s = udp4();
         assert_os_error(s.set_multicast_if_v4(S), libc::EADDRNOTAVAIL, &["IP_MULTICAST_IF", "192.0.2.7"]);
@@ -107,6 +110,7 @@ fn ip_multicast_if_refuses_a_foreign_address() {
 /// with the same values ends it.
 #[test]
 fn ip_add_membership_by_address_until_drop() {
+    needs_root!();
     let ns = Netns::new("join");
     let s = ns.run(|| {
         let s = udp4();
@@ -121,6 +125,7 @@ fn ip_add_membership_by_address_until_drop() {
 /// ip(7) IP_ADD_MEMBERSHIP with `ip_mreqn` (interface by index), then IP_DROP_MEMBERSHIP the same way.
 #[test]
 fn ip_add_membership_by_index_until_drop() {
+    needs_root!();
     let ns = Netns::new("join");
     let s = ns.run(|| {
         let s = udp4();
@@ -135,6 +140,7 @@ fn ip_add_membership_by_index_until_drop() {
 /// RFC 3678 MCAST_JOIN_GROUP / MCAST_LEAVE_GROUP (`group_req`), IPv4.
 #[test]
 fn mcast_join_group_v4_until_leave() {
+    needs_root!();
     let ns = Netns::new("join");
     let s = ns.run(|| {
         let s = udp4();
@@ -149,6 +155,7 @@ fn mcast_join_group_v4_until_leave() {
 /// ipv6(7) IPV6_JOIN_GROUP / IPV6_LEAVE_GROUP (`ipv6_mreq`).
 #[test]
 fn ipv6_join_group_until_leave() {
+    needs_root!();
     let ns = Netns::new("join");
     let s = ns.run(|| {
         let s = udp6();
@@ -163,6 +170,7 @@ fn ipv6_join_group_until_leave() {
 /// RFC 3678 MCAST_JOIN_GROUP / MCAST_LEAVE_GROUP, IPv6.
 #[test]
 fn mcast_join_group_v6_until_leave() {
+    needs_root!();
     let ns = Netns::new("join");
     let s = ns.run(|| {
         let s = udp6();
@@ -177,6 +185,7 @@ fn mcast_join_group_v6_until_leave() {
 /// A socket joins a group on an interface once: the second join is EADDRINUSE and claims nothing more.
 #[test]
 fn joining_twice_is_eaddrinuse() {
+    needs_root!();
     let ns = Netns::new("join");
     let (s4, s6) = ns.run(|| {
         let (s4, s6) = (udp4(), udp6());
@@ -195,6 +204,7 @@ fn joining_twice_is_eaddrinuse() {
 /// Leaving a group the socket never joined is EADDRNOTAVAIL, and the error names option, group and interface.
 #[test]
 fn leaving_a_group_never_joined_is_eaddrnotavail() {
+    needs_root!();
     Netns::new("join").run(|| {
         let (s4, s6) = (udp4(), udp6());
         assert_os_error(s4.leave_v4(G, LO), libc::EADDRNOTAVAIL, &["IP_DROP_MEMBERSHIP", "239.1.2.3", "127.0.0.1"]);
@@ -222,6 +232,7 @@ fn excludes<A: PartialEq + Copy>(filters: &[SourceFilter<A>], ifindex: u32, grou
 /// list; IP_DROP_SOURCE_MEMBERSHIP removes both.
 #[test]
 fn ip_add_source_membership_until_drop() {
+    needs_root!();
     let ns = Netns::new("ssm");
     let s = ns.run(|| {
         let s = udp4();
@@ -239,6 +250,7 @@ fn ip_add_source_membership_until_drop() {
 /// RFC 3678 MCAST_JOIN_SOURCE_GROUP / MCAST_LEAVE_SOURCE_GROUP (`group_source_req`), IPv4.
 #[test]
 fn mcast_join_source_group_v4_until_leave() {
+    needs_root!();
     let ns = Netns::new("ssm");
     let lo = ns.ifindex("lo");
     let s = ns.run(|| {
@@ -255,6 +267,7 @@ fn mcast_join_source_group_v4_until_leave() {
 /// RFC 3678 MCAST_JOIN_SOURCE_GROUP / MCAST_LEAVE_SOURCE_GROUP, IPv6.
 #[test]
 fn mcast_join_source_group_v6_until_leave() {
+    needs_root!();
     let ns = Netns::new("ssm");
     let lo = ns.ifindex("lo");
     let s = ns.run(|| {
@@ -273,6 +286,7 @@ fn mcast_join_source_group_v6_until_leave() {
 /// and out again, while the membership stays.
 #[test]
 fn ip_block_source_until_unblock() {
+    needs_root!();
     let ns = Netns::new("block");
     let lo = ns.ifindex("lo");
     let s = ns.run(|| {
@@ -290,6 +304,7 @@ fn ip_block_source_until_unblock() {
 /// RFC 3678 MCAST_BLOCK_SOURCE / MCAST_UNBLOCK_SOURCE, both families.
 #[test]
 fn mcast_block_source_until_unblock() {
+    needs_root!();
     let ns = Netns::new("block");
     let lo = ns.ifindex("lo");
     let (s4, s6) = ns.run(|| {
@@ -314,6 +329,7 @@ fn mcast_block_source_until_unblock() {
 /// A source can only be blocked inside a join of its group.
 #[test]
 fn blocking_a_source_without_a_join_fails() {
+    needs_root!();
     Netns::new("block").run(|| {
         let s = udp4();
         assert_os_error(s.block_source_v4(G, S, LO), libc::EINVAL, &["IP_BLOCK_SOURCE", "192.0.2.7", "239.1.2.3"]);
@@ -323,6 +339,7 @@ fn blocking_a_source_without_a_join_fails() {
 /// Mixing families in one source request is refused before the syscall.
 #[test]
 fn source_and_group_must_share_a_family() {
+    needs_root!();
     Netns::new("ssm").run(|| {
         let e = udp4().join_source_group(IpAddr::V4(SSM), IpAddr::V6(S6), lo()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Mismatch, "{e}");
@@ -335,6 +352,7 @@ fn source_and_group_must_share_a_family() {
 /// A unicast address is no group: every join refuses it with an error that names it and the multicast ranges.
 #[test]
 fn joining_a_unicast_address_is_refused() {
+    needs_root!();
     Netns::new("bad").run(|| {
         let (s4, s6) = (udp4(), udp6());
         let u4 = Ipv4Addr::new(10, 1, 2, 3);
@@ -363,6 +381,7 @@ fn joining_a_unicast_address_is_refused() {
 /// message and the interfaces that do exist.
 #[test]
 fn an_unknown_interface_is_named() {
+    needs_root!();
     Netns::new("bad").run(|| {
         for spec in ["nosuch0", "4242", "192.0.2.1"] {
             let e = spec.parse::<IfaceSpec>().unwrap().resolve().unwrap_err();
@@ -384,6 +403,7 @@ fn an_unknown_interface_is_named() {
 /// and the error says which.
 #[test]
 fn joining_on_a_missing_interface_is_enodev() {
+    needs_root!();
     Netns::new("bad").run(|| {
         let (s4, s6) = (udp4(), udp6());
         assert_os_error(s4.join_v4_index(G, 4242), libc::ENODEV, &["IP_ADD_MEMBERSHIP", "239.1.2.3", "4242"]);

@@ -93,6 +93,7 @@ fn assert_counts(rx: &MultiReceiver, count: u64, bytes: &HashMap<Group, u64>) {
 /// exactly 5 sockets of 20 memberships each.
 #[test]
 fn hundred_ipv4_groups_each_counted_exactly() {
+    needs_root!();
     let ns = Netns::new("multi100");
     ns.run(|| {
         let groups = parse_group_list("239.10.0.1-239.10.0.100:5000", None).unwrap();
@@ -113,6 +114,7 @@ fn hundred_ipv4_groups_each_counted_exactly() {
 /// The same with `net.ipv4.igmp_max_memberships` lowered to 3 inside the namespace: 34 sockets, still exact.
 #[test]
 fn hundred_ipv4_groups_with_a_lowered_membership_limit() {
+    needs_root!();
     let ns = Netns::new("multilim");
     ns.sysctl("net.ipv4.igmp_max_memberships", "3");
     ns.run(|| {
@@ -133,6 +135,7 @@ fn hundred_ipv4_groups_with_a_lowered_membership_limit() {
 /// the same receiver, mixed in the same list.
 #[test]
 fn mixed_ipv4_and_ipv6_groups_with_lowered_option_memory() {
+    needs_root!();
     let ns = Netns::new("multi6");
     veth_pair_in(&ns, "va", "vb");
     ns.sysctl("net.core.optmem_max", "2048");
@@ -157,6 +160,7 @@ fn mixed_ipv4_and_ipv6_groups_with_lowered_option_memory() {
 /// socket) lowered to 1 so they need two sockets; a third source is not subscribed and must not be counted.
 #[test]
 fn source_specific_subscriptions_are_counted_per_source() {
+    needs_root!();
     let ns = Netns::new("multissm");
     ns.sysctl("net.ipv4.igmp_max_msf", "1");
     ns.run(|| {
@@ -189,6 +193,7 @@ fn source_specific_subscriptions_are_counted_per_source() {
 /// Where no socket can hold even one membership, the error names the sysctl and the value to set.
 #[test]
 fn a_zero_limit_is_an_error_that_names_the_sysctl() {
+    needs_root!();
     let ns = Netns::new("multizero");
     ns.sysctl("net.ipv4.igmp_max_memberships", "0");
     ns.run(|| {
@@ -206,6 +211,7 @@ fn a_zero_limit_is_an_error_that_names_the_sysctl() {
 /// there without blocking.
 #[test]
 fn poll_names_the_socket_that_holds_the_datagram() {
+    needs_root!();
     let ns = Netns::new("multipoll");
     ns.run(|| {
         let groups = parse_group_list("239.14.0.1-239.14.0.3:5005", None).unwrap();
@@ -235,6 +241,7 @@ fn poll_names_the_socket_that_holds_the_datagram() {
 /// hold back another socket's datagram, and each socket's datagrams come in their order, all of them, exactly.
 #[test]
 fn readable_sockets_are_served_in_turn_until_drained() {
+    needs_root!();
     let ns = Netns::new("multiturn");
     ns.run(|| {
         let groups = parse_group_list("239.14.1.1-239.14.1.3:5006", None).unwrap();
@@ -277,6 +284,7 @@ fn link_local(ifname: &str) -> IpAddr {
 /// needs (30 groups, 20 per socket: 2). Interval lines name every group.
 #[test]
 fn the_recv_command_counts_each_group_of_a_range() {
+    needs_root!();
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
 

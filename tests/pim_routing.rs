@@ -36,7 +36,7 @@ fn join(ns: &common::Netns, g: Group, ifname: &str, source: Option<Ipv4Addr>) ->
     .expect("receiver")
 }
 
-fn h1_sender(d: &Domain, g: Group, ttl: u32) -> Sender {
+fn h1_sender(d: &Domain, g: Group, ttl: u8) -> Sender {
     let bind = std::net::SocketAddr::new(IpAddr::V4(H1), 0);
     d.h1.run(move || Sender::builder(g).interface(iface("v1")).ttl(ttl).bind(bind).build()).expect("sender")
 }
@@ -77,6 +77,7 @@ fn prime(d: &Domain, tx: &Sender, rxs: &[&Receiver]) {
 /// scratch directory with the configs and sockets.
 #[test]
 fn a_panicking_test_leaves_no_daemon_namespace_or_file() {
+    needs_root!();
     let mut left = None;
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let d = Domain::new("pimdown");
@@ -105,6 +106,7 @@ fn a_panicking_test_leaves_no_daemon_namespace_or_file() {
 /// LAN and 5 on the bridged one. The snooping bridge has learned both receivers' ports.
 #[test]
 fn any_source_crosses_three_routers_with_the_ttl_cut_per_router() {
+    needs_root!();
     let g = group(Ipv4Addr::new(239, 1, 1, 1));
     let mut d = Domain::new("pimasm");
     let h2 = join(&d.h2, g, "v2", None);
@@ -139,6 +141,7 @@ fn any_source_crosses_three_routers_with_the_ttl_cut_per_router() {
 /// bridged LAN, where r3 would have to send it on with TTL 0. The same path carries TTL 4 there.
 #[test]
 fn a_datagram_with_too_small_a_ttl_does_not_cross_the_last_router() {
+    needs_root!();
     let g = group(Ipv4Addr::new(239, 1, 1, 2));
     let mut d = Domain::new("pimttl");
     let h2 = join(&d.h2, g, "v2", None);
@@ -161,6 +164,7 @@ fn a_datagram_with_too_small_a_ttl_does_not_cross_the_last_router() {
 /// the report alone (no RP is involved), and h1's datagrams arrive.
 #[test]
 fn a_source_specific_join_becomes_sg_state_on_the_last_hop_router() {
+    needs_root!();
     let g = group(Ipv4Addr::new(232, 1, 1, 1));
     let mut d = Domain::new("pimssm");
     let a = join(&d.h3a, g, "v3", Some(H1));
@@ -182,6 +186,7 @@ fn a_source_specific_join_becomes_sg_state_on_the_last_hop_router() {
 /// datagrams before the leave and sees none of the ten sent after it, while h2 (the control) gets all ten.
 #[test]
 fn traffic_stops_reaching_the_lan_after_the_receiver_leaves() {
+    needs_root!();
     let g = group(Ipv4Addr::new(239, 1, 1, 3));
     let mut d = Domain::new("pimprune");
     let mut a = join(&d.h3a, g, "v3", None);

@@ -57,6 +57,7 @@ fn warm(ns: &common::Netns, ifname: &str, from: Ipv4Addr, to: &common::Netns, to
 /// short of it, ring 4 reaches it. The responder answers a routed querier only with `--allow 0.0.0.0/0`.
 #[test]
 fn discover_finds_a_responder_three_routers_away() {
+    needs_root!();
     let g = Group::new(IpAddr::V4(Ipv4Addr::new(239, 255, 0, 31)), 4000).expect("group");
     let mut d = Domain::new("pimdisc");
     let target = g.to_string();
@@ -88,6 +89,7 @@ fn discover_finds_a_responder_three_routers_away() {
 /// every probe answered once the tree stands.
 #[test]
 fn ping_across_pim_gets_both_rows() {
+    needs_root!();
     let g = Group::new(IpAddr::V4(Ipv4Addr::new(239, 255, 0, 32)), 4321).expect("group");
     let mut d = Domain::new("pimping");
     let target = g.to_string();
@@ -136,6 +138,7 @@ fn ping_across_pim_gets_both_rows() {
 /// datagrams.
 #[test]
 fn doctor_hears_the_querier_it_asked_and_the_pim_dr() {
+    needs_root!();
     let d = Domain::new("pimdoc");
     let args = ["doctor", "239.1.2.3:5000", "--iface", "v3", "--no-loop", "--json"];
     let mut doc = Peer::start(&d.h3b, &d.scratch, "mcast doctor", MCAST, &args);
@@ -165,6 +168,7 @@ fn doctor_hears_the_querier_it_asked_and_the_pim_dr() {
 /// BSR), `mcast doctor` on h3b names the RP it announces, next to r3 as the PIM router.
 #[test]
 fn doctor_names_the_rp_that_a_bsr_announces() {
+    needs_root!();
     let d = Domain::new("pimbsr");
     let bsm = Bootstrap {
         bsr: Ipv4Addr::new(10, 3, 0, 2),
@@ -204,6 +208,7 @@ fn doctor_names_the_rp_that_a_bsr_announces() {
 /// `mcast igmp watch` on h3a hears r3's queries (every 2 s here) and h3b's join, naming the querier.
 #[test]
 fn igmp_watch_sees_the_querier_and_a_neighbours_join() {
+    needs_root!();
     let d = Domain::with("pimwatch", Tuning { query_interval: Some(2) });
     let args = ["igmp", "watch", "--iface", "v3", "--json", "--timeout", "5"];
     let mut watch = Peer::start(&d.h3a, &d.scratch, "mcast igmp watch", MCAST, &args);

@@ -98,6 +98,7 @@ fn summary_of(r: Running, interrupt: bool) -> (Vec<Value>, Value) {
 /// refusal by reason, exactly.
 #[test]
 fn the_responder_survives_impossible_sources_and_answers_the_next_probe() {
+    needs_root!();
     let (a, b) = linked("pfimp", 91);
     let group = "239.91.0.1:4391";
     let server = responder(&b, group, &["--count", "1", "--timeout", "60"]);
@@ -140,6 +141,7 @@ fn the_responder_survives_impossible_sources_and_answers_the_next_probe() {
 /// honest probe that follows is answered byte for byte, and the refusals are exact.
 #[test]
 fn over_ipv6_the_responder_refuses_impossible_sources_and_answers_the_next_probe() {
+    needs_root!();
     let a = Netns::new("pfimp6a");
     let b = Netns::new("pfimp6b");
     veth(&a, "va", "fd00:96::1/64", &b, "vb", "fd00:96::2/64");
@@ -181,6 +183,7 @@ fn over_ipv6_the_responder_refuses_impossible_sources_and_answers_the_next_probe
 /// sent in its name.
 #[test]
 fn a_spoofed_source_gets_nothing_off_link_and_no_more_than_it_sent_on_link() {
+    needs_root!();
     let (a, b) = linked("pfspf", 92);
     a.ip(&["addr", "add", "10.92.0.99/24", "dev", "va"]);
     let group = "239.92.0.1:4392";
@@ -218,6 +221,7 @@ fn a_spoofed_source_gets_nothing_off_link_and_no_more_than_it_sent_on_link() {
 /// responder goes on: it answers the honest probe that follows, byte for byte.
 #[test]
 fn an_allowed_source_without_a_route_is_counted_and_the_responder_goes_on() {
+    needs_root!();
     let (a, b) = linked("pfallow", 95);
     let group = "239.95.0.1:4395";
     let server = responder(&b, group, &["--allow", "192.0.2.0/24", "--count", "4", "--timeout", "60"]);
@@ -253,6 +257,7 @@ fn an_allowed_source_without_a_route_is_counted_and_the_responder_goes_on() {
 /// answers (the bucket's burst), the other 45 count as `source_rate`; the marker is answered.
 #[test]
 fn a_burst_beyond_the_per_source_rate_is_refused_as_source_rate() {
+    needs_root!();
     let (a, b) = linked("pfrate", 93);
     a.ip(&["addr", "add", "10.93.0.3/24", "dev", "va"]);
     let group = "239.93.0.1:4393";
@@ -310,6 +315,7 @@ fn rx_queue(pid: u32, port: u16) -> u64 {
 /// memory grows by less than 64 MiB.
 #[test]
 fn a_flood_of_forged_responders_keeps_the_probers_memory_bounded() {
+    needs_root!();
     let a = Netns::new("pfflooda");
     let b = Netns::new("pffloodb");
     veth(&a, "va", "10.0.0.1/8", &b, "vb", "10.0.0.2/8");

@@ -75,6 +75,7 @@ fn received(mut child: Child) -> Vec<u8> {
 /// 40 KiB of binary data in datagrams of 1000 bytes (the last one 960): 41 datagrams, the same bytes out.
 #[test]
 fn binary_data_crosses_in_datagrams_of_the_given_size() {
+    needs_root!();
     let a = Netns::new("pipea");
     let b = Netns::new("pipeb");
     veth(&a, "va", "10.67.0.1/24", &b, "vb", "10.67.0.2/24");
@@ -91,6 +92,7 @@ fn binary_data_crosses_in_datagrams_of_the_given_size() {
 /// order, in datagrams of at most 65507 bytes.
 #[test]
 fn binary_data_crosses_one_datagram_per_read() {
+    needs_root!();
     let a = Netns::new("pipec");
     let b = Netns::new("piped");
     veth(&a, "va", "10.67.1.1/24", &b, "vb", "10.67.1.2/24");

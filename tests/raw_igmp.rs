@@ -31,6 +31,7 @@ fn join(link: &Link, group: Ipv4Addr, source: Option<Ipv4Addr>) -> McastSocket {
 /// shows one join with version 3, EXCLUDE {} (any source), the reporter and the interface, then the leave.
 #[test]
 fn igmpv3_join_and_leave_are_watched() {
+    needs_root!();
     let link = Link::new("rwj");
     let mut w = Watch::start(&link.b, &["igmp", "watch", "--iface", "vb", "--json"]);
     let member = join(&link, Ipv4Addr::new(239, 1, 2, 3), None);
@@ -66,6 +67,7 @@ fn igmpv3_join_and_leave_are_watched() {
 /// A source-specific join is INCLUDE with its source; a second source is a change; the table at the end has it.
 #[test]
 fn igmpv3_source_filters_are_watched() {
+    needs_root!();
     let link = Link::new("rws");
     let mut w = Watch::start(&link.b, &["igmp", "watch", "--iface", "vb", "--json"]);
     let group = Ipv4Addr::new(232, 1, 1, 1);
@@ -94,6 +96,7 @@ fn igmpv3_source_filters_are_watched() {
 /// join is heard, as version 2.
 #[test]
 fn igmpv2_reports_are_heard_as_a_multicast_router() {
+    needs_root!();
     let link = Link::new("rw2");
     link.a.sysctl("net.ipv4.conf.va.force_igmp_version", "2");
 
@@ -124,6 +127,7 @@ fn igmpv2_reports_are_heard_as_a_multicast_router() {
 /// lists within its wait.
 #[test]
 fn igmpv3_general_query_lists_the_member() {
+    needs_root!();
     let link = Link::new("rwq");
     let member = join(&link, Ipv4Addr::new(239, 3, 3, 3), None);
     let out = run(&link.b, &["igmp", "query", "--iface", "vb", "--max-resp", "1", "--wait", "4", "--json"]);
@@ -147,6 +151,7 @@ fn igmpv3_general_query_lists_the_member() {
 /// A group-specific IGMPv2 query: the querier joins the group to hear the v2 answer, which goes to the group.
 #[test]
 fn igmpv2_group_query_lists_the_member() {
+    needs_root!();
     let link = Link::new("rwg");
     let member = join(&link, Ipv4Addr::new(239, 4, 4, 4), None);
     let args = ["igmp", "query", "--iface", "vb", "--version", "2", "--group", "239.4.4.4", "--max-resp", "1"];
@@ -168,6 +173,7 @@ fn igmpv2_group_query_lists_the_member() {
 /// Nobody is a member: the query says so and exits 1.
 #[test]
 fn igmp_query_without_members_exits_1() {
+    needs_root!();
     let link = Link::new("rwn");
     let out = run(&link.b, &["igmp", "query", "--iface", "vb", "--max-resp", "0.5", "--wait", "2"]);
     assert_eq!(out.status.code(), Some(1));
@@ -179,6 +185,7 @@ fn igmp_query_without_members_exits_1() {
 /// Bad arguments are usage errors (exit 2) before any socket is opened.
 #[test]
 fn igmp_bad_arguments_exit_2() {
+    needs_root!();
     let link = Link::new("rwu");
     for (args, says) in [
         (&["igmp", "query", "--version", "4"][..], "--version 4: out of range 1..=3"),
@@ -240,6 +247,7 @@ const MAX_GROWTH: u64 = 64 << 20;
 /// back, and an honest member joining after the flood is heard and in the table.
 #[test]
 fn igmpv3_flood_of_fresh_groups_stays_within_the_cap() {
+    needs_root!();
     let link = Link::new("rwf");
     link.a.ip(&["link", "set", "va", "mtu", "65535"]);
     link.b.ip(&["link", "set", "vb", "mtu", "65535"]);
@@ -329,6 +337,7 @@ fn keep_answer(v: &Value) -> bool {
 /// many, and its memory grows by at most 64 MiB.
 #[test]
 fn igmp_query_keeps_at_most_4096_answers_under_a_forged_flood() {
+    needs_root!();
     let link = Link::new("rqf");
     link.a.ip(&["link", "set", "va", "mtu", "65535"]);
     link.b.ip(&["link", "set", "vb", "mtu", "65535"]);

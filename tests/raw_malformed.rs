@@ -34,6 +34,7 @@ fn malformed(all: &[Value]) -> Vec<&Value> {
 /// 224.0.0.22, then a valid IGMPv3 report.
 #[test]
 fn malformed_igmp_is_named_and_the_watch_goes_on() {
+    needs_root!();
     let link = Link::new("rxi");
     let mut w = Watch::start(&link.b, &["igmp", "watch", "--iface", "vb", "--json"]);
 
@@ -88,6 +89,7 @@ fn malformed_igmp_is_named_and_the_watch_goes_on() {
 /// (its ICMP6_FILTER); a valid report is still seen.
 #[test]
 fn malformed_mld_is_named_and_the_watch_goes_on() {
+    needs_root!();
     let link = Link::new("rxm");
     let src = link_local(&link.a, "va");
     let dst = wire::mld::ALL_MLDV2_ROUTERS;

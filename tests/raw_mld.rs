@@ -30,6 +30,7 @@ fn join(link: &Link, group: &str) -> McastSocket {
 /// EXCLUDE {}, from va's link-local address, then the leave.
 #[test]
 fn mldv2_join_and_leave_are_watched() {
+    needs_root!();
     let link = Link::new("rmj");
     let reporter = link_local(&link.a, "va").to_string();
     let mut w = Watch::start(&link.b, &["mld", "watch", "--iface", "vb", "--json"]);
@@ -62,6 +63,7 @@ fn mldv2_join_and_leave_are_watched() {
 /// scope; the done message goes to ff02::2 and is always heard.
 #[test]
 fn mldv1_reports_are_heard_as_a_multicast_router() {
+    needs_root!();
     let link = Link::new("rm1");
     link.a.sysctl("net.ipv6.conf.va.force_mld_version", "1");
     let reporter = link_local(&link.a, "va").to_string();
@@ -92,6 +94,7 @@ fn mldv1_reports_are_heard_as_a_multicast_router() {
 /// A general MLDv2 query from b: a's kernel answers with MODE_IS_EXCLUDE {} for its group.
 #[test]
 fn mldv2_general_query_lists_the_listener() {
+    needs_root!();
     let link = Link::new("rmq");
     let reporter = link_local(&link.a, "va").to_string();
     let member = join(&link, "ff02::4321");
@@ -113,6 +116,7 @@ fn mldv2_general_query_lists_the_listener() {
 /// A multicast-address-specific MLDv1 query: the answer is a v1 report to the group, which the querier joined.
 #[test]
 fn mldv1_group_query_lists_the_listener() {
+    needs_root!();
     let link = Link::new("rmg");
     let member = join(&link, "ff02::5555");
     let args = ["mld", "query", "--iface", "vb", "--version", "1", "--group", "ff02::5555", "--max-resp", "1"];
@@ -131,6 +135,7 @@ fn mldv1_group_query_lists_the_listener() {
 /// Bad arguments are usage errors (exit 2).
 #[test]
 fn mld_bad_arguments_exit_2() {
+    needs_root!();
     let link = Link::new("rmu");
     for (args, says) in [
         (&["mld", "query", "--version", "3"][..], "--version 3: out of range 1..=2"),
@@ -182,6 +187,7 @@ fn keep(v: &Value) -> bool {
 /// join beyond the cap evicted one group, one evict line each, and the table holds the cap.
 #[test]
 fn mldv2_flood_of_fresh_groups_stays_within_the_cap() {
+    needs_root!();
     let link = Link::new("rmf");
     link.a.ip(&["link", "set", "va", "mtu", "65535"]);
     link.b.ip(&["link", "set", "vb", "mtu", "65535"]);

@@ -17,6 +17,7 @@ use raw_support::{link_local, mcast, A4, BIN};
 /// What `IgmpSocket::open` sets, read back from the kernel; `IP_OPTIONS` with the Router Alert and without.
 #[test]
 fn igmp_socket_options() {
+    needs_root!();
     let ns = Netns::new("ros4");
     ns.run(|| {
         let s = IgmpSocket::open().expect("raw IGMP socket");
@@ -41,6 +42,7 @@ fn igmp_socket_options() {
 /// Alert; the kernel's checksum switches off and on at SOL_RAW.
 #[test]
 fn mld_socket_options() {
+    needs_root!();
     let ns = Netns::new("ros6");
     ns.run(|| {
         let s = MldSocket::open().expect("raw ICMPv6 socket");
@@ -88,6 +90,7 @@ fn first_query(recv: impl Fn(&mut [u8], Duration) -> mcast::Result<Option<Heard>
 /// 0, source 10.0.0.1, to 224.0.0.1 (which every host has joined), on vb; the message as sent.
 #[test]
 fn igmp_goes_out_with_ttl_1_and_router_alert() {
+    needs_root!();
     let link = Link::new("roi");
     let receiver = link.b.run(|| IgmpSocket::open().expect("receiver"));
     let query = IgmpRepr::QueryV2 { max_resp_time: 50, group: Ipv4Addr::UNSPECIFIED };
@@ -116,6 +119,7 @@ fn igmp_goes_out_with_ttl_1_and_router_alert() {
 /// link-local address, to ff02::1, on vb, the checksum a's kernel filled in right.
 #[test]
 fn mld_goes_out_with_hop_limit_1_and_a_right_checksum() {
+    needs_root!();
     let link = Link::new("rom");
     let receiver = link.b.run(|| {
         let s = MldSocket::open().expect("receiver");
@@ -148,6 +152,7 @@ fn assert_no_cap_net_raw(out: &std::process::Output, what: &str) {
 /// the error that says what is missing and how to grant it.
 #[test]
 fn without_cap_net_raw_the_error_says_so() {
+    needs_root!();
     let ns = Netns::new("rocap");
     for args in [
         &["igmp", "watch", "--iface", "lo", "--timeout", "1"][..],

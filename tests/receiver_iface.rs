@@ -13,6 +13,7 @@ use mcast::{Group, IfaceSpec, Receiver, Sender};
 /// The kernel hands R both; R must return only "home" and count "foreign" as foreign.
 #[test]
 fn ipv6_receiver_drops_datagrams_from_interfaces_it_did_not_join() {
+    needs_root!();
     let ns = Netns::new("rxif");
     veth_pair_in(&ns, "va", "vb");
     ns.run(|| {

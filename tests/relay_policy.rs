@@ -38,6 +38,7 @@ fn recv(ns: &Netns, args: &[&str]) -> Proc {
 /// both relays then hear nothing for their idle timeout and end by themselves.
 #[test]
 fn two_relays_in_a_loop_let_one_datagram_die_out() {
+    needs_root!();
     for (dedup, g1_ttls, g2_ttls) in [("500", vec![8, 6], vec![7]), ("0", vec![8, 6, 4, 2], vec![7, 5, 3, 1])] {
         let ns = Netns::new("rloop");
         let (g1, g2) = ("239.84.0.1:6400", "239.84.0.2:6400");
@@ -73,6 +74,7 @@ fn two_relays_in_a_loop_let_one_datagram_die_out() {
 /// as one it forwarded already. With `--dedup 0` the hop budget ends it: eight copies in all.
 #[test]
 fn two_relays_of_one_group_bridging_two_links_let_one_datagram_die_out() {
+    needs_root!();
     for (dedup, l_ttls, m_ttls) in [("500", vec![8, 6], vec![7]), ("0", vec![8, 6, 4, 2], vec![7, 5, 3, 1])] {
         let (l, r, m) = (Netns::new("rbl"), Netns::new("rbr"), Netns::new("rbm"));
         veth(&l, "l0", "10.85.1.1/24", &r, "rl", "10.85.1.2/24");
@@ -105,6 +107,7 @@ fn two_relays_of_one_group_bridging_two_links_let_one_datagram_die_out() {
 /// second is relayed; the first is refused as wrong_group.
 #[test]
 fn unicast_to_the_relays_host_is_not_relayed() {
+    needs_root!();
     let (c, r) = (Netns::new("runic"), Netns::new("runir"));
     veth(&c, "c1", "10.86.1.1/24", &r, "r1", "10.86.1.2/24");
     let relay =
@@ -128,6 +131,7 @@ fn unicast_to_the_relays_host_is_not_relayed() {
 /// `d`'s is refused as wrong_group.
 #[test]
 fn the_group_from_another_interface_is_not_relayed() {
+    needs_root!();
     let (c, r, d) = (Netns::new("rifc"), Netns::new("rifr"), Netns::new("rifd"));
     veth(&c, "c1", "fd86:1::1/64", &r, "r1", "fd86:1::2/64");
     veth(&d, "d1", "fd86:2::1/64", &r, "r2", "fd86:2::2/64");
@@ -151,6 +155,7 @@ fn the_group_from_another_interface_is_not_relayed() {
 /// other 15 are refused as queue_full.
 #[test]
 fn the_delay_queue_is_bounded() {
+    needs_root!();
     let ns = Netns::new("rqueue");
     let relay = relay(
         &ns,
@@ -172,6 +177,7 @@ fn the_delay_queue_is_bounded() {
 /// refused before anything is joined, with exit status 2; another port is fine.
 #[test]
 fn a_group_relayed_onto_itself_is_refused_at_the_start() {
+    needs_root!();
     let ns = Netns::new("rself");
     let g = "239.88.0.1:6800";
     for extra in [&[][..], &["--in-iface", "lo", "--out-iface", "lo"], &["--in-iface", "lo"], &["--out-iface", "lo"]] {
@@ -186,6 +192,7 @@ fn a_group_relayed_onto_itself_is_refused_at_the_start() {
 /// The new options refuse values out of range with exit status 2, before anything is joined.
 #[test]
 fn queue_and_dedup_options_are_checked() {
+    needs_root!();
     let ns = Netns::new("ropts");
     let (g1, g2) = ("239.89.0.1:6900", "239.89.0.2:6900");
     for (opt, value) in
@@ -204,6 +211,7 @@ fn queue_and_dedup_options_are_checked() {
 /// had when it started.
 #[test]
 fn a_flood_of_distinct_datagrams_leaves_the_relay_bounded() {
+    needs_root!();
     use common::cli::{json, the_summary, Running};
     use common::status_kib;
     use mcast::{Group, IfaceSpec, Sender};

@@ -86,6 +86,7 @@ fn numbered_stream(ns: &Netns, group: Group, iface: &str, gap: Duration, stop: A
 /// carry on, and end with status 1 after its summary.
 #[test]
 fn recv_and_send_across_a_veth_deleted_and_made_again() {
+    needs_root!();
     let (a, b) = pair("rcdel");
     let old_index = b.ifindex("vb");
     let rx = Running::recv(&b, &["recv", "239.8.8.1:5801", "--iface", "vb", "--json"]);
@@ -159,6 +160,7 @@ fn recv_and_send_across_a_veth_deleted_and_made_again() {
 /// sequence numbers of the datagrams printed; SIGTERM ends the receiver with status 143.
 #[test]
 fn recv_across_link_down_and_up_counts_the_datagrams_missed() {
+    needs_root!();
     let (a, b) = pair("rcdown");
     let group: Group = "239.8.8.2:5802".parse().unwrap();
     let index = b.ifindex("vb");
@@ -204,6 +206,7 @@ fn ticker(ns: &Netns, group: Group, stop: Arc<AtomicBool>) -> JoinHandle<()> {
 /// whole JSON line, status 0, and nothing on standard error but the "listening" note.
 #[test]
 fn recv_piped_into_head_ends_quietly() {
+    needs_root!();
     let ns = Netns::new("rchead");
     let group: Group = "239.8.8.3:5803".parse().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -233,6 +236,7 @@ fn recv_piped_into_head_ends_quietly() {
 /// SIGTERM: status 143.
 #[test]
 fn sigint_and_sigterm_mid_run_print_a_summary_that_matches_what_was_sent() {
+    needs_root!();
     let ns = Netns::new("rcsig");
     for (signal, code, json_mode) in [("INT", 130, true), ("TERM", 143, false)] {
         let mut args = vec!["recv", "239.8.8.4:5804", "--iface", "lo"];
@@ -269,6 +273,7 @@ fn sigint_and_sigterm_mid_run_print_a_summary_that_matches_what_was_sent() {
 /// 143, a summary saying it was interrupted, and its count is exactly what a receiver got.
 #[test]
 fn sigterm_to_a_sender_ends_with_a_summary_of_what_went() {
+    needs_root!();
     let ns = Netns::new("rcsigtx");
     let rx = ns.run(|| {
         let r = mcast::Receiver::builder("239.8.8.5:5805".parse().unwrap())
@@ -318,6 +323,7 @@ fn sigterm_to_a_sender_ends_with_a_summary_of_what_went() {
 /// SIGINT its summary's kernel drops are exactly the shortfall, 400 less the datagrams it printed.
 #[test]
 fn a_tiny_forced_buffer_reports_drops_equal_to_the_shortfall() {
+    needs_root!();
     const N: u64 = 400;
     let ns = Netns::new("rcdrop");
     let rx = Running::recv(&ns, &["recv", "239.8.8.6:5806", "--iface", "lo", "--rcvbuf", "4096", "--json"]);
@@ -354,6 +360,7 @@ fn a_tiny_forced_buffer_reports_drops_equal_to_the_shortfall() {
 /// A --rcvbuf or --sndbuf past what the kernel grants even with the FORCE option is reported as clamped.
 #[test]
 fn buffer_sizes_the_kernel_clamps_are_reported() {
+    needs_root!();
     let ns = Netns::new("rcclamp");
     let out = ns
         .command(MCAST)
@@ -379,6 +386,7 @@ fn buffer_sizes_the_kernel_clamps_are_reported() {
 /// all 5000 but lists at most its cap of 4096 sources, and says how many it dropped from the list.
 #[test]
 fn thousands_of_senders_leave_a_bounded_table() {
+    needs_root!();
     const SENDERS: u16 = 5000;
     let ns = Netns::new("rcmany");
     let rx = Running::recv(&ns, &["recv", "239.8.8.8:5808", "--iface", "lo", "--rcvbuf", "16777216"]);
@@ -420,6 +428,7 @@ fn thousands_of_senders_leave_a_bounded_table() {
 /// summary names the outage, and its missed count is the sum of the two streams' gaps.
 #[test]
 fn multi_group_recv_across_a_veth_deleted_and_made_again() {
+    needs_root!();
     let (a, b) = pair("rcmulti");
     let rx =
         Running::recv(&b, &["recv", "239.8.9.1:5809,239.8.9.2:5809", "--iface", "vb", "--interval", "0", "--json"]);
@@ -474,6 +483,7 @@ fn multi_group_recv_across_a_veth_deleted_and_made_again() {
 /// number the sender used, and what it lost is at least what failed to leave.
 #[test]
 fn perf_sender_and_receiver_across_a_veth_deleted_and_made_again() {
+    needs_root!();
     let (a, b) = pair("rcperf");
     let rx = Running::start(&b, &["perf", "--serve", "239.8.9.9:5810", "--iface", "vb", "--interval", "0", "--json"]);
     rx.wait_until("perf receiving", || rx.stderr().iter().any(|l| l.starts_with("mcast perf: receiving")));

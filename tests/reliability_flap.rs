@@ -168,6 +168,7 @@ fn check(heard: &Heard, outages: &[Outage], notices: &[Notice], cause: Cause, gr
 /// membership and join again; the sender's interface index is stale too, so it must look `va` up again.
 #[test]
 fn ipv4_veth_deleted_and_recreated() {
+    needs_root!();
     let pair = Pair::new("flapdel");
     let group: Group = "239.7.7.1:5701".parse().unwrap();
     let old_index = pair.b.ifindex("vb");
@@ -195,6 +196,7 @@ fn ipv4_veth_deleted_and_recreated() {
 /// `vb` set down and up: same index; the kernel kept the membership, the receiver checks it holds.
 #[test]
 fn ipv4_link_down_and_up() {
+    needs_root!();
     let pair = Pair::new("flapdown");
     let group: Group = "239.7.7.2:5702".parse().unwrap();
     let index = pair.b.ifindex("vb");
@@ -213,6 +215,7 @@ fn ipv4_link_down_and_up() {
 /// The sender's end `va` set down: `vb` stays up but loses its carrier.
 #[test]
 fn ipv4_peer_down_is_no_carrier() {
+    needs_root!();
     let pair = Pair::new("flapcarrier");
     let group: Group = "239.7.7.3:5703".parse().unwrap();
     let run = Running::start(&pair, group);
@@ -230,6 +233,7 @@ fn ipv4_peer_down_is_no_carrier() {
 /// IPv6, a link-scoped group: the same deletion and re-creation.
 #[test]
 fn ipv6_veth_deleted_and_recreated() {
+    needs_root!();
     let pair = Pair::new("flapdel6");
     let group: Group = "[ff12::7:1]:5704".parse().unwrap();
     let run = Running::start(&pair, group);
@@ -257,6 +261,7 @@ fn ipv6_veth_deleted_and_recreated() {
 /// membership names vb's new index, and the outage's missed count is the sum of the three streams' gaps.
 #[test]
 fn multi_group_receiver_follows_a_recreated_interface() {
+    needs_root!();
     use mcast::multi::MultiReceiver;
     use mcast::resilient::LinkFollower;
 

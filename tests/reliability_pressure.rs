@@ -19,6 +19,7 @@ fn lo() -> IfaceSpec {
 /// the kernel books it): what is queued is read, and the drop counters account for every other one.
 #[test]
 fn a_burst_into_a_tiny_buffer_drops_exactly_the_shortfall() {
+    needs_root!();
     const N: u64 = 300;
     let ns = Netns::new("prdrop");
     ns.run(|| {
@@ -52,6 +53,7 @@ fn a_burst_into_a_tiny_buffer_drops_exactly_the_shortfall() {
 /// `Sync`); a receiver moved to a fifth thread (`Send`) gets all 1000, each exactly once.
 #[test]
 fn one_sender_shared_by_threads_and_a_receiver_on_another() {
+    needs_root!();
     const THREADS: u8 = 4;
     const EACH: u16 = 250;
     let ns = Netns::new("prthreads");
@@ -98,6 +100,7 @@ fn one_sender_shared_by_threads_and_a_receiver_on_another() {
 /// silently.
 #[test]
 fn a_full_send_queue_is_retried_then_counted() {
+    needs_root!();
     use mcast::__private::sendretry::{Outcome, ResilientSender, RetryPolicy};
 
     let a = Netns::new("prqa");

@@ -171,6 +171,7 @@ fn ping_across_a_re_creation(tag: &str, group: &str, (a_addr, a_cidr): (&str, &s
 /// The above over IPv4: a (va 10.0.0.1) <-> b (vb 10.0.0.2), group 239.8.9.1.
 #[test]
 fn ping_serve_answers_again_after_its_veth_is_deleted_and_made_again() {
+    needs_root!();
     ping_across_a_re_creation("pgdel", "239.8.9.1:5901", ("10.0.0.1", "10.0.0.1/24"), ("10.0.0.2", "10.0.0.2/24"));
 }
 
@@ -179,6 +180,7 @@ fn ping_serve_answers_again_after_its_veth_is_deleted_and_made_again() {
 /// outgoing interface is kept by index only (`IPV6_MULTICAST_IF`) and must be set anew.
 #[test]
 fn ping_serve_over_ipv6_answers_again_after_its_veth_is_deleted_and_made_again() {
+    needs_root!();
     ping_across_a_re_creation(
         "pgdel6",
         "[ff15::8:9:1]:5904",
@@ -215,6 +217,7 @@ fn discover_far(a: &Netns, group: &str) {
 /// and address. Its summary counts the queries of both runs and names vb's deletion.
 #[test]
 fn responder_is_found_again_after_its_veth_is_deleted_and_made_again() {
+    needs_root!();
     let (a, b) = pair("rsdel", "10.0.0.1/24", "10.0.0.2/24");
     let old_b = b.ifindex("vb");
     let group = "239.8.9.2:5902";

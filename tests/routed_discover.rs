@@ -125,20 +125,24 @@ fn off_link_refused(tag: &str, g: IpAddr) {
 
 #[test]
 fn ipv4_discover_finds_a_responder_behind_the_router_at_ttl_2_not_1() {
+    needs_root!();
     ring_search("disc4", Ipv4Addr::new(239, 255, 0, 9).into());
 }
 
 #[test]
 fn ipv4_responder_refuses_a_routed_querier_without_allow() {
+    needs_root!();
     off_link_refused("dsoff4", Ipv4Addr::new(239, 255, 0, 10).into());
 }
 
 #[test]
 fn ipv6_responder_refuses_a_routed_querier_without_allow() {
+    needs_root!();
     off_link_refused("dsoff6", Ipv6Addr::new(0xff15, 0, 0, 0, 0, 0, 0, 10).into());
 }
 
 #[test]
 fn ipv6_discover_finds_a_responder_behind_the_router_at_hop_limit_2_not_1() {
+    needs_root!();
     ring_search("disc6", Ipv6Addr::new(0xff15, 0, 0, 0, 0, 0, 0, 9).into());
 }

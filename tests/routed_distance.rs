@@ -135,21 +135,25 @@ fn mcast_both_sides(tag: &str, n: usize, v6: bool) {
 
 #[test]
 fn ssmping_one_router_away() {
+    needs_root!();
     mcast_both_sides("dist1", 1, false);
 }
 
 #[test]
 fn ssmping_two_routers_away() {
+    needs_root!();
     mcast_both_sides("dist2", 2, false);
 }
 
 #[test]
 fn ssmping_three_routers_away() {
+    needs_root!();
     mcast_both_sides("dist3", 3, false);
 }
 
 #[test]
 fn ssmping_three_routers_away_over_ipv6() {
+    needs_root!();
     mcast_both_sides("dist6", 3, true);
 }
 
@@ -157,6 +161,7 @@ fn ssmping_three_routers_away_over_ipv6() {
 /// real ssmpingd in h2, three routers apart: both clients say `dist=3` for every unicast answer.
 #[test]
 fn real_ssmping_tools_agree_on_three_routers() {
+    needs_root!();
     let chain = Chain::new("distr", 3);
     let far = chain.far(false);
     let serve = Proc::ready(
@@ -216,16 +221,19 @@ fn discover_across(tag: &str, n: usize, ring: u64) {
 
 #[test]
 fn discover_one_router_away() {
+    needs_root!();
     discover_across("disc1", 1, 2);
 }
 
 #[test]
 fn discover_two_routers_away() {
+    needs_root!();
     discover_across("disc2", 2, 4);
 }
 
 #[test]
 fn discover_three_routers_away() {
+    needs_root!();
     discover_across("disc3", 3, 4);
 }
 
@@ -262,10 +270,12 @@ fn ping_across(tag: &str, n: usize) {
 
 #[test]
 fn ping_one_router_away() {
+    needs_root!();
     ping_across("ping1", 1);
 }
 
 #[test]
 fn ping_three_routers_away() {
+    needs_root!();
     ping_across("ping3", 3);
 }

@@ -18,6 +18,7 @@ use mcast::{Group, Sender};
 /// directory with the daemon's config and socket.
 #[test]
 fn a_panicking_test_leaves_no_daemon_namespace_or_file() {
+    needs_root!();
     let g = IpAddr::V4(Ipv4Addr::new(239, 9, 9, 1));
     let mut left: Option<(u32, Vec<String>, PathBuf)> = None;
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -45,6 +46,7 @@ fn a_panicking_test_leaves_no_daemon_namespace_or_file() {
 /// may not be forwarded, so the test sends until one arrives).
 #[test]
 fn any_source_route_becomes_a_source_specific_entry_on_first_traffic() {
+    needs_root!();
     let g = Group::new(IpAddr::V4(Ipv4Addr::new(239, 9, 9, 2)), 5000).unwrap();
     let mut net = Routed::new("starg", 3);
     net.start_router(&[Mroute::any_source(1, g.ip(), &[2, 3])]);

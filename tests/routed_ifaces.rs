@@ -42,6 +42,7 @@ fn host_sender(net: &Routed, i: usize, g: Group) -> Sender {
 /// matches an IPv4 datagram against a socket's memberships by group and interface (`ip_mc_sf_allow`).
 #[test]
 fn ipv4_join_on_one_interface_gets_only_its_traffic() {
+    needs_root!();
     let net = Routed::new("if4", 2);
     let g = group(G4);
     let (r1, r2) = (net.router.ifindex("r1"), net.router.ifindex("r2"));
@@ -72,6 +73,7 @@ fn ipv4_join_on_one_interface_gets_only_its_traffic() {
 /// stays right (r2), so an application that cares checks it, or binds the socket to the device.
 #[test]
 fn ipv6_join_on_one_interface_and_the_arrival_interface() {
+    needs_root!();
     let net = Routed::new("if6", 2);
     let g = group(G6);
     let (r1, r2) = (net.router.ifindex("r1"), net.router.ifindex("r2"));
@@ -105,6 +107,7 @@ fn r1_spellings(net: &Routed) -> Vec<String> {
 
 #[test]
 fn iface_by_name_index_and_address_resolve_to_one_interface() {
+    needs_root!();
     let net = Routed::new("spec", 2);
     let specs: Vec<IfaceSpec> = r1_spellings(&net).iter().map(|s| s.parse().expect("an interface spec")).collect();
     assert!(matches!(specs[0], IfaceSpec::Name(_)) && matches!(specs[1], IfaceSpec::Index(_)));
@@ -130,6 +133,7 @@ fn json_lines(text: &str) -> Vec<Value> {
 /// r2's link first, the one datagram it prints is h1's, with r1's name and index.
 #[test]
 fn recv_iface_by_name_index_and_address_hears_only_that_link() {
+    needs_root!();
     let net = Routed::new("recvspec", 2);
     let r1 = net.router.ifindex("r1");
     for g in [group(G4), group(G6)] {
@@ -167,6 +171,7 @@ fn recv_iface_by_name_index_and_address_hears_only_that_link() {
 /// r1's address as its source; h2's first datagram is the control sent next with `--iface r2`.
 #[test]
 fn send_iface_by_name_index_and_address_leaves_by_that_link() {
+    needs_root!();
     let net = Routed::new("sendspec", 2);
     let (v1, v2) = (net.host(1).ifindex("v1"), net.host(2).ifindex("v2"));
     for g in [group(G4), group(G6)] {

@@ -118,11 +118,13 @@ fn reports_on_the_wire(tag: &str, asm: IpAddr, ssm: IpAddr) {
 
 #[test]
 fn igmpv3_reports_follow_joins_blocks_and_leaves() {
+    needs_root!();
     reports_on_the_wire("igmp3", Ipv4Addr::new(239, 3, 3, 3).into(), Ipv4Addr::new(232, 3, 3, 3).into());
 }
 
 #[test]
 fn mldv2_reports_follow_joins_blocks_and_leaves() {
+    needs_root!();
     reports_on_the_wire(
         "mld2",
         Ipv6Addr::new(0xff15, 0, 0, 0, 0, 0, 3, 3).into(),

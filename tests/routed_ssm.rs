@@ -113,11 +113,13 @@ fn ssm_receives_only_its_source(tag: &str, g: IpAddr) {
 
 #[test]
 fn ipv4_source_specific_join_receives_only_its_source() {
+    needs_root!();
     ssm_receives_only_its_source("ssm4", SSM4.into());
 }
 
 #[test]
 fn ipv6_source_specific_join_receives_only_its_source() {
+    needs_root!();
     ssm_receives_only_its_source("ssm6", SSM6.into());
 }
 
@@ -177,10 +179,12 @@ fn blocked_source_is_dropped(tag: &str, g: IpAddr) {
 
 #[test]
 fn ipv4_blocked_source_is_dropped_from_an_any_source_join() {
+    needs_root!();
     blocked_source_is_dropped("blk4", ASM4.into());
 }
 
 #[test]
 fn ipv6_blocked_source_is_dropped_from_an_any_source_join() {
+    needs_root!();
     blocked_source_is_dropped("blk6", ASM6.into());
 }

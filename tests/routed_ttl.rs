@@ -45,18 +45,18 @@ fn network(tag: &str, groups: &[IpAddr]) -> Routed {
 
 /// A sender in h1 out of v1, bound to h1's address of the group's family (so the source is the one the
 /// (S,G) route names, also for a link-scoped IPv6 group), with the given TTL and no loopback.
-fn h1_sender(net: &Routed, g: Group, ttl: u32) -> Sender {
+fn h1_sender(net: &Routed, g: Group, ttl: u8) -> Sender {
     let bind = SocketAddr::new(net.subnet(1).host_ip(g.ip()), 0);
     net.host(1)
         .run(move || Sender::builder(g).interface(iface("v1")).ttl(ttl).multicast_loop(false).bind(bind).build())
         .expect("sender in h1")
 }
 
-fn set_ttl(tx: &Sender, ttl: u32) {
+fn set_ttl(tx: &Sender, ttl: u8) {
     let s: &McastSocket = tx.socket();
     match tx.group().ip() {
         IpAddr::V4(_) => s.set_multicast_ttl_v4(ttl).expect("IP_MULTICAST_TTL"),
-        IpAddr::V6(_) => s.set_multicast_hops_v6(ttl as i32).expect("IPV6_MULTICAST_HOPS"),
+        IpAddr::V6(_) => s.set_multicast_hops_v6(ttl).expect("IPV6_MULTICAST_HOPS"),
     }
 }
 
@@ -90,11 +90,13 @@ fn ttl_1_stays_on_its_subnet(tag: &str, g: IpAddr) {
 
 #[test]
 fn ipv4_ttl_1_stays_on_its_subnet() {
+    needs_root!();
     ttl_1_stays_on_its_subnet("ttl1v4", G4.into());
 }
 
 #[test]
 fn ipv6_hop_limit_1_stays_on_its_subnet() {
+    needs_root!();
     ttl_1_stays_on_its_subnet("ttl1v6", G6.into());
 }
 
@@ -107,7 +109,7 @@ fn router_decrements_the_ttl(tag: &str, g: IpAddr) {
     let far = receiver(net.host(2), g, "v2");
     let tx = h1_sender(&net, g, 2);
     for ttl in [2u8, 5, 255] {
-        set_ttl(&tx, u32::from(ttl));
+        set_ttl(&tx, ttl);
         let payload = format!("sent with TTL {ttl}");
         tx.send(payload.as_bytes()).unwrap();
         expect_hop(&net, &near, &net.router, "r1", g, payload.as_bytes(), ttl);
@@ -118,11 +120,13 @@ fn router_decrements_the_ttl(tag: &str, g: IpAddr) {
 
 #[test]
 fn ipv4_router_decrements_the_ttl() {
+    needs_root!();
     router_decrements_the_ttl("decv4", G4.into());
 }
 
 #[test]
 fn ipv6_router_decrements_the_hop_limit() {
+    needs_root!();
     router_decrements_the_ttl("decv6", G6.into());
 }
 
@@ -170,10 +174,12 @@ fn link_local_is_never_forwarded(tag: &str, link_local: IpAddr, routable: IpAddr
 
 #[test]
 fn ipv4_link_local_groups_are_never_forwarded() {
+    needs_root!();
     link_local_is_never_forwarded("llv4", LL4.into(), G4.into());
 }
 
 #[test]
 fn ipv6_link_scoped_groups_are_never_forwarded() {
+    needs_root!();
     link_local_is_never_forwarded("llv6", LL6.into(), G6.into());
 }

@@ -1,10 +1,10 @@
 //! Every tool refuses bad arguments the same way: exit status 2 and one line on standard error that names
-//! the command, with nothing on standard output. Run inside a namespace, so that an argument wrongly accepted
-//! could not put traffic anywhere but there.
+//! the command, with nothing on standard output. Run inside an empty namespace of their own (no root needed),
+//! so that an argument wrongly accepted could not put traffic anywhere.
 mod common;
-mod tools_support;
 
-use common::Netns;
+use common::cli::sandboxed;
+use common::root::Sandbox;
 
 const CASES: &[(&str, &[&str], &str)] = &[
     // (command, arguments, a word the message must contain)
@@ -50,26 +50,29 @@ const CASES: &[(&str, &[&str], &str)] = &[
 
 #[test]
 fn every_tool_refuses_bad_arguments_with_status_2_and_one_line() {
-    let ns = Netns::new("toolcli");
+    let Some(sandbox) = Sandbox::new() else { return };
     for (cmd, args, word) in CASES {
         let mut argv = vec![*cmd];
         argv.extend_from_slice(args);
-        let f = tools_support::run(&ns, &argv);
+        let out = sandboxed(&sandbox, &argv);
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         let what = format!("mcast {}", argv.join(" "));
-        assert_eq!(f.code, Some(2), "{what}: {f:?}");
-        assert_eq!(f.stderr.lines().count(), 1, "{what}: one line, got {:?}", f.stderr);
-        assert!(f.stderr.starts_with(&format!("mcast {cmd}: ")), "{what}: {:?}", f.stderr);
-        assert!(f.stderr.contains(word), "{what}: {:?} should mention {word:?}", f.stderr);
-        assert!(f.stdout.is_empty(), "{what}: nothing on standard output, got {:?}", f.stdout);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{what}: one line, got {stderr:?}");
+        assert!(stderr.starts_with(&format!("mcast {cmd}: ")), "{what}: {stderr:?}");
+        assert!(stderr.contains(word), "{what}: {stderr:?} should mention {word:?}");
+        assert!(stdout.is_empty(), "{what}: nothing on standard output, got {stdout:?}");
     }
 }
 
 #[test]
 fn every_tool_has_help() {
-    let ns = Netns::new("toolhelp");
+    let Some(sandbox) = Sandbox::new() else { return };
     for cmd in ["ping", "perf", "discover", "responder", "relay"] {
-        let f = tools_support::run(&ns, &[cmd, "--help"]).ok();
-        assert!(f.stdout.starts_with(&format!("mcast {cmd}: ")), "{cmd}: {}", f.stdout);
-        assert!(f.stdout.contains("Usage:") && f.stdout.contains("Exit status"), "{cmd}");
+        let out = sandboxed(&sandbox, &[cmd, "--help"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{cmd} --help: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.starts_with(&format!("mcast {cmd}: ")), "{cmd}: {stdout}");
+        assert!(stdout.contains("Usage:") && stdout.contains("Exit status"), "{cmd}");
     }
 }

@@ -16,6 +16,7 @@ fn found(f: &tools_support::Finished) -> Vec<Obj> {
 /// responder "far" in `b` joined on vb; discover in `a` sends out of va.
 #[test]
 fn discover_finds_this_host_at_ttl_0_and_the_neighbour_at_ttl_1() {
+    needs_root!();
     let a = Netns::new("disca");
     let b = Netns::new("discb");
     veth(&a, "va", "10.91.0.1/24", &b, "vb", "10.91.0.2/24");
@@ -69,6 +70,7 @@ fn discover_finds_this_host_at_ttl_0_and_the_neighbour_at_ttl_1() {
 /// hop limit 0 (looped back on va); one joined on vb needs hop limit 1 to cross.
 #[test]
 fn discover_over_ipv6_rings_by_hop_limit() {
+    needs_root!();
     let ns = Netns::new("disc6");
     veth_pair_in(&ns, "va", "vb");
     let group = "[ff02::91:1]:4001";
@@ -95,6 +97,7 @@ fn discover_over_ipv6_rings_by_hop_limit() {
 /// must still reach nobody across the link: the responder sees no query until ring 1.
 #[test]
 fn ring_0_stays_on_this_host_when_no_member_is_here() {
+    needs_root!();
     let a = Netns::new("disc0a");
     let b = Netns::new("disc0b");
     veth(&a, "va", "10.93.0.1/24", &b, "vb", "10.93.0.2/24");

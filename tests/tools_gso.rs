@@ -32,6 +32,7 @@ fn check_arrivals(got: &[Vec<u8>], n: usize, size: usize) {
 /// plain receiver gets 40 datagrams in order, and a batch receiver with UDP_GRO gets the same 40 back.
 #[test]
 fn segmented_send_arrives_as_separate_datagrams() {
+    needs_root!();
     let ns = Netns::new("gso");
     ns.run(|| {
         let g: Group = "239.61.0.1:6100".parse().unwrap();
@@ -77,6 +78,7 @@ fn segmented_send_arrives_as_separate_datagrams() {
 /// sendmmsg (whose datagrams are fragmented and reassembled) and every datagram still arrives.
 #[test]
 fn a_refused_segmented_send_falls_back_to_sendmmsg() {
+    needs_root!();
     let a = Netns::new("gsofa");
     let b = Netns::new("gsofb");
     veth(&a, "va", "10.62.0.1/24", &b, "vb", "10.62.0.2/24");
@@ -109,6 +111,7 @@ fn a_refused_segmented_send_falls_back_to_sendmmsg() {
 
 #[test]
 fn sizes_out_of_range_are_refused() {
+    needs_root!();
     let ns = Netns::new("gsosz");
     ns.run(|| {
         let g: Group = "239.63.0.1:6300".parse().unwrap();

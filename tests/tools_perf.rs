@@ -15,6 +15,7 @@ fn session(f: &Finished) -> tools_support::Obj {
 /// carries). Each receiver reports all 20000, none lost, duplicated or reordered, no kernel drops.
 #[test]
 fn paced_perf_below_capacity_loses_nothing_at_every_receiver() {
+    needs_root!();
     let a = Netns::new("perfa");
     let b = Netns::new("perfb");
     veth(&a, "va", "10.74.0.1/24", &b, "vb", "10.74.0.2/24");
@@ -51,6 +52,7 @@ fn paced_perf_below_capacity_loses_nothing_at_every_receiver() {
 /// at 10000/s, sent with UDP GSO where the kernel takes it; the receiver gets every one.
 #[test]
 fn paced_perf_over_ipv6_counts_every_datagram() {
+    needs_root!();
     let a = Netns::new("perf6a");
     let b = Netns::new("perf6b");
     veth(&a, "va", "fd00:75::1/64", &b, "vb", "fd00:75::2/64");
@@ -79,6 +81,7 @@ fn paced_perf_over_ipv6_counts_every_datagram() {
 /// (the binomial standard deviation is 0.3 %: this bound is ten of them).
 #[test]
 fn perf_with_nftables_random_drop_reports_that_loss() {
+    needs_root!();
     let a = Netns::new("perfna");
     let b = Netns::new("perfnb");
     veth(&a, "va", "10.76.0.1/24", &b, "vb", "10.76.0.2/24");

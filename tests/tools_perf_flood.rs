@@ -27,6 +27,7 @@ const LISTED: usize = 64;
 /// session is all there: received = sent = 20,000, none lost.
 #[test]
 fn forged_sessions_leave_memory_bounded_and_an_honest_run_exact() {
+    needs_root!();
     let a = Netns::new("pflooda");
     let b = Netns::new("pfloodb");
     veth(&a, "va", "10.78.0.1/24", &b, "vb", "10.78.0.2/24");

@@ -25,6 +25,7 @@ fn rows(f: &tools_support::Finished) -> Vec<(String, String, Obj)> {
 /// on vb; the prober in `a` sends 20 probes out of va with TTL 1.
 #[test]
 fn ping_across_a_veth_answers_every_probe_both_ways() {
+    needs_root!();
     let (a, b) = linked("ping", 71);
     let group = "239.71.0.1:4321";
     let responder = Proc::ready(
@@ -75,6 +76,7 @@ fn ping_across_a_veth_answers_every_probe_both_ways() {
 /// Topology: as above. The responder answers 5 probes and exits; the prober sends 15: 10 are lost on each row.
 #[test]
 fn a_responder_that_stops_answering_shows_as_loss() {
+    needs_root!();
     let (a, b) = linked("pingl", 72);
     let group = "239.72.0.1:4322";
     let responder =
@@ -99,6 +101,7 @@ fn a_responder_that_stops_answering_shows_as_loss() {
 /// answer of both heard, the one in `a` answering from the prober's own link-local address.
 #[test]
 fn two_ipv6_responders_each_get_their_own_rows() {
+    needs_root!();
     let a = Netns::new("ping6a");
     let b = Netns::new("ping6b");
     veth(&a, "va", "fd00:73::1/64", &b, "vb", "fd00:73::2/64");
@@ -162,6 +165,7 @@ fn udp_drops(ns: &Netns, port: u16) -> Vec<u64> {
 /// out of its own count. Every probe is answered both ways either way.
 #[test]
 fn the_prober_drops_its_own_probes_and_hears_every_answer() {
+    needs_root!();
     let (a, b) = linked("pingb", 74);
     let group = "239.74.0.1:4324";
     let responder =
@@ -221,6 +225,7 @@ fn the_prober_drops_its_own_probes_and_hears_every_answer() {
 /// the prober hears both of its answers to every probe, as it does the responder's in `b`.
 #[test]
 fn a_responder_on_the_probers_host_is_heard_both_ways() {
+    needs_root!();
     let (a, b) = linked("pingn", 75);
     let group = "239.75.0.1:4325";
     let args = |iface| ["ping", "--serve", group, "--iface", iface, "--count", "30", "--timeout", "60"];
@@ -259,6 +264,7 @@ fn a_responder_on_the_probers_host_is_heard_both_ways() {
 /// (The responder asks for no arrival interface with IPv4: the kernel matches its membership by interface.)
 #[test]
 fn a_responder_answers_only_on_the_interface_it_joined() {
+    needs_root!();
     let a1 = Netns::new("pingi1");
     let a2 = Netns::new("pingi2");
     let b = Netns::new("pingib");

@@ -16,6 +16,7 @@ fn relay_counts(f: &Finished) -> (u64, u64, u64, u64, u64) {
 /// 5 % each (seed 7) and stopping after 4000; a perf receiver on 239.81.0.2 expects 4000.
 #[test]
 fn perf_through_an_impairing_relay_counts_what_the_relay_did() {
+    needs_root!();
     let ns = Netns::new("relayp");
     let relay = Proc::ready(
         &ns,
@@ -73,6 +74,7 @@ fn perf_through_an_impairing_relay_counts_what_the_relay_did() {
 /// probes the first relay dropped, duplicated and reordered.
 #[test]
 fn ping_through_an_impairing_relay_counts_what_the_relay_did() {
+    needs_root!();
     let c = Netns::new("relayc");
     let r = Netns::new("relayr");
     let s = Netns::new("relays");
@@ -174,6 +176,7 @@ fn ping_through_an_impairing_relay_counts_what_the_relay_did() {
 /// of both.
 #[test]
 fn relay_carries_ipv4_to_ipv6_and_back() {
+    needs_root!();
     let ns = Netns::new("relay46");
     veth_pair_in(&ns, "va", "vb");
     let v6 = "[ff02::83:1]:6300";

@@ -91,6 +91,7 @@ fn expect_answer(s: &McastSocket, session: u32, name: &str, port: u16) -> (RecvM
 
 #[test]
 fn impossible_and_spoofed_sources_are_refused_and_the_next_honest_query_answered() {
+    needs_root!();
     let (a, b) = link("rgsrc");
     let group: SocketAddr = "239.94.0.1:4000".parse().unwrap();
     let r = responder(&b, "239.94.0.1:4000", &["--name", "guarded"]);
@@ -141,6 +142,7 @@ fn impossible_and_spoofed_sources_are_refused_and_the_next_honest_query_answered
 
 #[test]
 fn an_unpadded_query_with_a_long_name_is_refused_as_oversized() {
+    needs_root!();
     let (a, b) = link("rgbig");
     let group: SocketAddr = "239.94.0.2:4001".parse().unwrap();
     let name = "n".repeat(200);
@@ -170,6 +172,7 @@ fn an_unpadded_query_with_a_long_name_is_refused_as_oversized() {
 /// counted. Another source has a bucket of its own.
 #[test]
 fn the_per_source_rate_limit_holds_exactly() {
+    needs_root!();
     let (a, b) = link("rgrate");
     let group: SocketAddr = "239.94.0.3:4002".parse().unwrap();
     let r = responder(&b, "239.94.0.3:4002", &["--name", "rated", "--answer-rate", "5"]);
@@ -211,6 +214,7 @@ fn the_per_source_rate_limit_holds_exactly() {
 /// va is answered with hop limit 64 (no router between).
 #[test]
 fn ipv6_impossible_and_spoofed_sources_are_refused_and_the_honest_query_answered() {
+    needs_root!();
     let (a, b) = link("rgsrc6");
     common::wait_ipv6(&a, "va");
     common::wait_ipv6(&b, "vb");
@@ -266,6 +270,7 @@ fn rss_kib(pid: u32) -> u64 {
 /// does not overflow much; whatever arrives is refused as off-link.
 #[test]
 fn a_flood_of_forged_sources_leaves_memory_flat() {
+    needs_root!();
     let (a, b) = link("rgflood");
     let group: SocketAddr = "239.94.0.4:4004".parse().unwrap();
     let r = responder(&b, "239.94.0.4:4004", &["--name", "flooded"]);
@@ -313,6 +318,7 @@ fn a_flood_of_forged_sources_leaves_memory_flat() {
 /// to answer the honest query. A subnet broadcast source stays refused as such, allowed prefix or not.
 #[test]
 fn sends_that_fail_for_the_peers_sake_are_counted_not_fatal() {
+    needs_root!();
     let (a, b) = link("rgsend");
     b.ip(&["route", "add", "unreachable", "10.77.0.0/16"]);
     let group: SocketAddr = "239.94.0.5:4005".parse().unwrap();

@@ -43,26 +43,29 @@ const FAM: Fam = Fam {
 /// group (pktinfo) and vb's index; a fourth never comes.
 #[test]
 fn datagrams_cross_the_link_with_bytes_source_group_and_interface() {
+    needs_root!();
     cases::datagrams_cross_the_link(&FAM, "v4x", 5000);
 }
 
 /// `IP_RECVTTL`: the receiver sees the TTL the sender set, 1, 7 and 255, unchanged across one link.
 #[test]
 fn receiver_sees_the_senders_ttl() {
+    needs_root!();
     let link = Link::new("v4ttl");
     let g = group(G, 5001);
     let rx = receiver(&link.b, g, "vb");
-    for ttl in [1u32, 7, 255] {
+    for ttl in [1u8, 7, 255] {
         let tx = sender(&link.a, g, "va", ttl, true);
         tx.send(format!("ttl {ttl}").as_bytes()).unwrap();
         let got = expect_exact(rx.socket(), "b", format!("ttl {ttl}").as_bytes(), v4(A4), v4(G), link.b.ifindex("vb"));
-        assert_eq!(got.meta.ttl, Some(ttl as u8), "TTL on arrival");
+        assert_eq!(got.meta.ttl, Some(ttl), "TTL on arrival");
     }
 }
 
 /// `IP_MULTICAST_IF` by index (`ip_mreqn`) reads back as 0.0.0.0 but does choose the interface.
 #[test]
 fn multicast_if_by_index_chooses_the_interface() {
+    needs_root!();
     let link = Link::new("v4idx");
     let g = group(G, 5002);
     let rx = receiver(&link.b, g, "vb");
@@ -81,18 +84,21 @@ fn multicast_if_by_index_chooses_the_interface() {
 /// control is a loop-on sender whose datagram must be the first that member sees.
 #[test]
 fn loop_off_the_senders_host_gets_nothing_the_peer_does() {
+    needs_root!();
     cases::loop_off(&FAM, "v4lo", 5003);
 }
 
 /// Loop on: the peer and the member on the sender's own host both get it.
 #[test]
 fn loop_on_both_hosts_get_it() {
+    needs_root!();
     cases::loop_on(&FAM, "v4ll", 5004);
 }
 
 /// Two receivers on one port (`SO_REUSEADDR`, the builder's default) both get every datagram, in order.
 #[test]
 fn two_reuseaddr_sockets_both_get_every_datagram() {
+    needs_root!();
     let link = Link::new("v4ru");
     let g = group(G, 5005);
     let (r1, r2) = (receiver(&link.b, g, "vb"), receiver(&link.b, g, "vb"));
@@ -119,6 +125,7 @@ const GC: Ipv4Addr = Ipv4Addr::new(239, 1, 2, 12);
 /// the control sent to A:P afterwards.
 #[test]
 fn a_socket_joined_to_a_gets_nothing_sent_to_b_on_its_port() {
+    needs_root!();
     cases::joined_to_a_gets_nothing_sent_to_b(&FAM, "v4ab", 5006);
 }
 
@@ -126,6 +133,7 @@ fn a_socket_joined_to_a_gets_nothing_sent_to_b_on_its_port() {
 /// receivers turn it off.
 #[test]
 fn with_multicast_all_on_a_socket_gets_groups_it_never_joined() {
+    needs_root!();
     cases::multicast_all_gets_groups_never_joined(&FAM, "v4all", 5007);
 }
 
@@ -133,6 +141,7 @@ fn with_multicast_all_on_a_socket_gets_groups_it_never_joined() {
 /// datagram is the control sent to C, which it still joins.
 #[test]
 fn after_leave_nothing_from_the_group_arrives() {
+    needs_root!();
     cases::after_leave_nothing_arrives(&FAM, "v4lv", 5008);
 }
 
@@ -140,6 +149,7 @@ fn after_leave_nothing_from_the_group_arrives() {
 /// `truncated`. Never a silent cut.
 #[test]
 fn a_datagram_larger_than_the_buffer_is_reported_truncated() {
+    needs_root!();
     let link = Link::new("v4tr");
     let g = group(G, 5009);
     let rx = receiver(&link.b, g, "vb");
@@ -157,6 +167,7 @@ fn a_datagram_larger_than_the_buffer_is_reported_truncated() {
 /// and metadata; nothing more.
 #[test]
 fn batch_of_50_arrives_complete_and_in_order() {
+    needs_root!();
     cases::batch_of_50(&FAM, "v4mm", 5010);
 }
 
@@ -164,6 +175,7 @@ fn batch_of_50_arrives_complete_and_in_order() {
 /// 1000 (x15) and 123 bytes, each with its slice of the buffer.
 #[test]
 fn gso_send_of_16_segments_arrives_as_16_datagrams() {
+    needs_root!();
     cases::gso_16_segments(&FAM, "v4gso", 5011);
 }
 
@@ -173,12 +185,14 @@ const SSM: Ipv4Addr = Ipv4Addr::new(232, 1, 1, 1);
 /// first (two sender sockets on va, each bound to one of its addresses).
 #[test]
 fn ssm_receiver_gets_its_source_only() {
+    needs_root!();
     cases::ssm_source_only(&FAM, "v4ssm", 5012);
 }
 
 /// `IP_BLOCK_SOURCE` in an any-source join: 10.0.0.11's datagram is dropped, 10.0.0.1's arrives.
 #[test]
 fn a_blocked_source_is_dropped_and_others_pass() {
+    needs_root!();
     let link = Link::new("v4blk");
     let g = group(G, 5013);
     let rx = receiver(&link.b, g, "vb");
@@ -196,6 +210,7 @@ fn a_blocked_source_is_dropped_and_others_pass() {
 /// state lets exactly one of the two senders through, and reads back as set.
 #[test]
 fn the_full_state_source_filter_lets_through_what_it_says() {
+    needs_root!();
     use mcast::FilterMode;
     let link = Link::new("v4msf");
     let g = group(G, 5014);

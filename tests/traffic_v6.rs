@@ -44,22 +44,24 @@ const FAM: Fam = Fam {
 /// group (`IPV6_PKTINFO`) and vb's index; a fourth never comes.
 #[test]
 fn datagrams_cross_the_link_with_bytes_source_group_and_interface() {
+    needs_root!();
     cases::datagrams_cross_the_link(&FAM, "v6x", 6000);
 }
 
 /// `IPV6_RECVHOPLIMIT`: the receiver sees the hop limit the sender set, 1, 7 and 255, unchanged across one link.
 #[test]
 fn receiver_sees_the_senders_hop_limit() {
+    needs_root!();
     let link = Link::new("v6hl");
     let g = group(G, 6001);
     let rx = receiver(&link.b, g, "vb");
     let vb = link.b.ifindex("vb");
-    for hops in [1u32, 7, 255] {
+    for hops in [1u8, 7, 255] {
         let tx = sender(&link.a, g, "va", hops, true);
-        assert_eq!(tx.socket().multicast_hops_v6().unwrap(), hops as i32);
+        assert_eq!(tx.socket().multicast_hops_v6().unwrap(), hops);
         tx.send(format!("hops {hops}").as_bytes()).unwrap();
         let got = expect_exact(rx.socket(), "b", format!("hops {hops}").as_bytes(), v6(A6), v6(G), vb);
-        assert_eq!(got.meta.ttl, Some(hops as u8), "hop limit on arrival");
+        assert_eq!(got.meta.ttl, Some(hops), "hop limit on arrival");
     }
 }
 
@@ -67,18 +69,21 @@ fn receiver_sees_the_senders_hop_limit() {
 /// control is a loop-on sender whose datagram must be the first that member sees.
 #[test]
 fn loop_off_the_senders_host_gets_nothing_the_peer_does() {
+    needs_root!();
     cases::loop_off(&FAM, "v6lo", 6002);
 }
 
 /// Loop on: the peer and the member on the sender's own host both get it.
 #[test]
 fn loop_on_both_hosts_get_it() {
+    needs_root!();
     cases::loop_on(&FAM, "v6ll", 6003);
 }
 
 /// Two receivers on one port (`SO_REUSEADDR`, the builder's default) both get every datagram, in order.
 #[test]
 fn two_reuseaddr_sockets_both_get_every_datagram() {
+    needs_root!();
     let link = Link::new("v6ru");
     let g = group(G, 6004);
     let (r1, r2) = (receiver(&link.b, g, "vb"), receiver(&link.b, g, "vb"));
@@ -103,12 +108,14 @@ const GC: Ipv6Addr = Ipv6Addr::new(0xff1e, 0, 0, 0, 0, 0, 0, 0xc);
 /// SB but not SA: the builder turned `IPV6_MULTICAST_ALL` off. SA's first datagram is the control to A:P.
 #[test]
 fn a_socket_joined_to_a_gets_nothing_sent_to_b_on_its_port() {
+    needs_root!();
     cases::joined_to_a_gets_nothing_sent_to_b(&FAM, "v6ab", 6005);
 }
 
 /// The same with Linux's default kept (`.multicast_all(true)`): SA gets B's datagram too.
 #[test]
 fn with_multicast_all_on_a_socket_gets_groups_it_never_joined() {
+    needs_root!();
     cases::multicast_all_gets_groups_never_joined(&FAM, "v6all", 6006);
 }
 
@@ -116,6 +123,7 @@ fn with_multicast_all_on_a_socket_gets_groups_it_never_joined() {
 /// datagram is the control sent to C, which it still joins.
 #[test]
 fn after_leave_nothing_from_the_group_arrives() {
+    needs_root!();
     cases::after_leave_nothing_arrives(&FAM, "v6lv", 6007);
 }
 
@@ -123,6 +131,7 @@ fn after_leave_nothing_from_the_group_arrives() {
 /// `truncated`.
 #[test]
 fn a_datagram_larger_than_the_buffer_is_reported_truncated() {
+    needs_root!();
     let link = Link::new("v6tr");
     let g = group(G, 6008);
     let rx = receiver(&link.b, g, "vb");
@@ -139,12 +148,14 @@ fn a_datagram_larger_than_the_buffer_is_reported_truncated() {
 /// and metadata; nothing more.
 #[test]
 fn batch_of_50_arrives_complete_and_in_order() {
+    needs_root!();
     cases::batch_of_50(&FAM, "v6mm", 6009);
 }
 
 /// UDP GSO over IPv6: 15 x 1000 + 123 bytes with `UDP_SEGMENT` 1000 arrive as 16 datagrams of the right sizes.
 #[test]
 fn gso_send_of_16_segments_arrives_as_16_datagrams() {
+    needs_root!();
     cases::gso_16_segments(&FAM, "v6gso", 6010);
 }
 
@@ -154,6 +165,7 @@ const SSM: Ipv6Addr = Ipv6Addr::new(0xff3e, 0, 0, 0, 0, 0, 0, 0x4321);
 /// and not the one fd00:1::11 sent first.
 #[test]
 fn ssm_receiver_gets_its_source_only() {
+    needs_root!();
     cases::ssm_source_only(&FAM, "v6ssm", 6011);
 }
 
@@ -161,6 +173,7 @@ fn ssm_receiver_gets_its_source_only() {
 /// `MCAST_UNBLOCK_SOURCE` fd00:1::11 gets through again.
 #[test]
 fn a_blocked_source_is_dropped_and_others_pass() {
+    needs_root!();
     let link = Link::new("v6blk");
     let g = group(G, 6012);
     let rx = receiver(&link.b, g, "vb");

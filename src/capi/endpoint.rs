@@ -4,9 +4,10 @@ use std::ffi::{c_char, c_int};
 use std::net::IpAddr;
 use std::os::fd::IntoRawFd;
 
+use super::socket::hops_from_c;
 use super::types::{read_opts, McastOpts};
 use super::{c_str, ffi_fn, CResult, Failure, Out};
-use crate::socket::McastSocket;
+use crate::socket::{Family, McastSocket};
 use crate::{Error, ErrorKind, Group, IfaceSpec, Receiver, Sender};
 
 /// An optional string field of `struct mcast_opts`.
@@ -35,12 +36,11 @@ fn sender(group: &str, opts: &McastOpts) -> CResult<c_int> {
     let mut b = Sender::builder(group);
     match opts.ttl {
         -1 => {}
-        ttl => {
-            let ttl = u32::try_from(ttl).map_err(|_| {
-                Error::new(ErrorKind::OutOfRange, format!("TTL {ttl}: give 0..=255, or -1 for the default"))
-            })?;
-            b = b.ttl(ttl);
+        ttl if ttl < 0 => {
+            let e = Error::new(ErrorKind::OutOfRange, format!("TTL {ttl}: give 0..=255, or -1 for the default"));
+            return Err(e.into());
         }
+        ttl => b = b.ttl(hops_from_c(Family::of(group.ip()), ttl)?),
     }
     if opts.loop_ >= 0 {
         b = b.multicast_loop(opts.loop_ != 0);

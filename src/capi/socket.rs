@@ -6,6 +6,7 @@ use std::os::fd::IntoRawFd;
 
 use super::{borrow, c_out, c_ref, c_str, ffi_fn, Borrowed, CResult, Failure};
 use crate::endpoint::{membership, Membership};
+use crate::options::out_of_range;
 use crate::socket::{Family, McastSocket};
 use crate::{Error, ErrorKind, Group, IfaceSpec, Interface};
 
@@ -132,6 +133,15 @@ fn set_if(socket: &Borrowed, iface: Option<(&Interface, Option<Ipv4Addr>)>) -> C
     Ok(())
 }
 
+/// A C TTL or hop limit as the Rust API's `u8`. Out of 0..=255, the error names the option of `family` and its
+/// range, as the option's own check does (`IP_MULTICAST_TTL 300 is out of range 0..=255`): EINVAL in C.
+pub(super) fn hops_from_c(family: Family, ttl: c_int) -> Result<u8, Error> {
+    u8::try_from(ttl).map_err(|_| match family {
+        Family::V4 => out_of_range("IP_MULTICAST_TTL", ttl.into(), 0, 255),
+        Family::V6 => out_of_range("IPV6_MULTICAST_HOPS", ttl.into(), -1, 255),
+    })
+}
+
 ffi_fn! {
     /// `mcast_open`: `socket(2)` for multicast, with arrival information turned on.
     fn mcast_open(af: c_int, ty: c_int, protocol: c_int) -> c_int, on failure -1; {
@@ -152,16 +162,17 @@ ffi_fn! {
     }
 
     /// `mcast_set_ttl`: `IP_MULTICAST_TTL` (0..=255) or `IPV6_MULTICAST_HOPS` (-1..=255) by the socket's family.
+    /// The C `int` is checked here, before the Rust API's `u8` (and its `None` for -1) can take it.
     fn mcast_set_ttl(fd: c_int, ttl: c_int) -> c_int, on failure -1; {
         let socket = borrow(fd)?;
         match socket.family() {
-            Family::V4 => {
-                let ttl = u32::try_from(ttl).map_err(|_| {
-                    Error::new(ErrorKind::OutOfRange, format!("IP_MULTICAST_TTL {ttl}: a TTL cannot be negative"))
-                })?;
-                socket.set_multicast_ttl_v4(ttl)?;
+            Family::V4 if ttl < 0 => {
+                let e = Error::new(ErrorKind::OutOfRange, format!("IP_MULTICAST_TTL {ttl}: a TTL cannot be negative"));
+                return Err(e.into());
             }
-            Family::V6 => socket.set_multicast_hops_v6(ttl)?,
+            Family::V4 => socket.set_multicast_ttl_v4(hops_from_c(Family::V4, ttl)?)?,
+            Family::V6 if ttl == -1 => socket.set_multicast_hops_v6(None)?,
+            Family::V6 => socket.set_multicast_hops_v6(hops_from_c(Family::V6, ttl)?)?,
         }
         Ok(0)
     }
@@ -171,8 +182,8 @@ ffi_fn! {
         let out = c_out!(ttl);
         let socket = borrow(fd)?;
         let value = match socket.family() {
-            Family::V4 => c_int::try_from(socket.multicast_ttl_v4()?).unwrap_or(c_int::MAX),
-            Family::V6 => socket.multicast_hops_v6()?,
+            Family::V4 => c_int::from(socket.multicast_ttl_v4()?),
+            Family::V6 => c_int::from(socket.multicast_hops_v6()?),
         };
         out.write(value);
         Ok(0)

@@ -160,6 +160,8 @@ fn ttl_is_range_checked_by_the_family_and_left_alone_on_failure() {
         assert_eq!(mcast_get_ttl(v4, &mut ttl), 0);
         assert_eq!(ttl, 255);
         fails!(mcast_set_ttl(v4, 256), libc::EINVAL, "IP_MULTICAST_TTL 256 is out of range 0..=255");
+        fails!(mcast_set_ttl(v4, 300), libc::EINVAL, "IP_MULTICAST_TTL 300 is out of range 0..=255");
+        fails!(mcast_set_ttl(v4, c_int::MAX), libc::EINVAL, "IP_MULTICAST_TTL 2147483647 is out of range");
         fails!(mcast_set_ttl(v4, -1), libc::EINVAL, "cannot be negative");
         assert_eq!(mcast_get_ttl(v4, &mut ttl), 0);
         assert_eq!(ttl, 255, "a refused TTL changes nothing");
@@ -169,7 +171,12 @@ fn ttl_is_range_checked_by_the_family_and_left_alone_on_failure() {
         assert_eq!(mcast_set_ttl(v6, -1), 0, "-1 is the route's default hop limit");
         assert_eq!(mcast_get_ttl(v6, &mut ttl), 0);
         assert_eq!(ttl, 1);
-        fails!(mcast_set_ttl(v6, 256), libc::EINVAL, "IPV6_MULTICAST_HOPS 256");
+        fails!(mcast_set_ttl(v6, 256), libc::EINVAL, "IPV6_MULTICAST_HOPS 256 is out of range -1..=255");
+        fails!(mcast_set_ttl(v6, 300), libc::EINVAL, "IPV6_MULTICAST_HOPS 300 is out of range -1..=255");
+        fails!(mcast_set_ttl(v6, -2), libc::EINVAL, "IPV6_MULTICAST_HOPS -2 is out of range -1..=255");
+        fails!(mcast_set_ttl(v6, c_int::MIN), libc::EINVAL, "IPV6_MULTICAST_HOPS -2147483648 is out of range");
+        assert_eq!(mcast_get_ttl(v6, &mut ttl), 0);
+        assert_eq!(ttl, 1, "a refused hop limit changes nothing");
     }
     close(v4);
     close(v6);
@@ -247,6 +254,8 @@ fn endpoints_refuse_bad_groups_and_options() {
         fails!(mcast_receiver(c"10.1.2.3:5000".as_ptr(), null()), libc::EINVAL, "not a multicast address");
         opts.ttl = 256;
         fails!(mcast_sender(c"239.1.2.3:5000".as_ptr(), &opts), libc::EINVAL, "IP_MULTICAST_TTL 256");
+        opts.ttl = 300;
+        fails!(mcast_sender(c"[ff15::1]:5000".as_ptr(), &opts), libc::EINVAL, "IPV6_MULTICAST_HOPS 300 is out of");
         opts.ttl = -2;
         fails!(mcast_sender(c"239.1.2.3:5000".as_ptr(), &opts), libc::EINVAL, "TTL -2");
         opts = McastOpts { iface: c"nosuchif0".as_ptr(), ..McastOpts::default() };

@@ -54,10 +54,7 @@ impl ResponderBuilder {
             b = b.interface(IfaceSpec::Index(i.index));
         }
         let rx = ResilientReceiver::new(b.build()?)?;
-        match Family::of(self.group.ip()) {
-            Family::V4 => rx.socket().set_unicast_ttl_v4(i32::from(ANSWER_TTL))?,
-            Family::V6 => rx.socket().set_unicast_hops_v6(i32::from(ANSWER_TTL))?,
-        }
+        rx.socket().set_unicast_ttl(ANSWER_TTL)?;
         Ok(Responder {
             rx,
             group: self.group,

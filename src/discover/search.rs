@@ -228,10 +228,7 @@ impl Search {
 
     fn send_ring(&mut self, ring: u8) -> Result<()> {
         self.widest = ring;
-        match Family::of(self.group.ip()) {
-            Family::V4 => self.sock.set_multicast_ttl_v4(u32::from(ring))?,
-            Family::V6 => self.sock.set_multicast_hops_v6(i32::from(ring))?,
-        }
+        self.sock.set_multicast_ttl(ring)?;
         let mut query = [0u8; QUERY_LEN];
         let len = encode_query(self.session, ring, proto::now_ns(), &mut query)?;
         let query = query.get(..len).unwrap_or_default();

@@ -284,7 +284,7 @@ pub fn membership_limit(groups: &[Group], group: Group, wants_source: bool) -> V
 }
 
 /// The group's scope against the TTL senders use: how far it can travel, and whether it can at all.
-pub fn scope(group: &Group, ttl: u32, have_iface: bool) -> Vec<Finding> {
+pub fn scope(group: &Group, ttl: u8, have_iface: bool) -> Vec<Finding> {
     let g = group.ip();
     let scope = group.scope();
     let f = |status, text: String| Finding::new("scope", status, text);

@@ -92,7 +92,7 @@ pub struct PerfSenderBuilder {
     count: Option<u64>,
     time: Option<Duration>,
     size: usize,
-    ttl: Option<u32>,
+    ttl: Option<u8>,
     dscp: Option<u8>,
     iperf: bool,
     multicast_loop: Option<bool>,
@@ -132,8 +132,8 @@ impl PerfSenderBuilder {
         self
     }
 
-    /// TTL or hop limit.
-    pub fn ttl(mut self, ttl: u32) -> Self {
+    /// TTL or hop limit of the test traffic (default: the kernel's, 1).
+    pub fn ttl(mut self, ttl: u8) -> Self {
         self.ttl = Some(ttl);
         self
     }

@@ -25,7 +25,7 @@ pub(crate) const BUFFER: usize = 65_536;
 pub(crate) struct Options {
     pub ifaces: Vec<Interface>,
     pub sources: Vec<IpAddr>,
-    pub ttl: Option<u32>,
+    pub ttl: Option<u8>,
     pub dscp: Option<u8>,
     pub busy: bool,
 }
@@ -242,7 +242,7 @@ pub(crate) fn lean(s: &McastSocket, stamps: bool, ttl: bool) -> Result<()> {
 }
 
 /// Sets what a sender to `group` needs on `socket`: outgoing interface, TTL or hop limit.
-fn set_send(socket: &McastSocket, group: Group, iface: Option<&Interface>, ttl: Option<u32>) -> Result<()> {
+fn set_send(socket: &McastSocket, group: Group, iface: Option<&Interface>, ttl: Option<u8>) -> Result<()> {
     match Family::of(group.ip()) {
         Family::V4 => {
             if let Some(t) = ttl {
@@ -257,7 +257,7 @@ fn set_send(socket: &McastSocket, group: Group, iface: Option<&Interface>, ttl: 
         }
         Family::V6 => {
             if let Some(t) = ttl {
-                socket.set_multicast_hops_v6(t as i32)?;
+                socket.set_multicast_hops_v6(t)?;
             }
             let index = iface.map(|i| i.index).unwrap_or(group.scope_id());
             if index != 0 {
@@ -275,7 +275,7 @@ fn set_send(socket: &McastSocket, group: Group, iface: Option<&Interface>, ttl: 
 
 /// A UDP socket of the group's family on an ephemeral port, ready to send to `group` and receive unicast
 /// answers, with their TTL and arrival stamps.
-fn unicast_sender(group: Group, iface: Option<&Interface>, ttl: Option<u32>) -> Result<McastSocket> {
+fn unicast_sender(group: Group, iface: Option<&Interface>, ttl: Option<u8>) -> Result<McastSocket> {
     let family = Family::of(group.ip());
     let s = McastSocket::udp(family)?;
     match family {

@@ -107,7 +107,7 @@ impl ProberBuilder {
     }
 
     /// TTL or hop limit of the probes (default: the kernel's, 1).
-    pub fn ttl(mut self, ttl: u32) -> Self {
+    pub fn ttl(mut self, ttl: u8) -> Self {
         self.opts.ttl = Some(ttl);
         self
     }

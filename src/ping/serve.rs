@@ -102,7 +102,7 @@ impl ServerBuilder {
     }
 
     /// TTL or hop limit of the multicast answers (default: the kernel's, 1).
-    pub fn ttl(mut self, ttl: u32) -> Self {
+    pub fn ttl(mut self, ttl: u8) -> Self {
         self.opts.ttl = Some(ttl);
         self
     }
@@ -152,10 +152,7 @@ impl ServerBuilder {
         let ep = Endpoint::open(self.group, &self.opts, false, |s| lean(s, false, ttl))?;
         // Unicast answers leave with a known TTL, so that a prober counts the routers between (ssmping's 64).
         let s = ep.rx.socket();
-        match s.family() {
-            Family::V4 => s.set_unicast_ttl_v4(i32::from(ANSWER_TTL))?,
-            Family::V6 => s.set_unicast_hops_v6(i32::from(ANSWER_TTL))?,
-        }
+        s.set_unicast_ttl(ANSWER_TTL)?;
         Ok(Server {
             multicast_ttl: self.opts.ttl.unwrap_or(1),
             ssmping_answered: 0,
@@ -183,7 +180,7 @@ pub struct Server {
     answered: u64,
     ssmping_answered: u64,
     /// The TTL of multicast answers to probes (ssmping's answers leave with [`ANSWER_TTL`]).
-    multicast_ttl: u32,
+    multicast_ttl: u8,
     sends: SendStats,
     refused: Refusals,
     retry: RetryPolicy,
@@ -294,9 +291,9 @@ impl Server {
         if let (SocketAddr::V6(d), SocketAddr::V6(ours)) = (&mut dest, self.ep.dest) {
             d.set_scope_id(ours.scope_id());
         }
-        set_multicast_ttl(s, u32::from(ANSWER_TTL))?;
+        s.set_multicast_ttl(ANSWER_TTL)?;
         let multicast_sent = send_answer(&self.retry, &mut self.sends, false, &mut || s.send_to(data, dest));
-        set_multicast_ttl(s, self.multicast_ttl)?;
+        s.set_multicast_ttl(self.multicast_ttl)?;
         let multicast_sent = multicast_sent?;
         self.answered += 1;
         self.ssmping_answered += 1;
@@ -374,14 +371,6 @@ fn sort_incoming(bytes: &[u8], truncated: bool) -> Incoming {
             _ => Incoming::Foreign(Some(repr)),
         },
         Err(_) => Incoming::Foreign(None),
-    }
-}
-
-/// Sets the TTL or hop limit of what `s` sends to groups.
-fn set_multicast_ttl(s: &McastSocket, ttl: u32) -> Result<()> {
-    match s.family() {
-        Family::V4 => s.set_multicast_ttl_v4(ttl),
-        Family::V6 => s.set_multicast_hops_v6(ttl as i32),
     }
 }
 

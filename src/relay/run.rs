@@ -16,7 +16,6 @@ use crate::guard::{Refusal, Refusals};
 use crate::iface::{IfaceSpec, Interface};
 use crate::resilient::{Notice, ResilientReceiver};
 use crate::sendretry::{Outcome, ResilientSender, SendStats};
-use crate::socket::{Family, McastSocket};
 use crate::sys;
 
 /// The longest one [`Relay::poll`] waits, so interfaces are looked at again (when the kernel's link
@@ -370,7 +369,9 @@ impl Relay {
 
     fn send(&mut self, d: Datagram, events: &mut Vec<Event>) -> Result<()> {
         if self.ttl != Some(d.ttl) {
-            set_ttl(self.tx.sender().socket(), d.ttl)?;
+            // A socket option rather than a per-send control message: `IP_TTL` as a control message refuses
+            // 0, and the value changes seldom (once per sender, usually): one system call per change.
+            self.tx.sender().socket().set_multicast_ttl(d.ttl)?;
             self.ttl = Some(d.ttl);
         }
         match self.tx.send(&d.payload)? {
@@ -432,16 +433,6 @@ impl Relay {
     /// The forwarder (its policy, counts and refusals).
     pub fn forwarder(&self) -> &Forwarder {
         &self.fwd
-    }
-}
-
-/// Sets the TTL (`IP_MULTICAST_TTL`) or hop limit (`IPV6_MULTICAST_HOPS`) of what `socket` sends next.
-/// A socket option rather than a per-send control message: `IP_TTL` as a control message refuses 0, and the
-/// value changes seldom (once per sender, usually), so this is one system call per change.
-fn set_ttl(socket: &McastSocket, ttl: u8) -> Result<()> {
-    match socket.family() {
-        Family::V4 => socket.set_multicast_ttl_v4(u32::from(ttl)),
-        Family::V6 => socket.set_multicast_hops_v6(i32::from(ttl)),
     }
 }
 

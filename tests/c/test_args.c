@@ -107,12 +107,16 @@ static bool test_ttl_out_of_range(void) {
     CHECK_OK(mcast_set_ttl(v4, 9));
     CHECK_ERR(mcast_set_ttl(v4, 256), EINVAL);
     CHECK_MSG("IP_MULTICAST_TTL 256 is out of range 0..=255");
+    CHECK_ERR(mcast_set_ttl(v4, 300), EINVAL);
+    CHECK_MSG("IP_MULTICAST_TTL 300 is out of range 0..=255");
     CHECK_ERR(mcast_set_ttl(v4, -1), EINVAL);
     CHECK_ERR(mcast_set_ttl(v4, -1000), EINVAL);
     CHECK_OK(mcast_get_ttl(v4, &ttl));
     CHECK(ttl == 9);
     CHECK_ERR(mcast_set_ttl(v6, 256), EINVAL);
     CHECK_MSG("IPV6_MULTICAST_HOPS 256");
+    CHECK_ERR(mcast_set_ttl(v6, 300), EINVAL);
+    CHECK_MSG("IPV6_MULTICAST_HOPS 300 is out of range -1..=255");
     CHECK_ERR(mcast_set_ttl(v6, -2), EINVAL);
     CHECK_OK(mcast_close(v4));
     CHECK_OK(mcast_close(v6));
@@ -202,6 +206,7 @@ static bool test_bad_options(void) {
     CHECK_ERR(mcast_sender("239.1.2.3:5000", &opts), EINVAL);
     opts.ttl = 300;
     CHECK_ERR(mcast_sender("[ff15::1]:5000", &opts), EINVAL);
+    CHECK_MSG("IPV6_MULTICAST_HOPS 300");
     opts = (struct mcast_opts)MCAST_OPTS_INIT;
     opts.source = "nope";
     CHECK_ERR(mcast_receiver("232.1.1.1:5000", &opts), EINVAL);

@@ -6,13 +6,14 @@
 //! [`of_type`] and [`the_summary`] read what it printed.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::root::Sandbox;
 use super::Netns;
 
 /// The binary under test.
@@ -23,6 +24,18 @@ pub fn mcast(ns: &Netns, args: &[&str]) -> Command {
     let mut c = ns.command(MCAST);
     c.args(args);
     c
+}
+
+/// `mcast ARGS` run to completion in a namespace of its own with nothing in it (no root needed), standard
+/// input empty: for what the command says (help, `info`, refused arguments), where an argument wrongly
+/// accepted must still reach nothing (and is stopped after a minute: see [`Sandbox::command`]).
+pub fn sandboxed(sandbox: &Sandbox, args: &[&str]) -> Output {
+    sandbox
+        .command(MCAST)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {MCAST}: {e}"))
 }
 
 /// `mcast ARGS` started inside `ns`, standard input from `stdin`, standard output and error piped.

@@ -6,7 +6,9 @@
 //! [`veth`] joins two namespaces with a veth pair. Code runs inside one with [`Netns::run`] (a thread that
 //! `setns`-es into it) or [`Netns::command`] (`ip netns exec`).
 //!
-//! Creating a namespace needs root. Without it every traffic test fails with that reason: it never skips.
+//! Creating a namespace needs root. A test that needs one starts with [`needs_root!`](crate::needs_root):
+//! without root it is skipped, saying so, unless `CI=true`; as root or under CI it runs, and fails if the
+//! namespace cannot be made ([`root`] decides, for every test).
 #![allow(dead_code)]
 
 pub mod cases;
@@ -16,6 +18,7 @@ pub mod frr;
 pub mod igmpproxy;
 pub mod pim;
 pub mod procnet;
+pub mod root;
 pub mod routed;
 pub mod traffic;
 

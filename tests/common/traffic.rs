@@ -133,7 +133,7 @@ pub fn iface(name: &str) -> IfaceSpec {
 
 /// A sender in `ns` out of `ifname` (`IP_MULTICAST_IF`/`IPV6_MULTICAST_IF`) with this TTL or hop limit and
 /// loop setting.
-pub fn sender(ns: &Netns, g: Group, ifname: &str, ttl: u32, multicast_loop: bool) -> Sender {
+pub fn sender(ns: &Netns, g: Group, ifname: &str, ttl: u8, multicast_loop: bool) -> Sender {
     let ifname = ifname.to_string();
     ns.run(move || Sender::builder(g).interface(iface(&ifname)).ttl(ttl).multicast_loop(multicast_loop).build())
         .expect("sender")

@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use crate::common::traffic::Link;
 use crate::common::Netns;
+use crate::needs_root;
 use mcast::__private::sys::mreq::IpMreq;
 use mcast::__private::sys::sockopt;
 use mcast::{ErrorKind, Family, Group, Interface, McastSocket, Scope};
@@ -26,6 +27,7 @@ fn kernel_join(fd: std::os::fd::BorrowedFd<'_>, group: Ipv4Addr) -> std::io::Res
 /// will neither open nor adopt one.
 #[test]
 fn multicast_is_supported_only_on_dgram_and_raw_sockets() {
+    needs_root!();
     Netns::new("kinds").run(|| {
         let lo = Interface::by_name("lo").unwrap().index;
         let g6: Ipv6Addr = "ff15::1234".parse().unwrap();
@@ -51,6 +53,7 @@ fn multicast_is_supported_only_on_dgram_and_raw_sockets() {
 /// `Group` draws the same line for every first octet.
 #[test]
 fn class_d_224_to_239_is_the_multicast_range() {
+    needs_root!();
     Netns::new("classd").run(|| {
         let s = McastSocket::udp(Family::V4).unwrap();
         for g in [Ipv4Addr::new(224, 0, 0, 0), Ipv4Addr::new(239, 255, 255, 255)] {
@@ -73,6 +76,7 @@ fn class_d_224_to_239_is_the_multicast_range() {
 /// Topology: [`Link`]. Before any socket exists, each interface of both hosts is already a member.
 #[test]
 fn all_hosts_group_is_joined_on_every_multicast_interface() {
+    needs_root!();
     let link = Link::new("allh");
     let all_hosts = Ipv4Addr::new(224, 0, 0, 1);
     let all_nodes: Ipv6Addr = "ff02::1".parse().unwrap();
@@ -131,6 +135,7 @@ fn ipv6_scope_is_encoded_in_the_address() {
 /// `IP_ADD_MEMBERSHIP` and `IP_DROP_MEMBERSHIP` do not (Linux: `ENOPROTOOPT`).
 #[test]
 fn memberships_are_set_only_the_other_options_read_back() {
+    needs_root!();
     Netns::new("table").run(|| {
         let s = McastSocket::udp(Family::V4).unwrap();
         let mut buf = [0u8; 16];
@@ -152,6 +157,7 @@ fn memberships_are_set_only_the_other_options_read_back() {
 /// like the guide's); `IP_MULTICAST_IF` answers the 4 bytes of an `in_addr` however large the buffer.
 #[test]
 fn getsockopt_reports_the_size_it_wrote() {
+    needs_root!();
     Netns::new("optlen").run(|| {
         let s = McastSocket::udp(Family::V4).unwrap();
         s.set_multicast_ttl_v4(7).unwrap();
@@ -171,6 +177,7 @@ fn getsockopt_reports_the_size_it_wrote() {
 /// Linux takes the one-byte values of the guide's snippets as well as an `int`.
 #[test]
 fn a_u_char_ttl_and_loop_as_in_the_guide_are_accepted() {
+    needs_root!();
     Netns::new("uchar").run(|| {
         let s = McastSocket::udp(Family::V4).unwrap();
         sockopt::setsockopt(s.as_fd(), libc::IPPROTO_IP, libc::IP_MULTICAST_TTL, &9u8).unwrap();

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use super::{Fam, V4, V6};
 use crate::common::traffic::{assert_silent, expect, expect_exact, receiver, sender, Link, QUIET};
 use crate::common::Netns;
+use crate::needs_root;
 use mcast::McastSocket;
 
 /// Link: on b, socket X is bound to the port but joins nothing. Before any socket joins, a's datagram is
@@ -43,6 +44,7 @@ fn any_claim_lets_the_group_in(f: &Fam, tag: &str) {
 /// on, its default, a socket bound to the port gets the group without a membership of its own.
 #[test]
 fn a_membership_of_any_socket_lets_the_group_in() {
+    needs_root!();
     any_claim_lets_the_group_in(&V4, "claim");
 }
 
@@ -50,6 +52,7 @@ fn a_membership_of_any_socket_lets_the_group_in() {
 /// the destination group of the datagram." Likewise with `IPV6_MULTICAST_ALL`.
 #[test]
 fn ipv6_a_membership_of_any_socket_lets_the_group_in() {
+    needs_root!();
     any_claim_lets_the_group_in(&V6, "claim6");
 }
 
@@ -72,6 +75,7 @@ fn port_decides(f: &Fam, tag: &str) {
 /// memberships"
 #[test]
 fn the_destination_port_decides_which_socket_gets_it() {
+    needs_root!();
     port_decides(&V4, "port");
 }
 
@@ -79,6 +83,7 @@ fn the_destination_port_decides_which_socket_gets_it() {
 /// the memberships associated with the socket"
 #[test]
 fn ipv6_the_destination_port_decides_which_socket_gets_it() {
+    needs_root!();
     port_decides(&V6, "port6");
 }
 
@@ -109,6 +114,7 @@ fn bind_wildcard(f: &Fam, tag: &str) {
 /// address unspecified, such as INADDR_ANY." A socket bound to a unicast address gets none.
 #[test]
 fn bind_the_port_with_the_local_address_unspecified() {
+    needs_root!();
     bind_wildcard(&V4, "bind");
 }
 
@@ -116,6 +122,7 @@ fn bind_the_port_with_the_local_address_unspecified() {
 /// local address unspecified"
 #[test]
 fn ipv6_bind_the_port_with_the_local_address_unspecified() {
+    needs_root!();
     bind_wildcard(&V6, "bind6");
 }
 
@@ -139,6 +146,7 @@ fn reuse_needed(f: &Fam, tag: &str) {
 /// setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one))"
 #[test]
 fn binding_a_shared_port_needs_so_reuseaddr() {
+    needs_root!();
     reuse_needed(&V4, "reuse");
 }
 
@@ -146,6 +154,7 @@ fn binding_a_shared_port_needs_so_reuseaddr() {
 /// SO_REUSEADDR"
 #[test]
 fn ipv6_binding_a_shared_port_needs_so_reuseaddr() {
+    needs_root!();
     reuse_needed(&V6, "reuse6");
 }
 
@@ -193,6 +202,7 @@ fn reuse_delivery(f: &Fam, tag: &str) {
 /// sockets are bound to the datagram's destination port."
 #[test]
 fn reuseaddr_delivers_multicast_to_all_but_unicast_to_one() {
+    needs_root!();
     reuse_delivery(&V4, "share");
 }
 
@@ -201,6 +211,7 @@ fn reuseaddr_delivers_multicast_to_all_but_unicast_to_one() {
 /// datagrams."
 #[test]
 fn ipv6_reuseaddr_delivers_multicast_to_all_but_unicast_to_one() {
+    needs_root!();
     reuse_delivery(&V6, "share6");
 }
 
@@ -245,11 +256,13 @@ fn raw_share(f: &Fam, tag: &str) {
 /// "SOCK_RAW sockets do not require the SO_REUSEADDR option to share a single IP protocol type."
 #[test]
 fn raw_sockets_share_a_protocol_without_reuseaddr() {
+    needs_root!();
     raw_share(&V4, "raw");
 }
 
 /// (IPv6) "SOCK_RAW sockets do not require the SO_REUSEADDR option to share a single IP protocol type."
 #[test]
 fn ipv6_raw_sockets_share_a_protocol_without_reuseaddr() {
+    needs_root!();
     raw_share(&V6, "raw6");
 }

@@ -8,6 +8,7 @@ use std::time::Instant;
 use super::{Fam, Star, V4, V6};
 use crate::common::traffic::{assert_silent, expect, expect_exact, iface, receiver, sender, wait_until, Link, WAIT};
 use crate::common::Netns;
+use crate::needs_root;
 use mcast::{McastSocket, Receiver};
 
 /// Star: a joins on va only. c sends first, then b: a's first datagram is b's, and c's never comes.
@@ -25,12 +26,14 @@ fn per_interface(f: &Fam, tag: &str) {
 /// "Each membership is associated with a single interface."
 #[test]
 fn a_membership_belongs_to_one_interface() {
+    needs_root!();
     per_interface(&V4, "per");
 }
 
 /// (IPv6) "Each membership is associated with a single interface."
 #[test]
 fn ipv6_a_membership_belongs_to_one_interface() {
+    needs_root!();
     per_interface(&V6, "per6");
 }
 
@@ -61,6 +64,7 @@ fn socket_membership_and_arrival_interface(f: &Fam, tag: &str) -> bool {
 /// gets nothing that arrives on vc, even when another socket made the host a member there.
 #[test]
 fn an_ipv4_socket_gets_the_group_only_from_its_interface() {
+    needs_root!();
     assert!(!socket_membership_and_arrival_interface(&V4, "sif"));
 }
 
@@ -69,6 +73,7 @@ fn an_ipv4_socket_gets_the_group_only_from_its_interface() {
 /// takes; use the arrival interface (`IPV6_PKTINFO`) to tell them apart.
 #[test]
 fn linux_gives_an_ipv6_socket_its_group_from_every_interface_the_host_joined() {
+    needs_root!();
     assert!(socket_membership_and_arrival_interface(&V6, "sif6"));
 }
 
@@ -88,12 +93,14 @@ fn two_interfaces(f: &Fam, tag: &str) {
 /// "You can join the same group on more than one interface."
 #[test]
 fn same_group_can_be_joined_on_two_interfaces() {
+    needs_root!();
     two_interfaces(&V4, "two");
 }
 
 /// (IPv6) "You can join the same group on more than one interface."
 #[test]
 fn ipv6_same_group_can_be_joined_on_two_interfaces() {
+    needs_root!();
     two_interfaces(&V6, "two6");
 }
 
@@ -103,6 +110,7 @@ fn ipv6_same_group_can_be_joined_on_two_interfaces() {
 /// moves to va, the next one lands on va.
 #[test]
 fn inaddr_any_joins_on_the_default_multicast_interface() {
+    needs_root!();
     let link = Link::new("any");
     let (g, g2) = (Ipv4Addr::new(239, 1, 2, 3), Ipv4Addr::new(239, 1, 2, 4));
     let s1 = link.a.run(|| McastSocket::udp(mcast::Family::V4)).unwrap();
@@ -119,6 +127,7 @@ fn inaddr_any_joins_on_the_default_multicast_interface() {
 /// Link: a join with index 0 lands on the interface `ip -6 route get` names for the group.
 #[test]
 fn ipv6_index_0_joins_on_the_default_multicast_interface() {
+    needs_root!();
     let link = Link::new("any6");
     let IpAddr::V6(g) = V6.group else { unreachable!() };
     let route = String::from_utf8_lossy(&link.a.ip(&["-6", "route", "get", &g.to_string()]).stdout).to_string();
@@ -135,6 +144,7 @@ fn ipv6_index_0_joins_on_the_default_multicast_interface() {
 /// Star: joins by vc's address and by va's address land on vc and va.
 #[test]
 fn a_local_address_chooses_the_interface() {
+    needs_root!();
     let star = Star::new("addr");
     let IpAddr::V4(g) = V4.group else { unreachable!() };
     let (s1, s2) = star.a.run(|| (McastSocket::udp(mcast::Family::V4), McastSocket::udp(mcast::Family::V4)));
@@ -149,6 +159,7 @@ fn a_local_address_chooses_the_interface() {
 /// interface."
 #[test]
 fn ipv6_an_index_chooses_the_interface() {
+    needs_root!();
     let star = Star::new("idx6");
     let IpAddr::V6(g) = V6.group else { unreachable!() };
     let s = star.a.run(|| McastSocket::udp(mcast::Family::V6)).unwrap();
@@ -163,6 +174,7 @@ fn ipv6_an_index_chooses_the_interface() {
 /// drop with va's address ends it.
 #[test]
 fn drop_needs_the_values_used_to_add() {
+    needs_root!();
     let link = Link::new("drop");
     let (g, va) = (Ipv4Addr::new(239, 1, 2, 3), Ipv4Addr::new(10, 0, 0, 1));
     let s = link.a.run(|| McastSocket::udp(mcast::Family::V4)).unwrap();
@@ -177,6 +189,7 @@ fn drop_needs_the_values_used_to_add() {
 /// (IPv6) "To leave a group, use: [...] where mreq contains the same values used to add the membership."
 #[test]
 fn ipv6_leave_needs_the_values_used_to_join() {
+    needs_root!();
     let link = Link::new("drop6");
     let IpAddr::V6(g) = V6.group else { unreachable!() };
     let (va, lo) = (link.a.ifindex("va"), link.a.ifindex("lo"));
@@ -201,12 +214,14 @@ fn ends_on_close(f: &Fam, tag: &str) {
 /// "Closing a socket [...] drops the memberships associated with that socket."
 #[test]
 fn memberships_end_when_socket_closes() {
+    needs_root!();
     ends_on_close(&V4, "close");
 }
 
 /// (IPv6) "The socket drops associated memberships when the socket is closed"
 #[test]
 fn ipv6_memberships_end_when_socket_closes() {
+    needs_root!();
     ends_on_close(&V6, "close6");
 }
 
@@ -216,6 +231,7 @@ fn ipv6_memberships_end_when_socket_closes() {
 /// killed (SIGKILL: no chance to leave), and the membership is gone.
 #[test]
 fn memberships_end_when_the_process_is_killed() {
+    needs_root!();
     let ns = Netns::new("kill");
     let g = Ipv4Addr::new(239, 1, 2, 3);
     let mut child = ns
@@ -257,6 +273,7 @@ fn claims_until_last(f: &Fam, tag: &str) {
 /// group until the last claim is dropped."
 #[test]
 fn several_sockets_claim_one_membership_until_last_drop() {
+    needs_root!();
     claims_until_last(&V4, "claims");
 }
 
@@ -264,5 +281,6 @@ fn several_sockets_claim_one_membership_until_last_drop() {
 /// that group until the last claim is dropped."
 #[test]
 fn ipv6_several_sockets_claim_one_membership_until_last_drop() {
+    needs_root!();
     claims_until_last(&V6, "claims6");
 }

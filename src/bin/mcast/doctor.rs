@@ -7,6 +7,7 @@ use mcast::multi::parse_group_list;
 
 use crate::args::{self, Fail, Opt};
 use crate::output::{self, array, Json, Out};
+use crate::tools;
 use crate::vocab;
 
 pub const SUMMARY: &str = "check what can stop multicast on this host, and say how to fix it";
@@ -74,7 +75,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
         groups,
         iface: m.parsed("--iface")?,
         source,
-        ttl: m.int_in("--ttl", 0, 255)?.map_or(defaults.ttl, |t| t as u32),
+        ttl: tools::ttl(&m)?.unwrap_or(defaults.ttl),
         querier_wait: m.seconds("--querier-wait")?.unwrap_or(defaults.querier_wait),
         loop_test: !m.flag("--no-loop"),
     };

@@ -127,7 +127,7 @@ struct Common {
     group: Group,
     ifaces: Vec<Interface>,
     sources: Vec<std::net::IpAddr>,
-    ttl: Option<u32>,
+    ttl: Option<u8>,
     dscp: Option<u8>,
     count: Option<u64>,
     busy: bool,

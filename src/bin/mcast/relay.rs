@@ -123,7 +123,7 @@ fn build(m: &Matches) -> Result<(Relay, Limits), Fail> {
         b = b.out_iface(IfaceSpec::Index(i.index));
     }
     if let Some(t) = tools::ttl(m)? {
-        b = b.max_ttl(t as u8);
+        b = b.max_ttl(t);
     }
     if let Some(d) = tools::dscp(m)? {
         b = b.dscp(d);

@@ -91,7 +91,7 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
     let Some(m) = args::command_line(words, OPTS, HELP)? else { return Ok(()) };
     let pos = m.positionals(1, usize::MAX, "GROUP:PORT", USAGE)?;
     let group = Group::parse_with_port(&pos[0])?;
-    let ttl = m.int_in("--ttl", 0, 255)?;
+    let ttl = tools::ttl(&m)?;
     let multicast_loop = m.last_of("--loop", "--no-loop");
     let iface: Option<IfaceSpec> = m.parsed("--iface")?;
     let count = m.int_in("--count", 1, u64::MAX)?;
@@ -168,14 +168,14 @@ pub fn run(words: &[String]) -> Result<(), Fail> {
 /// The sender the options ask for, with the send buffer they ask for (noted when clamped).
 fn build(
     group: Group,
-    ttl: Option<u64>,
+    ttl: Option<u8>,
     multicast_loop: Option<bool>,
     iface: Option<IfaceSpec>,
     sndbuf: Option<u32>,
 ) -> Result<Sender, Fail> {
     let mut builder = Sender::builder(group);
     if let Some(t) = ttl {
-        builder = builder.ttl(t as u32);
+        builder = builder.ttl(t);
     }
     if let Some(on) = multicast_loop {
         builder = builder.multicast_loop(on);

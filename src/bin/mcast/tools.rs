@@ -92,9 +92,10 @@ pub fn pct(lost: u64, expected: u64) -> f64 {
     }
 }
 
-/// The `--ttl` option, 0..=255.
-pub fn ttl(m: &Matches) -> Result<Option<u32>, Fail> {
-    Ok(m.int_in("--ttl", 0, 255)?.map(|t| t as u32))
+/// The `--ttl` option, 0..=255: range-checked as a number first, so `--ttl 300` is refused with its value
+/// ("--ttl 300: out of range 0..=255") rather than failing to parse as a `u8`.
+pub fn ttl(m: &Matches) -> Result<Option<u8>, Fail> {
+    Ok(m.int_in("--ttl", 0, 255)?.map(|t| t as u8))
 }
 
 /// The `--dscp` option: a number 0..=63 or a name (RFC 2474, 2597, 3246, 8622).
