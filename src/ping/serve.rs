@@ -12,7 +12,7 @@ use crate::guard::{AnswerGuard, AnswerPolicy, Refusal, Refusals};
 use crate::iface::Interface;
 use crate::resilient::{Notice, Outage};
 use crate::sendretry::{send_with_retry, Outcome, RetryPolicy, SendStats};
-use crate::socket::{Family, McastSocket, RecvMeta};
+use crate::socket::RecvMeta;
 use crate::wire::proto::{self, Kind, Packet, Repr};
 use crate::wire::ssmping;
 
