@@ -187,7 +187,7 @@ impl PerfServerBuilder {
         let start = Instant::now();
         Ok(PerfServer {
             rx,
-            batch: BatchReceiver::new(crate::sys::mmsg::MAX_BATCH, 65_536),
+            batch: BatchReceiver::new(if gro { GRO_BATCH } else { crate::sys::mmsg::MAX_BATCH }, 65_536),
             intake: Intake::new(self.max_sessions, start),
             gro,
             start,
@@ -219,6 +219,11 @@ struct Intake {
     now: Instant,
     events: VecDeque<ServeEvent>,
 }
+
+/// Reads per `recvmmsg` when `UDP_GRO` is on. Each read can carry 64 KiB; 64 of them (4 MiB) would push the
+/// first reads' headers out of the cache before the loop reaches them, a miss per datagram, while 8 (512 KiB)
+/// stay in it and still amortise the system call over hundreds of datagrams.
+const GRO_BATCH: usize = 8;
 
 impl Intake {
     fn new(max_sessions: usize, now: Instant) -> Intake {
