@@ -2,13 +2,11 @@
 //! receiver may keep between calls ([`RecvScratch`]).
 
 use std::io;
-use std::mem::size_of;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use std::mem::MaybeUninit;
-
-use super::cmsg::{CmsgBuf, CMSG_SPACE};
+use super::cmsg::CmsgBuf;
 use super::mreq::sockaddr;
 use super::socket::{finish_msghdr, prepare_msghdr, raw_answer, RawRecv, Received};
 use super::{cvt, retry_eintr};
@@ -249,12 +247,13 @@ pub unsafe fn recv_batch_raw<'a>(
         {
             // SAFETY: an all-zero mmsghdr is valid (null pointers, zero lengths).
             let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_name = name.as_mut_ptr().cast();
-            m.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            m.msg_hdr.msg_iov = (iov as *const libc::iovec).cast_mut();
-            m.msg_hdr.msg_iovlen = 1;
-            m.msg_hdr.msg_control = control.as_mut_ptr().cast();
-            m.msg_hdr.msg_controllen = CMSG_SPACE as _;
+            // The kernel only reads the caller's iovec: the pointer is mutable because msghdr's is.
+            prepare_msghdr(
+                &mut m.msg_hdr,
+                name.as_mut_ptr(),
+                (iov as *const libc::iovec).cast_mut(),
+                control.as_mut_ptr(),
+            );
             slot.write(m);
         }
         // SAFETY: msgs[..n] were just written, pointing at space's names and controls (writable for the lengths

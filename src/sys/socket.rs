@@ -213,13 +213,7 @@ pub fn recv_raw<'a>(
     // SAFETY: an all-zero msghdr is valid (null pointers, zero lengths).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     let n = retry_eintr(|| {
-        msg.msg_name = space.name.as_mut_ptr().cast();
-        msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = space.control.as_mut_ptr().cast();
-        msg.msg_controllen = CMSG_SPACE as _;
-        msg.msg_flags = 0;
+        prepare_msghdr(&mut msg, space.name.as_mut_ptr(), &mut iov, space.control.as_mut_ptr());
         // SAFETY: msg points at space's name and control buffers and at iov (-> buf), all writable for the
         // lengths given and alive for the call; the kernel writes no more than those lengths.
         cvt(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, flags | libc::MSG_TRUNC) }).map(|n| n as usize)
@@ -228,20 +222,21 @@ pub fn recv_raw<'a>(
     Ok(unsafe { raw_answer(&msg, n, buf.len()) })
 }
 
-/// Fills in `msg` to receive into `iov` with `name` and `control` as the address and control buffers.
+/// Fills in `msg` to receive into `iov` with `name` and `control` as the address and control buffers. Only the
+/// pointers are stored, so the buffers may be uninitialised: the kernel writes them before anything reads them.
 #[inline]
 pub(crate) fn prepare_msghdr(
     msg: &mut libc::msghdr,
-    name: &mut libc::sockaddr_storage,
-    iov: &mut libc::iovec,
-    control: &mut CmsgBuf,
+    name: *mut libc::sockaddr_storage,
+    iov: *mut libc::iovec,
+    control: *mut CmsgBuf,
 ) {
-    msg.msg_name = (name as *mut libc::sockaddr_storage).cast();
+    msg.msg_name = name.cast();
     msg.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     msg.msg_iov = iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = control.0.as_mut_ptr().cast();
-    msg.msg_controllen = control.0.len() as _;
+    msg.msg_control = control.cast();
+    msg.msg_controllen = CMSG_SPACE as _;
     msg.msg_flags = 0;
 }
 
