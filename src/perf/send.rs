@@ -223,7 +223,7 @@ impl PerfSenderBuilder {
                 proto::encode(Kind::PerfData, session, 0, 0, &filler, slot).map_err(wire_error)?;
             }
         }
-        let start = Instant::now();
+        let (start, wall_at_start) = (Instant::now(), proto::now_ns());
         let time = if self.count.is_none() { Some(self.time.unwrap_or(Duration::from_secs(10))) } else { self.time };
         Ok(PerfSender {
             tx,
@@ -233,6 +233,7 @@ impl PerfSenderBuilder {
             size,
             session,
             start,
+            wall_at_start,
             end: time.and_then(|t| start.checked_add(t)),
             count: self.count,
             iperf: self.iperf,
@@ -259,6 +260,9 @@ pub struct PerfSender<'a> {
     size: usize,
     session: u32,
     start: Instant,
+    /// The wall clock at `start` (ns since the epoch): a batch's send time is this plus the monotonic time
+    /// since, so each batch reads the clock once.
+    wall_at_start: u64,
     end: Option<Instant>,
     count: Option<u64>,
     iperf: bool,
@@ -320,7 +324,7 @@ impl<'a> PerfSender<'a> {
             self.pacer.wait_until(self.end);
             return Ok(Step::Busy);
         }
-        let t = proto::now_ns();
+        let t = self.wall_at_start.wrapping_add(now.saturating_duration_since(self.start).as_nanos() as u64);
         let stamp = t.to_be_bytes();
         let mut seq = self.seq;
         for slot in self.buf.get_mut(..k * self.size).unwrap_or_default().chunks_exact_mut(self.size) {
