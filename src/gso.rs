@@ -198,6 +198,20 @@ impl BatchReceiver {
         timeout: Option<Duration>,
         mut each: impl FnMut(&[u8], &RecvMeta),
     ) -> Result<usize> {
+        let mut handed = 0;
+        self.recv_reads(socket, timeout, |buf, meta| handed += split_read(buf, meta, &mut each))?;
+        Ok(handed)
+    }
+
+    /// [`Self::recv`] without the splitting: hands `each` every read whole (a `UDP_GRO` read with all its
+    /// segments) with its metadata, for a caller that walks a train faster than one call per datagram (it can
+    /// cut it as [`gro_datagrams`] does). Returns how many reads there were.
+    pub(crate) fn recv_reads(
+        &mut self,
+        socket: &McastSocket,
+        timeout: Option<Duration>,
+        mut each: impl FnMut(&[u8], &RecvMeta),
+    ) -> Result<usize> {
         // What is queued already is taken without a poll first: a receiver that falls behind saves a system
         // call per batch, and one that keeps up pays one failed read before it waits.
         let n = match self.read(socket, libc::MSG_DONTWAIT) {
@@ -214,11 +228,10 @@ impl BatchReceiver {
             }
             Err(e) => return Err(e),
         };
-        let mut handed = 0;
         for (buf, meta) in self.bufs.iter().zip(&self.metas).take(n) {
-            handed += split_read(buf, meta, &mut each);
+            each(buf.get(..meta.len).unwrap_or(&[]), meta);
         }
-        Ok(handed)
+        Ok(n)
     }
 
     fn read(&mut self, socket: &McastSocket, flags: libc::c_int) -> Result<usize> {
@@ -244,7 +257,7 @@ pub fn gro_datagrams(meta: &RecvMeta) -> impl Iterator<Item = (Range<usize>, Rec
 /// Hands `each` the datagrams of one read as [`gro_datagrams`] cuts them, from one copy of the metadata whose
 /// lengths change between parts: a GRO read holds up to 64 datagrams, and copying the whole metadata for
 /// every one is per-datagram work a busy receiver feels. Returns how many were handed over.
-fn split_read(buf: &[u8], meta: &RecvMeta, each: &mut impl FnMut(&[u8], &RecvMeta)) -> usize {
+pub(crate) fn split_read(buf: &[u8], meta: &RecvMeta, each: &mut impl FnMut(&[u8], &RecvMeta)) -> usize {
     let parts = Parts::of(meta);
     if parts.count == 1 {
         each(buf.get(..meta.len).unwrap_or(&[]), meta);
