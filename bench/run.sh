@@ -47,7 +47,7 @@
 # Environment: MCAST (the mcast binary, release build; libmcast.so is beside it), BENCH_OUT (where the C
 # baselines are built), BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core),
 # BENCH_PARTS ("throughput wire fanout ping scale capi": which parts to run, each alone if wanted), BENCH_PING_ROUNDS (default 30),
-# BENCH_PING_TOPOS ("lo veth"),
+# BENCH_TOPOS ("lo veth": the topologies of part throughput), BENCH_PING_TOPOS ("lo veth"),
 # BENCH_PING_COUNT (probes per run, default 200), BENCH_SCALE_RATE, BENCH_SCALE_GROUPS ("1 10 100 1000 10000"),
 # BENCH_SCALE_SENDERS ("1 100 10000"), BENCH_SCALE_SETTLE (seconds between joining and measuring, default 3)
 # and BENCH_SCALE_CAP (seconds a scale row may take, default 45).
@@ -590,7 +590,7 @@ capi() {
 
 for part in $PARTS; do
     case $part in
-        throughput) throughput "lo veth" search ;;
+        throughput) throughput "${BENCH_TOPOS:-lo veth}" search ;;
         wire)
             if [ "$HAVE_ETHTOOL" = 1 ]; then echo; throughput "veth-sw veth-sw-gro"
             else echo "bench: part wire needs ethtool (apt-get install ethtool); skipped" >&2; fi ;;
