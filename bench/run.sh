@@ -47,7 +47,7 @@
 # Environment: MCAST (the mcast binary, release build; libmcast.so is beside it), BENCH_OUT (where the C
 # baselines are built), BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core),
 # BENCH_PARTS ("throughput wire fanout ping scale capi": which parts to run, each alone if wanted), BENCH_PING_ROUNDS (default 30),
-# BENCH_TOPOS ("lo veth": the topologies of part throughput), BENCH_PING_TOPOS ("lo veth"),
+# BENCH_TOPOS ("lo veth": the topologies of part throughput), BENCH_ROUNDS (its rounds, default 3), BENCH_PING_TOPOS ("lo veth"),
 # BENCH_PING_COUNT (probes per run, default 200), BENCH_SCALE_RATE, BENCH_SCALE_GROUPS ("1 10 100 1000 10000"),
 # BENCH_SCALE_SENDERS ("1 100 10000"), BENCH_SCALE_SETTLE (seconds between joining and measuring, default 3)
 # and BENCH_SCALE_CAP (seconds a scale row may take, default 45).
@@ -233,39 +233,65 @@ zero_loss() {
 
 # Flat-out rows for each topology in $1 and size, then the ratios: mcast over the C GRO pair (the kernel's
 # ceiling by the same path) and over iperf2, flat out and at zero loss, and the CPU time per datagram of each
-# side against the C pair's. With $2 = search, the paced rows (mcast@c-gro, mcast@0loss) too.
+# side against the C pair's. The rows compared with the ceiling (c-gro, mcast, mcast>c-gro) run in
+# BENCH_ROUNDS rounds (default 3), one after the other in a rotating order, each round's row printed with its
+# number: the figures are the medians over the rounds and the ratios the medians of the ratios within each
+# round, so that the drifts of a shared machine (several per cent from one run to the next) fall on both
+# sides of a ratio alike. With $2 = search, the paced rows (mcast@c-gro, mcast@0loss) too.
 throughput() {
-    local topos=$1 search=${2:-} t size tool r l txn rxn
-    local results=()
-    printf '%-11s %5s  %-12s %12s %10s %8s %8s\n' topo size tool "received/s" lost "tx ns/dg" "rx ns/dg"
+    local topos=$1 search=${2:-} t size tool r l txn rxn round rounds=${BENCH_ROUNDS:-3}
+    local results=() log
+    log=$(mktemp)
+    printf '%-11s %5s  %-15s %12s %10s %8s %8s\n' topo size tool "received/s" lost "tx ns/dg" "rx ns/dg"
     for t in $topos; do
         for size in 64 1400; do
             declare -A rate=() txns=() rxns=()
-            for tool in iperf2 c-sendto c-gso c-gro mcast-nogro mcast "mcast>c-gro"; do
+            : >"$log"
+            for tool in iperf2 c-sendto c-gso mcast-nogro; do
                 read -r r l txn rxn <<<"$(measure "$t" "$size" "$tool")"
-                rate[$tool]=${r:-0} txns[$tool]=${txn:-0} rxns[$tool]=${rxn:-0}
-                printf '%-11s %5s  %-12s %12s %10s %8s %8s\n' "$t" "$size" "$tool" "${r:-?}" "${l:-?}" "${txn:-?}" "${rxn:-?}"
+                printf '%-11s %5s  %-15s %12s %10s %8s %8s\n' "$t" "$size" "$tool" "${r:-?}" "${l:-?}" "${txn:-?}" "${rxn:-?}"
+                rate[$tool]=${r:-0}
+            done
+            local order=(c-gro mcast "mcast>c-gro")
+            for round in $(seq "$rounds"); do
+                for tool in "${order[@]}"; do
+                    read -r r l txn rxn <<<"$(measure "$t" "$size" "$tool")"
+                    echo "$round $tool ${r:-0} ${txn:-0} ${rxn:-0} ${l:-?}" >>"$log"
+                    printf '%-11s %5s  %-15s %12s %10s %8s %8s\n' "$t" "$size" "$tool #$round" "${r:-?}" "${l:-?}" "${txn:-?}" "${rxn:-?}"
+                done
+                order=("${order[@]:1}" "${order[0]}")
+            done
+            for tool in c-gro mcast "mcast>c-gro"; do
+                rate[$tool]=$(awk -v t="$tool" '$2 == t { print $3 }' "$log" | median)
+                txns[$tool]=$(awk -v t="$tool" '$2 == t { print $4 }' "$log" | median)
+                rxns[$tool]=$(awk -v t="$tool" '$2 == t { print $5 }' "$log" | median)
             done
             rate[paced]=0 rate[zero]=0
             if [ "$search" = search ]; then
                 # mcast paced at the C GRO pair's received rate: does it deliver that rate without loss?
                 read -r r l txn rxn <<<"$(RATE="${rate[c-gro]}pps" measure "$t" "$size" mcast)"
                 rate[paced]=${r:-0}
-                printf '%-11s %5s  %-12s %12s %10s %8s %8s\n' "$t" "$size" "mcast@c-gro" "${r:-?}" "${l:-?}" "${txn:-?}" "${rxn:-?}"
+                printf '%-11s %5s  %-15s %12s %10s %8s %8s\n' "$t" "$size" "mcast@c-gro" "${r:-?}" "${l:-?}" "${txn:-?}" "${rxn:-?}"
                 read -r r l <<<"$(zero_loss "$t" "$size" "${rate[mcast]}")"
                 rate[zero]=${r:-0}
-                printf '%-11s %5s  %-12s %12s %10s\n' "$t" "$size" "mcast@0loss" "${r:-?}" "${l:-?}"
+                printf '%-11s %5s  %-15s %12s %10s\n' "$t" "$size" "mcast@0loss" "${r:-?}" "${l:-?}"
             fi
+            local lost_mcast
+            lost_mcast=$(awk '$2 == "mcast" { s += ($6 == "?" ? 0 : $6) } END { print s + 0 }' "$log")
             results+=("$(awk -v t="$t" -v s="$size" -v m="${rate[mcast]}" -v i="${rate[iperf2]}" -v g="${rate[c-gro]}" \
-                -v x="${rate[mcast>c-gro]}" -v p="${rate[paced]}" -v z="${rate[zero]}" \
+                -v rm="$(round_ratio "$log" mcast c-gro 3)" -v rx="$(round_ratio "$log" "mcast>c-gro" c-gro 3)" \
+                -v p="${rate[paced]}" -v z="${rate[zero]}" -v lost="$lost_mcast" -v n="$rounds" \
                 -v mt="${txns[mcast]}" -v ct="${txns[c-gro]}" -v mr="${rxns[mcast]}" -v cr="${rxns[c-gro]}" 'BEGIN {
-                printf "%-11s %5s  mcast/C-GRO %5.2fx  mcast/iperf2 %6.2fx  mcast>C-GRO/C-GRO %5.2fx  CPU/dg mcast/C: tx %5.2fx rx %5.2fx",
-                    t, s, (g ? m / g : 0), (i ? m / i : 0), (g ? x / g : 0), (ct ? mt / ct : 0), (cr ? mr / cr : 0)
+                split(rm, a, " "); split(rx, b, " ")
+                printf "%-11s %5s  mcast/C-GRO %5.2fx (%4.2f-%4.2f, lost %d in %d rounds)  mcast>C-GRO/C-GRO %5.2fx  mcast/iperf2 %6.2fx  CPU/dg mcast/C: tx %5.2fx rx %5.2fx",
+                    t, s, a[1], a[2], a[3], lost, n, b[1], (i ? m / i : 0), (ct ? mt / ct : 0), (cr ? mr / cr : 0)
                 if (p || z) printf "   mcast@c-gro/C-GRO %4.2fx  0-loss mcast/C-GRO %4.2fx", (g ? p / g : 0), (g ? z / g : 0) }')")
             unset rate txns rxns
         done
     done
+    rm -f "$log"
     echo
+    echo "(mcast/C-GRO and mcast>C-GRO/C-GRO: the median of the rounds' ratios, with their range for mcast)"
     printf '%s\n' "${results[@]}"
 }
 

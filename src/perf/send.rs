@@ -11,7 +11,7 @@ use crate::pace::{Pacer, Rate};
 use crate::sendretry::{send_with_retry, InterfaceFollower, Outcome, RetryPolicy, SendStats};
 use crate::socket::McastSocket;
 use crate::wire::iperf2;
-use crate::wire::proto::{self, Kind, Packet};
+use crate::wire::proto::{self, Kind};
 
 use super::{per_second, Step};
 
@@ -325,15 +325,15 @@ impl<'a> PerfSender<'a> {
             return Ok(Step::Busy);
         }
         let t = self.wall_at_start.wrapping_add(now.saturating_duration_since(self.start).as_nanos() as u64);
-        let stamp = t.to_be_bytes();
-        let mut seq = self.seq;
-        for slot in self.buf.get_mut(..k * self.size).unwrap_or_default().chunks_exact_mut(self.size) {
-            if self.iperf {
+        let batch = self.buf.get_mut(..k * self.size).unwrap_or_default();
+        if self.iperf {
+            let mut seq = self.seq;
+            for slot in batch.chunks_exact_mut(self.size) {
                 iperf2::encode(seq as i64 + 1, t, slot).map_err(wire_error)?;
-            } else {
-                Packet::new_unchecked(slot).set_seq_and_send_time(seq, stamp);
+                seq = seq.wrapping_add(1);
             }
-            seq = seq.wrapping_add(1);
+        } else {
+            proto::stamp_batch(batch, self.size, self.seq, t);
         }
         let (tx, batch, size) = (&mut self.tx, self.buf.get(..k * self.size).unwrap_or(&[]), self.size);
         let n =

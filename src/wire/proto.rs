@@ -258,6 +258,26 @@ pub fn decode(buf: &[u8]) -> Result<(Repr, &[u8])> {
     Ok((repr, buf.get(HEADER_LEN..).unwrap_or(&[])))
 }
 
+/// Stamps the datagrams laid end to end in `buf`, each `size` bytes, with consecutive sequence numbers from
+/// `first` and one send time: a sender's batch, whose other header fields were written once. A slot too short
+/// for the fields (a last partial one) is left alone, as by [`Packet::set_seq_and_send_time`].
+#[inline]
+pub(crate) fn stamp_batch(buf: &mut [u8], size: usize, first: u64, send_time_ns: u64) {
+    if size == 0 {
+        return;
+    }
+    let time = send_time_ns.to_be_bytes();
+    let mut seq = first;
+    for slot in buf.chunks_exact_mut(size) {
+        if let Some(f) = slot.get_mut(field::SEQ.start..field::SEND_TIME.end) {
+            let (s, t) = f.split_at_mut(8);
+            s.copy_from_slice(&seq.to_be_bytes());
+            t.copy_from_slice(&time);
+        }
+        seq = seq.wrapping_add(1);
+    }
+}
+
 /// Writes a datagram (header and `payload`) at the start of `out`; returns its length.
 pub fn encode(kind: Kind, session: u32, seq: u64, send_time_ns: u64, payload: &[u8], out: &mut [u8]) -> Result<usize> {
     let payload_len = u16::try_from(payload.len())
@@ -359,6 +379,25 @@ mod tests {
         b'M', b'C', b'S', b'T', 0x01, 0x01, 0x00, 0x02, 0x01, 0x02, 0x03, 0x04, 0, 0, 0, 0, 0, 0, 0, 5, 0x11, 0x22,
         0x33, 0x44, 0x55, 0x66, 0x77, 0x88, b'h', b'i',
     ];
+
+    #[test]
+    fn a_batch_is_stamped_slot_by_slot_and_nothing_else_moves() {
+        let mut batch: Vec<u8> = PING.iter().chain(PING.iter()).chain(PING.iter()).copied().collect();
+        stamp_batch(&mut batch, PING.len(), u64::MAX, 0x99);
+        for (i, slot) in batch.chunks(PING.len()).enumerate() {
+            let (r, payload) = decode(slot).unwrap();
+            assert_eq!((r.seq, r.send_time_ns), (u64::MAX.wrapping_add(i as u64), 0x99), "slot {i}");
+            assert_eq!((r.kind, r.session, payload), (Kind::PingRequest, 0x0102_0304, &b"hi"[..]));
+        }
+        // A short last slot (not a whole datagram) and a zero size change nothing.
+        let mut short = [7u8; 40];
+        stamp_batch(&mut short, 30, 1, 1);
+        assert_eq!(short[30..], [7u8; 10]);
+        let mut tiny = [7u8; 20];
+        stamp_batch(&mut tiny, 20, 1, 1);
+        stamp_batch(&mut tiny, 0, 1, 1);
+        assert_eq!(tiny, [7u8; 20]);
+    }
 
     #[test]
     fn seq_and_send_time_are_stamped_together_and_nothing_else_moves() {
