@@ -37,7 +37,9 @@
 # median ratio over BENCH_CAPI_ROUNDS rounds (default 15) of BENCH_CAPI_COUNT datagrams (default 20000).
 #
 # Part "scale": `mcast recv G1-G2:PORT` (the many-group receiver) holding 1, 10, 100, 1,000 and 10,000 IPv4
-# groups (20 a socket, the kernel's default) and IPv6 groups, fed by bench/spread.c in turn over every group:
+# groups (20 a socket, the kernel's default) and IPv6 groups, fed by bench/spread.c in turn over every group
+# (written to a packet socket, so that the sending namespace's neighbour table, an entry per group, is not
+# what the row measures):
 # the time to join them all (start to "listening") and to leave them (SIGINT to exit), the receiver's CPU time
 # per datagram at a fixed rate (BENCH_SCALE_RATE, default 50,000/s) and the highest rate it takes without loss
 # (a flat-out trial, then a search of paced trials below it); then `mcast recv G:PORT` hearing 1, 100 and
