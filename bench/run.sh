@@ -37,7 +37,8 @@
 # median ratio over BENCH_CAPI_ROUNDS rounds (default 15) of BENCH_CAPI_COUNT datagrams (default 20000).
 #
 # Part "scale": `mcast recv G1-G2:PORT` (the many-group receiver) holding 1, 10, 100, 1,000 and 10,000 IPv4
-# groups (20 a socket, the kernel's default) and IPv6 groups, fed by bench/spread.c in turn over every group
+# groups (20 a socket, the kernel's default) and IPv6 groups, then the same with --bind-group (a socket per
+# group, bound to it), fed by bench/spread.c in turn over every group
 # (written to a packet socket, so that the sending namespace's neighbour table, an entry per group, is not
 # what the row measures):
 # the time to join them all (start to "listening") and to leave them (SIGINT to exit), the receiver's CPU time
@@ -440,7 +441,8 @@ scale_row() {
     shift 4
     err=$(mktemp)
     SC_DEADLINE=$(( $(date +%s) + SCALE_CAP ))
-    read -r pid join <<<"$(scale_start "$err" "$@" --iface vb --rcvbuf 8388608)"
+    # No interval lines (--interval 0): a line per group each second is reporting, not per-datagram work.
+    read -r pid join <<<"$(scale_start "$err" "$@" --iface vb --rcvbuf 8388608 --interval 0)"
     sent="n/a" cpu="n/a" zero="n/a (time cap)"
     if [ "$join" != n/a ]; then
         # Joining sends each group's unsolicited reports for a second or two (IGMPv3, MLDv2): let them pass, so
@@ -495,6 +497,18 @@ scale() {
         local spec="[ff15::100:0-$last6]:$SC_PORT"
         [ "$n" = 1 ] && spec="[ff15::100:0]:$SC_PORT,[ff15::100:0]:$SC_PORT"
         scale_row "$n IPv6 groups" ff15::100:0 "$n" 1 "$spec"
+    done
+    # The same receivers with each group bound to its own socket (--bind-group): the kernel finds a
+    # datagram's socket by its address instead of asking every socket on the port.
+    for n in $SCALE_GROUPS; do
+        last4=$(awk -v n="$n" 'BEGIN { v = n - 1; printf "239.102.%d.%d", int(v / 256), v % 256 }')
+        SC_PORT=$((PORT++))
+        scale_row "$n IPv4 bound" 239.102.0.0 "$n" 1 "239.102.0.0-$last4:$SC_PORT" --bind-group
+    done
+    for n in $SCALE_GROUPS; do
+        last6=$(awk -v n="$n" 'BEGIN { printf "ff15::102:%x", n - 1 }')
+        SC_PORT=$((PORT++))
+        scale_row "$n IPv6 bound" ff15::102:0 "$n" 1 "[ff15::102:0-$last6]:$SC_PORT" --bind-group
     done
     for n in $SCALE_SENDERS; do
         SC_PORT=$((PORT++))

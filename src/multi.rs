@@ -148,6 +148,7 @@ pub struct MultiReceiverBuilder {
     ifaces: Vec<IfaceSpec>,
     recv_buffer: Option<u32>,
     per_socket: Option<usize>,
+    bind_groups: bool,
 }
 
 /// Receives many groups over as many sockets as the kernel's per-socket limits require.
@@ -394,6 +395,19 @@ impl MultiReceiverBuilder {
         self
     }
 
+    /// Gives each group its own socket, bound to the group's address and port, instead of spreading the
+    /// groups over sockets bound to the port alone. For a datagram, the kernel finds a socket bound to its
+    /// group by address and port at once, where with port-bound sockets it asks every socket on the port
+    /// whether it joined the group: with 10,000 IPv4 groups (500 sockets of 20) that question is most of
+    /// what each datagram costs it. The price is a descriptor per group (the soft open-file limit is raised
+    /// towards the hard one as needed), and unicast datagrams to the port, which arrive on no group's
+    /// address, are not received (no [strays](MultiReceiver::strays)). An IPv6 group of link or interface
+    /// scope is bound with its zone, so its socket hears only that interface.
+    pub fn bind_groups(mut self, on: bool) -> Self {
+        self.bind_groups = on;
+        self
+    }
+
     /// Opens the sockets and joins every group.
     pub fn build(self) -> Result<MultiReceiver> {
         if self.subscriptions.is_empty() {
@@ -410,15 +424,28 @@ impl MultiReceiverBuilder {
             ready: Vec::new(),
             next: 0,
         };
-        // The socket currently being filled for each (family, port).
-        let mut open: HashMap<(bool, u16), usize> = HashMap::new();
+        if self.bind_groups {
+            // A descriptor per group and interface, and some to spare for the rest of the program.
+            let _ = crate::sys::socket::raise_open_files(planned.len() as u64 + 64);
+        }
+        // The socket currently being filled for each (family, port) or, with bound groups, each address the
+        // sockets bind: the group, with its zone when its scope needs one.
+        let mut open: HashMap<(bool, u16, Option<SocketAddr>), usize> = HashMap::new();
         for (sub, iface) in planned {
             let family = Family::of(sub.group.ip());
-            let key = (sub.group.is_ipv6(), sub.group.port());
+            let bind = match sub.group.ip() {
+                _ if !self.bind_groups => SocketAddr::new(family.unspecified(), sub.group.port()),
+                IpAddr::V6(ip) if sub.group.needs_interface() => {
+                    let zone = iface.as_ref().map_or(sub.group.scope_id(), |i| i.index);
+                    SocketAddr::V6(std::net::SocketAddrV6::new(ip, sub.group.port(), 0, zone))
+                }
+                ip => SocketAddr::new(ip, sub.group.port()),
+            };
+            let key = (sub.group.is_ipv6(), sub.group.port(), self.bind_groups.then_some(bind));
             let full = |rx: &MultiReceiver, i: usize| self.per_socket.is_some_and(|cap| rx.slots[i].members >= cap);
             let mut slot = match open.get(&key) {
                 Some(&i) if !full(&rx, i) => i,
-                _ => rx.open_slot(family, key.1, self.recv_buffer)?,
+                _ => rx.open_slot(family, bind, self.recv_buffer)?,
             };
             open.insert(key, slot);
             if let Err(e) = join(&rx.slots[slot].socket, &sub, iface.as_ref()) {
@@ -429,7 +456,7 @@ impl MultiReceiverBuilder {
                     return Err(no_room(e, &sub));
                 }
                 // The kernel's per-socket limit: carry on in a fresh socket.
-                slot = rx.open_slot(family, key.1, self.recv_buffer)?;
+                slot = rx.open_slot(family, bind, self.recv_buffer)?;
                 open.insert(key, slot);
                 join(&rx.slots[slot].socket, &sub, iface.as_ref()).map_err(|e| no_room(e, &sub))?;
             }
@@ -477,15 +504,19 @@ fn plan(subs: &[Subscription], ifaces: &[Interface]) -> Result<Vec<(Subscription
 }
 
 impl MultiReceiver {
-    /// Opens, configures and binds one more socket for `family` and `port`; returns its index.
-    fn open_slot(&mut self, family: Family, port: u16, recv_buffer: Option<u32>) -> Result<usize> {
+    /// Opens, configures and binds one more socket for `family` to `bind` (the port, on the wildcard
+    /// address or a group's); returns its index.
+    fn open_slot(&mut self, family: Family, bind: SocketAddr, recv_buffer: Option<u32>) -> Result<usize> {
         let socket = McastSocket::udp(family).map_err(|e| {
             if e.raw_os_error() == Some(libc::EMFILE) || e.raw_os_error() == Some(libc::ENFILE) {
-                e.within(format!(
-                    "opening socket {} of the receiver: out of descriptors; fit more groups in each socket \
-                     (sysctl -w net.ipv4.igmp_max_memberships=N) or raise the open-file limit (ulimit -n)",
-                    self.slots.len() + 1
-                ))
+                let or = if bind.ip().is_unspecified() {
+                    "fit more groups in each socket (sysctl -w net.ipv4.igmp_max_memberships=N) or raise the \
+                     open-file limit (ulimit -n)"
+                } else {
+                    "each bound group takes a descriptor: raise the hard open-file limit (ulimit -Hn), or \
+                     spread the groups over port-bound sockets"
+                };
+                e.within(format!("opening socket {} of the receiver: out of descriptors; {or}", self.slots.len() + 1))
             } else {
                 e
             }
@@ -513,11 +544,11 @@ impl MultiReceiver {
         socket.set_timestamp_ns(true)?;
         socket.set_rxq_overflow(true)?;
         socket.set_nonblocking(true)?;
-        socket.bind(SocketAddr::new(family.unspecified(), port))?;
+        socket.bind(bind)?;
         self.epoll
             .add(socket.as_fd(), self.slots.len() as u64)
             .map_err(|e| Error::os("epoll_ctl (multi-group receiver)", e))?;
-        self.slots.push(Slot { socket, port, members: 0, drops: 0 });
+        self.slots.push(Slot { socket, port: bind.port(), members: 0, drops: 0 });
         Ok(self.slots.len() - 1)
     }
 }

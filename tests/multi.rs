@@ -190,6 +190,107 @@ fn source_specific_subscriptions_are_counted_per_source() {
     });
 }
 
+/// Bound groups: each group gets its own socket bound to its address and port (30 IPv4 groups, 30 sockets of
+/// one membership, though the kernel would put 20 in one), every datagram is counted for its group exactly,
+/// and a unicast datagram to the port reaches no socket (no stray). IPv6 on the veth: a link-scope group's
+/// socket is bound with the interface as its zone, a site-scope one's without.
+#[test]
+fn bound_groups_each_have_their_socket_and_count_exactly() {
+    needs_root!();
+    let ns = Netns::new("multibind");
+    veth_pair_in(&ns, "va", "vb");
+    ns.run(|| {
+        let groups = parse_group_list("239.14.0.1-239.14.0.30:5005", None).unwrap();
+        let mut rx = MultiReceiver::builder()
+            .groups(groups.clone())
+            .interface("lo")
+            .recv_buffer(RCVBUF)
+            .bind_groups(true)
+            .build()
+            .unwrap();
+        assert_eq!(rx.members_per_socket(), vec![1; 30], "a socket per group");
+        let sockets: Vec<&McastSocket> = rx.sockets().collect();
+        for m in rx.members() {
+            assert_eq!(sockets[m.socket].local_addr().unwrap(), m.group().socket_addr(), "bound to its group");
+        }
+        let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
+        tx.send_to(b"unicast to the port", "127.0.0.1:5005".parse().unwrap()).unwrap();
+        let bytes = send_each(&tx, &groups, 10);
+        receive_checked(&mut rx, 30 * 10, tx.local_addr().unwrap());
+        assert_counts(&rx, 10, &bytes);
+
+        let groups6 = parse_group_list("[ff12::14:1-ff12::14:3]:5006,[ff15::14:1-ff15::14:3]:5006", None).unwrap();
+        let mut rx6 = MultiReceiver::builder()
+            .groups(groups6.clone())
+            .interface("va")
+            .recv_buffer(RCVBUF)
+            .bind_groups(true)
+            .build()
+            .unwrap();
+        let va = ns_ifindex("va");
+        let sockets: Vec<&McastSocket> = rx6.sockets().collect();
+        assert_eq!(sockets.len(), 6);
+        for m in rx6.members() {
+            let SocketAddr::V6(a) = sockets[m.socket].local_addr().unwrap() else { panic!("an IPv6 socket") };
+            let zone = if m.group().needs_interface() { va } else { 0 };
+            assert_eq!((IpAddr::V6(*a.ip()), a.port(), a.scope_id()), (m.group().ip(), 5006, zone), "{}", m.group());
+        }
+        let tx6 = sender(Family::V6, "va", None);
+        let bytes6 = send_each(&tx6, &groups6, 4);
+        receive_checked(&mut rx6, 6 * 4, SocketAddr::new(link_local("va"), tx6.local_addr().unwrap().port()));
+        assert_counts(&rx6, 4, &bytes6);
+    });
+}
+
+/// `mcast recv --bind-group`: a socket per group, said so when listening, and every group counted exactly;
+/// with one group too (the flag takes the many-group receiver).
+#[test]
+fn the_recv_command_binds_each_group_when_asked() {
+    needs_root!();
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    use mcast::__private::json::Json;
+
+    let ns = Netns::new("multibindcli");
+    for (spec, n) in [("239.22.0.1-239.22.0.3:5012", 3usize), ("239.22.0.9:5013", 1)] {
+        let groups = parse_group_list(spec, None).unwrap();
+        let total = (n * 4).to_string();
+        let mut child = ns
+            .command(env!("CARGO_BIN_EXE_mcast"))
+            .args(["recv", spec, "--bind-group", "--iface", "lo", "--time", "10", "--json", "--count", &total])
+            .args(["--interval", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        err.read_line(&mut first).unwrap();
+        let ones = vec!["1"; n].join(", ");
+        let want =
+            format!("over {n} socket{} ({ones} memberships; each bound to its group)", if n > 1 { "s" } else { "" });
+        assert!(first.contains(&want), "{first}");
+        let sent = ns.run(|| {
+            let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
+            send_each(&tx, &groups, 4)
+        });
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+        let lines: Vec<Json> =
+            String::from_utf8(out.stdout).unwrap().lines().map(|l| Json::parse(l).unwrap()).collect();
+        let summary = lines.last().unwrap();
+        assert_eq!(summary.get("sockets").and_then(Json::as_u64), Some(n as u64));
+        assert_eq!(summary.get("datagrams").and_then(Json::as_u64), Some(n as u64 * 4));
+        let rows = summary.get("groups").unwrap().items();
+        for (g, row) in groups.iter().zip(rows) {
+            assert_eq!(row.get("group").and_then(Json::as_str), Some(g.ip().to_string().as_str()));
+            assert_eq!(row.get("datagrams").and_then(Json::as_u64), Some(4), "{g}");
+            assert_eq!(row.get("bytes").and_then(Json::as_u64), Some(sent[g]), "{g}");
+        }
+    }
+}
+
 /// Where no socket can hold even one membership, the error names the sysctl and the value to set.
 #[test]
 fn a_zero_limit_is_an_error_that_names_the_sysctl() {

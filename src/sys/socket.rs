@@ -357,6 +357,21 @@ pub fn socket_kind(fd: BorrowedFd<'_>) -> io::Result<(libc::c_int, libc::c_int)>
     Ok((domain, ty))
 }
 
+/// Raises this process's soft limit on open descriptors (`RLIMIT_NOFILE`) to `want`, or as near as the hard
+/// limit allows; never lowers it. Returns the soft limit now.
+pub fn raise_open_files(want: u64) -> io::Result<libc::rlim_t> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes one rlimit into the struct it is given, which lives for the call.
+    cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
+    let target = (want as libc::rlim_t).min(lim.rlim_max);
+    if target > lim.rlim_cur {
+        lim.rlim_cur = target;
+        // SAFETY: setrlimit only reads the struct, which lives for the call.
+        cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
+    }
+    Ok(lim.rlim_cur)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

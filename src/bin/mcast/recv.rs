@@ -88,6 +88,13 @@ pub const OPTS: &[Opt] = &[
         "every SECS seconds, one line per group with its datagrams, bytes and rate since the last \
          (default 1 with several groups, none with one; 0: none). It adds these lines and changes nothing else. No short form: -i is --iface (iperf's -i is this)",
     ),
+    Opt::flag(
+        "--bind-group",
+        "give each group its own socket bound to the group's address and port, rather than spreading the \
+         groups over sockets bound to the port: the kernel then finds a datagram's socket by its address, so \
+         each costs the same with 10,000 groups as with one; a descriptor per group (the soft open-file limit \
+         is raised as needed), and unicast to the port is not received",
+    ),
     vocab::QUIET.help("no line per datagram and no \"listening\" line: only the summary"),
     Opt::flag(
         "--raw",

@@ -46,7 +46,7 @@ fn request(words: &[String]) -> Result<Option<(MultiReceiver, Request)>, Fail> {
         json: m.flag("--json"),
     };
     let rcvbuf = m.bytes("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
-    let mut builder = MultiReceiver::builder().subscriptions(subs);
+    let mut builder = MultiReceiver::builder().subscriptions(subs).bind_groups(m.flag("--bind-group"));
     for v in m.values("--iface") {
         builder = builder.interface(v.parse::<IfaceSpec>().map_err(|e| Fail::usage(format!("--iface {v}: {e}")))?);
     }

@@ -14,15 +14,29 @@ use crate::recv_print::{outage_json, outage_text};
 /// "mcast recv: listening on 100 groups over 5 sockets (20, 20, 20, 20, 20 memberships) ...".
 pub fn listening(rx: &MultiReceiver) -> String {
     let per = rx.members_per_socket();
-    let limit = sysctl_u32("net.ipv4.igmp_max_memberships")
-        .map_or(String::new(), |n| format!("; net.ipv4.igmp_max_memberships={n} per socket"));
+    let bound = rx.sockets().any(|s| s.local_addr().is_ok_and(|a| !a.ip().is_unspecified()));
+    let limit = match sysctl_u32("net.ipv4.igmp_max_memberships") {
+        _ if bound => "; each bound to its group".to_string(),
+        Some(n) => format!("; net.ipv4.igmp_max_memberships={n} per socket"),
+        None => String::new(),
+    };
+    // Up to 16 sockets, each one's count; past that the range (a list of thousands says nothing).
+    let counts = match (per.iter().min(), per.iter().max()) {
+        (Some(lo), Some(hi)) if per.len() > 16 => {
+            if lo == hi {
+                format!("{lo} each")
+            } else {
+                format!("{lo} to {hi} each")
+            }
+        }
+        _ => per.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
+    };
     format!(
-        "mcast recv: listening on {} group{} over {} socket{} ({} memberships{limit}), Ctrl-C stops",
+        "mcast recv: listening on {} group{} over {} socket{} ({counts} memberships{limit}), Ctrl-C stops",
         rx.members().len(),
         plural(rx.members().len() as u64),
         per.len(),
         plural(per.len() as u64),
-        per.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
     )
 }
 

@@ -12,6 +12,10 @@ use crate::recv::OPTS;
 /// Whether these words (after `recv`) ask for more than one group: then the many-group mode (`recv_groups`)
 /// serves them.
 pub fn wanted(words: &[String]) -> bool {
+    // Binding each group to its own socket is the many-group receiver's layout, for one group too.
+    if matches!(args::parse(words, OPTS), Ok(Parsed::Run(m)) if m.flag("--bind-group")) {
+        return true;
+    }
     let items = scan(words).map(|(items, _)| items).unwrap_or_default();
     let many = items.len() > 1
         || items.first().is_some_and(|(g, _)| {
