@@ -372,12 +372,14 @@ fanout() {
     done
 }
 
-# Part "scale" (see the header). The receiver's CPU time comes from /proc/PID/stat (clock ticks) before and after
+# Part "scale" (see the header). The receiver's CPU time comes from /proc/PID/schedstat before and after
 # the fixed-rate run, so the joining is not in it; loss is the kernel's count of drops on the receiver's sockets
 # (/proc/net/udp and udp6 in its namespace), read before and after each trial.
 SC_TX=mcb-stx-$$ SC_RX=mcb-srx-$$
 alive() { local st; st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU time in nanoseconds: the scheduler's exact count (/proc/PID/schedstat), not the clock ticks of
+# /proc/PID/stat, whose 10 ms steps are several per cent of a row's time.
+cpu_ns_of() { awk '{ print $1 }' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
 udp_drops() { ip netns exec "$SC_RX" cat /proc/net/udp /proc/net/udp6 | awk 'NR > 1 && $NF ~ /^[0-9]+$/ { d += $NF } END { print d + 0 }'; }
 
 # One receiver up in the scale namespaces: "$@" is its command line (mcast recv ...). Prints "pid join-ms", the
@@ -448,13 +450,13 @@ scale_row() {
         # Joining sends each group's unsolicited reports for a second or two (IGMPv3, MLDv2): let them pass, so
         # that their cost is not counted to the datagrams.
         sleep "$SCALE_SETTLE"
-        c0=$(cpu_ticks "$pid")
+        c0=$(cpu_ns_of "$pid")
         sent=$(tx "$SC_TX" timeout $((SECS + 5)) "$OUT/spread" "$first" "$n" "$SC_PORT" va "$sources" "$SCALE_RATE" "$SECS" |
             awk '{ print $2 }') || true
         sleep 0.2
-        c1=$(cpu_ticks "$pid")
+        c1=$(cpu_ns_of "$pid")
         if [ -n "$sent" ]; then
-            cpu=$(awk -v c=$((c1 - c0)) -v n="$sent" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", n ? c * 1e9 / hz / n : 0 }')
+            cpu=$(awk -v c=$((c1 - c0)) -v n="$sent" 'BEGIN { printf "%.0f", n ? c / n : 0 }')
         else
             sent="n/a"
         fi
