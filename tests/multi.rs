@@ -291,6 +291,33 @@ fn the_recv_command_binds_each_group_when_asked() {
     }
 }
 
+/// A datagram to the port but for none of a socket's groups (here unicast, which a port-bound socket hears)
+/// is a stray: counted apart, for no member, also where each socket holds a single membership.
+#[test]
+fn a_unicast_datagram_to_the_port_is_a_stray() {
+    needs_root!();
+    let ns = Netns::new("multistray");
+    ns.run(|| {
+        let groups = parse_group_list("239.15.0.1-239.15.0.2:5007", None).unwrap();
+        let mut rx = MultiReceiver::builder().groups(groups.clone()).interface("lo").per_socket(1).build().unwrap();
+        assert_eq!(rx.members_per_socket(), vec![1, 1]);
+        let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
+        tx.send_to(b"unicast", "127.0.0.1:5007".parse().unwrap()).unwrap();
+        let bytes = send_each(&tx, &groups, 1);
+        let mut buf = [0u8; 256];
+        let mut arrivals = Vec::new();
+        while let Some(a) = rx.recv_timeout(&mut buf, Duration::from_millis(500)).unwrap() {
+            arrivals.push((a.member, a.meta.group, buf[..a.meta.len].to_vec()));
+        }
+        assert_eq!(arrivals.len(), 3, "{arrivals:?}");
+        let strays: Vec<_> = arrivals.iter().filter(|(m, _, _)| m.is_none()).collect();
+        assert_eq!(strays.len(), 1, "{arrivals:?}");
+        assert_eq!((strays[0].1, &strays[0].2[..]), (Some("127.0.0.1".parse().unwrap()), &b"unicast"[..]));
+        assert_eq!(rx.strays(), 1);
+        assert_counts(&rx, 1, &bytes);
+    });
+}
+
 /// Where no socket can hold even one membership, the error names the sysctl and the value to set.
 #[test]
 fn a_zero_limit_is_an_error_that_names_the_sysctl() {
