@@ -214,33 +214,6 @@ fn try_recv(s: &McastSocket, buf: &mut [u8]) -> Result<Option<RecvMeta>> {
     }
 }
 
-/// Turns off the control messages a side never reads on its joined socket, each a copy the kernel makes for
-/// every datagram read: for the server on the way from a probe's arrival to its unicast answer (together about
-/// 0.3 µs a probe, 4 % of a busy-polled round trip over a veth), for the prober at each multicast answer. Off:
-/// the drop count (`SO_MEMINFO` gives it exact), the TOS byte (neither side reports it), for IPv4 the arrival
-/// interface, since the kernel itself matches an IPv4 membership by interface (IPv6 memberships match by group
-/// alone, so there the interface stays, for [`crate::resilient::ResilientReceiver::accepts`]); arrival
-/// stamps unless `stamps`, the TTL unless `ttl`. Without the interface, the server's on-link rule accepts a
-/// source directly connected to any of the host's interfaces.
-pub(crate) fn lean(s: &McastSocket, stamps: bool, ttl: bool) -> Result<()> {
-    s.set_rxq_overflow(false)?;
-    s.set_recv_tos(false)?;
-    if !stamps {
-        s.set_timestamp_ns(false)?;
-    }
-    match s.family() {
-        Family::V4 => {
-            s.set_pktinfo_v4(false)?;
-            if !ttl {
-                s.set_recv_ttl_v4(false)?;
-            }
-        }
-        Family::V6 if !ttl => s.set_recv_hoplimit_v6(false)?,
-        Family::V6 => {}
-    }
-    Ok(())
-}
-
 /// Sets what a sender to `group` needs on `socket`: outgoing interface, TTL or hop limit.
 fn set_send(socket: &McastSocket, group: Group, iface: Option<&Interface>, ttl: Option<u8>) -> Result<()> {
     match Family::of(group.ip()) {

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::link::{lean, Endpoint, Options, BUFFER};
+use super::link::{Endpoint, Options, BUFFER};
 use super::own::{self, LocalMembers};
 use super::table::{self, Channel, Responders, RowReport, Sorted};
 use crate::error::{Error, ErrorKind, Result};
@@ -175,7 +175,7 @@ impl ProberBuilder {
         let session = self.session.unwrap_or_else(random_session);
         // Stamps and TTL read from each answer; its own probes dropped before they are queued.
         let ep = Endpoint::open(self.group, &self.opts, true, |s| {
-            lean(s, true, true)?;
+            s.lean_controls(true, true)?;
             own::drop_own_probes(s, session)
         })?;
         let now = Instant::now();

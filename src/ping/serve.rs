@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::link::{lean, Endpoint, Options, BUFFER};
+use super::link::{Endpoint, Options, BUFFER};
 use crate::discover::ANSWER_TTL;
 use crate::error::Result;
 use crate::group::Group;
@@ -149,7 +149,7 @@ impl ServerBuilder {
     pub fn build(self) -> Result<Server> {
         let ttl = self.arrival_ttl;
         // A server reports no times: no arrival stamps.
-        let ep = Endpoint::open(self.group, &self.opts, false, |s| lean(s, false, ttl))?;
+        let ep = Endpoint::open(self.group, &self.opts, false, |s| s.lean_controls(false, ttl))?;
         // Unicast answers leave with a known TTL, so that a prober counts the routers between (ssmping's 64).
         let s = ep.rx.socket();
         s.set_unicast_ttl(ANSWER_TTL)?;
