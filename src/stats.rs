@@ -97,6 +97,33 @@ impl SeqTracker {
         self.record_other(seq)
     }
 
+    /// Records `n` arrivals numbered `first`, `first + 1`, ... when `first` is the number after the highest
+    /// (all of them then in order), as `n` calls of [`Self::record`] would, with the bits set a word at a time;
+    /// `false`, having recorded nothing, otherwise.
+    #[inline]
+    pub fn record_run(&mut self, first: u64, n: u64) -> bool {
+        let next = self.highest.and_then(|h| h.checked_add(1));
+        let Some(last) = first.checked_add(n.saturating_sub(1)) else { return false };
+        if n == 0 || next != Some(first) || n > WINDOW {
+            return false;
+        }
+        let (mut seq, mut left) = (first, n);
+        while left > 0 {
+            let (w, _) = Self::bit(seq);
+            let at = seq % 64;
+            let take = left.min(64 - at);
+            let mask = if take == 64 { u64::MAX } else { ((1u64 << take) - 1) << at };
+            if let Some(word) = self.seen.get_mut(w) {
+                *word |= mask;
+            }
+            seq = seq.wrapping_add(take);
+            left -= take;
+        }
+        self.highest = Some(last);
+        self.unique += n;
+        true
+    }
+
     /// [`Self::record`] for any number but the next one.
     #[inline(never)]
     fn record_other(&mut self, seq: u64) -> Order {
@@ -182,6 +209,24 @@ impl Jitter {
             self.scaled = (s - (s.saturating_add(8) >> 4)).saturating_add(d);
         }
         self.last_transit = Some(transit);
+    }
+
+    /// Adds `n` arrivals whose transit time equals the last one's (the rest of a train sent and received
+    /// together): each a difference of 0, as `n` calls of [`Self::record`] would. Nothing before a first
+    /// arrival.
+    #[inline]
+    pub fn record_same(&mut self, n: u64) {
+        if self.last_transit.is_none() {
+            return;
+        }
+        for _ in 0..n {
+            let s = self.scaled;
+            // Below 8 the step rounds to 0: the estimate stays where it is.
+            if s < 8 {
+                break;
+            }
+            self.scaled = s - ((s + 8) >> 4);
+        }
     }
 
     /// The current estimate in nanoseconds.
@@ -348,6 +393,51 @@ mod tests {
         assert_eq!(u.record(3 + WINDOW), Order::InOrder);
         assert_eq!(u.record(u64::MAX), Order::InOrder);
         assert_eq!(u.expected_by_highest(), u64::MAX);
+    }
+
+    #[test]
+    fn a_run_is_recorded_as_its_numbers_one_by_one() {
+        // Runs that start and end inside words, span two, fill one whole, and cross the window's wrap.
+        for (start, n) in [(0u64, 1u64), (5, 10), (60, 10), (64, 64), (100, 128), (WINDOW - 3, 7), (7, 64)] {
+            let (mut run, mut one) = (SeqTracker::new(), SeqTracker::new());
+            for t in [&mut run, &mut one] {
+                t.record(start);
+            }
+            assert!(run.record_run(start + 1, n), "{start}+{n}");
+            for q in start + 1..=start + n {
+                assert_eq!(one.record(q), Order::InOrder);
+            }
+            assert_eq!((run.highest, run.unique, &run.seen), (one.highest, one.unique, &one.seen), "{start}+{n}");
+            // And what follows is judged alike: a repeat inside the run, then the next one.
+            assert_eq!(run.record(start + n), one.record(start + n));
+            assert_eq!(run.record(start + n + 1), one.record(start + n + 1));
+            assert_eq!((run.duplicates, run.unique), (one.duplicates, one.unique));
+        }
+        // Not the next number, nothing seen yet, an empty run, or past the window: refused, nothing recorded.
+        let mut t = SeqTracker::new();
+        assert!(!t.record_run(0, 5));
+        t.record(3);
+        for (first, n) in [(5, 2), (3, 1), (4, 0), (4, WINDOW + 1)] {
+            assert!(!t.record_run(first, n));
+        }
+        assert_eq!((t.highest, t.unique), (Some(3), 1));
+    }
+
+    #[test]
+    fn equal_transits_decay_jitter_as_one_by_one() {
+        let (mut same, mut one) = (Jitter::default(), Jitter::default());
+        same.record_same(5);
+        assert_eq!(same.nanos(), 0.0, "nothing before a first arrival");
+        for j in [&mut same, &mut one] {
+            j.record(0, 100);
+            j.record(1000, 1900); // D = 800
+        }
+        same.record_same(40);
+        for i in 0..40 {
+            one.record(2000 + i, 2900 + i);
+        }
+        assert_eq!(same.nanos(), one.nanos());
+        assert!(same.nanos() > 0.0 && same.nanos() < 50.0, "{}", same.nanos());
     }
 
     #[test]

@@ -152,6 +152,24 @@ impl Session {
         }
     }
 
+    /// Accounts `n` data datagrams numbered from `first`, all sent at `send_ns` and received at `now_ns` (a
+    /// train's run), as `n` calls of [`Self::data`] would, when they follow the highest number seen; `false`,
+    /// having counted nothing, otherwise (the caller then takes them one by one).
+    #[inline]
+    pub(crate) fn data_run(&mut self, first: u64, n: u64, send_ns: u64, len: usize, now_ns: u64) -> bool {
+        if !self.seqs.record_run(first, n) {
+            return false;
+        }
+        self.bytes = self.bytes.saturating_add((len as u64).saturating_mul(n));
+        if self.first_ns == 0 {
+            self.first_ns = now_ns;
+        }
+        self.last_ns = now_ns;
+        self.jitter.record(send_ns, now_ns);
+        self.jitter.record_same(n - 1);
+        true
+    }
+
     /// Accounts the sender's end marker, which announces how many it sent.
     pub(crate) fn end(&mut self, count: u64, now: Instant) {
         self.announced = Some(count);
