@@ -12,6 +12,12 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// Room for pktinfo (v4 or v6), TTL/hop limit, a nanosecond timestamp, the drop counter and a GRO size.
 pub const CMSG_SPACE: usize = 256;
 
+/// Room for one `UDP_SEGMENT` control message (a header and a `u16`, padded), aligned as a header: what a
+/// segmented send passes, without clearing a whole [`CmsgBuf`] each time.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+pub struct SegmentCmsg(pub [u8; size_of::<libc::cmsghdr>() + 8]);
+
 /// An aligned buffer for ancillary data.
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]
@@ -210,11 +216,12 @@ pub fn walk(control: &[u8], sink: &mut impl Sink) {
 }
 
 /// Writes one `UDP_SEGMENT` control message (`u16` segment size) into `buf`, returning the length used.
-pub fn encode_udp_segment(buf: &mut CmsgBuf, segment: u16) -> usize {
+pub fn encode_udp_segment(buf: &mut SegmentCmsg, segment: u16) -> usize {
     let space = cmsg_space(size_of::<u16>());
+    debug_assert!(space <= buf.0.len(), "CMSG_SPACE(2) is a header and at most 8 bytes");
     let len = cmsg_len(size_of::<u16>());
     let hdr = libc::cmsghdr { cmsg_len: len as _, cmsg_level: libc::SOL_UDP, cmsg_type: libc::UDP_SEGMENT };
-    // SAFETY: the buffer is 8-byte aligned and at least `space` long; cmsghdr fits at its start.
+    // SAFETY: the buffer is 8-byte aligned and a cmsghdr plus 8 bytes long; cmsghdr fits at its start.
     unsafe { std::ptr::write(buf.0.as_mut_ptr().cast::<libc::cmsghdr>(), hdr) };
     let off = cmsg_len(0);
     buf.0[off..off + 2].copy_from_slice(&segment.to_ne_bytes());

@@ -87,7 +87,7 @@ pub fn send(fd: BorrowedFd<'_>, buf: &[u8], flags: libc::c_int) -> io::Result<us
 pub fn send_segments(fd: BorrowedFd<'_>, buf: &[u8], addr: &SocketAddr, segment: u16) -> io::Result<usize> {
     let (mut st, len) = sockaddr(addr);
     let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut libc::c_void, iov_len: buf.len() };
-    let mut control = CmsgBuf::default();
+    let mut control = cmsg::SegmentCmsg([0; size_of::<libc::cmsghdr>() + 8]);
     let control_len = cmsg::encode_udp_segment(&mut control, segment);
     // SAFETY: all-zero is a valid msghdr (null pointers, zero lengths).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
