@@ -20,7 +20,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::socket::{McastSocket, RecvMeta};
 use crate::sys;
 
-/// The most segments one `UDP_SEGMENT` send carries (the kernel's `UDP_MAX_SEGMENTS` on every version).
+/// The most segments one `UDP_SEGMENT` send carries: every kernel with the option takes 64 (`UDP_MAX_SEGMENTS`;
+/// newer ones take 128).
 pub const MAX_SEGMENTS: usize = 64;
 /// The most payload bytes one UDP datagram (or one segmented send) carries over IPv4.
 pub const MAX_UDP_PAYLOAD: usize = 65_507;
