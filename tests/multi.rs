@@ -291,6 +291,37 @@ fn the_recv_command_binds_each_group_when_asked() {
     }
 }
 
+/// Bound groups need a descriptor each: with a soft open-file limit of 40 the receiver raises it to hold 100
+/// groups; with the hard limit at 40 too it cannot, and says which limit to raise.
+#[test]
+fn bound_groups_raise_the_open_file_limit_or_say_which_to_raise() {
+    needs_root!();
+    let ns = Netns::new("multinofile");
+    let mcast = env!("CARGO_BIN_EXE_mcast");
+    let run = |ulimit: &str| {
+        ns.command("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit {ulimit} 40 && exec {mcast} recv 239.23.0.1-239.23.0.100:5014 --bind-group --iface lo \
+                 --time 0.3 --interval 0"
+            ))
+            .output()
+            .unwrap()
+    };
+    let soft = run("-Sn");
+    let err = String::from_utf8_lossy(&soft.stderr);
+    assert!(err.contains("listening on 100 groups over 100 sockets (1 each memberships; each bound"), "{err}");
+    assert_eq!(soft.status.code(), Some(1), "nothing arrived in 0.3 s: {err}");
+    // -n sets both limits: the soft one cannot rise past 40.
+    let hard = run("-n");
+    let err = String::from_utf8_lossy(&hard.stderr);
+    assert!(!hard.status.success(), "{err}");
+    assert!(
+        err.contains("out of descriptors; each bound group takes a descriptor: raise the hard open-file limit"),
+        "{err}"
+    );
+}
+
 /// A datagram to the port but for none of a socket's groups (here unicast, which a port-bound socket hears)
 /// is a stray: counted apart, for no member, also where each socket holds a single membership.
 #[test]
