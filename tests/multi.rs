@@ -242,52 +242,74 @@ fn bound_groups_each_have_their_socket_and_count_exactly() {
     });
 }
 
+/// Runs `mcast recv` with `args` in `ns`, waits for its "listening" line, sends `count` datagrams to each of
+/// `groups` from 127.0.0.1 on `lo`, and returns that line, the bytes sent per group and every JSON line it
+/// printed, having checked it exited 0.
+fn recv_command(
+    ns: &Netns,
+    args: &[&str],
+    groups: &[Group],
+    count: usize,
+) -> (String, HashMap<Group, u64>, Vec<mcast::__private::json::Json>) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    use mcast::__private::json::Json;
+
+    let mut child = ns
+        .command(env!("CARGO_BIN_EXE_mcast"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    let sent = ns.run(|| {
+        let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
+        send_each(&tx, groups, count)
+    });
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let lines = String::from_utf8(out.stdout).unwrap().lines().map(|l| Json::parse(l).unwrap()).collect();
+    (first, sent, lines)
+}
+
+/// The summary's row of each group: its address, `count` datagrams and the bytes sent to it.
+fn assert_group_rows(summary: &mcast::__private::json::Json, groups: &[Group], count: u64, sent: &HashMap<Group, u64>) {
+    use mcast::__private::json::Json;
+
+    let rows = summary.get("groups").unwrap().items();
+    assert_eq!(rows.len(), groups.len());
+    for (g, row) in groups.iter().zip(rows) {
+        assert_eq!(row.get("group").and_then(Json::as_str), Some(g.ip().to_string().as_str()));
+        assert_eq!(row.get("datagrams").and_then(Json::as_u64), Some(count), "{g}");
+        assert_eq!(row.get("bytes").and_then(Json::as_u64), Some(sent[g]), "{g}");
+    }
+}
+
 /// `mcast recv --bind-group`: a socket per group, said so when listening, and every group counted exactly;
 /// with one group too (the flag takes the many-group receiver).
 #[test]
 fn the_recv_command_binds_each_group_when_asked() {
     needs_root!();
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     use mcast::__private::json::Json;
 
     let ns = Netns::new("multibindcli");
     for (spec, n) in [("239.22.0.1-239.22.0.3:5012", 3usize), ("239.22.0.9:5013", 1)] {
         let groups = parse_group_list(spec, None).unwrap();
         let total = (n * 4).to_string();
-        let mut child = ns
-            .command(env!("CARGO_BIN_EXE_mcast"))
-            .args(["recv", spec, "--bind-group", "--iface", "lo", "--time", "10", "--json", "--count", &total])
-            .args(["--interval", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        err.read_line(&mut first).unwrap();
+        let args = ["recv", spec, "--bind-group", "--iface", "lo", "--time", "10", "--json", "--count", &total];
+        let (first, sent, lines) = recv_command(&ns, &[&args[..], &["--interval", "0"]].concat(), &groups, 4);
         let ones = vec!["1"; n].join(", ");
         let want =
             format!("over {n} socket{} ({ones} memberships; each bound to its group)", if n > 1 { "s" } else { "" });
         assert!(first.contains(&want), "{first}");
-        let sent = ns.run(|| {
-            let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
-            send_each(&tx, &groups, 4)
-        });
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-        let lines: Vec<Json> =
-            String::from_utf8(out.stdout).unwrap().lines().map(|l| Json::parse(l).unwrap()).collect();
         let summary = lines.last().unwrap();
         assert_eq!(summary.get("sockets").and_then(Json::as_u64), Some(n as u64));
         assert_eq!(summary.get("datagrams").and_then(Json::as_u64), Some(n as u64 * 4));
-        let rows = summary.get("groups").unwrap().items();
-        for (g, row) in groups.iter().zip(rows) {
-            assert_eq!(row.get("group").and_then(Json::as_str), Some(g.ip().to_string().as_str()));
-            assert_eq!(row.get("datagrams").and_then(Json::as_u64), Some(4), "{g}");
-            assert_eq!(row.get("bytes").and_then(Json::as_u64), Some(sent[g]), "{g}");
-        }
+        assert_group_rows(summary, &groups, 4, &sent);
     }
 }
 
@@ -444,9 +466,6 @@ fn link_local(ifname: &str) -> IpAddr {
 #[test]
 fn the_recv_command_counts_each_group_of_a_range() {
     needs_root!();
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     use mcast::__private::json::Json;
 
     let ns = Netns::new("multicli");
@@ -454,38 +473,15 @@ fn the_recv_command_counts_each_group_of_a_range() {
     for (extra, interval_lines) in
         [(&["--count", "300", "--interval", "0"][..], false), (&["--interval", "0.2"][..], true)]
     {
-        let mut child = ns
-            .command(env!("CARGO_BIN_EXE_mcast"))
-            .args(["recv", "239.21.0.1-239.21.0.30:5010", "--iface", "lo", "--timeout", "3", "--json"])
-            .args(["--rcvbuf", "4194304"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut first = String::new();
-        err.read_line(&mut first).unwrap();
+        let args = ["recv", "239.21.0.1-239.21.0.30:5010", "--iface", "lo", "--timeout", "3", "--json"];
+        let (first, sent, lines) =
+            recv_command(&ns, &[&args[..], &["--rcvbuf", "4194304"], extra].concat(), &groups, 10);
         assert!(first.contains("listening on 30 groups over 2 sockets (20, 10 memberships"), "{first}");
-        let sent = ns.run(|| {
-            let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
-            send_each(&tx, &groups, 10)
-        });
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-        let lines: Vec<Json> =
-            String::from_utf8(out.stdout).unwrap().lines().map(|l| Json::parse(l).unwrap()).collect();
         let summary = lines.last().unwrap();
         assert_eq!(summary.get("type").and_then(Json::as_str), Some("summary"));
         assert_eq!(summary.get("datagrams").and_then(Json::as_u64), Some(300));
         assert_eq!(summary.get("sockets").and_then(Json::as_u64), Some(2));
-        let per_group = summary.get("groups").unwrap().items();
-        assert_eq!(per_group.len(), 30);
-        for (g, row) in groups.iter().zip(per_group) {
-            assert_eq!(row.get("group").and_then(Json::as_str), Some(g.ip().to_string().as_str()));
-            assert_eq!(row.get("datagrams").and_then(Json::as_u64), Some(10), "{g}");
-            assert_eq!(row.get("bytes").and_then(Json::as_u64), Some(sent[g]), "{g}");
-        }
+        assert_group_rows(summary, &groups, 10, &sent);
         let intervals: Vec<&Json> =
             lines.iter().filter(|l| l.get("type").and_then(Json::as_str) == Some("interval")).collect();
         assert_eq!(!intervals.is_empty(), interval_lines);
