@@ -112,22 +112,12 @@ impl<'a> BatchSender<'a> {
             ));
         }
         let total = buf.len().div_ceil(size);
-        // The common case, one train that fits one call: a flat-out sender makes it tens of thousands of
-        // times a second.
-        if self.path == SendPath::Segments && total <= self.max_per_call(size) && total > 0 {
-            match self.socket.send_segments(buf, self.dest, size as u16) {
-                Ok(_) => return Ok(total),
-                Err(e) if refuses_gso(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
         let mut done = 0;
         while done < total {
-            let per_call = self.max_per_call(size);
+            let n = self.max_per_call(size).min(total - done);
             let start = done * size;
-            let end = ((done + per_call) * size).min(buf.len());
+            let end = ((done + n) * size).min(buf.len());
             let chunk = buf.get(start..end).unwrap_or(&[]);
-            let n = chunk.len().div_ceil(size);
             let sent = match self.path {
                 SendPath::Segments => match self.socket.send_segments(chunk, self.dest, size as u16) {
                     Ok(_) => n,

@@ -248,7 +248,7 @@ impl Intake {
     }
 
     /// Accounts one read: a `UDP_GRO` train (up to 64 datagrams) or a single datagram. The first datagram
-    /// of a train goes through [`Self::take`]; when it was a data datagram, the run of segments after it
+    /// of a train goes through [`Self::take`]; when it was an mcast data datagram, the run of segments after it
     /// whose first [`TRAIN_HEAD`] bytes equal its own (so each would decode as the same session's data
     /// datagram of the same length) is accounted straight into that session, reading only their sequence
     /// numbers and send times. Anything else in the read (another session, an end marker, a short last
@@ -258,16 +258,15 @@ impl Intake {
     fn take_read(&mut self, buf: &[u8], meta: &RecvMeta) {
         let seg = meta.gro_segment.map_or(0, usize::from);
         if seg < proto::HEADER_LEN || buf.len() <= seg || meta.truncated {
-            split_read(buf, meta, &mut |d, m| self.take(d, m));
+            split_read(buf, meta, &mut |d, m| {
+                self.take(d, m);
+            });
             return;
         }
         let (first, rest) = buf.split_at(seg);
-        self.take(first, meta);
         let head = first.get(..TRAIN_HEAD).unwrap_or(&[]);
-        let key = SessionKey { source: meta.source, session: Packet::new_unchecked(first).session() };
-        let is_data = proto::decode(first).is_ok_and(|(r, _)| r.kind == Kind::PerfData);
         let (mut walked, mut counted) = (0usize, 0u64);
-        if let Some(slot) = self.table.hot(&key).filter(|_| is_data) {
+        if let Some(slot) = self.take(first, meta) {
             let now_ns = self.stamps.of(meta);
             if let Some(s) = self.table.get_mut(slot) {
                 let mut run = rest.chunks_exact(seg).take_while(|d| d.get(..TRAIN_HEAD) == Some(head)).peekable();
@@ -302,14 +301,20 @@ impl Intake {
         let left = rest.get(walked * seg..).unwrap_or(&[]);
         if !left.is_empty() {
             let m = RecvMeta { len: left.len(), full_len: left.len(), ..*meta };
-            split_read(left, &m, &mut |d, m| self.take(d, m));
+            split_read(left, &m, &mut |d, m| {
+                self.take(d, m);
+            });
         }
     }
 
-    /// Accounts one datagram of `data` bytes as `meta` describes it.
+    /// Accounts one datagram of `data` bytes as `meta` describes it. Returns the slot of the session an mcast
+    /// data datagram went to (`None` for anything else).
     #[inline]
-    fn take(&mut self, data: &[u8], meta: &RecvMeta) {
-        let Ok((repr, _)) = proto::decode(data) else { return self.take_iperf(data, meta) };
+    fn take(&mut self, data: &[u8], meta: &RecvMeta) -> Option<usize> {
+        let Ok((repr, _)) = proto::decode(data) else {
+            self.take_iperf(data, meta);
+            return None;
+        };
         if let Some(d) = meta.drops {
             self.kernel_drops = self.kernel_drops.max(d);
         }
@@ -317,23 +322,25 @@ impl Intake {
             self.gro_reads += 1;
         }
         if !matches!(repr.kind, Kind::PerfData | Kind::PerfEnd) {
-            return self.refuse(meta.source);
+            self.refuse(meta.source);
+            return None;
         }
         let key = SessionKey { source: meta.source, session: repr.session };
         let slot = match self.table.hot(&key) {
             Some(slot) => slot,
             None => self.place(key),
         };
-        let Some(s) = self.table.get_mut(slot) else { return };
+        let s = self.table.get_mut(slot)?;
         if repr.kind == Kind::PerfEnd {
             s.end(repr.seq, Instant::now());
-            return;
+            return None;
         }
         let now_ns = self.stamps.of(meta);
         self.arrived = true;
         if s.data(repr.seq, repr.send_time_ns, data.len(), now_ns) {
             self.total += 1;
         }
+        Some(slot)
     }
 
     /// A datagram without the mcast header: an iperf 2 client's ([`iperf2`]), accounted as a session of
@@ -617,7 +624,9 @@ mod tests {
                     i.take(&data(99, 0), &from(6000));
                 }
                 whole.take_read(&buf, &meta);
-                split_read(&buf, &meta, &mut |d, m| one_by_one.take(d, m));
+                split_read(&buf, &meta, &mut |d, m| {
+                    one_by_one.take(d, m);
+                });
                 assert_eq!(figures(&mut whole), figures(&mut one_by_one), "train {parts:?} cap {cap}");
                 // Again, the train's own session heard before: its numbers now continue a run, repeat it, or
                 // fall behind it.
@@ -632,7 +641,9 @@ mod tests {
                         }
                     }
                     whole.take_read(&buf, &meta);
-                    split_read(&buf, &meta, &mut |d, m| one_by_one.take(d, m));
+                    split_read(&buf, &meta, &mut |d, m| {
+                        one_by_one.take(d, m);
+                    });
                     assert_eq!(
                         figures(&mut whole),
                         figures(&mut one_by_one),

@@ -18,6 +18,12 @@ pub const CMSG_SPACE: usize = 256;
 #[derive(Clone, Copy)]
 pub struct SegmentCmsg(pub [u8; size_of::<libc::cmsghdr>() + 8]);
 
+impl Default for SegmentCmsg {
+    fn default() -> Self {
+        SegmentCmsg([0; size_of::<libc::cmsghdr>() + 8])
+    }
+}
+
 /// An aligned buffer for ancillary data.
 #[repr(C, align(8))]
 #[derive(Clone, Copy)]

@@ -87,7 +87,7 @@ pub fn send(fd: BorrowedFd<'_>, buf: &[u8], flags: libc::c_int) -> io::Result<us
 pub fn send_segments(fd: BorrowedFd<'_>, buf: &[u8], addr: &SocketAddr, segment: u16) -> io::Result<usize> {
     let (mut st, len) = sockaddr(addr);
     let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut libc::c_void, iov_len: buf.len() };
-    let mut control = cmsg::SegmentCmsg([0; size_of::<libc::cmsghdr>() + 8]);
+    let mut control = cmsg::SegmentCmsg::default();
     let control_len = cmsg::encode_udp_segment(&mut control, segment);
     // SAFETY: all-zero is a valid msghdr (null pointers, zero lengths).
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -358,8 +358,8 @@ pub fn socket_kind(fd: BorrowedFd<'_>) -> io::Result<(libc::c_int, libc::c_int)>
 }
 
 /// Raises this process's soft limit on open descriptors (`RLIMIT_NOFILE`) to `want`, or as near as the hard
-/// limit allows; never lowers it. Returns the soft limit now.
-pub fn raise_open_files(want: u64) -> io::Result<libc::rlim_t> {
+/// limit allows; never lowers it.
+pub fn raise_open_files(want: u64) -> io::Result<()> {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes one rlimit into the struct it is given, which lives for the call.
     cvt(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) })?;
@@ -369,7 +369,7 @@ pub fn raise_open_files(want: u64) -> io::Result<libc::rlim_t> {
         // SAFETY: setrlimit only reads the struct, which lives for the call.
         cvt(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) })?;
     }
-    Ok(lim.rlim_cur)
+    Ok(())
 }
 
 #[cfg(test)]
