@@ -436,9 +436,9 @@ impl MultiReceiverBuilder {
             // A descriptor per group and interface, and some to spare for the rest of the program.
             let _ = crate::sys::socket::raise_open_files(planned.len() as u64 + 64);
         }
-        // The socket currently being filled for each (family, port) or, with bound groups, each address the
-        // sockets bind: the group, with its zone when its scope needs one.
-        let mut open: HashMap<(bool, u16, Option<SocketAddr>), usize> = HashMap::new();
+        // The socket currently being filled for each address the sockets bind: the family's wildcard and the
+        // port or, with bound groups, the group (with its zone when its scope needs one) and the port.
+        let mut open: HashMap<SocketAddr, usize> = HashMap::new();
         for (sub, iface) in planned {
             let family = Family::of(sub.group.ip());
             let bind = match sub.group.ip() {
@@ -449,13 +449,12 @@ impl MultiReceiverBuilder {
                 }
                 ip => SocketAddr::new(ip, sub.group.port()),
             };
-            let key = (sub.group.is_ipv6(), sub.group.port(), self.bind_groups.then_some(bind));
             let full = |rx: &MultiReceiver, i: usize| self.per_socket.is_some_and(|cap| rx.slots[i].members >= cap);
-            let mut slot = match open.get(&key) {
+            let mut slot = match open.get(&bind) {
                 Some(&i) if !full(&rx, i) => i,
                 _ => rx.open_slot(family, bind, self.recv_buffer)?,
             };
-            open.insert(key, slot);
+            open.insert(bind, slot);
             if let Err(e) = join(&rx.slots[slot].socket, &sub, iface.as_ref()) {
                 if !is_out_of_room(&e) {
                     return Err(e);
@@ -465,7 +464,7 @@ impl MultiReceiverBuilder {
                 }
                 // The kernel's per-socket limit: carry on in a fresh socket.
                 slot = rx.open_slot(family, bind, self.recv_buffer)?;
-                open.insert(key, slot);
+                open.insert(bind, slot);
                 join(&rx.slots[slot].socket, &sub, iface.as_ref()).map_err(|e| no_room(e, &sub))?;
             }
             let index = rx.members.len();
