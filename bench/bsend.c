@@ -1,9 +1,12 @@
 /* Baseline multicast senders for `make bench`: a plain sendto loop, or UDP_SEGMENT (GSO) trains.
  *
- * usage: bsend sendto|gso GROUP PORT SIZE SECONDS IFADDR [SEGMENTS]
+ * usage: bsend sendto|gso GROUP PORT SIZE SECONDS IFADDR [SEGMENTS [RATE]]
  * Sends datagrams of SIZE bytes (the first 8 are a big-endian sequence number) to GROUP:PORT from the
  * interface with address IFADDR, TTL 1, as fast as the kernel takes them, for SECONDS; then prints
- * "sent N". With gso, each sendmsg carries SEGMENTS datagrams (default 16) cut by the kernel. */
+ * "sent N". With gso, each sendmsg carries SEGMENTS datagrams (default 16) cut by the kernel. With RATE
+ * (datagrams/s), paced as mcast perf paces: datagram k is due k / RATE seconds after the start, a call
+ * carries what is due (at most SEGMENTS), and the sender sleeps until then when nothing is, spinning the
+ * last 200 us. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <endian.h>
@@ -36,7 +39,8 @@ int main(int argc, char **argv) {
     size_t size = strtoul(argv[4], NULL, 10);
     double seconds = atof(argv[5]);
     int segs = argc > 7 ? atoi(argv[7]) : 16;
-    if (size < 8 || size > 65507 || segs < 1 || segs > 64 || size * segs > 65507) {
+    double rate = argc > 8 ? atof(argv[8]) : 0;
+    if (size < 8 || size > 65507 || segs < 1 || segs > 64 || size * segs > 65507 || rate < 0) {
         fprintf(stderr, "bsend: bad size or segment count\n");
         return 2;
     }
@@ -57,18 +61,32 @@ int main(int argc, char **argv) {
     int n = gso ? segs : 1;
     unsigned char *buf = calloc(n, size);
     uint64_t seq = 0;
-    double end = now() + seconds;
+    double start = now(), end = start + seconds;
     char control[CMSG_SPACE(sizeof(uint16_t))];
     while (now() < end) {
         /* The clock is read once per 64 sends, so the loop measures the kernel, not clock_gettime. */
         for (int round = 0; round < 64; round++) {
-            for (int i = 0; i < n; i++) {
+            int k = n;
+            if (rate > 0) {
+                double t;
+                uint64_t due;
+                while ((due = (uint64_t)(((t = now()) - start) * rate) + 1) <= seq) {
+                    if (t >= end)
+                        goto done;
+                    double left = (double)seq / rate - (t - start);
+                    if (left > 200e-6)
+                        usleep((useconds_t)((left - 100e-6) * 1e6));
+                }
+                if (due - seq < (uint64_t)k)
+                    k = (int)(due - seq);
+            }
+            for (int i = 0; i < k; i++) {
                 uint64_t be = htobe64(seq + i);
                 memcpy(buf + (size_t)i * size, &be, 8);
             }
             ssize_t r;
             if (gso) {
-                struct iovec iov = {.iov_base = buf, .iov_len = size * n};
+                struct iovec iov = {.iov_base = buf, .iov_len = size * k};
                 struct msghdr msg = {.msg_name = &dst, .msg_namelen = sizeof dst, .msg_iov = &iov, .msg_iovlen = 1};
                 memset(control, 0, sizeof control);
                 msg.msg_control = control;
@@ -87,9 +105,10 @@ int main(int argc, char **argv) {
                 perror("bsend: send");
                 return 1;
             }
-            seq += n;
+            seq += k;
         }
     }
+done:
     printf("sent %llu\n", (unsigned long long)seq);
     return 0;
 }

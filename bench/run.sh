@@ -13,8 +13,9 @@
 # the like-for-like baseline of mcast perf); "mcast-nogro"; "mcast" (UDP_SEGMENT sender, UDP_GRO receiver);
 # "mcast>c-gro" (mcast perf into the C GRO receiver: the sender alone; its loss is not known); "mcast@c-gro"
 # (mcast perf paced at the rate c-gro received); "mcast@0loss" (the highest paced rate at which mcast perf
-# lost nothing: RFC 2544's throughput, a binary search over paced trials, the rate then held twice as long).
-# The C senders put as many datagrams in a train as mcast perf does (64, or as many as fit 65,507 bytes).
+# lost nothing: RFC 2544's throughput, a binary search over paced trials, the rate then held twice as long);
+# "c-gro@0loss" (the same search for the C pair, its sender paced as mcast perf paces: the like-for-like
+# lossless figure, since flat out neither pair always loses nothing). The C senders put as many datagrams in a train as mcast perf does (64, or as many as fit 65,507 bytes).
 #
 # Part "wire": the same on a veth pair whose sending end cuts trains in software before the device
 # (ethtool -K tx-udp-segmentation off), as a NIC without UDP segmentation offload or a router does, with GRO
@@ -181,7 +182,9 @@ measure() {
                     --size "$size" --interval 0 --json -q >"$txlog"
                 sent=$(sed -n 's/.*"type":"sender".*"sent":\([0-9]*\).*/\1/p' "$txlog")
             else
-                tx "$stx" "$OUT/cpu" "$txcpu" "$OUT/bsend" "$how" "$group" "$port" "$size" "$SECS" "$txaddr" "$segs" >"$txlog"
+                # Paced (RATE=Npps) as mcast perf paces, or flat out.
+                tx "$stx" "$OUT/cpu" "$txcpu" "$OUT/bsend" "$how" "$group" "$port" "$size" "$SECS" "$txaddr" "$segs" \
+                    ${RATE:+"${RATE%pps}"} >"$txlog"
                 sent=$(awk '{ print $2 }' "$txlog")
             fi
             wait "$pid"
@@ -209,15 +212,15 @@ measure() {
     rm -f "$log" "$txlog" "$txcpu" "$rxcpu"
 }
 
-# The highest paced rate (datagrams/s) at which mcast perf lost nothing, searched between 0 and `hi` in
-# halvings of the interval, then held again for twice as long and lowered by 5 % steps until that holds too.
-# Prints the rate and what the last run at it lost.
+# The highest paced rate (datagrams/s) at which `tool` (mcast, or c-gro: the C pair, paced alike) lost nothing,
+# searched between 0 and `hi` in halvings of the interval, then held again for twice as long and lowered by 5 %
+# steps until that holds too. Prints the rate and what the last run at it lost.
 zero_loss() {
-    local t=$1 size=$2 hi=$3 lo=0 r l=1 i
+    local t=$1 size=$2 hi=$3 tool=$4 lo=0 r l=1 i
     for i in 1 2 3 4 5 6; do
         r=$(( (lo + hi + 1) / 2 ))
         [ "$i" = 1 ] && r=$hi
-        read -r _ l _ <<<"$(RATE="${r}pps" measure "$t" "$size" mcast)"
+        read -r _ l _ <<<"$(RATE="${r}pps" measure "$t" "$size" "$tool")"
         if [ "${l:-1}" = 0 ]; then
             lo=$r
             [ "$i" = 1 ] && break
@@ -227,7 +230,7 @@ zero_loss() {
     done
     for i in 1 2 3; do
         [ "$lo" -gt 0 ] || break
-        read -r _ l _ <<<"$(SECS=$((SECS * 2)) RATE="${lo}pps" measure "$t" "$size" mcast)"
+        read -r _ l _ <<<"$(SECS=$((SECS * 2)) RATE="${lo}pps" measure "$t" "$size" "$tool")"
         [ "${l:-1}" = 0 ] && break
         [ "$i" = 3 ] || lo=$((lo * 95 / 100))
     done
@@ -240,7 +243,7 @@ zero_loss() {
 # BENCH_ROUNDS rounds (default 3), one after the other in a rotating order, each round's row printed with its
 # number: the figures are the medians over the rounds and the ratios the medians of the ratios within each
 # round, so that the drifts of a shared machine (several per cent from one run to the next) fall on both
-# sides of a ratio alike. With $2 = search, the paced rows (mcast@c-gro, mcast@0loss) too.
+# sides of a ratio alike. With $2 = search, the paced rows (mcast@c-gro, mcast@0loss, c-gro@0loss) too.
 throughput() {
     local topos=$1 search=${2:-} t size tool r l txn rxn round rounds=${BENCH_ROUNDS:-3}
     local results=() log
@@ -269,26 +272,30 @@ throughput() {
                 txns[$tool]=$(awk -v t="$tool" '$2 == t { print $4 }' "$log" | median)
                 rxns[$tool]=$(awk -v t="$tool" '$2 == t { print $5 }' "$log" | median)
             done
-            rate[paced]=0 rate[zero]=0
+            rate[paced]=0 rate[zero]=0 rate[czero]=0
             if [ "$search" = search ]; then
                 # mcast paced at the C GRO pair's received rate: does it deliver that rate without loss?
                 read -r r l txn rxn <<<"$(RATE="${rate[c-gro]}pps" measure "$t" "$size" mcast)"
                 rate[paced]=${r:-0}
                 printf '%-11s %5s  %-15s %12s %10s %8s %8s\n' "$t" "$size" "mcast@c-gro" "${r:-?}" "${l:-?}" "${txn:-?}" "${rxn:-?}"
-                read -r r l <<<"$(zero_loss "$t" "$size" "${rate[mcast]}")"
+                # The highest lossless paced rate of each: flat out, neither side always loses nothing.
+                read -r r l <<<"$(zero_loss "$t" "$size" "${rate[mcast]}" mcast)"
                 rate[zero]=${r:-0}
                 printf '%-11s %5s  %-15s %12s %10s\n' "$t" "$size" "mcast@0loss" "${r:-?}" "${l:-?}"
+                read -r r l <<<"$(zero_loss "$t" "$size" "${rate[c-gro]}" c-gro)"
+                rate[czero]=${r:-0}
+                printf '%-11s %5s  %-15s %12s %10s\n' "$t" "$size" "c-gro@0loss" "${r:-?}" "${l:-?}"
             fi
             local lost_mcast
             lost_mcast=$(awk '$2 == "mcast" { s += ($6 == "?" ? 0 : $6) } END { print s + 0 }' "$log")
             results+=("$(awk -v t="$t" -v s="$size" -v m="${rate[mcast]}" -v i="${rate[iperf2]}" -v g="${rate[c-gro]}" \
                 -v rm="$(round_ratio "$log" mcast c-gro 3)" -v rx="$(round_ratio "$log" "mcast>c-gro" c-gro 3)" \
-                -v p="${rate[paced]}" -v z="${rate[zero]}" -v lost="$lost_mcast" -v n="$rounds" \
+                -v p="${rate[paced]}" -v z="${rate[zero]}" -v cz="${rate[czero]}" -v lost="$lost_mcast" -v n="$rounds" \
                 -v mt="${txns[mcast]}" -v ct="${txns[c-gro]}" -v mr="${rxns[mcast]}" -v cr="${rxns[c-gro]}" 'BEGIN {
                 split(rm, a, " "); split(rx, b, " ")
                 printf "%-11s %5s  mcast/C-GRO %5.2fx (%4.2f-%4.2f, lost %d in %d rounds)  mcast>C-GRO/C-GRO %5.2fx  mcast/iperf2 %6.2fx  CPU/dg mcast/C: tx %5.2fx rx %5.2fx",
                     t, s, a[1], a[2], a[3], lost, n, b[1], (i ? m / i : 0), (ct ? mt / ct : 0), (cr ? mr / cr : 0)
-                if (p || z) printf "   mcast@c-gro/C-GRO %4.2fx  0-loss mcast/C-GRO %4.2fx", (g ? p / g : 0), (g ? z / g : 0) }')")
+                if (p || z) printf "   mcast@c-gro/C-GRO %4.2fx  0-loss mcast/C-GRO@0loss %4.2fx", (g ? p / g : 0), (cz ? z / cz : 0) }')")
             unset rate txns rxns
         done
     done
