@@ -234,6 +234,26 @@ impl BatchReceiver {
         Ok(n)
     }
 
+    /// [`Self::recv_reads`] for a blocking socket with a read timeout (`SO_RCVTIMEO`): one `recvmmsg` that
+    /// sleeps in the kernel until the first read and takes what is queued behind it, where the poll path
+    /// makes three system calls each time the receiver has caught up (a read that finds nothing, the poll, the
+    /// read). Returns 0 when the timeout passed or a signal came first.
+    pub(crate) fn recv_reads_blocking(
+        &mut self,
+        socket: &McastSocket,
+        mut each: impl FnMut(&[u8], &RecvMeta),
+    ) -> Result<usize> {
+        let n = match self.read(socket, libc::MSG_WAITFORONE) {
+            Ok(n) => n,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EINTR)) => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        for (buf, meta) in self.bufs.iter().zip(&self.metas).take(n) {
+            each(buf.get(..meta.len).unwrap_or(&[]), meta);
+        }
+        Ok(n)
+    }
+
     fn read(&mut self, socket: &McastSocket, flags: libc::c_int) -> Result<usize> {
         socket.recv_batch_with(&mut self.bufs, &mut self.metas, &mut self.scratch, flags)
     }

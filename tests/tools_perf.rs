@@ -3,6 +3,7 @@
 mod common;
 mod tools_support;
 
+use common::cli::{json, the_summary, Running};
 use common::{veth, Netns};
 use tools_support::{sh, Finished, Proc};
 
@@ -130,4 +131,39 @@ fn perf_with_nftables_random_drop_reports_that_loss() {
     assert!((7.0..=13.0).contains(&pct), "loss {pct} % is outside 10 % +- 3 %");
     assert_eq!((sess.int("duplicates"), sess.int("reordered")), (0, 0));
     assert_eq!(f.one("summary").int("kernel_drops"), 0);
+}
+
+/// Topology: `a` (10.77.0.1, va) <-veth-> `b` (10.77.0.2, vb). The receiver sleeps in the kernel between
+/// datagrams (a blocking read with a timeout): one that has heard nothing stops at SIGINT with exit status
+/// 130 and a summary of nothing; another, left waiting a while, wakes for a run of 300 datagrams from `a`,
+/// counts all of them from `a`'s address, and ends by itself at the run's end marker.
+#[test]
+fn a_waiting_perf_receiver_stops_at_sigint_and_wakes_for_datagrams() {
+    needs_root!();
+    let a = Netns::new("perfwa");
+    let b = Netns::new("perfwb");
+    veth(&a, "va", "10.77.0.1/24", &b, "vb", "10.77.0.2/24");
+    let patience = std::time::Duration::from_secs(20);
+    let idle = Running::start_within(&b, &["perf", "--serve", "239.77.0.1:5004", "--iface", "vb", "--json"], patience);
+    idle.wait_until("the receiver to listen", || idle.stderr().iter().any(|l| l.contains("receiving")));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let pid = idle.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().expect("kill(1)").success());
+    let (status, out, err) = idle.finish();
+    assert_eq!(status.code(), Some(130), "{err:?}");
+    let summary = the_summary(&json(&out)).clone();
+    assert_eq!((summary["received"].as_u64(), summary["sessions"].as_u64()), (Some(0), Some(0)), "{summary}");
+
+    let group = "239.77.0.2:5005";
+    let rx = Proc::ready(&b, &["perf", "--serve", group, "--iface", "vb", "--json"], "receiving");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let sent =
+        tools_support::run(&a, &["perf", group, "--iface", "va", "--rate", "3kpps", "--count", "300", "--json", "-q"])
+            .ok();
+    let f = rx.finish().ok();
+    let sess = session(&f);
+    assert_eq!(sess.int("session"), sent.one("sender").int("session"));
+    assert_eq!(sess.str("source"), "10.77.0.1", "{sess:?}");
+    assert_eq!((sess.int("received"), sess.int("expected"), sess.int("lost")), (300, 300, 0), "{sess:?}");
+    assert_eq!(f.one("summary").int("received"), 300);
 }

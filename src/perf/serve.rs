@@ -187,6 +187,9 @@ impl PerfServerBuilder {
         // Only the arrival stamps (jitter) and the GRO segment size are read; the kernel's drop count comes
         // exact from SO_MEMINFO at the end.
         rx.socket().lean_controls(true, false)?;
+        // Reads sleep in the kernel, at most RECV_WAIT: one system call each time the receiver has caught up.
+        rx.socket().set_nonblocking(false)?;
+        rx.socket().set_read_timeout(Some(RECV_WAIT))?;
         let start = Instant::now();
         Ok(PerfServer {
             rx,
@@ -477,7 +480,7 @@ impl PerfServer {
             self.next_service = now + SERVICE_EVERY;
         }
         let (batch, rx, intake) = (&mut self.batch, &self.rx, &mut self.intake);
-        batch.recv_reads(rx.socket(), Some(RECV_WAIT), |buf, meta| intake.take_read(buf, meta))?;
+        batch.recv_reads_blocking(rx.socket(), |buf, meta| intake.take_read(buf, meta))?;
         let now = Instant::now();
         (self.now, self.intake.now) = (now, now);
         if std::mem::take(&mut self.intake.arrived) {

@@ -36,6 +36,8 @@ unsafe impl Plain for Ipv6Mreq {}
 unsafe impl Plain for GroupReq {}
 // SAFETY: as above.
 unsafe impl Plain for GroupSourceReq {}
+// SAFETY: two integers (seconds, microseconds); every bit pattern is valid.
+unsafe impl Plain for libc::timeval {}
 
 /// `setsockopt(fd, level, name, &value, sizeof value)`.
 pub fn setsockopt<T: Plain>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, value: &T) -> io::Result<()> {
