@@ -210,7 +210,7 @@ impl BatchReceiver {
         &mut self,
         socket: &McastSocket,
         timeout: Option<Duration>,
-        mut each: impl FnMut(&[u8], &RecvMeta),
+        each: impl FnMut(&[u8], &RecvMeta),
     ) -> Result<usize> {
         // What is queued already is taken without a poll first: a receiver that falls behind saves a system
         // call per batch, and one that keeps up pays one failed read before it waits.
@@ -228,30 +228,34 @@ impl BatchReceiver {
             }
             Err(e) => return Err(e),
         };
-        for (buf, meta) in self.bufs.iter().zip(&self.metas).take(n) {
-            each(buf.get(..meta.len).unwrap_or(&[]), meta);
-        }
+        self.hand_over(n, each);
         Ok(n)
     }
 
     /// [`Self::recv_reads`] for a blocking socket with a read timeout (`SO_RCVTIMEO`): one `recvmmsg` that
     /// sleeps in the kernel until the first read and takes what is queued behind it, where the poll path
     /// makes three system calls each time the receiver has caught up (a read that finds nothing, the poll, the
-    /// read). Returns 0 when the timeout passed or a signal came first.
+    /// read). Returns 0 when the timeout passed; a read a signal interrupts is made again, so a caller that
+    /// looks at a signal flag between calls sees it within one timeout.
     pub(crate) fn recv_reads_blocking(
         &mut self,
         socket: &McastSocket,
-        mut each: impl FnMut(&[u8], &RecvMeta),
+        each: impl FnMut(&[u8], &RecvMeta),
     ) -> Result<usize> {
         let n = match self.read(socket, libc::MSG_WAITFORONE) {
             Ok(n) => n,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::EINTR)) => return Ok(0),
+            Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return Ok(0),
             Err(e) => return Err(e),
         };
+        self.hand_over(n, each);
+        Ok(n)
+    }
+
+    /// Hands `each` the first `n` reads of the last call, whole, with their metadata.
+    fn hand_over(&self, n: usize, mut each: impl FnMut(&[u8], &RecvMeta)) {
         for (buf, meta) in self.bufs.iter().zip(&self.metas).take(n) {
             each(buf.get(..meta.len).unwrap_or(&[]), meta);
         }
-        Ok(n)
     }
 
     fn read(&mut self, socket: &McastSocket, flags: libc::c_int) -> Result<usize> {
