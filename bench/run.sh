@@ -51,7 +51,7 @@
 # Environment: MCAST (the mcast binary, release build; libmcast.so is beside it), BENCH_OUT (where the C
 # baselines are built), BENCH_SECONDS (per run, default 2), BENCH_CORES ("0 1": sender core, receiver core),
 # BENCH_PARTS ("throughput wire fanout ping scale capi": which parts to run, each alone if wanted), BENCH_PING_ROUNDS (default 30),
-# BENCH_TOPOS ("lo veth": the topologies of part throughput), BENCH_ROUNDS (its rounds, default 3), BENCH_PING_TOPOS ("lo veth"),
+# BENCH_TOPOS ("lo veth": the topologies of part throughput), BENCH_ROUNDS (its rounds, default 5), BENCH_PING_TOPOS ("lo veth"),
 # BENCH_PING_COUNT (probes per run, default 200), BENCH_SCALE_RATE, BENCH_SCALE_GROUPS ("1 10 100 1000 10000"),
 # BENCH_SCALE_SENDERS ("1 100 10000"), BENCH_SCALE_SETTLE (seconds between joining and measuring, default 3)
 # and BENCH_SCALE_CAP (seconds a scale row may take, default 45).
@@ -240,12 +240,12 @@ zero_loss() {
 # Flat-out rows for each topology in $1 and size, then the ratios: mcast over the C GRO pair (the kernel's
 # ceiling by the same path) and over iperf2, flat out and at zero loss, and the CPU time per datagram of each
 # side against the C pair's. The rows compared with the ceiling (c-gro, mcast, mcast>c-gro) run in
-# BENCH_ROUNDS rounds (default 3), one after the other in a rotating order, each round's row printed with its
+# BENCH_ROUNDS rounds (default 5), one after the other in a rotating order, each round's row printed with its
 # number: the figures are the medians over the rounds and the ratios the medians of the ratios within each
 # round, so that the drifts of a shared machine (several per cent from one run to the next) fall on both
 # sides of a ratio alike. With $2 = search, the paced rows (mcast@c-gro, mcast@0loss, c-gro@0loss) too.
 throughput() {
-    local topos=$1 search=${2:-} t size tool r l txn rxn round rounds=${BENCH_ROUNDS:-3}
+    local topos=$1 search=${2:-} t size tool r l txn rxn round rounds=${BENCH_ROUNDS:-5}
     local results=() log
     log=$(mktemp)
     printf '%-11s %5s  %-15s %12s %10s %8s %8s\n' topo size tool "received/s" lost "tx ns/dg" "rx ns/dg"
