@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
     int segs = argc > 7 ? atoi(argv[7]) : 16;
     double rate = argc > 8 ? atof(argv[8]) : 0;
     if (size < 8 || size > 65507 || segs < 1 || segs > 64 || size * segs > 65507 || rate < 0) {
-        fprintf(stderr, "bsend: bad size or segment count\n");
+        fprintf(stderr, "bsend: bad size, segment count or rate\n");
         return 2;
     }
     struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[3]))};

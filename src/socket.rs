@@ -305,18 +305,13 @@ impl McastSocket {
         sys::socket::set_nonblocking(self.fd(), on).map_err(os(|| "fcntl O_NONBLOCK"))
     }
 
-    /// `SO_RCVTIMEO`: a blocking read waits at most `timeout` (`None`: for ever), then fails with `EAGAIN`;
-    /// one a signal interrupts fails with `EINTR` rather than restarting. A timeout that rounds down to zero
-    /// microseconds is taken as one, since zero means for ever.
-    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> Result<()> {
-        let tv = match timeout {
-            None => libc::timeval { tv_sec: 0, tv_usec: 0 },
-            Some(t) => {
-                let t = t.max(Duration::from_micros(1));
-                let secs = libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX);
-                libc::timeval { tv_sec: secs, tv_usec: t.subsec_micros() as libc::suseconds_t }
-            }
-        };
+    /// `SO_RCVTIMEO`: a blocking read waits at most `timeout`, then fails with `EAGAIN`; one a signal
+    /// interrupts fails with `EINTR` rather than restarting. A timeout below a microsecond is taken as one,
+    /// since zero would mean for ever.
+    pub(crate) fn set_read_timeout(&self, timeout: Duration) -> Result<()> {
+        let t = timeout.max(Duration::from_micros(1));
+        let secs = libc::time_t::try_from(t.as_secs()).unwrap_or(libc::time_t::MAX);
+        let tv = libc::timeval { tv_sec: secs, tv_usec: t.subsec_micros() as libc::suseconds_t };
         sockopt::setsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv).map_err(os(|| "SO_RCVTIMEO"))
     }
 

@@ -189,7 +189,7 @@ impl PerfServerBuilder {
         rx.socket().lean_controls(true, false)?;
         // Reads sleep in the kernel, at most RECV_WAIT: one system call each time the receiver has caught up.
         rx.socket().set_nonblocking(false)?;
-        rx.socket().set_read_timeout(Some(RECV_WAIT))?;
+        rx.socket().set_read_timeout(RECV_WAIT)?;
         let start = Instant::now();
         Ok(PerfServer {
             rx,
