@@ -15,7 +15,8 @@
 # (mcast perf paced at the rate c-gro received); "mcast@0loss" (the highest paced rate at which mcast perf
 # lost nothing: RFC 2544's throughput, a binary search over paced trials, the rate then held twice as long);
 # "c-gro@0loss" (the same search for the C pair, its sender paced as mcast perf paces: the like-for-like
-# lossless figure, since flat out neither pair always loses nothing). The C senders put as many datagrams in a train as mcast perf does (64, or as many as fit 65,507 bytes).
+# lossless figure, since flat out neither pair always loses nothing). The C senders put as many datagrams in
+# a train as mcast perf does (64, or as many as fit 65,507 bytes).
 #
 # Part "wire": the same on a veth pair whose sending end cuts trains in software before the device
 # (ethtool -K tx-udp-segmentation off), as a NIC without UDP segmentation offload or a router does, with GRO

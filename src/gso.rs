@@ -220,11 +220,8 @@ impl BatchReceiver {
                 if !sys::socket::wait_readable(socket.fd(), timeout).map_err(|e| Error::os("poll", e))? {
                     return Ok(0);
                 }
-                match self.read(socket, libc::MSG_WAITFORONE) {
-                    Ok(n) => n,
-                    Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => return Ok(0),
-                    Err(e) => return Err(e),
-                }
+                // Readable now: the read takes what is there without waiting, blocking socket or not.
+                return self.recv_reads_blocking(socket, each);
             }
             Err(e) => return Err(e),
         };
