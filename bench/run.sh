@@ -40,7 +40,8 @@
 #
 # Part "scale": `mcast recv G1-G2:PORT` (the many-group receiver) holding 1, 10, 100, 1,000 and 10,000 IPv4
 # groups (20 a socket, the kernel's default) and IPv6 groups, then the same with --bind-group (a socket per
-# group, bound to it), fed by bench/spread.c in turn over every group
+# group, bound to it) and with --one-reader (one socket reads the port, unbound ones hold the memberships),
+# fed by bench/spread.c in turn over every group
 # (written to a packet socket, so that the sending namespace's neighbour table, an entry per group, is not
 # what the row measures):
 # the time to join them all (start to "listening") and to leave them (SIGINT to exit), the receiver's CPU time
@@ -54,7 +55,7 @@
 # BENCH_PARTS ("throughput wire fanout ping scale capi": which parts to run, each alone if wanted), BENCH_PING_ROUNDS (default 30),
 # BENCH_TOPOS ("lo veth": the topologies of part throughput), BENCH_ROUNDS (its rounds, default 5), BENCH_PING_TOPOS ("lo veth"),
 # BENCH_PING_COUNT (probes per run, default 200), BENCH_SCALE_RATE, BENCH_SCALE_GROUPS ("1 10 100 1000 10000"),
-# BENCH_SCALE_SENDERS ("1 100 10000"), BENCH_SCALE_SETTLE (seconds between joining and measuring, default 3)
+# BENCH_SCALE_SENDERS ("1 100 10000"), BENCH_SCALE_LAYOUTS ("port bound one-reader"), BENCH_SCALE_SETTLE (seconds between joining and measuring, default 3)
 # and BENCH_SCALE_CAP (seconds a scale row may take, default 45).
 set -euo pipefail
 
@@ -66,6 +67,7 @@ PARTS=${BENCH_PARTS:-throughput wire fanout ping scale capi}
 SCALE_RATE=${BENCH_SCALE_RATE:-50000}
 SCALE_GROUPS=${BENCH_SCALE_GROUPS:-1 10 100 1000 10000}
 SCALE_SENDERS=${BENCH_SCALE_SENDERS:-1 100 10000}
+SCALE_LAYOUTS=${BENCH_SCALE_LAYOUTS:-port bound one-reader}
 SCALE_SETTLE=${BENCH_SCALE_SETTLE:-3}
 SCALE_CAP=${BENCH_SCALE_CAP:-45}
 ROUNDS=${BENCH_PING_ROUNDS:-30}
@@ -485,46 +487,69 @@ scale_row() {
         kill -KILL "$pid" 2>/dev/null || true
     fi
     printf '%-22s %8s %9s %10s %12s %12s\n' "$what" "$join" "$leave" "$sent" "$cpu" "$zero"
+    SC_CPU=$cpu
     rm -f "$err"
+}
+
+# After a layout's rows: the receiver's CPU per datagram at the most groups (or senders) over that at the
+# fewest, the flatness the part is about ($1: what grew; SC_FIRST and SC_CPU: the two rows' figures).
+scale_growth() {
+    case "$SC_FIRST$SC_CPU" in
+        *n/a*) echo "  $1: rx ns/dg growth n/a" ;;
+        *) awk -v a="$SC_FIRST" -v b="$SC_CPU" -v w="$1" 'BEGIN { if (a > 0) printf "  %s: rx ns/dg %.2fx the fewest\n", w, b / a }' ;;
+    esac
+}
+
+# One layout's rows over BENCH_SCALE_GROUPS: $1 its label, $2 the family (4 or 6), $3 the groups' block
+# (the third octet of 239.N.0.0, or the ff15::N:0 prefix), then the recv options that make the layout.
+scale_layout() {
+    local label=$1 fam=$2 block=$3 n last first spec
+    shift 3
+    for n in $SCALE_GROUPS; do
+        SC_PORT=$((PORT++))
+        if [ "$fam" = 4 ]; then
+            first="239.$block.0.0"
+            last=$(awk -v n="$n" -v b="$block" 'BEGIN { v = n - 1; printf "239.%d.%d.%d", b, int(v / 256), v % 256 }')
+            spec="$first-$last:$SC_PORT"
+            # One group written twice: a list, so that the many-group receiver takes it too.
+            [ "$n" = 1 ] && spec="$first:$SC_PORT,$first:$SC_PORT"
+        else
+            first="ff15::$block:0"
+            last=$(awk -v n="$n" -v b="$block" 'BEGIN { printf "ff15::%s:%x", b, n - 1 }')
+            spec="[$first-$last]:$SC_PORT"
+            [ "$n" = 1 ] && spec="[$first]:$SC_PORT,[$first]:$SC_PORT"
+        fi
+        scale_row "$n IPv$fam $label" "$first" "$n" 1 "$spec" "$@"
+        [ "$n" = "${SCALE_GROUPS%% *}" ] && SC_FIRST=$SC_CPU
+    done
+    scale_growth "IPv$fam $label, ${SCALE_GROUPS##* } groups"
 }
 
 scale() {
     veth_pair "$SC_TX" "$SC_RX" 94
     sleep 2 # IPv6 link-local addresses past duplicate address detection
     printf '%-22s %8s %9s %10s %12s %12s\n' "receiver holds" "join ms" "leave ms" "sent@rate" "rx ns/dg" "0-loss/s"
-    local n last6 last4
-    for n in $SCALE_GROUPS; do
-        last4=$(awk -v n="$n" 'BEGIN { v = n - 1; printf "239.100.%d.%d", int(v / 256), v % 256 }')
-        SC_PORT=$((PORT++))
-        # One group written twice: a list, so that the many-group receiver takes it too.
-        local spec="239.100.0.0-$last4:$SC_PORT"
-        [ "$n" = 1 ] && spec="239.100.0.0:$SC_PORT,239.100.0.0:$SC_PORT"
-        scale_row "$n IPv4 groups" 239.100.0.0 "$n" 1 "$spec"
-    done
-    for n in $SCALE_GROUPS; do
-        last6=$(awk -v n="$n" 'BEGIN { printf "ff15::100:%x", n - 1 }')
-        SC_PORT=$((PORT++))
-        local spec="[ff15::100:0-$last6]:$SC_PORT"
-        [ "$n" = 1 ] && spec="[ff15::100:0]:$SC_PORT,[ff15::100:0]:$SC_PORT"
-        scale_row "$n IPv6 groups" ff15::100:0 "$n" 1 "$spec"
-    done
-    # The same receivers with each group bound to its own socket (--bind-group): the kernel finds a
-    # datagram's socket by its address instead of asking every socket on the port.
-    for n in $SCALE_GROUPS; do
-        last4=$(awk -v n="$n" 'BEGIN { v = n - 1; printf "239.102.%d.%d", int(v / 256), v % 256 }')
-        SC_PORT=$((PORT++))
-        scale_row "$n IPv4 bound" 239.102.0.0 "$n" 1 "239.102.0.0-$last4:$SC_PORT" --bind-group
-    done
-    for n in $SCALE_GROUPS; do
-        last6=$(awk -v n="$n" 'BEGIN { printf "ff15::102:%x", n - 1 }')
-        SC_PORT=$((PORT++))
-        scale_row "$n IPv6 bound" ff15::102:0 "$n" 1 "[ff15::102:0-$last6]:$SC_PORT" --bind-group
+    local n layout
+    for layout in $SCALE_LAYOUTS; do
+        case $layout in
+            # The sockets of 20 memberships (IPv4; IPv6 as option memory allows) bound to the port.
+            port) scale_layout groups 4 100 && scale_layout groups 6 100 ;;
+            # Each group bound to its own socket (--bind-group): the kernel finds a datagram's socket by its
+            # address instead of asking every socket on the port.
+            bound) scale_layout bound 4 102 --bind-group && scale_layout bound 6 102 --bind-group ;;
+            # One socket reads the port with IP_MULTICAST_ALL on and no membership (--one-reader), unbound
+            # sockets hold the memberships: no list walked per datagram, no socket cold.
+            one-reader) scale_layout "one reader" 4 103 --one-reader && scale_layout "one reader" 6 103 --one-reader ;;
+            *) echo "BENCH_SCALE_LAYOUTS: unknown layout $layout (port, bound, one-reader)" >&2 ;;
+        esac
     done
     for n in $SCALE_SENDERS; do
         SC_PORT=$((PORT++))
         # The one-group receiver, whose table of senders is bounded (4096): no line per datagram.
         scale_row "1 group, $n senders" 239.101.0.1 1 "$n" "239.101.0.1:$SC_PORT" -q
+        [ "$n" = "${SCALE_SENDERS%% *}" ] && SC_FIRST=$SC_CPU
     done
+    scale_growth "1 group, ${SCALE_SENDERS##* } senders"
     echo "(0-loss/s N+: nothing lost at the sender's flat-out rate, the sender the limit; n/a: not measured within"
     echo " BENCH_SCALE_CAP=$SCALE_CAP s for the row, or a run of spread that did not end on time)"
 }

@@ -108,7 +108,8 @@ pub struct Member {
     pub subscription: Subscription,
     /// The interface joined on; `None`: the one the kernel chose by route.
     pub iface: Option<Interface>,
-    /// Index into [`MultiReceiver::fds`] of the socket holding the membership.
+    /// Index into [`MultiReceiver::fds`] of the socket holding the membership (with
+    /// [`one_reader`](MultiReceiverBuilder::one_reader), a socket that holds memberships and reads nothing).
     pub socket: usize,
     /// What arrived so far.
     pub counters: Counters,
@@ -153,6 +154,7 @@ pub struct MultiReceiverBuilder {
     recv_buffer: Option<u32>,
     per_socket: Option<usize>,
     bind_groups: bool,
+    one_reader: bool,
 }
 
 /// Receives many groups over as many sockets as the kernel's per-socket limits require.
@@ -236,7 +238,8 @@ impl MultiReceiver {
 
     /// Datagrams that arrived on the port but for no membership of the socket that read them: unicast to the
     /// port, or (IPv6, whose delivery ignores the interface) a group joined on another interface by another
-    /// socket, which counts it there.
+    /// socket, which counts it there; with [`one_reader`](MultiReceiverBuilder::one_reader), also the groups
+    /// other programs joined on the port.
     pub fn strays(&self) -> u64 {
         self.strays
     }
@@ -416,10 +419,33 @@ impl MultiReceiverBuilder {
         self
     }
 
+    /// Reads every group through one socket per port and family, bound to the port with
+    /// `IP_MULTICAST_ALL`/`IPV6_MULTICAST_ALL` on and holding no membership itself, while the memberships
+    /// are held by unbound sockets that read nothing (as many as the per-socket limits require). For a
+    /// datagram the kernel then checks its group once against the interface's table and hands it to the one
+    /// socket on the port, which has no list of its own to walk; the group is matched to its membership
+    /// here, from the destination address, in a hash table. The cost per datagram stays flat with 10,000
+    /// IPv4 groups without a descriptor per group, and no socket the datagrams fall on is ever cold.
+    ///
+    /// The price is Linux's own rule for such a socket: it is handed every group joined on the host at its
+    /// port, by any program. Those datagrams are read, counted as [strays](MultiReceiver::strays) and
+    /// share the receive buffer with this receiver's own groups. Not with
+    /// [`bind_groups`](Self::bind_groups), which is the other layout for many groups.
+    pub fn one_reader(mut self, on: bool) -> Self {
+        self.one_reader = on;
+        self
+    }
+
     /// Opens the sockets and joins every group.
     pub fn build(self) -> Result<MultiReceiver> {
         if self.subscriptions.is_empty() {
             return Err(Error::new(ErrorKind::Parse, "no groups to receive: give at least one GROUP:PORT"));
+        }
+        if self.one_reader && self.bind_groups {
+            return Err(Error::new(
+                ErrorKind::Mismatch,
+                "one reader per port and a socket bound to each group are two layouts: choose one",
+            ));
         }
         let ifaces: Vec<Interface> = self.ifaces.iter().map(IfaceSpec::resolve).collect::<Result<_>>()?;
         let planned = plan(&self.subscriptions, &ifaces)?;
@@ -437,8 +463,11 @@ impl MultiReceiverBuilder {
             let _ = crate::sys::socket::raise_open_files(planned.len() as u64 + 64);
         }
         // The socket currently being filled for each address the sockets bind: the family's wildcard and the
-        // port or, with bound groups, the group (with its zone when its scope needs one) and the port.
+        // port or, with bound groups, the group (with its zone when its scope needs one) and the port. With one
+        // reader, the holders are filled by family (they bind nothing: the port 0 key) and the readers are
+        // kept by the address they bind.
         let mut open: HashMap<SocketAddr, usize> = HashMap::new();
+        let mut readers: HashMap<SocketAddr, usize> = HashMap::new();
         for (sub, iface) in planned {
             let family = Family::of(sub.group.ip());
             let bind = match sub.group.ip() {
@@ -449,12 +478,27 @@ impl MultiReceiverBuilder {
                 }
                 ip => SocketAddr::new(ip, sub.group.port()),
             };
-            let full = |rx: &MultiReceiver, i: usize| self.per_socket.is_some_and(|cap| rx.slots[i].members >= cap);
-            let mut slot = match open.get(&bind) {
-                Some(&i) if !full(&rx, i) => i,
-                _ => rx.open_slot(family, bind, self.recv_buffer)?,
+            let (holds, reader) = if self.one_reader {
+                let reader = match readers.get(&bind) {
+                    Some(&i) => i,
+                    None => {
+                        let i = rx.open_slot(family, Some(bind), self.recv_buffer)?;
+                        rx.slots[i].socket.set_multicast_all(true)?;
+                        readers.insert(bind, i);
+                        i
+                    }
+                };
+                (None, Some(reader))
+            } else {
+                (Some(bind), None)
             };
-            open.insert(bind, slot);
+            let key = holds.unwrap_or(SocketAddr::new(family.unspecified(), 0));
+            let full = |rx: &MultiReceiver, i: usize| self.per_socket.is_some_and(|cap| rx.slots[i].members >= cap);
+            let mut slot = match open.get(&key) {
+                Some(&i) if !full(&rx, i) => i,
+                _ => rx.open_slot(family, holds, self.recv_buffer)?,
+            };
+            open.insert(key, slot);
             if let Err(e) = join(&rx.slots[slot].socket, &sub, iface.as_ref()) {
                 if !is_out_of_room(&e) {
                     return Err(e);
@@ -463,15 +507,15 @@ impl MultiReceiverBuilder {
                     return Err(no_room(e, &sub));
                 }
                 // The kernel's per-socket limit: carry on in a fresh socket.
-                slot = rx.open_slot(family, bind, self.recv_buffer)?;
-                open.insert(bind, slot);
+                slot = rx.open_slot(family, holds, self.recv_buffer)?;
+                open.insert(key, slot);
                 join(&rx.slots[slot].socket, &sub, iface.as_ref()).map_err(|e| no_room(e, &sub))?;
             }
             let index = rx.members.len();
             let held = &mut rx.slots[slot];
             held.members += 1;
             held.only = (held.members == 1).then_some(index);
-            rx.by_dest.entry((slot, sub.group.ip())).or_default().push(index);
+            rx.by_dest.entry((reader.unwrap_or(slot), sub.group.ip())).or_default().push(index);
             rx.members.push(Member { subscription: sub, iface, socket: slot, counters: Counters::default() });
         }
         Ok(rx)
@@ -514,11 +558,12 @@ fn plan(subs: &[Subscription], ifaces: &[Interface]) -> Result<Vec<(Subscription
 
 impl MultiReceiver {
     /// Opens, configures and binds one more socket for `family` to `bind` (the port, on the wildcard
-    /// address or a group's); returns its index.
-    fn open_slot(&mut self, family: Family, bind: SocketAddr, recv_buffer: Option<u32>) -> Result<usize> {
+    /// address or a group's); returns its index. Without `bind`, a socket that only holds memberships
+    /// (see [`MultiReceiverBuilder::one_reader`]): unbound, it is in no table the kernel delivers from.
+    fn open_slot(&mut self, family: Family, bind: Option<SocketAddr>, recv_buffer: Option<u32>) -> Result<usize> {
         let socket = McastSocket::udp(family).map_err(|e| {
             if e.raw_os_error() == Some(libc::EMFILE) || e.raw_os_error() == Some(libc::ENFILE) {
-                let or = if bind.ip().is_unspecified() {
+                let or = if bind.map_or(true, |b| b.ip().is_unspecified()) {
                     "fit more groups in each socket (sysctl -w net.ipv4.igmp_max_memberships=N) or raise the \
                      open-file limit (ulimit -n)"
                 } else {
@@ -530,6 +575,10 @@ impl MultiReceiver {
                 e
             }
         })?;
+        let Some(bind) = bind else {
+            self.slots.push(Slot { socket, port: 0, members: 0, only: None, drops: 0 });
+            return Ok(self.slots.len() - 1);
+        };
         // Every socket binds the same port: each must allow the others.
         socket.set_reuse_address(true)?;
         if let Some(bytes) = recv_buffer {

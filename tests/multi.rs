@@ -67,7 +67,7 @@ fn receive_checked(rx: &mut MultiReceiver, total: u64, source: SocketAddr) {
         let member = a.member.unwrap_or_else(|| panic!("a stray datagram: {:?}", a.meta));
         let group = rx.members()[member].group();
         assert_eq!(a.meta.group, Some(group.ip()), "counted for the group it was sent to");
-        assert_eq!(a.socket, rx.members()[member].socket, "read from the socket that holds the membership");
+        assert_eq!(a.socket, reader_of(rx, member), "read from the socket that holds the membership, or its reader");
         let text = String::from_utf8_lossy(&buf[..a.meta.len]).to_string();
         assert!(text.starts_with(&format!("{group} #")), "payload {text:?} for {group}");
         assert_eq!((a.meta.source.ip(), a.meta.source.port()), (source.ip(), source.port()), "sender");
@@ -78,6 +78,19 @@ fn receive_checked(rx: &mut MultiReceiver, total: u64, source: SocketAddr) {
     assert!(rx.recv_timeout(&mut buf, Duration::from_millis(300)).unwrap().is_none(), "an extra datagram");
     assert_eq!(rx.strays(), 0);
     assert_eq!(rx.kernel_drops(), 0);
+}
+
+/// The socket a member's datagrams are read from: with one reader (a socket holding no membership, bound to
+/// the member's port in its family) that one, else the socket that holds the membership.
+fn reader_of(rx: &MultiReceiver, member: usize) -> usize {
+    let m = &rx.members()[member];
+    let per = rx.members_per_socket();
+    let reader = rx.sockets().enumerate().position(|(i, s)| {
+        per[i] == 0
+            && s.family() == Family::of(m.group().ip())
+            && s.local_addr().is_ok_and(|a| a.port() == m.group().port())
+    });
+    reader.unwrap_or(m.socket)
 }
 
 fn assert_counts(rx: &MultiReceiver, count: u64, bytes: &HashMap<Group, u64>) {
@@ -240,6 +253,106 @@ fn bound_groups_each_have_their_socket_and_count_exactly() {
         receive_checked(&mut rx6, 6 * 4, SocketAddr::new(link_local("va"), tx6.local_addr().unwrap().port()));
         assert_counts(&rx6, 4, &bytes6);
     });
+}
+
+/// One reader: 100 IPv4 groups read through one socket bound to the port, `IP_MULTICAST_ALL` on and no
+/// membership of its own, while five unbound sockets hold 20 memberships each; every group is counted exactly.
+/// A group another socket of the host joined on the port reaches the reader too, and is a stray with its own
+/// payload and group; IPv6 (link and site scope, on the veth) likewise. Dropping the receiver leaves every group.
+#[test]
+fn one_reader_reads_every_group_through_one_socket() {
+    needs_root!();
+    let ns = Netns::new("multione");
+    veth_pair_in(&ns, "va", "vb");
+    ns.run(|| {
+        let groups = parse_group_list("239.24.0.1-239.24.0.100:5015", None).unwrap();
+        let mut rx = MultiReceiver::builder()
+            .groups(groups.clone())
+            .interface("lo")
+            .recv_buffer(RCVBUF)
+            .one_reader(true)
+            .build()
+            .unwrap();
+        assert_eq!(rx.members_per_socket(), vec![0, 20, 20, 20, 20, 20], "one reader, five holders of 20");
+        let sockets: Vec<&McastSocket> = rx.sockets().collect();
+        assert_eq!(sockets[0].local_addr().unwrap(), "0.0.0.0:5015".parse().unwrap());
+        assert!(sockets[0].multicast_all().unwrap(), "the reader takes every group joined on the host");
+        for s in &sockets[1..] {
+            assert_eq!(s.local_addr().unwrap().port(), 0, "a holder binds nothing");
+        }
+        assert!(rx.members().iter().all(|m| m.socket > 0), "the reader holds no membership");
+        let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
+        let bytes = send_each(&tx, &groups, 10);
+        receive_checked(&mut rx, 100 * 10, tx.local_addr().unwrap());
+        assert_counts(&rx, 10, &bytes);
+
+        // Someone else's group on the port: the reader hears it, counts it apart and for no member.
+        let other = McastSocket::udp(Family::V4).unwrap();
+        let foreign: IpAddr = "239.24.1.1".parse().unwrap();
+        other.join_group(foreign, ns_ifindex("lo")).unwrap();
+        tx.send_to(b"someone else's group", SocketAddr::new(foreign, 5015)).unwrap();
+        let mut buf = [0u8; 256];
+        let a = rx.recv_timeout(&mut buf, Duration::from_secs(5)).unwrap().expect("the foreign group's datagram");
+        assert_eq!((a.member, a.socket, a.meta.group), (None, 0, Some(foreign)));
+        assert_eq!((&buf[..a.meta.len], a.meta.source), (&b"someone else's group"[..], tx.local_addr().unwrap()));
+        assert_eq!(rx.strays(), 1);
+        assert_counts(&rx, 10, &bytes);
+        assert!(rx.recv_timeout(&mut buf, Duration::from_millis(300)).unwrap().is_none(), "an extra datagram");
+
+        let groups6 = parse_group_list("[ff12::24:1-ff12::24:3]:5016,[ff15::24:1-ff15::24:3]:5016", None).unwrap();
+        let mut rx6 = MultiReceiver::builder()
+            .groups(groups6.clone())
+            .interface("va")
+            .recv_buffer(RCVBUF)
+            .one_reader(true)
+            .build()
+            .unwrap();
+        assert_eq!(rx6.members_per_socket(), vec![0, 6]);
+        let reader6 = rx6.sockets().next().unwrap();
+        assert_eq!(reader6.local_addr().unwrap(), "[::]:5016".parse().unwrap());
+        assert!(reader6.multicast_all().unwrap());
+        let tx6 = sender(Family::V6, "va", None);
+        let bytes6 = send_each(&tx6, &groups6, 4);
+        receive_checked(&mut rx6, 6 * 4, SocketAddr::new(link_local("va"), tx6.local_addr().unwrap().port()));
+        assert_counts(&rx6, 4, &bytes6);
+
+        let held = |g: &Group| mcast::procnet::group_users(g.ip()).unwrap_or(0);
+        assert!(groups.iter().chain(&groups6).all(|g| held(g) == 1), "each group joined once, by its holder");
+        drop((rx, rx6));
+        let left: Vec<&Group> = groups.iter().chain(&groups6).filter(|g| held(g) > 0).collect();
+        assert!(left.is_empty(), "still joined after the receiver was dropped: {left:?}");
+    });
+}
+
+/// `mcast recv --one-reader` says how its sockets are laid out and counts every group exactly; with
+/// `--bind-group` too it is a usage error.
+#[test]
+fn the_recv_command_reads_through_one_socket_when_asked() {
+    needs_root!();
+    use mcast::__private::json::Json;
+
+    let ns = Netns::new("multionecli");
+    let spec = "239.25.0.1-239.25.0.30:5017";
+    let groups = parse_group_list(spec, None).unwrap();
+    let args = ["recv", spec, "--one-reader", "--iface", "lo", "--time", "10", "--json", "--count", "90"];
+    let (first, sent, lines) = recv_command(&ns, &[&args[..], &["--interval", "0"]].concat(), &groups, 3);
+    let want = "listening on 30 groups over 3 sockets (1 reading every group with no membership, 20, 10 memberships \
+                held by the others";
+    assert!(first.contains(want), "{first}");
+    let summary = lines.last().unwrap();
+    assert_eq!(summary.get("sockets").and_then(Json::as_u64), Some(3));
+    assert_eq!(summary.get("datagrams").and_then(Json::as_u64), Some(90));
+    assert_eq!(summary.get("strays").and_then(Json::as_u64), Some(0));
+    assert_group_rows(summary, &groups, 3, &sent);
+
+    let both = ns
+        .command(env!("CARGO_BIN_EXE_mcast"))
+        .args([&args[..2], &["--one-reader", "--bind-group"]].concat())
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&both.stderr);
+    assert!(err.contains("--bind-group and --one-reader are two layouts"), "{err}");
 }
 
 /// Runs `mcast recv` with `args` in `ns`, waits for its "listening" line, sends `count` datagrams to each of

@@ -48,7 +48,7 @@ bytes and rate since the last ({"type":"interval",...} with --json); the end pri
 Options, with the C socket option each one sets:
 {options}
 Always set: IP_MULTICAST_ALL / IPV6_MULTICAST_ALL off (only this socket's groups arrive, not those other
-sockets joined on the port), IP_PKTINFO / IPV6_RECVPKTINFO (group and interface), IP_RECVTTL /
+sockets joined on the port; on for the reader of --one-reader, which tells them apart itself), IP_PKTINFO / IPV6_RECVPKTINFO (group and interface), IP_RECVTTL /
 IPV6_RECVHOPLIMIT (TTL), IP_RECVTOS / IPV6_RECVTCLASS (DSCP), SO_TIMESTAMPNS (arrival time), SO_RXQ_OVFL (drops, shown in the summary).
 
 Exit status: 0 when --count datagrams arrived; 1 when --time passed with fewer than --count
@@ -94,6 +94,13 @@ pub const OPTS: &[Opt] = &[
          groups over sockets bound to the port: the kernel then finds a datagram's socket by its address, so \
          each costs the same with 10,000 groups as with one; a descriptor per group (the soft open-file limit \
          is raised as needed), and unicast to the port is not received",
+    ),
+    Opt::flag(
+        "--one-reader",
+        "read every group through one socket on the port (IP_MULTICAST_ALL on, no membership of its own) \
+         while unbound sockets hold the memberships: each datagram costs the same with 10,000 groups as with \
+         one, without a descriptor per group; groups other programs joined on the port arrive too and are \
+         counted as strays",
     ),
     vocab::QUIET.help("no line per datagram and no \"listening\" line: only the summary"),
     Opt::flag(

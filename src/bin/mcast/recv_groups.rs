@@ -46,7 +46,13 @@ fn request(words: &[String]) -> Result<Option<(MultiReceiver, Request)>, Fail> {
         json: m.flag("--json"),
     };
     let rcvbuf = m.bytes("--rcvbuf", 1, i32::MAX as u64)?.map(|n| n as u32);
-    let mut builder = MultiReceiver::builder().subscriptions(subs).bind_groups(m.flag("--bind-group"));
+    if m.flag("--bind-group") && m.flag("--one-reader") {
+        return Err(Fail::usage("--bind-group and --one-reader are two layouts for many groups: give one"));
+    }
+    let mut builder = MultiReceiver::builder()
+        .subscriptions(subs)
+        .bind_groups(m.flag("--bind-group"))
+        .one_reader(m.flag("--one-reader"));
     for v in m.values("--iface") {
         builder = builder.interface(v.parse::<IfaceSpec>().map_err(|e| Fail::usage(format!("--iface {v}: {e}")))?);
     }

@@ -13,7 +13,10 @@ use crate::recv_print::{outage_json, outage_text};
 
 /// "mcast recv: listening on 100 groups over 5 sockets (20, 20, 20, 20, 20 memberships) ...".
 pub fn listening(rx: &MultiReceiver) -> String {
-    let per = rx.members_per_socket();
+    let all = rx.members_per_socket();
+    // Only a reader of its port's every group (one_reader) holds no membership: the others hold them for it.
+    let readers = all.iter().filter(|&&n| n == 0).count();
+    let per: Vec<usize> = all.iter().copied().filter(|&n| n > 0).collect();
     let bound = rx.sockets().any(|s| s.local_addr().is_ok_and(|a| !a.ip().is_unspecified()));
     let limit = match sysctl_u32("net.ipv4.igmp_max_memberships") {
         _ if bound => "; each bound to its group".to_string(),
@@ -31,12 +34,16 @@ pub fn listening(rx: &MultiReceiver) -> String {
         }
         _ => per.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "),
     };
+    let held = match readers {
+        0 => format!("{counts} memberships"),
+        n => format!("{n} reading every group with no membership, {counts} memberships held by the others"),
+    };
     format!(
-        "mcast recv: listening on {} group{} over {} socket{} ({counts} memberships{limit}), Ctrl-C stops",
+        "mcast recv: listening on {} group{} over {} socket{} ({held}{limit}), Ctrl-C stops",
         rx.members().len(),
         plural(rx.members().len() as u64),
-        per.len(),
-        plural(per.len() as u64),
+        all.len(),
+        plural(all.len() as u64),
     )
 }
 

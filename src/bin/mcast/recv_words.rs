@@ -12,8 +12,9 @@ use crate::recv::OPTS;
 /// Whether these words (after `recv`) ask for more than one group: then the many-group mode (`recv_groups`)
 /// serves them.
 pub fn wanted(words: &[String]) -> bool {
-    // Binding each group to its own socket is the many-group receiver's layout, for one group too.
-    if matches!(args::parse(words, OPTS), Ok(Parsed::Run(m)) if m.flag("--bind-group")) {
+    // Binding each group to its own socket, or one reader for all, is the many-group receiver's layout, for one
+    // group too.
+    if matches!(args::parse(words, OPTS), Ok(Parsed::Run(m)) if m.flag("--bind-group") || m.flag("--one-reader")) {
         return true;
     }
     let items = scan(words).map(|(items, _)| items).unwrap_or_default();
