@@ -10,8 +10,9 @@
 //! The same bound serves any state keyed by what the network chooses: the membership table of `raw::Watcher`
 //! keeps its groups per interface in one, so forged reports naming fresh groups cannot grow it without end.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::Hash;
+use std::mem;
 use std::time::{Duration, Instant};
 
 /// The default cap: senders remembered at once.
@@ -20,22 +21,33 @@ pub const DEFAULT_CAP: usize = 4096;
 /// The default age: a sender silent for this long is forgotten.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
 
+/// No neighbour in the order of use.
+const NIL: usize = usize::MAX;
+
 #[derive(Clone, Debug)]
-struct Entry<V> {
+struct Node<K, V> {
+    key: K,
     value: V,
     last_seen: Instant,
-    stamp: u64,
+    /// The entry used just before this one (towards the longest idle), or `NIL`.
+    prev: usize,
+    /// The entry used just after it (towards the latest), or `NIL`.
+    next: usize,
 }
 
 /// A map from sender (an address, or an address and session) to `V`, capped and aged.
 ///
-/// Every operation is `O(log n)`: entries are ordered by last use, so the longest idle is always first. Times
-/// passed in are expected not to go backwards (`Instant::now()`): the ages are read in order of use.
+/// Every operation on one sender is `O(1)`: a hash lookup and a few links. The entries are kept in a list by
+/// order of use, the longest idle at its head, so that forgetting it takes no search. Times passed in are
+/// expected not to go backwards (`Instant::now()`): the ages are read in order of use.
 #[derive(Clone, Debug)]
 pub struct SenderTable<K, V> {
-    entries: HashMap<K, Entry<V>>,
-    by_use: BTreeMap<u64, K>,
-    clock: u64,
+    index: HashMap<K, usize>,
+    /// The entries, densely packed (a removal moves the last one into the hole).
+    nodes: Vec<Node<K, V>>,
+    /// The longest idle entry, and the one used last (`NIL` when empty).
+    head: usize,
+    tail: usize,
     cap: usize,
     max_age: Duration,
     evicted: u64,
@@ -69,20 +81,14 @@ impl<K: Clone + Eq + Hash, V: Default> SenderTable<K, V> {
     /// sender's account and reuse its slot.
     pub fn entry_evicting(&mut self, key: K, now: Instant) -> (&mut V, Option<(K, V)>) {
         self.expire(now);
-        // The sender used last (one heard over and over, the common case) stays last: its place in the order
-        // of use is kept, without taking it out and putting it back.
-        let last = self.by_use.last_key_value().filter(|(_, k)| **k == key).map(|(&s, _)| s);
-        let (stamp, evicted) = match last {
-            Some(s) => (s, None),
-            None => {
-                let evicted = self.make_room(&key);
-                (self.stamp(&key), evicted)
+        let (i, evicted) = match self.index.get(&key) {
+            Some(&i) => {
+                self.touch(i, now);
+                (i, None)
             }
+            None => self.add(key, V::default(), now),
         };
-        let e = self.entries.entry(key).or_insert_with(|| Entry { value: V::default(), last_seen: now, stamp });
-        e.stamp = stamp;
-        e.last_seen = e.last_seen.max(now);
-        (&mut e.value, evicted)
+        (&mut self.nodes[i].value, evicted)
     }
 }
 
@@ -90,9 +96,10 @@ impl<K: Clone + Eq + Hash, V> SenderTable<K, V> {
     /// A table of at most `cap` senders (at least 1), each forgotten after `max_age` of silence.
     pub fn new(cap: usize, max_age: Duration) -> Self {
         SenderTable {
-            entries: HashMap::new(),
-            by_use: BTreeMap::new(),
-            clock: 0,
+            index: HashMap::new(),
+            nodes: Vec::new(),
+            head: NIL,
+            tail: NIL,
             cap: cap.max(1),
             max_age,
             evicted: 0,
@@ -110,80 +117,136 @@ impl<K: Clone + Eq + Hash, V> SenderTable<K, V> {
     /// are forgotten before that.
     pub fn insert(&mut self, key: K, value: V, now: Instant) -> Inserted<K, V> {
         self.expire(now);
-        let evicted = self.make_room(&key);
-        let stamp = self.stamp(&key);
-        let last_seen = self.entries.get(&key).map_or(now, |e| e.last_seen.max(now));
-        let old = self.entries.insert(key, Entry { value, last_seen, stamp }).map(|e| e.value);
-        Inserted { old, evicted }
+        match self.index.get(&key) {
+            Some(&i) => {
+                self.touch(i, now);
+                Inserted { old: Some(mem::replace(&mut self.nodes[i].value, value)), evicted: None }
+            }
+            None => Inserted { old: None, evicted: self.add(key, value, now).1 },
+        }
     }
 
     /// Forgets `key`; returns its state if it was remembered. Not counted as evicted or expired: the caller
     /// chose it.
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        let e = self.entries.remove(key)?;
-        self.by_use.remove(&e.stamp);
-        Some(e.value)
+        let i = *self.index.get(key)?;
+        Some(self.take(i).1)
     }
 
     /// Forgets the entries silent for longer than `idle` at `now`, the longest idle first, and returns them
     /// (counted in [`SenderTable::expired`]).
     pub fn take_idle(&mut self, now: Instant, idle: Duration) -> Vec<(K, V)> {
         let mut taken = Vec::new();
-        while let Some((&stamp, key)) = self.by_use.first_key_value() {
-            let silent = self.entries.get(key).map_or(Duration::MAX, |e| now.saturating_duration_since(e.last_seen));
-            if silent <= idle {
-                break;
-            }
-            let Some(key) = self.by_use.remove(&stamp) else { break };
-            if let Some(e) = self.entries.remove(&key) {
-                taken.push((key, e.value));
-            }
+        while self.head != NIL && now.saturating_duration_since(self.nodes[self.head].last_seen) > idle {
+            taken.push(self.take(self.head));
         }
         self.expired += taken.len() as u64;
         taken
     }
 
-    /// When `key` is new and the table full, forgets the entry idle the longest and returns it.
-    fn make_room(&mut self, key: &K) -> Option<(K, V)> {
-        if self.entries.contains_key(key) || self.entries.len() < self.cap {
-            return None;
+    /// A new entry, the latest used; when the table is full it takes the place of the longest idle, which
+    /// is returned. Returns the new entry's position.
+    fn add(&mut self, key: K, value: V, now: Instant) -> (usize, Option<(K, V)>) {
+        if self.nodes.len() >= self.cap && self.head != NIL {
+            let i = self.head;
+            self.unlink(i);
+            let node = &mut self.nodes[i];
+            let old_key = mem::replace(&mut node.key, key.clone());
+            let old_value = mem::replace(&mut node.value, value);
+            node.last_seen = now;
+            self.index.remove(&old_key);
+            self.index.insert(key, i);
+            self.push_back(i);
+            self.evicted += 1;
+            return (i, Some((old_key, old_value)));
         }
-        let (_, oldest) = self.by_use.pop_first()?;
-        let e = self.entries.remove(&oldest)?;
-        self.evicted += 1;
-        Some((oldest, e.value))
+        let i = self.nodes.len();
+        self.nodes.push(Node { key: key.clone(), value, last_seen: now, prev: NIL, next: NIL });
+        self.index.insert(key, i);
+        self.push_back(i);
+        (i, None)
     }
 
-    /// A new use stamp for `key`, moving it to the end of the order of use.
-    fn stamp(&mut self, key: &K) -> u64 {
-        if let Some(e) = self.entries.get(key) {
-            self.by_use.remove(&e.stamp);
+    /// Entry `i` was used at `now`: it becomes the latest used. The one used last (a sender heard over and
+    /// over, the common case) is already there.
+    fn touch(&mut self, i: usize, now: Instant) {
+        let node = &mut self.nodes[i];
+        node.last_seen = node.last_seen.max(now);
+        if self.tail != i {
+            self.unlink(i);
+            self.push_back(i);
         }
-        self.clock += 1;
-        self.by_use.insert(self.clock, key.clone());
-        self.clock
+    }
+
+    /// Takes entry `i` out of the table; the last entry moves into its place.
+    fn take(&mut self, i: usize) -> (K, V) {
+        self.unlink(i);
+        let node = self.nodes.swap_remove(i);
+        self.index.remove(&node.key);
+        if i < self.nodes.len() {
+            // The entry that was last in the vector now lives at `i`: its neighbours and the index follow.
+            let (prev, next) = (self.nodes[i].prev, self.nodes[i].next);
+            match prev {
+                NIL => self.head = i,
+                p => self.nodes[p].next = i,
+            }
+            match next {
+                NIL => self.tail = i,
+                n => self.nodes[n].prev = i,
+            }
+            if let Some(slot) = self.index.get_mut(&self.nodes[i].key) {
+                *slot = i;
+            }
+        }
+        (node.key, node.value)
+    }
+
+    /// Takes entry `i` out of the order of use (it stays in the vector).
+    fn unlink(&mut self, i: usize) {
+        let (prev, next) = (self.nodes[i].prev, self.nodes[i].next);
+        match prev {
+            NIL => self.head = next,
+            p => self.nodes[p].next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.nodes[n].prev = prev,
+        }
+        self.nodes[i].prev = NIL;
+        self.nodes[i].next = NIL;
+    }
+
+    /// Puts entry `i`, unlinked, at the end of the order of use.
+    fn push_back(&mut self, i: usize) {
+        self.nodes[i].prev = self.tail;
+        self.nodes[i].next = NIL;
+        match self.tail {
+            NIL => self.head = i,
+            t => self.nodes[t].next = i,
+        }
+        self.tail = i;
     }
 }
 
 impl<K: Eq + Hash, V> SenderTable<K, V> {
     /// The state of `key`, if remembered.
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.entries.get(key).map(|e| &e.value)
+        self.index.get(key).map(|&i| &self.nodes[i].value)
     }
 
     /// Every remembered sender and its state, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.entries.iter().map(|(k, e)| (k, &e.value))
+        self.nodes.iter().map(|n| (&n.key, &n.value))
     }
 
     /// Senders remembered now.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.nodes.len()
     }
 
     /// Whether none is remembered.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.nodes.is_empty()
     }
 
     /// The most senders remembered at once.
@@ -209,6 +272,20 @@ impl<K: Eq + Hash, V> SenderTable<K, V> {
     /// Senders forgotten, for either reason.
     pub fn forgotten(&self) -> u64 {
         self.evicted + self.expired
+    }
+
+    /// The keys from the longest idle to the latest used, with the links checked both ways (tests).
+    #[cfg(test)]
+    fn order(&self) -> Vec<&K> {
+        let (mut out, mut i, mut prev) = (Vec::new(), self.head, NIL);
+        while i != NIL {
+            assert_eq!(self.nodes[i].prev, prev, "a broken back link");
+            assert_eq!(self.index.get(&self.nodes[i].key), Some(&i), "the index points elsewhere");
+            out.push(&self.nodes[i].key);
+            (prev, i) = (i, self.nodes[i].next);
+        }
+        assert_eq!((self.tail, out.len(), self.index.len()), (prev, self.nodes.len(), self.nodes.len()));
+        out
     }
 }
 
@@ -286,7 +363,7 @@ mod tests {
         assert_eq!(t.remove(&1), None);
         assert_eq!(t.insert(4, "four", t0), Inserted { old: None, evicted: None });
         assert_eq!((t.len(), t.evicted(), t.expired()), (2, 1, 0));
-        assert_eq!(t.by_use.len(), 2);
+        assert_eq!(t.order(), [&3, &4]);
     }
 
     #[test]
@@ -315,8 +392,38 @@ mod tests {
             *t.entry(k, t0 + Duration::from_micros(k)) += 1;
         }
         assert_eq!(t.len(), 1000);
-        assert_eq!(t.by_use.len(), 1000);
+        assert_eq!(t.order().len(), 1000);
+        assert_eq!((t.order()[0], t.order()[999]), (&999_000, &999_999), "oldest first");
         assert_eq!(t.evicted(), 999_000);
         assert!(t.get(&999_999).is_some() && t.get(&998_999).is_none());
+    }
+
+    /// Removals from anywhere in the order (head, middle, tail, the last in the vector or not) keep the
+    /// links, the index and the order right; each step checked against a plain list kept beside it.
+    #[test]
+    fn removals_anywhere_keep_the_order() {
+        let t0 = Instant::now();
+        let mut t: SenderTable<u32, u32> = SenderTable::new(8, Duration::MAX);
+        let mut model: Vec<u32> = Vec::new();
+        // A fixed pseudo-random walk of uses and removals over 12 keys, so that the table is often full.
+        let mut x = 12345u32;
+        for step in 0..5000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let key = (x >> 16) % 12;
+            if (x >> 8) % 4 == 0 {
+                assert_eq!(t.remove(&key).is_some(), model.contains(&key), "step {step}");
+                model.retain(|&k| k != key);
+            } else {
+                let (v, gone) = t.entry_evicting(key, t0);
+                *v = step;
+                let known = model.contains(&key);
+                model.retain(|&k| k != key);
+                let expect_gone = (!known && model.len() == 8).then(|| model.remove(0));
+                assert_eq!(gone.map(|(k, _)| k), expect_gone, "step {step}");
+                model.push(key);
+                assert_eq!(t.get(&key), Some(&step));
+            }
+            assert_eq!(t.order().into_iter().copied().collect::<Vec<_>>(), model, "step {step}");
+        }
     }
 }
