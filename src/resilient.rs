@@ -124,7 +124,13 @@ pub struct LinkFollower {
     streams: SenderTable<u32, Stream>,
     notices: VecDeque<Notice>,
     next_check: Option<Instant>,
+    /// When the link announcements were last read (see [`Self::service`]).
+    last_read: Option<Instant>,
 }
+
+/// A loop that calls [`LinkFollower::service`] after every datagram reads the link announcements at most
+/// this often: a read that finds nothing is a system call, as costly as the datagram's own.
+const READ_EVERY: Duration = Duration::from_millis(5);
 
 impl LinkFollower {
     /// Starts following the interfaces `m` joined on: by name for those named, and the one the routing
@@ -154,16 +160,29 @@ impl LinkFollower {
             streams: SenderTable::default(),
             notices: VecDeque::new(),
             next_check: None,
+            last_read: None,
         };
         f.resync(m, Instant::now());
         f
     }
 
     /// Handles whatever link announcements are queued and any rejoin that is due, without waiting. Call it
-    /// when [`Self::link_fd`] is readable, or at least every [`Self::wait_limit`].
+    /// when [`Self::link_fd`] is readable, or at least every [`Self::wait_limit`]. Called more often (after
+    /// each datagram of a busy loop) it reads the announcements at most every 5 ms, so they are handled that
+    /// much later at worst and the loop does not pay a system call per datagram for them.
     pub fn service(&mut self, m: &mut dyn Memberships) {
         let now = Instant::now();
-        self.read_events(m, now);
+        let due = self.last_read.map_or(true, |t| now.saturating_duration_since(t) >= READ_EVERY);
+        self.service_polled(m, due, now);
+    }
+
+    /// [`Self::service`] for a caller that polled [`Self::link_fd`] itself: the announcements are read only
+    /// when `readable` says some are queued.
+    pub(crate) fn service_polled(&mut self, m: &mut dyn Memberships, readable: bool, now: Instant) {
+        if readable {
+            self.last_read = Some(now);
+            self.read_events(m, now);
+        }
         self.tick(m, now);
     }
 
@@ -449,6 +468,7 @@ mod tests {
             streams: SenderTable::default(),
             notices: VecDeque::new(),
             next_check: None,
+            last_read: None,
         }
     }
 

@@ -89,7 +89,9 @@ impl ResilientReceiver {
             sys::socket::poll_few(&fds[..n], Some(self.follower.wait_limit(timeout)))
                 .map_err(|e| Error::os("poll", e))?
         };
-        self.follower.service(&mut OnSocket { socket: &self.socket, memberships: &mut self.memberships });
+        // The announcements are read when the poll found some queued, not after every datagram.
+        let mut on = OnSocket { socket: &self.socket, memberships: &mut self.memberships };
+        self.follower.service_polled(&mut on, ready & 2 != 0, Instant::now());
         if ready & 1 != 0 {
             if let Some(meta) = self.socket.recv_timeout(buf, Duration::ZERO)? {
                 if !self.accepts(&meta) {
