@@ -21,7 +21,7 @@ _mcast() {
             ifaces="|--iface|-i|"
             ;;
         "recv")
-            opts="--iface -i --source --count -c --time -t --timeout --rcvbuf -w --interval --bind-group --quiet -q --raw --json -J --help"
+            opts="--iface -i --source --count -c --time -t --timeout --rcvbuf -w --interval --bind-group --one-reader --quiet -q --raw --json -J --help"
             ifaces="|--iface|-i|"
             ;;
         "ifaces")

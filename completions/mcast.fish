@@ -37,6 +37,7 @@ complete -c mcast -n '__fish_seen_subcommand_from recv' -l timeout -d 'an overal
 complete -c mcast -n '__fish_seen_subcommand_from recv' -l rcvbuf -s w -r -d 'receive buffer size (units allowed 64K, 8M) setsockopt SO_RCVBUFFOR...'
 complete -c mcast -n '__fish_seen_subcommand_from recv' -l interval -r -d 'every SECS seconds, one line per group with its datagrams, bytes an...'
 complete -c mcast -n '__fish_seen_subcommand_from recv' -l bind-group -d 'give each group its own socket bound to the groups address and port...'
+complete -c mcast -n '__fish_seen_subcommand_from recv' -l one-reader -d 'read every group through one socket on the port (IP_MULTICAST_ALL o...'
 complete -c mcast -n '__fish_seen_subcommand_from recv' -l quiet -s q -d 'no line per datagram and no listening line only the summary'
 complete -c mcast -n '__fish_seen_subcommand_from recv' -l raw -d 'pipe mode write each datagrams payload to standard output as it is,...'
 complete -c mcast -n '__fish_seen_subcommand_from recv' -l json -s J -d 'one JSON object per line {typedatagram,...} per datagram (with payl...'
