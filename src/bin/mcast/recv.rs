@@ -48,8 +48,9 @@ bytes and rate since the last ({"type":"interval",...} with --json); the end pri
 Options, with the C socket option each one sets:
 {options}
 Always set: IP_MULTICAST_ALL / IPV6_MULTICAST_ALL off (only this socket's groups arrive, not those other
-sockets joined on the port; on for the reader of --one-reader, which tells them apart itself), IP_PKTINFO / IPV6_RECVPKTINFO (group and interface), IP_RECVTTL /
-IPV6_RECVHOPLIMIT (TTL), IP_RECVTOS / IPV6_RECVTCLASS (DSCP), SO_TIMESTAMPNS (arrival time), SO_RXQ_OVFL (drops, shown in the summary).
+sockets joined on the port; on for the reader of --one-reader, which tells them apart itself), IP_PKTINFO /
+IPV6_RECVPKTINFO (group and interface), IP_RECVTTL / IPV6_RECVHOPLIMIT (TTL), IP_RECVTOS / IPV6_RECVTCLASS
+(DSCP), SO_TIMESTAMPNS (arrival time), SO_RXQ_OVFL (drops, shown in the summary).
 
 Exit status: 0 when --count datagrams arrived; 1 when --time passed with fewer than --count
 datagrams (or with none, without --count), or on a runtime error; 2 bad arguments; 130 at Ctrl-C
