@@ -576,6 +576,8 @@ impl MultiReceiver {
             }
         })?;
         let Some(bind) = bind else {
+            // Never readable, but non-blocking as every descriptor of the receiver: a `try_recv` on it returns.
+            socket.set_nonblocking(true)?;
             self.slots.push(Slot { socket, port: 0, members: 0, only: None, drops: 0 });
             return Ok(self.slots.len() - 1);
         };

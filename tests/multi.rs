@@ -281,6 +281,7 @@ fn one_reader_reads_every_group_through_one_socket() {
             assert_eq!(s.local_addr().unwrap().port(), 0, "a holder binds nothing");
         }
         assert!(rx.members().iter().all(|m| m.socket > 0), "the reader holds no membership");
+        assert!(rx.try_recv(1, &mut [0u8; 64]).unwrap().is_none(), "a holder reads nothing, and does not wait");
         let tx = sender(Family::V4, "lo", Some("127.0.0.1:0".parse().unwrap()));
         let bytes = send_each(&tx, &groups, 10);
         receive_checked(&mut rx, 100 * 10, tx.local_addr().unwrap());
