@@ -186,14 +186,8 @@ impl<K: Clone + Eq + Hash, V> SenderTable<K, V> {
         if i < self.nodes.len() {
             // The entry that was last in the vector now lives at `i`: its neighbours and the index follow.
             let (prev, next) = (self.nodes[i].prev, self.nodes[i].next);
-            match prev {
-                NIL => self.head = i,
-                p => self.nodes[p].next = i,
-            }
-            match next {
-                NIL => self.tail = i,
-                n => self.nodes[n].prev = i,
-            }
+            self.link(prev, i);
+            self.link(i, next);
             if let Some(slot) = self.index.get_mut(&self.nodes[i].key) {
                 *slot = i;
             }
@@ -204,27 +198,27 @@ impl<K: Clone + Eq + Hash, V> SenderTable<K, V> {
     /// Takes entry `i` out of the order of use (it stays in the vector).
     fn unlink(&mut self, i: usize) {
         let (prev, next) = (self.nodes[i].prev, self.nodes[i].next);
-        match prev {
-            NIL => self.head = next,
-            p => self.nodes[p].next = next,
-        }
-        match next {
-            NIL => self.tail = prev,
-            n => self.nodes[n].prev = prev,
-        }
+        self.link(prev, next);
         self.nodes[i].prev = NIL;
         self.nodes[i].next = NIL;
     }
 
     /// Puts entry `i`, unlinked, at the end of the order of use.
     fn push_back(&mut self, i: usize) {
-        self.nodes[i].prev = self.tail;
-        self.nodes[i].next = NIL;
-        match self.tail {
-            NIL => self.head = i,
-            t => self.nodes[t].next = i,
+        self.link(self.tail, i);
+        self.link(i, NIL);
+    }
+
+    /// Makes `b` follow `a` in the order of use; `NIL` for `a` makes `b` the head, for `b` makes `a` the tail.
+    fn link(&mut self, a: usize, b: usize) {
+        match a {
+            NIL => self.head = b,
+            a => self.nodes[a].next = b,
         }
-        self.tail = i;
+        match b {
+            NIL => self.tail = a,
+            b => self.nodes[b].prev = a,
+        }
     }
 }
 
